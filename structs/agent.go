@@ -1,0 +1,130 @@
+package structs
+
+import "time"
+
+// CheckType defines a check the agent runs (or, for TTL, waits on). It is
+// the shape both config files and /v1/agent/check/register decode into.
+type CheckType struct {
+	CheckID   string
+	Name      string
+	Notes     string
+	ServiceID string
+	// Status is the initial status; critical when empty.
+	Status string
+
+	HTTP          string
+	Header        map[string][]string
+	Method        string
+	Body          string
+	TLSSkipVerify bool
+	TCP           string
+	Args          []string
+	// Script is the old single-string form of Args, run through a shell.
+	Script string
+	TTL    time.Duration
+
+	Interval                       time.Duration
+	Timeout                        time.Duration
+	DeregisterCriticalServiceAfter time.Duration
+}
+
+// Kind names the kind of check, as Consul's Type field does.
+func (c *CheckType) Kind() string {
+	switch {
+	case c.HTTP != "":
+		return "http"
+	case c.TCP != "":
+		return "tcp"
+	case c.TTL > 0:
+		return "ttl"
+	case len(c.Args) > 0 || c.Script != "":
+		return "script"
+	}
+	return ""
+}
+
+// ServiceDefinition is a service as a config file or
+// /v1/agent/service/register defines it.
+type ServiceDefinition struct {
+	Kind              string
+	ID                string
+	Name              string
+	Tags              []string
+	Address           string
+	TaggedAddresses   map[string]ServiceAddress
+	Meta              map[string]string
+	Port              int
+	Weights           *Weights
+	EnableTagOverride bool
+	Check             *CheckType
+	Checks            []*CheckType
+}
+
+// NodeService converts the definition to the catalog's form; an empty ID
+// defaults to the name.
+func (d *ServiceDefinition) NodeService() *NodeService {
+	id := d.ID
+	if id == "" {
+		id = d.Name
+	}
+	w := d.Weights
+	if w == nil {
+		w = &Weights{Passing: 1, Warning: 1}
+	}
+	return &NodeService{
+		Kind: d.Kind, ID: id, Service: d.Name, Tags: d.Tags, Address: d.Address,
+		TaggedAddresses: d.TaggedAddresses, Meta: d.Meta, Port: d.Port,
+		Weights: w, EnableTagOverride: d.EnableTagOverride,
+	}
+}
+
+// CheckTypes returns Check and Checks together.
+func (d *ServiceDefinition) CheckTypes() []*CheckType {
+	var out []*CheckType
+	if d.Check != nil {
+		out = append(out, d.Check)
+	}
+	return append(out, d.Checks...)
+}
+
+// MemberStatus is a gossip member's state, numbered as serf numbers it
+// (the HTTP API exposes the number).
+type MemberStatus int
+
+// Member states.
+const (
+	StatusNone MemberStatus = iota
+	StatusAlive
+	StatusLeaving
+	StatusLeft
+	StatusFailed
+)
+
+func (s MemberStatus) String() string {
+	switch s {
+	case StatusAlive:
+		return "alive"
+	case StatusLeaving:
+		return "leaving"
+	case StatusLeft:
+		return "left"
+	case StatusFailed:
+		return "failed"
+	}
+	return "none"
+}
+
+// Member is a gossip pool member as /v1/agent/members shows it.
+type Member struct {
+	Name        string
+	Addr        string
+	Port        uint16
+	Tags        map[string]string
+	Status      MemberStatus
+	ProtocolMin uint8
+	ProtocolMax uint8
+	ProtocolCur uint8
+	DelegateMin uint8
+	DelegateMax uint8
+	DelegateCur uint8
+}

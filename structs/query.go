@@ -1,0 +1,75 @@
+package structs
+
+import "time"
+
+// QueryOptions carries the consistency and blocking parameters of a read.
+type QueryOptions struct {
+	// Token is accepted and ignored until ACLs exist.
+	Token string
+	// MinQueryIndex makes the read block until the data it reads has an
+	// index greater than this value, or MaxQueryTime passes.
+	MinQueryIndex uint64
+	MaxQueryTime  time.Duration
+	// AllowStale lets any server answer from its replica.
+	AllowStale bool
+	// RequireConsistent makes the leader confirm its leadership first.
+	RequireConsistent bool
+	// MaxStaleDuration bounds how stale a follower may be before the read
+	// is forwarded to the leader.
+	MaxStaleDuration time.Duration
+	// Filter is a bexpr-style filter expression applied to the result.
+	Filter string
+	// UseCache allows an agent-side cached answer.
+	UseCache bool
+}
+
+// IsRead marks requests that are reads.
+func (q *QueryOptions) IsRead() bool { return true }
+
+// QueryMeta is returned with every read.
+type QueryMeta struct {
+	Index       uint64
+	LastContact time.Duration
+	KnownLeader bool
+	// ConsistencyLevel is "leader", "stale" or "consistent".
+	ConsistencyLevel string
+}
+
+// WriteRequest is embedded in every write.
+type WriteRequest struct {
+	Token string
+}
+
+// IsRead marks requests that are writes.
+func (w *WriteRequest) IsRead() bool { return false }
+
+// RPCInfo is implemented by every RPC request so routing code can decide
+// where it goes without knowing its type.
+type RPCInfo interface {
+	RequestDatacenter() string
+	IsRead() bool
+}
+
+// QueryOptionsGetter is implemented by read requests.
+type QueryOptionsGetter interface {
+	GetQueryOptions() *QueryOptions
+}
+
+// QueryMetaGetter is implemented by read replies.
+type QueryMetaGetter interface {
+	GetQueryMeta() *QueryMeta
+}
+
+// GetQueryOptions returns the options; it lets embedding types satisfy
+// QueryOptionsGetter.
+func (q *QueryOptions) GetQueryOptions() *QueryOptions { return q }
+
+// GetQueryMeta returns the meta; it lets embedding types satisfy
+// QueryMetaGetter.
+func (m *QueryMeta) GetQueryMeta() *QueryMeta { return m }
+
+// QuerySource names where a query came from, for ?near=_agent sorting.
+type QuerySource struct {
+	Datacenter string
+	Node       string
+}

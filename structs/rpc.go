@@ -1,0 +1,184 @@
+package structs
+
+import "errors"
+
+// RPC method names. Every server answers these; agents and remote
+// datacenters reach them through the same names.
+const (
+	MethodStatusLeader = "Status.Leader"
+	MethodStatusPeers  = "Status.Peers"
+	MethodStatusPing   = "Status.Ping"
+
+	MethodCatalogRegister     = "Catalog.Register"
+	MethodCatalogDeregister   = "Catalog.Deregister"
+	MethodCatalogDatacenters  = "Catalog.ListDatacenters"
+	MethodCatalogListNodes    = "Catalog.ListNodes"
+	MethodCatalogListServices = "Catalog.ListServices"
+	MethodCatalogServiceNodes = "Catalog.ServiceNodes"
+	MethodCatalogNodeServices = "Catalog.NodeServices"
+
+	MethodHealthNodeChecks    = "Health.NodeChecks"
+	MethodHealthServiceChecks = "Health.ServiceChecks"
+	MethodHealthServiceNodes  = "Health.ServiceNodes"
+	MethodHealthChecksInState = "Health.ChecksInState"
+
+	MethodKVSApply    = "KVS.Apply"
+	MethodKVSGet      = "KVS.Get"
+	MethodKVSList     = "KVS.List"
+	MethodKVSListKeys = "KVS.ListKeys"
+
+	MethodSessionApply    = "Session.Apply"
+	MethodSessionGet      = "Session.Get"
+	MethodSessionList     = "Session.List"
+	MethodSessionNodeList = "Session.NodeSessions"
+	MethodSessionRenew    = "Session.Renew"
+
+	MethodTxnApply = "Txn.Apply"
+	MethodTxnRead  = "Txn.Read"
+
+	MethodEventFire = "Internal.EventFire"
+
+	MethodCoordinateUpdate    = "Coordinate.Update"
+	MethodCoordinateListNodes = "Coordinate.ListNodes"
+
+	MethodOperatorRaftConfiguration = "Operator.RaftGetConfiguration"
+	MethodOperatorRaftRemovePeer    = "Operator.RaftRemovePeerByAddress"
+)
+
+// Errors with meaning across the RPC boundary. They travel as text, so the
+// RPC layer maps them back to these values by their message (see
+// ErrorFromString) and callers decide with errors.Is.
+var (
+	ErrNoLeader         = errors.New("No cluster leader")
+	ErrNoDCPath         = errors.New("No path to datacenter")
+	ErrNoServers        = errors.New("No known Consul servers")
+	ErrUnknownMethod    = errors.New("rpc: can't find method")
+	ErrNotFound         = errors.New("not found")
+	ErrPermissionDenied = errors.New("Permission denied")
+)
+
+// ErrUnknownDC is returned for a datacenter nobody knows.
+type ErrUnknownDC struct {
+	DC    string
+	Known []string
+}
+
+func (e *ErrUnknownDC) Error() string {
+	return "unknown datacenter " + quote(e.DC) + knownList(e.Known)
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+func knownList(known []string) string {
+	if len(known) == 0 {
+		return ""
+	}
+	s := " (known datacenters:"
+	for _, k := range known {
+		s += " " + k
+	}
+	return s + ")"
+}
+
+// Error codes carried beside an error's text across the RPC boundary, so
+// the receiving side can rebuild a sentinel without matching message text.
+const (
+	CodeNoLeader      = "no-leader"
+	CodeNoDCPath      = "no-dc-path"
+	CodeNoServers     = "no-servers"
+	CodeUnknownDC     = "unknown-dc"
+	CodeUnknownMethod = "unknown-method"
+	CodeNotFound      = "not-found"
+	CodeBadRequest    = "bad-request"
+)
+
+// BadRequestError is a request the caller got wrong; the HTTP API answers
+// it with 400.
+type BadRequestError struct{ Reason string }
+
+func (e *BadRequestError) Error() string { return e.Reason }
+
+// ErrorCode returns the code for err, or "" for an error without one.
+func ErrorCode(err error) string {
+	var udc *ErrUnknownDC
+	var bad *BadRequestError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrNoLeader):
+		return CodeNoLeader
+	case errors.Is(err, ErrNoDCPath):
+		return CodeNoDCPath
+	case errors.Is(err, ErrNoServers):
+		return CodeNoServers
+	case errors.As(err, &udc):
+		return CodeUnknownDC
+	case errors.Is(err, ErrUnknownMethod):
+		return CodeUnknownMethod
+	case errors.Is(err, ErrNotFound):
+		return CodeNotFound
+	case errors.As(err, &bad):
+		return CodeBadRequest
+	}
+	return ""
+}
+
+// RemoteError is an error that came back from another server. Is lets
+// errors.Is match the sentinel its code names.
+type RemoteError struct {
+	Code string
+	Msg  string
+	// DC and Known are set for CodeUnknownDC.
+	DC    string
+	Known []string
+}
+
+func (e *RemoteError) Error() string { return e.Msg }
+
+// Is reports whether the remote error stands for target.
+func (e *RemoteError) Is(target error) bool {
+	switch e.Code {
+	case CodeNoLeader:
+		return target == ErrNoLeader
+	case CodeNoDCPath:
+		return target == ErrNoDCPath
+	case CodeNoServers:
+		return target == ErrNoServers
+	case CodeUnknownMethod:
+		return target == ErrUnknownMethod
+	case CodeNotFound:
+		return target == ErrNotFound
+	}
+	return false
+}
+
+// As lets errors.As find *ErrUnknownDC and *BadRequestError behind a
+// remote error.
+func (e *RemoteError) As(target any) bool {
+	switch t := target.(type) {
+	case **ErrUnknownDC:
+		if e.Code == CodeUnknownDC {
+			*t = &ErrUnknownDC{DC: e.DC, Known: e.Known}
+			return true
+		}
+	case **BadRequestError:
+		if e.Code == CodeBadRequest {
+			*t = &BadRequestError{Reason: e.Msg}
+			return true
+		}
+	}
+	return false
+}
+
+// ToRemoteError turns any error into the form that crosses the wire.
+func ToRemoteError(err error) *RemoteError {
+	if err == nil {
+		return nil
+	}
+	re := &RemoteError{Code: ErrorCode(err), Msg: err.Error()}
+	var udc *ErrUnknownDC
+	if errors.As(err, &udc) {
+		re.DC, re.Known = udc.DC, udc.Known
+	}
+	return re
+}
