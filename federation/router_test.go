@@ -1,0 +1,193 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"consulate/structs"
+)
+
+type fakeCaller struct {
+	mu    sync.Mutex
+	calls []string
+	// fail maps an address to the error its calls return.
+	fail map[string]error
+}
+
+func (f *fakeCaller) Call(ctx context.Context, addr, method string, args, reply any) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, addr)
+	err := f.fail[addr]
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if p, ok := reply.(*string); ok {
+		*p = addr
+	}
+	return nil
+}
+
+func newTestRouter(t *testing.T, c Caller, rtts map[string]time.Duration) *Router {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.LocalDC = "dc1"
+	r, err := New(cfg, c, func(name string) (time.Duration, bool) {
+		d, ok := rtts[name]
+		return d, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func addDC(r *Router, dc string, n int, status structs.MemberStatus) {
+	for i := 1; i <= n; i++ {
+		r.UpdateServer(Server{Name: fmt.Sprintf("s%d.%s", i, dc), Datacenter: dc,
+			Addr: fmt.Sprintf("%s-%d:8300", dc, i), Status: status})
+	}
+}
+
+func TestDatacentersSortedByMedianRTT(t *testing.T) {
+	rtts := map[string]time.Duration{
+		"s1.dc2": 30 * time.Millisecond, "s2.dc2": 40 * time.Millisecond, "s3.dc2": 500 * time.Millisecond,
+		"s1.dc3": 10 * time.Millisecond, "s2.dc3": 12 * time.Millisecond,
+	}
+	r := newTestRouter(t, &fakeCaller{}, rtts)
+	addDC(r, "dc1", 3, structs.StatusAlive)
+	addDC(r, "dc2", 3, structs.StatusAlive)
+	addDC(r, "dc3", 2, structs.StatusAlive)
+	addDC(r, "dc4", 1, structs.StatusAlive) // no coordinate: last
+	got := r.Datacenters()
+	want := []string{"dc1", "dc3", "dc2", "dc4"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+}
+
+func TestForwardPrefersNearestAndSkipsFailed(t *testing.T) {
+	rtts := map[string]time.Duration{"s1.dc2": 50 * time.Millisecond, "s2.dc2": 5 * time.Millisecond, "s3.dc2": 1 * time.Millisecond}
+	fc := &fakeCaller{}
+	r := newTestRouter(t, fc, rtts)
+	addDC(r, "dc2", 3, structs.StatusAlive)
+	r.UpdateServer(Server{Name: "s3.dc2", Datacenter: "dc2", Addr: "dc2-3:8300", Status: structs.StatusFailed})
+	var got string
+	if err := r.ForwardDC(context.Background(), "dc2", "Status.Leader", &structs.EmptyRequest{}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "dc2-2:8300" {
+		t.Fatalf("answered by %s, want the nearest alive server dc2-2", got)
+	}
+}
+
+func TestForwardFallsBackOnTransportError(t *testing.T) {
+	rtts := map[string]time.Duration{"s1.dc2": 1 * time.Millisecond, "s2.dc2": 2 * time.Millisecond}
+	fc := &fakeCaller{fail: map[string]error{"dc2-1:8300": errors.New("connection refused")}}
+	r := newTestRouter(t, fc, rtts)
+	addDC(r, "dc2", 2, structs.StatusAlive)
+	var got string
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "dc2-2:8300" {
+		t.Fatalf("got %s", got)
+	}
+	// The failed server is now quarantined: the next call goes to s2 first.
+	fc.calls = nil
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(fc.calls) != 1 || fc.calls[0] != "dc2-2:8300" {
+		t.Fatalf("calls %v: quarantined server tried first", fc.calls)
+	}
+}
+
+func TestForwardDoesNotRetryAnswers(t *testing.T) {
+	fc := &fakeCaller{fail: map[string]error{
+		"dc2-1:8300": structs.ToRemoteError(&structs.BadRequestError{Reason: "bad"}),
+		"dc2-2:8300": structs.ToRemoteError(&structs.BadRequestError{Reason: "bad"}),
+	}}
+	r := newTestRouter(t, fc, nil)
+	addDC(r, "dc2", 2, structs.StatusAlive)
+	err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string))
+	var bad *structs.BadRequestError
+	if !errors.As(err, &bad) || len(fc.calls) != 1 {
+		t.Fatalf("err %v after %d calls; want the answer after one call", err, len(fc.calls))
+	}
+}
+
+func TestUnknownAndUnreachableDatacenters(t *testing.T) {
+	fc := &fakeCaller{fail: map[string]error{"dc2-1:8300": errors.New("i/o timeout")}}
+	r := newTestRouter(t, fc, nil)
+	addDC(r, "dc2", 1, structs.StatusAlive)
+	addDC(r, "dc3", 2, structs.StatusFailed)
+
+	err := r.ForwardDC(context.Background(), "dc9", "m", &structs.EmptyRequest{}, new(string))
+	var udc *structs.ErrUnknownDC
+	if !errors.As(err, &udc) || udc.DC != "dc9" || !reflect.DeepEqual(udc.Known, []string{"dc1", "dc2", "dc3"}) {
+		t.Fatalf("unknown dc: %v (%+v)", err, udc)
+	}
+	if err := r.ForwardDC(context.Background(), "dc3", "m", &structs.EmptyRequest{}, new(string)); !errors.Is(err, structs.ErrNoDCPath) {
+		t.Fatalf("all failed: %v", err)
+	}
+	if len(fc.calls) != 0 {
+		t.Fatalf("failed servers were dialled: %v", fc.calls)
+	}
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); !errors.Is(err, structs.ErrNoDCPath) {
+		t.Fatalf("unreachable: %v", err)
+	}
+	// All servers left: the datacenter is dropped.
+	r.RemoveServer("dc2", "s1.dc2")
+	if got := r.Datacenters(); !reflect.DeepEqual(got, []string{"dc1", "dc3"}) {
+		t.Fatalf("after leave: %v", got)
+	}
+}
+
+func TestFlapsCounted(t *testing.T) {
+	now := time.Unix(1000, 0)
+	cfg := DefaultConfig()
+	cfg.Now = func() time.Time { return now }
+	r, _ := New(cfg, &fakeCaller{}, nil)
+	s := Server{Name: "a.dc2", Datacenter: "dc2", Addr: "a:1", Status: structs.StatusAlive}
+	r.UpdateServer(s)
+	for i := 0; i < 3; i++ {
+		s.Status = structs.StatusFailed
+		r.UpdateServer(s)
+		s.Status = structs.StatusAlive
+		r.UpdateServer(s)
+	}
+	h := r.Health()
+	if h[1].Datacenter != "dc2" || h[1].Flaps != 3 {
+		t.Fatalf("flaps: %+v", h)
+	}
+	now = now.Add(2 * time.Hour)
+	if h := r.Health(); h[1].Flaps != 0 {
+		t.Fatalf("old flaps kept: %+v", h[1])
+	}
+}
+
+func TestFailoverOrder(t *testing.T) {
+	cases := []struct {
+		nearest int
+		listed  []string
+		want    []string
+	}{
+		{0, []string{"dc2"}, []string{"dc2"}},
+		{1, nil, []string{"dc3"}},
+		{2, []string{"dc2", "dc4"}, []string{"dc3", "dc2", "dc4"}},
+		{5, []string{"dc1", "dc2"}, []string{"dc3", "dc2", "dc4"}},
+		{0, []string{"dc2", "dc2", "dc1"}, []string{"dc2"}},
+	}
+	for _, c := range cases {
+		got := failoverOrder("dc1", []string{"dc1", "dc3", "dc2", "dc4"}, c.nearest, c.listed)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("nearest=%d listed=%v: got %v want %v", c.nearest, c.listed, got, c.want)
+		}
+	}
+}
