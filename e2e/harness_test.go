@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// binary is the consulate binary built once for the package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "consulate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "consulate")
+	build := exec.Command("go", "build", "-o", binary, "consulate/cmd/consulate")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building consulate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// agentProc is one running agent.
+type agentProc struct {
+	t    *testing.T
+	name string
+	ip   string
+	args []string
+	dir  string
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+	done chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startAgent runs `consulate agent` bound to ip with the given extra args.
+// The agent gets its own data dir unless args name one.
+func startAgent(t *testing.T, name, ip string, args ...string) *agentProc {
+	t.Helper()
+	a := &agentProc{t: t, name: name, ip: ip, dir: t.TempDir()}
+	a.args = append([]string{"agent", "-node", name, "-bind", ip, "-client", ip}, args...)
+	if !hasFlag(args, "-data-dir") && !hasFlag(args, "-dev") {
+		a.args = append(a.args, "-data-dir", filepath.Join(a.dir, "data"))
+	}
+	a.start()
+	t.Cleanup(func() { a.kill() })
+	return a
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *agentProc) start() {
+	a.t.Helper()
+	a.log = &lockedBuffer{}
+	a.cmd = exec.Command(binary, a.args...)
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if err := a.cmd.Start(); err != nil {
+		a.t.Fatalf("start %s: %v", a.name, err)
+	}
+	a.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		cmd.Wait()
+		close(done)
+	}(a.cmd, a.done)
+}
+
+// restart starts the agent again with the same arguments.
+func (a *agentProc) restart() { a.start() }
+
+func (a *agentProc) signal(sig syscall.Signal) {
+	if a.cmd != nil && a.cmd.Process != nil {
+		a.cmd.Process.Signal(sig)
+	}
+}
+
+// stop sends sig and waits for the process to end (bounded).
+func (a *agentProc) stop(sig syscall.Signal, within time.Duration) {
+	a.t.Helper()
+	a.signal(sig)
+	select {
+	case <-a.done:
+	case <-time.After(within):
+		a.kill()
+		a.t.Fatalf("%s did not exit within %s after %v\n%s", a.name, within, sig, a.log.String())
+	}
+}
+
+func (a *agentProc) kill() {
+	if a.cmd == nil || a.cmd.Process == nil {
+		return
+	}
+	a.cmd.Process.Signal(syscall.SIGCONT)
+	a.cmd.Process.Kill()
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func (a *agentProc) httpAddr() string { return a.ip + ":8500" }
+
+func (a *agentProc) client() *api.Client {
+	cfg := api.DefaultConfig()
+	cfg.Address = a.httpAddr()
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return c
+}
+
+// cli runs a consulate subcommand and returns its combined output.
+func cli(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "CONSUL_HTTP_ADDR=", "CONSULATE_HTTP_ADDR=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// waitFor polls cond until it returns nil or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var err error
+	for {
+		if err = cond(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitHTTP waits until the agent's HTTP API answers.
+func (a *agentProc) waitHTTP(within time.Duration) {
+	a.t.Helper()
+	waitFor(a.t, within, a.name+" HTTP API", func() error {
+		select {
+		case <-a.done:
+			return fmt.Errorf("agent exited:\n%s", a.log.String())
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", a.httpAddr(), time.Second)
+		if err != nil {
+			return err
+		}
+		conn.Close()
+		return nil
+	})
+}
+
+// waitLeader waits until the agent reports a leader.
+func (a *agentProc) waitLeader(within time.Duration) string {
+	a.t.Helper()
+	var leader string
+	waitFor(a.t, within, a.name+" leader", func() error {
+		l, err := a.client().Status().Leader()
+		if err != nil {
+			return err
+		}
+		if l == "" {
+			return fmt.Errorf("no leader")
+		}
+		leader = l
+		return nil
+	})
+	return leader
+}
