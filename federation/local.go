@@ -1,0 +1,106 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"consulate/structs"
+)
+
+// LocalServers is a client agent's view of its own datacenter's servers,
+// fed by LAN membership. Calls go to one preferred server; on a transport
+// failure the next one is tried and becomes preferred. Rebalance shuffles
+// the preference so clients spread over servers.
+type LocalServers struct {
+	caller Caller
+
+	// mu guards servers and preferred.
+	mu        sync.Mutex
+	servers   map[string]Server
+	preferred string
+}
+
+// NewLocalServers builds an empty LocalServers.
+func NewLocalServers(caller Caller) *LocalServers {
+	return &LocalServers{caller: caller, servers: make(map[string]Server)}
+}
+
+// Update records a LAN server's state; left servers are forgotten.
+func (l *LocalServers) Update(s Server) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s.Status == structs.StatusLeft || s.Status == structs.StatusNone {
+		delete(l.servers, s.Name)
+		return
+	}
+	l.servers[s.Name] = s
+}
+
+// Rebalance picks a new random preferred server among the alive ones.
+func (l *LocalServers) Rebalance() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	alive := l.aliveLocked()
+	if len(alive) > 0 {
+		l.preferred = alive[rand.IntN(len(alive))]
+	}
+}
+
+func (l *LocalServers) aliveLocked() []string {
+	var out []string
+	for _, s := range l.servers {
+		if s.Status == structs.StatusAlive {
+			out = append(out, s.Addr)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Addrs returns the alive servers' addresses, the preferred one first.
+func (l *LocalServers) Addrs() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	alive := l.aliveLocked()
+	for i, a := range alive {
+		if a == l.preferred {
+			alive[0], alive[i] = alive[i], alive[0]
+			return alive
+		}
+	}
+	if len(alive) > 0 {
+		rand.Shuffle(len(alive), func(i, j int) { alive[i], alive[j] = alive[j], alive[i] })
+		l.preferred = alive[0]
+	}
+	return alive
+}
+
+// Call sends a call to a server of the local datacenter, moving on to the
+// next one when a server cannot be reached.
+func (l *LocalServers) Call(ctx context.Context, method string, args, reply any) error {
+	addrs := l.Addrs()
+	if len(addrs) == 0 {
+		return structs.ErrNoServers
+	}
+	var lastErr error
+	for _, addr := range addrs {
+		err := l.caller.Call(ctx, addr, method, args, reply)
+		if err == nil || !isTransportError(err) || ctx.Err() != nil {
+			if err == nil {
+				l.mu.Lock()
+				l.preferred = addr
+				l.mu.Unlock()
+			}
+			return err
+		}
+		lastErr = err
+	}
+	if errors.Is(lastErr, structs.ErrNoLeader) {
+		return lastErr
+	}
+	return fmt.Errorf("%w: every server failed, last: %v", structs.ErrNoServers, lastErr)
+}
