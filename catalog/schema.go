@@ -99,4 +99,3 @@ func schema() *memdb.DBSchema {
 		}},
 	}}
 }
-

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hashicorp/go-msgpack/v2/codec"
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
 
 	"consulate/structs"
