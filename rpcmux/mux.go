@@ -1,0 +1,381 @@
+package rpcmux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"consulate/structs"
+)
+
+// Handler serves calls. The server package's Server implements it.
+// Both methods are called concurrently from many goroutines.
+type Handler interface {
+	// NewCall returns fresh pointers to decode the arguments into and to
+	// fill with the reply, or ok=false for an unknown method. It must not
+	// block.
+	NewCall(method string) (args, reply any, ok bool)
+	// RPC serves one call; it may block until ctx is done.
+	RPC(ctx context.Context, method string, args, reply any) error
+}
+
+// Mux serves the server port: it accepts connections, reads the protocol
+// byte and hands each connection to the RPC server, the yamux session
+// server or the RaftLayer.
+type Mux struct {
+	cfg    Config
+	h      Handler
+	logger *slog.Logger
+	codec  *wireCodec
+	raft   *RaftLayer
+
+	// baseCtx is the parent of every handler's ctx; cancelled on Shutdown.
+	baseCtx    context.Context
+	baseCancel context.CancelFunc
+	shutdownCh chan struct{}
+	wg         sync.WaitGroup
+
+	// connsMu guards listeners, conns and shutdown.
+	connsMu   sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[io.Closer]struct{}
+	shutdown  bool
+}
+
+// New returns a Mux serving h. Call Serve to start accepting. cfg should
+// have passed Validate; invalid values are replaced by defaults.
+func New(cfg Config, h Handler, logger *slog.Logger) *Mux {
+	def := DefaultConfig()
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = def.HandshakeTimeout
+	}
+	if cfg.MaxMessageSize <= 0 || uint64(cfg.MaxMessageSize) > 1<<32-1 {
+		cfg.MaxMessageSize = def.MaxMessageSize
+	}
+	if cfg.KeepAliveInterval <= 0 {
+		cfg.KeepAliveInterval = def.KeepAliveInterval
+	}
+	if cfg.ConnectionWriteTimeout <= 0 {
+		cfg.ConnectionWriteTimeout = def.ConnectionWriteTimeout
+	}
+	if cfg.AcceptBacklog <= 0 {
+		cfg.AcceptBacklog = def.AcceptBacklog
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Mux{
+		cfg:        cfg,
+		h:          h,
+		logger:     logger.With("component", "rpcmux"),
+		codec:      newWireCodec(cfg.MaxMessageSize),
+		shutdownCh: make(chan struct{}),
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[io.Closer]struct{}),
+	}
+	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
+	m.raft = newRaftLayer(m)
+	return m
+}
+
+// RaftLayer returns the raft.StreamLayer fed by connections that open with
+// RPCRaft.
+func (m *Mux) RaftLayer() *RaftLayer { return m.raft }
+
+// Serve accepts connections on ln until Shutdown, which makes it return
+// ErrClosed. Any other accept error that is not temporary is returned.
+// Serve closes ln when it returns.
+func (m *Mux) Serve(ln net.Listener) error {
+	m.connsMu.Lock()
+	if m.shutdown {
+		m.connsMu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	m.listeners[ln] = struct{}{}
+	m.raft.setListenAddr(ln.Addr())
+	m.connsMu.Unlock()
+	defer func() {
+		m.connsMu.Lock()
+		delete(m.listeners, ln)
+		m.connsMu.Unlock()
+		ln.Close()
+	}()
+
+	const maxBackoff = time.Second
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-m.shutdownCh:
+				return ErrClosed
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), maxBackoff)
+				m.logger.Warn("accept failed; retrying", "error", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-m.shutdownCh:
+					return ErrClosed
+				}
+			}
+			return fmt.Errorf("rpcmux: accept: %w", err)
+		}
+		backoff = 0
+		if !m.track(conn) {
+			conn.Close()
+			return ErrClosed
+		}
+		m.wg.Go(func() { m.handleConn(conn) })
+	}
+}
+
+// isTemporary reports errors Accept may recover from (e.g. EMFILE).
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// track registers c to be closed on Shutdown; false if already shut down.
+func (m *Mux) track(c io.Closer) bool {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	if m.shutdown {
+		return false
+	}
+	m.conns[c] = struct{}{}
+	return true
+}
+
+func (m *Mux) untrack(c io.Closer) {
+	m.connsMu.Lock()
+	delete(m.conns, c)
+	m.connsMu.Unlock()
+}
+
+// handleConn reads the protocol byte and dispatches.
+func (m *Mux) handleConn(conn net.Conn) {
+	remote := conn.RemoteAddr().String()
+	var first [1]byte
+	_ = conn.SetReadDeadline(time.Now().Add(m.cfg.HandshakeTimeout))
+	if _, err := io.ReadFull(conn, first[:]); err != nil {
+		m.logger.Debug("connection closed before protocol byte", "remote", remote, "error", err)
+		m.closeConn(conn)
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+
+	switch t := RPCType(first[0]); t {
+	case RPCPlain:
+		m.serveCalls(conn, remote)
+		m.closeConn(conn)
+	case RPCRaft:
+		// The Raft transport owns the connection from here on.
+		m.untrack(conn)
+		m.raft.handoff(conn)
+	case RPCMultiplex:
+		m.serveSession(conn, remote)
+	case RPCTLS:
+		m.logger.Warn("TLS not configured; closing connection", "remote", remote)
+		m.closeConn(conn)
+	default:
+		m.logger.Warn("unknown protocol byte; closing connection", "remote", remote, "byte", int(first[0]))
+		m.closeConn(conn)
+	}
+}
+
+func (m *Mux) closeConn(c io.Closer) {
+	m.untrack(c)
+	c.Close()
+}
+
+// serveSession runs a yamux server session, serving calls on every
+// stream the client opens.
+func (m *Mux) serveSession(conn net.Conn, remote string) {
+	sess, err := yamux.Server(conn, yamuxConfig(m.cfg.KeepAliveInterval, m.cfg.ConnectionWriteTimeout, m.cfg.AcceptBacklog))
+	if err != nil {
+		m.logger.Error("starting yamux session", "remote", remote, "error", err)
+		m.closeConn(conn)
+		return
+	}
+	m.untrack(conn)
+	if !m.track(sess) {
+		sess.Close()
+		return
+	}
+	defer m.closeConn(sess)
+
+	for {
+		stream, err := sess.AcceptStream()
+		if err != nil {
+			if !sess.IsClosed() {
+				m.logger.Debug("yamux session ended", "remote", remote, "error", err)
+			}
+			return
+		}
+		m.wg.Go(func() {
+			m.serveCalls(stream, remote)
+			stream.Close()
+		})
+	}
+}
+
+// frameOrErr is what the reader goroutine of serveCalls hands over.
+type frameOrErr struct {
+	payload []byte
+	err     error
+}
+
+// serveCalls serves sequential calls on rwc until it ends. A reader
+// goroutine reads ahead so that the client closing rwc (cancelling its
+// call) cancels the ctx of the call being served.
+func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string) {
+	ctx, cancel := context.WithCancel(m.baseCtx)
+	defer cancel()
+	frames := make(chan frameOrErr)
+	done := make(chan struct{})
+	defer close(done)
+
+	m.wg.Go(func() {
+		for {
+			payload, err := m.codec.readFrame(rwc)
+			if err != nil && !errors.Is(err, ErrMessageTooLarge) {
+				// The peer went away; stop whatever it was waiting for.
+				cancel()
+			}
+			select {
+			case frames <- frameOrErr{payload, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+
+	for {
+		var f frameOrErr
+		select {
+		case f = <-frames:
+		case <-m.shutdownCh:
+			return
+		}
+		if f.err != nil {
+			switch {
+			case errors.Is(f.err, ErrMessageTooLarge):
+				m.logger.Warn("refusing oversized request", "remote", remote, "error", f.err)
+				// The frame's header was never read, so the seq is unknown.
+				_ = m.codec.writeFrame(rwc, &responseHeader{Error: toRemote(f.err)}, nil)
+			case errors.Is(f.err, io.EOF), errors.Is(f.err, net.ErrClosed), errors.Is(f.err, yamux.ErrStreamClosed):
+			default:
+				m.logger.Debug("reading request", "remote", remote, "error", f.err)
+			}
+			return
+		}
+		if !m.serveOne(ctx, rwc, f.payload, remote) {
+			return
+		}
+	}
+}
+
+// serveOne decodes, runs and answers one call. It returns false when the
+// stream can no longer be used.
+func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote string) bool {
+	dec := m.codec.decoder(payload)
+	defer dec.release()
+
+	var hdr requestHeader
+	if err := dec.decode(&hdr); err != nil {
+		m.logger.Warn("malformed request header; closing", "remote", remote, "error", err)
+		_ = m.codec.writeFrame(w, &responseHeader{Error: toRemote(fmt.Errorf("%w: malformed request header: %v", ErrProtocol, err))}, nil)
+		return false
+	}
+
+	reply, err := m.dispatch(ctx, &hdr, dec)
+	resp := responseHeader{Seq: hdr.Seq}
+	if err != nil {
+		resp.Error = toRemote(err)
+		reply = nil
+	}
+	err = m.codec.writeFrame(w, &resp, reply)
+	if errors.Is(err, ErrMessageTooLarge) {
+		m.logger.Warn("reply too large", "method", hdr.Method, "remote", remote, "error", err)
+		resp.Error = toRemote(err)
+		err = m.codec.writeFrame(w, &resp, nil)
+	}
+	if err != nil {
+		m.logger.Debug("writing reply", "method", hdr.Method, "remote", remote, "error", err)
+		return false
+	}
+	return true
+}
+
+// dispatch decodes the arguments and runs the handler under the caller's
+// deadline, turning a panic into ErrHandlerPanic.
+func (m *Mux) dispatch(ctx context.Context, hdr *requestHeader, dec frameDecoder) (reply any, err error) {
+	args, reply, ok := m.h.NewCall(hdr.Method)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", structs.ErrUnknownMethod, hdr.Method)
+	}
+	if err := dec.decode(args); err != nil {
+		return nil, &structs.BadRequestError{Reason: fmt.Sprintf("rpcmux: decoding arguments of %s: %v", hdr.Method, err)}
+	}
+	if hdr.Deadline != 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, hdr.Deadline))
+		defer cancel()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m.logger.Error("handler panicked", "method", hdr.Method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			reply, err = nil, fmt.Errorf("%w: %s: %v", ErrHandlerPanic, hdr.Method, r)
+		}
+	}()
+	return reply, m.h.RPC(ctx, hdr.Method, args, reply)
+}
+
+// Shutdown stops accepting, closes every listener, session and connection
+// it owns, closes the RaftLayer, and waits for its goroutines or ctx.
+// It is idempotent.
+func (m *Mux) Shutdown(ctx context.Context) error {
+	m.connsMu.Lock()
+	if !m.shutdown {
+		m.shutdown = true
+		close(m.shutdownCh)
+		m.baseCancel()
+		for ln := range m.listeners {
+			ln.Close()
+		}
+		for c := range m.conns {
+			c.Close()
+		}
+		clear(m.conns)
+	}
+	m.connsMu.Unlock()
+	m.raft.Close()
+
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rpcmux: shutdown: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,550 @@
+package rpcmux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// Pool is the client side of the server port: it keeps one yamux session
+// per server address, shared by every caller, and runs calls on its
+// streams. It is safe for concurrent use.
+type Pool struct {
+	cfg    PoolConfig
+	logger *slog.Logger
+	codec  *wireCodec
+	yamux  *yamux.Config
+	seq    atomic.Uint64
+
+	// ctx is the parent of every dial and is cancelled on Shutdown.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu guards addrs, shutdown, and the refs and lastUsed of sessions.
+	// It is never held across a dial or any other I/O.
+	mu       sync.Mutex
+	addrs    map[string]*addrState
+	shutdown bool
+}
+
+// addrState is one server address: its session, or the dial under way.
+type addrState struct {
+	sess *session
+	// dialing is closed when the dial under way ends; nil if none.
+	dialing chan struct{}
+	// dialErr is the result of the last failed dial.
+	dialErr error
+	// dialBounded says the last dial was cut short to fit the deadline of
+	// the caller who started it, so other callers may try again.
+	dialBounded bool
+}
+
+// session is one yamux client session to one address.
+type session struct {
+	addr string
+	ys   *yamux.Session
+	// sem holds one token per call in progress; its capacity is MaxStreams.
+	sem chan struct{}
+
+	// refs and lastUsed are guarded by Pool.mu.
+	refs     int
+	lastUsed time.Time
+
+	// idleMu guards idle, streams kept open between calls.
+	idleMu sync.Mutex
+	idle   []*yamux.Stream
+}
+
+// PoolStats is a snapshot for metrics.
+type PoolStats struct {
+	// Sessions is the number of open sessions (one per address).
+	Sessions int
+	// Streams is the number of open yamux streams, busy or idle.
+	Streams int
+	// Calls is the number of calls holding a session right now.
+	Calls int
+	// Dialing is the number of dials under way.
+	Dialing int
+}
+
+// NewPool returns a Pool and starts its idle reaper; stop it with
+// Shutdown. cfg should have passed Validate; invalid values are replaced
+// by defaults.
+func NewPool(cfg PoolConfig, logger *slog.Logger) *Pool {
+	def := DefaultPoolConfig()
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = def.DialTimeout
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = def.MaxStreams
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = def.IdleTimeout
+	}
+	if cfg.KeepAliveInterval <= 0 {
+		cfg.KeepAliveInterval = def.KeepAliveInterval
+	}
+	if cfg.ConnectionWriteTimeout <= 0 {
+		cfg.ConnectionWriteTimeout = def.ConnectionWriteTimeout
+	}
+	if cfg.MaxMessageSize <= 0 || uint64(cfg.MaxMessageSize) > 1<<32-1 {
+		cfg.MaxMessageSize = def.MaxMessageSize
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Pool{
+		cfg:    cfg,
+		logger: logger.With("component", "rpcmux.pool"),
+		codec:  newWireCodec(cfg.MaxMessageSize),
+		// The SYN backlog must admit every stream MaxStreams allows.
+		yamux: yamuxConfig(cfg.KeepAliveInterval, cfg.ConnectionWriteTimeout, max(256, cfg.MaxStreams)),
+		addrs: make(map[string]*addrState),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.wg.Go(p.reapLoop)
+	return p
+}
+
+// Call runs method on the server at addr (host:port), encoding args and
+// decoding the answer into reply (a pointer, or nil to discard it). ctx
+// bounds the dial, the wait for a stream and the call itself; its deadline
+// also travels to the server. An error from the handler comes back as a
+// *structs.RemoteError, so errors.Is(err, structs.ErrNoLeader) and the like
+// work; a deadline or cancellation matches context.DeadlineExceeded or
+// context.Canceled.
+func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+	}
+	seq := p.seq.Add(1)
+	hdr := requestHeader{Method: method, Seq: seq}
+	if dl, ok := ctx.Deadline(); ok {
+		hdr.Deadline = dl.UnixNano()
+	}
+	buf, err := p.codec.encodeFrame(&hdr, args)
+	if err != nil {
+		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+	}
+	defer p.codec.putBuf(buf)
+
+	// A session can die between being handed out and being used; a call
+	// that sent nothing on it is safe to retry once on a fresh session.
+	for attempt := 0; ; attempt++ {
+		s, err := p.getSession(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+		}
+		err, remote, sent := p.callOn(ctx, s, seq, buf.Bytes(), reply)
+		p.release(s)
+		if err == nil {
+			return nil
+		}
+		if remote {
+			// The handler's error, returned as it came so that the caller
+			// gets the *structs.RemoteError itself.
+			return err
+		}
+		if s.ys.IsClosed() {
+			p.removeSession(s)
+			if !sent && attempt == 0 && ctx.Err() == nil {
+				continue
+			}
+		}
+		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+	}
+}
+
+// callOn runs one call on s. remote reports that err came from the
+// server's answer; sent reports whether any byte of the request may have
+// reached the server.
+func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte, reply any) (err error, remote, sent bool) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err(), false, false
+	case <-s.ys.CloseChan():
+		return yamux.ErrSessionShutdown, false, false
+	}
+	defer func() { <-s.sem }()
+
+	st, err := s.stream()
+	if err != nil {
+		return err, false, false
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(dl)
+	}
+	// On cancel, wake a blocked read or write at once; the stream is then
+	// closed, which tells the server to cancel the handler's ctx.
+	stop := context.AfterFunc(ctx, func() { _ = st.SetDeadline(time.Unix(1, 0)) })
+	reusable := false
+	defer func() {
+		if stop() && reusable {
+			_ = st.SetDeadline(time.Time{})
+			s.putIdle(st)
+			return
+		}
+		st.Close()
+	}()
+
+	n, err := st.Write(frame)
+	if err != nil {
+		return p.transportErr(ctx, err), false, n > 0
+	}
+	payload, err := p.codec.readFrame(st)
+	if err != nil {
+		return p.transportErr(ctx, err), false, true
+	}
+	dec := p.codec.decoder(payload)
+	defer dec.release()
+	var rh responseHeader
+	if err := dec.decode(&rh); err != nil {
+		return fmt.Errorf("%w: malformed reply header: %v", ErrProtocol, err), false, true
+	}
+	if rh.Seq != seq {
+		if rh.Seq == 0 && rh.Error != nil {
+			// The server refused the frame before reading its header.
+			return fromRemote(rh.Error), true, true
+		}
+		return fmt.Errorf("%w: reply seq %d for request %d", ErrProtocol, rh.Seq, seq), false, true
+	}
+	reusable = true
+	if rh.Error != nil {
+		return fromRemote(rh.Error), true, true
+	}
+	if err := dec.decode(reply); err != nil {
+		return fmt.Errorf("%w: decoding reply: %v", ErrProtocol, err), false, true
+	}
+	return nil, false, true
+}
+
+// transportErr explains a failed read or write: a deadline or cancel of
+// ctx wins over the I/O error it caused.
+func (p *Pool) transportErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if errors.Is(err, yamux.ErrTimeout) {
+		// Only ctx sets stream deadlines, so its deadline has passed even
+		// if ctx has not noticed yet.
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// getSession returns the session for addr with a reference held, dialing
+// it if needed. Concurrent callers for one address share one dial.
+func (p *Pool) getSession(ctx context.Context, addr string) (*session, error) {
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		p.mu.Lock()
+		if p.shutdown {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		st := p.addrs[addr]
+		if st == nil {
+			st = &addrState{}
+			p.addrs[addr] = st
+		}
+		if s := st.sess; s != nil {
+			if !s.ys.IsClosed() {
+				s.refs++
+				p.mu.Unlock()
+				return s, nil
+			}
+			st.sess = nil
+		}
+		if st.dialing == nil {
+			timeout, bounded := p.cfg.DialTimeout, false
+			if dl, ok := ctx.Deadline(); ok {
+				if d := time.Until(dl); d < timeout {
+					timeout, bounded = d, true
+				}
+			}
+			ch := make(chan struct{})
+			st.dialing = ch
+			p.wg.Go(func() { p.dial(addr, st, ch, timeout, bounded) })
+		}
+		ch := st.dialing
+		p.mu.Unlock()
+
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dialing %s: %w", addr, ctx.Err())
+		}
+
+		p.mu.Lock()
+		if s := st.sess; s != nil && !s.ys.IsClosed() {
+			s.refs++
+			p.mu.Unlock()
+			return s, nil
+		}
+		lastErr, bounded := st.dialErr, st.dialBounded
+		p.mu.Unlock()
+		if lastErr == nil {
+			lastErr = fmt.Errorf("dialing %s: %w", addr, yamux.ErrSessionShutdown)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("dialing %s: %w (%v)", addr, cerr, lastErr)
+		}
+		if !bounded && st.dialErr != nil {
+			return nil, lastErr
+		}
+		// The dial was cut short by another caller's deadline, or its
+		// session died at once: try again while ctx allows.
+	}
+	return nil, lastErr
+}
+
+// dial establishes the session for st and wakes everyone waiting on ch.
+func (p *Pool) dial(addr string, st *addrState, ch chan struct{}, timeout time.Duration, bounded bool) {
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	s, err := p.connect(ctx, addr)
+
+	p.mu.Lock()
+	st.dialing = nil
+	if err == nil && p.shutdown {
+		err = ErrClosed
+	}
+	if err != nil {
+		st.dialErr = fmt.Errorf("dialing %s: %w", addr, err)
+		st.dialBounded = bounded
+		if st.sess == nil && p.addrs[addr] == st {
+			delete(p.addrs, addr)
+		}
+	} else {
+		st.dialErr, st.dialBounded = nil, false
+		s.lastUsed = time.Now()
+		st.sess = s
+		p.wg.Go(func() { p.watch(s) })
+	}
+	p.mu.Unlock()
+	close(ch)
+
+	if err != nil {
+		if s != nil {
+			s.ys.Close()
+		}
+		p.logger.Debug("dial failed", "addr", addr, "error", err)
+	} else {
+		p.logger.Debug("session established", "addr", addr)
+	}
+}
+
+// connect dials addr, announces the multiplex protocol and starts yamux.
+func (p *Pool) connect(ctx context.Context, addr string) (*session, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetWriteDeadline(dl)
+	}
+	if _, err := conn.Write([]byte{byte(RPCMultiplex)}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetWriteDeadline(time.Time{})
+	ys, err := yamux.Client(conn, p.yamux)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &session{addr: addr, ys: ys, sem: make(chan struct{}, p.cfg.MaxStreams)}, nil
+}
+
+// watch drops s from the pool as soon as yamux closes it (keepalive
+// failure, read error, remote close).
+func (p *Pool) watch(s *session) {
+	select {
+	case <-s.ys.CloseChan():
+		p.removeSession(s)
+	case <-p.ctx.Done():
+	}
+}
+
+// release gives back a reference taken by getSession.
+func (p *Pool) release(s *session) {
+	p.mu.Lock()
+	s.refs--
+	s.lastUsed = time.Now()
+	p.mu.Unlock()
+}
+
+// removeSession forgets s, if it is still current, and closes it.
+func (p *Pool) removeSession(s *session) {
+	p.mu.Lock()
+	if st := p.addrs[s.addr]; st != nil && st.sess == s {
+		st.sess = nil
+		if st.dialing == nil {
+			delete(p.addrs, s.addr)
+		}
+	}
+	p.mu.Unlock()
+	s.ys.Close()
+}
+
+// stream returns an idle stream or opens a new one.
+func (s *session) stream() (*yamux.Stream, error) {
+	s.idleMu.Lock()
+	if n := len(s.idle); n > 0 {
+		st := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.idleMu.Unlock()
+		return st, nil
+	}
+	s.idleMu.Unlock()
+	return s.ys.OpenStream()
+}
+
+// putIdle keeps st for the next call. The semaphore bounds busy streams,
+// so at most MaxStreams are ever idle.
+func (s *session) putIdle(st *yamux.Stream) {
+	s.idleMu.Lock()
+	if s.ys.IsClosed() || len(s.idle) >= cap(s.sem) {
+		s.idleMu.Unlock()
+		st.Close()
+		return
+	}
+	s.idle = append(s.idle, st)
+	s.idleMu.Unlock()
+}
+
+// reapLoop closes sessions idle for longer than IdleTimeout.
+func (p *Pool) reapLoop() {
+	t := time.NewTicker(max(p.cfg.IdleTimeout/2, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			p.reapIdle(now)
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+// reapIdle closes every session nobody holds and nobody has used since
+// now-IdleTimeout, and returns how many it closed.
+func (p *Pool) reapIdle(now time.Time) int {
+	var idle []*session
+	p.mu.Lock()
+	for addr, st := range p.addrs {
+		s := st.sess
+		if s == nil || s.refs > 0 || now.Sub(s.lastUsed) < p.cfg.IdleTimeout {
+			continue
+		}
+		st.sess = nil
+		if st.dialing == nil {
+			delete(p.addrs, addr)
+		}
+		idle = append(idle, s)
+	}
+	p.mu.Unlock()
+	for _, s := range idle {
+		p.logger.Debug("closing idle session", "addr", s.addr)
+		s.ys.Close()
+	}
+	return len(idle)
+}
+
+// Ping measures the round trip of a yamux ping on the session to addr,
+// dialing it if needed.
+func (p *Pool) Ping(ctx context.Context, addr string) (time.Duration, error) {
+	s, err := p.getSession(ctx, addr)
+	if err != nil {
+		return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, err)
+	}
+	type result struct {
+		rtt time.Duration
+		err error
+	}
+	// yamux bounds a ping by ConnectionWriteTimeout, so this goroutine
+	// ends even if ctx never does.
+	ch := make(chan result, 1)
+	p.wg.Go(func() {
+		rtt, err := s.ys.Ping()
+		ch <- result{rtt, err}
+	})
+	defer p.release(s)
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			if s.ys.IsClosed() {
+				p.removeSession(s)
+			}
+			return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, r.err)
+		}
+		return r.rtt, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, ctx.Err())
+	}
+}
+
+// Stats returns a snapshot of the pool for metrics.
+func (p *Pool) Stats() PoolStats {
+	var st PoolStats
+	var sessions []*session
+	p.mu.Lock()
+	for _, a := range p.addrs {
+		if a.dialing != nil {
+			st.Dialing++
+		}
+		if a.sess != nil && !a.sess.ys.IsClosed() {
+			sessions = append(sessions, a.sess)
+			st.Calls += a.sess.refs
+		}
+	}
+	p.mu.Unlock()
+	st.Sessions = len(sessions)
+	for _, s := range sessions {
+		st.Streams += s.ys.NumStreams()
+	}
+	return st
+}
+
+// Shutdown closes every session, aborts dials under way, stops the reaper
+// and waits for the pool's goroutines or ctx. Calls in progress fail;
+// later calls return ErrClosed. It is idempotent.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	var sessions []*session
+	p.mu.Lock()
+	if !p.shutdown {
+		p.shutdown = true
+		p.cancel()
+		for _, st := range p.addrs {
+			if st.sess != nil {
+				sessions = append(sessions, st.sess)
+			}
+		}
+		clear(p.addrs)
+	}
+	p.mu.Unlock()
+	for _, s := range sessions {
+		s.ys.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rpcmux: pool shutdown: %w", ctx.Err())
+	}
+}

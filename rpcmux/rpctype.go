@@ -1,0 +1,34 @@
+package rpcmux
+
+import "strconv"
+
+// RPCType is the first byte a client writes on a new connection to the
+// server port; it selects the protocol spoken on the rest of it.
+type RPCType byte
+
+// The protocols the server port knows.
+const (
+	// RPCPlain carries sequential calls straight on the TCP connection.
+	RPCPlain RPCType = 0
+	// RPCRaft hands the connection to the Raft transport.
+	RPCRaft RPCType = 1
+	// RPCMultiplex starts a yamux session; every stream carries calls.
+	RPCMultiplex RPCType = 2
+	// RPCTLS is reserved for TLS; it is refused until TLS is configured.
+	RPCTLS RPCType = 3
+)
+
+// String returns the protocol's name.
+func (t RPCType) String() string {
+	switch t {
+	case RPCPlain:
+		return "rpc"
+	case RPCRaft:
+		return "raft"
+	case RPCMultiplex:
+		return "multiplex"
+	case RPCTLS:
+		return "tls"
+	}
+	return "unknown(" + strconv.Itoa(int(t)) + ")"
+}
