@@ -1,0 +1,69 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"consulate/structs"
+)
+
+// Backend is the read path the server answers from: the agent's RPC seam
+// (local replica, or a server through federation). It must be safe for
+// concurrent use; it may block, and it should return promptly once ctx is
+// done.
+//
+// The server calls:
+//   - structs.MethodCatalogNodeServices with *structs.NodeSpecificRequest
+//     and *structs.IndexedNodeServices;
+//   - structs.MethodHealthServiceNodes with *structs.ServiceSpecificRequest
+//     and *structs.IndexedCheckServiceNodes;
+//   - structs.MethodCatalogDatacenters with *structs.EmptyRequest and
+//     *structs.DatacentersReply, only after a lookup in a named datacenter
+//     failed, to tell an unknown datacenter from an unreachable one.
+//
+// Errors: *structs.ErrUnknownDC answers NXDOMAIN; everything else,
+// structs.ErrNoDCPath included, answers SERVFAIL.
+type Backend interface {
+	RPC(ctx context.Context, method string, args, reply any) error
+}
+
+// QueryExecutor runs a prepared query for NAME.query[.DC] lookups. It must
+// be safe for concurrent use.
+type QueryExecutor interface {
+	// ExecuteQuery runs the query named (or with the ID) req.Name. It
+	// returns ErrQueryNotFound (possibly wrapped) when there is no such
+	// query.
+	ExecuteQuery(ctx context.Context, req *QueryRequest) (*QueryResult, error)
+}
+
+// QueryRequest asks a QueryExecutor to run one prepared query.
+type QueryRequest struct {
+	// Datacenter is where the query is defined; the local DC when the
+	// name carried none.
+	Datacenter string
+	// Name is the query's name or ID, lower-cased as it came in the DNS name.
+	Name string
+	// Agent is the node asking, for "near" sorting.
+	Agent structs.QuerySource
+	// AllowStale and MaxStale carry the dns_config settings.
+	AllowStale bool
+	MaxStale   time.Duration
+}
+
+// QueryResult is what a prepared query found.
+type QueryResult struct {
+	// Service is the service the query looked up, for TTL selection.
+	Service string
+	// Datacenter is where the instances came from (after failover).
+	Datacenter string
+	// Nodes are the instances; instances with critical checks are dropped
+	// again by the DNS server.
+	Nodes structs.CheckServiceNodes
+	// TTL, when positive, overrides the service TTL.
+	TTL time.Duration
+}
+
+// ErrQueryNotFound is returned by a QueryExecutor for a query that does not
+// exist; the server answers NXDOMAIN.
+var ErrQueryNotFound = errors.New("dns: prepared query not found")

@@ -1,0 +1,13 @@
+// Package dns is Consulate's DNS interface: it answers Consul-style names
+// (NAME.node[.DC].consul, [TAG.]NAME.service[.DC].consul,
+// _NAME._TAG.service[.DC].consul, NAME.query[.DC].consul, HEXIP.addr.DC.consul)
+// over UDP and TCP on top of github.com/miekg/dns, with SOA/NS for the
+// domain, NXDOMAIN carrying the SOA, TTLs, truncation, EDNS and forwarding to
+// recursors for names outside the domain.
+//
+// It reads the catalog only through the Backend interface it declares (the
+// agent's read path: local replica or RPC through federation); it holds no
+// state of its own beyond its configuration. It is not a general DNS server:
+// it does no zone transfers, no DNSSEC signing and no caching of recursor
+// answers.
+package dns
