@@ -1,0 +1,193 @@
+package config
+
+import "time"
+
+// Config is the shape of one configuration source: a JSON or HCL file, or
+// the command-line flags. Every field is a pointer, slice or map so that
+// "not set" differs from a zero value; the JSON tags are Consul's keys.
+type Config struct {
+	Datacenter        *string `json:"datacenter,omitempty"`
+	NodeName          *string `json:"node_name,omitempty"`
+	NodeID            *string `json:"node_id,omitempty"`
+	DataDir           *string `json:"data_dir,omitempty"`
+	Server            *bool   `json:"server,omitempty"`
+	Bootstrap         *bool   `json:"bootstrap,omitempty"`
+	BootstrapExpect   *int    `json:"bootstrap_expect,omitempty"`
+	DisableHostNodeID *bool   `json:"disable_host_node_id,omitempty"`
+
+	BindAddr         *string    `json:"bind_addr,omitempty"`
+	AdvertiseAddrLAN *string    `json:"advertise_addr,omitempty"`
+	AdvertiseAddrWAN *string    `json:"advertise_addr_wan,omitempty"`
+	SerfBindAddrLAN  *string    `json:"serf_lan,omitempty"`
+	SerfBindAddrWAN  *string    `json:"serf_wan,omitempty"`
+	ClientAddr       *string    `json:"client_addr,omitempty"`
+	Addresses        *Addresses `json:"addresses,omitempty"`
+	Ports            *Ports     `json:"ports,omitempty"`
+
+	LogLevel       *string `json:"log_level,omitempty"`
+	LogJSON        *bool   `json:"log_json,omitempty"`
+	EnableSyslog   *bool   `json:"enable_syslog,omitempty"`
+	SyslogFacility *string `json:"syslog_facility,omitempty"`
+	PidFile        *string `json:"pid_file,omitempty"`
+	UI             *bool   `json:"ui,omitempty"`
+	UIConfig       *UI     `json:"ui_config,omitempty"`
+
+	StartJoinAddrsLAN    []string       `json:"start_join,omitempty"`
+	RetryJoinLAN         []string       `json:"retry_join,omitempty"`
+	RetryIntervalLAN     *time.Duration `json:"retry_interval,omitempty"`
+	RetryMaxAttemptsLAN  *int           `json:"retry_max,omitempty"`
+	StartJoinAddrsWAN    []string       `json:"start_join_wan,omitempty"`
+	RetryJoinWAN         []string       `json:"retry_join_wan,omitempty"`
+	RetryIntervalWAN     *time.Duration `json:"retry_interval_wan,omitempty"`
+	RetryMaxAttemptsWAN  *int           `json:"retry_max_wan,omitempty"`
+	RejoinAfterLeave     *bool          `json:"rejoin_after_leave,omitempty"`
+	LeaveOnTerminate     *bool          `json:"leave_on_terminate,omitempty"`
+	SkipLeaveOnInterrupt *bool          `json:"skip_leave_on_interrupt,omitempty"`
+	ReconnectTimeoutLAN  *time.Duration `json:"reconnect_timeout,omitempty"`
+	ReconnectTimeoutWAN  *time.Duration `json:"reconnect_timeout_wan,omitempty"`
+	TranslateWANAddrs    *bool          `json:"translate_wan_addrs,omitempty"`
+
+	Encrypt  *string `json:"encrypt,omitempty"`
+	Protocol *int    `json:"protocol,omitempty"`
+
+	Domain    *string    `json:"domain,omitempty"`
+	AltDomain *string    `json:"alt_domain,omitempty"`
+	Recursors []string   `json:"recursors,omitempty"`
+	DNS       *DNSConfig `json:"dns_config,omitempty"`
+
+	EnableScriptChecks      *bool `json:"enable_script_checks,omitempty"`
+	EnableLocalScriptChecks *bool `json:"enable_local_script_checks,omitempty"`
+
+	NodeMeta    map[string]string `json:"node_meta,omitempty"`
+	Performance *Performance      `json:"performance,omitempty"`
+	Autopilot   *Autopilot        `json:"autopilot,omitempty"`
+	GossipLAN   *Gossip           `json:"gossip_lan,omitempty"`
+	GossipWAN   *Gossip           `json:"gossip_wan,omitempty"`
+
+	CheckUpdateInterval       *time.Duration `json:"check_update_interval,omitempty"`
+	DisableUpdateCheck        *bool          `json:"disable_update_check,omitempty"`
+	DisableAnonymousSignature *bool          `json:"disable_anonymous_signature,omitempty"`
+
+	Service  *ServiceDef   `json:"service,omitempty"`
+	Services []*ServiceDef `json:"services,omitempty"`
+	Check    *CheckDef     `json:"check,omitempty"`
+	Checks   []*CheckDef   `json:"checks,omitempty"`
+}
+
+// Addresses overrides client_addr for single listeners. Each value is a
+// space-separated list of IPs or go-sockaddr templates.
+type Addresses struct {
+	DNS   *string `json:"dns,omitempty"`
+	HTTP  *string `json:"http,omitempty"`
+	HTTPS *string `json:"https,omitempty"`
+	GRPC  *string `json:"grpc,omitempty"`
+}
+
+// Ports are the agent's listening ports; -1 disables dns, http, https and
+// grpc.
+type Ports struct {
+	DNS     *int `json:"dns,omitempty"`
+	HTTP    *int `json:"http,omitempty"`
+	HTTPS   *int `json:"https,omitempty"`
+	GRPC    *int `json:"grpc,omitempty"`
+	SerfLAN *int `json:"serf_lan,omitempty"`
+	SerfWAN *int `json:"serf_wan,omitempty"`
+	Server  *int `json:"server,omitempty"`
+}
+
+// UI is the ui_config stanza.
+type UI struct {
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// DNSConfig is the dns_config stanza.
+type DNSConfig struct {
+	AllowStale      *bool                    `json:"allow_stale,omitempty"`
+	MaxStale        *time.Duration           `json:"max_stale,omitempty"`
+	NodeTTL         *time.Duration           `json:"node_ttl,omitempty"`
+	ServiceTTL      map[string]time.Duration `json:"service_ttl,omitempty"`
+	OnlyPassing     *bool                    `json:"only_passing,omitempty"`
+	EnableTruncate  *bool                    `json:"enable_truncate,omitempty"`
+	UDPAnswerLimit  *int                     `json:"udp_answer_limit,omitempty"`
+	ARecordLimit    *int                     `json:"a_record_limit,omitempty"`
+	RecursorTimeout *time.Duration           `json:"recursor_timeout,omitempty"`
+	SOA             *SOA                     `json:"soa,omitempty"`
+}
+
+// SOA holds the SOA record's timers, in seconds.
+type SOA struct {
+	Expire  *int `json:"expire,omitempty"`
+	MinTTL  *int `json:"min_ttl,omitempty"`
+	Refresh *int `json:"refresh,omitempty"`
+	Retry   *int `json:"retry,omitempty"`
+}
+
+// Performance is the performance stanza.
+type Performance struct {
+	RaftMultiplier *int `json:"raft_multiplier,omitempty"`
+}
+
+// Autopilot is the autopilot stanza.
+type Autopilot struct {
+	CleanupDeadServers *bool `json:"cleanup_dead_servers,omitempty"`
+}
+
+// Gossip tunes one memberlist pool (gossip_lan / gossip_wan).
+type Gossip struct {
+	GossipNodes    *int           `json:"gossip_nodes,omitempty"`
+	GossipInterval *time.Duration `json:"gossip_interval,omitempty"`
+	ProbeInterval  *time.Duration `json:"probe_interval,omitempty"`
+	ProbeTimeout   *time.Duration `json:"probe_timeout,omitempty"`
+	SuspicionMult  *int           `json:"suspicion_mult,omitempty"`
+	RetransmitMult *int           `json:"retransmit_mult,omitempty"`
+}
+
+// ServiceDef is a service stanza as written in a file. Its keys are
+// matched like Consul's: snake_case, or the CamelCase of the HTTP API.
+type ServiceDef struct {
+	Kind              *string                   `json:"kind,omitempty"`
+	ID                *string                   `json:"id,omitempty"`
+	Name              *string                   `json:"name,omitempty"`
+	Tags              []string                  `json:"tags,omitempty"`
+	Address           *string                   `json:"address,omitempty"`
+	TaggedAddresses   map[string]ServiceAddress `json:"tagged_addresses,omitempty"`
+	Meta              map[string]string         `json:"meta,omitempty"`
+	Port              *int                      `json:"port,omitempty"`
+	Weights           *Weights                  `json:"weights,omitempty"`
+	EnableTagOverride *bool                     `json:"enable_tag_override,omitempty"`
+	Check             *CheckDef                 `json:"check,omitempty"`
+	Checks            []*CheckDef               `json:"checks,omitempty"`
+}
+
+// ServiceAddress is one entry of tagged_addresses.
+type ServiceAddress struct {
+	Address *string `json:"address,omitempty"`
+	Port    *int    `json:"port,omitempty"`
+}
+
+// Weights is a service's weights stanza.
+type Weights struct {
+	Passing *int `json:"passing,omitempty"`
+	Warning *int `json:"warning,omitempty"`
+}
+
+// CheckDef is a check stanza as written in a file.
+type CheckDef struct {
+	ID                             *string             `json:"id,omitempty" alias:"check_id"`
+	Name                           *string             `json:"name,omitempty"`
+	Notes                          *string             `json:"notes,omitempty"`
+	ServiceID                      *string             `json:"service_id,omitempty"`
+	Status                         *string             `json:"status,omitempty"`
+	HTTP                           *string             `json:"http,omitempty"`
+	Header                         map[string][]string `json:"header,omitempty"`
+	Method                         *string             `json:"method,omitempty"`
+	Body                           *string             `json:"body,omitempty"`
+	TLSSkipVerify                  *bool               `json:"tls_skip_verify,omitempty"`
+	TCP                            *string             `json:"tcp,omitempty"`
+	Args                           []string            `json:"args,omitempty" alias:"script_args"`
+	Script                         *string             `json:"script,omitempty"`
+	TTL                            *time.Duration      `json:"ttl,omitempty"`
+	Interval                       *time.Duration      `json:"interval,omitempty"`
+	Timeout                        *time.Duration      `json:"timeout,omitempty"`
+	DeregisterCriticalServiceAfter *time.Duration      `json:"deregister_critical_service_after,omitempty"`
+}
