@@ -15,7 +15,6 @@ type fieldKey struct {
 	name string
 }
 
-
 type fieldCache struct{ m sync.Map }
 
 func (c *fieldCache) lookup(t reflect.Type, name string) ([]int, bool) {

@@ -99,18 +99,18 @@ func TestFlatServiceNode(t *testing.T) {
 
 func TestCompileErrors(t *testing.T) {
 	cases := map[string]string{
-		`Service ==`:                 "expected a value",
-		`Service = "x"`:              "did you mean",
-		`"unterminated`:              "unterminated string",
-		`(Service == "x"`:            "expected ')'",
-		`Service == "x" and`:         "unexpected end",
-		`Service "x"`:                "expected an operator",
-		`Service is full`:            "expected 'empty'",
-		`Service matches "("`:        "invalid regular expression",
-		`Service == "x" Service`:     "unexpected",
-		`"x" Service`:                "expected 'in'",
-		`Service not foo "x"`:        "expected 'contains' or 'matches'",
-		`Service == "a" ; drop`:      "unexpected character",
+		`Service ==`:             "expected a value",
+		`Service = "x"`:          "did you mean",
+		`"unterminated`:          "unterminated string",
+		`(Service == "x"`:        "expected ')'",
+		`Service == "x" and`:     "unexpected end",
+		`Service "x"`:            "expected an operator",
+		`Service is full`:        "expected 'empty'",
+		`Service matches "("`:    "invalid regular expression",
+		`Service == "x" Service`: "unexpected",
+		`"x" Service`:            "expected 'in'",
+		`Service not foo "x"`:    "expected 'contains' or 'matches'",
+		`Service == "a" ; drop`:  "unexpected character",
 		strings.Repeat("(", 200) + `A == "b"` + strings.Repeat(")", 200): "nested too deeply",
 	}
 	for expr, want := range cases {

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"context"
+
+	"consulate/structs"
+)
+
+// Agent is everything the HTTP API needs from the agent. All methods must
+// be safe for concurrent use; methods taking a ctx may block on the
+// network and must return when it is done.
+type Agent interface {
+	// RPC calls a server (structs.Method*, pointer args and reply); the
+	// server side honours QueryOptions (blocking, consistency).
+	RPC(ctx context.Context, method string, args, reply any) error
+	// Self describes the agent for /v1/agent/self. Must not block.
+	Self() Self
+	// Members lists the LAN pool, or the WAN pool when wan is set (an
+	// empty list on a client agent). Must not block.
+	Members(wan bool) []structs.Member
+	// Join joins the LAN (or WAN) pool through addrs and returns how many
+	// were contacted.
+	Join(ctx context.Context, addrs []string, wan bool) (int, error)
+	// Leave leaves the cluster gracefully; the agent shuts down after.
+	Leave(ctx context.Context) error
+	// ForceLeave marks node as left (prune: also forget it at once).
+	ForceLeave(ctx context.Context, node string, prune, wan bool) error
+	// Reload re-reads configuration files.
+	Reload(ctx context.Context) error
+
+	Local
+	// FireEvent sends a user event in datacenter dc ("" = local); the
+	// agent fills ev.ID and ev.LTime when it can.
+	FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error
+	// UserEvents returns the recent user events seen, oldest first.
+	UserEvents() []*structs.UserEvent
+}
+
+// Local is the agent's own services and checks. Errors that are the
+// caller's fault should be *structs.BadRequestError (400); unknown IDs
+// should wrap structs.ErrNotFound (404).
+type Local interface {
+	// AddService registers or replaces a service and its checks; with
+	// replaceExisting, checks of the service absent from def are removed.
+	AddService(def *structs.ServiceDefinition, replaceExisting bool) error
+	// RemoveService deregisters a service and its checks.
+	RemoveService(id string) error
+	// Services returns copies of the local services by ID.
+	Services() map[string]*structs.NodeService
+	// Checks returns copies of the local checks by ID.
+	Checks() map[string]*structs.HealthCheck
+	// AddCheck registers or replaces a check (ServiceID may tie it to a
+	// local service).
+	AddCheck(ct *structs.CheckType) error
+	// RemoveCheck deregisters a check.
+	RemoveCheck(id string) error
+	// UpdateTTLCheck sets a TTL check's status (passing|warning|critical)
+	// and output, resetting its TTL.
+	UpdateTTLCheck(id, status, output string) error
+	// ServiceMaintenance puts a service in or out of maintenance.
+	ServiceMaintenance(id string, enable bool, reason string) error
+	// NodeMaintenance puts the whole node in or out of maintenance.
+	NodeMaintenance(enable bool, reason string) error
+	// LocalChanged returns a channel closed at the next change to local
+	// services, checks or user events after the call (a fresh channel
+	// each change). It may return nil, in which case agent-local blocking
+	// reads poll.
+	LocalChanged() <-chan struct{}
+}
+
+// Self is what /v1/agent/self reports.
+type Self struct {
+	NodeName      string
+	NodeID        string
+	Datacenter    string
+	Server        bool
+	Version       string
+	Revision      string
+	BindAddr      string
+	AdvertiseAddr string
+	// Stats is shown under "Stats" (e.g. "agent", "raft", "serf_lan").
+	Stats map[string]map[string]string
+	// Member is this agent's own LAN member entry.
+	Member structs.Member
+	// DebugConfig is shown as is under "DebugConfig".
+	DebugConfig map[string]any
+	// Meta is the node metadata.
+	Meta map[string]string
+}

@@ -1,0 +1,388 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"consulate/httpapi/filter"
+	"consulate/structs"
+)
+
+// agentService is api.AgentService.
+type agentService struct {
+	Kind              string `json:",omitempty"`
+	ID                string
+	Service           string
+	Tags              []string
+	Meta              map[string]string
+	Port              int
+	Address           string
+	TaggedAddresses   map[string]structs.ServiceAddress `json:",omitempty"`
+	Weights           structs.Weights
+	EnableTagOverride bool
+	CreateIndex       uint64 `json:",omitempty"`
+	ModifyIndex       uint64 `json:",omitempty"`
+	ContentHash       string `json:",omitempty"`
+	Datacenter        string `json:",omitempty"`
+}
+
+func toAgentService(ns *structs.NodeService, dc string) *agentService {
+	as := &agentService{
+		Kind: ns.Kind, ID: ns.ID, Service: ns.Service, Tags: ns.Tags, Meta: ns.Meta, Port: ns.Port,
+		Address: ns.Address, TaggedAddresses: ns.TaggedAddresses, Weights: structs.Weights{Passing: 1, Warning: 1},
+		EnableTagOverride: ns.EnableTagOverride, CreateIndex: ns.CreateIndex, ModifyIndex: ns.ModifyIndex,
+		Datacenter: dc,
+	}
+	if ns.Datacenter != "" {
+		as.Datacenter = ns.Datacenter
+	}
+	if ns.Weights != nil {
+		as.Weights = *ns.Weights
+	}
+	if as.Tags == nil {
+		as.Tags = []string{}
+	}
+	if as.Meta == nil {
+		as.Meta = map[string]string{}
+	}
+	return as
+}
+
+func contentHash(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// localPoll is how often agent-local blocking reads re-check when the
+// agent offers no change channel.
+const localPoll = 50 * time.Millisecond
+
+// blockLocal runs compute, and while the caller's ?hash= (or ?index=, by
+// the key function) equals the current version, waits for a local change
+// or the wait time; it returns the last result. The loop ends at the
+// deadline or when the request is cancelled.
+func (s *Server) blockLocal(r *http.Request, want string, wait time.Duration, compute func() (any, string, error)) (any, string, error) {
+	obj, ver, err := compute()
+	if err != nil || want == "" || want != ver {
+		return obj, ver, err
+	}
+	if wait <= 0 {
+		wait = s.cfg.DefaultQueryTime
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		changed := s.agent.LocalChanged()
+		var poll *time.Timer
+		var tick <-chan time.Time
+		if changed == nil {
+			poll = time.NewTimer(localPoll)
+			tick = poll.C
+		}
+		select {
+		case <-changed:
+		case <-tick:
+		case <-deadline.C:
+			if poll != nil {
+				poll.Stop()
+			}
+			return compute()
+		case <-r.Context().Done():
+			if poll != nil {
+				poll.Stop()
+			}
+			return nil, "", r.Context().Err()
+		}
+		if poll != nil {
+			poll.Stop()
+		}
+		obj, ver, err = compute()
+		if err != nil || ver != want {
+			return obj, ver, err
+		}
+	}
+}
+
+func (s *Server) localWait(r *http.Request) (time.Duration, error) {
+	if v := r.URL.Query().Get("wait"); v != "" {
+		return s.parseWait(v)
+	}
+	return s.cfg.DefaultQueryTime, nil
+}
+
+func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) {
+	self := s.agent.Self()
+	cfg := map[string]any{
+		"Datacenter": self.Datacenter, "PrimaryDatacenter": self.Datacenter, "NodeName": self.NodeName,
+		"NodeID": self.NodeID, "Server": self.Server, "Revision": self.Revision, "Version": self.Version,
+		"BuildDate": "", "BindAddr": self.BindAddr, "AdvertiseAddr": self.AdvertiseAddr,
+	}
+	stats := self.Stats
+	if stats == nil {
+		stats = map[string]map[string]string{}
+	}
+	debug := self.DebugConfig
+	if debug == nil {
+		debug = map[string]any{}
+	}
+	meta := self.Meta
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	return map[string]any{
+		"Config": cfg, "DebugConfig": debug, "Member": self.Member, "Stats": stats, "Meta": meta,
+		"Coord": nil, "xDS": nil,
+	}, nil
+}
+
+func (s *Server) agentMembers(w http.ResponseWriter, r *http.Request) (any, error) {
+	m := s.agent.Members(queryFlag(r, "wan"))
+	if m == nil {
+		m = []structs.Member{}
+	}
+	return m, nil
+}
+
+func (s *Server) agentServices(w http.ResponseWriter, r *http.Request) (any, error) {
+	var q structs.QueryOptions
+	f, err := s.parseRead(r, nil, &q)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &agentService{}); err != nil {
+		return nil, err
+	}
+	dc := s.agent.Self().Datacenter
+	out := make(map[string]*agentService)
+	for id, ns := range s.agent.Services() {
+		out[id] = toAgentService(ns, dc)
+	}
+	return filter.Map(f, out), nil
+}
+
+func (s *Server) agentService(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := tail(r, "/v1/agent/service/")
+	if id == "" {
+		return nil, badRequest("Missing service ID")
+	}
+	wait, err := s.localWait(r)
+	if err != nil {
+		return nil, err
+	}
+	dc := s.agent.Self().Datacenter
+	obj, hash, err := s.blockLocal(r, r.URL.Query().Get("hash"), wait, func() (any, string, error) {
+		ns, ok := s.agent.Services()[id]
+		if !ok {
+			return nil, "", notFound("unknown service ID: %s", id)
+		}
+		as := toAgentService(ns, dc)
+		as.ContentHash = contentHash(as)
+		return as, as.ContentHash, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.Header().Set("X-Consul-ContentHash", hash)
+	return obj, nil
+}
+
+func (s *Server) agentChecks(w http.ResponseWriter, r *http.Request) (any, error) {
+	var q structs.QueryOptions
+	f, err := s.parseRead(r, nil, &q)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &structs.HealthCheck{}); err != nil {
+		return nil, err
+	}
+	checks := s.agent.Checks()
+	if checks == nil {
+		checks = map[string]*structs.HealthCheck{}
+	}
+	return filter.Map(f, checks), nil
+}
+
+func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (any, error) {
+	var body serviceBody
+	if err := s.readStrict(r, &body, false); err != nil {
+		return nil, err
+	}
+	def, err := body.definition()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.agent.AddService(def, queryFlag(r, "replace-existing-checks"))
+}
+
+func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := tail(r, "/v1/agent/service/deregister/")
+	if id == "" {
+		return nil, badRequest("Missing service ID")
+	}
+	if _, ok := s.agent.Services()[id]; !ok {
+		return nil, notFound("Unknown service ID %q. Ensure that the service ID is passed, not the service name.", id)
+	}
+	return nil, s.agent.RemoveService(id)
+}
+
+func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any, error) {
+	var body checkBody
+	if err := s.readStrict(r, &body, false); err != nil {
+		return nil, err
+	}
+	if body.Name == "" {
+		return nil, badRequest("Missing check name")
+	}
+	ct, err := body.checkType()
+	if err != nil {
+		return nil, err
+	}
+	if ct.CheckID == "" {
+		ct.CheckID = ct.Name
+	}
+	if ct.ServiceID != "" {
+		if _, ok := s.agent.Services()[ct.ServiceID]; !ok {
+			return nil, badRequest("ServiceID %q does not exist", ct.ServiceID)
+		}
+	}
+	return nil, s.agent.AddCheck(ct)
+}
+
+func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := tail(r, "/v1/agent/check/deregister/")
+	if id == "" {
+		return nil, badRequest("Missing check ID")
+	}
+	if _, ok := s.agent.Checks()[id]; !ok {
+		return nil, notFound("Unknown check ID %q", id)
+	}
+	return nil, s.agent.RemoveCheck(id)
+}
+
+// checkStatusHandler answers /v1/agent/check/{pass,warn,fail}/:id.
+func (s *Server) checkStatusHandler(prefix, status string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		id := tail(r, prefix)
+		if id == "" {
+			return nil, badRequest("Missing check ID")
+		}
+		return nil, s.updateCheck(id, status, r.URL.Query().Get("note"))
+	}
+}
+
+func (s *Server) updateCheck(id, status, output string) error {
+	if _, ok := s.agent.Checks()[id]; !ok {
+		return notFound("Unknown check ID %q", id)
+	}
+	return s.agent.UpdateTTLCheck(id, status, output)
+}
+
+func (s *Server) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := tail(r, "/v1/agent/check/update/")
+	if id == "" {
+		return nil, badRequest("Missing check ID")
+	}
+	var body struct{ Status, Output string }
+	if err := s.readStrict(r, &body, false); err != nil {
+		return nil, err
+	}
+	switch body.Status {
+	case structs.HealthPassing, structs.HealthWarning, structs.HealthCritical:
+	default:
+		return nil, badRequest("Invalid check status: '%s'", body.Status)
+	}
+	return nil, s.updateCheck(id, body.Status, body.Output)
+}
+
+func (s *Server) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, s.agent.Reload(r.Context())
+}
+
+func (s *Server) agentLeave(w http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, s.agent.Leave(r.Context())
+}
+
+func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) (any, error) {
+	addr := tail(r, "/v1/agent/join/")
+	if addr == "" {
+		return nil, badRequest("Missing address to join")
+	}
+	_, err := s.agent.Join(r.Context(), []string{addr}, queryFlag(r, "wan"))
+	return nil, err
+}
+
+func (s *Server) agentForceLeave(w http.ResponseWriter, r *http.Request) (any, error) {
+	node := tail(r, "/v1/agent/force-leave/")
+	if node == "" {
+		return nil, badRequest("Missing node name")
+	}
+	return nil, s.agent.ForceLeave(r.Context(), node, queryFlag(r, "prune"), queryFlag(r, "wan"))
+}
+
+func parseEnable(r *http.Request) (bool, error) {
+	v, ok := r.URL.Query()["enable"]
+	if !ok || v[0] == "" {
+		return false, badRequest("Missing value for enable")
+	}
+	b, err := strconv.ParseBool(v[0])
+	if err != nil {
+		return false, badRequest("Invalid value for enable: %q", v[0])
+	}
+	return b, nil
+}
+
+func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := tail(r, "/v1/agent/service/maintenance/")
+	if id == "" {
+		return nil, badRequest("Missing service ID")
+	}
+	enable, err := parseEnable(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.agent.Services()[id]; !ok {
+		return nil, notFound("Unknown service ID %q", id)
+	}
+	return nil, s.agent.ServiceMaintenance(id, enable, r.URL.Query().Get("reason"))
+}
+
+func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (any, error) {
+	enable, err := parseEnable(r)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.agent.NodeMaintenance(enable, r.URL.Query().Get("reason"))
+}
+
+func (s *Server) agentMetrics(w http.ResponseWriter, r *http.Request) (any, error) {
+	if r.URL.Query().Get("format") == "prometheus" {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		if s.cfg.PrometheusText == nil {
+			return rawBody(""), nil
+		}
+		return rawBody(s.cfg.PrometheusText()), nil
+	}
+	if s.cfg.Metrics != nil {
+		return s.cfg.Metrics(), nil
+	}
+	return map[string]any{
+		"Timestamp": time.Now().UTC().Truncate(10 * time.Second).Format("2006-01-02 15:04:05 -0700 MST"),
+		"Gauges":    []any{}, "Points": []any{}, "Counters": []any{}, "Samples": []any{},
+	}, nil
+}
+
+// sortedKeys returns a map's keys in order; used for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

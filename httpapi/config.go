@@ -1,0 +1,57 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+)
+
+// Config configures the HTTP API server.
+type Config struct {
+	// MaxBodyBytes bounds every request body except KV values, which are
+	// bounded by structs.MaxKVValueSize.
+	MaxBodyBytes int64
+	// MaxQueryTime clamps ?wait=.
+	MaxQueryTime time.Duration
+	// DefaultQueryTime is the wait of a blocking query without ?wait=.
+	DefaultQueryTime time.Duration
+	// ReadHeaderTimeout and IdleTimeout are given to http.Server.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	// Metrics, when set, returns the JSON body of /v1/agent/metrics.
+	Metrics func() any
+	// PrometheusText, when set, answers /v1/agent/metrics?format=prometheus.
+	PrometheusText func() string
+	// UI, when set, is served under /ui/.
+	UI fs.FS
+}
+
+// DefaultConfig returns Consul's defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:      1 << 20,
+		MaxQueryTime:      10 * time.Minute,
+		DefaultQueryTime:  5 * time.Minute,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+// ErrInvalidConfig is wrapped by Validate's errors.
+var ErrInvalidConfig = errors.New("httpapi: invalid config")
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes <= 0:
+		return fmt.Errorf("%w: MaxBodyBytes must be positive, got %d", ErrInvalidConfig, c.MaxBodyBytes)
+	case c.MaxQueryTime <= 0:
+		return fmt.Errorf("%w: MaxQueryTime must be positive, got %s", ErrInvalidConfig, c.MaxQueryTime)
+	case c.DefaultQueryTime <= 0 || c.DefaultQueryTime > c.MaxQueryTime:
+		return fmt.Errorf("%w: DefaultQueryTime must be in (0, MaxQueryTime], got %s", ErrInvalidConfig, c.DefaultQueryTime)
+	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0:
+		return fmt.Errorf("%w: timeouts must not be negative", ErrInvalidConfig)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"consulate/structs"
+)
+
+// maxEventPayload bounds a user event's payload (Consul's limit on the
+// whole gossip message is 512 bytes; the agent checks the total).
+const maxEventPayload = 100 * 1024
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// uuidIndex folds an event ID into the X-Consul-Index of /v1/event/list,
+// as Consul does: the two halves of the UUID XORed.
+func uuidIndex(id string) uint64 {
+	b, err := hex.DecodeString(strings.ReplaceAll(id, "-", ""))
+	if err != nil || len(b) != 16 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b[:8]) ^ binary.BigEndian.Uint64(b[8:])
+}
+
+func (s *Server) eventFire(w http.ResponseWriter, r *http.Request) (any, error) {
+	name := tail(r, "/v1/event/fire/")
+	if name == "" {
+		return nil, badRequest("Missing name")
+	}
+	q := r.URL.Query()
+	ev := &structs.UserEvent{
+		ID: newUUID(), Name: name, NodeFilter: q.Get("node"), ServiceFilter: q.Get("service"), TagFilter: q.Get("tag"),
+	}
+	if ev.TagFilter != "" && ev.ServiceFilter == "" {
+		return nil, badRequest("Cannot provide tag filter without service filter")
+	}
+	payload, err := readBody(r, maxEventPayload)
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) > 0 {
+		ev.Payload = payload
+	}
+	if err := s.agent.FireEvent(r.Context(), ev, q.Get("dc")); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+func (s *Server) eventList(w http.ResponseWriter, r *http.Request) (any, error) {
+	var q structs.QueryOptions
+	f, err := s.parseRead(r, nil, &q)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &structs.UserEvent{}); err != nil {
+		return nil, err
+	}
+	name := r.URL.Query().Get("name")
+	want := ""
+	if _, ok := r.URL.Query()["index"]; ok {
+		want = strconv.FormatUint(q.MinQueryIndex, 10)
+	}
+	wait := q.MaxQueryTime
+	obj, ver, err := s.blockLocal(r, want, wait, func() (any, string, error) {
+		var out []*structs.UserEvent
+		for _, ev := range s.agent.UserEvents() {
+			if name != "" && ev.Name != name {
+				continue
+			}
+			if f != nil && !f.Match(ev) {
+				continue
+			}
+			out = append(out, ev)
+		}
+		var idx uint64
+		if len(out) > 0 {
+			idx = uuidIndex(out[len(out)-1].ID)
+		}
+		if out == nil {
+			out = []*structs.UserEvent{}
+		}
+		return out, strconv.FormatUint(idx, 10), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	idx, _ := strconv.ParseUint(ver, 10, 64)
+	setMeta(w, &q, &structs.QueryMeta{Index: idx, KnownLeader: true})
+	return obj, nil
+}

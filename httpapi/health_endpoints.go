@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"consulate/httpapi/filter"
+	"consulate/structs"
+)
+
+// nonNilChecks makes an empty list encode as [] (the rows themselves may be
+// shared with the store and are never modified).
+func nonNilChecks(c structs.HealthChecks) structs.HealthChecks {
+	if c == nil {
+		return structs.HealthChecks{}
+	}
+	return c
+}
+
+func (s *Server) healthNode(w http.ResponseWriter, r *http.Request) (any, error) {
+	var args structs.NodeSpecificRequest
+	f, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &structs.HealthCheck{}); err != nil {
+		return nil, err
+	}
+	if args.Node = tail(r, "/v1/health/node/"); args.Node == "" {
+		return nil, badRequest("Missing node name")
+	}
+	var out structs.IndexedHealthChecks
+	if err := s.rpcRead(w, r, structs.MethodHealthNodeChecks, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
+		return nil, err
+	}
+	return nonNilChecks(filter.Slice(f, out.HealthChecks)), nil
+}
+
+func (s *Server) healthChecks(w http.ResponseWriter, r *http.Request) (any, error) {
+	var args structs.ServiceSpecificRequest
+	f, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &structs.HealthCheck{}); err != nil {
+		return nil, err
+	}
+	if args.ServiceName = tail(r, "/v1/health/checks/"); args.ServiceName == "" {
+		return nil, badRequest("Missing service name")
+	}
+	if args.NodeMetaFilters, err = nodeMetaFilters(r); err != nil {
+		return nil, err
+	}
+	args.Source = s.source(r, args.Datacenter)
+	var out structs.IndexedHealthChecks
+	if err := s.rpcRead(w, r, structs.MethodHealthServiceChecks, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
+		return nil, err
+	}
+	return nonNilChecks(filter.Slice(f, out.HealthChecks)), nil
+}
+
+func (s *Server) healthState(w http.ResponseWriter, r *http.Request) (any, error) {
+	var args structs.ChecksInStateRequest
+	f, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &structs.HealthCheck{}); err != nil {
+		return nil, err
+	}
+	args.State = tail(r, "/v1/health/state/")
+	switch args.State {
+	case "":
+		return nil, badRequest("Missing check state")
+	case structs.HealthAny, structs.HealthPassing, structs.HealthWarning, structs.HealthCritical:
+	default:
+		return nil, badRequest("Invalid check state %q: want any, passing, warning or critical", args.State)
+	}
+	if args.NodeMetaFilters, err = nodeMetaFilters(r); err != nil {
+		return nil, err
+	}
+	args.Source = s.source(r, args.Datacenter)
+	var out structs.IndexedHealthChecks
+	if err := s.rpcRead(w, r, structs.MethodHealthChecksInState, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
+		return nil, err
+	}
+	return nonNilChecks(filter.Slice(f, out.HealthChecks)), nil
+}
+
+func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, error) {
+	var args structs.ServiceSpecificRequest
+	f, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, structs.CheckServiceNode{}); err != nil {
+		return nil, err
+	}
+	if args.ServiceName = tail(r, "/v1/health/service/"); args.ServiceName == "" {
+		return nil, badRequest("Missing service name")
+	}
+	if tags := r.URL.Query()["tag"]; len(tags) > 0 {
+		args.ServiceTags, args.TagFilter = tags, true
+	}
+	if args.NodeMetaFilters, err = nodeMetaFilters(r); err != nil {
+		return nil, err
+	}
+	args.Source = s.source(r, args.Datacenter)
+	var out structs.IndexedCheckServiceNodes
+	if err := s.rpcRead(w, r, structs.MethodHealthServiceNodes, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
+		return nil, err
+	}
+	nodes := out.Nodes
+	if queryFlag(r, "passing") {
+		nodes = onlyPassing(nodes)
+	}
+	nodes = filter.Slice(f, nodes)
+	if nodes == nil {
+		nodes = structs.CheckServiceNodes{}
+	}
+	for i := range nodes {
+		nodes[i].Checks = nonNilChecks(nodes[i].Checks)
+	}
+	return nodes, nil
+}
+
+// onlyPassing keeps the instances all of whose checks pass.
+func onlyPassing(in structs.CheckServiceNodes) structs.CheckServiceNodes {
+	out := make(structs.CheckServiceNodes, 0, len(in))
+	for _, n := range in {
+		ok := true
+		for _, c := range n.Checks {
+			if c.Status != structs.HealthPassing {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,401 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"consulate/httpapi/filter"
+	"consulate/structs"
+)
+
+// handlerFunc is an endpoint: it returns the value to encode as JSON (nil
+// for no body) or an error that maps to a status code.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
+
+type endpoint struct {
+	methods []string
+	fn      handlerFunc
+}
+
+type prefixRoute struct {
+	prefix string
+	ep     endpoint
+}
+
+// router dispatches on exact paths, then on the longest prefix. It does
+// not clean paths (KV keys may hold "//"), unlike http.ServeMux.
+type router struct {
+	exact    map[string]endpoint
+	prefixes []prefixRoute
+	s        *Server
+	other    http.Handler
+}
+
+func (rt *router) handle(path string, fn handlerFunc, methods ...string) {
+	ep := endpoint{methods: methods, fn: fn}
+	if strings.HasSuffix(path, "/") {
+		rt.prefixes = append(rt.prefixes, prefixRoute{path, ep})
+		sort.Slice(rt.prefixes, func(i, j int) bool { return len(rt.prefixes[i].prefix) > len(rt.prefixes[j].prefix) })
+		return
+	}
+	rt.exact[path] = ep
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	ep, ok := rt.exact[path]
+	if !ok {
+		for _, p := range rt.prefixes {
+			if strings.HasPrefix(path, p.prefix) {
+				ep, ok = p.ep, true
+				break
+			}
+		}
+	}
+	if !ok {
+		if rt.other != nil && !strings.HasPrefix(path, "/v1/") {
+			rt.other.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "404 page not found", http.StatusNotFound)
+		return
+	}
+	rt.s.serve(w, r, ep)
+}
+
+// codedError carries its own status code.
+type codedError struct {
+	code int
+	msg  string
+}
+
+func (e *codedError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &structs.BadRequestError{Reason: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &codedError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+// statusFor maps an error to Consul's status code.
+func statusFor(err error) int {
+	var ce *codedError
+	var bad *structs.BadRequestError
+	var udc *structs.ErrUnknownDC
+	var fe *filterError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &bad), errors.As(err, &fe), errors.Is(err, filter.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.As(err, &udc):
+		return http.StatusNotFound
+	case errors.Is(err, structs.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, structs.ErrPermissionDenied):
+		return http.StatusForbidden
+	}
+	// ErrNoLeader, ErrNoDCPath, ErrNoServers, ErrUnknownMethod and the rest.
+	return http.StatusInternalServerError
+}
+
+type filterError struct{ err error }
+
+func (e *filterError) Error() string {
+	return "Failed to create boolean expression evaluator: " + e.err.Error()
+}
+func (e *filterError) Unwrap() error { return e.err }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	allowed := false
+	for _, m := range ep.methods {
+		if r.Method == m || (r.Method == http.MethodHead && m == http.MethodGet) {
+			allowed = true
+			break
+		}
+	}
+	if !allowed {
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Allow", strings.Join(append([]string{"OPTIONS"}, ep.methods...), ","))
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(ep.methods, ","))
+		http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
+		return
+	}
+	start := time.Now()
+	obj, err := ep.fn(w, r)
+	if err != nil {
+		code := statusFor(err)
+		if code >= 500 {
+			s.logger.Error("request error", "method", r.Method, "url", r.URL.Path, "error", err)
+		} else {
+			s.logger.Debug("request rejected", "method", r.Method, "url", r.URL.Path, "code", code, "error", err)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Del("X-Consul-Index")
+		w.WriteHeader(code)
+		io.WriteString(w, err.Error())
+		return
+	}
+	s.logger.Debug("request complete", "method", r.Method, "url", r.URL.Path, "duration", time.Since(start))
+	if obj == nil {
+		return
+	}
+	if raw, ok := obj.(rawBody); ok {
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		}
+		w.Write(raw)
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	if _, ok := r.URL.Query()["pretty"]; ok {
+		enc.SetIndent("", "    ")
+	}
+	if err := enc.Encode(obj); err != nil {
+		s.logger.Error("encoding response", "url", r.URL.Path, "error", err)
+		http.Error(w, "failed to encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(buf.Bytes())
+}
+
+// rawBody is written as is (KV ?raw, prometheus text).
+type rawBody []byte
+
+// queryFlag reports whether a flag parameter (?stale, ?recurse) is present
+// and not explicitly false.
+func queryFlag(r *http.Request, name string) bool {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return false
+	}
+	if len(v) == 0 || v[0] == "" {
+		return true
+	}
+	b, err := strconv.ParseBool(v[0])
+	return err != nil || b
+}
+
+func token(r *http.Request) string {
+	if t := r.Header.Get("X-Consul-Token"); t != "" {
+		return t
+	}
+	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+		return strings.TrimPrefix(a, "Bearer ")
+	}
+	return r.URL.Query().Get("token")
+}
+
+// parseWait reads ?wait=: a Go duration ("10s", "100ms") or a bare number
+// of seconds; negative or unparsable values are rejected, large ones
+// clamped to MaxQueryTime.
+func (s *Server) parseWait(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.ParseUint(v, 10, 32)
+		if nerr != nil {
+			return 0, badRequest("Invalid wait time %q: want a duration such as \"10s\"", v)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < 0 {
+		return 0, badRequest("Invalid wait time %q: must not be negative", v)
+	}
+	return min(d, s.cfg.MaxQueryTime), nil
+}
+
+// parseRead fills the datacenter and query options of a read from the
+// URL and compiles ?filter=.
+func (s *Server) parseRead(r *http.Request, dc *string, q *structs.QueryOptions) (*filter.Expr, error) {
+	vals := r.URL.Query()
+	if dc != nil {
+		*dc = vals.Get("dc")
+	}
+	q.Token = token(r)
+	q.AllowStale = queryFlag(r, "stale")
+	q.RequireConsistent = queryFlag(r, "consistent")
+	if v := vals.Get("max_stale"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, badRequest("Invalid max_stale value %q", v)
+		}
+		q.MaxStaleDuration = d
+		q.AllowStale = true
+	}
+	if q.AllowStale && q.RequireConsistent {
+		return nil, badRequest("Cannot specify ?stale with ?consistent, conflicting semantics.")
+	}
+	if queryFlag(r, "leader") && (q.AllowStale || q.RequireConsistent) {
+		return nil, badRequest("Cannot specify ?leader with ?stale or ?consistent, conflicting semantics.")
+	}
+	if _, ok := vals["cached"]; ok {
+		q.UseCache = true
+	}
+	if v, ok := vals["index"]; ok {
+		idx, err := strconv.ParseUint(v[0], 10, 64)
+		if err != nil {
+			return nil, badRequest("Invalid index %q: must be an unsigned 64-bit integer", v[0])
+		}
+		q.MinQueryIndex = idx
+		q.MaxQueryTime = s.cfg.DefaultQueryTime
+	}
+	if v, ok := vals["wait"]; ok {
+		d, err := s.parseWait(v[0])
+		if err != nil {
+			return nil, err
+		}
+		q.MaxQueryTime = d
+	}
+	if v := vals.Get("filter"); v != "" {
+		e, err := filter.Compile(v)
+		if err != nil {
+			return nil, &filterError{err}
+		}
+		q.Filter = v
+		return e, nil
+	}
+	return nil, nil
+}
+
+// parseWrite reads ?dc= and the token of a write.
+func parseWrite(r *http.Request, dc *string, w *structs.WriteRequest) {
+	if dc != nil {
+		*dc = r.URL.Query().Get("dc")
+	}
+	if w != nil {
+		w.Token = token(r)
+	}
+}
+
+// setMeta writes the blocking-query and consistency headers.
+func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMeta) {
+	idx := m.Index
+	if idx == 0 {
+		idx = 1 // a zero index would make clients busy-loop
+	}
+	h := w.Header()
+	h.Set("X-Consul-Index", strconv.FormatUint(idx, 10))
+	h.Set("X-Consul-KnownLeader", strconv.FormatBool(m.KnownLeader))
+	h.Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
+	level := m.ConsistencyLevel
+	if level == "" {
+		switch {
+		case q.RequireConsistent:
+			level = "consistent"
+		case q.AllowStale:
+			level = "stale"
+		default:
+			level = "leader"
+		}
+	}
+	h.Set("X-Consul-Effective-Consistency", level)
+}
+
+// setFilter validates the filter against the element type of the result.
+func validateFilter(e *filter.Expr, sample any) error {
+	if e == nil {
+		return nil
+	}
+	if err := e.Validate(reflect.TypeOf(sample)); err != nil {
+		return &filterError{err}
+	}
+	return nil
+}
+
+// errTooLarge is a 413.
+func errTooLarge(n, limit int64) error {
+	size := "more than " + strconv.FormatInt(limit, 10)
+	if n >= 0 {
+		size = strconv.FormatInt(n, 10)
+	}
+	return &codedError{http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("Request body(%s bytes) too large, max size: %d bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size.", size, limit)}
+}
+
+// readBody reads at most limit bytes of the body; more is a 413.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge(r.ContentLength, limit)
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, badRequest("Failed to read request body: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge(-1, limit)
+	}
+	return b, nil
+}
+
+// decodeBody decodes a JSON body into out, rejecting unknown fields and
+// trailing data when strict. An empty body leaves out alone when optional.
+func (s *Server) decodeBody(r *http.Request, out any, optional, strict bool) error {
+	b, err := readBody(r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		if optional {
+			return nil
+		}
+		return badRequest("Request decode failed: empty body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(out); err != nil {
+		return badRequest("Request decode failed: %s", describeJSONError(err))
+	}
+	if dec.More() {
+		return badRequest("Request decode failed: trailing data after JSON value")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return fmt.Sprintf("field %s: cannot use JSON %s as %s", field, te.Value, te.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of JSON input"
+	}
+	return err.Error()
+}
+
+// tail returns the path after prefix ("" when the path is the prefix
+// without its trailing slash).
+func tail(r *http.Request, prefix string) string {
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok {
+		return ""
+	}
+	return rest
+}

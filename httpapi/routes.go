@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"consulate/structs"
+)
+
+const (
+	get = http.MethodGet
+	put = http.MethodPut
+	del = http.MethodDelete
+)
+
+// routes builds the /v1 router.
+func (s *Server) routes() http.Handler {
+	rt := &router{exact: map[string]endpoint{}, s: s}
+	if s.cfg.UI != nil {
+		ui := http.StripPrefix("/ui/", http.FileServerFS(s.cfg.UI))
+		mux := http.NewServeMux()
+		mux.Handle("/ui/", ui)
+		mux.Handle("/{$}", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+		rt.other = mux
+	}
+
+	rt.handle("/v1/status/leader", s.statusLeader, get)
+	rt.handle("/v1/status/peers", s.statusPeers, get)
+
+	rt.handle("/v1/agent/self", s.agentSelf, get)
+	rt.handle("/v1/agent/members", s.agentMembers, get)
+	rt.handle("/v1/agent/metrics", s.agentMetrics, get)
+	rt.handle("/v1/agent/services", s.agentServices, get)
+	rt.handle("/v1/agent/checks", s.agentChecks, get)
+	rt.handle("/v1/agent/service/", s.agentService, get)
+	rt.handle("/v1/agent/service/register", s.agentServiceRegister, put)
+	rt.handle("/v1/agent/service/deregister/", s.agentServiceDeregister, put)
+	rt.handle("/v1/agent/service/deregister", s.agentServiceDeregister, put)
+	rt.handle("/v1/agent/check/deregister", s.agentCheckDeregister, put)
+	rt.handle("/v1/agent/service/maintenance/", s.agentServiceMaintenance, put)
+	rt.handle("/v1/agent/check/register", s.agentCheckRegister, put)
+	rt.handle("/v1/agent/check/deregister/", s.agentCheckDeregister, put)
+	rt.handle("/v1/agent/check/pass/", s.checkStatusHandler("/v1/agent/check/pass/", structs.HealthPassing), put)
+	rt.handle("/v1/agent/check/warn/", s.checkStatusHandler("/v1/agent/check/warn/", structs.HealthWarning), put)
+	rt.handle("/v1/agent/check/fail/", s.checkStatusHandler("/v1/agent/check/fail/", structs.HealthCritical), put)
+	rt.handle("/v1/agent/check/update/", s.agentCheckUpdate, put)
+	rt.handle("/v1/agent/reload", s.agentReload, put)
+	rt.handle("/v1/agent/leave", s.agentLeave, put)
+	rt.handle("/v1/agent/join/", s.agentJoin, put)
+	rt.handle("/v1/agent/force-leave/", s.agentForceLeave, put)
+	rt.handle("/v1/agent/maintenance", s.agentNodeMaintenance, put)
+
+	rt.handle("/v1/catalog/register", s.catalogRegister, put)
+	rt.handle("/v1/catalog/deregister", s.catalogDeregister, put)
+	rt.handle("/v1/catalog/datacenters", s.catalogDatacenters, get)
+	rt.handle("/v1/catalog/nodes", s.catalogNodes, get)
+	rt.handle("/v1/catalog/services", s.catalogServices, get)
+	rt.handle("/v1/catalog/service/", s.catalogService, get)
+	rt.handle("/v1/catalog/node/", s.catalogNode, get)
+	rt.handle("/v1/catalog/node-services/", s.catalogNodeServiceList, get)
+
+	rt.handle("/v1/health/node/", s.healthNode, get)
+	rt.handle("/v1/health/checks/", s.healthChecks, get)
+	rt.handle("/v1/health/service/", s.healthService, get)
+	rt.handle("/v1/health/state/", s.healthState, get)
+
+	rt.handle("/v1/kv/", s.kv, get, put, del)
+	rt.handle("/v1/txn", s.txn, put)
+
+	rt.handle("/v1/session/create", s.sessionCreate, put)
+	rt.handle("/v1/session/destroy/", s.sessionDestroy, put)
+	rt.handle("/v1/session/info/", s.sessionInfo, get)
+	rt.handle("/v1/session/node/", s.sessionNode, get)
+	rt.handle("/v1/session/list", s.sessionList, get)
+	rt.handle("/v1/session/renew/", s.sessionRenew, put)
+
+	rt.handle("/v1/event/fire/", s.eventFire, put)
+	rt.handle("/v1/event/list", s.eventList, get)
+
+	rt.handle("/v1/operator/raft/configuration", s.raftConfiguration, get)
+	rt.handle("/v1/operator/raft/peer", s.raftPeer, del)
+	rt.handle("/v1/coordinate/datacenters", s.coordinateDatacenters, get)
+	rt.handle("/v1/coordinate/nodes", s.coordinateNodes, get)
+	rt.handle("/v1/coordinate/node/", s.coordinateNode, get)
+	return rt
+}

@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Server is the HTTP API server.
+type Server struct {
+	cfg     Config
+	agent   Agent
+	logger  *slog.Logger
+	handler http.Handler
+
+	mu        sync.Mutex
+	servers   []*http.Server
+	listeners []net.Listener
+	shutdown  bool
+	wg        sync.WaitGroup
+}
+
+// New builds a Server; it panics only on a nil agent, a programming error.
+// cfg should have passed Validate; zero fields fall back to DefaultConfig.
+func New(cfg Config, agent Agent, logger *slog.Logger) *Server {
+	if agent == nil {
+		panic("httpapi: nil Agent")
+	}
+	def := DefaultConfig()
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = def.MaxBodyBytes
+	}
+	if cfg.MaxQueryTime <= 0 {
+		cfg.MaxQueryTime = def.MaxQueryTime
+	}
+	if cfg.DefaultQueryTime <= 0 || cfg.DefaultQueryTime > cfg.MaxQueryTime {
+		cfg.DefaultQueryTime = min(def.DefaultQueryTime, cfg.MaxQueryTime)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http")}
+	s.handler = s.routes()
+	return s
+}
+
+// Handler returns the API's handler (its own router, never
+// http.DefaultServeMux), e.g. for httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on each address ("host:port", or "unix:/path") and serves
+// until Shutdown. On error, listeners already opened are closed.
+func (s *Server) Start(addrs []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return errors.New("httpapi: server is shut down")
+	}
+	var opened []net.Listener
+	for _, a := range addrs {
+		network, addr := "tcp", a
+		if p, ok := strings.CutPrefix(a, "unix:"); ok {
+			network, addr = "unix", strings.TrimPrefix(p, "//")
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			for _, l := range opened {
+				l.Close()
+			}
+			return fmt.Errorf("httpapi: listen on %s: %w", a, err)
+		}
+		opened = append(opened, ln)
+	}
+	for _, ln := range opened {
+		hs := &http.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+			IdleTimeout:       s.cfg.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		}
+		s.servers = append(s.servers, hs)
+		s.listeners = append(s.listeners, ln)
+		s.wg.Add(1)
+		go func(hs *http.Server, ln net.Listener) {
+			defer s.wg.Done()
+			s.logger.Info("HTTP API listening", "address", ln.Addr().String())
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("HTTP server stopped", "address", ln.Addr().String(), "error", err)
+			}
+		}(hs, ln)
+	}
+	return nil
+}
+
+// Addrs returns the addresses being served (useful after listening on
+// port 0).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, 0, len(s.listeners))
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx is
+// done (then closes them), and waits for the serving goroutines. It is
+// idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+	var firstErr error
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			hs.Close()
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	s.wg.Wait()
+	return firstErr
+}
