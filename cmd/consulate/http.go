@@ -58,8 +58,12 @@ func (e *env) lookup(names ...string) string {
 
 // httpAddr resolves the agent address: flag, then environment, then default.
 func (e *env) httpAddr(c *cli.Context) string {
-	if a := c.String("http-addr"); a != "" {
-		return a
+	return e.resolveHTTPAddr(c.String("http-addr"))
+}
+
+func (e *env) resolveHTTPAddr(flagVal string) string {
+	if flagVal != "" {
+		return flagVal
 	}
 	if a := e.lookup(envHTTPAddr, envHTTPAddrConsul); a != "" {
 		return a
