@@ -152,6 +152,7 @@ func (s *Server) Start(udpAddr, tcpAddr string) error {
 		}
 	}
 	if first != nil {
+		s.shutdown = true
 		s.stopLocked(context.Background())
 		return first
 	}
