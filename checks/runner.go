@@ -210,3 +210,7 @@ func truncate(s string, max int) string {
 	}
 	return fmt.Sprintf("%s ... (captured %d of %d bytes)", s[:max], max, len(s))
 }
+
+// TruncateOutput bounds check output to DefaultOutputMaxSize, saying how
+// much was kept.
+func TruncateOutput(s string) string { return truncate(s, DefaultOutputMaxSize) }

@@ -1,0 +1,137 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"consulate/structs"
+)
+
+// Sources say who added a service or check; config-sourced entries are
+// the ones ReplaceConfigServices manages.
+const (
+	SourceAPI         = "api"
+	SourceConfig      = "config"
+	SourceMaintenance = "maintenance"
+)
+
+// RPCFunc is the agent's RPC: method is a structs.Method* name, args a
+// pointer to its request, reply a pointer to its reply.
+type RPCFunc func(ctx context.Context, method string, args, reply any) error
+
+// Config configures a State.
+type Config struct {
+	NodeName        string
+	NodeID          string
+	Datacenter      string
+	Address         string
+	TaggedAddresses map[string]string
+	NodeMeta        map[string]string
+
+	// DataDir holds persisted services and checks; "" means none.
+	DataDir string
+	// SyncInterval is the period of full syncs (±1/16 random stagger);
+	// 0 means 60s.
+	SyncInterval time.Duration
+	// SyncRetryInterval is the first wait after a failed sync, doubling
+	// up to SyncInterval; 0 means 15s.
+	SyncRetryInterval time.Duration
+	// SyncCoalesce is how long a partial sync waits after a change for
+	// more changes to gather; 0 means it does not wait.
+	SyncCoalesce time.Duration
+	// EnableScriptChecks allows script/args checks.
+	EnableScriptChecks bool
+	// CheckUpdateInterval delays syncing output-only check changes (status
+	// changes sync at once); 0 syncs every change at once.
+	CheckUpdateInterval time.Duration
+	// MinCheckInterval raises shorter check intervals; 0 leaves them.
+	MinCheckInterval time.Duration
+	// ReapInterval is how often services past their
+	// deregister_critical_service_after are looked for; 0 means 30s.
+	ReapInterval time.Duration
+	// Now is the clock for critical-since tracking; nil means time.Now.
+	Now func() time.Time
+	// Logger gets the package's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns Consul's timings; the node fields are left empty.
+func DefaultConfig() Config {
+	return Config{
+		SyncInterval:        60 * time.Second,
+		SyncRetryInterval:   15 * time.Second,
+		SyncCoalesce:        50 * time.Millisecond,
+		CheckUpdateInterval: 5 * time.Minute,
+		MinCheckInterval:    time.Second,
+		ReapInterval:        30 * time.Second,
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	if c.NodeName == "" {
+		return errors.New("local: NodeName is required")
+	}
+	for name, d := range map[string]time.Duration{
+		"SyncInterval": c.SyncInterval, "SyncRetryInterval": c.SyncRetryInterval,
+		"SyncCoalesce": c.SyncCoalesce, "CheckUpdateInterval": c.CheckUpdateInterval,
+		"MinCheckInterval": c.MinCheckInterval, "ReapInterval": c.ReapInterval,
+	} {
+		if d < 0 {
+			return fmt.Errorf("local: %s must not be negative, got %v", name, d)
+		}
+	}
+	return nil
+}
+
+func (c *Config) withDefaults() {
+	if c.SyncInterval == 0 {
+		c.SyncInterval = 60 * time.Second
+	}
+	if c.SyncRetryInterval == 0 {
+		c.SyncRetryInterval = 15 * time.Second
+	}
+	if c.ReapInterval == 0 {
+		c.ReapInterval = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Errors. Those for bad input also match *structs.BadRequestError and the
+// unknown-ID ones match structs.ErrNotFound, so the HTTP API can map them.
+var (
+	ErrInvalidService = errors.New("local: invalid service")
+	ErrInvalidCheck   = errors.New("local: invalid check")
+	ErrNotTTL         = errors.New("local: not a TTL check")
+	ErrUnknownService = fmt.Errorf("local: unknown service: %w", structs.ErrNotFound)
+	ErrUnknownCheck   = fmt.Errorf("local: unknown check: %w", structs.ErrNotFound)
+	ErrShutdown       = errors.New("local: state is shut down")
+)
+
+// inputError is bad input: it matches its sentinel and a BadRequestError.
+type inputError struct {
+	kind   error
+	reason string
+}
+
+func (e *inputError) Error() string { return e.reason }
+
+func (e *inputError) Unwrap() []error {
+	return []error{e.kind, &structs.BadRequestError{Reason: e.reason}}
+}
+
+func badInput(kind error, format string, args ...any) error {
+	return &inputError{kind: kind, reason: fmt.Sprintf(format, args...)}
+}
+
+func unknown(kind error, id string) error {
+	return fmt.Errorf("%w %q", kind, id)
+}

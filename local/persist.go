@@ -1,0 +1,240 @@
+package local
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"consulate/structs"
+)
+
+// Data-dir layout: one JSON file per service and per check, named by the
+// SHA-256 of the ID so any ID makes a safe file name.
+const (
+	servicesDir = "services"
+	checksDir   = "checks"
+	tmpPrefix   = ".tmp-"
+)
+
+// persistedService is a service file.
+type persistedService struct {
+	Service *structs.NodeService
+	Source  string
+}
+
+// persistedCheck is a check file; ChkType is nil for checks nothing runs.
+type persistedCheck struct {
+	Check   *structs.HealthCheck
+	ChkType *structs.CheckType `json:",omitempty"`
+	Source  string
+}
+
+func fileName(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *State) filePath(dir, id string) string {
+	return filepath.Join(s.cfg.DataDir, dir, fileName(id))
+}
+
+// writeFileAtomic writes data next to path and renames it into place, so
+// a crash leaves the old file or the new, never half of one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("local: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *State) removeFile(dir, id string) {
+	if s.cfg.DataDir == "" {
+		return
+	}
+	p := s.filePath(dir, id)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.logger.Warn("failed to remove persisted file", "path", p, "error", err)
+	}
+}
+
+// persistServiceLocked writes a service and its checks.
+func (s *State) persistServiceLocked(id string) error {
+	if s.cfg.DataDir == "" {
+		return nil
+	}
+	ss := s.services[id]
+	if ss == nil || ss.deleted {
+		return nil
+	}
+	data, err := json.Marshal(persistedService{Service: ss.svc, Source: ss.source})
+	if err != nil {
+		return fmt.Errorf("local: encoding service %q: %w", id, err)
+	}
+	if err := writeFileAtomic(s.filePath(servicesDir, id), data); err != nil {
+		return err
+	}
+	for cid, c := range s.checks {
+		if !c.deleted && c.check.ServiceID == id {
+			if err := s.persistCheckLocked(cid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *State) persistCheckLocked(id string) error {
+	if s.cfg.DataDir == "" {
+		return nil
+	}
+	c := s.checks[id]
+	if c == nil || c.deleted {
+		return nil
+	}
+	data, err := json.Marshal(persistedCheck{Check: c.check, ChkType: c.ct, Source: c.source})
+	if err != nil {
+		return fmt.Errorf("local: encoding check %q: %w", id, err)
+	}
+	return writeFileAtomic(s.filePath(checksDir, id), data)
+}
+
+// readDir decodes every file in one data-dir subdirectory.
+func readDir[T any](dir string) (map[string]*T, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("local: reading %s: %w", dir, err)
+	}
+	out := make(map[string]*T)
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("local: reading %s: %w", p, err)
+		}
+		v := new(T)
+		if err := json.Unmarshal(data, v); err != nil {
+			return nil, fmt.Errorf("local: decoding %s: %w", p, err)
+		}
+		out[p] = v
+	}
+	return out, nil
+}
+
+// Load restores the services and checks persisted in the data dir. IDs
+// already present locally are skipped (a config-sourced service wins and
+// its persisted copy is purged), so calling it again is harmless. New
+// calls it.
+func (s *State) Load() error {
+	if s.cfg.DataDir == "" {
+		return nil
+	}
+	svcs, err := readDir[persistedService](filepath.Join(s.cfg.DataDir, servicesDir))
+	if err != nil {
+		return err
+	}
+	chks, err := readDir[persistedCheck](filepath.Join(s.cfg.DataDir, checksDir))
+	if err != nil {
+		return err
+	}
+	byService := make(map[string][]*persistedCheck)
+	var standalone []*persistedCheck
+	var checkPaths []string
+	for p := range chks {
+		checkPaths = append(checkPaths, p)
+	}
+	sort.Strings(checkPaths)
+	for _, p := range checkPaths {
+		pc := chks[p]
+		if pc.Check == nil {
+			return fmt.Errorf("local: %s holds no check", p)
+		}
+		if pc.Check.ServiceID == "" {
+			standalone = append(standalone, pc)
+		} else {
+			byService[pc.Check.ServiceID] = append(byService[pc.Check.ServiceID], pc)
+		}
+	}
+	loaded := make(map[string]bool)
+	for p, ps := range svcs {
+		if ps.Service == nil {
+			return fmt.Errorf("local: %s holds no service", p)
+		}
+		id := ps.Service.ID
+		if s.ServiceSource(id) != "" {
+			if s.ServiceSource(id) == SourceConfig {
+				s.logger.Info("service defined in config; purging persisted copy", "service", id)
+				os.Remove(p)
+			}
+			continue
+		}
+		var cts []*structs.CheckType
+		var static []*persistedCheck
+		for _, pc := range byService[id] {
+			if pc.ChkType != nil {
+				cts = append(cts, pc.ChkType)
+			} else {
+				static = append(static, pc)
+			}
+		}
+		if err := s.AddService(ps.Service, cts, false, ps.Source); err != nil {
+			return fmt.Errorf("local: restoring service from %s: %w", p, err)
+		}
+		loaded[id] = true
+		for _, pc := range static {
+			if err := s.addCheck(pc.Check, nil, false, pc.Source); err != nil {
+				return fmt.Errorf("local: restoring check %q: %w", pc.Check.CheckID, err)
+			}
+		}
+	}
+	for sid, pcs := range byService {
+		if loaded[sid] || s.Service(sid) != nil {
+			continue
+		}
+		for _, pc := range pcs {
+			s.logger.Warn("persisted check for unknown service; purging", "check", pc.Check.CheckID, "service", sid)
+			s.removeFile(checksDir, pc.Check.CheckID)
+		}
+	}
+	for _, pc := range standalone {
+		if s.Check(pc.Check.CheckID) != nil {
+			continue
+		}
+		if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source); err != nil {
+			return fmt.Errorf("local: restoring check %q: %w", pc.Check.CheckID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,358 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"consulate/structs"
+)
+
+// syncLoop runs a full sync at once and then every SyncInterval (with a
+// stagger), and a partial sync shortly after each local change. After a
+// failure it waits (doubling, bounded) and retries with a full sync;
+// changes in the meantime wait for that retry, so it never spins.
+func (s *State) syncLoop(ctx context.Context) {
+	defer s.wg.Done()
+	full := time.NewTimer(0)
+	defer full.Stop()
+	failures := 0
+	fail := func(err error, what string) {
+		failures++
+		wait := s.retryWait(failures)
+		s.logger.Warn("anti-entropy sync failed; retrying", "sync", what, "error", err, "retry_in", wait)
+		full.Reset(wait)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-full.C:
+			if err := s.SyncFull(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				fail(err, "full")
+				continue
+			}
+			failures = 0
+			full.Reset(s.fullWait())
+		case <-s.triggerCh:
+			if failures > 0 {
+				continue // the pending retry is a full sync
+			}
+			if s.cfg.SyncCoalesce > 0 {
+				t := time.NewTimer(s.cfg.SyncCoalesce)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				select {
+				case <-s.triggerCh:
+				default:
+				}
+			}
+			if err := s.SyncChanges(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				fail(err, "partial")
+			}
+		}
+	}
+}
+
+// fullWait is SyncInterval ± 1/16.
+func (s *State) fullWait() time.Duration {
+	d := s.cfg.SyncInterval
+	spread := d / 8
+	if spread <= 0 {
+		return d
+	}
+	return d - spread/2 + rand.N(spread)
+}
+
+// retryWait doubles from SyncRetryInterval up to SyncInterval, plus up
+// to half again at random so agents do not retry in step.
+func (s *State) retryWait(failures int) time.Duration {
+	d := s.cfg.SyncRetryInterval
+	for i := 1; i < failures && d < s.cfg.SyncInterval; i++ {
+		d *= 2
+	}
+	d = min(d, max(s.cfg.SyncInterval, s.cfg.SyncRetryInterval))
+	if half := d / 2; half > 0 {
+		d += rand.N(half)
+	}
+	return d
+}
+
+// SyncFull reads the catalog's view of this node, marks what differs
+// from local state (both ways: local items missing or different, and
+// catalog items the agent does not have, except serfHealth) and then
+// syncs the changes.
+func (s *State) SyncFull(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if err := s.updateSyncState(ctx); err != nil {
+		return err
+	}
+	return s.syncChanges(ctx)
+}
+
+// SyncChanges sends local changes not yet in the catalog.
+func (s *State) SyncChanges(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	return s.syncChanges(ctx)
+}
+
+func (s *State) nodeRequest() *structs.NodeSpecificRequest {
+	return &structs.NodeSpecificRequest{
+		Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName,
+		QueryOptions: structs.QueryOptions{AllowStale: true},
+	}
+}
+
+func (s *State) updateSyncState(ctx context.Context) error {
+	var ns structs.IndexedNodeServices
+	if err := s.rpc(ctx, structs.MethodCatalogNodeServices, s.nodeRequest(), &ns); err != nil {
+		return fmt.Errorf("local: reading node services: %w", err)
+	}
+	var hcs structs.IndexedHealthChecks
+	if err := s.rpc(ctx, structs.MethodHealthNodeChecks, s.nodeRequest(), &hcs); err != nil {
+		return fmt.Errorf("local: reading node checks: %w", err)
+	}
+	remoteServices := map[string]*structs.NodeService{}
+	var remoteNode *structs.Node
+	if ns.NodeServices != nil {
+		remoteNode = ns.NodeServices.Node
+		for id, svc := range ns.NodeServices.Services {
+			if svc != nil {
+				remoteServices[id] = svc
+			}
+		}
+	}
+	remoteChecks := map[string]*structs.HealthCheck{}
+	for _, c := range hcs.HealthChecks {
+		if c != nil && c.CheckID != structs.SerfCheckID {
+			remoteChecks[c.CheckID] = c
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nodeInSync = remoteNode != nil && s.nodeEqual(remoteNode)
+	for id, rs := range remoteServices {
+		ls := s.services[id]
+		switch {
+		case ls == nil:
+			// Only the catalog has it: deregister.
+			s.services[id] = &serviceState{svc: cloneService(rs), deleted: true, gen: s.nextGen()}
+		case ls.deleted:
+			ls.inSync = false
+		default:
+			if ls.svc.EnableTagOverride && !strsEqual(ls.svc.Tags, rs.Tags) {
+				// Tag override: the catalog's tags win.
+				ls.svc.Tags = append([]string(nil), rs.Tags...)
+				ls.gen = s.nextGen()
+				s.notifySubsLocked()
+			}
+			ls.inSync = serviceEqual(ls.svc, rs)
+		}
+	}
+	for id, ls := range s.services {
+		if _, ok := remoteServices[id]; ok {
+			continue
+		}
+		if ls.deleted {
+			delete(s.services, id)
+		} else {
+			ls.inSync = false
+		}
+	}
+	for id, rc := range remoteChecks {
+		lc := s.checks[id]
+		switch {
+		case lc == nil:
+			s.checks[id] = &checkState{check: cloneCheck(rc), deleted: true, gen: s.nextGen()}
+		case lc.deleted:
+			lc.inSync = false
+		default:
+			lc.inSync = checkEqual(lc.check, rc)
+		}
+	}
+	for id, lc := range s.checks {
+		if _, ok := remoteChecks[id]; ok {
+			continue
+		}
+		if lc.deleted {
+			delete(s.checks, id)
+		} else {
+			lc.inSync = false
+		}
+	}
+	return nil
+}
+
+func (s *State) nodeEqual(n *structs.Node) bool {
+	return n.ID == s.cfg.NodeID && n.Address == s.cfg.Address &&
+		strMapEqual(n.TaggedAddresses, s.cfg.TaggedAddresses) && strMapEqual(n.Meta, s.cfg.NodeMeta)
+}
+
+type pendingService struct {
+	svc    *structs.NodeService
+	gen    uint64
+	checks []pendingCheck
+}
+
+type pendingCheck struct {
+	check *structs.HealthCheck
+	gen   uint64
+}
+
+type syncPlan struct {
+	deregServices map[string]uint64
+	deregChecks   map[string]uint64
+	services      []pendingService
+	checks        []pendingCheck
+	nodeInSync    bool
+}
+
+func (s *State) plan() *syncPlan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &syncPlan{
+		deregServices: map[string]uint64{}, deregChecks: map[string]uint64{},
+		nodeInSync: s.nodeInSync,
+	}
+	withService := map[string]bool{}
+	for id, ss := range s.services {
+		switch {
+		case ss.deleted:
+			p.deregServices[id] = ss.gen
+		case !ss.inSync:
+			ps := pendingService{svc: cloneService(ss.svc), gen: ss.gen}
+			for _, c := range s.checks {
+				if !c.deleted && c.check.ServiceID == id {
+					ps.checks = append(ps.checks, pendingCheck{cloneCheck(c.check), c.gen})
+				}
+			}
+			p.services = append(p.services, ps)
+			withService[id] = true
+		}
+	}
+	for id, c := range s.checks {
+		switch {
+		case c.deleted:
+			if _, gone := p.deregServices[c.check.ServiceID]; !gone || c.check.ServiceID == "" {
+				p.deregChecks[id] = c.gen
+			}
+		case !c.inSync && !withService[c.check.ServiceID]:
+			p.checks = append(p.checks, pendingCheck{cloneCheck(c.check), c.gen})
+		}
+	}
+	return p
+}
+
+func (s *State) registerRequest(skipNode bool) *structs.RegisterRequest {
+	return &structs.RegisterRequest{
+		Datacenter: s.cfg.Datacenter, ID: s.cfg.NodeID, Node: s.cfg.NodeName,
+		Address: s.cfg.Address, TaggedAddresses: s.cfg.TaggedAddresses,
+		NodeMeta: s.cfg.NodeMeta, SkipNodeUpdate: skipNode,
+	}
+}
+
+// syncChanges sends the plan; it stops at the first error, keeping what
+// it has done.
+func (s *State) syncChanges(ctx context.Context) error {
+	p := s.plan()
+	for id, gen := range p.deregServices {
+		req := &structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName, ServiceID: id}
+		var out struct{}
+		if err := s.rpc(ctx, structs.MethodCatalogDeregister, req, &out); err != nil {
+			return fmt.Errorf("local: deregistering service %q: %w", id, err)
+		}
+		s.mu.Lock()
+		if ss := s.services[id]; ss != nil && ss.deleted && ss.gen == gen {
+			delete(s.services, id)
+			// The catalog removed its checks with it.
+			for cid, c := range s.checks {
+				if c.deleted && c.check.ServiceID == id {
+					delete(s.checks, cid)
+				}
+			}
+		}
+		s.mu.Unlock()
+		s.logger.Debug("deregistered service", "service", id)
+	}
+	for id, gen := range p.deregChecks {
+		req := &structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName, CheckID: id}
+		var out struct{}
+		if err := s.rpc(ctx, structs.MethodCatalogDeregister, req, &out); err != nil {
+			return fmt.Errorf("local: deregistering check %q: %w", id, err)
+		}
+		s.mu.Lock()
+		if c := s.checks[id]; c != nil && c.deleted && c.gen == gen {
+			delete(s.checks, id)
+		}
+		s.mu.Unlock()
+		s.logger.Debug("deregistered check", "check", id)
+	}
+	nodeInSync := p.nodeInSync
+	for _, ps := range p.services {
+		req := s.registerRequest(nodeInSync)
+		req.Service = ps.svc
+		for _, pc := range ps.checks {
+			req.Checks = append(req.Checks, pc.check)
+		}
+		var out struct{}
+		if err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out); err != nil {
+			return fmt.Errorf("local: registering service %q: %w", ps.svc.ID, err)
+		}
+		s.mu.Lock()
+		if ss := s.services[ps.svc.ID]; ss != nil && !ss.deleted && ss.gen == ps.gen {
+			ss.inSync = true
+		}
+		for _, pc := range ps.checks {
+			s.markCheckSyncedLocked(pc)
+		}
+		s.nodeInSync = true
+		s.mu.Unlock()
+		nodeInSync = true
+		s.logger.Debug("synced service", "service", ps.svc.ID)
+	}
+	for _, pc := range p.checks {
+		req := s.registerRequest(nodeInSync)
+		req.Check = pc.check
+		var out struct{}
+		if err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out); err != nil {
+			return fmt.Errorf("local: registering check %q: %w", pc.check.CheckID, err)
+		}
+		s.mu.Lock()
+		s.markCheckSyncedLocked(pc)
+		s.nodeInSync = true
+		s.mu.Unlock()
+		nodeInSync = true
+		s.logger.Debug("synced check", "check", pc.check.CheckID)
+	}
+	if !nodeInSync {
+		var out struct{}
+		if err := s.rpc(ctx, structs.MethodCatalogRegister, s.registerRequest(false), &out); err != nil {
+			return fmt.Errorf("local: registering node: %w", err)
+		}
+		s.mu.Lock()
+		s.nodeInSync = true
+		s.mu.Unlock()
+		s.logger.Debug("synced node info")
+	}
+	return nil
+}
+
+func (s *State) markCheckSyncedLocked(pc pendingCheck) {
+	if c := s.checks[pc.check.CheckID]; c != nil && !c.deleted && c.gen == pc.gen {
+		c.inSync = true
+	}
+}
