@@ -28,6 +28,8 @@ func singleIP(s string) (net.IP, error) {
 	}
 	f := strings.Fields(out)
 	switch {
+	case len(f) == 0 && strings.Contains(s, "GetInterfaceIP"):
+		return nil, invalid("%q produced no address (GetInterfaceIP skips addresses that are not forwardable, such as loopback; for those use {{ GetAllInterfaces | include \"name\" \"^lo$\" | include \"type\" \"IPv4\" | attr \"address\" }})", s)
 	case len(f) == 0:
 		return nil, invalid("%q produced no address", s)
 	case len(f) > 1:
@@ -74,9 +76,10 @@ func normIP(ip net.IP) net.IP {
 }
 
 // privateIP picks the address to advertise when binding to every
-// interface: the first private IP, else loopback.
+// interface: the first private IP of the bind address's family (as
+// Consul's GetPrivateIPv4), else loopback.
 func privateIP(v6 bool) net.IP {
-	tmpl := `{{ GetPrivateIP }}`
+	tmpl := `{{ GetPrivateInterfaces | include "type" "IPv4" | limit 1 | attr "address" }}`
 	fallback := net.IPv4(127, 0, 0, 1).To4()
 	if v6 {
 		tmpl = `{{ GetPrivateInterfaces | include "type" "IPv6" | limit 1 | attr "address" }}`

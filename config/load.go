@@ -155,6 +155,10 @@ func jsonErr(data []byte, err error) string {
 	if off < 0 {
 		return err.Error()
 	}
+	// Offset counts the bytes read, including the offending one.
+	if off > 0 {
+		off--
+	}
 	if off > int64(len(data)) {
 		off = int64(len(data))
 	}

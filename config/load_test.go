@@ -1,0 +1,334 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden files")
+
+func file(p string) Source { return Source{Kind: SourceFile, Path: filepath.Join("testdata", p)} }
+func dir(p string) Source  { return Source{Kind: SourceDir, Path: filepath.Join("testdata", p)} }
+func data(name, body string) Source {
+	return Source{Kind: SourceData, Path: name, Data: []byte(body)}
+}
+
+func flags(f func(c *Config)) *Config {
+	c := &Config{}
+	f(c)
+	return c
+}
+
+// TestLoadGolden loads whole configurations and compares the Runtime,
+// rendered as JSON, with testdata/golden/<name>.golden.
+func TestLoadGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		opts LoadOpts
+	}{
+		{"seed-web", LoadOpts{
+			Sources: []Source{file("web.json")},
+			Flags: flags(func(c *Config) {
+				c.Server, c.Bootstrap = ptr(true), ptr(true)
+				c.EnableSyslog, c.UI = ptr(true), ptr(true)
+				c.DataDir = ptr("/opt/consul/data")
+				c.ClientAddr, c.BindAddr = ptr("127.0.0.11"), ptr("127.0.0.11")
+				c.NodeName = ptr("consul-server01")
+				c.DisableHostNodeID = ptr(true)
+			}),
+		}},
+		{"server-hcl", LoadOpts{Sources: []Source{file("server.hcl")}}},
+		{"config-dir", LoadOpts{Sources: []Source{dir("dir")}}},
+		{"merge-order", LoadOpts{
+			Sources: []Source{file("web.json"), dir("dir"), data("late.json", `{"node_name": "late", "retry_join": ["127.0.0.24"], "ports": {"dns": 8653}}`)},
+			Flags: flags(func(c *Config) {
+				c.NodeName = ptr("from-flag")
+				c.RetryJoinLAN = []string{"127.0.0.25"}
+				c.Ports = &Ports{HTTP: ptr(-1)}
+			}),
+		}},
+		{"template", LoadOpts{Sources: []Source{file("template.json")}}},
+		{"dev", LoadOpts{Dev: true, Flags: flags(func(c *Config) { c.NodeName = ptr("devnode") })}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, err := Load(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(rt, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", "golden", tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./config -update)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("runtime differs from %s:\n%s", path, got)
+			}
+		})
+	}
+}
+
+// TestLoadErrors checks that bad input yields an error naming the source,
+// the key and the reason.
+func TestLoadErrors(t *testing.T) {
+	client := func(body string) LoadOpts {
+		return LoadOpts{Sources: []Source{data("c.json", body)}, Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x"); c.NodeName = ptr("n") })}
+	}
+	cases := []struct {
+		name string
+		opts LoadOpts
+		want string
+		is   error
+	}{
+		{"typo", LoadOpts{Sources: []Source{file("typo.json")}},
+			`config: testdata/typo.json: unknown key "servcie" (did you mean "service"?)`, ErrUnknownKey},
+		{"nested typo", client(`{"service": {"name": "web", "prot": 80}}`),
+			`config: c.json: unknown key "service.prot" (did you mean "service.port"?)`, ErrUnknownKey},
+		{"bad port", LoadOpts{Sources: []Source{file("badport.hcl")}},
+			`config: testdata/badport.hcl: ports.http: expected a number, got "abc"`, ErrInvalid},
+		{"bad duration", client(`{"retry_interval": "soon"}`),
+			`config: c.json: retry_interval: expected a duration like "10s", got "soon"`, ErrInvalid},
+		{"bool", client(`{"server": "yes"}`),
+			`config: c.json: server: expected true or false, got "yes"`, ErrInvalid},
+		{"list", client(`{"retry_join": 5}`),
+			`config: c.json: retry_join: expected a list, got 5`, ErrInvalid},
+		{"acl", client(`{"acl": {"enabled": true}}`),
+			`config: c.json: acl: ACLs are not supported by consulate`, ErrUnsupported},
+		{"acl_datacenter", client(`{"acl_datacenter": "dc1"}`),
+			`config: c.json: acl_datacenter: ACLs are not supported by consulate`, ErrUnsupported},
+		{"json syntax", client("{\n  \"server\": true,\n}"),
+			`config: c.json: parse error: line 3, column 1: invalid character '}' looking for beginning of object key string`, ErrParse},
+		{"bootstrap and expect", client(`{"server": true, "bootstrap": true, "bootstrap_expect": 3}`),
+			`config: c.json: bootstrap_expect: cannot be used together with bootstrap`, ErrInvalid},
+		{"expect on client", client(`{"bootstrap_expect": 3}`),
+			`config: c.json: bootstrap_expect: needs server mode`, ErrInvalid},
+		{"expect flag names flags", LoadOpts{Sources: []Source{data("s.json", `{"server": true, "bootstrap": true}`)},
+			Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x"); c.BootstrapExpect = ptr(3) })},
+			`config: flags: bootstrap_expect: cannot be used together with bootstrap`, ErrInvalid},
+		{"no data dir", LoadOpts{Flags: flags(func(c *Config) { c.NodeName = ptr("n") })},
+			`config: data_dir: must be set (or run with -dev)`, ErrInvalid},
+		{"datacenter", client(`{"datacenter": "dc 1"}`),
+			`config: c.json: datacenter: "dc 1" may hold only letters, digits, '_' and '-'`, ErrInvalid},
+		{"encrypt", client(`{"encrypt": "c2hvcnQ="}`),
+			`config: c.json: encrypt: the key must be 16, 24 or 32 bytes, got 5`, ErrInvalid},
+		{"reconnect", client(`{"reconnect_timeout": "1h"}`),
+			`config: c.json: reconnect_timeout: must be at least 8h, got 1h0m0s`, ErrInvalid},
+		{"port range", client(`{"ports": {"server": -1}}`),
+			`config: c.json: ports.server: must be 1-65535, got -1`, ErrInvalid},
+		{"bind template none", client(`{"bind_addr": "{{ GetAllInterfaces | include \"name\" \"^nosuchif0$\" | attr \"address\" }}"}`),
+			`config: c.json: bind_addr: "{{ GetAllInterfaces | include \"name\" \"^nosuchif0$\" | attr \"address\" }}" produced no address`, ErrInvalid},
+		// go-sockaddr's GetInterfaceIP skips loopback (not forwardable),
+		// so on lo it yields nothing: the error says so and how to fix it.
+		{"GetInterfaceIP lo", client(`{"bind_addr": "{{ GetInterfaceIP \"lo\" }}"}`),
+			`config: c.json: bind_addr: "{{ GetInterfaceIP \"lo\" }}" produced no address (GetInterfaceIP skips addresses that are not forwardable`, ErrInvalid},
+		{"bind template several", client(`{"bind_addr": "{{ GetAllInterfaces | include \"type\" \"IPv4\" | join \"address\" \" \" }} 127.0.0.2"}`),
+			`produced several addresses`, ErrInvalid},
+		{"bind not ip", client(`{"bind_addr": "example.com"}`),
+			`config: c.json: bind_addr: "example.com" is not an IP address`, ErrInvalid},
+		{"check no interval", client(`{"service": {"name": "web", "check": {"http": "http://127.0.0.1/"}}}`),
+			`config: c.json: service.check: service "web": check: a http check needs an interval`, ErrInvalid},
+		{"check two kinds", client(`{"checks": [{"name": "x", "tcp": "127.0.0.1:1", "ttl": "5s"}]}`),
+			`config: c.json: checks[0]: check "x": takes only one of http, tcp, ttl, args or script, got tcp and ttl`, ErrInvalid},
+		{"check no kind", client(`{"check": {"name": "x", "interval": "5s"}}`),
+			`config: c.json: check: check "x": needs one of http, tcp, ttl, args or script`, ErrInvalid},
+		{"script disabled", client(`{"service": {"name": "web", "checks": [{"id": "chk", "args": ["/bin/true"], "interval": "5s"}]}}`),
+			`config: c.json: service.checks[0]: service "web": check "chk": script checks are disabled; set enable_script_checks or enable_local_script_checks`, ErrInvalid},
+		{"service no name", client(`{"service": {"port": 80}}`),
+			`config: c.json: service.name: a service needs a name`, ErrInvalid},
+		{"duplicate service", LoadOpts{Sources: []Source{file("web.json"), file("web.json")}, Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x") })},
+			`config: testdata/web.json: service: service id "web" is defined more than once`, ErrInvalid},
+		{"grpc check", client(`{"check": {"name": "g", "grpc": "127.0.0.1:1", "interval": "5s"}}`),
+			`config: c.json: check.grpc: gRPC checks are not supported by consulate`, ErrUnsupported},
+		{"unknown extension", LoadOpts{Sources: []Source{file("dir/03-ignored.txt")}},
+			`config: testdata/dir/03-ignored.txt: cannot tell the format from the extension (want .json or .hcl, or set -config-format)`, ErrInvalid},
+		{"missing file", LoadOpts{Sources: []Source{file("nope.json")}},
+			`config: testdata/nope.json: stat testdata/nope.json: no such file or directory`, os.ErrNotExist},
+		{"dev expect", LoadOpts{Dev: true, Flags: flags(func(c *Config) { c.BootstrapExpect = ptr(1); c.Bootstrap = ptr(false) })},
+			`config: flags: bootstrap_expect: cannot be used in -dev mode`, ErrInvalid},
+		{"cloud join", client(`{"retry_join": ["provider=aws tag_key=x"]}`),
+			`config: c.json: retry_join: cloud auto-join ("provider=aws tag_key=x") is not supported by consulate`, ErrUnsupported},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, err := Load(tc.opts)
+			if err == nil {
+				t.Fatalf("want error, got runtime %+v", rt)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n got %s\nwant %s", err, tc.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tc.is)
+			}
+		})
+	}
+}
+
+func TestClientDefaults(t *testing.T) {
+	rt, err := Load(LoadOpts{Flags: flags(func(c *Config) { c.DataDir = ptr(t.TempDir()) })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"datacenter", rt.Datacenter, "dc1"},
+		{"node name", rt.NodeName, host},
+		{"server", rt.ServerMode, false},
+		{"bind", rt.BindAddr.String(), "0.0.0.0"},
+		{"http addrs", rt.HTTPAddrs(), []string{"127.0.0.1:8500"}},
+		{"dns addrs", rt.DNSAddrs(), []string{"127.0.0.1:8600"}},
+		{"ports", []int{rt.ServerPort, rt.SerfPortLAN, rt.SerfPortWAN}, []int{8300, 8301, 8302}},
+		{"retry interval", rt.RetryIntervalLAN, 30 * time.Second},
+		{"retry interval wan", rt.RetryIntervalWAN, 30 * time.Second},
+		{"reconnect", rt.ReconnectTimeoutLAN, 72 * time.Hour},
+		{"domain", rt.DNSDomain, "consul."},
+		{"allow stale", rt.DNSAllowStale, true},
+		{"max stale", rt.DNSMaxStale, 87600 * time.Hour},
+		{"udp answer limit", rt.DNSUDPAnswerLimit, 3},
+		{"recursor timeout", rt.DNSRecursorTimeout, 2 * time.Second},
+		{"log level", rt.LogLevel, "info"},
+		{"protocol", rt.ProtocolVersion, 2},
+		{"disable host node id", rt.DisableHostNodeID, true},
+		{"raft multiplier", rt.RaftMultiplier, 1},
+		{"cleanup dead servers", rt.AutopilotCleanupDeadServers, true},
+		{"check update interval", rt.CheckUpdateInterval, 5 * time.Minute},
+		{"leave on terminate (client)", rt.LeaveOnTerminate, true},
+		{"skip leave on interrupt (client)", rt.SkipLeaveOnInterrupt, false},
+		{"encrypt", rt.EncryptKey == nil, true},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	// Binding to every interface advertises one concrete address.
+	if rt.AdvertiseAddrLAN == nil || rt.AdvertiseAddrLAN.IsUnspecified() || !rt.AdvertiseAddrLAN.Equal(rt.AdvertiseAddrWAN) {
+		t.Errorf("advertise = %v / %v", rt.AdvertiseAddrLAN, rt.AdvertiseAddrWAN)
+	}
+}
+
+func TestServerLeaveDefaults(t *testing.T) {
+	rt, err := Load(LoadOpts{Sources: []Source{data("s.hcl", `server = true
+data_dir = "/tmp/x"
+bind_addr = "127.0.0.11"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.LeaveOnTerminate || !rt.SkipLeaveOnInterrupt {
+		t.Errorf("server leave_on_terminate=%v skip_leave_on_interrupt=%v", rt.LeaveOnTerminate, rt.SkipLeaveOnInterrupt)
+	}
+	if !rt.AdvertiseAddrLAN.Equal(net.ParseIP("127.0.0.11")) {
+		t.Errorf("advertise = %v, want the bind address", rt.AdvertiseAddrLAN)
+	}
+	if got := rt.RPCAdvertiseAddr().String(); got != "127.0.0.11:8300" {
+		t.Errorf("rpc advertise = %s", got)
+	}
+}
+
+// TestDevOverridable: like Consul, -dev sets defaults that files and
+// flags may still change.
+func TestDevOverridable(t *testing.T) {
+	rt, err := Load(LoadOpts{Dev: true, Sources: []Source{data("d.json", `{"log_level": "info"}`)},
+		Flags: flags(func(c *Config) { c.ClientAddr = ptr("127.0.0.3") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.LogLevel != "info" || rt.HTTPAddrs()[0] != "127.0.0.3:8500" || !rt.DevMode || !rt.Bootstrap || rt.DataDir != "" {
+		t.Errorf("dev runtime = %+v", rt)
+	}
+}
+
+func TestJSONAndHCLAgree(t *testing.T) {
+	j, err := Parse("a.json", []byte(`{
+		"ports": {"http": 1}, "retry_join": ["x"], "node_meta": {"a": "b"},
+		"dns_config": {"service_ttl": {"*": "5s"}},
+		"service": {"name": "web", "check": {"CheckID": "c", "HTTP": "http://h/", "Interval": "1s", "Header": {"X": ["y"]}, "TLSSkipVerify": true}}
+	}`), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Parse("a.hcl", []byte(`
+		ports { http = 1 }
+		retry_join = ["x"]
+		node_meta { a = "b" }
+		dns_config { service_ttl { "*" = "5s" } }
+		service {
+		  name = "web"
+		  check { check_id = "c" http = "http://h/" interval = "1s" header { X = ["y"] } tls_skip_verify = true }
+		}`), "hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, _ := json.Marshal(j)
+	hb, _ := json.Marshal(h)
+	if string(jb) != string(hb) {
+		t.Errorf("json and hcl differ:\n%s\n%s", jb, hb)
+	}
+}
+
+func TestConfigFormatForcesFormat(t *testing.T) {
+	d := t.TempDir()
+	if err := os.WriteFile(filepath.Join(d, "conf.txt"), []byte(`node_name = "fromtxt"`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Load(LoadOpts{Dev: true, Format: "hcl", Sources: []Source{{Kind: SourceDir, Path: d}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.NodeName != "fromtxt" {
+		t.Errorf("node name = %q", rt.NodeName)
+	}
+	if _, err := Load(LoadOpts{Format: "yaml"}); err == nil {
+		t.Error("want an error for -config-format yaml")
+	}
+}
+
+func TestParseEncryptKey(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		n  int
+	}{
+		{"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=", 32},
+		{"AAAAAAAAAAAAAAAAAAAAAA==", 16},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 24},
+		{"", -1},
+		{"!!notbase64", -1},
+		{"c2hvcnQ=", -1},
+	} {
+		k, err := ParseEncryptKey(tc.in)
+		if tc.n < 0 {
+			if err == nil {
+				t.Errorf("%q: want error", tc.in)
+			}
+			continue
+		}
+		if err != nil || len(k) != tc.n {
+			t.Errorf("%q: got %d bytes, %v", tc.in, len(k), err)
+		}
+	}
+}
