@@ -1,0 +1,101 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Config configures a Server.
+type Config struct {
+	// NodeName is this server's node name; it is also the Raft server ID
+	// when NodeID is empty.
+	NodeName string
+	// NodeID is the node's UUID, used as the Raft server ID.
+	NodeID string
+	// Datacenter is the local datacenter.
+	Datacenter string
+	// DataDir holds raft/raft.db and raft snapshots; "" keeps everything
+	// in memory (dev mode).
+	DataDir string
+	// Bootstrap makes this server bootstrap a single-voter cluster on
+	// first start.
+	Bootstrap bool
+	// BootstrapExpect is the number of servers to wait for before
+	// bootstrapping; 1 behaves like Bootstrap. Larger values are handled by
+	// whoever calls BootstrapCluster once enough servers are known.
+	BootstrapExpect int
+	// RaftConfig overrides Raft's defaults; LocalID and Logger are set by
+	// the server.
+	RaftConfig *raft.Config
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// SessionTTLMin and SessionTTLMax bound a session's TTL.
+	SessionTTLMin time.Duration
+	SessionTTLMax time.Duration
+	// LeaderWait is how long a request waits for an election before it
+	// fails with ErrNoLeader.
+	LeaderWait time.Duration
+	// ApplyTimeout bounds one Raft apply.
+	ApplyTimeout time.Duration
+	// DefaultQueryTime and MaxQueryTime bound blocking queries.
+	DefaultQueryTime time.Duration
+	MaxQueryTime     time.Duration
+}
+
+// DefaultConfig returns Consul's defaults for a server in dc1.
+func DefaultConfig() *Config {
+	return &Config{
+		Datacenter:       "dc1",
+		RaftConfig:       raft.DefaultConfig(),
+		SessionTTLMin:    10 * time.Second,
+		SessionTTLMax:    24 * time.Hour,
+		LeaderWait:       300 * time.Millisecond,
+		ApplyTimeout:     30 * time.Second,
+		DefaultQueryTime: 300 * time.Second,
+		MaxQueryTime:     600 * time.Second,
+	}
+}
+
+// ErrInvalidConfig is wrapped by every Validate error.
+var ErrInvalidConfig = errors.New("server: invalid config")
+
+// Validate reports the first problem with the config.
+func (c *Config) Validate() error {
+	switch {
+	case c == nil:
+		return fmt.Errorf("%w: nil config", ErrInvalidConfig)
+	case c.NodeName == "":
+		return fmt.Errorf("%w: node name is required", ErrInvalidConfig)
+	case c.Datacenter == "":
+		return fmt.Errorf("%w: datacenter is required", ErrInvalidConfig)
+	case c.BootstrapExpect < 0:
+		return fmt.Errorf("%w: bootstrap-expect must not be negative", ErrInvalidConfig)
+	case c.Bootstrap && c.BootstrapExpect > 1:
+		return fmt.Errorf("%w: bootstrap and bootstrap-expect > 1 are mutually exclusive", ErrInvalidConfig)
+	case c.SessionTTLMin <= 0 || c.SessionTTLMax < c.SessionTTLMin:
+		return fmt.Errorf("%w: session TTL bounds %v..%v", ErrInvalidConfig, c.SessionTTLMin, c.SessionTTLMax)
+	case c.LeaderWait < 0 || c.ApplyTimeout <= 0:
+		return fmt.Errorf("%w: leader wait and apply timeout must be positive", ErrInvalidConfig)
+	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
+		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
+	}
+	if c.RaftConfig != nil {
+		rc := *c.RaftConfig
+		rc.LocalID = raft.ServerID(c.raftID())
+		if err := raft.ValidateConfig(&rc); err != nil {
+			return fmt.Errorf("%w: raft: %w", ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) raftID() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	return c.NodeName
+}

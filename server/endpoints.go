@@ -1,0 +1,513 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+
+	"consulate/catalog"
+	"consulate/structs"
+)
+
+// buildEndpoints maps every method name to its handler.
+func (s *Server) buildEndpoints() map[string]endpoint {
+	return map[string]endpoint{
+		structs.MethodStatusLeader: ep(routeLocal, s.statusLeader),
+		structs.MethodStatusPeers:  ep(routeLocal, s.statusPeers),
+		structs.MethodStatusPing:   ep(routeLocal, s.statusPing),
+
+		structs.MethodCatalogRegister:     ep(routeLeader, s.catalogRegister),
+		structs.MethodCatalogDeregister:   ep(routeLeader, s.catalogDeregister),
+		structs.MethodCatalogDatacenters:  ep(routeLocal, s.catalogDatacenters),
+		structs.MethodCatalogListNodes:    ep(routeDefault, s.catalogListNodes),
+		structs.MethodCatalogListServices: ep(routeDefault, s.catalogListServices),
+		structs.MethodCatalogServiceNodes: ep(routeDefault, s.catalogServiceNodes),
+		structs.MethodCatalogNodeServices: ep(routeDefault, s.catalogNodeServices),
+
+		structs.MethodHealthNodeChecks:    ep(routeDefault, s.healthNodeChecks),
+		structs.MethodHealthServiceChecks: ep(routeDefault, s.healthServiceChecks),
+		structs.MethodHealthServiceNodes:  ep(routeDefault, s.healthServiceNodes),
+		structs.MethodHealthChecksInState: ep(routeDefault, s.healthChecksInState),
+
+		structs.MethodKVSApply:    ep(routeLeader, s.kvsApply),
+		structs.MethodKVSGet:      ep(routeDefault, s.kvsGet),
+		structs.MethodKVSList:     ep(routeDefault, s.kvsList),
+		structs.MethodKVSListKeys: ep(routeDefault, s.kvsListKeys),
+
+		structs.MethodSessionApply:    ep(routeLeader, s.sessionApply),
+		structs.MethodSessionGet:      ep(routeDefault, s.sessionGet),
+		structs.MethodSessionList:     ep(routeDefault, s.sessionList),
+		structs.MethodSessionNodeList: ep(routeDefault, s.sessionNodeSessions),
+		structs.MethodSessionRenew:    ep(routeLeader, s.sessionRenew),
+
+		structs.MethodTxnApply: ep(routeLeader, s.txnApply),
+		structs.MethodTxnRead:  ep(routeDefault, s.txnRead),
+
+		structs.MethodCoordinateUpdate:    ep(routeLeader, s.coordinateUpdate),
+		structs.MethodCoordinateListNodes: ep(routeDefault, s.coordinateListNodes),
+
+		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
+		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),
+	}
+}
+
+// --- Status ---
+
+func (s *Server) statusLeader(_ context.Context, _ *structs.EmptyRequest, reply *string) error {
+	*reply = string(s.Leader())
+	return nil
+}
+
+func (s *Server) statusPeers(_ context.Context, _ *structs.EmptyRequest, reply *[]string) error {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	out := []string{}
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			out = append(out, string(srv.Address))
+		}
+	}
+	*reply = out
+	return nil
+}
+
+func (s *Server) statusPing(_ context.Context, _ *structs.EmptyRequest, _ *struct{}) error {
+	return nil
+}
+
+// --- Catalog ---
+
+func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterRequest, reply *struct{}) error {
+	if args.Node == "" {
+		return badRequest("Must provide node")
+	}
+	if args.Address == "" && !args.SkipNodeUpdate {
+		return badRequest("Must provide address")
+	}
+	if args.Service != nil {
+		if args.Service.Service == "" {
+			return badRequest("Must provide service name")
+		}
+		if args.Service.ID == "" {
+			args.Service.ID = args.Service.Service
+		}
+	}
+	checks := append(structs.HealthChecks{}, args.Checks...)
+	if args.Check != nil {
+		checks = append(checks, args.Check)
+	}
+	for _, c := range checks {
+		if c == nil {
+			return badRequest("Check must not be null")
+		}
+		if c.CheckID == "" && c.Name != "" {
+			c.CheckID = c.Name
+		}
+		if c.CheckID == "" {
+			return badRequest("Must provide check ID")
+		}
+		if c.Node != "" && c.Node != args.Node {
+			return badRequest("Check %q node %q does not match registration node %q", c.CheckID, c.Node, args.Node)
+		}
+		if c.Status == "" {
+			c.Status = structs.HealthCritical
+		}
+		switch c.Status {
+		case structs.HealthPassing, structs.HealthWarning, structs.HealthCritical, structs.HealthMaint:
+		default:
+			return badRequest("Check %q has invalid status %q", c.CheckID, c.Status)
+		}
+	}
+	if args.Datacenter == "" {
+		args.Datacenter = s.cfg.Datacenter
+	}
+	_, err := s.raftApply(catalog.RegisterRequestType, args)
+	return err
+}
+
+func (s *Server) catalogDeregister(_ context.Context, args *structs.DeregisterRequest, reply *struct{}) error {
+	if args.Node == "" {
+		return badRequest("Must provide node")
+	}
+	_, err := s.raftApply(catalog.DeregisterRequestType, args)
+	return err
+}
+
+func (s *Server) catalogDatacenters(_ context.Context, _ *structs.EmptyRequest, reply *structs.DatacentersReply) error {
+	reply.Datacenters = s.knownDatacenters()
+	return nil
+}
+
+// metaMatch reports whether meta holds every filter pair.
+func metaMatch(meta, filters map[string]string) bool {
+	for k, v := range filters {
+		if got, ok := meta[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedNodes) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, nodes, err := st.Nodes(ws)
+		if err != nil {
+			return err
+		}
+		out := structs.Nodes{}
+		for _, n := range nodes {
+			if metaMatch(n.Meta, args.NodeMetaFilters) {
+				out = append(out, n)
+			}
+		}
+		reply.Index, reply.Nodes = idx, out
+		return nil
+	})
+}
+
+func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedServices) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		if len(args.NodeMetaFilters) == 0 {
+			idx, svcs, err := st.Services(ws)
+			reply.Index, reply.Services = idx, svcs
+			return err
+		}
+		// With node filters, build the union from matching nodes only.
+		idx, nodes, err := st.Nodes(ws)
+		if err != nil {
+			return err
+		}
+		tags := map[string]map[string]bool{}
+		for _, n := range nodes {
+			if !metaMatch(n.Meta, args.NodeMetaFilters) {
+				continue
+			}
+			sidx, ns, err := st.NodeServices(ws, n.Node)
+			if err != nil {
+				return err
+			}
+			idx = max(idx, sidx)
+			if ns == nil {
+				continue
+			}
+			for _, svc := range ns.Services {
+				if tags[svc.Service] == nil {
+					tags[svc.Service] = map[string]bool{}
+				}
+				for _, t := range svc.Tags {
+					tags[svc.Service][t] = true
+				}
+			}
+		}
+		out := map[string][]string{}
+		for name, set := range tags {
+			list := []string{}
+			for t := range set {
+				list = append(list, t)
+			}
+			sort.Strings(list)
+			out[name] = list
+		}
+		reply.Index, reply.Services = idx, out
+		return nil
+	})
+}
+
+func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedServiceNodes) error {
+	if args.ServiceName == "" && args.ServiceAddress == "" {
+		return badRequest("Must provide service name")
+	}
+	var tags []string
+	if args.TagFilter {
+		tags = args.ServiceTags
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, sn, err := st.ServiceNodes(ws, args.ServiceName, tags)
+		if err != nil {
+			return err
+		}
+		out := structs.ServiceNodes{}
+		for _, n := range sn {
+			if !metaMatch(n.NodeMeta, args.NodeMetaFilters) {
+				continue
+			}
+			if args.ServiceAddress != "" && n.ServiceAddress != args.ServiceAddress {
+				continue
+			}
+			out = append(out, n)
+		}
+		reply.Index, reply.ServiceNodes = idx, out
+		return nil
+	})
+}
+
+func (s *Server) catalogNodeServices(ctx context.Context, args *structs.NodeSpecificRequest, reply *structs.IndexedNodeServices) error {
+	if args.Node == "" {
+		return badRequest("Must provide node")
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, ns, err := st.NodeServices(ws, args.Node)
+		reply.Index, reply.NodeServices = idx, ns
+		return err
+	})
+}
+
+// --- Health ---
+
+func (s *Server) healthNodeChecks(ctx context.Context, args *structs.NodeSpecificRequest, reply *structs.IndexedHealthChecks) error {
+	if args.Node == "" {
+		return badRequest("Must provide node")
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, checks, err := st.NodeChecks(ws, args.Node)
+		reply.Index, reply.HealthChecks = idx, checks
+		return err
+	})
+}
+
+// filterChecksByNodeMeta keeps checks whose node matches the filters.
+func filterChecksByNodeMeta(ws memdb.WatchSet, st *catalog.Store, checks structs.HealthChecks, filters map[string]string) (structs.HealthChecks, error) {
+	if len(filters) == 0 {
+		return checks, nil
+	}
+	out := structs.HealthChecks{}
+	cache := map[string]bool{}
+	for _, c := range checks {
+		ok, seen := cache[c.Node]
+		if !seen {
+			_, n, err := st.GetNode(ws, c.Node)
+			if err != nil {
+				return nil, err
+			}
+			ok = n != nil && metaMatch(n.Meta, filters)
+			cache[c.Node] = ok
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) healthServiceChecks(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedHealthChecks) error {
+	if args.ServiceName == "" {
+		return badRequest("Must provide service name")
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, checks, err := st.ServiceChecks(ws, args.ServiceName)
+		if err != nil {
+			return err
+		}
+		checks, err = filterChecksByNodeMeta(ws, st, checks, args.NodeMetaFilters)
+		reply.Index, reply.HealthChecks = idx, checks
+		return err
+	})
+}
+
+func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedCheckServiceNodes) error {
+	if args.ServiceName == "" {
+		return badRequest("Must provide service name")
+	}
+	var tags []string
+	if args.TagFilter {
+		tags = args.ServiceTags
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, csn, err := st.CheckServiceNodes(ws, args.ServiceName, tags)
+		if err != nil {
+			return err
+		}
+		out := structs.CheckServiceNodes{}
+		for _, n := range csn {
+			if metaMatch(n.Node.Meta, args.NodeMetaFilters) {
+				out = append(out, n)
+			}
+		}
+		reply.Index, reply.Nodes = idx, out
+		return nil
+	})
+}
+
+func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksInStateRequest, reply *structs.IndexedHealthChecks) error {
+	switch args.State {
+	case structs.HealthAny, structs.HealthPassing, structs.HealthWarning, structs.HealthCritical, structs.HealthMaint:
+	default:
+		return badRequest("Invalid check state %q", args.State)
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, checks, err := st.ChecksInState(ws, args.State)
+		if err != nil {
+			return err
+		}
+		checks, err = filterChecksByNodeMeta(ws, st, checks, args.NodeMetaFilters)
+		reply.Index, reply.HealthChecks = idx, checks
+		return err
+	})
+}
+
+// --- KVS ---
+
+func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bool) error {
+	switch args.Op {
+	case structs.KVSet, structs.KVCAS, structs.KVDelete, structs.KVDeleteCAS, structs.KVLock, structs.KVUnlock:
+		if args.DirEnt.Key == "" {
+			return badRequest("Must provide key")
+		}
+	case structs.KVDeleteTree:
+	default:
+		return badRequest("Invalid KV operation %q", args.Op)
+	}
+	if len(args.DirEnt.Value) > structs.MaxKVValueSize {
+		return badRequest("Value exceeds %d byte limit", structs.MaxKVValueSize)
+	}
+	if (args.Op == structs.KVLock || args.Op == structs.KVUnlock) && args.DirEnt.Session == "" {
+		return badRequest("%s requires a session", args.Op)
+	}
+	resp, err := s.raftApply(catalog.KVSRequestType, args)
+	if err != nil {
+		return err
+	}
+	if ok, isBool := resp.(bool); isBool {
+		*reply = ok
+	} else {
+		*reply = true
+	}
+	return nil
+}
+
+func (s *Server) kvsGet(ctx context.Context, args *structs.KeyRequest, reply *structs.IndexedDirEntries) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, e, err := st.KVGet(ws, args.Key)
+		if err != nil {
+			return err
+		}
+		reply.Index, reply.Entries = idx, nil
+		if e != nil {
+			reply.Entries = structs.DirEntries{e}
+		}
+		return nil
+	})
+}
+
+func (s *Server) kvsList(ctx context.Context, args *structs.KeyRequest, reply *structs.IndexedDirEntries) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, list, err := st.KVList(ws, args.Key)
+		reply.Index, reply.Entries = idx, list
+		return err
+	})
+}
+
+func (s *Server) kvsListKeys(ctx context.Context, args *structs.KeyListRequest, reply *structs.IndexedKeyList) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, keys, err := st.KVListKeys(ws, args.Prefix, args.Seperator)
+		reply.Index, reply.Keys = idx, keys
+		return err
+	})
+}
+
+// --- Txn ---
+
+func (s *Server) validateTxn(ops []*structs.TxnOp) error {
+	if len(ops) == 0 {
+		return badRequest("Transaction has no operations")
+	}
+	for i, op := range ops {
+		if op == nil || op.KV == nil {
+			return badRequest("Operation %d has no KV part", i)
+		}
+		if len(op.KV.DirEnt.Value) > structs.MaxKVValueSize {
+			return badRequest("Operation %d: value exceeds %d byte limit", i, structs.MaxKVValueSize)
+		}
+	}
+	return nil
+}
+
+func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *structs.TxnResponse) error {
+	if err := s.validateTxn(args.Ops); err != nil {
+		return err
+	}
+	resp, err := s.raftApply(catalog.TxnRequestType, args)
+	if err != nil {
+		return err
+	}
+	tr, ok := resp.(*structs.TxnResponse)
+	if !ok {
+		return fmt.Errorf("server: txn returned %T", resp)
+	}
+	*reply = *tr
+	return nil
+}
+
+func (s *Server) txnRead(_ context.Context, args *structs.TxnRequest, reply *structs.TxnResponse) error {
+	if err := s.validateTxn(args.Ops); err != nil {
+		return err
+	}
+	*reply = *s.fsm.State().TxnRead(args.Ops)
+	return nil
+}
+
+// --- Coordinates ---
+
+func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
+	if args.Node == "" || args.Coord == nil {
+		return badRequest("Must provide node and coordinate")
+	}
+	if !args.Coord.IsValid() {
+		return badRequest("Invalid coordinate")
+	}
+	_, err := s.raftApply(catalog.CoordinateBatchUpdateType, structs.Coordinates{{Node: args.Node, Coord: args.Coord}})
+	return err
+}
+
+func (s *Server) coordinateListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedCoordinates) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, list, err := st.Coordinates(ws)
+		reply.Index, reply.Coordinates = idx, list
+		return err
+	})
+}
+
+// --- Operator ---
+
+func (s *Server) operatorRaftConfiguration(_ context.Context, _ *structs.DCSpecificRequest, reply *structs.RaftConfigurationResponse) error {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	leader := s.Leader()
+	out := []*structs.RaftServer{}
+	for _, srv := range f.Configuration().Servers {
+		out = append(out, &structs.RaftServer{
+			ID: string(srv.ID), Node: string(srv.ID), Address: string(srv.Address),
+			Leader: srv.Address == leader, Voter: srv.Suffrage == raft.Voter, ProtocolVersion: "3",
+		})
+	}
+	reply.Servers, reply.Index = out, f.Index()
+	return nil
+}
+
+// ErrUnknownPeer is returned when a peer to remove is not in the Raft
+// configuration.
+var ErrUnknownPeer = errors.New("server: peer not in raft configuration")
+
+func (s *Server) operatorRaftRemovePeer(_ context.Context, args *structs.RaftRemovePeerRequest, _ *struct{}) error {
+	if args.ID == "" && args.Address == "" {
+		return badRequest("Must provide peer ID or address")
+	}
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, srv := range f.Configuration().Servers {
+		if (args.ID != "" && string(srv.ID) == args.ID) || (args.ID == "" && string(srv.Address) == args.Address) {
+			return s.RemoveServer(srv.ID)
+		}
+	}
+	return &requestError{bad: &structs.BadRequestError{Reason: ErrUnknownPeer.Error()}, cause: ErrUnknownPeer}
+}

@@ -1,0 +1,408 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"consulate/catalog"
+	"consulate/structs"
+)
+
+// Forwarder carries requests this server cannot answer itself. It must be
+// safe for concurrent use; its calls block until the remote side answers
+// or ctx ends.
+type Forwarder interface {
+	// ForwardDC sends a request to a server of another datacenter.
+	ForwardDC(ctx context.Context, dc, method string, args, reply any) error
+	// ForwardLeader sends a request to the local leader.
+	ForwardLeader(ctx context.Context, leaderAddr raft.ServerAddress, method string, args, reply any) error
+	// KnownDatacenters lists the datacenters the WAN pool knows.
+	KnownDatacenters() []string
+}
+
+// Deps are the server's injected dependencies.
+type Deps struct {
+	// Transport is the Raft transport; nil gives an in-memory transport,
+	// enough for a single dev server.
+	Transport raft.Transport
+	// Forwarder may be nil for a single server: then requests for another
+	// datacenter fail with *structs.ErrUnknownDC and followers cannot
+	// forward to the leader.
+	Forwarder Forwarder
+}
+
+// ErrNotStarted is returned by RPC before Start and after Shutdown.
+var ErrNotStarted = errors.New("server: not running")
+
+// Server is one Consulate server.
+type Server struct {
+	cfg       *Config
+	logger    *slog.Logger
+	forwarder Forwarder
+
+	fsm       *catalog.FSM
+	trans     raft.Transport
+	ownTrans  bool
+	logs      raft.LogStore
+	stable    raft.StableStore
+	snaps     raft.SnapshotStore
+	boltStore *raftboltdb.BoltStore
+	raftConf  *raft.Config
+	raft      *raft.Raft
+
+	endpoints map[string]endpoint
+
+	// leaderMu guards leaderChanged, closed and replaced on every leader
+	// observation so waiters wake without polling.
+	leaderMu      sync.Mutex
+	leaderChanged chan struct{}
+	observer      *raft.Observer
+	observeCh     chan raft.Observation
+	notifyCh      chan bool
+
+	sessions *sessionTimers
+
+	shutdownCtx    context.Context
+	shutdownCancel context.CancelFunc
+	shutdownOnce   sync.Once
+	started        bool
+	startMu        sync.Mutex
+	wg             sync.WaitGroup
+}
+
+// New builds a server from a validated config: it opens the Raft stores
+// and bootstraps a single-voter cluster when asked and no state exists.
+// Raft itself starts in Start.
+func New(cfg *Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "server")
+	s := &Server{
+		cfg:           cfg,
+		logger:        logger,
+		forwarder:     deps.Forwarder,
+		fsm:           catalog.NewFSM(cfg.Logger),
+		trans:         deps.Transport,
+		leaderChanged: make(chan struct{}),
+	}
+	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
+	s.sessions = newSessionTimers(s)
+	s.endpoints = s.buildEndpoints()
+	if s.trans == nil {
+		_, t := raft.NewInmemTransport("")
+		s.trans, s.ownTrans = t, true
+	}
+	if err := s.openStores(); err != nil {
+		return nil, err
+	}
+	rc := raft.DefaultConfig()
+	if cfg.RaftConfig != nil {
+		c := *cfg.RaftConfig
+		rc = &c
+	}
+	rc.LocalID = raft.ServerID(cfg.raftID())
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: &slogWriter{l: logger.With("component", "raft")}})
+	s.notifyCh = make(chan bool, 16)
+	rc.NotifyCh = s.notifyCh
+	s.raftConf = rc
+	if cfg.Bootstrap || cfg.BootstrapExpect == 1 {
+		has, err := raft.HasExistingState(s.logs, s.stable, s.snaps)
+		if err != nil {
+			s.closeStores()
+			return nil, fmt.Errorf("server: read raft state: %w", err)
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: s.trans.LocalAddr()}}}
+			if err := raft.BootstrapCluster(rc, s.logs, s.stable, s.snaps, s.trans, conf); err != nil {
+				s.closeStores()
+				return nil, fmt.Errorf("server: bootstrap: %w", err)
+			}
+			logger.Info("bootstrapped single-server raft cluster", "id", rc.LocalID)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) openStores() error {
+	if s.cfg.DataDir == "" {
+		st := raft.NewInmemStore()
+		s.logs, s.stable, s.snaps = st, st, raft.NewInmemSnapshotStore()
+		return nil
+	}
+	dir := filepath.Join(s.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("server: create raft dir: %w", err)
+	}
+	bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("server: open raft.db: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, &slogWriter{l: s.logger.With("component", "raft.snapshot")})
+	if err != nil {
+		_ = bs.Close()
+		return fmt.Errorf("server: open snapshots: %w", err)
+	}
+	s.boltStore, s.logs, s.stable, s.snaps = bs, bs, bs, snaps
+	return nil
+}
+
+func (s *Server) closeStores() {
+	if s.boltStore != nil {
+		if err := s.boltStore.Close(); err != nil {
+			s.logger.Warn("closing raft.db", "error", err)
+		}
+	}
+}
+
+// Start starts Raft and the goroutines that follow leadership.
+func (s *Server) Start(ctx context.Context) error {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if s.started {
+		return nil
+	}
+	if s.shutdownCtx.Err() != nil {
+		return ErrNotStarted
+	}
+	r, err := raft.NewRaft(s.raftConf, s.fsm, s.logs, s.stable, s.snaps, s.trans)
+	if err != nil {
+		return fmt.Errorf("server: start raft: %w", err)
+	}
+	s.raft = r
+	s.observeCh = make(chan raft.Observation, 16)
+	s.observer = raft.NewObserver(s.observeCh, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(s.observer)
+	s.started = true
+	s.wg.Add(2)
+	go s.observeLeader()
+	go s.monitorLeadership()
+	return nil
+}
+
+// observeLeader wakes leader waiters on every leader change.
+func (s *Server) observeLeader() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.shutdownCtx.Done():
+			return
+		case <-s.observeCh:
+			s.leaderMu.Lock()
+			close(s.leaderChanged)
+			s.leaderChanged = make(chan struct{})
+			s.leaderMu.Unlock()
+		}
+	}
+}
+
+// monitorLeadership runs the leader's duties while this server leads.
+func (s *Server) monitorLeadership() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.shutdownCtx.Done():
+			s.sessions.stopAll()
+			return
+		case leader := <-s.notifyCh:
+			if leader {
+				s.logger.Info("gained leadership")
+				s.sessions.restore()
+			} else {
+				s.logger.Info("lost leadership")
+				s.sessions.stopAll()
+			}
+		}
+	}
+}
+
+// leaderChangedCh returns a channel closed at the next leader change.
+func (s *Server) leaderChangedCh() <-chan struct{} {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	return s.leaderChanged
+}
+
+// WaitForLeader blocks until a leader is known (returning its address) or
+// ctx ends.
+func (s *Server) WaitForLeader(ctx context.Context) (raft.ServerAddress, error) {
+	if s.raft == nil {
+		return "", ErrNotStarted
+	}
+	for {
+		ch := s.leaderChangedCh()
+		if addr, _ := s.raft.LeaderWithID(); addr != "" {
+			return addr, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: %w", structs.ErrNoLeader, ctx.Err())
+		case <-s.shutdownCtx.Done():
+			return "", ErrNotStarted
+		}
+	}
+}
+
+// Raft returns the underlying Raft instance (nil before Start).
+func (s *Server) Raft() *raft.Raft { return s.raft }
+
+// FSM returns the catalog state machine.
+func (s *Server) FSM() *catalog.FSM { return s.fsm }
+
+// State returns the current state store, for local reads.
+func (s *Server) State() *catalog.Store { return s.fsm.State() }
+
+// LocalAddr is this server's Raft address.
+func (s *Server) LocalAddr() raft.ServerAddress { return s.trans.LocalAddr() }
+
+// LocalID is this server's Raft ID.
+func (s *Server) LocalID() raft.ServerID { return raft.ServerID(s.cfg.raftID()) }
+
+// Datacenter is the local datacenter.
+func (s *Server) Datacenter() string { return s.cfg.Datacenter }
+
+// IsLeader reports whether this server is the Raft leader.
+func (s *Server) IsLeader() bool { return s.raft != nil && s.raft.State() == raft.Leader }
+
+// Leader returns the known leader's address, "" when none is known.
+func (s *Server) Leader() raft.ServerAddress {
+	if s.raft == nil {
+		return ""
+	}
+	addr, _ := s.raft.LeaderWithID()
+	return addr
+}
+
+// BootstrapCluster bootstraps Raft with the given servers; it fails with
+// raft.ErrCantBootstrap when state already exists.
+func (s *Server) BootstrapCluster(servers []raft.Server) error {
+	if s.raft == nil {
+		return ErrNotStarted
+	}
+	return s.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
+}
+
+// AddVoter adds a voting server; it must be called on the leader.
+func (s *Server) AddVoter(id raft.ServerID, addr raft.ServerAddress) error {
+	if s.raft == nil {
+		return ErrNotStarted
+	}
+	return mapRaftErr(s.raft.AddVoter(id, addr, 0, s.cfg.ApplyTimeout).Error())
+}
+
+// RemoveServer removes a server from the Raft configuration; it must be
+// called on the leader.
+func (s *Server) RemoveServer(id raft.ServerID) error {
+	if s.raft == nil {
+		return ErrNotStarted
+	}
+	return mapRaftErr(s.raft.RemoveServer(id, 0, s.cfg.ApplyTimeout).Error())
+}
+
+// Stats returns raft's stats under "raft" and the server's under "consul".
+func (s *Server) Stats() map[string]map[string]string {
+	out := map[string]map[string]string{
+		"consul": {
+			"server":      "true",
+			"datacenter":  s.cfg.Datacenter,
+			"leader":      fmt.Sprint(s.IsLeader()),
+			"leader_addr": string(s.Leader()),
+		},
+	}
+	if s.raft != nil {
+		out["raft"] = s.raft.Stats()
+	}
+	if s.forwarder != nil {
+		out["consul"]["known_datacenters"] = fmt.Sprint(len(s.knownDatacenters()))
+	}
+	return out
+}
+
+// Shutdown stops Raft and the server's goroutines; it is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdownOnce.Do(func() {
+		s.startMu.Lock()
+		defer s.startMu.Unlock()
+		s.shutdownCancel()
+		done := make(chan error, 1)
+		go func() {
+			var rerr error
+			if s.raft != nil {
+				s.raft.DeregisterObserver(s.observer)
+				rerr = s.raft.Shutdown().Error()
+			}
+			s.wg.Wait()
+			s.sessions.wait()
+			if c, ok := s.trans.(io.Closer); ok && s.ownTrans {
+				_ = c.Close()
+			}
+			s.closeStores()
+			done <- rerr
+		}()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	})
+	return err
+}
+
+// mapRaftErr turns Raft's leadership errors into structs.ErrNoLeader.
+func mapRaftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", structs.ErrNoLeader, err)
+	}
+	return err
+}
+
+// slogWriter forwards raft's line-oriented log output to slog.
+type slogWriter struct {
+	l *slog.Logger
+}
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(strings.NewReader(string(p)))
+	for i := 0; sc.Scan() && i < 64; i++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "[ERROR]"):
+			w.l.Error(line)
+		case strings.Contains(line, "[WARN]"):
+			w.l.Warn(line)
+		case strings.Contains(line, "[DEBUG]"), strings.Contains(line, "[TRACE]"):
+			w.l.Debug(line)
+		default:
+			w.l.Info(line)
+		}
+	}
+	return len(p), nil
+}

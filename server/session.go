@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"consulate/catalog"
+	"consulate/structs"
+)
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("server: generate uuid: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// parseTTL validates a session TTL against the configured bounds; "" means
+// no TTL.
+func (s *Server) parseTTL(ttl string) (time.Duration, error) {
+	if ttl == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(ttl)
+	if err != nil {
+		return 0, badRequest("Session TTL %q is not a valid duration", ttl)
+	}
+	if d == 0 {
+		return 0, nil
+	}
+	if d < s.cfg.SessionTTLMin || d > s.cfg.SessionTTLMax {
+		return 0, badRequest("Invalid Session TTL '%s', must be between [%v=%v]", ttl, s.cfg.SessionTTLMin, s.cfg.SessionTTLMax)
+	}
+	return d, nil
+}
+
+func (s *Server) sessionApply(_ context.Context, args *structs.SessionRequest, reply *string) error {
+	switch args.Op {
+	case structs.SessionCreate:
+		sess := &args.Session
+		if sess.Node == "" {
+			return badRequest("Must provide node")
+		}
+		switch sess.Behavior {
+		case "":
+			sess.Behavior = structs.SessionKeysRelease
+		case structs.SessionKeysRelease, structs.SessionKeysDelete:
+		default:
+			return badRequest("Invalid Behavior setting '%s'", sess.Behavior)
+		}
+		if _, err := s.parseTTL(sess.TTL); err != nil {
+			return err
+		}
+		if sess.NodeChecks == nil && sess.ServiceChecks == nil {
+			sess.NodeChecks = []string{structs.SerfCheckID}
+		}
+		// The ID is chosen here, before Raft, so every replica agrees.
+		st := s.fsm.State()
+		for i := 0; ; i++ {
+			id, err := newUUID()
+			if err != nil {
+				return err
+			}
+			if _, existing, err := st.SessionGet(nil, id); err != nil {
+				return err
+			} else if existing == nil {
+				sess.ID = id
+				break
+			}
+			if i >= 4 {
+				return fmt.Errorf("server: could not pick a free session ID")
+			}
+		}
+		if _, err := s.raftApply(catalog.SessionRequestType, args); err != nil {
+			return err
+		}
+		if sess.TTL != "" {
+			s.sessions.reset(sess.ID, sess.TTL)
+		}
+		*reply = sess.ID
+		return nil
+	case structs.SessionDestroy:
+		if args.Session.ID == "" {
+			return badRequest("Must provide session ID")
+		}
+		if _, err := s.raftApply(catalog.SessionRequestType, args); err != nil {
+			return err
+		}
+		s.sessions.clear(args.Session.ID)
+		*reply = args.Session.ID
+		return nil
+	}
+	return badRequest("Invalid session operation %q", args.Op)
+}
+
+func (s *Server) sessionGet(ctx context.Context, args *structs.SessionSpecificRequest, reply *structs.IndexedSessions) error {
+	if args.SessionID == "" {
+		return badRequest("Must provide session ID")
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, sess, err := st.SessionGet(ws, args.SessionID)
+		reply.Index, reply.Sessions = idx, structs.Sessions{}
+		if sess != nil {
+			reply.Sessions = structs.Sessions{sess}
+		}
+		return err
+	})
+}
+
+func (s *Server) sessionList(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedSessions) error {
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, list, err := st.SessionList(ws)
+		reply.Index, reply.Sessions = idx, list
+		return err
+	})
+}
+
+func (s *Server) sessionNodeSessions(ctx context.Context, args *structs.NodeSpecificRequest, reply *structs.IndexedSessions) error {
+	if args.Node == "" {
+		return badRequest("Must provide node")
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		idx, list, err := st.NodeSessions(ws, args.Node)
+		reply.Index, reply.Sessions = idx, list
+		return err
+	})
+}
+
+// sessionRenew resets a session's TTL timer on the leader. An unknown
+// session returns an empty list (the HTTP layer answers 404).
+func (s *Server) sessionRenew(_ context.Context, args *structs.SessionSpecificRequest, reply *structs.IndexedSessions) error {
+	if args.SessionID == "" {
+		return badRequest("Must provide session ID")
+	}
+	st := s.fsm.State()
+	idx, sess, err := st.SessionGet(nil, args.SessionID)
+	if err != nil {
+		return err
+	}
+	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
+	reply.Index = max(idx, 1)
+	reply.Sessions = structs.Sessions{}
+	if sess == nil {
+		return nil
+	}
+	if sess.TTL != "" {
+		s.sessions.reset(sess.ID, sess.TTL)
+	}
+	reply.Sessions = structs.Sessions{sess}
+	return nil
+}
+
+// sessionTimers are the leader's TTL timers, one per session with a TTL.
+// A session expires after twice its TTL without a renewal, as in Consul.
+type sessionTimers struct {
+	srv *Server
+
+	// mu guards timers and the Add side of running.
+	mu     sync.Mutex
+	timers map[string]*time.Timer
+	// running counts expiry callbacks in flight, so Shutdown can wait.
+	running sync.WaitGroup
+}
+
+func newSessionTimers(s *Server) *sessionTimers {
+	return &sessionTimers{srv: s, timers: map[string]*time.Timer{}}
+}
+
+// reset (re)arms the timer of one session.
+func (t *sessionTimers) reset(id, ttl string) {
+	d, err := time.ParseDuration(ttl)
+	if err != nil || d <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.srv.shutdownCtx.Err() != nil {
+		return
+	}
+	if old, ok := t.timers[id]; ok {
+		old.Stop()
+	}
+	t.timers[id] = time.AfterFunc(2*d, func() { t.expire(id) })
+}
+
+// clear drops the timer of a destroyed session.
+func (t *sessionTimers) clear(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.timers[id]; ok {
+		old.Stop()
+		delete(t.timers, id)
+	}
+}
+
+// wait blocks until expiry callbacks in flight are done; call it after
+// the shutdown context is cancelled.
+func (t *sessionTimers) wait() {
+	t.stopAll()
+	t.running.Wait()
+}
+
+// stopAll drops every timer, on leadership loss or shutdown.
+func (t *sessionTimers) stopAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, tm := range t.timers {
+		tm.Stop()
+		delete(t.timers, id)
+	}
+}
+
+// restore arms a timer for every session with a TTL, on leadership gain.
+func (t *sessionTimers) restore() {
+	_, list, err := t.srv.fsm.State().SessionList(nil)
+	if err != nil {
+		t.srv.logger.Error("listing sessions for TTL timers", "error", err)
+		return
+	}
+	for _, sess := range list {
+		if sess.TTL != "" {
+			t.reset(sess.ID, sess.TTL)
+		}
+	}
+}
+
+// expire destroys a session whose TTL ran out, through Raft.
+func (t *sessionTimers) expire(id string) {
+	t.mu.Lock()
+	if t.srv.shutdownCtx.Err() != nil {
+		t.mu.Unlock()
+		return
+	}
+	t.running.Add(1)
+	delete(t.timers, id)
+	t.mu.Unlock()
+	defer t.running.Done()
+	if !t.srv.IsLeader() {
+		return
+	}
+	req := &structs.SessionRequest{Op: structs.SessionDestroy, Session: structs.Session{ID: id}}
+	if _, err := t.srv.raftApply(catalog.SessionRequestType, req); err != nil {
+		t.srv.logger.Error("destroying expired session", "session", id, "error", err)
+		return
+	}
+	t.srv.logger.Debug("session expired", "session", id)
+}
