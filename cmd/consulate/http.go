@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/hashicorp/consul/api"
@@ -83,11 +85,32 @@ func (e *env) client(c *cli.Context) (*api.Client, error) {
 		cfg.Token = e.lookup(envHTTPToken, envHTTPTokenConsul)
 	}
 	cfg.TokenFile = c.String("token-file")
+	hc, err := api.NewHttpClient(http.DefaultTransport.(*http.Transport).Clone(), cfg.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("Error configuring HTTP client: %w", err)
+	}
+	hc.Transport = ctxTransport{ctx: c.Context, base: hc.Transport}
+	cfg.HttpClient = hc
 	cl, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("Error connecting to agent at %s: %w", addr, err)
 	}
 	return cl, nil
+}
+
+// ctxTransport gives requests made without a context (several client
+// methods take no options) the command's context, so an interrupt or a
+// caller's deadline ends every request, not only those with QueryOptions.
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.ctx != nil && r.Context().Done() == nil {
+		r = r.WithContext(t.ctx)
+	}
+	return t.base.RoundTrip(r)
 }
 
 // queryOpts carries -datacenter, -stale and the command's context.

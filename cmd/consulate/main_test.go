@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHTTPAddrPrecedence(t *testing.T) {
@@ -168,5 +169,38 @@ func TestRunEntryPoint(t *testing.T) {
 	}
 	if exitCode(nil) != 0 || exitCode(&exitError{code: 2}) != 2 {
 		t.Fatal("exitCode mapping")
+	}
+}
+
+func TestInterruptEndsRequest(t *testing.T) {
+	f := newFakeAgent(t)
+	arrived := make(chan struct{}, 1)
+	f.handle("/v1/agent/members", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+		getenv: func(k string) string { return map[string]string{"CONSULATE_HTTP_ADDR": f.addr()}[k] }}
+	done := make(chan error, 1)
+	go func() { done <- e.run(ctx, []string{"consulate", "members"}) }()
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("request never arrived")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if exitCode(err) != 1 || !strings.Contains(errb.String(), "context canceled") {
+			t.Fatalf("err %v stderr %q", err, errb.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("members did not return after the context was cancelled")
 	}
 }

@@ -233,8 +233,15 @@ func normKey(k string) string {
 	return strings.ToLower(strings.ReplaceAll(k, "_", ""))
 }
 
-// opaqueKeys hold user-chosen map keys that must not be rewritten.
-var opaqueKeys = map[string]bool{"meta": true, "taggedaddresses": true, "header": true, "config": true}
+// opaqueKey reports whether a (normalized) key holds a map whose keys are
+// chosen by the user and must not be rewritten.
+func opaqueKey(nk string) bool {
+	switch nk {
+	case "meta", "taggedaddresses", "header", "config":
+		return true
+	}
+	return false
+}
 
 // canonService rewrites the keys of a service object for decoding into
 // api.AgentServiceRegistration.
@@ -243,7 +250,7 @@ func canonService(obj map[string]any) map[string]any {
 	for k, v := range obj {
 		nk := normKey(k)
 		switch {
-		case opaqueKeys[nk]:
+		case opaqueKey(nk):
 			out[nk] = v
 		case nk == "check":
 			if m, ok := v.(map[string]any); ok {
@@ -278,7 +285,7 @@ func canonCheck(obj map[string]any) map[string]any {
 		case "args":
 			nk = "scriptargs"
 		}
-		if opaqueKeys[nk] {
+		if opaqueKey(nk) {
 			out[nk] = v
 			continue
 		}
