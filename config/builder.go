@@ -12,10 +12,10 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// defaultConfig is Consul's defaults as a source; server-dependent and
-// derived defaults (node name, advertise address, leave behaviour) are
-// filled in by build.
-func defaultConfig() *Config {
+// DefaultConfig returns Consul's defaults as a source (the lowest one Load
+// merges). Defaults that depend on other values (node name, advertise
+// address, leave behaviour) are derived when the Runtime is built.
+func DefaultConfig() *Config {
 	return &Config{
 		Datacenter:        ptr("dc1"),
 		Server:            ptr(false),
@@ -113,7 +113,7 @@ func (b *builder) errorf(key, format string, args ...any) error {
 func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 	b := &builder{og: origins{}}
 	c := &Config{}
-	merge(c, defaultConfig(), "", b.og)
+	merge(c, DefaultConfig(), "", b.og)
 
 	var (
 		services []*structs.ServiceDefinition

@@ -172,6 +172,10 @@ func (d *decoder) decodeStruct(path string, obj map[string]any, v reflect.Value)
 			}
 			return e
 		}
+		if obj[k] == nil {
+			// JSON null leaves the key unset.
+			continue
+		}
 		if err := d.decodeValue(joinPath(path, fi.name), obj[k], v.Field(fi.index)); err != nil {
 			return err
 		}

@@ -163,6 +163,14 @@ func TestLoadErrors(t *testing.T) {
 			`config: testdata/nope.json: stat testdata/nope.json: no such file or directory`, os.ErrNotExist},
 		{"dev expect", LoadOpts{Dev: true, Flags: flags(func(c *Config) { c.BootstrapExpect = ptr(1); c.Bootstrap = ptr(false) })},
 			`config: flags: bootstrap_expect: cannot be used in -dev mode`, ErrInvalid},
+		{"hcl nested typo", LoadOpts{Sources: []Source{data("h.hcl", "dns_config {\n  allow_stail = true\n}")}},
+			`config: h.hcl: unknown key "dns_config.allow_stail" (did you mean "dns_config.allow_stale"?)`, ErrUnknownKey},
+		{"hcl float port", LoadOpts{Sources: []Source{data("h.hcl", "ports { http = 1.5 }")}},
+			`config: h.hcl: ports.http: expected a number, got 1.5`, ErrInvalid},
+		{"hcl syntax", LoadOpts{Sources: []Source{data("h.hcl", "ports {")}},
+			`config: h.hcl: parse error: `, ErrParse},
+		{"object expected", client(`{"ports": 5}`),
+			`config: c.json: ports: expected an object, got 5`, ErrInvalid},
 		{"cloud join", client(`{"retry_join": ["provider=aws tag_key=x"]}`),
 			`config: c.json: retry_join: cloud auto-join ("provider=aws tag_key=x") is not supported by consulate`, ErrUnsupported},
 	}
@@ -305,6 +313,28 @@ func TestConfigFormatForcesFormat(t *testing.T) {
 	}
 	if _, err := Load(LoadOpts{Format: "yaml"}); err == nil {
 		t.Error("want an error for -config-format yaml")
+	}
+}
+
+func TestNullIsUnset(t *testing.T) {
+	c, err := Parse("n.json", []byte(`{"node_name": null, "ports": {"http": null}}`), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeName != nil || c.Ports == nil || c.Ports.HTTP != nil {
+		t.Errorf("null should leave keys unset: %+v", c)
+	}
+}
+
+func TestScriptChecksAllowed(t *testing.T) {
+	rt, err := Load(LoadOpts{Sources: []Source{data("s.json", `{
+		"data_dir": "/tmp/x", "enable_script_checks": true,
+		"check": {"name": "sh", "script": "true", "interval": "1s", "status": "PASSING"}}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.Checks) != 1 || rt.Checks[0].CheckID != "sh" || rt.Checks[0].Kind() != "script" || rt.Checks[0].Status != "passing" {
+		t.Errorf("checks = %+v", rt.Checks[0])
 	}
 }
 
