@@ -84,8 +84,13 @@ func (s *Server) RPC(ctx context.Context, method string, args, reply any) error 
 		}
 		return s.forwarder.ForwardDC(ctx, dc, method, args, reply)
 	}
-	if s.needsLeader(e.route, info) && !s.IsLeader() {
-		return s.forwardLeader(ctx, method, args, reply)
+	if s.needsLeader(e.route, info) {
+		if !s.IsLeader() {
+			return s.forwardLeader(ctx, method, args, reply)
+		}
+		if err := s.waitLeaderReady(ctx); err != nil {
+			return err
+		}
 	}
 	return e.call(ctx, args, reply)
 }
@@ -130,12 +135,38 @@ func (s *Server) forwardLeader(ctx context.Context, method string, args, reply a
 	}
 	if addr == s.trans.LocalAddr() && s.IsLeader() {
 		// Elected while waiting.
+		if err := s.waitLeaderReady(ctx); err != nil {
+			return err
+		}
 		return s.endpoints[method].call(ctx, args, reply)
 	}
 	if s.forwarder == nil {
 		return fmt.Errorf("%w: leader is %s but this server has no forwarder", structs.ErrNoLeader, addr)
 	}
 	return s.forwarder.ForwardLeader(ctx, addr, method, args, reply)
+}
+
+// waitLeaderReady waits (up to LeaderWait) for a new leader to apply the
+// entries of earlier terms, so its reads are not behind its followers'.
+func (s *Server) waitLeaderReady(ctx context.Context) error {
+	ready := s.leaderReadyCh()
+	select {
+	case <-ready:
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.LeaderWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: leader is not ready yet", structs.ErrNoLeader)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.shutdownCtx.Done():
+		return ErrNotStarted
+	}
 }
 
 func (s *Server) lastContact() time.Duration {

@@ -74,6 +74,12 @@ type Server struct {
 
 	sessions *sessionTimers
 
+	// readyMu guards readyCh, closed once this server leads and has
+	// applied every earlier log entry (after a Barrier); replaced with an
+	// open channel when leadership is lost.
+	readyMu sync.Mutex
+	readyCh chan struct{}
+
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
 	shutdownOnce   sync.Once
@@ -101,6 +107,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		fsm:           catalog.NewFSM(cfg.Logger),
 		trans:         deps.Transport,
 		leaderChanged: make(chan struct{}),
+		readyCh:       make(chan struct{}),
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sessions = newSessionTimers(s)
@@ -226,13 +233,50 @@ func (s *Server) monitorLeadership() {
 		case leader := <-s.notifyCh:
 			if leader {
 				s.logger.Info("gained leadership")
-				s.sessions.restore()
+				s.establishLeadership()
 			} else {
 				s.logger.Info("lost leadership")
-				s.sessions.stopAll()
+				s.revokeLeadership()
 			}
 		}
 	}
+}
+
+// establishLeadership waits until every earlier entry is applied, then
+// marks the server ready for leader reads and starts the leader's duties.
+func (s *Server) establishLeadership() {
+	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+		s.logger.Error("barrier after gaining leadership failed", "error", err)
+		return
+	}
+	s.sessions.restore()
+	s.readyMu.Lock()
+	select {
+	case <-s.readyCh:
+	default:
+		close(s.readyCh)
+	}
+	s.readyMu.Unlock()
+}
+
+// revokeLeadership stops the leader's duties.
+func (s *Server) revokeLeadership() {
+	s.readyMu.Lock()
+	select {
+	case <-s.readyCh:
+		s.readyCh = make(chan struct{})
+	default:
+	}
+	s.readyMu.Unlock()
+	s.sessions.stopAll()
+}
+
+// leaderReadyCh returns a channel closed while this server is a leader
+// ready to serve.
+func (s *Server) leaderReadyCh() <-chan struct{} {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	return s.readyCh
 }
 
 // leaderChangedCh returns a channel closed at the next leader change.
