@@ -290,15 +290,16 @@ func (p *Pool) getSession(ctx context.Context, addr string) (*session, error) {
 			p.mu.Unlock()
 			return s, nil
 		}
-		lastErr, bounded := st.dialErr, st.dialBounded
+		dialErr, bounded := st.dialErr, st.dialBounded
 		p.mu.Unlock()
+		lastErr = dialErr
 		if lastErr == nil {
 			lastErr = fmt.Errorf("dialing %s: %w", addr, yamux.ErrSessionShutdown)
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, fmt.Errorf("dialing %s: %w (%v)", addr, cerr, lastErr)
 		}
-		if !bounded && st.dialErr != nil {
+		if dialErr != nil && !bounded {
 			return nil, lastErr
 		}
 		// The dial was cut short by another caller's deadline, or its

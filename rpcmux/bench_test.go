@@ -1,0 +1,58 @@
+package rpcmux
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func benchSetup(b *testing.B) (*testServer, *Pool) {
+	srv := startServer(b, testConfig(), newTestHandler(), "")
+	p := newTestPool(b, testPoolConfig())
+	if err := p.Call(context.Background(), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+		b.Fatal(err)
+	}
+	return srv, p
+}
+
+// BenchmarkCallParallel runs small calls from GOMAXPROCS*8 goroutines over
+// one loopback session.
+func BenchmarkCallParallel(b *testing.B) {
+	srv, p := benchSetup(b)
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		in := echoArgs{S: "service-web", D: time.Second, M: map[string]string{"env": "prod"}}
+		var out echoArgs
+		for pb.Next() {
+			if err := p.Call(ctx, srv.addr, "Test.Echo", &in, &out); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+	b.StopTimer()
+	if got := srv.ln.accepted.Load(); got != 1 {
+		b.Fatalf("accepted %d connections, want 1", got)
+	}
+}
+
+// BenchmarkCallSerial is one caller at a time: the round-trip latency.
+func BenchmarkCallSerial(b *testing.B) {
+	srv, p := benchSetup(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := echoArgs{S: "service-web"}
+	var out echoArgs
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := p.Call(ctx, srv.addr, "Test.Echo", &in, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
