@@ -34,6 +34,8 @@ type persistedCheck struct {
 	Check   *structs.HealthCheck
 	ChkType *structs.CheckType `json:",omitempty"`
 	Source  string
+	// FromService marks a check defined with its service.
+	FromService bool `json:",omitempty"`
 }
 
 func fileName(id string) string {
@@ -118,7 +120,7 @@ func (s *State) persistCheckLocked(id string) error {
 	if c == nil || c.deleted {
 		return nil
 	}
-	data, err := json.Marshal(persistedCheck{Check: c.check, ChkType: c.ct, Source: c.source})
+	data, err := json.Marshal(persistedCheck{Check: c.check, ChkType: c.ct, Source: c.source, FromService: c.fromService})
 	if err != nil {
 		return fmt.Errorf("local: encoding check %q: %w", id, err)
 	}
@@ -203,7 +205,7 @@ func (s *State) Load() error {
 		var cts []*structs.CheckType
 		var static []*persistedCheck
 		for _, pc := range byService[id] {
-			if pc.ChkType != nil {
+			if pc.ChkType != nil && pc.FromService {
 				cts = append(cts, pc.ChkType)
 			} else {
 				static = append(static, pc)
@@ -214,7 +216,7 @@ func (s *State) Load() error {
 		}
 		loaded[id] = true
 		for _, pc := range static {
-			if err := s.addCheck(pc.Check, nil, false, pc.Source); err != nil {
+			if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source); err != nil {
 				return fmt.Errorf("local: restoring check %q: %w", pc.Check.CheckID, err)
 			}
 		}

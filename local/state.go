@@ -33,8 +33,11 @@ type checkState struct {
 	check  *structs.HealthCheck
 	ct     *structs.CheckType // nil for checks nothing runs (maintenance)
 	source string
-	runner checks.Runner
-	ttl    *checks.TTLRunner
+	// fromService marks checks defined with their service (AddService);
+	// re-registering the service replaces only those.
+	fromService bool
+	runner      checks.Runner
+	ttl         *checks.TTLRunner
 	// runnerGen identifies the runner allowed to report for this check.
 	runnerGen     uint64
 	inSync        bool
@@ -302,13 +305,15 @@ func (s *State) AddService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 	ss.deleted, ss.source = false, source
 	var toStart, toStop []checks.Runner
 	for _, p := range plans {
+		p.fromService = true
 		st, sp := s.installCheckLocked(p, source)
 		toStart = append(toStart, st...)
 		toStop = append(toStop, sp...)
 	}
-	// Checks of this service no longer defined go, except maintenance.
+	// Checks defined with this service and no longer listed go; checks
+	// added on their own (maintenance, API) stay.
 	for id, c := range s.checks {
-		if c.deleted || c.check.ServiceID != ns.ID || seen[id] || c.source == SourceMaintenance {
+		if c.deleted || c.check.ServiceID != ns.ID || seen[id] || !c.fromService {
 			continue
 		}
 		toStop = append(toStop, s.deleteCheckLocked(c)...)
@@ -350,6 +355,8 @@ type checkPlan struct {
 	runner    checks.Runner
 	ttl       *checks.TTLRunner
 	runnerGen uint64
+	// fromService is set when AddService installs it.
+	fromService bool
 }
 
 // prepareCheck validates hc (and ct, when something runs it), fills the
@@ -436,7 +443,7 @@ func (s *State) installCheckLocked(p *checkPlan, source string) (toStart, toStop
 			c.ServiceName != p.hc.ServiceName || !slices.Equal(c.ServiceTags, p.hc.ServiceTags)
 		c.Name, c.Notes, c.ServiceID, c.ServiceName = p.hc.Name, p.hc.Notes, p.hc.ServiceID, p.hc.ServiceName
 		c.ServiceTags = slices.Clone(p.hc.ServiceTags)
-		old.source = source
+		old.source, old.fromService = source, p.fromService
 		if changed {
 			s.checkDirtyLocked(old)
 		}
@@ -451,7 +458,7 @@ func (s *State) installCheckLocked(p *checkPlan, source string) (toStart, toStop
 		}
 	}
 	c := &checkState{
-		check: p.hc, ct: p.ct, source: source,
+		check: p.hc, ct: p.ct, source: source, fromService: p.fromService,
 		runner: p.runner, ttl: p.ttl, runnerGen: p.runnerGen,
 	}
 	if c.check.Status == structs.HealthCritical {

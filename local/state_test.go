@@ -440,6 +440,9 @@ func TestPersistenceRoundTrip(t *testing.T) {
 	if err := s.AddCheck(&structs.HealthCheck{Name: "disk", Notes: "n"}, &structs.CheckType{TTL: time.Minute}, true); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.AddCheck(&structs.HealthCheck{Name: "web-ttl", ServiceID: "web"}, &structs.CheckType{TTL: time.Minute}, true); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.EnableServiceMaintenance("web", "fixing"); err != nil {
 		t.Fatal(err)
 	}
@@ -467,6 +470,9 @@ func TestPersistenceRoundTrip(t *testing.T) {
 	}
 	if c := s2.Check("disk"); c == nil || c.Notes != "n" || s2.CheckDefinition("disk").TTL != time.Minute {
 		t.Fatalf("restored standalone check %+v", c)
+	}
+	if c := s2.Check("web-ttl"); c == nil || c.ServiceID != "web" || s2.CheckDefinition("web-ttl").TTL != time.Minute {
+		t.Fatalf("restored service-attached check %+v", c)
 	}
 	if c := s2.Check("_service_maintenance:web"); c == nil || c.Notes != "fixing" {
 		t.Fatalf("restored maintenance %+v", c)
@@ -515,6 +521,9 @@ func TestReplaceConfigServices(t *testing.T) {
 	if err := s.AddService(&structs.NodeService{Service: "api"}, nil, false, ""); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.AddCheck(&structs.HealthCheck{Name: "extra", ServiceID: "a"}, &structs.CheckType{TTL: time.Hour}, false); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.UpdateTTLCheck("service:a", "passing", "kept"); err != nil {
 		t.Fatal(err)
 	}
@@ -530,6 +539,9 @@ func TestReplaceConfigServices(t *testing.T) {
 	}
 	if err := s.UpdateTTLCheck("service:a", "passing", "still"); err != nil {
 		t.Fatalf("kept runner no longer answers: %v", err)
+	}
+	if s.Check("extra") == nil {
+		t.Fatal("an API check on a config service was dropped by reload")
 	}
 	// Check definition changes: restarted from its initial status.
 	// b1 and the standalone check go; c comes.
