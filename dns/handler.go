@@ -64,6 +64,8 @@ type request struct {
 	extraEnd []int // extraEnd[i]: extras that answers[:i+1] need
 	question [1]dns.Question
 	tags     [1]string
+	// seen holds the extra records' owner names, to add each once.
+	seen map[string]struct{}
 }
 
 var requestPool = sync.Pool{New: func() any { return new(request) }}
@@ -71,10 +73,12 @@ var requestPool = sync.Pool{New: func() any { return new(request) }}
 func (r *request) reset() {
 	clear(r.answers)
 	clear(r.extras)
+	clear(r.seen)
 	*r = request{
 		answers:  r.answers[:0],
 		extras:   r.extras[:0],
 		extraEnd: r.extraEnd[:0],
+		seen:     r.seen,
 	}
 }
 

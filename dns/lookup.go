@@ -401,20 +401,17 @@ func (s *Server) srvRecords(r *request, c []candidate, limit int, ttl uint32) {
 			Port:     uint16(min(max(servicePort(s, r, svc), 0), 65535)),
 			Target:   target,
 		})
-		if extra != nil && !seenExtra(r.extras, target) {
-			r.extras = append(r.extras, extra)
+		if extra != nil {
+			if r.seen == nil {
+				r.seen = make(map[string]struct{}, len(c))
+			}
+			if _, dup := r.seen[target]; !dup {
+				r.seen[target] = struct{}{}
+				r.extras = append(r.extras, extra)
+			}
 		}
 		r.extraEnd = append(r.extraEnd, len(r.extras))
 	}
-}
-
-func seenExtra(extras []dns.RR, name string) bool {
-	for _, rr := range extras {
-		if rr.Header().Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // addrLookup answers HEXIP.addr[.DC].
