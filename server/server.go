@@ -41,6 +41,9 @@ type Deps struct {
 	// datacenter fail with *structs.ErrUnknownDC and followers cannot
 	// forward to the leader.
 	Forwarder Forwarder
+	// Members lists the LAN pool, for the leader's reconciliation of
+	// membership into the catalog and Raft; nil disables it.
+	Members func() []structs.Member
 }
 
 // ErrNotStarted is returned by RPC before Start and after Shutdown.
@@ -74,6 +77,12 @@ type Server struct {
 
 	sessions *sessionTimers
 
+	members     func() []structs.Member
+	reconcileCh chan struct{}
+	// bootstrapMu guards bootstrapped.
+	bootstrapMu  sync.Mutex
+	bootstrapped bool
+
 	// readyMu guards readyCh, closed once this server leads and has
 	// applied every earlier log entry (after a Barrier); replaced with an
 	// open channel when leadership is lost.
@@ -104,6 +113,8 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		cfg:           cfg,
 		logger:        logger,
 		forwarder:     deps.Forwarder,
+		members:       deps.Members,
+		reconcileCh:   make(chan struct{}, 1),
 		fsm:           catalog.NewFSM(cfg.Logger),
 		trans:         deps.Transport,
 		leaderChanged: make(chan struct{}),
@@ -200,9 +211,10 @@ func (s *Server) Start(ctx context.Context) error {
 	})
 	r.RegisterObserver(s.observer)
 	s.started = true
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.observeLeader()
 	go s.monitorLeadership()
+	go s.reconcileLoop()
 	return nil
 }
 

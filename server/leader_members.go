@@ -1,0 +1,270 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"consulate/structs"
+)
+
+// Member tags the leader reads (set by lan/).
+const (
+	tagRole   = "role"
+	tagDC     = "dc"
+	tagID     = "id"
+	tagPort   = "port"
+	tagExpect = "expect"
+	roleSrv   = "consul"
+)
+
+// serfHealth outputs, as Consul words them.
+const (
+	serfAliveOutput  = "Agent alive and reachable"
+	serfFailedOutput = "Agent not live or unreachable"
+)
+
+// MemberChanged tells the leader that LAN membership changed; it
+// reconciles soon. It never blocks.
+func (s *Server) MemberChanged() {
+	select {
+	case s.reconcileCh <- struct{}{}:
+	default:
+	}
+}
+
+// reconcileLoop reconciles LAN membership into the catalog and the Raft
+// configuration while this server leads: when it becomes a ready leader,
+// on every membership change and every ReconcileInterval.
+func (s *Server) reconcileLoop() {
+	defer s.wg.Done()
+	if s.members == nil {
+		return
+	}
+	t := time.NewTicker(s.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		// The ready channel is closed exactly while this server leads.
+		select {
+		case <-s.shutdownCtx.Done():
+			return
+		case <-s.leaderReadyCh():
+		}
+		s.reconcile()
+		select {
+		case <-s.shutdownCtx.Done():
+			return
+		case <-s.reconcileCh:
+		case <-t.C:
+		case <-s.leaderChangedCh():
+		}
+	}
+}
+
+// serverMember reads a member's server tags; ok is false for clients and
+// servers of other datacenters.
+func (s *Server) serverMember(m structs.Member) (id raft.ServerID, addr raft.ServerAddress, ok bool) {
+	if m.Tags[tagRole] != roleSrv || m.Tags[tagDC] != s.cfg.Datacenter {
+		return "", "", false
+	}
+	port, err := strconv.Atoi(m.Tags[tagPort])
+	if err != nil || m.Tags[tagID] == "" {
+		return "", "", false
+	}
+	return raft.ServerID(m.Tags[tagID]), raft.ServerAddress(net.JoinHostPort(m.Addr, strconv.Itoa(port))), true
+}
+
+// reconcile brings the catalog and the Raft configuration in line with
+// the LAN pool. Errors are logged; the next pass retries.
+func (s *Server) reconcile() {
+	ctx, cancel := context.WithTimeout(s.shutdownCtx, s.cfg.ApplyTimeout)
+	defer cancel()
+	members := s.members()
+	known := make(map[string]bool, len(members))
+	for _, m := range members {
+		if dc := m.Tags[tagDC]; dc != "" && dc != s.cfg.Datacenter {
+			continue
+		}
+		known[m.Name] = true
+		var err error
+		switch m.Status {
+		case structs.StatusAlive:
+			err = s.ensureSerfHealth(ctx, m, structs.HealthPassing, serfAliveOutput)
+		case structs.StatusFailed:
+			err = s.ensureSerfHealth(ctx, m, structs.HealthCritical, serfFailedOutput)
+		case structs.StatusLeft:
+			if m.Name != s.cfg.NodeName {
+				err = s.deregisterNode(ctx, m.Name)
+			}
+		}
+		if err != nil {
+			s.logger.Warn("reconciling member", "member", m.Name, "error", err)
+		}
+	}
+	// Nodes the pool has reaped: they still carry serfHealth but are no
+	// longer members.
+	_, checks, err := s.State().ChecksInState(nil, structs.HealthAny)
+	if err == nil {
+		for _, c := range checks {
+			if c.CheckID == structs.SerfCheckID && !known[c.Node] && c.Node != s.cfg.NodeName {
+				if err := s.deregisterNode(ctx, c.Node); err != nil {
+					s.logger.Warn("removing reaped node", "node", c.Node, "error", err)
+				}
+			}
+		}
+	}
+	s.reconcileRaft(members)
+}
+
+// ensureSerfHealth registers the member's node (when missing) and sets
+// its serfHealth check, writing only when something differs.
+func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status, output string) error {
+	st := s.State()
+	_, node, err := st.GetNode(nil, m.Name)
+	if err != nil {
+		return err
+	}
+	if node != nil && node.Address == m.Addr {
+		_, checks, err := st.NodeChecks(nil, m.Name)
+		if err != nil {
+			return err
+		}
+		for _, c := range checks {
+			if c.CheckID == structs.SerfCheckID && c.Status == status {
+				return nil
+			}
+		}
+	}
+	req := &structs.RegisterRequest{
+		Datacenter: s.cfg.Datacenter, Node: m.Name, ID: m.Tags[tagID], Address: m.Addr,
+		Check: &structs.HealthCheck{
+			Node: m.Name, CheckID: structs.SerfCheckID, Name: structs.SerfCheckName,
+			Status: status, Output: output, Type: "serf",
+		},
+	}
+	if node != nil {
+		// Keep what anti-entropy set (meta, tagged addresses); only the
+		// address follows gossip.
+		req.TaggedAddresses, req.NodeMeta = node.TaggedAddresses, node.Meta
+		if req.ID == "" {
+			req.ID = node.ID
+		}
+	}
+	return s.RPC(ctx, structs.MethodCatalogRegister, req, &struct{}{})
+}
+
+func (s *Server) deregisterNode(ctx context.Context, name string) error {
+	_, node, err := s.State().GetNode(nil, name)
+	if err != nil || node == nil {
+		return err
+	}
+	s.logger.Info("deregistering node that left", "node", name)
+	return s.RPC(ctx, structs.MethodCatalogDeregister,
+		&structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: name}, &struct{}{})
+}
+
+// reconcileRaft adds alive servers of this datacenter as voters, removes
+// servers that left, and (autopilot's cleanup_dead_servers) removes failed
+// servers while the healthy ones keep a quorum.
+func (s *Server) reconcileRaft(members []structs.Member) {
+	fut := s.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return
+	}
+	inConf := map[raft.ServerID]raft.Server{}
+	for _, srv := range fut.Configuration().Servers {
+		inConf[srv.ID] = srv
+	}
+	var failed []raft.ServerID
+	for _, m := range members {
+		id, addr, ok := s.serverMember(m)
+		if !ok || id == s.LocalID() {
+			continue
+		}
+		cur, present := inConf[id]
+		switch m.Status {
+		case structs.StatusAlive:
+			if !present || cur.Address != addr {
+				s.logger.Info("adding server as voter", "server", m.Name, "id", id, "addr", addr)
+				if err := s.AddVoter(id, addr); err != nil {
+					s.logger.Warn("adding voter", "server", m.Name, "error", err)
+				}
+			}
+		case structs.StatusLeft:
+			if present {
+				s.logger.Info("removing server that left", "server", m.Name, "id", id)
+				if err := s.RemoveServer(id); err != nil {
+					s.logger.Warn("removing server", "server", m.Name, "error", err)
+				}
+			}
+		case structs.StatusFailed:
+			if present {
+				failed = append(failed, id)
+			}
+		}
+	}
+	if !s.cfg.CleanupDeadServers || len(failed) == 0 {
+		return
+	}
+	voters := len(inConf)
+	// Remove failed servers only while fewer than half are failed, so the
+	// rest still form a majority of the old configuration.
+	if len(failed)*2 >= voters {
+		s.logger.Warn("not removing failed servers: too many failed for a safe cleanup",
+			"failed", len(failed), "voters", voters)
+		return
+	}
+	for _, id := range failed {
+		s.logger.Info("autopilot: removing failed server", "id", id)
+		if err := s.RemoveServer(id); err != nil {
+			s.logger.Warn("autopilot: removing failed server", "id", id, "error", err)
+		}
+	}
+}
+
+// MaybeBootstrap bootstraps the Raft cluster once BootstrapExpect servers
+// of this datacenter are alive in the LAN pool and no Raft state exists
+// (so it never happens twice, restarts included). It returns whether it
+// bootstrapped.
+func (s *Server) MaybeBootstrap(members []structs.Member) (bool, error) {
+	if s.cfg.BootstrapExpect < 2 || s.raft == nil {
+		return false, nil
+	}
+	s.bootstrapMu.Lock()
+	defer s.bootstrapMu.Unlock()
+	if s.bootstrapped {
+		return false, nil
+	}
+	if s.raft.LastIndex() > 0 {
+		s.bootstrapped = true
+		return false, nil
+	}
+	if fut := s.raft.GetConfiguration(); fut.Error() == nil && len(fut.Configuration().Servers) > 0 {
+		s.bootstrapped = true
+		return false, nil
+	}
+	var servers []raft.Server
+	for _, m := range members {
+		id, addr, ok := s.serverMember(m)
+		if !ok || m.Status != structs.StatusAlive {
+			continue
+		}
+		if exp := m.Tags[tagExpect]; exp != "" && exp != strconv.Itoa(s.cfg.BootstrapExpect) {
+			return false, fmt.Errorf("member %s expects %s servers, this server %d", m.Name, exp, s.cfg.BootstrapExpect)
+		}
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: id, Address: addr})
+	}
+	if len(servers) < s.cfg.BootstrapExpect {
+		return false, nil
+	}
+	s.logger.Info("found expected number of servers, bootstrapping", "servers", len(servers))
+	if err := s.BootstrapCluster(servers); err != nil {
+		return false, err
+	}
+	s.bootstrapped = true
+	return true, nil
+}
