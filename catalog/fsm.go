@@ -25,6 +25,7 @@ const (
 	SessionRequestType
 	TxnRequestType
 	CoordinateBatchUpdateType
+	PreparedQueryRequestType
 )
 
 func (t MessageType) String() string {
@@ -41,6 +42,8 @@ func (t MessageType) String() string {
 		return "Txn"
 	case CoordinateBatchUpdateType:
 		return "CoordinateBatchUpdate"
+	case PreparedQueryRequestType:
+		return "PreparedQuery"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -156,6 +159,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 			return f.decodeErr(t, err)
 		}
 		return errOrNil(st.CoordinateBatchUpdate(idx, req))
+	case PreparedQueryRequestType:
+		var req structs.PreparedQueryRequest
+		if err := f.decode(body, &req); err != nil {
+			return f.decodeErr(t, err)
+		}
+		return errOrNil(st.PreparedQueryApply(idx, &req))
 	}
 	f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", idx)
 	return fmt.Errorf("%w: %d", ErrUnknownMessage, uint8(t))

@@ -16,6 +16,7 @@ const (
 	tableSessions      = "sessions"
 	tableSessionChecks = "session_checks"
 	tableCoordinates   = "coordinates"
+	tablePreparedQuery = "prepared_queries"
 	tableIndex         = "index"
 )
 
@@ -93,6 +94,10 @@ func schema() *memdb.DBSchema {
 		}},
 		tableCoordinates: {Name: tableCoordinates, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: id("Node", true)},
+		}},
+		tablePreparedQuery: {Name: tablePreparedQuery, Indexes: map[string]*memdb.IndexSchema{
+			"id":   {Name: "id", Unique: true, Indexer: id("ID", false)},
+			"name": {Name: "name", Unique: true, AllowMissing: true, Indexer: id("Name", true)},
 		}},
 		tableIndex: {Name: tableIndex, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: id("Key", true)},

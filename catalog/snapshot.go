@@ -29,6 +29,9 @@ const (
 	recCoordinate
 	recIndex
 	recEnd
+	// recPreparedQuery comes after recEnd so earlier values keep their
+	// meaning in existing snapshots.
+	recPreparedQuery
 )
 
 // snapshotHeader opens a snapshot stream.
@@ -52,7 +55,7 @@ var snapTables = []struct {
 }{
 	{tableNodes, recNode}, {tableServices, recService}, {tableChecks, recCheck},
 	{tableSessions, recSession}, {tableKVs, recKV}, {tableTombstones, recTombstone},
-	{tableCoordinates, recCoordinate}, {tableIndex, recIndex},
+	{tableCoordinates, recCoordinate}, {tablePreparedQuery, recPreparedQuery}, {tableIndex, recIndex},
 }
 
 // Persist writes the stream: header, then (type, row) pairs, then recEnd.
@@ -150,6 +153,8 @@ func restoreRecord(txn *memdb.Txn, dec *codec.Decoder, rt recordType) error {
 		row, table = &structs.Coordinate{}, tableCoordinates
 	case recIndex:
 		row, table = &indexRow{}, tableIndex
+	case recPreparedQuery:
+		row, table = &structs.PreparedQuery{}, tablePreparedQuery
 	default:
 		return fmt.Errorf("catalog: restore: unknown record type %d", rt)
 	}

@@ -426,3 +426,41 @@ func TestCoordinates(t *testing.T) {
 		t.Fatalf("coordinates %d %+v", idx, list)
 	}
 }
+
+func TestPreparedQueryApply(t *testing.T) {
+	st, err := NewStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &structs.PreparedQuery{ID: "q1", Name: "web", Service: structs.ServiceQuery{Service: "web"}}
+	if err := st.PreparedQueryApply(5, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate, Query: q}); err != nil {
+		t.Fatal(err)
+	}
+	dup := &structs.PreparedQuery{ID: "q2", Name: "WEB", Service: structs.ServiceQuery{Service: "x"}}
+	if err := st.PreparedQueryApply(6, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate, Query: dup}); err == nil {
+		t.Fatal("duplicate name accepted")
+	}
+	ws := memdb.NewWatchSet()
+	idx, all, err := st.PreparedQueryList(ws)
+	if err != nil || idx != 5 || len(all) != 1 || all[0].CreateIndex != 5 {
+		t.Fatalf("list: %d %+v %v", idx, all, err)
+	}
+	upd := *q
+	upd.Service.Service = "web2"
+	if err := st.PreparedQueryApply(7, &structs.PreparedQueryRequest{Op: structs.PreparedQueryUpdate, Query: &upd}); err != nil {
+		t.Fatal(err)
+	}
+	if ws.Watch(time.After(time.Second)) {
+		t.Fatal("watch did not fire on update")
+	}
+	_, all, _ = st.PreparedQueryList(nil)
+	if all[0].Service.Service != "web2" || all[0].CreateIndex != 5 || all[0].ModifyIndex != 7 {
+		t.Fatalf("after update: %+v", all[0])
+	}
+	if err := st.PreparedQueryApply(8, &structs.PreparedQueryRequest{Op: structs.PreparedQueryDelete, Query: &structs.PreparedQuery{ID: "q1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, all, _ = st.PreparedQueryList(nil); len(all) != 0 {
+		t.Fatalf("after delete: %v", all)
+	}
+}

@@ -52,6 +52,13 @@ func (s *Server) buildEndpoints() map[string]endpoint {
 
 		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
 		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),
+
+		structs.MethodPreparedQueryApply:         ep(routeLeader, s.preparedQueryApply),
+		structs.MethodPreparedQueryGet:           ep(routeDefault, s.preparedQueryGet),
+		structs.MethodPreparedQueryList:          ep(routeDefault, s.preparedQueryList),
+		structs.MethodPreparedQueryExecute:       ep(routeDefault, s.preparedQueryExecute),
+		structs.MethodPreparedQueryExecuteRemote: ep(routeDefault, s.preparedQueryExecuteRemote),
+		structs.MethodPreparedQueryExplain:       ep(routeDefault, s.preparedQueryExplain),
 	}
 }
 

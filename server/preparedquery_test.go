@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"consulate/structs"
+)
+
+// dcForwarder sends every cross-DC call to one other in-memory server.
+type dcForwarder struct{ dcs map[string]*Server }
+
+func (f *dcForwarder) ForwardDC(ctx context.Context, dc, method string, args, reply any) error {
+	s := f.dcs[dc]
+	if s == nil {
+		return &structs.ErrUnknownDC{DC: dc}
+	}
+	return s.RPC(ctx, method, args, reply)
+}
+
+func (f *dcForwarder) ForwardLeader(context.Context, raft.ServerAddress, string, any, any) error {
+	return structs.ErrNoLeader
+}
+
+func (f *dcForwarder) KnownDatacenters() []string { return []string{"dc1", "dc2"} }
+
+func TestPreparedQueryFailover(t *testing.T) {
+	cfg2 := testConfig("dc2-s1")
+	cfg2.Datacenter, cfg2.Bootstrap = "dc2", true
+	dc2 := startServer(t, cfg2, Deps{})
+	waitLeader(t, dc2)
+	registerWeb(t, dc2, "n2", "10.0.2.1", "web-1")
+
+	cfg1 := testConfig("dc1-s1")
+	cfg1.Bootstrap = true
+	dc1 := startServer(t, cfg1, Deps{Forwarder: &dcForwarder{dcs: map[string]*Server{"dc2": dc2}}})
+	waitLeader(t, dc1)
+
+	var id string
+	rpc(t, dc1, structs.MethodPreparedQueryApply, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate,
+		Query: &structs.PreparedQuery{Name: "web-q", Service: structs.ServiceQuery{Service: "web",
+			Failover: structs.QueryFailoverOptions{Datacenters: []string{"dc9", "dc2"}}}}}, &id)
+	if id == "" {
+		t.Fatal("no ID")
+	}
+	var bad string
+	err := dc1.RPC(context.Background(), structs.MethodPreparedQueryApply, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate,
+		Query: &structs.PreparedQuery{Name: "nosvc"}}, &bad)
+	var br *structs.BadRequestError
+	if !errors.As(err, &br) {
+		t.Fatalf("query without service: %v", err)
+	}
+
+	for _, name := range []string{"web-q", id} {
+		var resp structs.PreparedQueryExecuteResponse
+		rpc(t, dc1, structs.MethodPreparedQueryExecute, &structs.PreparedQueryExecuteRequest{QueryIDOrName: name}, &resp)
+		if resp.Datacenter != "dc2" || resp.Failovers != 2 || len(resp.Nodes) != 1 {
+			t.Fatalf("%s: %+v", name, resp)
+		}
+	}
+	// Healthy locally: answered here.
+	registerWeb(t, dc1, "n1", "10.0.1.1", "web-1")
+	var resp structs.PreparedQueryExecuteResponse
+	rpc(t, dc1, structs.MethodPreparedQueryExecute, &structs.PreparedQueryExecuteRequest{QueryIDOrName: "web-q"}, &resp)
+	if resp.Datacenter != "dc1" || resp.Failovers != 0 {
+		t.Fatalf("local: %+v", resp)
+	}
+	var list structs.IndexedPreparedQueries
+	rpc(t, dc1, structs.MethodPreparedQueryList, &structs.DCSpecificRequest{}, &list)
+	if len(list.Queries) != 1 || list.Queries[0].ID != id {
+		t.Fatalf("list %+v", list)
+	}
+	err = dc1.RPC(context.Background(), structs.MethodPreparedQueryExecute, &structs.PreparedQueryExecuteRequest{QueryIDOrName: "missing"}, &resp)
+	if !errors.Is(err, structs.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	var gone string
+	rpc(t, dc1, structs.MethodPreparedQueryApply, &structs.PreparedQueryRequest{Op: structs.PreparedQueryDelete, Query: &structs.PreparedQuery{ID: id}}, &gone)
+	rpc(t, dc1, structs.MethodPreparedQueryList, &structs.DCSpecificRequest{}, &list)
+	if len(list.Queries) != 0 {
+		t.Fatalf("after delete %+v", list)
+	}
+}
