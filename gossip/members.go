@@ -179,6 +179,7 @@ func (p *Pool) handleNodeLeaveIntent(msg *messageLeaveIntent) bool {
 		return p.recordIntentLocked(msg.Node, messageLeave, msg.LTime)
 	}
 	if msg.LTime <= ms.statusLTime {
+		p.logger.Debug("ignoring stale leave intent", "node", msg.Node, "ltime", msg.LTime, "status_ltime", ms.statusLTime)
 		return false
 	}
 	if msg.Node == p.cfg.NodeName && poolState(p.state.Load()) == stateAlive {
@@ -242,7 +243,7 @@ func (p *Pool) handleMessage(buf []byte) {
 			return
 		}
 		if p.handleNodeJoinIntent(&msg) {
-			p.intents.QueueBroadcast(&broadcast{node: msg.Node, msg: buf})
+			p.intents.QueueBroadcast(&broadcast{node: msg.Node, ltime: msg.LTime, msg: buf})
 		}
 	case messageLeave:
 		var msg messageLeaveIntent
@@ -250,8 +251,9 @@ func (p *Pool) handleMessage(buf []byte) {
 			p.logger.Warn("bad leave intent", "error", err)
 			return
 		}
+		p.logger.Debug("received leave intent", "node", msg.Node, "ltime", msg.LTime, "prune", msg.Prune)
 		if p.handleNodeLeaveIntent(&msg) {
-			p.intents.QueueBroadcast(&broadcast{node: msg.Node, msg: buf})
+			p.intents.QueueBroadcast(&broadcast{node: msg.Node, ltime: msg.LTime, msg: buf})
 		}
 	case messageUserEvent:
 		var msg messageUserEvt

@@ -120,7 +120,8 @@ func decodeTags(meta []byte) (map[string]string, error) {
 // broadcast is a gossiped message; notify, if set, is closed when memberlist
 // is done transmitting it (sent enough times or superseded).
 type broadcast struct {
-	node   string // for intents: a newer intent about the same node supersedes
+	node   string      // for intents: a newer intent about the same node supersedes
+	ltime  LamportTime // of the intent
 	msg    []byte
 	notify chan struct{}
 }
@@ -129,7 +130,7 @@ var _ memberlist.Broadcast = (*broadcast)(nil)
 
 func (b *broadcast) Invalidates(other memberlist.Broadcast) bool {
 	o, ok := other.(*broadcast)
-	return ok && b.node != "" && o.node == b.node
+	return ok && b.node != "" && o.node == b.node && b.ltime >= o.ltime
 }
 
 func (b *broadcast) Message() []byte { return b.msg }

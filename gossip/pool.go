@@ -104,8 +104,8 @@ type Pool struct {
 	mergeErrLock sync.Mutex
 	joinMergeErr error
 
-	intents        *memberlist.TransmitLimitedQueue
-	userBroadcasts *memberlist.TransmitLimitedQueue
+	intents        *broadcastQueue
+	userBroadcasts *broadcastQueue
 	events         *eventQueue
 
 	coordClient *coordinate.Client
@@ -218,8 +218,8 @@ func New(cfg *Config) (*Pool, error) {
 	mc.LogOutput = nil
 	mc.Logger = log.New(&memberlistLogWriter{logger: p.logger}, "", 0)
 
-	p.intents = &memberlist.TransmitLimitedQueue{NumNodes: p.NumMembers, RetransmitMult: mc.RetransmitMult}
-	p.userBroadcasts = &memberlist.TransmitLimitedQueue{NumNodes: p.NumMembers, RetransmitMult: mc.RetransmitMult}
+	p.intents = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
+	p.userBroadcasts = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
 
 	p.wg.Add(1)
 	go func() {
@@ -328,7 +328,7 @@ func (p *Pool) Leave(ctx context.Context) error {
 	msg := &messageLeaveIntent{LTime: p.clock.Increment(), Node: p.cfg.NodeName}
 	p.handleNodeLeaveIntent(msg)
 	others := p.hasAliveOthers()
-	if err := p.queueIntent(ctx, msg.Node, messageLeave, msg, others); err != nil {
+	if err := p.queueIntent(ctx, msg.Node, msg.LTime, messageLeave, msg, others); err != nil {
 		p.logger.Warn("could not broadcast leave intent", "error", err)
 	}
 
@@ -380,7 +380,7 @@ func (p *Pool) ForceLeave(node string, prune bool) error {
 	msg := &messageLeaveIntent{LTime: p.clock.Increment(), Node: node, Prune: prune}
 	p.handleNodeLeaveIntent(msg)
 	p.logger.Info("force-leave", "node", node, "prune", prune)
-	return p.queueIntent(context.Background(), node, messageLeave, msg, p.hasAliveOthers())
+	return p.queueIntent(context.Background(), node, msg.LTime, messageLeave, msg, p.hasAliveOthers())
 }
 
 // UpdateTags replaces this member's tags and gossips them.
@@ -515,15 +515,16 @@ func (p *Pool) hasAliveOthers() bool {
 
 // queueIntent gossips an intent; with wait it blocks until memberlist is
 // done transmitting it or BroadcastTimeout passes.
-func (p *Pool) queueIntent(ctx context.Context, node string, t messageType, msg any, wait bool) error {
+func (p *Pool) queueIntent(ctx context.Context, node string, ltime LamportTime, t messageType, msg any, wait bool) error {
 	raw, err := encodeMessage(t, msg)
 	if err != nil {
 		return err
 	}
-	b := &broadcast{node: node, msg: raw}
+	b := &broadcast{node: node, ltime: ltime, msg: raw}
 	if wait {
 		b.notify = make(chan struct{})
 	}
+	p.logger.Debug("queued intent", "node", node, "ltime", ltime, "type", t)
 	p.intents.QueueBroadcast(b)
 	if !wait {
 		return nil
@@ -545,7 +546,7 @@ func (p *Pool) queueIntent(ctx context.Context, node string, t messageType, msg 
 func (p *Pool) broadcastJoin(ltime LamportTime) {
 	msg := &messageJoinIntent{LTime: ltime, Node: p.cfg.NodeName}
 	p.handleNodeJoinIntent(msg)
-	if err := p.queueIntent(context.Background(), msg.Node, messageJoin, msg, false); err != nil {
+	if err := p.queueIntent(context.Background(), msg.Node, msg.LTime, messageJoin, msg, false); err != nil {
 		p.logger.Warn("could not broadcast join intent", "error", err)
 	}
 }

@@ -1,0 +1,47 @@
+// Package gossiptest holds helpers for tests of gossip pools: memberlist
+// timers shrunk for loopback and a condition poller. Never import it from
+// production code.
+package gossiptest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// MemberlistConfig returns memberlist's LAN config with timers shrunk so
+// failure detection takes a fraction of a second on loopback.
+func MemberlistConfig() *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	c.ProbeInterval = 50 * time.Millisecond
+	c.ProbeTimeout = 25 * time.Millisecond
+	c.GossipInterval = 10 * time.Millisecond
+	c.SuspicionMult = 2
+	c.SuspicionMaxTimeoutMult = 2
+	c.PushPullInterval = 200 * time.Millisecond
+	c.TCPTimeout = 200 * time.Millisecond
+	c.GossipToTheDeadTime = time.Second
+	c.DeadNodeReclaimTime = 100 * time.Millisecond
+	c.IndirectChecks = 1
+	return c
+}
+
+// WaitFor polls cond every 10ms until it returns true or timeout passes; on
+// timeout it fails the test with the last reason cond gave.
+func WaitFor(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var why string
+	for {
+		ok, reason := cond()
+		if ok {
+			return
+		}
+		why = reason
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %s", timeout, why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
