@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,8 @@ type Config struct {
 	Metrics func() any
 	// PrometheusText, when set, answers /v1/agent/metrics?format=prometheus.
 	PrometheusText func() string
+	// WANHealth, when set, answers /v1/operator/wan (servers only).
+	WANHealth func(ctx context.Context) (any, error)
 	// UI, when set, is served under /ui/.
 	UI fs.FS
 }

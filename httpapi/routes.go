@@ -78,6 +78,9 @@ func (s *Server) routes() http.Handler {
 
 	rt.handle("/v1/operator/raft/configuration", s.raftConfiguration, get)
 	rt.handle("/v1/operator/raft/peer", s.raftPeer, del)
+	rt.handle("/v1/query", s.preparedQueries, get, post)
+	rt.handle("/v1/query/", s.preparedQuery, get, put, del)
+	rt.handle("/v1/operator/wan", s.operatorWAN, get)
 	rt.handle("/v1/coordinate/datacenters", s.coordinateDatacenters, get)
 	rt.handle("/v1/coordinate/nodes", s.coordinateNodes, get)
 	rt.handle("/v1/coordinate/node/", s.coordinateNode, get)
