@@ -18,6 +18,10 @@ type conflictDelegate struct{ p *Pool }
 // mergeDelegate refuses merges with conflicting node IDs.
 type mergeDelegate struct{ p *Pool }
 
+// aliveDelegate applies the merge checks to every alive message, since
+// clusters can also merge passively, without a push/pull join.
+type aliveDelegate struct{ p *Pool }
+
 // pingDelegate exchanges Vivaldi coordinates on pings.
 type pingDelegate struct{ p *Pool }
 
@@ -27,6 +31,7 @@ var (
 	_ memberlist.ConflictDelegate = (*conflictDelegate)(nil)
 	_ memberlist.MergeDelegate    = (*mergeDelegate)(nil)
 	_ memberlist.PingDelegate     = (*pingDelegate)(nil)
+	_ memberlist.AliveDelegate    = (*aliveDelegate)(nil)
 )
 
 func (d *delegate) NodeMeta(limit int) []byte {
@@ -76,6 +81,13 @@ func (c *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
 
 func (m *mergeDelegate) NotifyMerge(peers []*memberlist.Node) error {
 	return m.p.checkMerge(peers)
+}
+
+func (a *aliveDelegate) NotifyAlive(peer *memberlist.Node) error {
+	if peer.Name == a.p.cfg.NodeName {
+		return nil
+	}
+	return a.p.checkMergeMembers([]*memberlist.Node{peer})
 }
 
 func (pd *pingDelegate) AckPayload() []byte { return pd.p.coordinatePayload() }

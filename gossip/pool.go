@@ -209,7 +209,7 @@ func New(cfg *Config) (*Pool, error) {
 	mc.Events = &eventDelegate{p}
 	mc.Conflict = &conflictDelegate{p}
 	mc.Merge = &mergeDelegate{p}
-	mc.Alive = nil
+	mc.Alive = &aliveDelegate{p}
 	if p.coordClient != nil {
 		mc.Ping = &pingDelegate{p}
 	} else {

@@ -1,0 +1,99 @@
+package wan
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"consulate/gossip"
+	"consulate/lan"
+)
+
+// ErrInvalidConfig is wrapped by every error Validate returns.
+var ErrInvalidConfig = errors.New("wan: invalid config")
+
+// Config configures the WAN pool. NodeName is the short node name; the
+// member name is NodeName + "." + Datacenter. Gossip.NodeName is ignored.
+type Config struct {
+	Gossip *gossip.Config
+
+	NodeName        string
+	Datacenter      string
+	NodeID          string
+	ServerPort      int
+	Build           string
+	BootstrapExpect int
+	RaftVersion     int
+
+	// FlapWindow is how far back Flaps looks.
+	FlapWindow time.Duration
+}
+
+// DefaultConfig starts from memberlist.DefaultWANConfig and Consul's ports.
+func DefaultConfig() *Config {
+	g := gossip.DefaultConfig()
+	g.Memberlist = memberlist.DefaultWANConfig()
+	g.BindPort = 8302
+	g.Component = "gossip.wan"
+	return &Config{
+		Gossip:      g,
+		Datacenter:  "dc1",
+		ServerPort:  8300,
+		RaftVersion: 3,
+		FlapWindow:  time.Hour,
+	}
+}
+
+// MemberName is the WAN member name of a node in a datacenter.
+func MemberName(node, dc string) string { return node + "." + dc }
+
+// SplitMemberName splits NODE.DC at the last dot.
+func SplitMemberName(name string) (node, dc string, ok bool) {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || i == len(name)-1 {
+		return "", "", false
+	}
+	return name[:i], name[i+1:], true
+}
+
+// Validate reports the first problem with the configuration.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if c == nil || c.Gossip == nil {
+		return bad("gossip config is nil")
+	}
+	if c.NodeName == "" {
+		return bad("node name is empty")
+	}
+	if c.Datacenter == "" || strings.Contains(c.Datacenter, ".") {
+		return bad("datacenter %q must be non-empty and without dots", c.Datacenter)
+	}
+	if c.FlapWindow <= 0 {
+		return bad("flap window must be positive")
+	}
+	if err := c.lanConfig().Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// lanConfig reuses lan's server tags: a WAN member carries the same ones.
+func (c *Config) lanConfig() *lan.Config {
+	g := *c.Gossip
+	g.NodeName = MemberName(c.NodeName, c.Datacenter)
+	return &lan.Config{
+		Gossip:          &g,
+		Datacenter:      c.Datacenter,
+		NodeID:          c.NodeID,
+		Server:          true,
+		ServerPort:      c.ServerPort,
+		Build:           c.Build,
+		BootstrapExpect: c.BootstrapExpect,
+		RaftVersion:     c.RaftVersion,
+	}
+}
