@@ -7,7 +7,7 @@ import "testing"
 func TestBroadcastQueueKeepsSameLengthMessages(t *testing.T) {
 	q := newBroadcastQueue(func() int { return 2 }, 4)
 	q.QueueBroadcast(&broadcast{node: "n", ltime: 4, msg: []byte("old")})
-	q.GetBroadcasts(3, 1400) // sent once: the queue is briefly empty inside
+	q.GetBroadcasts(3, 1400)                                              // sent once: the queue is briefly empty inside
 	q.QueueBroadcast(&broadcast{node: "n", ltime: 6, msg: []byte("new")}) // invalidates old
 	q.QueueBroadcast(&broadcast{node: "n", ltime: 4, msg: []byte("late")[:3]})
 	if n := q.NumQueued(); n != 2 {
