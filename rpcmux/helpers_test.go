@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -184,9 +185,12 @@ func startServer(t testing.TB, cfg Config, h *testHandler, addr string) *testSer
 func (s *testServer) stop(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	dump := time.AfterFunc(3*time.Second, func() { _ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1) })
+	t0 := time.Now()
 	if err := s.mux.Shutdown(ctx); err != nil {
-		t.Errorf("mux shutdown: %v", err)
+		t.Errorf("mux shutdown: %v after %v", err, time.Since(t0))
 	}
+	dump.Stop()
 	select {
 	case err := <-s.serveCh:
 		if !errors.Is(err, ErrClosed) {

@@ -217,17 +217,22 @@ func (m *Mux) serveSession(conn net.Conn, remote string) {
 	}
 	defer m.closeConn(sess)
 
+	var streams streamSet
 	for {
 		stream, err := sess.AcceptStream()
 		if err != nil {
 			if !sess.IsClosed() {
 				m.logger.Debug("yamux session ended", "remote", remote, "error", err)
 			}
+			// Wake streams still reading, before Close has to wait for them.
+			streams.expireAll()
 			return
 		}
+		streams.add(stream)
 		m.wg.Go(func() {
 			m.serveCalls(stream, remote)
 			stream.Close()
+			streams.remove(stream)
 		})
 	}
 }

@@ -61,6 +61,9 @@ type session struct {
 	// idleMu guards idle, streams kept open between calls.
 	idleMu sync.Mutex
 	idle   []*yamux.Stream
+
+	// streams holds every open stream, busy or idle.
+	streams streamSet
 }
 
 // PoolStats is a snapshot for metrics.
@@ -193,16 +196,16 @@ func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte,
 			s.putIdle(st)
 			return
 		}
-		st.Close()
+		s.closeStream(st)
 	}()
 
 	n, err := st.Write(frame)
 	if err != nil {
-		return p.transportErr(ctx, err), false, n > 0
+		return p.transportErr(ctx, s, err), false, n > 0
 	}
 	payload, err := p.codec.readFrame(st)
 	if err != nil {
-		return p.transportErr(ctx, err), false, true
+		return p.transportErr(ctx, s, err), false, true
 	}
 	dec := p.codec.decoder(payload)
 	defer dec.release()
@@ -229,13 +232,17 @@ func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte,
 
 // transportErr explains a failed read or write: a deadline or cancel of
 // ctx wins over the I/O error it caused.
-func (p *Pool) transportErr(ctx context.Context, err error) error {
+func (p *Pool) transportErr(ctx context.Context, s *session, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
 	if errors.Is(err, yamux.ErrTimeout) {
-		// Only ctx sets stream deadlines, so its deadline has passed even
-		// if ctx has not noticed yet.
+		if s.ys.IsClosed() {
+			// The watcher expired the deadline because the session died.
+			return yamux.ErrSessionShutdown
+		}
+		// Otherwise only ctx sets stream deadlines, so its deadline has
+		// passed even if ctx has not noticed yet.
 		return context.DeadlineExceeded
 	}
 	return err
@@ -372,9 +379,11 @@ func (p *Pool) connect(ctx context.Context, addr string) (*session, error) {
 func (p *Pool) watch(s *session) {
 	select {
 	case <-s.ys.CloseChan():
-		p.removeSession(s)
 	case <-p.ctx.Done():
 	}
+	// Wake its streams before closing, so Close need not fight them.
+	s.streams.expireAll()
+	p.removeSession(s)
 }
 
 // release gives back a reference taken by getSession.
@@ -408,7 +417,18 @@ func (s *session) stream() (*yamux.Stream, error) {
 		return st, nil
 	}
 	s.idleMu.Unlock()
-	return s.ys.OpenStream()
+	st, err := s.ys.OpenStream()
+	if err != nil {
+		return nil, err
+	}
+	s.streams.add(st)
+	return st, nil
+}
+
+// closeStream closes st and forgets it.
+func (s *session) closeStream(st *yamux.Stream) {
+	st.Close()
+	s.streams.remove(st)
 }
 
 // putIdle keeps st for the next call. The semaphore bounds busy streams,
@@ -417,7 +437,7 @@ func (s *session) putIdle(st *yamux.Stream) {
 	s.idleMu.Lock()
 	if s.ys.IsClosed() || len(s.idle) >= cap(s.sem) {
 		s.idleMu.Unlock()
-		st.Close()
+		s.closeStream(st)
 		return
 	}
 	s.idle = append(s.idle, st)
