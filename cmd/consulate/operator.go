@@ -11,7 +11,7 @@ func (e *env) operatorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "operator",
 		Usage: "Provides cluster-level tools for Consulate operators",
-		Subcommands: []*cli.Command{{
+		Subcommands: []*cli.Command{e.operatorWANCommand(), {
 			Name:  "raft",
 			Usage: "Inspect and change the Raft configuration",
 			Subcommands: []*cli.Command{

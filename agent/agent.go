@@ -1,0 +1,256 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"consulate/config"
+	"consulate/dns"
+	"consulate/federation"
+	"consulate/httpapi"
+	"consulate/lan"
+	"consulate/local"
+	"consulate/rpcmux"
+	"consulate/server"
+	"consulate/metrics"
+	"consulate/wan"
+)
+
+// Version is the agent's version, reported in tags and /v1/agent/self.
+var Version = "0.1.0"
+
+// Options carry what the agent needs beyond the runtime config.
+type Options struct {
+	// LoadOpts re-read the configuration on reload.
+	LoadOpts config.LoadOpts
+	// Logger; nil builds one from the config on LogOutput.
+	Logger *slog.Logger
+	// LogOutput is where logs go when Logger is nil (stderr by default).
+	LogOutput io.Writer
+	// Timing shrinks gossip and raft timers; nil keeps production values.
+	// Tests set it.
+	Timing *Timing
+}
+
+// Timing collects the timers tests shrink.
+type Timing struct {
+	Raft          func(*raft.Config)
+	Gossip        func(*lan.Config)
+	WANGossip     func(*wan.Config)
+	SyncInterval  time.Duration
+	ReconcileTick time.Duration
+}
+
+// Agent is one running consulate agent.
+type Agent struct {
+	cfg  *config.Runtime
+	opts Options
+	// base is handed to the pieces, which add their own component.
+	base   *slog.Logger
+	logger *slog.Logger
+	nodeID string
+
+	pool         *rpcmux.Pool
+	mux          *rpcmux.Mux
+	rpcLn        net.Listener
+	server       *server.Server
+	router       *federation.Router
+	localServers *federation.LocalServers
+	lan          *lan.Pool
+	wan          *wan.Pool
+	state        *local.State
+	http         *httpapi.Server
+	dns          []*dns.Server
+
+	events  *eventRing
+	changes *broadcast
+	metrics *metrics.Registry
+
+	// cfgMu guards cfg against reload.
+	cfgMu sync.RWMutex
+
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{}
+	leftCh       chan struct{}
+	wg           sync.WaitGroup
+	cancel       context.CancelFunc
+}
+
+// New builds an agent from a validated runtime configuration. Nothing
+// listens until Start.
+func New(rt *config.Runtime, opts Options) (*Agent, error) {
+	logger := opts.Logger
+	if logger == nil {
+		out := opts.LogOutput
+		if out == nil {
+			out = os.Stderr
+		}
+		var err error
+		logger, err = NewLogger(out, rt.LogLevel, rt.SyslogFacility, rt.LogJSON, rt.EnableSyslog)
+		if err != nil {
+			return nil, err
+		}
+	}
+	a := &Agent{
+		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
+		events:     newEventRing(256),
+		changes:    newBroadcast(),
+		metrics:    metrics.New(),
+		shutdownCh: make(chan struct{}),
+		leftCh:     make(chan struct{}),
+	}
+	if !rt.DevMode && rt.DataDir != "" {
+		if err := os.MkdirAll(rt.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
+	id, err := resolveNodeID(rt.NodeID, a.dataDir())
+	if err != nil {
+		return nil, err
+	}
+	a.nodeID = id
+	if err := a.resolveEncryptKey(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// dataDir is "" in dev mode, where nothing is persisted.
+func (a *Agent) dataDir() string {
+	if a.cfg.DevMode {
+		return ""
+	}
+	return a.cfg.DataDir
+}
+
+// keyringFile keeps the gossip key so a restart needs no -encrypt.
+const keyringFile = "serf/local.keyring"
+
+func (a *Agent) resolveEncryptKey() error {
+	dir := a.dataDir()
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, keyringFile)
+	if len(a.cfg.EncryptKey) > 0 {
+		return writeFileAtomic(path, []byte(encodeKey(a.cfg.EncryptKey)))
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	key, err := config.ParseEncryptKey(string(trimNL(b)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	a.cfg.EncryptKey = key
+	return nil
+}
+
+// NodeID is this agent's node ID.
+func (a *Agent) NodeID() string { return a.nodeID }
+
+// ShutdownCh is closed when the agent has shut down (after a leave
+// through the API, for instance).
+func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
+
+// Start builds and starts every piece, in dependency order. On error
+// whatever started is stopped again.
+func (a *Agent) Start(ctx context.Context) (err error) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	defer func() {
+		if err != nil {
+			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			a.Shutdown(sctx)
+		}
+	}()
+	rt := a.cfg
+	a.pool = rpcmux.NewPool(rpcmux.DefaultPoolConfig(), a.base)
+	a.localServers = federation.NewLocalServers(a.pool)
+
+	if err := a.startLAN(); err != nil {
+		return err
+	}
+	if rt.ServerMode {
+		if err := a.startServer(); err != nil {
+			return err
+		}
+	}
+	if rt.ServerMode {
+		if err := a.startWAN(); err != nil {
+			return err
+		}
+	}
+	if err := a.startLocal(runCtx); err != nil {
+		return err
+	}
+	if a.server != nil {
+		// Sync as soon as there is a leader instead of waiting for the
+		// retry after a first sync that raced the election.
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if _, err := a.server.WaitForLeader(runCtx); err == nil {
+				a.state.SyncFull(runCtx)
+			}
+		}()
+	}
+	a.registerCollectors()
+	if err := a.startFrontEnds(); err != nil {
+		return err
+	}
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		a.watchLocal(runCtx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		every := 10 * time.Second
+		if a.opts.Timing != nil && a.opts.Timing.SyncInterval > 0 {
+			every = a.opts.Timing.SyncInterval
+		}
+		a.sendCoordinates(runCtx, every)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.lanEventLoop(runCtx)
+	}()
+	if a.wan != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.wanEventLoop(runCtx)
+		}()
+	}
+	if err := a.startJoins(ctx, runCtx); err != nil {
+		return err
+	}
+	if err := writePIDFile(rt.PidFile); err != nil {
+		return err
+	}
+	a.logger.Info("agent started", "node", rt.NodeName, "datacenter", rt.Datacenter,
+		"server", rt.ServerMode, "node_id", a.nodeID, "version", Version)
+	return nil
+}
+
+func (a *Agent) rpcAddr() string {
+	return net.JoinHostPort(a.cfg.AdvertiseAddrLAN.String(), strconv.Itoa(a.cfg.ServerPort))
+}

@@ -1,0 +1,497 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"consulate/config"
+	"consulate/federation"
+	"consulate/gossip"
+	"consulate/lan"
+	"consulate/structs"
+	"consulate/wan"
+)
+
+// tuneMemberlist applies gossip_lan / gossip_wan settings.
+func tuneMemberlist(ml *memberlist.Config, g config.GossipRuntime) {
+	if g.GossipNodes > 0 {
+		ml.GossipNodes = g.GossipNodes
+	}
+	if g.GossipInterval > 0 {
+		ml.GossipInterval = g.GossipInterval
+	}
+	if g.ProbeInterval > 0 {
+		ml.ProbeInterval = g.ProbeInterval
+	}
+	if g.ProbeTimeout > 0 {
+		ml.ProbeTimeout = g.ProbeTimeout
+	}
+	if g.SuspicionMult > 0 {
+		ml.SuspicionMult = g.SuspicionMult
+	}
+	if g.RetransmitMult > 0 {
+		ml.RetransmitMult = g.RetransmitMult
+	}
+}
+
+// userEventLimit bounds a user event's name plus its envelope.
+const userEventLimit = 1024
+
+func (a *Agent) startLAN() error {
+	rt := a.cfg
+	lc := lan.DefaultConfig()
+	g := lc.Gossip
+	g.NodeName = rt.NodeName
+	g.BindAddr = rt.SerfBindAddrLAN.String()
+	g.BindPort = rt.SerfPortLAN
+	g.AdvertiseAddr = rt.AdvertiseAddrLAN.String()
+	g.AdvertisePort = rt.SerfPortLAN
+	g.SecretKey = rt.EncryptKey
+	if rt.ReconnectTimeoutLAN > 0 {
+		g.ReconnectTimeout = rt.ReconnectTimeoutLAN
+	}
+	g.Logger = a.base
+	g.RejoinAfterLeave = rt.RejoinAfterLeave
+	g.UserEventSizeLimit = userEventLimit
+	if dir := a.dataDir(); dir != "" {
+		g.SnapshotPath = filepath.Join(dir, "serf", "local.snapshot")
+	}
+	tuneMemberlist(g.Memberlist, rt.GossipLAN)
+	lc.Datacenter = rt.Datacenter
+	lc.NodeID = a.nodeID
+	lc.Server = rt.ServerMode
+	lc.ServerPort = rt.ServerPort
+	lc.Build = Version
+	lc.BootstrapExpect = rt.BootstrapExpect
+	lc.Bootstrap = rt.Bootstrap || rt.DevMode
+	lc.WANJoinPort = rt.SerfPortWAN
+	if a.opts.Timing != nil && a.opts.Timing.Gossip != nil {
+		a.opts.Timing.Gossip(lc)
+	}
+	p, err := lan.New(lc)
+	if err != nil {
+		return fmt.Errorf("LAN gossip: %w", err)
+	}
+	a.lan = p
+	return nil
+}
+
+func (a *Agent) startWAN() error {
+	rt := a.cfg
+	if rt.SerfPortWAN <= 0 {
+		return nil
+	}
+	wc := wan.DefaultConfig()
+	g := wc.Gossip
+	g.BindAddr = rt.SerfBindAddrWAN.String()
+	g.BindPort = rt.SerfPortWAN
+	g.AdvertiseAddr = rt.AdvertiseAddrWAN.String()
+	g.AdvertisePort = rt.SerfPortWAN
+	g.SecretKey = rt.EncryptKey
+	if rt.ReconnectTimeoutWAN > 0 {
+		g.ReconnectTimeout = rt.ReconnectTimeoutWAN
+	}
+	g.Logger = a.base
+	// Failure detection fast enough to mark a dead remote server failed
+	// within about 15 s: probes every 2 s, suspicion 4× that.
+	g.Memberlist.ProbeInterval = 2 * time.Second
+	g.Memberlist.ProbeTimeout = time.Second
+	g.Memberlist.SuspicionMult = 4
+	tuneMemberlist(g.Memberlist, rt.GossipWAN)
+	if dir := a.dataDir(); dir != "" {
+		g.SnapshotPath = filepath.Join(dir, "serf", "remote.snapshot")
+	}
+	wc.NodeName = rt.NodeName
+	wc.Datacenter = rt.Datacenter
+	wc.NodeID = a.nodeID
+	wc.ServerPort = rt.ServerPort
+	wc.Build = Version
+	wc.BootstrapExpect = rt.BootstrapExpect
+	if a.opts.Timing != nil && a.opts.Timing.WANGossip != nil {
+		a.opts.Timing.WANGossip(wc)
+	}
+	p, err := wan.New(wc)
+	if err != nil {
+		return fmt.Errorf("WAN gossip: %w", err)
+	}
+	a.wan = p
+	// This server is a server of its own datacenter from the start.
+	a.router.UpdateServer(federation.Server{Name: p.LocalName(), Datacenter: rt.Datacenter,
+		Addr: a.rpcAddr(), Status: structs.StatusAlive})
+	return nil
+}
+
+// wanRTT estimates the RTT from this server to a WAN member.
+func (a *Agent) wanRTT(name string) (time.Duration, bool) {
+	if a.wan == nil {
+		return 0, false
+	}
+	if name == a.wan.LocalName() {
+		return 0, true
+	}
+	other, ok := a.wan.GetCachedCoordinate(name)
+	me := a.wan.Coordinate()
+	if !ok || other == nil || me == nil {
+		return 0, false
+	}
+	return me.DistanceTo(other), true
+}
+
+// lanEventLoop feeds LAN membership to the local server list, the server's
+// leader duties and bootstrap, and stores user events.
+func (a *Agent) lanEventLoop(ctx context.Context) {
+	a.syncLANServers()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-a.lan.Events():
+			if !ok {
+				return
+			}
+			if ev.Type == gossip.User {
+				a.handleUserEvent(ev.User)
+				continue
+			}
+			a.syncLANServers()
+			if a.server != nil {
+				a.server.MemberChanged()
+				if _, err := a.server.MaybeBootstrap(a.lan.Members()); err != nil {
+					a.logger.Error("bootstrap", "error", err)
+				}
+				if ev.Type == gossip.MemberJoin {
+					a.floodJoinWAN(ev.Members)
+				}
+			}
+		}
+	}
+}
+
+// syncLANServers refreshes the client-side server list from the pool.
+func (a *Agent) syncLANServers() {
+	for _, m := range a.lan.Members() {
+		si, ok := lan.IsServer(m)
+		if !ok || si.Datacenter != a.cfg.Datacenter {
+			continue
+		}
+		a.localServers.Update(federation.Server{
+			Name: m.Name, Datacenter: si.Datacenter, Addr: net.JoinHostPort(si.Addr, strconv.Itoa(si.Port)),
+			Status: m.Status,
+		})
+	}
+}
+
+// floodJoinWAN joins servers of this datacenter that appear on the LAN to
+// the WAN pool, so joining one server across datacenters brings in all.
+func (a *Agent) floodJoinWAN(members []structs.Member) {
+	if a.wan == nil {
+		return
+	}
+	known := map[string]bool{}
+	for _, m := range a.wan.Members() {
+		known[m.Name] = true
+	}
+	var addrs []string
+	for _, m := range members {
+		si, ok := lan.IsServer(m)
+		if !ok || si.Datacenter != a.cfg.Datacenter || m.Name == a.cfg.NodeName || si.WANJoinPort <= 0 {
+			continue
+		}
+		if known[wan.MemberName(m.Name, si.Datacenter)] {
+			continue
+		}
+		addrs = append(addrs, net.JoinHostPort(si.Addr, strconv.Itoa(si.WANJoinPort)))
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	go func() {
+		if n, err := a.wan.Join(addrs, true); err != nil {
+			a.logger.Warn("WAN flood join", "addrs", addrs, "joined", n, "error", err)
+		}
+	}()
+}
+
+// wanEventLoop feeds WAN membership to the federation router.
+func (a *Agent) wanEventLoop(ctx context.Context) {
+	a.syncRouter()
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.syncRouter()
+		case ev, ok := <-a.wan.Events():
+			if !ok {
+				return
+			}
+			if ev.Type == gossip.User {
+				continue
+			}
+			for _, m := range ev.Members {
+				if _, dc, ok := wan.SplitMemberName(m.Name); ok {
+					a.logger.Info("WAN membership change", "event", ev.Type.String(), "member", m.Name,
+						"datacenter", dc, "status", m.Status.String())
+				}
+			}
+			a.syncRouter()
+		}
+	}
+}
+
+// syncRouter refreshes the router's view of every datacenter.
+func (a *Agent) syncRouter() {
+	seen := map[string]bool{}
+	for _, m := range a.wan.Members() {
+		si, ok := lan.IsServer(m)
+		if !ok {
+			continue
+		}
+		seen[m.Name] = true
+		a.router.UpdateServer(federation.Server{
+			Name: m.Name, Datacenter: si.Datacenter,
+			Addr: net.JoinHostPort(si.Addr, strconv.Itoa(si.Port)), Status: m.Status,
+		})
+	}
+	for _, h := range a.router.Health() {
+		for _, s := range h.Servers {
+			if !seen[s.Name] && s.Name != a.wan.LocalName() {
+				a.router.RemoveServer(h.Datacenter, s.Name)
+			}
+		}
+	}
+}
+
+// Members lists the LAN pool, or the WAN pool with wan set.
+func (a *Agent) Members(wanPool bool) []structs.Member {
+	if wanPool {
+		if a.wan == nil {
+			return []structs.Member{}
+		}
+		return a.wan.Members()
+	}
+	return a.lan.Members()
+}
+
+// Join joins the LAN (or WAN) pool through addrs.
+func (a *Agent) Join(ctx context.Context, addrs []string, wanPool bool) (int, error) {
+	if wanPool {
+		if a.wan == nil {
+			return 0, &structs.BadRequestError{Reason: "WAN join is only possible on servers"}
+		}
+		n, err := a.wan.Join(withPort(addrs, a.cfg.SerfPortWAN), true)
+		a.syncRouter()
+		return n, err
+	}
+	n, err := a.lan.Join(withPort(addrs, a.cfg.SerfPortLAN), true)
+	if n > 0 {
+		go a.state.SyncFull(context.Background())
+	}
+	return n, err
+}
+
+// withPort adds the default gossip port to addresses without one.
+func withPort(addrs []string, port int) []string {
+	out := make([]string, 0, len(addrs))
+	for _, addr := range addrs {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, strconv.Itoa(port))
+		}
+		out = append(out, addr)
+	}
+	return out
+}
+
+// ForceLeave turns a failed member into left (and with prune forgets it).
+func (a *Agent) ForceLeave(ctx context.Context, node string, prune, wanPool bool) error {
+	if wanPool {
+		if a.wan == nil {
+			return &structs.BadRequestError{Reason: "WAN force-leave is only possible on servers"}
+		}
+		err := a.wan.ForceLeave(node, prune)
+		a.syncRouter()
+		return err
+	}
+	return a.lan.ForceLeave(node, prune)
+}
+
+// startJoins runs -join (fatal when nobody answers), -join-wan, and the
+// retry-join loops in the background, plus -rejoin.
+func (a *Agent) startJoins(ctx, runCtx context.Context) error {
+	rt := a.cfg
+	// Members known before a restart (none after a graceful leave,
+	// unless rejoin_after_leave) are joined again.
+	if prev := a.lan.PreviousMemberAddrs(); len(prev) > 0 {
+		if n, err := a.lan.Join(prev, true); err != nil {
+			a.logger.Warn("rejoin failed", "previous", prev, "joined", n, "error", err)
+		}
+	}
+	if a.wan != nil {
+		if prev := a.wan.PreviousMemberAddrs(); len(prev) > 0 {
+			if n, err := a.wan.Join(prev, true); err != nil {
+				a.logger.Warn("WAN rejoin failed", "previous", prev, "joined", n, "error", err)
+			}
+		}
+	}
+	if len(rt.StartJoinAddrsLAN) > 0 {
+		if _, err := a.Join(ctx, rt.StartJoinAddrsLAN, false); err != nil {
+			return fmt.Errorf("join: %w", err)
+		}
+	}
+	if len(rt.StartJoinAddrsWAN) > 0 && a.wan != nil {
+		if _, err := a.Join(ctx, rt.StartJoinAddrsWAN, true); err != nil {
+			return fmt.Errorf("join -wan: %w", err)
+		}
+	}
+	if len(rt.RetryJoinLAN) > 0 {
+		a.retryJoin(runCtx, "LAN", rt.RetryJoinLAN, rt.RetryIntervalLAN, rt.RetryMaxAttemptsLAN, false)
+	}
+	if len(rt.RetryJoinWAN) > 0 && a.wan != nil {
+		a.retryJoin(runCtx, "WAN", rt.RetryJoinWAN, rt.RetryIntervalWAN, rt.RetryMaxAttemptsWAN, true)
+	}
+	return nil
+}
+
+// retryJoin keeps trying to join until one address answers, max attempts
+// are used (0 = unlimited) or the agent stops.
+func (a *Agent) retryJoin(ctx context.Context, pool string, addrs []string, interval time.Duration, max int, wanPool bool) {
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for attempt := 1; max == 0 || attempt <= max; attempt++ {
+			n, err := a.Join(ctx, addrs, wanPool)
+			if err == nil && n > 0 {
+				a.logger.Info("retry join succeeded", "pool", pool, "joined", n, "attempt", attempt)
+				return
+			}
+			a.logger.Warn("retry join failed", "pool", pool, "attempt", attempt, "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(interval):
+			}
+		}
+		a.logger.Error("retry join gave up", "pool", pool, "attempts", max)
+	}()
+}
+
+// userEnvelope carries Consul's event fields inside a gossip user event.
+type userEnvelope struct {
+	ID            string
+	Payload       []byte `json:",omitempty"`
+	NodeFilter    string `json:",omitempty"`
+	ServiceFilter string `json:",omitempty"`
+	TagFilter     string `json:",omitempty"`
+	Version       int
+}
+
+// FireEvent fires a user event in dc ("" or the local one: through the
+// LAN pool here; else through a server of dc).
+func (a *Agent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
+	if ev.ID == "" {
+		id, err := newUUID()
+		if err != nil {
+			return err
+		}
+		ev.ID = id
+	}
+	req := &structs.EventFireRequest{Datacenter: dc, Name: ev.Name}
+	env := userEnvelope{ID: ev.ID, Payload: ev.Payload, NodeFilter: ev.NodeFilter,
+		ServiceFilter: ev.ServiceFilter, TagFilter: ev.TagFilter, Version: 1}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	req.Payload = b
+	return a.RPC(ctx, structs.MethodEventFire, req, &structs.EventFireResponse{})
+}
+
+// fireLocalEvent broadcasts an event (already wrapped) in the LAN pool.
+func (a *Agent) fireLocalEvent(req *structs.EventFireRequest) error {
+	if len(req.Name)+len(req.Payload) > userEventLimit {
+		return &structs.BadRequestError{Reason: fmt.Sprintf("user event exceeds limit of %d bytes", userEventLimit)}
+	}
+	return a.lan.UserEvent(req.Name, req.Payload, false)
+}
+
+// handleUserEvent unwraps an event and keeps it if its filters match.
+func (a *Agent) handleUserEvent(u *structs.UserEvent) {
+	if u == nil {
+		return
+	}
+	var env userEnvelope
+	if err := json.Unmarshal(u.Payload, &env); err != nil || env.ID == "" {
+		a.logger.Warn("dropping user event with a bad envelope", "name", u.Name)
+		return
+	}
+	ev := &structs.UserEvent{ID: env.ID, Name: u.Name, Payload: env.Payload, NodeFilter: env.NodeFilter,
+		ServiceFilter: env.ServiceFilter, TagFilter: env.TagFilter, Version: env.Version, LTime: u.LTime}
+	if !a.eventMatches(ev) {
+		return
+	}
+	a.logger.Info("user event", "name", ev.Name, "id", ev.ID)
+	a.events.add(ev)
+	a.changes.notify()
+}
+
+func (a *Agent) eventMatches(ev *structs.UserEvent) bool {
+	if ev.NodeFilter != "" {
+		re, err := regexp.Compile(ev.NodeFilter)
+		if err != nil || !re.MatchString(a.cfg.NodeName) {
+			return false
+		}
+	}
+	if ev.ServiceFilter == "" {
+		return true
+	}
+	svcRe, err := regexp.Compile(ev.ServiceFilter)
+	if err != nil {
+		return false
+	}
+	var tagRe *regexp.Regexp
+	if ev.TagFilter != "" {
+		if tagRe, err = regexp.Compile(ev.TagFilter); err != nil {
+			return false
+		}
+	}
+	for _, s := range a.state.Services() {
+		if !svcRe.MatchString(s.Service) {
+			continue
+		}
+		if tagRe == nil {
+			return true
+		}
+		for _, t := range s.Tags {
+			if tagRe.MatchString(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// jitter spreads periodic work.
+func jitter(d time.Duration) time.Duration { return d + time.Duration(rand.Int64N(int64(d)/8+1)) }
+
+// lanMembers lists the LAN pool for the server's reconciliation; empty
+// until the pool exists.
+func (a *Agent) lanMembers() []structs.Member {
+	if a.lan == nil {
+		return nil
+	}
+	return a.lan.Members()
+}

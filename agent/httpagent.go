@@ -1,0 +1,188 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"consulate/httpapi"
+	"consulate/structs"
+)
+
+// httpAgent adapts the Agent to the interface the HTTP API declares.
+type httpAgent struct{ a *Agent }
+
+var _ httpapi.Agent = (*httpAgent)(nil)
+
+func (h *httpAgent) RPC(ctx context.Context, method string, args, reply any) error {
+	return h.a.RPC(ctx, method, args, reply)
+}
+
+func (h *httpAgent) Self() httpapi.Self { return h.a.self() }
+
+func (h *httpAgent) Members(wan bool) []structs.Member { return h.a.Members(wan) }
+
+func (h *httpAgent) Join(ctx context.Context, addrs []string, wan bool) (int, error) {
+	return h.a.Join(ctx, addrs, wan)
+}
+
+func (h *httpAgent) Leave(ctx context.Context) error { return h.a.Leave(ctx) }
+
+func (h *httpAgent) ForceLeave(ctx context.Context, node string, prune, wan bool) error {
+	return h.a.ForceLeave(ctx, node, prune, wan)
+}
+
+func (h *httpAgent) Reload(ctx context.Context) error { return h.a.Reload(ctx) }
+
+func (h *httpAgent) AddService(def *structs.ServiceDefinition, replaceExisting bool) error {
+	return h.a.state.AddService(def.NodeService(), def.CheckTypes(), true, "api")
+}
+
+func (h *httpAgent) RemoveService(id string) error { return h.a.state.RemoveService(id, true) }
+
+func (h *httpAgent) Services() map[string]*structs.NodeService { return h.a.state.Services() }
+
+func (h *httpAgent) Checks() map[string]*structs.HealthCheck { return h.a.state.Checks() }
+
+func (h *httpAgent) AddCheck(ct *structs.CheckType) error {
+	hc := &structs.HealthCheck{
+		Node: h.a.cfg.NodeName, CheckID: ct.CheckID, Name: ct.Name, Notes: ct.Notes,
+		ServiceID: ct.ServiceID, Status: ct.Status, Type: ct.Kind(),
+	}
+	if hc.Status == "" {
+		hc.Status = structs.HealthCritical
+	}
+	return h.a.state.AddCheck(hc, ct, true)
+}
+
+func (h *httpAgent) RemoveCheck(id string) error { return h.a.state.RemoveCheck(id, true) }
+
+func (h *httpAgent) UpdateTTLCheck(id, status, output string) error {
+	return h.a.state.UpdateTTLCheck(id, status, output)
+}
+
+func (h *httpAgent) ServiceMaintenance(id string, enable bool, reason string) error {
+	if enable {
+		return h.a.state.EnableServiceMaintenance(id, reason)
+	}
+	return h.a.state.DisableServiceMaintenance(id)
+}
+
+func (h *httpAgent) NodeMaintenance(enable bool, reason string) error {
+	if enable {
+		return h.a.state.EnableNodeMaintenance(reason)
+	}
+	return h.a.state.DisableNodeMaintenance()
+}
+
+func (h *httpAgent) LocalChanged() <-chan struct{} { return h.a.changes.wait() }
+
+func (h *httpAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
+	return h.a.FireEvent(ctx, ev, dc)
+}
+
+func (h *httpAgent) UserEvents() []*structs.UserEvent { return h.a.events.list() }
+
+// broadcast is a channel closed and replaced at every change, so any
+// number of waiters wake on the next one.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// eventRing keeps the most recent user events, oldest first.
+type eventRing struct {
+	mu     sync.Mutex
+	events []*structs.UserEvent
+	max    int
+}
+
+func newEventRing(max int) *eventRing { return &eventRing{max: max} }
+
+func (r *eventRing) add(ev *structs.UserEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if e.ID == ev.ID {
+			return
+		}
+	}
+	r.events = append(r.events, ev)
+	if len(r.events) > r.max {
+		r.events = r.events[len(r.events)-r.max:]
+	}
+}
+
+func (r *eventRing) list() []*structs.UserEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*structs.UserEvent(nil), r.events...)
+}
+
+// self builds /v1/agent/self.
+func (a *Agent) self() httpapi.Self {
+	rt := a.cfg
+	s := httpapi.Self{
+		NodeName: rt.NodeName, NodeID: a.nodeID, Datacenter: rt.Datacenter, Server: rt.ServerMode,
+		Version: Version, Revision: "", BindAddr: rt.BindAddr.String(), AdvertiseAddr: rt.AdvertiseAddrLAN.String(),
+		Stats: a.Stats(), Meta: rt.NodeMeta,
+		DebugConfig: map[string]any{
+			"Datacenter": rt.Datacenter, "NodeName": rt.NodeName, "ServerMode": rt.ServerMode,
+			"DevMode": rt.DevMode, "Bootstrap": rt.Bootstrap, "BootstrapExpect": rt.BootstrapExpect,
+			"DataDir": rt.DataDir, "DNSDomain": rt.DNSDomain, "EncryptKey": len(rt.EncryptKey) > 0,
+		},
+	}
+	if a.lan != nil {
+		s.Member = a.lan.LocalMember()
+	}
+	return s
+}
+
+// Stats is what `consulate info` prints, by section.
+func (a *Agent) Stats() map[string]map[string]string {
+	rt := a.cfg
+	out := map[string]map[string]string{
+		"agent": {
+			"check_monitors": "0", "checks": fmt.Sprint(len(a.state.Checks())),
+			"services": fmt.Sprint(len(a.state.Services())), "version": Version,
+		},
+		"consul": {
+			"server": fmt.Sprint(rt.ServerMode), "datacenter": rt.Datacenter,
+			"bootstrap": fmt.Sprint(rt.Bootstrap || rt.DevMode),
+		},
+		"build": {"version": Version, "prerelease": ""},
+	}
+	if a.server != nil {
+		for k, v := range a.server.Stats() {
+			out[k] = v
+		}
+		leader := string(a.server.Leader())
+		out["consul"]["leader"] = fmt.Sprint(a.server.IsLeader())
+		out["consul"]["leader_addr"] = leader
+		out["consul"]["known_datacenters"] = fmt.Sprint(len(a.router.KnownDatacenters()))
+	} else {
+		out["consul"]["known_servers"] = fmt.Sprint(len(a.localServers.Addrs()))
+	}
+	if a.lan != nil {
+		out["serf_lan"] = a.lan.Stats()
+	}
+	if a.wan != nil {
+		out["serf_wan"] = a.wan.Stats()
+	}
+	return out
+}

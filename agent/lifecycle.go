@@ -1,0 +1,247 @@
+package agent
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+
+	"consulate/config"
+	"consulate/dns"
+	"consulate/federation"
+	"consulate/structs"
+)
+
+func encodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
+
+// leaveTimeout bounds a graceful leave.
+const leaveTimeout = 15 * time.Second
+
+// Leave leaves the cluster gracefully and then shuts the agent down. It is
+// what `consulate leave`, PUT /v1/agent/leave and Ctrl-C do.
+func (a *Agent) Leave(ctx context.Context) error {
+	a.logger.Info("gracefully leaving the cluster")
+	ctx, cancel := context.WithTimeout(ctx, leaveTimeout)
+	defer cancel()
+	var errs []error
+	if a.server != nil && a.server.IsLeader() {
+		// Hand leadership over so the rest keeps a leader at once.
+		if err := a.server.Raft().LeadershipTransfer().Error(); err != nil {
+			a.logger.Warn("leadership transfer before leave", "error", err)
+		}
+	}
+	if a.wan != nil {
+		if err := a.wan.Leave(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("WAN leave: %w", err))
+		}
+	}
+	if a.lan != nil {
+		if err := a.lan.Leave(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("LAN leave: %w", err))
+		}
+	}
+	select {
+	case <-a.leftCh:
+	default:
+		close(a.leftCh)
+	}
+	go func() {
+		sctx, c := context.WithTimeout(context.Background(), leaveTimeout)
+		defer c()
+		a.Shutdown(sctx)
+	}()
+	return errors.Join(errs...)
+}
+
+// Reload re-reads the configuration files and applies what can change
+// without a restart: services, checks and the log level.
+func (a *Agent) Reload(ctx context.Context) error {
+	rt, err := config.Load(a.opts.LoadOpts)
+	if err != nil {
+		a.logger.Error("reload failed", "error", err)
+		return &structs.BadRequestError{Reason: "reload failed: " + err.Error()}
+	}
+	if err := a.state.ReplaceConfigServices(rt.Services, rt.Checks); err != nil {
+		a.logger.Error("reload: applying services", "error", err)
+		return err
+	}
+	a.logger.Info("configuration reloaded", "services", len(rt.Services), "checks", len(rt.Checks))
+	return nil
+}
+
+// Run blocks until the agent is told to stop: SIGHUP reloads, SIGINT
+// leaves (unless skip_leave_on_interrupt) and SIGTERM leaves when
+// leave_on_terminate is set; then the agent shuts down. A leave through
+// the API ends Run too.
+func (a *Agent) Run() error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-a.shutdownCh:
+			return nil
+		case sig := <-sigs:
+			a.logger.Info("caught signal", "signal", sig.String())
+			if sig == syscall.SIGHUP {
+				a.Reload(context.Background())
+				continue
+			}
+			leave := (sig == syscall.SIGINT && !a.cfg.SkipLeaveOnInterrupt) ||
+				(sig == syscall.SIGTERM && a.cfg.LeaveOnTerminate)
+			if leave {
+				done := make(chan error, 1)
+				go func() { done <- a.Leave(context.Background()) }()
+				select {
+				case err := <-done:
+					if err != nil {
+						a.logger.Warn("leave", "error", err)
+					}
+				case <-sigs:
+					a.logger.Warn("second signal: stopping without a graceful leave")
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+			a.Shutdown(ctx)
+			cancel()
+			return nil
+		}
+	}
+}
+
+// watchLocal turns local state changes into broadcast notifications.
+func (a *Agent) watchLocal(ctx context.Context) {
+	ch, stop := a.state.Subscribe()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			a.changes.notify()
+		}
+	}
+}
+
+// sendCoordinates keeps this node's LAN coordinate in the catalog, for
+// /v1/coordinate/nodes, `consulate rtt` and ?near sorting.
+func (a *Agent) sendCoordinates(ctx context.Context, every time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(jitter(every)):
+		}
+		c := a.lan.Coordinate()
+		if c == nil {
+			continue
+		}
+		req := &structs.CoordinateUpdateRequest{Datacenter: a.cfg.Datacenter, Node: a.cfg.NodeName, Coord: c}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.RPC(cctx, structs.MethodCoordinateUpdate, req, &struct{}{}); err != nil {
+			a.logger.Debug("coordinate update", "error", err)
+		}
+		cancel()
+	}
+}
+
+// wanCoordinates answers Coordinate.ListDatacenters from the WAN pool.
+func (a *Agent) wanCoordinates() []*structs.DatacenterMap {
+	byDC := map[string]*structs.DatacenterMap{}
+	for _, m := range a.wan.Members() {
+		if m.Status != structs.StatusAlive {
+			continue
+		}
+		dc := m.Tags["dc"]
+		c := a.wan.Coordinate()
+		if m.Name != a.wan.LocalName() {
+			var ok bool
+			if c, ok = a.wan.GetCachedCoordinate(m.Name); !ok {
+				continue
+			}
+		}
+		if byDC[dc] == nil {
+			byDC[dc] = &structs.DatacenterMap{Datacenter: dc, AreaID: "wan"}
+		}
+		byDC[dc].Coordinates = append(byDC[dc].Coordinates, &structs.Coordinate{Node: m.Name, Coord: c})
+	}
+	out := make([]*structs.DatacenterMap, 0, len(byDC))
+	for _, dc := range a.router.Datacenters() {
+		if m := byDC[dc]; m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// wanHealthRow is one datacenter in /v1/operator/wan.
+type wanHealthRow struct {
+	federation.DCHealth
+	HasLeader bool
+}
+
+// wanHealth builds /v1/operator/wan: the router's view plus whether each
+// datacenter answers with a leader (asked with a short deadline).
+func (a *Agent) wanHealth(ctx context.Context) (any, error) {
+	if a.router == nil {
+		return nil, &structs.BadRequestError{Reason: "operator wan is only available on servers"}
+	}
+	rows := a.router.Health()
+	out := make([]wanHealthRow, len(rows))
+	done := make(chan struct{}, len(rows))
+	for i, h := range rows {
+		out[i].DCHealth = h
+		go func(i int, dc string) {
+			defer func() { done <- struct{}{} }()
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			var leader string
+			if err := a.RPC(cctx, structs.MethodStatusLeader, &structs.EmptyRequest{Datacenter: dc}, &leader); err == nil {
+				out[i].HasLeader = leader != ""
+			}
+		}(i, h.Datacenter)
+	}
+	for range rows {
+		<-done
+	}
+	return out, nil
+}
+
+// dnsQueries runs NAME.query lookups through the prepared-query RPC.
+type dnsQueries struct{ a *Agent }
+
+func (q *dnsQueries) ExecuteQuery(ctx context.Context, req *dns.QueryRequest) (*dns.QueryResult, error) {
+	args := &structs.PreparedQueryExecuteRequest{
+		Datacenter: req.Datacenter, QueryIDOrName: req.Name, Agent: req.Agent, Source: req.Agent,
+		QueryOptions: structs.QueryOptions{AllowStale: req.AllowStale, MaxStaleDuration: req.MaxStale},
+	}
+	var resp structs.PreparedQueryExecuteResponse
+	if err := q.a.RPC(ctx, structs.MethodPreparedQueryExecute, args, &resp); err != nil {
+		if errors.Is(err, structs.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %v", dns.ErrQueryNotFound, err)
+		}
+		return nil, err
+	}
+	res := &dns.QueryResult{Service: resp.Service, Datacenter: resp.Datacenter, Nodes: resp.Nodes}
+	if resp.DNS.TTL != "" {
+		if d, err := time.ParseDuration(resp.DNS.TTL); err == nil {
+			res.TTL = d
+		}
+	}
+	return res, nil
+}
+
+// sortedKeys is a small helper for stable output.
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# DNS load: dnsperf against a dev agent with 50 instances of "web", next
+# to a bare miekg/dns server. Loopback only; every run is bounded (-l).
+#   bash bench/dns.sh            # 10 s per run
+#   DURATION=30 bash bench/dns.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+AGENT_IP=127.0.0.61
+BARE_IP=127.0.0.63
+command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+go build -o "$tmp/consulate" ./cmd/consulate
+go build -o "$tmp/baredns" ./bench/baredns
+"$tmp/consulate" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level warn >"$tmp/agent.log" 2>&1 &
+"$tmp/baredns" -listen $BARE_IP:8600 >/dev/null &
+for i in $(seq 1 100); do
+  curl -sf "http://$AGENT_IP:8500/v1/status/leader" | grep -q 8300 && break
+  sleep 0.1
+done
+# 50 instances of web on 50 catalog nodes, all passing.
+for i in $(seq 1 50); do
+  curl -sf -X PUT "http://$AGENT_IP:8500/v1/catalog/register" -d "{
+    \"Node\": \"web-node-$i\", \"Address\": \"10.1.0.$i\",
+    \"Service\": {\"ID\": \"web-$i\", \"Service\": \"web\", \"Port\": 8080},
+    \"Check\": {\"CheckID\": \"web-$i\", \"Name\": \"web\", \"ServiceID\": \"web-$i\", \"Status\": \"passing\"}}" >/dev/null
+done
+echo "web.service.consul SRV" >"$tmp/srv.txt"
+echo "bench.node.consul A" >"$tmp/node.txt"
+run() { # name server file
+  local out
+  out=$(dnsperf -s "$2" -p 8600 -d "$3" -l "$DURATION" -c 4 -Q 200000 -q 200 2>&1)
+  local qps lost
+  qps=$(echo "$out" | awk '/Queries per second/ {print $4}')
+  lost=$(echo "$out" | awk '/Queries lost/ {print $3}')
+  printf "%-28s %10s q/s   lost %s\n" "$1" "$qps" "$lost"
+  echo "$qps" >"$tmp/$1.qps"
+}
+run bare-miekg $BARE_IP "$tmp/node.txt"
+run node-A $AGENT_IP "$tmp/node.txt"
+run web-SRV-50 $AGENT_IP "$tmp/srv.txt"
+bare=$(cat "$tmp/bare-miekg.qps")
+for n in node-A web-SRV-50; do
+  awk -v a="$(cat "$tmp/$n.qps")" -v b="$bare" -v n="$n" 'BEGIN {printf "%-28s %.0f%% of bare\n", n, 100*a/b}'
+done
