@@ -21,9 +21,9 @@ import (
 	"consulate/httpapi"
 	"consulate/lan"
 	"consulate/local"
+	"consulate/metrics"
 	"consulate/rpcmux"
 	"consulate/server"
-	"consulate/metrics"
 	"consulate/wan"
 )
 

@@ -115,7 +115,9 @@ func (r *Registry) Summary() Summary {
 			gauges = append(gauges, Gauge{Name: name, Value: value, Labels: labels})
 		})
 	}
-	sort.Slice(gauges, func(i, j int) bool { return key(gauges[i].Name, gauges[i].Labels) < key(gauges[j].Name, gauges[j].Labels) })
+	sort.Slice(gauges, func(i, j int) bool {
+		return key(gauges[i].Name, gauges[i].Labels) < key(gauges[j].Name, gauges[j].Labels)
+	})
 	sort.Slice(counters, func(i, j int) bool {
 		return key(counters[i].Name, counters[i].Labels) < key(counters[j].Name, counters[j].Labels)
 	})
