@@ -184,8 +184,7 @@ func (a *Agent) syncLANServers() {
 			continue
 		}
 		a.localServers.Update(federation.Server{
-			Name: m.Name, Datacenter: si.Datacenter, Addr: net.JoinHostPort(si.Addr, strconv.Itoa(si.Port)),
-			Status: m.Status,
+			Name: m.Name, Datacenter: si.Datacenter, Addr: si.Addr, Status: m.Status,
 		})
 	}
 }
@@ -209,7 +208,7 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 		if known[wan.MemberName(m.Name, si.Datacenter)] {
 			continue
 		}
-		addrs = append(addrs, net.JoinHostPort(si.Addr, strconv.Itoa(si.WANJoinPort)))
+		addrs = append(addrs, net.JoinHostPort(m.Addr, strconv.Itoa(si.WANJoinPort)))
 	}
 	if len(addrs) == 0 {
 		return
@@ -260,8 +259,7 @@ func (a *Agent) syncRouter() {
 		}
 		seen[m.Name] = true
 		a.router.UpdateServer(federation.Server{
-			Name: m.Name, Datacenter: si.Datacenter,
-			Addr: net.JoinHostPort(si.Addr, strconv.Itoa(si.Port)), Status: m.Status,
+			Name: m.Name, Datacenter: si.Datacenter, Addr: si.Addr, Status: m.Status,
 		})
 	}
 	for _, h := range a.router.Health() {

@@ -85,7 +85,7 @@ func TestSeedGuide(t *testing.T) {
 				return fmt.Errorf("leader %q (want %q) %v", l, leader, err)
 			}
 			out := membersOf(t, s)
-			if strings.Count(out, "alive") != 3 || strings.Count(out, "server") != 3 {
+			if strings.Count(out, " alive ") != 3 || strings.Count(out, " server ") != 3 {
 				return fmt.Errorf("members:\n%s", out)
 			}
 			peers, err := s.client().Status().Peers()
@@ -102,7 +102,7 @@ func TestSeedGuide(t *testing.T) {
 	waitFor(t, 10*time.Second, "four members everywhere", func() error {
 		for _, s := range []*agentProc{s1, s2, s3, c1} {
 			out := membersOf(t, s)
-			if strings.Count(out, "alive") != 4 || !strings.Contains(out, "client") {
+			if strings.Count(out, " alive ") != 4 || !strings.Contains(out, " client ") {
 				return fmt.Errorf("%s members:\n%s", s.name, out)
 			}
 		}
