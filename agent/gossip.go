@@ -102,10 +102,19 @@ func (a *Agent) startWAN() error {
 	}
 	g.Logger = a.base
 	// Failure detection fast enough to mark a dead remote server failed
-	// within about 15 s: probes every 2 s, suspicion 4× that.
-	g.Memberlist.ProbeInterval = 2 * time.Second
-	g.Memberlist.ProbeTimeout = time.Second
-	g.Memberlist.SuspicionMult = 4
+	// within about 15 s (the probe timers come from gossip_wan, whose
+	// defaults are faster than Consul's): suspicion lasts 4 s with
+	// confirmations from other servers, 8 s without. memberlist's WAN
+	// defaults take minutes.
+	g.Memberlist.SuspicionMaxTimeoutMult = 2
+	// Lifeguard stretches probe intervals when this server itself looks
+	// unhealthy, which is exactly when a remote datacenter dies (half the
+	// pool stops answering); cap the stretch so detection stays prompt.
+	g.Memberlist.AwarenessMaxMultiplier = 2
+	// Full state exchange every few seconds: WAN pools hold only servers,
+	// so it is cheap, and it repairs the alive broadcasts memberlist's
+	// queue can lose when several same-sized messages are queued at once.
+	g.Memberlist.PushPullInterval = 5 * time.Second
 	tuneMemberlist(g.Memberlist, rt.GossipWAN)
 	if dir := a.dataDir(); dir != "" {
 		g.SnapshotPath = filepath.Join(dir, "serf", "remote.snapshot")
@@ -289,6 +298,19 @@ func (a *Agent) Join(ctx context.Context, addrs []string, wanPool bool) (int, er
 			return 0, &structs.BadRequestError{Reason: "WAN join is only possible on servers"}
 		}
 		n, err := a.wan.Join(withPort(addrs, a.cfg.SerfPortWAN), true)
+		if n > 0 {
+			// Exchange state with every server now known, so both
+			// federations see each other at once rather than by gossip.
+			var all []string
+			for _, m := range a.wan.Members() {
+				if m.Status == structs.StatusAlive && m.Name != a.wan.LocalName() {
+					all = append(all, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))))
+				}
+			}
+			if len(all) > 0 {
+				a.wan.Join(all, true)
+			}
+		}
 		a.syncRouter()
 		return n, err
 	}

@@ -63,10 +63,12 @@ func DefaultConfig() *Config {
 			ProbeInterval: ptr(time.Second), ProbeTimeout: ptr(500 * time.Millisecond),
 			SuspicionMult: ptr(4), RetransmitMult: ptr(4),
 		},
+		// Faster than Consul's WAN defaults (5s/3s/6): Consulate promises a
+		// dead remote server is marked failed within about 15 s.
 		GossipWAN: &Gossip{
 			GossipNodes: ptr(4), GossipInterval: ptr(500 * time.Millisecond),
-			ProbeInterval: ptr(5 * time.Second), ProbeTimeout: ptr(3 * time.Second),
-			SuspicionMult: ptr(6), RetransmitMult: ptr(4),
+			ProbeInterval: ptr(time.Second), ProbeTimeout: ptr(800 * time.Millisecond),
+			SuspicionMult: ptr(4), RetransmitMult: ptr(4),
 		},
 		CheckUpdateInterval:       ptr(5 * time.Minute),
 		DisableUpdateCheck:        ptr(false),

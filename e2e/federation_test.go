@@ -169,10 +169,15 @@ func TestFederation(t *testing.T) {
 		if err != nil || res.Datacenter != "dc2" || res.Failovers != 1 || len(res.Nodes) != 1 {
 			t.Fatalf("execute %s: %+v %v", q.Name, res, err)
 		}
-		rrs, err := srvLookup(t, "127.0.0.14:8600", q.Name+".query.consul")
-		if err != nil || len(rrs) != 1 {
-			t.Fatalf("dns %s.query.consul: %v %v", q.Name, rrs, err)
-		}
+		// DNS reads are stale by default: give the new query a moment
+		// to reach the follower that answers.
+		waitFor(t, 3*time.Second, "dns "+q.Name+".query.consul", func() error {
+			rrs, err := srvLookup(t, "127.0.0.14:8600", q.Name+".query.consul")
+			if err != nil || len(rrs) != 1 {
+				return fmt.Errorf("%v %v", rrs, err)
+			}
+			return nil
+		})
 	}
 
 	// Kill dc2's leader: cross-DC reads and writes come back within 5 s.

@@ -77,8 +77,25 @@ func startAgent(t *testing.T, name, ip string, args ...string) *agentProc {
 		a.args = append(a.args, "-data-dir", filepath.Join(a.dir, "data"))
 	}
 	a.start()
-	t.Cleanup(func() { a.kill() })
+	t.Cleanup(func() {
+		a.kill()
+		if t.Failed() {
+			a.saveLog()
+		}
+	})
 	return a
+}
+
+// saveLog keeps a failed test's agent log under $TMPDIR/consulate-e2e-logs.
+func (a *agentProc) saveLog() {
+	dir := filepath.Join(os.TempDir(), "consulate-e2e-logs", a.t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	path := filepath.Join(dir, a.name+".log")
+	if os.WriteFile(path, []byte(a.log.String()), 0o644) == nil {
+		a.t.Logf("log of %s: %s", a.name, path)
+	}
 }
 
 func hasFlag(args []string, flag string) bool {

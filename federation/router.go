@@ -299,12 +299,16 @@ func (r *Router) candidates(dcName string) ([]string, error) {
 // ForwardDC sends a call to a server of another datacenter, trying its
 // servers best first. Only transport failures move on to the next server;
 // an answer that is an error (not found, bad request…) is returned as is.
+// A call that is not a blocking query gets AttemptTimeout in all, so a
+// datacenter that stopped answering fails fast instead of hanging; a
+// blocking query gets its wait plus BlockingGrace per attempt.
 func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, reply any) error {
 	addrs, err := r.candidates(dcName)
 	if err != nil {
 		r.record(dcName, "", err)
 		return err
 	}
+	blocking := false
 	attempt := r.cfg.AttemptTimeout
 	if q, ok := args.(structs.QueryOptionsGetter); ok {
 		if opts := q.GetQueryOptions(); opts.MinQueryIndex > 0 {
@@ -312,8 +316,14 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 			if wait <= 0 {
 				wait = 5 * time.Minute
 			}
+			blocking = true
 			attempt = wait + wait/16 + r.cfg.BlockingGrace
 		}
+	}
+	if !blocking {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.cfg.AttemptTimeout)
+		defer cancel()
 	}
 	var lastErr error
 	for _, addr := range addrs {
@@ -331,8 +341,8 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 		r.record(dcName, addr, err)
 		r.logger.Warn("cross-datacenter call failed", "datacenter", dcName, "server", addr, "method", method, "error", err)
 	}
-	if ctx.Err() != nil && lastErr == nil {
-		return ctx.Err()
+	if lastErr == nil {
+		lastErr = ctx.Err()
 	}
 	return fmt.Errorf("%w %q: %v", structs.ErrNoDCPath, dcName, lastErr)
 }
