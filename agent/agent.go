@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"consulate/cache"
 	"consulate/config"
 	"consulate/dns"
 	"consulate/federation"
@@ -72,6 +73,8 @@ type Agent struct {
 	state        *local.State
 	http         *httpapi.Server
 	dns          []*dns.Server
+	cache        *cache.Cache
+	remote       *remoteHealth
 
 	events  *eventRing
 	changes *broadcast
@@ -106,6 +109,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
 		events:     newEventRing(256),
 		changes:    newBroadcast(),
+		remote:     newRemoteHealth(10 * time.Second),
 		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
 		leftCh:     make(chan struct{}),

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"consulate/cache"
 	"consulate/dns"
 	"consulate/federation"
 	"consulate/httpapi"
@@ -144,12 +145,21 @@ func (a *Agent) serverRPC(ctx context.Context, method string, args, reply any) e
 }
 
 // RPC sends a call to the servers: in-process on a server, else to a
-// server of this datacenter chosen from the LAN pool.
+// server of this datacenter chosen from the LAN pool. Calls for another
+// datacenter also record whether it answered, for the DNS cache.
 func (a *Agent) RPC(ctx context.Context, method string, args, reply any) error {
+	var err error
 	if a.server != nil {
-		return a.serverRPC(ctx, method, args, reply)
+		err = a.serverRPC(ctx, method, args, reply)
+	} else {
+		err = a.localServers.Call(ctx, method, args, reply)
 	}
-	return a.localServers.Call(ctx, method, args, reply)
+	if info, ok := args.(structs.RPCInfo); ok {
+		if dc := info.RequestDatacenter(); dc != "" && dc != a.cfg.Datacenter {
+			a.remote.record(dc, err)
+		}
+	}
+	return err
 }
 
 // startLocal builds the agent's local state, restores what was persisted
@@ -200,6 +210,11 @@ func (a *Agent) startFrontEnds() error {
 			return fmt.Errorf("HTTP API: %w", err)
 		}
 	}
+	cc := cache.DefaultConfig()
+	cc.LocalDC = rt.Datacenter
+	cc.Logger = a.base
+	cc.Reachable = a.remote.reachable
+	a.cache = cache.New(cc, a.RPC)
 	for _, addr := range rt.DNSAddrs() {
 		dc := dns.DefaultConfig()
 		dc.Datacenter = rt.Datacenter
@@ -219,7 +234,7 @@ func (a *Agent) startFrontEnds() error {
 		dc.SOA = dns.SOAConfig{Refresh: rt.DNSSOA.Refresh, Retry: rt.DNSSOA.Retry, Expire: rt.DNSSOA.Expire, MinTTL: rt.DNSSOA.MinTTL}
 		dc.TranslateWANAddrs = rt.TranslateWANAddrs
 		dc.QueryExecutor = &dnsQueries{a: a}
-		srv, err := dns.New(dc, a, a.base)
+		srv, err := dns.New(dc, a.cache, a.base)
 		if err != nil {
 			return err
 		}
@@ -244,6 +259,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.http != nil {
 			a.http.Shutdown(ctx)
+		}
+		if a.cache != nil {
+			a.cache.Shutdown(ctx)
 		}
 		if a.state != nil {
 			a.state.Shutdown(ctx)

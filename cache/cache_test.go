@@ -1,0 +1,145 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"consulate/structs"
+)
+
+// fakeServer answers Health.ServiceNodes with a version number and blocks
+// like a server until the version moves past MinQueryIndex.
+type fakeServer struct {
+	mu      sync.Mutex
+	version uint64
+	changed chan struct{}
+	calls   atomic.Int64
+	fail    atomic.Bool
+}
+
+func newFake() *fakeServer { return &fakeServer{version: 1, changed: make(chan struct{})} }
+
+func (f *fakeServer) bump() {
+	f.mu.Lock()
+	f.version++
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func (f *fakeServer) RPC(ctx context.Context, method string, args, reply any) error {
+	f.calls.Add(1)
+	if f.fail.Load() {
+		return structs.ErrNoDCPath
+	}
+	a := args.(*structs.ServiceSpecificRequest)
+	for {
+		f.mu.Lock()
+		v, ch := f.version, f.changed
+		f.mu.Unlock()
+		if v > a.MinQueryIndex {
+			*reply.(*structs.IndexedCheckServiceNodes) = structs.IndexedCheckServiceNodes{
+				Nodes:     structs.CheckServiceNodes{{Node: &structs.Node{Node: "n"}, Service: &structs.NodeService{Port: int(v)}}},
+				QueryMeta: structs.QueryMeta{Index: v},
+			}
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-time.After(a.MaxQueryTime):
+			*reply.(*structs.IndexedCheckServiceNodes) = structs.IndexedCheckServiceNodes{QueryMeta: structs.QueryMeta{Index: v}}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func get(t *testing.T, c *Cache, dc string) (int, error) {
+	t.Helper()
+	var out structs.IndexedCheckServiceNodes
+	err := c.RPC(context.Background(), structs.MethodHealthServiceNodes,
+		&structs.ServiceSpecificRequest{Datacenter: dc, ServiceName: "web", QueryOptions: structs.QueryOptions{AllowStale: true}}, &out)
+	if err != nil || len(out.Nodes) == 0 {
+		return 0, err
+	}
+	return out.Nodes[0].Service.Port, nil
+}
+
+func TestCacheServesFromMemoryAndFollowsChanges(t *testing.T) {
+	f := newFake()
+	c := New(Config{LocalDC: "dc1", RefreshWait: time.Second}, f.RPC)
+	defer c.Shutdown(context.Background())
+	if v, err := get(t, c, ""); err != nil || v != 1 {
+		t.Fatalf("first read %d %v", v, err)
+	}
+	before := f.calls.Load()
+	for i := 0; i < 100; i++ {
+		if v, _ := get(t, c, ""); v != 1 {
+			t.Fatalf("cached read %d", v)
+		}
+	}
+	// Only the refresher may have called (it is parked in a blocking query).
+	if n := f.calls.Load() - before; n > 1 {
+		t.Fatalf("%d server calls for 100 cached reads", n)
+	}
+	f.bump()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if v, _ := get(t, c, ""); v == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cache did not follow the change")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCacheBypassedForUnreachableDC(t *testing.T) {
+	f := newFake()
+	var reachable atomic.Bool
+	reachable.Store(true)
+	c := New(Config{LocalDC: "dc1", RefreshWait: time.Second, Reachable: func(string) bool { return reachable.Load() }}, f.RPC)
+	defer c.Shutdown(context.Background())
+	if _, err := get(t, c, "dc2"); err != nil {
+		t.Fatal(err)
+	}
+	f.fail.Store(true)
+	reachable.Store(false)
+	if _, err := get(t, c, "dc2"); !errors.Is(err, structs.ErrNoDCPath) {
+		t.Fatalf("unreachable dc served from cache: %v", err)
+	}
+}
+
+func TestUncacheableGoesThrough(t *testing.T) {
+	f := newFake()
+	c := New(Config{LocalDC: "dc1"}, f.RPC)
+	defer c.Shutdown(context.Background())
+	var out structs.IndexedCheckServiceNodes
+	for i := 0; i < 3; i++ {
+		c.RPC(context.Background(), structs.MethodHealthServiceNodes,
+			&structs.ServiceSpecificRequest{ServiceName: "web"}, &out) // not stale
+	}
+	if f.calls.Load() != 3 || c.Len() != 0 {
+		t.Fatalf("calls %d entries %d", f.calls.Load(), c.Len())
+	}
+}
+
+func TestIdleEntriesAreDropped(t *testing.T) {
+	f := newFake()
+	c := New(Config{LocalDC: "dc1", RefreshWait: 20 * time.Millisecond, IdleTTL: 50 * time.Millisecond}, f.RPC)
+	defer c.Shutdown(context.Background())
+	get(t, c, "")
+	deadline := time.Now().Add(2 * time.Second)
+	for c.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle entry kept")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
