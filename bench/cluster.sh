@@ -49,6 +49,8 @@ for dc in 1 2; do
   done
 done
 sleep 2
+echo "--- idle RSS after start"
+for n in dc1-s1 dc1-s2 dc1-s3 dc1-c1; do echo "$n $(awk '/VmRSS/ {print $2, $3}' /proc/${PID[$n]}/status)"; done
 CL=http://127.0.0.14:8500
 echo "--- KV PUT through the client agent (fsync on)"
 for c in 1 16 64; do echo "writers=$c  $("$tmp/loadgen" -mode put -url "$CL/v1/kv/bench-$c" -c $c -d "$D")"; done
@@ -64,14 +66,14 @@ for q in q1 q2; do
   out=$(dnsperf -s 127.0.0.14 -p 8600 -d "$tmp/$q" -l "$DNSD" -c 4 -Q 200000 -q 200 2>&1)
   echo "$(cat "$tmp/$q")  $(echo "$out" | awk '/Queries per second/ {print $4}') q/s, lost $(echo "$out" | awk '/Queries lost/ {print $3}')"
 done
-echo "--- RSS"
+echo "--- RSS after the load above"
 for n in dc1-s1 dc1-s2 dc1-s3 dc1-c1; do echo "$n $(awk '/VmRSS/ {print $2, $3}' /proc/${PID[$n]}/status)"; done
 echo "--- dc1 leader kill (kill -9) until a new leader answers, 5 times"
 for round in 1 2 3 4 5; do
   old=$(leader 127.0.0.11 || leader 127.0.0.12 || leader 127.0.0.13)
   victim=""
   for i in 1 2 3; do [ "$old" = "127.0.0.1$i:8300" ] && victim=dc1-s$i; done
-  k=$(ms); kill -9 "${PID[$victim]}"
+  k=$(ms); kill -9 "${PID[$victim]}"; wait "${PID[$victim]}" 2>/dev/null || true
   other=127.0.0.11; [ "$victim" = dc1-s1 ] && other=127.0.0.12
   new=$(wait_leader $other "$old")
   el=$(( $(ms) - k ))
@@ -86,7 +88,7 @@ done
 echo "--- dc2 leader kill: time until a cross-DC write from dc1's client succeeds"
 old=$(leader 127.0.0.21)
 for i in 1 2 3; do [ "$old" = "127.0.0.2$i:8300" ] && victim=dc2-s$i; done
-k=$(ms); kill -9 "${PID[$victim]}"
+k=$(ms); kill -9 "${PID[$victim]}"; wait "${PID[$victim]}" 2>/dev/null || true
 until curl -sf -m 2 -X PUT "$CL/v1/kv/x-dc?dc=dc2" -d x >/dev/null; do sleep 0.01; done
 echo "cross-DC write back after $(( $(ms) - k )) ms"
 k=$(ms)
