@@ -61,10 +61,11 @@ func (e *env) rtt(c *cli.Context) error {
 		}
 		for _, dc := range dcs {
 			for _, ent := range dc.Coordinates {
-				if coord1 == nil && dc.Datacenter == dc1 && strings.EqualFold(ent.Node, node1) {
+				// WAN entries are named NODE.DC; accept the short name too.
+				if coord1 == nil && dc.Datacenter == dc1 && (strings.EqualFold(ent.Node, node1) || strings.EqualFold(ent.Node, nodes[0])) {
 					coord1, area1 = ent.Coord, dc.AreaID
 				}
-				if coord2 == nil && dc.Datacenter == dc2 && strings.EqualFold(ent.Node, node2) {
+				if coord2 == nil && dc.Datacenter == dc2 && (strings.EqualFold(ent.Node, node2) || strings.EqualFold(ent.Node, nodes[1])) {
 					coord2, area2 = ent.Coord, dc.AreaID
 				}
 			}
