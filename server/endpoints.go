@@ -173,6 +173,7 @@ func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificR
 				out = append(out, n)
 			}
 		}
+		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n *structs.Node) string { return n.Node })
 		reply.Index, reply.Nodes = idx, out
 		return nil
 	})
@@ -249,6 +250,7 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 			}
 			out = append(out, n)
 		}
+		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n *structs.ServiceNode) string { return n.Node })
 		reply.Index, reply.ServiceNodes = idx, out
 		return nil
 	})
@@ -336,6 +338,7 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 				out = append(out, n)
 			}
 		}
+		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n structs.CheckServiceNode) string { return n.Node.Node })
 		reply.Index, reply.Nodes = idx, out
 		return nil
 	})
