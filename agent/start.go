@@ -202,6 +202,8 @@ func (a *Agent) startFrontEnds() error {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
 		hc.PrometheusText = a.metricsPrometheus
+		hc.Datacenter = rt.Datacenter
+		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		if a.router != nil {
 			hc.WANHealth = a.wanHealth
 		}

@@ -146,6 +146,9 @@ func (s *Server) catalogNodes(w http.ResponseWriter, r *http.Request) (any, erro
 	if nodes == nil {
 		nodes = structs.Nodes{}
 	}
+	if s.translate(w, args.Datacenter) {
+		translateNodes(nodes)
+	}
 	return nodes, nil
 }
 
@@ -205,6 +208,9 @@ func (s *Server) catalogService(w http.ResponseWriter, r *http.Request) (any, er
 	nodes := filter.Slice(f, out.ServiceNodes)
 	if nodes == nil {
 		nodes = structs.ServiceNodes{}
+	}
+	if s.translate(w, args.Datacenter) {
+		translateServiceNodes(nodes)
 	}
 	return nodes, nil
 }

@@ -26,6 +26,10 @@ type Config struct {
 	PrometheusText func() string
 	// WANHealth, when set, answers /v1/operator/wan (servers only).
 	WANHealth func(ctx context.Context) (any, error)
+	// Datacenter is the agent's datacenter; with TranslateWANAddrs,
+	// answers about any other one use nodes' WAN addresses.
+	Datacenter        string
+	TranslateWANAddrs bool
 	// UI, when set, is served under /ui/.
 	UI fs.FS
 }

@@ -199,7 +199,7 @@ func (f *fakeAgent) LocalChanged() <-chan struct{} {
 func checkDC(args any) error {
 	if ri, ok := args.(structs.RPCInfo); ok {
 		switch dc := ri.RequestDatacenter(); dc {
-		case "", "dc1":
+		case "", "dc1", "dc3": // dc3: a remote datacenter that answers
 		case "dc2":
 			return structs.ErrNoDCPath
 		default:

@@ -120,6 +120,9 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, err
 	for i := range nodes {
 		nodes[i].Checks = nonNilChecks(nodes[i].Checks)
 	}
+	if s.translate(w, args.Datacenter) {
+		translateCheckServiceNodes(nodes)
+	}
 	return nodes, nil
 }
 
