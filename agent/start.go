@@ -19,6 +19,7 @@ import (
 	"consulate/rpcmux"
 	"consulate/server"
 	"consulate/structs"
+	"consulate/ui"
 )
 
 // startServer opens the server port and builds the Raft server on it.
@@ -202,6 +203,9 @@ func (a *Agent) startFrontEnds() error {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
 		hc.PrometheusText = a.metricsPrometheus
+		if rt.UIEnabled {
+			hc.UI = ui.FS()
+		}
 		hc.Datacenter = rt.Datacenter
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		if a.router != nil {
