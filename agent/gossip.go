@@ -43,6 +43,20 @@ func tuneMemberlist(ml *memberlist.Config, g config.GossipRuntime) {
 	}
 }
 
+// gossipCommon fills what the LAN and WAN pools configure alike.
+func (a *Agent) gossipCommon(g *gossip.Config, bind, advertise net.IP, port int, reconnect time.Duration, tune config.GossipRuntime) {
+	g.BindAddr = bind.String()
+	g.BindPort = port
+	g.AdvertiseAddr = advertise.String()
+	g.AdvertisePort = port
+	g.SecretKey = a.cfg.EncryptKey
+	if reconnect > 0 {
+		g.ReconnectTimeout = reconnect
+	}
+	g.Logger = a.base
+	tuneMemberlist(g.Memberlist, tune)
+}
+
 // userEventLimit bounds a user event's name plus its envelope.
 const userEventLimit = 1024
 
@@ -51,21 +65,12 @@ func (a *Agent) startLAN() error {
 	lc := lan.DefaultConfig()
 	g := lc.Gossip
 	g.NodeName = rt.NodeName
-	g.BindAddr = rt.SerfBindAddrLAN.String()
-	g.BindPort = rt.SerfPortLAN
-	g.AdvertiseAddr = rt.AdvertiseAddrLAN.String()
-	g.AdvertisePort = rt.SerfPortLAN
-	g.SecretKey = rt.EncryptKey
-	if rt.ReconnectTimeoutLAN > 0 {
-		g.ReconnectTimeout = rt.ReconnectTimeoutLAN
-	}
-	g.Logger = a.base
+	a.gossipCommon(g, rt.SerfBindAddrLAN, rt.AdvertiseAddrLAN, rt.SerfPortLAN, rt.ReconnectTimeoutLAN, rt.GossipLAN)
 	g.RejoinAfterLeave = rt.RejoinAfterLeave
 	g.UserEventSizeLimit = userEventLimit
 	if dir := a.dataDir(); dir != "" {
 		g.SnapshotPath = filepath.Join(dir, "serf", "local.snapshot")
 	}
-	tuneMemberlist(g.Memberlist, rt.GossipLAN)
 	lc.Datacenter = rt.Datacenter
 	lc.NodeID = a.nodeID
 	lc.Server = rt.ServerMode
@@ -92,15 +97,7 @@ func (a *Agent) startWAN() error {
 	}
 	wc := wan.DefaultConfig()
 	g := wc.Gossip
-	g.BindAddr = rt.SerfBindAddrWAN.String()
-	g.BindPort = rt.SerfPortWAN
-	g.AdvertiseAddr = rt.AdvertiseAddrWAN.String()
-	g.AdvertisePort = rt.SerfPortWAN
-	g.SecretKey = rt.EncryptKey
-	if rt.ReconnectTimeoutWAN > 0 {
-		g.ReconnectTimeout = rt.ReconnectTimeoutWAN
-	}
-	g.Logger = a.base
+	a.gossipCommon(g, rt.SerfBindAddrWAN, rt.AdvertiseAddrWAN, rt.SerfPortWAN, rt.ReconnectTimeoutWAN, rt.GossipWAN)
 	// Failure detection fast enough to mark a dead remote server failed
 	// within about 15 s (the probe timers come from gossip_wan, whose
 	// defaults are faster than Consul's): suspicion lasts 4 s with
@@ -115,7 +112,6 @@ func (a *Agent) startWAN() error {
 	// so it is cheap, and it repairs the alive broadcasts memberlist's
 	// queue can lose when several same-sized messages are queued at once.
 	g.Memberlist.PushPullInterval = 5 * time.Second
-	tuneMemberlist(g.Memberlist, rt.GossipWAN)
 	if dir := a.dataDir(); dir != "" {
 		g.SnapshotPath = filepath.Join(dir, "serf", "remote.snapshot")
 	}
