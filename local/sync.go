@@ -130,7 +130,9 @@ func (s *State) updateSyncState(ctx context.Context) error {
 	if ns.NodeServices != nil {
 		remoteNode = ns.NodeServices.Node
 		for id, svc := range ns.NodeServices.Services {
-			if svc != nil {
+			// The leader owns a server's "consul" service, as it owns
+			// serfHealth; anti-entropy leaves both alone.
+			if svc != nil && id != structs.ConsulServiceID {
 				remoteServices[id] = svc
 			}
 		}

@@ -128,7 +128,23 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 	if err != nil {
 		return err
 	}
-	if node != nil && node.Address == m.Addr {
+	// Servers also carry the "consul" service, as in Consul (DNS answers
+	// NS records and consul.service.consul from it).
+	var consulSvc *structs.NodeService
+	if _, addr, ok := s.serverMember(m); ok {
+		_, portStr, _ := net.SplitHostPort(string(addr))
+		port, _ := strconv.Atoi(portStr)
+		consulSvc = &structs.NodeService{ID: structs.ConsulServiceID, Service: structs.ConsulServiceID, Port: port,
+			Weights: &structs.Weights{Passing: 1, Warning: 1}}
+		_, ns, err := st.NodeServices(nil, m.Name)
+		if err != nil {
+			return err
+		}
+		if ns != nil && ns.Services[structs.ConsulServiceID] != nil && ns.Services[structs.ConsulServiceID].Port == port {
+			consulSvc = nil // already there
+		}
+	}
+	if node != nil && node.Address == m.Addr && consulSvc == nil {
 		_, checks, err := st.NodeChecks(nil, m.Name)
 		if err != nil {
 			return err
@@ -140,7 +156,7 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 		}
 	}
 	req := &structs.RegisterRequest{
-		Datacenter: s.cfg.Datacenter, Node: m.Name, ID: m.Tags[tagID], Address: m.Addr,
+		Datacenter: s.cfg.Datacenter, Node: m.Name, ID: m.Tags[tagID], Address: m.Addr, Service: consulSvc,
 		Check: &structs.HealthCheck{
 			Node: m.Name, CheckID: structs.SerfCheckID, Name: structs.SerfCheckName,
 			Status: status, Output: output, Type: "serf",

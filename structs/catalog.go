@@ -13,6 +13,8 @@ const (
 const (
 	SerfCheckID   = "serfHealth"
 	SerfCheckName = "Serf Health Status"
+	// ConsulServiceID is the service the leader registers on every server.
+	ConsulServiceID = "consul"
 	// NodeMaintCheckID is the check that puts a whole node in maintenance.
 	NodeMaintCheckID = "_node_maintenance"
 	// ServiceMaintPrefix prefixes the per-service maintenance check ID.
