@@ -157,6 +157,23 @@ func TestFederation(t *testing.T) {
 		t.Fatal("cross-DC blocking query did not wake")
 	}
 
+	// A user event fired from dc1 into dc2 reaches every dc2 agent.
+	if out, err := cli(t, "event", "-datacenter", "dc2", "-name", "deploy", "--http-addr", client.httpAddr(), "v42"); err != nil {
+		t.Fatalf("event: %v %s", err, out)
+	}
+	for _, s := range dc2 {
+		waitFor(t, 5*time.Second, "deploy event on "+s.name, func() error {
+			evs, _, err := s.client().Event().List("deploy", nil)
+			if err != nil || len(evs) != 1 || string(evs[0].Payload) != "v42" {
+				return fmt.Errorf("%v %v", evs, err)
+			}
+			return nil
+		})
+	}
+	if evs, _, _ := cc.Event().List("deploy", nil); len(evs) != 0 {
+		t.Fatalf("dc2's event delivered in dc1: %v", evs)
+	}
+
 	// Prepared queries failing over to dc2.
 	for _, q := range []*api.PreparedQueryDefinition{
 		{Name: "web-listed", Service: api.ServiceQuery{Service: "web", Failover: api.QueryFailoverOptions{Datacenters: []string{"dc2"}}}},

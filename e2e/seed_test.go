@@ -13,20 +13,21 @@ import (
 	"github.com/miekg/dns"
 )
 
-// webJSON is the seed guide's service definition, byte for byte in spirit:
-// a service "web" on 8080 with an HTTP check every 10s. The interval is
-// shortened so the test does not wait ten seconds per transition.
-const webJSON = `{
-  "service": {
-    "name": "web",
-    "tags": ["rails"],
-    "port": 8080,
-    "check": {
-      "http": "http://localhost:8080/",
-      "interval": "1s"
-    }
-  }
-}`
+// seedWebJSON returns testdata/seed/web.json, the guide's service
+// definition, with the check interval shortened from 10s to 1s so the test
+// does not wait ten seconds per health transition.
+func seedWebJSON(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seed", "web.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Replace(string(b), `"interval": "10s"`, `"interval": "1s"`, 1)
+	if out == string(b) {
+		t.Fatal("web.json has no 10s interval to shorten")
+	}
+	return []byte(out)
+}
 
 func srvLookup(t *testing.T, server, name string) ([]dns.RR, error) {
 	t.Helper()
@@ -110,7 +111,7 @@ func TestSeedGuide(t *testing.T) {
 	})
 
 	// web.json into server01's config dir, then reload.
-	if err := os.WriteFile(filepath.Join(conf1, "web.json"), []byte(webJSON), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(conf1, "web.json"), seedWebJSON(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := cli(t, "reload", "--http-addr=127.0.0.11:8500"); err != nil || !strings.Contains(out, "reload triggered") {
