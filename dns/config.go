@@ -46,8 +46,9 @@ type Config struct {
 	MaxStale time.Duration
 	// OnlyPassing drops instances with warning checks, not only critical ones.
 	OnlyPassing bool
-	// EnableTruncate sets the TC bit on UDP answers that had to be trimmed
-	// to fit; without it they are trimmed silently, as Consul does.
+	// EnableTruncate sets the TC bit on UDP answers held back by the UDP
+	// answer limit; without it they are trimmed silently, as Consul does.
+	// Answers cut to fit the packet size always get TC.
 	EnableTruncate bool
 	// UDPAnswerLimit caps the answers of a UDP reply to a client that sent
 	// no EDNS option.

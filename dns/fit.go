@@ -5,8 +5,10 @@ import "sync"
 // fit puts the first n built answers (and the extras they need) into the
 // reply, trimming from the end until it fits the transport: 512 bytes or
 // the client's EDNS size over UDP, 64 KiB over TCP. capped says answers
-// were already held back for the UDP answer limit. Over UDP a trimmed
-// reply gets TC when EnableTruncate is set.
+// were already held back for the UDP answer limit. Over UDP, a reply that
+// had to be cut to fit the size always gets TC (so resolvers retry over
+// TCP); one held back only by the answer limit gets TC when
+// EnableTruncate is set, as in Consul.
 func (s *Server) fit(r *request, n int, capped bool) {
 	resp := &r.resp
 	set := func(k int) {
@@ -23,9 +25,9 @@ func (s *Server) fit(r *request, n int, capped bool) {
 	if r.edns != nil {
 		limit -= 11
 	}
-	trimmed := capped
+	cut := false
 	if resp.Len() > limit {
-		trimmed = true
+		cut = true
 		// Largest k in [0, n) whose reply fits.
 		lo, hi := 0, n-1
 		for lo < hi {
@@ -39,7 +41,7 @@ func (s *Server) fit(r *request, n int, capped bool) {
 		}
 		set(lo)
 	}
-	if trimmed && !r.tcp && s.cfg.EnableTruncate {
+	if !r.tcp && (cut || (capped && s.cfg.EnableTruncate)) {
 		resp.Truncated = true
 	}
 }

@@ -238,6 +238,7 @@ func TestTruncation(t *testing.T) {
 		{"udp no edns answer limit", true, false, 0, dns.TypeSRV, 3, true},
 		{"udp no edns no TC without enable_truncate", false, false, 0, dns.TypeSRV, 3, false},
 		{"udp edns 1232 fits what it can", true, false, 1232, dns.TypeSRV, -1, true},
+		{"udp edns 1232 cut to size sets TC even without enable_truncate", false, false, 1232, dns.TypeSRV, -1, true},
 		{"udp edns 65000 all", true, false, 65000, dns.TypeSRV, 50, false},
 		{"tcp all", true, true, 0, dns.TypeSRV, 50, false},
 		{"tcp A all", true, true, 0, dns.TypeA, 50, false},
