@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -491,10 +492,23 @@ func (s *Server) operatorRaftConfiguration(_ context.Context, _ *structs.DCSpeci
 		return err
 	}
 	leader := s.Leader()
+	// Raft knows servers by node ID; show their node names.
+	names := map[string]string{}
+	if _, nodes, err := s.State().Nodes(nil); err == nil {
+		for _, n := range nodes {
+			if n.ID != "" {
+				names[strings.ToLower(n.ID)] = n.Node
+			}
+		}
+	}
 	out := []*structs.RaftServer{}
 	for _, srv := range f.Configuration().Servers {
+		node := names[strings.ToLower(string(srv.ID))]
+		if node == "" {
+			node = string(srv.ID)
+		}
 		out = append(out, &structs.RaftServer{
-			ID: string(srv.ID), Node: string(srv.ID), Address: string(srv.Address),
+			ID: string(srv.ID), Node: node, Address: string(srv.Address),
 			Leader: srv.Address == leader, Voter: srv.Suffrage == raft.Voter, ProtocolVersion: "3",
 		})
 	}
