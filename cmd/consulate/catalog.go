@@ -50,14 +50,7 @@ func (e *env) catalogDatacentersCommand() *cli.Command {
 		Name:  "datacenters",
 		Usage: "Lists all known datacenters",
 		Flags: httpFlags(),
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			cl, err := e.client(c)
-			if err != nil {
-				return err
-			}
+		Action: e.withClient(func(c *cli.Context, cl *api.Client) error {
 			dcs, err := cl.Catalog().Datacenters()
 			if err != nil {
 				return fmt.Errorf("Error listing datacenters: %w", err)
@@ -70,7 +63,7 @@ func (e *env) catalogDatacentersCommand() *cli.Command {
 				fmt.Fprintln(e.stdout, dc)
 			}
 			return nil
-		},
+		}),
 	}
 }
 

@@ -124,3 +124,18 @@ func writeOpts(c *cli.Context) *api.WriteOptions {
 	w := &api.WriteOptions{Datacenter: c.String("datacenter")}
 	return w.WithContext(c.Context)
 }
+
+// withClient wraps the action of a command that takes no arguments and
+// talks to the agent: it checks the arguments and builds the client.
+func (e *env) withClient(fn func(c *cli.Context, cl *api.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := noArgs(c); err != nil {
+			return err
+		}
+		cl, err := e.client(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, cl)
+	}
+}

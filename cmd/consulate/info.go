@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hashicorp/consul/api"
 	"sort"
 
 	"github.com/urfave/cli/v2"
@@ -12,14 +13,7 @@ func (e *env) infoCommand() *cli.Command {
 		Name:  "info",
 		Usage: "Provides debugging information for operators",
 		Flags: httpFlags(),
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			cl, err := e.client(c)
-			if err != nil {
-				return err
-			}
+		Action: e.withClient(func(c *cli.Context, cl *api.Client) error {
 			self, err := cl.Agent().Self()
 			if err != nil {
 				return fmt.Errorf("Error querying agent: %w", err)
@@ -30,7 +24,7 @@ func (e *env) infoCommand() *cli.Command {
 			}
 			printInfo(e, stats)
 			return nil
-		},
+		}),
 	}
 }
 

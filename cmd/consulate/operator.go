@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hashicorp/consul/api"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
@@ -27,14 +28,7 @@ func (e *env) raftListPeersCommand() *cli.Command {
 		Name:  "list-peers",
 		Usage: "Display the current Raft peer configuration",
 		Flags: withFlags(httpFlags(), serverFlags()),
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			cl, err := e.client(c)
-			if err != nil {
-				return err
-			}
+		Action: e.withClient(func(c *cli.Context, cl *api.Client) error {
 			conf, err := cl.Operator().RaftGetConfiguration(queryOpts(c))
 			if err != nil {
 				return fmt.Errorf("Error getting peers: %w", err)
@@ -53,7 +47,7 @@ func (e *env) raftListPeersCommand() *cli.Command {
 			}
 			fmt.Fprint(e.stdout, columnize(rows))
 			return nil
-		},
+		}),
 	}
 }
 

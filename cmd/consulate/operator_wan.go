@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hashicorp/consul/api"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -50,14 +51,7 @@ func (e *env) operatorWANCommand() *cli.Command {
 		Flags: withFlags(httpFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "detailed", Usage: "list every server"},
 		}),
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			cl, err := e.client(c)
-			if err != nil {
-				return err
-			}
+		Action: e.withClient(func(c *cli.Context, cl *api.Client) error {
 			var dcs []wanDatacenter
 			if _, err := cl.Raw().Query("/v1/operator/wan", &dcs, queryOpts(c)); err != nil {
 				return fmt.Errorf("Error reading WAN health: %w", err)
@@ -93,6 +87,6 @@ func (e *env) operatorWANCommand() *cli.Command {
 				fmt.Fprint(e.stdout, columnize(srows))
 			}
 			return nil
-		},
+		}),
 	}
 }

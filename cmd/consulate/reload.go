@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hashicorp/consul/api"
 
 	"github.com/urfave/cli/v2"
 )
@@ -11,19 +12,12 @@ func (e *env) reloadCommand() *cli.Command {
 		Name:  "reload",
 		Usage: "Triggers the agent to reload configuration files",
 		Flags: httpFlags(),
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			cl, err := e.client(c)
-			if err != nil {
-				return err
-			}
+		Action: e.withClient(func(c *cli.Context, cl *api.Client) error {
 			if err := cl.Agent().Reload(); err != nil {
 				return fmt.Errorf("Error reloading: %w", err)
 			}
 			fmt.Fprintln(e.stdout, "Configuration reload triggered")
 			return nil
-		},
+		}),
 	}
 }
