@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"github.com/hashicorp/consul/api"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/urfave/cli/v2"
 )
 

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"github.com/hashicorp/consul/api"
 	"time"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/urfave/cli/v2"
 )
 
