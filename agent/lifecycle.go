@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 	"time"
 
@@ -234,14 +233,4 @@ func (q *dnsQueries) ExecuteQuery(ctx context.Context, req *dns.QueryRequest) (*
 		}
 	}
 	return res, nil
-}
-
-// sortedKeys is a small helper for stable output.
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
