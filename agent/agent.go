@@ -28,11 +28,10 @@ import (
 	"consulate/wan"
 )
 
-// Version is the agent's version, reported in tags and /v1/agent/self.
-var Version = "0.1.0"
-
 // Options carry what the agent needs beyond the runtime config.
 type Options struct {
+	// Version is reported in gossip tags (Build) and /v1/agent/self.
+	Version string
 	// LoadOpts re-read the configuration on reload.
 	LoadOpts config.LoadOpts
 	// Logger; nil builds one from the config on LogOutput.
@@ -104,6 +103,9 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if opts.Version == "" {
+		opts.Version = "0.0.0-dev"
 	}
 	a := &Agent{
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
@@ -251,7 +253,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.logger.Info("agent started", "node", rt.NodeName, "datacenter", rt.Datacenter,
-		"server", rt.ServerMode, "node_id", a.nodeID, "version", Version)
+		"server", rt.ServerMode, "node_id", a.nodeID, "version", a.opts.Version)
 	return nil
 }
 

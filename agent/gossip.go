@@ -75,7 +75,7 @@ func (a *Agent) startLAN() error {
 	lc.NodeID = a.nodeID
 	lc.Server = rt.ServerMode
 	lc.ServerPort = rt.ServerPort
-	lc.Build = Version
+	lc.Build = a.opts.Version
 	lc.BootstrapExpect = rt.BootstrapExpect
 	lc.Bootstrap = rt.Bootstrap || rt.DevMode
 	lc.WANJoinPort = rt.SerfPortWAN
@@ -119,7 +119,7 @@ func (a *Agent) startWAN() error {
 	wc.Datacenter = rt.Datacenter
 	wc.NodeID = a.nodeID
 	wc.ServerPort = rt.ServerPort
-	wc.Build = Version
+	wc.Build = a.opts.Version
 	wc.BootstrapExpect = rt.BootstrapExpect
 	if a.opts.Timing != nil && a.opts.Timing.WANGossip != nil {
 		a.opts.Timing.WANGossip(wc)
@@ -168,6 +168,15 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 				continue
 			}
 			a.syncLANServers()
+			if ev.Type == gossip.MemberJoin && a.server == nil && hasServer(ev.Members) {
+				// A server is reachable now: sync at once rather than at
+				// the next retry of a sync that found none.
+				a.wg.Add(1)
+				go func() {
+					defer a.wg.Done()
+					a.state.SyncFull(ctx)
+				}()
+			}
 			if a.server != nil {
 				a.server.MemberChanged()
 				if _, err := a.server.MaybeBootstrap(a.lan.Members()); err != nil {
@@ -179,6 +188,15 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+func hasServer(members []structs.Member) bool {
+	for _, m := range members {
+		if _, ok := lan.IsServer(m); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // syncLANServers refreshes the client-side server list from the pool.
@@ -310,11 +328,7 @@ func (a *Agent) Join(ctx context.Context, addrs []string, wanPool bool) (int, er
 		a.syncRouter()
 		return n, err
 	}
-	n, err := a.lan.Join(withPort(addrs, a.cfg.SerfPortLAN), true)
-	if n > 0 {
-		go a.state.SyncFull(context.Background())
-	}
-	return n, err
+	return a.lan.Join(withPort(addrs, a.cfg.SerfPortLAN), true)
 }
 
 // withPort adds the default gossip port to addresses without one.

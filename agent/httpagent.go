@@ -139,7 +139,7 @@ func (a *Agent) self() httpapi.Self {
 	rt := a.cfg
 	s := httpapi.Self{
 		NodeName: rt.NodeName, NodeID: a.nodeID, Datacenter: rt.Datacenter, Server: rt.ServerMode,
-		Version: Version, Revision: "", BindAddr: rt.BindAddr.String(), AdvertiseAddr: rt.AdvertiseAddrLAN.String(),
+		Version: a.opts.Version, Revision: "", BindAddr: rt.BindAddr.String(), AdvertiseAddr: rt.AdvertiseAddrLAN.String(),
 		Stats: a.Stats(), Meta: rt.NodeMeta,
 		DebugConfig: map[string]any{
 			"Datacenter": rt.Datacenter, "NodeName": rt.NodeName, "ServerMode": rt.ServerMode,
@@ -159,13 +159,13 @@ func (a *Agent) Stats() map[string]map[string]string {
 	out := map[string]map[string]string{
 		"agent": {
 			"check_monitors": "0", "checks": fmt.Sprint(len(a.state.Checks())),
-			"services": fmt.Sprint(len(a.state.Services())), "version": Version,
+			"services": fmt.Sprint(len(a.state.Services())), "version": a.opts.Version,
 		},
 		"consul": {
 			"server": fmt.Sprint(rt.ServerMode), "datacenter": rt.Datacenter,
 			"bootstrap": fmt.Sprint(rt.Bootstrap || rt.DevMode),
 		},
-		"build": {"version": Version, "prerelease": ""},
+		"build": {"version": a.opts.Version, "prerelease": ""},
 	}
 	if a.server != nil {
 		for k, v := range a.server.Stats() {

@@ -38,8 +38,7 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	agent.Version = Version
-	a, err := agent.New(rt, agent.Options{LoadOpts: opts, LogOutput: c.App.ErrWriter})
+	a, err := agent.New(rt, agent.Options{LoadOpts: opts, LogOutput: c.App.ErrWriter, Version: Version})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
