@@ -76,6 +76,7 @@ type Agent struct {
 	remote       *remoteHealth
 
 	events  *eventRing
+	logs    *logHub
 	changes *broadcast
 	metrics *metrics.Registry
 
@@ -92,6 +93,7 @@ type Agent struct {
 // New builds an agent from a validated runtime configuration. Nothing
 // listens until Start.
 func New(rt *config.Runtime, opts Options) (*Agent, error) {
+	hub := newLogHub()
 	logger := opts.Logger
 	if logger == nil {
 		out := opts.LogOutput
@@ -99,7 +101,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 			out = os.Stderr
 		}
 		var err error
-		logger, err = NewLogger(out, rt.LogLevel, rt.SyslogFacility, rt.LogJSON, rt.EnableSyslog)
+		logger, err = NewLogger(io.MultiWriter(out, hub), rt.LogLevel, rt.SyslogFacility, rt.LogJSON, rt.EnableSyslog)
 		if err != nil {
 			return nil, err
 		}
@@ -110,6 +112,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	a := &Agent{
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
 		events:     newEventRing(256),
+		logs:       hub,
 		changes:    newBroadcast(),
 		remote:     newRemoteHealth(10 * time.Second),
 		metrics:    metrics.New(),

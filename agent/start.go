@@ -206,6 +206,7 @@ func (a *Agent) startFrontEnds() error {
 		if rt.UIEnabled {
 			hc.UI = ui.FS()
 		}
+		hc.Monitor = a.Monitor
 		hc.Datacenter = rt.Datacenter
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		if a.router != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -177,6 +178,9 @@ func cli(t *testing.T, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// errNotYet is what a waitFor condition returns while it does not hold.
+var errNotYet = errors.New("not yet")
 
 // waitFor polls cond until it returns nil or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() error) {

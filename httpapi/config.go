@@ -24,6 +24,9 @@ type Config struct {
 	Metrics func() any
 	// PrometheusText, when set, answers /v1/agent/metrics?format=prometheus.
 	PrometheusText func() string
+	// Monitor, when set, streams the agent's log lines at a level or above
+	// for /v1/agent/monitor until ctx ends (the channel is then closed).
+	Monitor func(ctx context.Context, level string) (<-chan []byte, error)
 	// WANHealth, when set, answers /v1/operator/wan (servers only).
 	WANHealth func(ctx context.Context) (any, error)
 	// Datacenter is the agent's datacenter; with TranslateWANAddrs,

@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/agent/self", s.agentSelf, get)
 	rt.handle("/v1/agent/members", s.agentMembers, get)
 	rt.handle("/v1/agent/metrics", s.agentMetrics, get)
+	rt.handle("/v1/agent/monitor", s.agentMonitor, get)
 	rt.handle("/v1/agent/services", s.agentServices, get)
 	rt.handle("/v1/agent/checks", s.agentChecks, get)
 	rt.handle("/v1/agent/service/", s.agentService, get)

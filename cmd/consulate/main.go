@@ -136,9 +136,9 @@ func (e *env) commands() []*cli.Command {
 		e.versionCommand(),
 		notImplementedCommand("exec", "Executes a command on Consulate nodes"),
 		notImplementedCommand("keyring", "Manages gossip layer encryption keys"),
-		notImplementedCommand("monitor", "Stream logs from a Consulate agent"),
+		e.monitorCommand(),
 		notImplementedCommand("snapshot", "Saves, restores and inspects snapshots of server state"),
-		notImplementedCommand("watch", "Watch for changes in Consulate"),
+		e.watchCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	return cmds
