@@ -238,5 +238,6 @@ func (s *State) Load() error {
 			return fmt.Errorf("local: restoring check %q: %w", pc.Check.CheckID, err)
 		}
 	}
+	s.restoreTTLStates()
 	return nil
 }

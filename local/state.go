@@ -318,7 +318,7 @@ func (s *State) AddService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 		}
 		toStop = append(toStop, s.deleteCheckLocked(c)...)
 		if persist {
-			s.removeFile(checksDir, id)
+			s.removeCheckFiles(id)
 		}
 	}
 	// Tags or name may have moved; the service's checks carry them.
@@ -504,7 +504,7 @@ func (s *State) RemoveService(id string, persist bool) error {
 		}
 		toStop = append(toStop, s.deleteCheckLocked(c)...)
 		if persist {
-			s.removeFile(checksDir, cid)
+			s.removeCheckFiles(cid)
 		}
 	}
 	if persist {
@@ -585,7 +585,7 @@ func (s *State) RemoveCheck(id string, persist bool) error {
 	}
 	toStop := s.deleteCheckLocked(c)
 	if persist {
-		s.removeFile(checksDir, id)
+		s.removeCheckFiles(id)
 	}
 	s.changedLocked()
 	s.mu.Unlock()
@@ -615,6 +615,7 @@ func (s *State) UpdateTTLCheck(id, status, output string) error {
 		return badInput(ErrNotTTL, "check %q is not a TTL check", id)
 	}
 	ttl.SetStatus(status, output)
+	s.persistTTLState(id, status, output, ttl.TTL())
 	return nil
 }
 
