@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"time"
+
 	memdb "github.com/hashicorp/go-memdb"
 
 	"consulate/structs"
@@ -17,7 +19,11 @@ const (
 	tableSessionChecks = "session_checks"
 	tableCoordinates   = "coordinates"
 	tablePreparedQuery = "prepared_queries"
-	tableIndex         = "index"
+	// tableLockDelays is advisory state, not replicated through snapshots:
+	// when a session is destroyed, its locks cannot be taken again until
+	// its LockDelay passes (checked by the leader before a lock).
+	tableLockDelays = "lock_delays"
+	tableIndex      = "index"
 )
 
 // serviceRow is a service instance in the services table. The node name and
@@ -34,6 +40,12 @@ type serviceRow struct {
 type indexRow struct {
 	Key   string
 	Value uint64
+}
+
+// lockDelay holds a key back from locking until Until.
+type lockDelay struct {
+	Key   string
+	Until time.Time
 }
 
 // sessionCheck ties a session to a check it depends on.
@@ -98,6 +110,9 @@ func schema() *memdb.DBSchema {
 		tablePreparedQuery: {Name: tablePreparedQuery, Indexes: map[string]*memdb.IndexSchema{
 			"id":   {Name: "id", Unique: true, Indexer: id("ID", false)},
 			"name": {Name: "name", Unique: true, AllowMissing: true, Indexer: id("Name", true)},
+		}},
+		tableLockDelays: {Name: tableLockDelays, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: id("Key", false)},
 		}},
 		tableIndex: {Name: tableIndex, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: id("Key", true)},

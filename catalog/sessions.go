@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -102,6 +103,12 @@ func destroySessionTxn(txn *memdb.Txn, idx uint64, id string) (bool, error) {
 		held = append(held, e.(*structs.DirEntry))
 	}
 	for _, e := range held {
+		if sess.LockDelay > 0 {
+			until := time.Now().Add(sess.LockDelay)
+			if err := txn.Insert(tableLockDelays, &lockDelay{Key: e.Key, Until: until}); err != nil {
+				return false, err
+			}
+		}
 		if sess.Behavior == structs.SessionKeysDelete {
 			if err := deleteEntryTxn(txn, idx, e); err != nil {
 				return false, err
@@ -140,6 +147,17 @@ func invalidateCheckSessions(txn *memdb.Txn, idx uint64, node, checkID string) e
 		}
 	}
 	return nil
+}
+
+// KVLockDelay returns until when key may not be locked (zero when it may).
+func (s *Store) KVLockDelay(key string) time.Time {
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	raw, err := txn.First(tableLockDelays, "id", key)
+	if err != nil || raw == nil {
+		return time.Time{}
+	}
+	return raw.(*lockDelay).Until
 }
 
 // SessionGet returns one session, or nil.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -379,6 +380,12 @@ func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bo
 	}
 	if (args.Op == structs.KVLock || args.Op == structs.KVUnlock) && args.DirEnt.Session == "" {
 		return badRequest("%s requires a session", args.Op)
+	}
+	if args.Op == structs.KVLock && time.Now().Before(s.State().KVLockDelay(args.DirEnt.Key)) {
+		// A session holding this key was invalidated moments ago: its
+		// lock delay keeps the key from changing hands at once.
+		*reply = false
+		return nil
 	}
 	resp, err := s.raftApply(catalog.KVSRequestType, args)
 	if err != nil {

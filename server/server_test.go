@@ -467,3 +467,27 @@ func TestRestartKeepsDataAndDoesNotRebootstrap(t *testing.T) {
 		t.Fatalf("bootstrap over existing state: %v", err)
 	}
 }
+
+func TestLockDelayAfterInvalidation(t *testing.T) {
+	s := devServer(t)
+	registerWeb(t, s, "n1", "10.0.0.1", "web-1")
+	var id string
+	rpc(t, s, structs.MethodSessionApply, &structs.SessionRequest{Op: structs.SessionCreate,
+		Session: structs.Session{Node: "n1", LockDelay: 300 * time.Millisecond, NodeChecks: []string{structs.SerfCheckID}}}, &id)
+	if !kvApply(t, s, structs.KVLock, structs.DirEntry{Key: "leader", Session: id}) {
+		t.Fatal("first lock failed")
+	}
+	// The node's serfHealth goes critical: the session is invalidated.
+	rpc(t, s, structs.MethodCatalogRegister, &structs.RegisterRequest{Node: "n1", Address: "10.0.0.1",
+		Check: &structs.HealthCheck{CheckID: structs.SerfCheckID, Name: structs.SerfCheckName, Status: structs.HealthCritical}}, &struct{}{})
+	registerWeb(t, s, "n2", "10.0.0.2", "web-2")
+	var id2 string
+	rpc(t, s, structs.MethodSessionApply, &structs.SessionRequest{Op: structs.SessionCreate,
+		Session: structs.Session{Node: "n2", NodeChecks: []string{structs.SerfCheckID}}}, &id2)
+	if kvApply(t, s, structs.KVLock, structs.DirEntry{Key: "leader", Session: id2}) {
+		t.Fatal("lock taken inside the lock delay")
+	}
+	waitFor(t, 3*time.Second, "lock after the delay", func() bool {
+		return kvApply(t, s, structs.KVLock, structs.DirEntry{Key: "leader", Session: id2})
+	})
+}
