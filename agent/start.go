@@ -209,8 +209,10 @@ func (a *Agent) startFrontEnds() error {
 		hc.Monitor = a.Monitor
 		hc.Datacenter = rt.Datacenter
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
-		if a.router != nil {
+		if a.server != nil {
 			hc.WANHealth = a.wanHealth
+			hc.SnapshotSave = a.server.SnapshotSave
+			hc.SnapshotRestore = a.server.SnapshotRestore
 		}
 		a.http = httpapi.New(hc, &httpAgent{a: a}, a.base)
 		if err := a.http.Start(addrs); err != nil {

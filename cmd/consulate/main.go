@@ -137,7 +137,7 @@ func (e *env) commands() []*cli.Command {
 		notImplementedCommand("exec", "Executes a command on Consulate nodes"),
 		notImplementedCommand("keyring", "Manages gossip layer encryption keys"),
 		e.monitorCommand(),
-		notImplementedCommand("snapshot", "Saves, restores and inspects snapshots of server state"),
+		e.snapshotCommand(),
 		e.watchCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

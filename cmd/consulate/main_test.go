@@ -93,7 +93,7 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"watch"}, "-type is required"},
 		{[]string{"watch", "-type=bogus"}, "Unsupported watch type"},
 		{[]string{"exec", "uptime"}, "not implemented yet"},
-		{[]string{"snapshot", "save", "x"}, "not implemented yet"},
+		{[]string{"snapshot", "save"}, "exactly one file name"},
 		{[]string{"keyring", "-list"}, "not implemented yet"},
 	}
 	for _, tc := range cases {

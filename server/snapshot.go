@@ -1,0 +1,73 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+
+	"consulate/snapshot"
+)
+
+// ErrNotLeaderForSnapshot is returned when a snapshot is asked of a
+// server that is not the leader.
+var ErrNotLeaderForSnapshot = errors.New("snapshots are taken and restored on the leader; point the request at it")
+
+// SnapshotSave writes an archive of the current state to w (see package
+// snapshot) and returns the Raft index it covers. It must run on the
+// leader.
+func (s *Server) SnapshotSave(w io.Writer) (uint64, error) {
+	if !s.IsLeader() {
+		return 0, fmt.Errorf("%w (leader: %s)", ErrNotLeaderForSnapshot, s.Leader())
+	}
+	meta, rc, err := s.openSnapshot()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	state, err := io.ReadAll(io.LimitReader(rc, snapshot.MaxStateSize+1))
+	if err != nil {
+		return 0, err
+	}
+	if len(state) > snapshot.MaxStateSize {
+		return 0, fmt.Errorf("server: snapshot larger than %d bytes", snapshot.MaxStateSize)
+	}
+	return meta.Index, snapshot.Write(w, meta, state)
+}
+
+// openSnapshot takes a fresh snapshot, or opens the newest one when
+// nothing changed since it.
+func (s *Server) openSnapshot() (*raft.SnapshotMeta, io.ReadCloser, error) {
+	fut := s.raft.Snapshot()
+	if err := fut.Error(); err == nil {
+		return fut.Open()
+	} else if !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil, nil, fmt.Errorf("server: snapshot: %w", err)
+	}
+	list, err := s.snaps.List()
+	if err != nil || len(list) == 0 {
+		return nil, nil, fmt.Errorf("server: no snapshot to open: %v", err)
+	}
+	return s.snaps.Open(list[0].ID)
+}
+
+// SnapshotRestore replaces the cluster's state with an archive's. It must
+// run on the leader; the followers catch up through Raft.
+func (s *Server) SnapshotRestore(r io.Reader) error {
+	if !s.IsLeader() {
+		return fmt.Errorf("%w (leader: %s)", ErrNotLeaderForSnapshot, s.Leader())
+	}
+	meta, state, err := snapshot.Read(r)
+	if err != nil {
+		return err
+	}
+	meta.Size = int64(len(state))
+	if err := s.raft.Restore(meta, bytes.NewReader(state), s.cfg.ApplyTimeout); err != nil {
+		return fmt.Errorf("server: restore: %w", err)
+	}
+	// Leader-only state (session timers) follows the restored sessions.
+	s.sessions.restore()
+	return nil
+}
