@@ -80,12 +80,8 @@ type Agent struct {
 	changes *broadcast
 	metrics *metrics.Registry
 
-	// cfgMu guards cfg against reload.
-	cfgMu sync.RWMutex
-
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
-	leftCh       chan struct{}
 	wg           sync.WaitGroup
 	cancel       context.CancelFunc
 }
@@ -117,7 +113,6 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		remote:     newRemoteHealth(10 * time.Second),
 		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
-		leftCh:     make(chan struct{}),
 	}
 	if !rt.DevMode && rt.DataDir != "" {
 		if err := os.MkdirAll(rt.DataDir, 0o755); err != nil {

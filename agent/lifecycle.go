@@ -44,11 +44,6 @@ func (a *Agent) Leave(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("LAN leave: %w", err))
 		}
 	}
-	select {
-	case <-a.leftCh:
-	default:
-		close(a.leftCh)
-	}
 	go func() {
 		sctx, c := context.WithTimeout(context.Background(), leaveTimeout)
 		defer c()
