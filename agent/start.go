@@ -86,7 +86,7 @@ func (a *Agent) startServer() error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.mux.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := a.mux.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, rpcmux.ErrClosed) {
 			a.logger.Error("server port stopped", "error", err)
 		}
 	}()
