@@ -26,6 +26,7 @@ const (
 	TxnRequestType
 	CoordinateBatchUpdateType
 	PreparedQueryRequestType
+	TombstoneReapType
 )
 
 func (t MessageType) String() string {
@@ -44,6 +45,8 @@ func (t MessageType) String() string {
 		return "CoordinateBatchUpdate"
 	case PreparedQueryRequestType:
 		return "PreparedQuery"
+	case TombstoneReapType:
+		return "TombstoneReap"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -165,6 +168,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 			return f.decodeErr(t, err)
 		}
 		return errOrNil(st.PreparedQueryApply(idx, &req))
+	case TombstoneReapType:
+		var req structs.TombstoneReapRequest
+		if err := f.decode(body, &req); err != nil {
+			return f.decodeErr(t, err)
+		}
+		return errOrNil(st.ReapTombstones(req.ReapIndex))
 	}
 	f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", idx)
 	return fmt.Errorf("%w: %d", ErrUnknownMessage, uint8(t))

@@ -334,3 +334,43 @@ func kvUnlockTxn(txn *memdb.Txn, idx uint64, e *structs.DirEntry) (bool, error) 
 	_, err = kvSetTxn(txn, idx, &ne, true)
 	return err == nil, err
 }
+
+// ReapTombstones drops the tombstones of keys deleted at or before index
+// upTo, so deleted keys do not cost memory forever. A prefix whose newest
+// change was such a delete may then report a lower index, as in Consul.
+func (s *Store) ReapTombstones(upTo uint64) error {
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	it, err := txn.Get(tableTombstones, "id")
+	if err != nil {
+		return err
+	}
+	var old []*tombstone
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if t := raw.(*tombstone); t.Index <= upTo {
+			old = append(old, t)
+		}
+	}
+	for _, t := range old {
+		if err := txn.Delete(tableTombstones, t); err != nil {
+			return err
+		}
+	}
+	txn.Commit()
+	return nil
+}
+
+// TombstoneCount is the number of KV tombstones held.
+func (s *Store) TombstoneCount() int {
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	it, err := txn.Get(tableTombstones, "id")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n++
+	}
+	return n
+}

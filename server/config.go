@@ -47,6 +47,10 @@ type Config struct {
 	// ReconcileInterval is the period of the leader's full membership
 	// reconciliation (it also runs on every change).
 	ReconcileInterval time.Duration
+	// TombstoneTTL is how long a deleted KV key's tombstone is kept;
+	// TombstoneGranularity is how often the leader samples and reaps.
+	TombstoneTTL         time.Duration
+	TombstoneGranularity time.Duration
 	// CleanupDeadServers lets the leader remove failed servers from Raft
 	// (autopilot's cleanup_dead_servers).
 	CleanupDeadServers bool
@@ -55,16 +59,18 @@ type Config struct {
 // DefaultConfig returns Consul's defaults for a server in dc1.
 func DefaultConfig() *Config {
 	return &Config{
-		Datacenter:         "dc1",
-		RaftConfig:         raft.DefaultConfig(),
-		SessionTTLMin:      10 * time.Second,
-		SessionTTLMax:      24 * time.Hour,
-		LeaderWait:         300 * time.Millisecond,
-		ApplyTimeout:       30 * time.Second,
-		DefaultQueryTime:   300 * time.Second,
-		MaxQueryTime:       600 * time.Second,
-		ReconcileInterval:  60 * time.Second,
-		CleanupDeadServers: true,
+		Datacenter:           "dc1",
+		RaftConfig:           raft.DefaultConfig(),
+		SessionTTLMin:        10 * time.Second,
+		SessionTTLMax:        24 * time.Hour,
+		LeaderWait:           300 * time.Millisecond,
+		ApplyTimeout:         30 * time.Second,
+		DefaultQueryTime:     300 * time.Second,
+		MaxQueryTime:         600 * time.Second,
+		ReconcileInterval:    60 * time.Second,
+		CleanupDeadServers:   true,
+		TombstoneTTL:         15 * time.Minute,
+		TombstoneGranularity: 30 * time.Second,
 	}
 }
 
@@ -88,6 +94,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: session TTL bounds %v..%v", ErrInvalidConfig, c.SessionTTLMin, c.SessionTTLMax)
 	case c.LeaderWait < 0 || c.ApplyTimeout <= 0:
 		return fmt.Errorf("%w: leader wait and apply timeout must be positive", ErrInvalidConfig)
+	case c.TombstoneTTL <= 0 || c.TombstoneGranularity <= 0:
+		return fmt.Errorf("%w: tombstone TTL and granularity must be positive", ErrInvalidConfig)
 	case c.ReconcileInterval <= 0:
 		return fmt.Errorf("%w: reconcile interval must be positive", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:

@@ -211,10 +211,11 @@ func (s *Server) Start(ctx context.Context) error {
 	})
 	r.RegisterObserver(s.observer)
 	s.started = true
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()
 	go s.reconcileLoop()
+	go s.tombstoneGC()
 	return nil
 }
 

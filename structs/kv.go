@@ -185,3 +185,9 @@ type TxnResponse struct {
 	Errors  []*TxnError
 	Index   uint64
 }
+
+// TombstoneReapRequest drops KV tombstones up to and including ReapIndex;
+// only the leader sends it, to itself, through Raft.
+type TombstoneReapRequest struct {
+	ReapIndex uint64
+}
