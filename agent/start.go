@@ -211,8 +211,6 @@ func (a *Agent) startFrontEnds() error {
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		if a.server != nil {
 			hc.WANHealth = a.wanHealth
-			hc.SnapshotSave = a.server.SnapshotSave
-			hc.SnapshotRestore = a.server.SnapshotRestore
 		}
 		a.http = httpapi.New(hc, &httpAgent{a: a}, a.base)
 		if err := a.http.Start(addrs); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"time"
 )
@@ -28,9 +27,6 @@ type Config struct {
 	// Monitor, when set, streams the agent's log lines at a level or above
 	// for /v1/agent/monitor until ctx ends (the channel is then closed).
 	Monitor func(ctx context.Context, level string) (<-chan []byte, error)
-	// SnapshotSave and SnapshotRestore, when set, serve /v1/snapshot.
-	SnapshotSave    func(w io.Writer) (uint64, error)
-	SnapshotRestore func(r io.Reader) error
 	// WANHealth, when set, answers /v1/operator/wan (servers only).
 	WANHealth func(ctx context.Context) (any, error)
 	// Datacenter is the agent's datacenter; with TranslateWANAddrs,

@@ -55,6 +55,9 @@ func (s *Server) buildEndpoints() map[string]endpoint {
 		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
 		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),
 
+		structs.MethodSnapshotSave:    ep(routeLeader, s.snapshotSave),
+		structs.MethodSnapshotRestore: ep(routeLeader, s.snapshotRestore),
+
 		structs.MethodPreparedQueryApply:         ep(routeLeader, s.preparedQueryApply),
 		structs.MethodPreparedQueryGet:           ep(routeDefault, s.preparedQueryGet),
 		structs.MethodPreparedQueryList:          ep(routeDefault, s.preparedQueryList),

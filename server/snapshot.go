@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,26 @@ import (
 	"github.com/hashicorp/raft"
 
 	"consulate/snapshot"
+	"consulate/structs"
 )
+
+// snapshotSave is the Snapshot.Save endpoint (on the leader): the archive
+// travels in the reply, so through another agent it is bounded by the RPC
+// message size.
+func (s *Server) snapshotSave(_ context.Context, _ *structs.SnapshotRequest, reply *structs.SnapshotResponse) error {
+	var buf bytes.Buffer
+	idx, err := s.SnapshotSave(&buf)
+	if err != nil {
+		return err
+	}
+	reply.Archive, reply.Index = buf.Bytes(), idx
+	return nil
+}
+
+// snapshotRestore is the Snapshot.Restore endpoint (on the leader).
+func (s *Server) snapshotRestore(_ context.Context, args *structs.SnapshotRequest, _ *struct{}) error {
+	return s.SnapshotRestore(bytes.NewReader(args.Archive))
+}
 
 // ErrNotLeaderForSnapshot is returned when a snapshot is asked of a
 // server that is not the leader.

@@ -100,3 +100,26 @@ func (r *RaftRemovePeerRequest) RequestDatacenter() string { return r.Datacenter
 // Duration is a time.Duration that encodes as Go's duration string; used
 // where Consul's JSON carries "10s" style values.
 type Duration time.Duration
+
+// Snapshot RPC methods. Both run on the leader (forwarded there).
+const (
+	MethodSnapshotSave    = "Snapshot.Save"
+	MethodSnapshotRestore = "Snapshot.Restore"
+)
+
+// SnapshotRequest asks for a snapshot archive, or restores one.
+type SnapshotRequest struct {
+	Datacenter string
+	// Archive is the archive to restore (Snapshot.Restore only).
+	Archive []byte
+	WriteRequest
+}
+
+// RequestDatacenter implements RPCInfo.
+func (r *SnapshotRequest) RequestDatacenter() string { return r.Datacenter }
+
+// SnapshotResponse carries a saved archive and the index it covers.
+type SnapshotResponse struct {
+	Archive []byte
+	Index   uint64
+}
