@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+
+	"consulate/structs"
 )
 
 // Pool is the client side of the server port: it keeps one yamux session
@@ -144,6 +146,9 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 	for attempt := 0; ; attempt++ {
 		s, err := p.getSession(ctx, addr)
 		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+				err = fmt.Errorf("%w: %w", structs.ErrUnreachable, err)
+			}
 			return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
 		}
 		err, remote, sent := p.callOn(ctx, s, seq, buf.Bytes(), reply)

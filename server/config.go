@@ -63,7 +63,7 @@ func DefaultConfig() *Config {
 		RaftConfig:           raft.DefaultConfig(),
 		SessionTTLMin:        10 * time.Second,
 		SessionTTLMax:        24 * time.Hour,
-		LeaderWait:           300 * time.Millisecond,
+		LeaderWait:           5 * time.Second,
 		ApplyTimeout:         30 * time.Second,
 		DefaultQueryTime:     300 * time.Second,
 		MaxQueryTime:         600 * time.Second,

@@ -121,29 +121,53 @@ func (s *Server) needsLeader(rt route, info structs.RPCInfo) bool {
 	return false
 }
 
-// forwardLeader sends the request to the leader, waiting briefly for an
-// election when no leader is known.
+// forwardLeader sends the request to the leader, holding it (up to
+// LeaderWait) through an election: while no leader is known, and when the
+// known leader cannot be reached or says it is no longer leader, it waits
+// for the next leader and tries again, as Consul's rpc_hold_timeout does.
 func (s *Server) forwardLeader(ctx context.Context, method string, args, reply any) error {
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.LeaderWait)
-	addr, err := s.WaitForLeader(wctx)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	hold, cancel := context.WithTimeout(ctx, s.cfg.LeaderWait)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; attempt < 8; attempt++ {
+		changed := s.leaderChangedCh()
+		addr, err := s.WaitForLeader(hold)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if lastErr != nil {
+				return lastErr
+			}
+			return structs.ErrNoLeader
 		}
-		return structs.ErrNoLeader
-	}
-	if addr == s.trans.LocalAddr() && s.IsLeader() {
-		// Elected while waiting.
-		if err := s.waitLeaderReady(ctx); err != nil {
+		if addr == s.trans.LocalAddr() && s.IsLeader() {
+			// Elected while waiting.
+			if err := s.waitLeaderReady(ctx); err != nil {
+				return err
+			}
+			return s.endpoints[method].call(ctx, args, reply)
+		}
+		if s.forwarder == nil {
+			return fmt.Errorf("%w: leader is %s but this server has no forwarder", structs.ErrNoLeader, addr)
+		}
+		err = s.forwarder.ForwardLeader(ctx, addr, method, args, reply)
+		if !errors.Is(err, structs.ErrUnreachable) && !errors.Is(err, structs.ErrNoLeader) {
 			return err
 		}
-		return s.endpoints[method].call(ctx, args, reply)
+		lastErr = err
+		// Wait for the leader to change (or the hold to end) before the
+		// next try.
+		select {
+		case <-changed:
+		case <-hold.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return lastErr
+		}
 	}
-	if s.forwarder == nil {
-		return fmt.Errorf("%w: leader is %s but this server has no forwarder", structs.ErrNoLeader, addr)
-	}
-	return s.forwarder.ForwardLeader(ctx, addr, method, args, reply)
+	return lastErr
 }
 
 // waitLeaderReady waits (up to LeaderWait) for a new leader to apply the

@@ -55,6 +55,9 @@ var (
 	ErrUnknownMethod    = errors.New("rpc: can't find method")
 	ErrNotFound         = errors.New("not found")
 	ErrPermissionDenied = errors.New("Permission denied")
+	// ErrUnreachable means a call never reached its server (the dial
+	// failed), so retrying it elsewhere cannot apply it twice.
+	ErrUnreachable = errors.New("server unreachable")
 )
 
 // ErrUnknownDC is returned for a datacenter nobody knows.
