@@ -28,7 +28,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "consulate")
-	build := exec.Command("go", "build", "-o", binary, "consulate/cmd/consulate")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("CONSULATE_E2E_RACE") != "" {
+		// Build the agents with the race detector; their logs then carry
+		// any race report, and a racing agent exits non-zero.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "consulate/cmd/consulate")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building consulate:", err)
@@ -80,6 +86,9 @@ func startAgent(t *testing.T, name, ip string, args ...string) *agentProc {
 	a.start()
 	t.Cleanup(func() {
 		a.kill()
+		if strings.Contains(a.log.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race", a.name)
+		}
 		if t.Failed() {
 			a.saveLog()
 		}
