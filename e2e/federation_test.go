@@ -242,9 +242,13 @@ func TestFederation(t *testing.T) {
 	if r, _, err := (&dns.Client{Timeout: 3 * time.Second}).Exchange(m, "127.0.0.14:8600"); err != nil || r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("dns for stopped dc2: %v %v", r, err)
 	}
-	code, body, _ := getStatus("http://" + client.httpAddr() + "/v1/kv/x?dc=dc9")
-	if code != 404 || !strings.Contains(body, "dc9") {
+	code, body, _ := getStatus("http://" + client.httpAddr() + "/v1/catalog/nodes?dc=dc9")
+	if code != 404 || !strings.Contains(body, "dc9") || !strings.Contains(body, "dc2") {
 		t.Fatalf("unknown dc: %d %s", code, body)
+	}
+	// On KV reads a 404 means "no such key" to clients; the mistake is a 400.
+	if code, body, _ := getStatus("http://" + client.httpAddr() + "/v1/kv/x?dc=dc9"); code != 400 || !strings.Contains(body, "dc9") {
+		t.Fatalf("unknown dc on kv: %d %s", code, body)
 	}
 	var wanView []map[string]any
 	waitFor(t, 20*time.Second, "operator wan shows dc2 failed", func() error {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -11,7 +12,14 @@ func (s *Server) kv(w http.ResponseWriter, r *http.Request) (any, error) {
 	key := tail(r, "/v1/kv/")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		return s.kvGet(w, r, key)
+		obj, err := s.kvGet(w, r, key)
+		var udc *structs.ErrUnknownDC
+		if errors.As(err, &udc) {
+			// A 404 here means "no such key" to the official client, which
+			// would hide the mistake; say it with a 400 instead.
+			return nil, &structs.BadRequestError{Reason: udc.Error()}
+		}
+		return obj, err
 	case http.MethodPut:
 		return s.kvPut(w, r, key)
 	case http.MethodDelete:
