@@ -63,7 +63,6 @@ type request struct {
 	extras   []dns.RR
 	extraEnd []int // extraEnd[i]: extras that answers[:i+1] need
 	question [1]dns.Question
-	tags     [1]string
 	// seen holds the extra records' owner names, to add each once.
 	seen map[string]struct{}
 }

@@ -183,8 +183,9 @@ func (s *Server) serviceLookup(r *request, labels string) {
 	}
 	args := structs.ServiceSpecificRequest{Datacenter: r.dc, ServiceName: service, QueryOptions: s.queryOptions()}
 	if tag != "" {
-		r.tags[0] = tag
-		args.ServiceTags, args.TagFilter = r.tags[:], true
+		// A fresh slice: the backend (the DNS cache) may keep the request
+		// beyond this lookup, while r is pooled and reused.
+		args.ServiceTags, args.TagFilter = []string{tag}, true
 	}
 	var out structs.IndexedCheckServiceNodes
 	if err := s.backend.RPC(s.ctx, structs.MethodHealthServiceNodes, &args, &out); err != nil {

@@ -89,7 +89,7 @@ func (l *LocalServers) Call(ctx context.Context, method string, args, reply any)
 	var lastErr error
 	for _, addr := range addrs {
 		err := l.caller.Call(ctx, addr, method, args, reply)
-		if err == nil || !isTransportError(err) || ctx.Err() != nil {
+		if err == nil || !retryable(args, err) || ctx.Err() != nil {
 			if err == nil {
 				l.mu.Lock()
 				l.preferred = addr

@@ -333,7 +333,7 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		err := r.caller.Call(actx, addr, method, args, reply)
 		cancel()
-		if err == nil || !isTransportError(err) {
+		if err == nil || !retryable(args, err) {
 			r.record(dcName, addr, nil)
 			return err
 		}
@@ -352,16 +352,21 @@ func (r *Router) ForwardLeader(ctx context.Context, addr, method string, args, r
 	return r.caller.Call(ctx, addr, method, args, reply)
 }
 
-// isTransportError tells a failure to reach a server from an answer.
-func isTransportError(err error) bool {
+// retryable tells whether a failed call may go to another server: a read
+// whenever the server did not answer; a write only when it surely never
+// arrived (or the server had no leader to apply it), so no write is
+// applied twice.
+func retryable(args any, err error) bool {
+	if errors.Is(err, structs.ErrNoLeader) || errors.Is(err, structs.ErrUnreachable) {
+		return true
+	}
 	var re *structs.RemoteError
 	if errors.As(err, &re) {
-		// The server answered; errors it could not route further are
-		// still worth another server of the same datacenter.
-		return errors.Is(err, structs.ErrNoLeader)
+		return false // the server answered
 	}
-	// Anything else (refused dial, reset, timeout, closed session) means
-	// this server did not answer.
+	if info, ok := args.(structs.RPCInfo); ok && !info.IsRead() {
+		return false
+	}
 	return true
 }
 

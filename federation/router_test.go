@@ -191,3 +191,26 @@ func TestFailoverOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestWritesRetryOnlyWhenUndelivered(t *testing.T) {
+	rtts := map[string]time.Duration{"s1.dc2": 1 * time.Millisecond, "s2.dc2": 2 * time.Millisecond}
+	fc := &fakeCaller{fail: map[string]error{"dc2-1:8300": errors.New("connection reset by peer")}}
+	r := newTestRouter(t, fc, rtts)
+	addDC(r, "dc2", 2, structs.StatusAlive)
+	write := &structs.KVSRequest{Datacenter: "dc2", Op: structs.KVSet}
+	if err := r.ForwardDC(context.Background(), "dc2", "KVS.Apply", write, new(string)); !errors.Is(err, structs.ErrNoDCPath) {
+		t.Fatalf("a write that may have arrived was retried elsewhere: %v", err)
+	}
+	if len(fc.calls) != 1 {
+		t.Fatalf("calls %v", fc.calls)
+	}
+	// A dial failure means it never arrived: the next server may take it.
+	fc.calls = nil
+	fc.fail["dc2-1:8300"] = fmt.Errorf("dial: %w", structs.ErrUnreachable)
+	r2 := newTestRouter(t, fc, rtts)
+	addDC(r2, "dc2", 2, structs.StatusAlive)
+	var got string
+	if err := r2.ForwardDC(context.Background(), "dc2", "KVS.Apply", write, &got); err != nil || got != "dc2-2:8300" {
+		t.Fatalf("undelivered write not retried: %v %q", err, got)
+	}
+}

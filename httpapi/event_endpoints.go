@@ -85,7 +85,9 @@ func (s *Server) eventList(w http.ResponseWriter, r *http.Request) (any, error) 
 			}
 			out = append(out, ev)
 		}
-		var idx uint64
+		// Consul reports 1 for no events; the header and the version
+		// must agree or a blocking list returns at once, forever.
+		idx := uint64(1)
 		if len(out) > 0 {
 			idx = uuidIndex(out[len(out)-1].ID)
 		}

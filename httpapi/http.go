@@ -247,10 +247,10 @@ func (s *Server) parseRead(r *http.Request, dc *string, q *structs.QueryOptions)
 	if _, ok := vals["cached"]; ok {
 		q.UseCache = true
 	}
-	if v, ok := vals["index"]; ok {
-		idx, err := strconv.ParseUint(v[0], 10, 64)
+	if v := vals.Get("index"); v != "" {
+		idx, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return nil, badRequest("Invalid index %q: must be an unsigned 64-bit integer", v[0])
+			return nil, badRequest("Invalid index %q: must be an unsigned 64-bit integer", v)
 		}
 		q.MinQueryIndex = idx
 		q.MaxQueryTime = s.cfg.DefaultQueryTime

@@ -47,8 +47,9 @@ func isSet(raw json.RawMessage) bool {
 }
 
 func (s *Server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
-	// Room for maxTxnOps base64 values of the maximum size.
-	limit := s.cfg.MaxBodyBytes + int64(maxTxnOps)*structs.MaxKVValueSize*4/3
+	// Like Consul's txn_max_req_len (512 KiB): one maximum-size value,
+	// base64-encoded, plus the JSON around the operations.
+	limit := s.cfg.MaxBodyBytes + structs.MaxKVValueSize*4/3
 	b, err := readBody(r, limit)
 	if err != nil {
 		return nil, err
