@@ -333,13 +333,17 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		err := r.caller.Call(actx, addr, method, args, reply)
 		cancel()
-		if err == nil || !retryable(args, err) {
+		var answered *structs.RemoteError
+		if err == nil || (errors.As(err, &answered) && !errors.Is(err, structs.ErrNoLeader)) {
 			r.record(dcName, addr, nil)
 			return err
 		}
 		lastErr = err
 		r.record(dcName, addr, err)
 		r.logger.Warn("cross-datacenter call failed", "datacenter", dcName, "server", addr, "method", method, "error", err)
+		if !retryable(args, err) {
+			break
+		}
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
