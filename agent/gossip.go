@@ -182,8 +182,13 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 				if _, err := a.server.MaybeBootstrap(a.lan.Members()); err != nil {
 					a.logger.Error("bootstrap", "error", err)
 				}
-				if ev.Type == gossip.MemberJoin {
+				switch ev.Type {
+				case gossip.MemberJoin:
 					a.floodJoinWAN(ev.Members)
+				case gossip.MemberReap:
+					for _, m := range ev.Members {
+						a.server.MemberReaped(m)
+					}
 				}
 			}
 		}
@@ -236,7 +241,9 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 	if len(addrs) == 0 {
 		return
 	}
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		if n, err := a.wan.Join(addrs, true); err != nil {
 			a.logger.Warn("WAN flood join", "addrs", addrs, "joined", n, "error", err)
 		}

@@ -83,6 +83,10 @@ func (a *Agent) startServer() error {
 		return err
 	}
 	a.server = srv
+	// Raft first: the port must not hand calls to a server not started.
+	if err := srv.Start(context.Background()); err != nil {
+		return err
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -90,7 +94,7 @@ func (a *Agent) startServer() error {
 			a.logger.Error("server port stopped", "error", err)
 		}
 	}()
-	return srv.Start(context.Background())
+	return nil
 }
 
 // forwarder adapts the federation router to server.Forwarder.

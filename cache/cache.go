@@ -243,7 +243,10 @@ func (c *Cache) Len() int {
 
 // Shutdown stops every refresher and waits for them.
 func (c *Cache) Shutdown(ctx context.Context) error {
+	// Under mu, so no refresher is added after Wait starts.
+	c.mu.Lock()
 	c.cancel()
+	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		c.wg.Wait()

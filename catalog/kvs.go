@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -356,7 +357,31 @@ func (s *Store) ReapTombstones(upTo uint64) error {
 			return err
 		}
 	}
+	// Expired lock delays go too; the table is advisory and would grow
+	// with every distinct key ever held by a destroyed session.
+	if err := sweepLockDelays(txn, time.Now()); err != nil {
+		return err
+	}
 	txn.Commit()
+	return nil
+}
+
+func sweepLockDelays(txn *memdb.Txn, now time.Time) error {
+	it, err := txn.Get(tableLockDelays, "id")
+	if err != nil {
+		return err
+	}
+	var expired []*lockDelay
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if d := raw.(*lockDelay); !now.Before(d.Until) {
+			expired = append(expired, d)
+		}
+	}
+	for _, d := range expired {
+		if err := txn.Delete(tableLockDelays, d); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -453,6 +453,19 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 	if err := s.validateTxn(args.Ops); err != nil {
 		return err
 	}
+	// Lock delay holds for locks inside transactions too.
+	now := time.Now()
+	var delayed []*structs.TxnError
+	for i, op := range args.Ops {
+		if op.KV != nil && op.KV.Verb == structs.KVLock && now.Before(s.State().KVLockDelay(op.KV.DirEnt.Key)) {
+			delayed = append(delayed, &structs.TxnError{OpIndex: i,
+				What: fmt.Sprintf("failed to lock key %q due to lock delay", op.KV.DirEnt.Key)})
+		}
+	}
+	if len(delayed) > 0 {
+		*reply = structs.TxnResponse{Errors: delayed}
+		return nil
+	}
 	resp, err := s.raftApply(catalog.TxnRequestType, args)
 	if err != nil {
 		return err

@@ -284,3 +284,26 @@ func (s *Server) MaybeBootstrap(members []structs.Member) (bool, error) {
 	s.bootstrapped = true
 	return true, nil
 }
+
+// MemberReaped removes a server the LAN pool has reaped (or pruned) from
+// the Raft configuration; once gone from the pool, nothing else would.
+// It does nothing on followers.
+func (s *Server) MemberReaped(m structs.Member) {
+	id, _, ok := s.serverMember(m)
+	if !ok || id == s.LocalID() || !s.IsLeader() {
+		return
+	}
+	fut := s.raft.GetConfiguration()
+	if fut.Error() != nil {
+		return
+	}
+	for _, srv := range fut.Configuration().Servers {
+		if srv.ID == id {
+			s.logger.Info("removing reaped server from raft", "server", m.Name, "id", id)
+			if err := s.RemoveServer(id); err != nil {
+				s.logger.Warn("removing reaped server", "server", m.Name, "error", err)
+			}
+			return
+		}
+	}
+}

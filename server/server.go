@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -258,8 +259,25 @@ func (s *Server) monitorLeadership() {
 // establishLeadership waits until every earlier entry is applied, then
 // marks the server ready for leader reads and starts the leader's duties.
 func (s *Server) establishLeadership() {
-	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
-		s.logger.Error("barrier after gaining leadership failed", "error", err)
+	// A leader that cannot apply its barrier would hold every request for
+	// its whole term; retry a few times, then hand leadership on.
+	var err error
+	for attempt := 0; attempt < 5 && s.IsLeader() && s.shutdownCtx.Err() == nil; attempt++ {
+		if err = s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err == nil {
+			break
+		}
+		s.logger.Error("barrier after gaining leadership failed", "error", err, "attempt", attempt+1)
+		select {
+		case <-s.shutdownCtx.Done():
+			return
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil || !s.IsLeader() {
+		if s.IsLeader() {
+			s.logger.Error("giving up leadership: barrier keeps failing", "error", err)
+			s.raft.LeadershipTransfer()
+		}
 		return
 	}
 	s.sessions.restore()

@@ -164,15 +164,19 @@ func (s *Server) sessionRenew(_ context.Context, args *structs.SessionSpecificRe
 type sessionTimers struct {
 	srv *Server
 
-	// mu guards timers and the Add side of running.
+	// mu guards timers, gens, seq and the Add side of running.
 	mu     sync.Mutex
 	timers map[string]*time.Timer
+	// gens holds the generation of each session's current timer, so a
+	// timer replaced by a renewal cannot expire the session.
+	gens map[string]uint64
+	seq  uint64
 	// running counts expiry callbacks in flight, so Shutdown can wait.
 	running sync.WaitGroup
 }
 
 func newSessionTimers(s *Server) *sessionTimers {
-	return &sessionTimers{srv: s, timers: map[string]*time.Timer{}}
+	return &sessionTimers{srv: s, timers: map[string]*time.Timer{}, gens: map[string]uint64{}}
 }
 
 // reset (re)arms the timer of one session.
@@ -189,7 +193,10 @@ func (t *sessionTimers) reset(id, ttl string) {
 	if old, ok := t.timers[id]; ok {
 		old.Stop()
 	}
-	t.timers[id] = time.AfterFunc(2*d, func() { t.expire(id) })
+	t.seq++
+	gen := t.seq
+	t.gens[id] = gen
+	t.timers[id] = time.AfterFunc(2*d, func() { t.expire(id, gen) })
 }
 
 // clear drops the timer of a destroyed session.
@@ -200,6 +207,7 @@ func (t *sessionTimers) clear(id string) {
 		old.Stop()
 		delete(t.timers, id)
 	}
+	delete(t.gens, id)
 }
 
 // wait blocks until expiry callbacks in flight are done; call it after
@@ -217,6 +225,7 @@ func (t *sessionTimers) stopAll() {
 		tm.Stop()
 		delete(t.timers, id)
 	}
+	clear(t.gens)
 }
 
 // restore arms a timer for every session with a TTL, on leadership gain.
@@ -233,13 +242,16 @@ func (t *sessionTimers) restore() {
 	}
 }
 
-// expire destroys a session whose TTL ran out, through Raft.
-func (t *sessionTimers) expire(id string) {
+// expire destroys a session whose TTL ran out, through Raft. gen is the
+// generation of the timer that fired: a renewal that replaced it in the
+// meantime wins.
+func (t *sessionTimers) expire(id string, gen uint64) {
 	t.mu.Lock()
-	if t.srv.shutdownCtx.Err() != nil {
+	if t.srv.shutdownCtx.Err() != nil || t.gens[id] != gen {
 		t.mu.Unlock()
 		return
 	}
+	delete(t.gens, id)
 	t.running.Add(1)
 	delete(t.timers, id)
 	t.mu.Unlock()
