@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"consulate/httpapi"
+	"consulate/local"
 	"consulate/structs"
 )
 
@@ -35,7 +36,10 @@ func (h *httpAgent) ForceLeave(ctx context.Context, node string, prune, wan bool
 func (h *httpAgent) Reload(ctx context.Context) error { return h.a.Reload(ctx) }
 
 func (h *httpAgent) AddService(def *structs.ServiceDefinition, replaceExisting bool) error {
-	return h.a.state.AddService(def.NodeService(), def.CheckTypes(), true, "api")
+	if replaceExisting {
+		return h.a.state.AddService(def.NodeService(), def.CheckTypes(), true, local.SourceAPI)
+	}
+	return h.a.state.AddServiceKeepChecks(def.NodeService(), def.CheckTypes(), true, local.SourceAPI)
 }
 
 func (h *httpAgent) RemoveService(id string) error { return h.a.state.RemoveService(id, true) }

@@ -179,7 +179,8 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	lc.TaggedAddresses = map[string]string{"lan": rt.AdvertiseAddrLAN.String(), "wan": rt.AdvertiseAddrWAN.String()}
 	lc.NodeMeta = rt.NodeMeta
 	lc.DataDir = a.dataDir()
-	lc.EnableScriptChecks = rt.EnableScriptChecks || rt.EnableLocalScriptChecks
+	lc.EnableScriptChecks = rt.EnableScriptChecks
+	lc.EnableLocalScriptChecks = rt.EnableLocalScriptChecks
 	lc.CheckUpdateInterval = rt.CheckUpdateInterval
 	lc.Logger = a.base
 	// Retry a failed sync soon: at start-up the first one often races

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 )
@@ -66,6 +67,13 @@ func (s *Server) Start(addrs []string) error {
 		network, addr := "tcp", a
 		if p, ok := strings.CutPrefix(a, "unix:"); ok {
 			network, addr = "unix", strings.TrimPrefix(p, "//")
+			// A socket left by a crash would block the restart.
+			if err := os.Remove(addr); err != nil && !errors.Is(err, os.ErrNotExist) {
+				for _, l := range opened {
+					l.Close()
+				}
+				return fmt.Errorf("httpapi: removing stale socket %s: %w", addr, err)
+			}
 		}
 		ln, err := net.Listen(network, addr)
 		if err != nil {

@@ -42,8 +42,10 @@ type Config struct {
 	// SyncCoalesce is how long a partial sync waits after a change for
 	// more changes to gather; 0 means it does not wait.
 	SyncCoalesce time.Duration
-	// EnableScriptChecks allows script/args checks.
-	EnableScriptChecks bool
+	// EnableScriptChecks allows script/args checks from any source;
+	// EnableLocalScriptChecks only from config files.
+	EnableScriptChecks      bool
+	EnableLocalScriptChecks bool
 	// CheckUpdateInterval delays syncing output-only check changes (status
 	// changes sync at once); 0 syncs every change at once.
 	CheckUpdateInterval time.Duration

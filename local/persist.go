@@ -212,12 +212,20 @@ func (s *State) Load() error {
 			}
 		}
 		if err := s.AddService(ps.Service, cts, false, ps.Source); err != nil {
-			return fmt.Errorf("local: restoring service from %s: %w", p, err)
+			// One definition that no longer loads (script checks turned
+			// off since, say) must not keep the agent from starting.
+			s.logger.Warn("dropping persisted service that no longer loads", "service", id, "file", p, "error", err)
+			os.Remove(p)
+			for _, pc := range byService[id] {
+				s.removeCheckFiles(pc.Check.CheckID)
+			}
+			continue
 		}
 		loaded[id] = true
 		for _, pc := range static {
 			if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source); err != nil {
-				return fmt.Errorf("local: restoring check %q: %w", pc.Check.CheckID, err)
+				s.logger.Warn("dropping persisted check that no longer loads", "check", pc.Check.CheckID, "error", err)
+				s.removeCheckFiles(pc.Check.CheckID)
 			}
 		}
 	}
@@ -235,7 +243,8 @@ func (s *State) Load() error {
 			continue
 		}
 		if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source); err != nil {
-			return fmt.Errorf("local: restoring check %q: %w", pc.Check.CheckID, err)
+			s.logger.Warn("dropping persisted check that no longer loads", "check", pc.Check.CheckID, "error", err)
+			s.removeCheckFiles(pc.Check.CheckID)
 		}
 	}
 	s.restoreTTLStates()

@@ -244,6 +244,17 @@ func checkIDs(serviceID string, cts []*structs.CheckType) []string {
 // and checks no longer listed are removed. With persist, the service and
 // its checks are written to the data dir.
 func (s *State) AddService(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source string) error {
+	return s.addService(svc, chkTypes, persist, source, true)
+}
+
+// AddServiceKeepChecks is AddService for a re-registration through the
+// HTTP API without ?replace-existing-checks: checks the new definition
+// does not list stay, as in Consul.
+func (s *State) AddServiceKeepChecks(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source string) error {
+	return s.addService(svc, chkTypes, persist, source, false)
+}
+
+func (s *State) addService(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source string, replaceChecks bool) error {
 	if svc == nil {
 		return badInput(ErrInvalidService, "service definition missing")
 	}
@@ -281,7 +292,7 @@ func (s *State) AddService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 			nct.Name = fmt.Sprintf("Service '%s' check", ns.Service)
 		}
 		hc := &structs.HealthCheck{CheckID: nct.CheckID, Name: nct.Name, Notes: nct.Notes, Status: nct.Status}
-		p, err := s.prepareCheck(hc, &nct, ns)
+		p, err := s.prepareCheck(hc, &nct, ns, source)
 		if err != nil {
 			return fmt.Errorf("service %q: %w", ns.ID, err)
 		}
@@ -313,7 +324,7 @@ func (s *State) AddService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 	// Checks defined with this service and no longer listed go; checks
 	// added on their own (maintenance, API) stay.
 	for id, c := range s.checks {
-		if c.deleted || c.check.ServiceID != ns.ID || seen[id] || !c.fromService {
+		if !replaceChecks || c.deleted || c.check.ServiceID != ns.ID || seen[id] || !c.fromService {
 			continue
 		}
 		toStop = append(toStop, s.deleteCheckLocked(c)...)
@@ -362,7 +373,7 @@ type checkPlan struct {
 // prepareCheck validates hc (and ct, when something runs it), fills the
 // fields the catalog shows and builds the runner. svc is the service the
 // check belongs to, or nil.
-func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc *structs.NodeService) (*checkPlan, error) {
+func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc *structs.NodeService, source string) (*checkPlan, error) {
 	h := cloneCheck(hc)
 	if h.CheckID == "" {
 		h.CheckID = h.Name
@@ -414,7 +425,10 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 	s.mu.Unlock()
 	n := &runnerNotifier{s: s, checkID: h.CheckID, gen: gen}
 	r, err := checks.NewRunner(h.CheckID, &nct, n, s.cfg.Logger, checks.Options{
-		EnableScriptChecks: s.cfg.EnableScriptChecks, MinInterval: s.cfg.MinCheckInterval,
+		// enable_local_script_checks allows scripts only from config
+		// files, never from the HTTP API.
+		EnableScriptChecks: s.cfg.EnableScriptChecks || (s.cfg.EnableLocalScriptChecks && source == SourceConfig),
+		MinInterval:        s.cfg.MinCheckInterval,
 	})
 	if err != nil {
 		return nil, badInput(ErrInvalidCheck, "%v", err)
@@ -540,7 +554,7 @@ func (s *State) addCheck(hc *structs.HealthCheck, ct *structs.CheckType, persist
 		hc = cloneCheck(hc)
 		hc.Status = ct.Status
 	}
-	p, err := s.prepareCheck(hc, ct, svc)
+	p, err := s.prepareCheck(hc, ct, svc, source)
 	if err != nil {
 		return err
 	}
@@ -615,7 +629,14 @@ func (s *State) UpdateTTLCheck(id, status, output string) error {
 		return badInput(ErrNotTTL, "check %q is not a TTL check", id)
 	}
 	ttl.SetStatus(status, output)
-	s.persistTTLState(id, status, output, ttl.TTL())
+	// Persist only if the check is still the one we updated: a removal
+	// racing with this update must not leave a state file behind.
+	s.mu.Lock()
+	same := s.checks[id] == c && !c.deleted
+	if same {
+		s.persistTTLState(id, status, output, ttl.TTL())
+	}
+	s.mu.Unlock()
 	return nil
 }
 
