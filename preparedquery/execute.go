@@ -21,12 +21,21 @@ type RemoteFunc func(ctx context.Context, dc string, q *structs.PreparedQuery, l
 // order they are to be tried (see federation.Router.FailoverOrder).
 type OrderFunc func(nearestN int, listed []string) []string
 
+// NearFunc orders instances nearest first from the named node, in place;
+// it reports false when it could not (no coordinates), and the instances
+// are then shuffled.
+type NearFunc func(node string, nodes structs.CheckServiceNodes) bool
+
 // Executor runs prepared queries.
 type Executor struct {
 	LocalDC string
 	Local   LocalFunc
 	Remote  RemoteFunc
 	Order   OrderFunc
+	// Near, if set, serves the query's Near option; AgentNode is what
+	// "_agent" stands for.
+	Near      NearFunc
+	AgentNode string
 }
 
 // Execute runs q here and, if it finds no healthy instance, in the
@@ -80,7 +89,13 @@ func (e *Executor) ExecuteLocal(ctx context.Context, q *structs.PreparedQuery, l
 		return nil, err
 	}
 	nodes = Filter(q, nodes)
-	rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	near := q.Service.Near
+	if near == "_agent" {
+		near = e.AgentNode
+	}
+	if near == "" || e.Near == nil || !e.Near(near, nodes) {
+		rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	}
 	if limit > 0 && len(nodes) > limit {
 		nodes = nodes[:limit]
 	}

@@ -148,3 +148,25 @@ func TestFailoverOrderAndCount(t *testing.T) {
 		t.Fatalf("local answer: %+v tried %v", resp, tried)
 	}
 }
+
+func TestNearSortsInsteadOfShuffling(t *testing.T) {
+	var asked string
+	e := &Executor{
+		LocalDC: "dc1", AgentNode: "me",
+		Local: func(ctx context.Context, s string) (structs.CheckServiceNodes, error) {
+			return structs.CheckServiceNodes{inst("far", s, nil), inst("mid", s, nil), inst("near", s, nil)}, nil
+		},
+		Near: func(node string, nodes structs.CheckServiceNodes) bool {
+			asked = node
+			nodes[0], nodes[2] = nodes[2], nodes[0]
+			return true
+		},
+	}
+	q := &structs.PreparedQuery{Service: structs.ServiceQuery{Service: "web", Near: "_agent"}}
+	for i := 0; i < 20; i++ {
+		resp, err := e.Execute(context.Background(), q, 0)
+		if err != nil || asked != "me" || resp.Nodes[0].Node.Node != "near" || resp.Nodes[2].Node.Node != "far" {
+			t.Fatalf("asked %q, got %v %v", asked, resp, err)
+		}
+	}
+}

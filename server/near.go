@@ -12,14 +12,15 @@ import (
 
 // sortByDistance orders items by estimated RTT from the source node (the
 // ?near= parameter), nearest first; items without a coordinate keep their
-// order after the rest. Nothing happens without a source coordinate.
-func sortByDistance[T any](st *catalog.Store, src structs.QuerySource, localDC string, items []T, node func(T) string) {
+// order after the rest. Nothing happens without a source coordinate; the
+// result says whether it sorted.
+func sortByDistance[T any](st *catalog.Store, src structs.QuerySource, localDC string, items []T, node func(T) string) bool {
 	if src.Node == "" || len(items) < 2 || (src.Datacenter != "" && src.Datacenter != localDC) {
-		return
+		return false
 	}
 	_, coords, err := st.Coordinates(nil)
 	if err != nil || len(coords) == 0 {
-		return
+		return false
 	}
 	byNode := make(map[string]*coordinate.Coordinate, len(coords))
 	for _, c := range coords {
@@ -27,7 +28,7 @@ func sortByDistance[T any](st *catalog.Store, src structs.QuerySource, localDC s
 	}
 	from := byNode[src.Node]
 	if from == nil {
-		return
+		return false
 	}
 	const unknown = time.Duration(1<<63 - 1)
 	dist := make([]time.Duration, len(items))
@@ -47,4 +48,5 @@ func sortByDistance[T any](st *catalog.Store, src structs.QuerySource, localDC s
 		sorted[i] = items[j]
 	}
 	copy(items, sorted)
+	return true
 }

@@ -109,12 +109,17 @@ func (s *Server) resolveQuery(idOrName string) (*structs.PreparedQuery, uint64, 
 
 // executor builds the prepared-query executor over this server's store and
 // forwarder.
-func (s *Server) executor(opts structs.QueryOptions) *preparedquery.Executor {
+func (s *Server) executor(opts structs.QueryOptions, agent structs.QuerySource) *preparedquery.Executor {
 	e := &preparedquery.Executor{
 		LocalDC: s.cfg.Datacenter,
 		Local: func(ctx context.Context, service string) (structs.CheckServiceNodes, error) {
 			_, nodes, err := s.State().CheckServiceNodes(nil, service, nil)
 			return nodes, err
+		},
+		AgentNode: agent.Node,
+		Near: func(node string, nodes structs.CheckServiceNodes) bool {
+			return sortByDistance(s.State(), structs.QuerySource{Node: node}, s.cfg.Datacenter, nodes,
+				func(n structs.CheckServiceNode) string { return n.Node.Node })
 		},
 	}
 	if s.forwarder != nil {
@@ -141,7 +146,7 @@ func (s *Server) preparedQueryExecute(ctx context.Context, args *structs.Prepare
 	if err != nil {
 		return err
 	}
-	resp, err := s.executor(args.QueryOptions).Execute(ctx, q, args.Limit)
+	resp, err := s.executor(args.QueryOptions, args.Agent).Execute(ctx, q, args.Limit)
 	if err != nil {
 		return err
 	}
@@ -152,7 +157,7 @@ func (s *Server) preparedQueryExecute(ctx context.Context, args *structs.Prepare
 }
 
 func (s *Server) preparedQueryExecuteRemote(ctx context.Context, args *structs.PreparedQueryExecuteRemoteRequest, reply *structs.PreparedQueryExecuteResponse) error {
-	resp, err := s.executor(args.QueryOptions).ExecuteLocal(ctx, &args.Query, args.Limit)
+	resp, err := s.executor(args.QueryOptions, structs.QuerySource{}).ExecuteLocal(ctx, &args.Query, args.Limit)
 	if err != nil {
 		return err
 	}
