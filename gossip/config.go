@@ -94,6 +94,10 @@ type Config struct {
 	Observer func(Event)
 }
 
+// userEventPacketOverhead is room left in a packet for the event's
+// encoding, memberlist's framing and encryption.
+const userEventPacketOverhead = 200
+
 // DefaultConfig returns a Config with serf's timers on memberlist's LAN base.
 func DefaultConfig() *Config {
 	return &Config{
@@ -166,6 +170,11 @@ func (c *Config) Validate() error {
 	}
 	if c.UserEventSizeLimit <= 0 || c.UserEventSizeLimit > userEventSizeHardLimit {
 		return bad("user event size limit must be in 1..%d", userEventSizeHardLimit)
+	}
+	// An event must fit one gossip packet, or it is queued and never sent.
+	if c.Memberlist != nil && c.UserEventSizeLimit > c.Memberlist.UDPBufferSize-userEventPacketOverhead {
+		return bad("user event size limit %d does not fit a %d-byte gossip packet (at most %d)",
+			c.UserEventSizeLimit, c.Memberlist.UDPBufferSize, c.Memberlist.UDPBufferSize-userEventPacketOverhead)
 	}
 	if _, err := encodeTags(c.Tags); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -28,8 +28,17 @@ func newBroadcastQueue(numNodes func() int, retransmitMult int) *broadcastQueue 
 	return &broadcastQueue{q: q}
 }
 
+// maxQueueDepth bounds a queue, as serf does: past it the messages sent
+// most often go first (Prune keeps the anchor, which has been sent least).
+const maxQueueDepth = 4096
+
 // QueueBroadcast queues b for gossip.
-func (b *broadcastQueue) QueueBroadcast(m memberlist.Broadcast) { b.q.QueueBroadcast(m) }
+func (b *broadcastQueue) QueueBroadcast(m memberlist.Broadcast) {
+	b.q.QueueBroadcast(m)
+	if b.q.NumQueued() > maxQueueDepth+1 {
+		b.q.Prune(maxQueueDepth + 1)
+	}
+}
 
 // GetBroadcasts returns messages to piggyback, within limit bytes.
 func (b *broadcastQueue) GetBroadcasts(overhead, limit int) [][]byte {

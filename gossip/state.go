@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"math"
 	"net"
 	"strconv"
 
@@ -56,10 +57,16 @@ func (p *Pool) mergeRemoteState(buf []byte, join bool) {
 	for _, name := range pp.LeftMembers {
 		left[name] = true
 	}
+	// Leaves first, one tick later than the status time they carry (as
+	// serf does), so a member we hold as failed at that same time still
+	// moves to left.
 	for name, lt := range pp.StatusLTimes {
-		if left[name] {
-			p.handleNodeLeaveIntent(&messageLeaveIntent{LTime: lt, Node: name})
-		} else {
+		if left[name] && lt < LamportTime(math.MaxUint64) {
+			p.handleNodeLeaveIntent(&messageLeaveIntent{LTime: lt + 1, Node: name})
+		}
+	}
+	for name, lt := range pp.StatusLTimes {
+		if !left[name] {
 			p.handleNodeJoinIntent(&messageJoinIntent{LTime: lt, Node: name})
 		}
 	}

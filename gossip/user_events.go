@@ -35,7 +35,16 @@ func (p *Pool) UserEvent(name string, payload []byte, coalesce bool) error {
 
 // handleUserEvent records and delivers a user event unless it was seen
 // already or is too old; true means rebroadcast it.
+// maxEventsPerLTime bounds the events kept for one Lamport time.
+const maxEventsPerLTime = 64
+
 func (p *Pool) handleUserEvent(msg *messageUserEvt) bool {
+	// Events from peers are held to the same size as our own, and a slot
+	// (one Lamport time) holds a bounded number of them.
+	if len(msg.Name)+len(msg.Payload) > p.cfg.UserEventSizeLimit {
+		p.logger.Warn("dropping oversized user event", "name", msg.Name, "size", len(msg.Name)+len(msg.Payload))
+		return false
+	}
 	p.eventClock.Witness(msg.LTime)
 	p.eventLock.Lock()
 	if msg.LTime < p.eventMinTime {
@@ -61,6 +70,11 @@ func (p *Pool) handleUserEvent(msg *messageUserEvt) bool {
 	} else {
 		slot = &userEventsAt{LTime: msg.LTime}
 		p.eventBuffer[idx] = slot
+	}
+	if len(slot.Events) >= maxEventsPerLTime {
+		p.eventLock.Unlock()
+		p.logger.Warn("dropping user event: too many at one Lamport time", "name", msg.Name, "ltime", msg.LTime)
+		return false
 	}
 	slot.Events = append(slot.Events, userEventRecord{Name: msg.Name, Payload: msg.Payload, CC: msg.CC})
 	p.eventLock.Unlock()

@@ -17,8 +17,10 @@ import (
 type requestHeader struct {
 	Method string
 	Seq    uint64
-	// Deadline is the caller's deadline in Unix nanoseconds; 0 means none.
-	Deadline int64
+	// Timeout is the time the caller has left, in nanoseconds, so the
+	// server's clock need not agree with the caller's; 0 means none. A
+	// deadline already passed is sent as 1.
+	Timeout int64
 }
 
 // responseHeader precedes the reply of every call.
@@ -123,14 +125,18 @@ func (c *wireCodec) readFrame(r io.Reader) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("%w: empty frame", ErrProtocol)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		if err == io.EOF {
+	// Grow with the bytes that actually arrive: a peer that announces 8
+	// MiB and sends nothing costs 64 KiB, not 8 MiB.
+	var b bytes.Buffer
+	b.Grow(min(int(n), 64<<10))
+	got, err := io.CopyN(&b, r, int64(n))
+	if err != nil {
+		if err == io.EOF && got < int64(n) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	return payload, nil
+	return b.Bytes(), nil
 }
 
 // frameDecoder decodes the header, then the body, of one frame.

@@ -52,7 +52,7 @@ func TestCodecFrameRoundTrip(t *testing.T) {
 		B: []byte{0, 1, 2, 255}, M: map[string]string{"a": "b"}, L: []string{"x", "y"}, Ptr: &n,
 	}
 	var buf bytes.Buffer
-	if err := c.writeFrame(&buf, &requestHeader{Method: "Test.Echo", Seq: 7, Deadline: 99}, &in); err != nil {
+	if err := c.writeFrame(&buf, &requestHeader{Method: "Test.Echo", Seq: 7, Timeout: 99}, &in); err != nil {
 		t.Fatal(err)
 	}
 	payload, err := c.readFrame(&buf)
@@ -69,7 +69,7 @@ func TestCodecFrameRoundTrip(t *testing.T) {
 	if err := dec.decode(&out); err != nil {
 		t.Fatal(err)
 	}
-	if hdr != (requestHeader{Method: "Test.Echo", Seq: 7, Deadline: 99}) {
+	if hdr != (requestHeader{Method: "Test.Echo", Seq: 7, Timeout: 99}) {
 		t.Errorf("header = %+v", hdr)
 	}
 	if !out.T.Equal(in.T) {

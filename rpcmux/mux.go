@@ -134,11 +134,14 @@ func (m *Mux) Serve(ln net.Listener) error {
 			return fmt.Errorf("rpcmux: accept: %w", err)
 		}
 		backoff = 0
-		if !m.track(conn) {
+		if !m.trackAndAdd(conn) {
 			conn.Close()
 			return ErrClosed
 		}
-		m.wg.Go(func() { m.handleConn(conn) })
+		go func() {
+			defer m.wg.Done()
+			m.handleConn(conn)
+		}()
 	}
 }
 
@@ -156,6 +159,19 @@ func (m *Mux) track(c io.Closer) bool {
 		return false
 	}
 	m.conns[c] = struct{}{}
+	return true
+}
+
+// trackAndAdd is track plus a WaitGroup Add under the same lock, for a
+// goroutine started from outside any goroutine the group already counts.
+func (m *Mux) trackAndAdd(c io.Closer) bool {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	if m.shutdown {
+		return false
+	}
+	m.conns[c] = struct{}{}
+	m.wg.Add(1)
 	return true
 }
 
@@ -257,8 +273,12 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string) {
 		for {
 			payload, err := m.codec.readFrame(rwc)
 			if err != nil && !errors.Is(err, ErrMessageTooLarge) {
-				// The peer went away; stop whatever it was waiting for.
+				// The peer went away; stop whatever it was waiting for,
+				// including a reply write it will never read.
 				cancel()
+				if d, ok := rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+					d.SetWriteDeadline(time.Now())
+				}
 			}
 			select {
 			case frames <- frameOrErr{payload, err}:
@@ -338,9 +358,9 @@ func (m *Mux) dispatch(ctx context.Context, hdr *requestHeader, dec frameDecoder
 	if err := dec.decode(args); err != nil {
 		return nil, &structs.BadRequestError{Reason: fmt.Sprintf("rpcmux: decoding arguments of %s: %v", hdr.Method, err)}
 	}
-	if hdr.Deadline != 0 {
+	if hdr.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, hdr.Deadline))
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(hdr.Timeout))
 		defer cancel()
 	}
 	defer func() {

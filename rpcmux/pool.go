@@ -133,7 +133,7 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 	seq := p.seq.Add(1)
 	hdr := requestHeader{Method: method, Seq: seq}
 	if dl, ok := ctx.Deadline(); ok {
-		hdr.Deadline = dl.UnixNano()
+		hdr.Timeout = max(int64(time.Until(dl)), 1)
 	}
 	buf, err := p.codec.encodeFrame(&hdr, args)
 	if err != nil {
@@ -501,10 +501,20 @@ func (p *Pool) Ping(ctx context.Context, addr string) (time.Duration, error) {
 	// yamux bounds a ping by ConnectionWriteTimeout, so this goroutine
 	// ends even if ctx never does.
 	ch := make(chan result, 1)
-	p.wg.Go(func() {
+	// Add under mu, where Shutdown decides, so Wait never races an Add.
+	p.mu.Lock()
+	if p.shutdown {
+		p.mu.Unlock()
+		p.release(s)
+		return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, ErrClosed)
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
 		rtt, err := s.ys.Ping()
 		ch <- result{rtt, err}
-	})
+	}()
 	defer p.release(s)
 	select {
 	case r := <-ch:
