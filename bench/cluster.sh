@@ -11,7 +11,7 @@ DNSD=${DNS_DURATION:-10}
 command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 tmp=$(mktemp -d)
 declare -A PID
-cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 go build -o "$tmp/consulate" ./cmd/consulate
 go build -o "$tmp/loadgen" ./bench/loadgen
