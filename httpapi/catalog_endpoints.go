@@ -181,28 +181,38 @@ func (s *Server) catalogServices(w http.ResponseWriter, r *http.Request) (any, e
 	return out.Services, nil
 }
 
-func (s *Server) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
+// serviceRequest reads what /v1/catalog/service/:name and
+// /v1/health/service/:name share: the read options, the filter (checked
+// against sample), the name after prefix, ?tag=, ?node-meta= and ?near=.
+func (s *Server) serviceRequest(r *http.Request, prefix string, sample any) (*structs.ServiceSpecificRequest, *filter.Expr, error) {
 	var args structs.ServiceSpecificRequest
 	f, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := validateFilter(f, &structs.ServiceNode{}); err != nil {
-		return nil, err
+	if err := validateFilter(f, sample); err != nil {
+		return nil, nil, err
 	}
-	args.ServiceName = tail(r, "/v1/catalog/service/")
-	if args.ServiceName == "" {
-		return nil, badRequest("Missing service name")
+	if args.ServiceName = tail(r, prefix); args.ServiceName == "" {
+		return nil, nil, badRequest("Missing service name")
 	}
 	if tags := r.URL.Query()["tag"]; len(tags) > 0 {
 		args.ServiceTags, args.TagFilter = tags, true
 	}
 	if args.NodeMetaFilters, err = nodeMetaFilters(r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args.Source = s.source(r, args.Datacenter)
+	return &args, f, nil
+}
+
+func (s *Server) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
+	args, f, err := s.serviceRequest(r, "/v1/catalog/service/", &structs.ServiceNode{})
+	if err != nil {
+		return nil, err
+	}
 	var out structs.IndexedServiceNodes
-	if err := s.rpcRead(w, r, structs.MethodCatalogServiceNodes, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
+	if err := s.rpcRead(w, r, structs.MethodCatalogServiceNodes, &args.QueryOptions, args, &out, &out.QueryMeta); err != nil {
 		return nil, err
 	}
 	nodes := filter.Slice(f, out.ServiceNodes)

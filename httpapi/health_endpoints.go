@@ -87,26 +87,12 @@ func (s *Server) healthState(w http.ResponseWriter, r *http.Request) (any, error
 }
 
 func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, error) {
-	var args structs.ServiceSpecificRequest
-	f, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions)
+	args, f, err := s.serviceRequest(r, "/v1/health/service/", structs.CheckServiceNode{})
 	if err != nil {
 		return nil, err
 	}
-	if err := validateFilter(f, structs.CheckServiceNode{}); err != nil {
-		return nil, err
-	}
-	if args.ServiceName = tail(r, "/v1/health/service/"); args.ServiceName == "" {
-		return nil, badRequest("Missing service name")
-	}
-	if tags := r.URL.Query()["tag"]; len(tags) > 0 {
-		args.ServiceTags, args.TagFilter = tags, true
-	}
-	if args.NodeMetaFilters, err = nodeMetaFilters(r); err != nil {
-		return nil, err
-	}
-	args.Source = s.source(r, args.Datacenter)
 	var out structs.IndexedCheckServiceNodes
-	if err := s.rpcRead(w, r, structs.MethodHealthServiceNodes, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
+	if err := s.rpcRead(w, r, structs.MethodHealthServiceNodes, &args.QueryOptions, args, &out, &out.QueryMeta); err != nil {
 		return nil, err
 	}
 	nodes := out.Nodes
