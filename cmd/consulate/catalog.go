@@ -81,21 +81,31 @@ func (e *env) catalogNodesCommand() *cli.Command {
 	}
 }
 
-func (e *env) catalogNodes(c *cli.Context) error {
+// catalogQuery checks a catalog listing's arguments and builds its client
+// and query options (datacenter, stale, -node-meta).
+func (e *env) catalogQuery(c *cli.Context) (*api.Client, *api.QueryOptions, error) {
 	if err := noArgs(c); err != nil {
-		return err
+		return nil, nil, err
 	}
 	meta, err := parseNodeMeta(c.StringSlice("node-meta"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cl, err := e.client(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	q := queryOpts(c)
-	q.Near = c.String("near")
 	q.NodeMeta = meta
+	return cl, q, nil
+}
+
+func (e *env) catalogNodes(c *cli.Context) error {
+	cl, q, err := e.catalogQuery(c)
+	if err != nil {
+		return err
+	}
+	q.Near = c.String("near")
 
 	var nodes []*api.Node
 	if svc := c.String("service"); svc != "" {
@@ -154,19 +164,10 @@ func (e *env) catalogServicesCommand() *cli.Command {
 }
 
 func (e *env) catalogServices(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	meta, err := parseNodeMeta(c.StringSlice("node-meta"))
+	cl, q, err := e.catalogQuery(c)
 	if err != nil {
 		return err
 	}
-	cl, err := e.client(c)
-	if err != nil {
-		return err
-	}
-	q := queryOpts(c)
-	q.NodeMeta = meta
 
 	services := map[string][]string{}
 	if node := c.String("node"); node != "" {
