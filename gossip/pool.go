@@ -551,15 +551,6 @@ func (p *Pool) broadcastJoin(ltime LamportTime) {
 	}
 }
 
-func (p *Pool) isShutdown() bool {
-	select {
-	case <-p.shutdownCh:
-		return true
-	default:
-		return false
-	}
-}
-
 func copyMember(m structs.Member) structs.Member {
 	m.Tags = maps.Clone(m.Tags)
 	return m
