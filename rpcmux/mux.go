@@ -392,15 +392,23 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	m.connsMu.Unlock()
 	m.raft.Close()
 
+	if err := waitGroup(ctx, &m.wg); err != nil {
+		return fmt.Errorf("rpcmux: shutdown: %w", err)
+	}
+	return nil
+}
+
+// waitGroup waits for wg, or until ctx ends.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 	done := make(chan struct{})
 	go func() {
-		m.wg.Wait()
+		wg.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("rpcmux: shutdown: %w", ctx.Err())
+		return ctx.Err()
 	}
 }

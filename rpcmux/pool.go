@@ -572,15 +572,8 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	for _, s := range sessions {
 		s.ys.Close()
 	}
-	done := make(chan struct{})
-	go func() {
-		p.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("rpcmux: pool shutdown: %w", ctx.Err())
+	if err := waitGroup(ctx, &p.wg); err != nil {
+		return fmt.Errorf("rpcmux: pool shutdown: %w", err)
 	}
+	return nil
 }
