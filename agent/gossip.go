@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/config"
 	"consulate/federation"
@@ -143,12 +144,23 @@ func (a *Agent) wanRTT(name string) (time.Duration, bool) {
 	if name == a.wan.LocalName() {
 		return 0, true
 	}
-	other, ok := a.wan.GetCachedCoordinate(name)
+	other, ok := a.wanCoordinate(name)
 	me := a.wan.Coordinate()
-	if !ok || other == nil || me == nil {
+	if !ok || me == nil {
 		return 0, false
 	}
 	return me.DistanceTo(other), true
+}
+
+// wanCoordinate is a WAN member's network coordinate: this server's own,
+// or the one last seen on a ping.
+func (a *Agent) wanCoordinate(name string) (*coordinate.Coordinate, bool) {
+	if name == a.wan.LocalName() {
+		c := a.wan.Coordinate()
+		return c, c != nil
+	}
+	c, ok := a.wan.GetCachedCoordinate(name)
+	return c, ok && c != nil
 }
 
 // lanEventLoop feeds LAN membership to the local server list, the server's

@@ -152,12 +152,9 @@ func (a *Agent) wanCoordinates() []*structs.DatacenterMap {
 			continue
 		}
 		dc := m.Tags["dc"]
-		c := a.wan.Coordinate()
-		if m.Name != a.wan.LocalName() {
-			var ok bool
-			if c, ok = a.wan.GetCachedCoordinate(m.Name); !ok {
-				continue
-			}
+		c, ok := a.wanCoordinate(m.Name)
+		if !ok {
+			continue
 		}
 		if byDC[dc] == nil {
 			byDC[dc] = &structs.DatacenterMap{Datacenter: dc, AreaID: "wan"}
