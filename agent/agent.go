@@ -185,7 +185,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 	}()
 	rt := a.cfg
-	a.pool = rpcmux.NewPool(rpcmux.DefaultPoolConfig(), a.base)
+	pcfg := rpcmux.DefaultPoolConfig()
+	pcfg.SourceAddr = rt.BindAddr
+	a.pool = rpcmux.NewPool(pcfg, a.base)
 	a.localServers = federation.NewLocalServers(a.pool)
 
 	if err := a.startLAN(); err != nil {

@@ -33,6 +33,7 @@ func (a *Agent) startServer() error {
 	h := &serverHandler{a: a}
 	mcfg := rpcmux.DefaultConfig()
 	mcfg.AdvertiseAddr = rt.RPCAdvertiseAddr()
+	mcfg.SourceAddr = rt.BindAddr
 	a.mux = rpcmux.New(mcfg, h, a.base)
 
 	rcfg := federation.DefaultConfig()

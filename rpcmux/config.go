@@ -30,6 +30,10 @@ type Config struct {
 	ConnectionWriteTimeout time.Duration
 	// AcceptBacklog bounds yamux streams waiting to be accepted per session.
 	AcceptBacklog int
+	// SourceAddr is the local IP that outgoing Raft connections are dialed
+	// from (Consul's RPC source address: the agent's bind address). Nil or
+	// unspecified lets the kernel choose.
+	SourceAddr net.IP
 }
 
 // DefaultConfig returns the server-side defaults.
@@ -81,6 +85,11 @@ type PoolConfig struct {
 	ConnectionWriteTimeout time.Duration
 	// MaxMessageSize bounds one request or reply.
 	MaxMessageSize int
+	// SourceAddr is the local IP every session is dialed from (Consul's
+	// RPC source address: the agent's bind address), so firewall rules
+	// and partitions on addresses apply as configured. Nil or unspecified
+	// lets the kernel choose.
+	SourceAddr net.IP
 }
 
 // DefaultPoolConfig returns the client-side defaults.
@@ -129,4 +138,14 @@ func yamuxConfig(keepAlive, writeTimeout time.Duration, backlog int) *yamux.Conf
 	yc.AcceptBacklog = backlog
 	yc.LogOutput = io.Discard
 	return yc
+}
+
+// dialer returns a net.Dialer bound to src unless src is nil or
+// unspecified (0.0.0.0, ::), in which case the kernel picks the source.
+func dialer(src net.IP, timeout time.Duration) *net.Dialer {
+	d := &net.Dialer{Timeout: timeout}
+	if src != nil && !src.IsUnspecified() {
+		d.LocalAddr = &net.TCPAddr{IP: src}
+	}
+	return d
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,14 +149,29 @@ func testPoolConfig() PoolConfig {
 type countingListener struct {
 	net.Listener
 	accepted atomic.Int64
+
+	mu      sync.Mutex
+	remotes []string // remote IPs of accepted connections, in order
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err == nil {
 		l.accepted.Add(1)
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			l.mu.Lock()
+			l.remotes = append(l.remotes, ta.IP.String())
+			l.mu.Unlock()
+		}
 	}
 	return c, err
+}
+
+// remoteIPs returns the source IPs of the connections accepted so far.
+func (l *countingListener) remoteIPs() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.remotes...)
 }
 
 // testServer is a Mux serving on a loopback listener.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -358,8 +357,7 @@ func (p *Pool) dial(addr string, st *addrState, ch chan struct{}, timeout time.D
 
 // connect dials addr, announces the multiplex protocol and starts yamux.
 func (p *Pool) connect(ctx context.Context, addr string) (*session, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 // Obtain it from Mux.RaftLayer and pass it to raft.NewNetworkTransport.
 type RaftLayer struct {
 	advertise net.Addr
+	source    net.IP
 	connCh    chan net.Conn
 	closeCh   chan struct{}
 	closeOnce sync.Once
@@ -29,6 +30,7 @@ var _ raft.StreamLayer = (*RaftLayer)(nil)
 func newRaftLayer(m *Mux) *RaftLayer {
 	return &RaftLayer{
 		advertise: m.cfg.AdvertiseAddr,
+		source:    m.cfg.SourceAddr,
 		connCh:    make(chan net.Conn),
 		closeCh:   make(chan struct{}),
 	}
@@ -91,7 +93,7 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 		return nil, ErrClosed
 	default:
 	}
-	conn, err := net.DialTimeout("tcp", string(address), timeout)
+	conn, err := dialer(l.source, timeout).Dial("tcp", string(address))
 	if err != nil {
 		return nil, fmt.Errorf("rpcmux: dialing raft %s: %w", address, err)
 	}
