@@ -58,6 +58,7 @@ func DefaultConfig() *Config {
 		EnableLocalScriptChecks: ptr(false),
 		Performance:             &Performance{RaftMultiplier: ptr(1)},
 		Autopilot:               &Autopilot{CleanupDeadServers: ptr(true)},
+		Limits:                  &Limits{RPCMaxConnsPerClient: ptr(100), RPCHandshakeTimeout: ptr(5 * time.Second)},
 		GossipLAN: &Gossip{
 			GossipNodes: ptr(3), GossipInterval: ptr(200 * time.Millisecond),
 			ProbeInterval: ptr(time.Second), ProbeTimeout: ptr(500 * time.Millisecond),
@@ -243,6 +244,8 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 		NodeMeta:                    c.NodeMeta,
 		RaftMultiplier:              *c.Performance.RaftMultiplier,
 		AutopilotCleanupDeadServers: *c.Autopilot.CleanupDeadServers,
+		RPCMaxConnsPerClient:        *c.Limits.RPCMaxConnsPerClient,
+		RPCHandshakeTimeout:         *c.Limits.RPCHandshakeTimeout,
 		CheckUpdateInterval:         *c.CheckUpdateInterval,
 		DisableUpdateCheck:          *c.DisableUpdateCheck,
 		DisableAnonymousSignature:   *c.DisableAnonymousSignature,
@@ -260,7 +263,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.misc,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.misc,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {
@@ -584,6 +587,16 @@ func fqdn(d string) (string, error) {
 		return "", invalid("%q is not a valid domain", d)
 	}
 	return d, nil
+}
+
+func (b *builder) limits(c *Config, rt *Runtime) error {
+	if rt.RPCMaxConnsPerClient < 0 {
+		return b.errorf("limits.rpc_max_conns_per_client", "must not be negative (0 means unlimited), got %d", rt.RPCMaxConnsPerClient)
+	}
+	if rt.RPCHandshakeTimeout <= 0 {
+		return b.errorf("limits.rpc_handshake_timeout", "must be > 0, got %s", rt.RPCHandshakeTimeout)
+	}
+	return nil
 }
 
 func (b *builder) misc(c *Config, rt *Runtime) error {

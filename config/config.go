@@ -61,6 +61,7 @@ type Config struct {
 	NodeMeta    map[string]string `json:"node_meta,omitempty"`
 	Performance *Performance      `json:"performance,omitempty"`
 	Autopilot   *Autopilot        `json:"autopilot,omitempty"`
+	Limits      *Limits           `json:"limits,omitempty"`
 	GossipLAN   *Gossip           `json:"gossip_lan,omitempty"`
 	GossipWAN   *Gossip           `json:"gossip_wan,omitempty"`
 
@@ -125,6 +126,17 @@ type SOA struct {
 // Performance is the performance stanza.
 type Performance struct {
 	RaftMultiplier *int `json:"raft_multiplier,omitempty"`
+}
+
+// Limits is the limits stanza: bounds on what one client may hold open.
+type Limits struct {
+	// RPCMaxConnsPerClient caps concurrent connections to the server port
+	// from one client IP; 0 means unlimited.
+	RPCMaxConnsPerClient *int `json:"rpc_max_conns_per_client,omitempty"`
+	// RPCHandshakeTimeout bounds a new server-port connection's preamble:
+	// its protocol byte and whatever that protocol reads before the
+	// connection is established.
+	RPCHandshakeTimeout *time.Duration `json:"rpc_handshake_timeout,omitempty"`
 }
 
 // Autopilot is the autopilot stanza.

@@ -56,6 +56,10 @@ func TestLoadGolden(t *testing.T) {
 			}),
 		}},
 		{"template", LoadOpts{Sources: []Source{file("template.json")}}},
+		{"limits-json", LoadOpts{
+			Sources: []Source{data("limits.json", `{"limits": {"rpc_max_conns_per_client": 0, "rpc_handshake_timeout": "750ms"}}`)},
+			Flags:   flags(func(c *Config) { c.DataDir = ptr("/tmp/x"); c.NodeName = ptr("n") }),
+		}},
 		{"dev", LoadOpts{Dev: true, Flags: flags(func(c *Config) { c.NodeName = ptr("devnode") })}},
 	}
 	for _, tc := range cases {
@@ -171,6 +175,12 @@ func TestLoadErrors(t *testing.T) {
 			`config: h.hcl: parse error: `, ErrParse},
 		{"object expected", client(`{"ports": 5}`),
 			`config: c.json: ports: expected an object, got 5`, ErrInvalid},
+		{"negative conns", client(`{"limits": {"rpc_max_conns_per_client": -1}}`),
+			`config: c.json: limits.rpc_max_conns_per_client: must not be negative (0 means unlimited), got -1`, ErrInvalid},
+		{"zero handshake", client(`{"limits": {"rpc_handshake_timeout": "0s"}}`),
+			`config: c.json: limits.rpc_handshake_timeout: must be > 0, got 0s`, ErrInvalid},
+		{"hcl limits typo", LoadOpts{Sources: []Source{data("h.hcl", "limits {\n  rpc_max_conn_per_client = 5\n}")}},
+			`config: h.hcl: unknown key "limits.rpc_max_conn_per_client" (did you mean "limits.rpc_max_conns_per_client"?)`, ErrUnknownKey},
 		{"cloud join", client(`{"retry_join": ["provider=aws tag_key=x"]}`),
 			`config: c.json: retry_join: cloud auto-join ("provider=aws tag_key=x") is not supported by consulate`, ErrUnsupported},
 	}

@@ -96,6 +96,11 @@ type Runtime struct {
 	GossipLAN                   GossipRuntime
 	GossipWAN                   GossipRuntime
 
+	// RPCMaxConnsPerClient caps server-port connections per client IP
+	// (0: unlimited); RPCHandshakeTimeout bounds each one's preamble.
+	RPCMaxConnsPerClient int
+	RPCHandshakeTimeout  time.Duration
+
 	CheckUpdateInterval       time.Duration
 	DisableUpdateCheck        bool
 	DisableAnonymousSignature bool

@@ -34,6 +34,10 @@ dns_config {
 recursors = ["127.0.0.53", "127.0.0.54:5353"]
 gossip_lan { probe_interval = "200ms" }
 performance { raft_multiplier = 5 }
+limits {
+  rpc_max_conns_per_client = 250
+  rpc_handshake_timeout    = "2s"
+}
 services {
   id   = "api-1"
   name = "api"
