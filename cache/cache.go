@@ -22,10 +22,26 @@ type Config struct {
 	// entry whose last successful refresh is older than twice this is not
 	// trusted.
 	RefreshWait time.Duration
-	// IdleTTL drops an entry nobody read for this long.
+	// IdleTTL stops refreshing (and drops) an entry nobody read for this
+	// long. It is checked each time a refresh returns, so an idle entry's
+	// refresher ends within IdleTTL+RefreshWait.
 	IdleTTL time.Duration
 	// RetryMin and RetryMax bound the backoff after a failed refresh.
 	RetryMin, RetryMax time.Duration
+	// MaxEntries bounds the entries kept fresh in memory, each by one
+	// goroutine running blocking queries. Reads of further names go
+	// straight to the servers until an entry goes idle.
+	MaxEntries int
+	// MaxNegativeEntries bounds how many of those may be for reads that
+	// found nothing (no such service, tag or node). A name that finds
+	// nothing is cached only when it is read again while remembered in
+	// the recent set, so a flood of made-up names gets no refreshers, and
+	// repeated made-up names cannot take the slots real names need.
+	MaxNegativeEntries int
+	// MaxRecent bounds the names remembered (least recently used dropped
+	// first) as read once without being cached; they hold no value and no
+	// goroutine.
+	MaxRecent int
 	// Reachable, if set, tells whether a remote datacenter currently
 	// answers; when it does not, reads bypass the cache (and so fail fast
 	// with the real error instead of serving a view that may be dead).
@@ -36,10 +52,11 @@ type Config struct {
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
 	return Config{RefreshWait: 10 * time.Second, IdleTTL: 3 * time.Minute,
-		RetryMin: 500 * time.Millisecond, RetryMax: 10 * time.Second}
+		RetryMin: 500 * time.Millisecond, RetryMax: 10 * time.Second,
+		MaxEntries: 1024, MaxNegativeEntries: 32, MaxRecent: 4096}
 }
 
-// entry is one cached read.
+// entry is one cached read, kept fresh by its own refresher.
 type entry struct {
 	// value is the reply struct (not a pointer); read-only once stored.
 	value   any
@@ -48,6 +65,9 @@ type entry struct {
 	lastOK  time.Time
 	lastUse time.Time
 	remote  bool
+	// negative records that the entry was admitted as a read that found
+	// nothing, and so counts against MaxNegativeEntries.
+	negative bool
 }
 
 // Cache answers cacheable reads from memory.
@@ -56,9 +76,11 @@ type Cache struct {
 	rpc    RPCFunc
 	logger *slog.Logger
 
-	// mu guards entries and the fields of every entry.
-	mu      sync.Mutex
-	entries map[string]*entry
+	// mu guards entries, negatives, recent and the fields of every entry.
+	mu        sync.Mutex
+	entries   map[string]*entry
+	negatives int
+	recent    recentSet
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -83,9 +105,20 @@ func New(cfg Config, rpc RPCFunc) *Cache {
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = d.RetryMax
 	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = d.MaxEntries
+	}
+	if cfg.MaxNegativeEntries <= 0 {
+		cfg.MaxNegativeEntries = d.MaxNegativeEntries
+	}
+	cfg.MaxNegativeEntries = min(cfg.MaxNegativeEntries, cfg.MaxEntries)
+	if cfg.MaxRecent <= 0 {
+		cfg.MaxRecent = d.MaxRecent
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cache{cfg: cfg, rpc: rpc, logger: cfg.Logger.With("component", "cache"),
-		entries: make(map[string]*entry), ctx: ctx, cancel: cancel}
+		entries: make(map[string]*entry), recent: newRecentSet(cfg.MaxRecent),
+		ctx: ctx, cancel: cancel}
 }
 
 // request is what the cache needs to know of a cacheable read.
@@ -100,6 +133,8 @@ type request struct {
 	newReply func() any
 	load     func(reply any) (any, uint64)
 	store    func(value any, reply any)
+	// empty reports whether a value found nothing.
+	empty func(value any) bool
 }
 
 func describe(method string, args any) (*request, bool) {
@@ -123,6 +158,7 @@ func describe(method string, args any) (*request, bool) {
 				return v, v.Index
 			},
 			store: func(v, r any) { *r.(*structs.IndexedCheckServiceNodes) = v.(structs.IndexedCheckServiceNodes) },
+			empty: func(v any) bool { return len(v.(structs.IndexedCheckServiceNodes).Nodes) == 0 },
 		}, true
 	case *structs.NodeSpecificRequest:
 		if method != structs.MethodCatalogNodeServices {
@@ -142,13 +178,18 @@ func describe(method string, args any) (*request, bool) {
 				return v, v.Index
 			},
 			store: func(v, r any) { *r.(*structs.IndexedNodeServices) = v.(structs.IndexedNodeServices) },
+			empty: func(v any) bool {
+				ns := v.(structs.IndexedNodeServices).NodeServices
+				return ns == nil || ns.Node == nil
+			},
 		}, true
 	}
 	return nil, false
 }
 
-// RPC answers a cacheable stale read from memory, fetching and starting a
-// refresher on first use; everything else goes straight to rpc.
+// RPC answers a cacheable stale read from memory when it is cached, and
+// otherwise reads through and decides whether to cache it (see Config).
+// Everything else goes straight to rpc.
 func (c *Cache) RPC(ctx context.Context, method string, args, reply any) error {
 	req, ok := describe(method, args)
 	if !ok || !req.opts.AllowStale || req.opts.MinQueryIndex > 0 || req.opts.RequireConsistent {
@@ -169,7 +210,7 @@ func (c *Cache) RPC(ctx context.Context, method string, args, reply any) error {
 	}
 	c.mu.Unlock()
 
-	// Miss (or an entry we cannot trust): read through, then cache.
+	// Miss (or an entry we cannot trust): read through, then maybe cache.
 	if err := c.rpc(ctx, method, args, reply); err != nil {
 		return err
 	}
@@ -180,8 +221,9 @@ func (c *Cache) RPC(ctx context.Context, method string, args, reply any) error {
 		return nil
 	}
 	if e = c.entries[req.key]; e == nil {
-		e = &entry{remote: remote}
-		c.entries[req.key] = e
+		if e = c.admit(req, req.empty(value), remote); e == nil {
+			return nil
+		}
 		c.wg.Add(1)
 		go c.refresh(req, method, e)
 	}
@@ -192,18 +234,52 @@ func (c *Cache) RPC(ctx context.Context, method string, args, reply any) error {
 	return nil
 }
 
+// admit decides whether a read that is not cached gets an entry (and a
+// refresher), and returns it, or nil. A read that found something is
+// admitted while there is room; one that found nothing only on its second
+// read, and while there is room for negative entries. c.mu is held.
+func (c *Cache) admit(req *request, empty, remote bool) *entry {
+	if len(c.entries) >= c.cfg.MaxEntries {
+		return nil
+	}
+	if empty {
+		if c.negatives >= c.cfg.MaxNegativeEntries || !c.recent.remove(req.key) {
+			c.recent.add(req.key)
+			return nil
+		}
+		c.negatives++
+	} else {
+		c.recent.remove(req.key)
+	}
+	e := &entry{remote: remote, negative: empty}
+	c.entries[req.key] = e
+	return e
+}
+
+// drop removes e, whose refresher is ending. c.mu is held.
+func (c *Cache) drop(key string, e *entry) {
+	if c.entries[key] == e {
+		delete(c.entries, key)
+		if e.negative {
+			c.negatives--
+		}
+	}
+}
+
 // refresh keeps one entry fresh with blocking queries until it goes
 // unused for IdleTTL or the cache shuts down.
 func (c *Cache) refresh(req *request, method string, e *entry) {
 	defer c.wg.Done()
+	defer func() {
+		c.mu.Lock()
+		c.drop(req.key, e)
+		c.mu.Unlock()
+	}()
 	backoff := c.cfg.RetryMin
 	for {
 		c.mu.Lock()
 		idle := time.Since(e.lastUse) > c.cfg.IdleTTL
 		idx := max(e.index, 1) // index 0 would not block
-		if idle {
-			delete(c.entries, req.key)
-		}
 		c.mu.Unlock()
 		if idle || c.ctx.Err() != nil {
 			return
@@ -230,16 +306,33 @@ func (c *Cache) refresh(req *request, method string, e *entry) {
 		value, newIdx := req.load(reply)
 		c.mu.Lock()
 		e.value, e.index, e.valid, e.lastOK = value, newIdx, true, time.Now()
+		if e.negative && !req.empty(value) {
+			// The name now exists: free its negative slot.
+			e.negative = false
+			c.negatives--
+		}
 		c.mu.Unlock()
 	}
 }
 
-// Len is the number of cached entries.
-func (c *Cache) Len() int {
+// Stats describes what the cache holds.
+type Stats struct {
+	// Entries are the reads kept fresh in memory, one refresher each;
+	// Negative of them found nothing when they were admitted.
+	Entries, Negative int
+	// Recent are the names remembered as read once, holding no value.
+	Recent int
+}
+
+// Stats returns the current counts.
+func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return Stats{Entries: len(c.entries), Negative: c.negatives, Recent: c.recent.len()}
 }
+
+// Len is the number of cached entries.
+func (c *Cache) Len() int { return c.Stats().Entries }
 
 // Shutdown stops every refresher and waits for them.
 func (c *Cache) Shutdown(ctx context.Context) error {
