@@ -100,11 +100,16 @@ func (s *snapshot) Release() {}
 
 // restoreStore reads a snapshot stream into a new store.
 func restoreStore(r io.Reader, h *codec.MsgpackHandle) (*Store, error) {
+	return decodeStore(codec.NewDecoder(bufio.NewReader(r), h), 0)
+}
+
+// decodeStore decodes a snapshot stream into a new store; maxRecords > 0
+// bounds the number of records.
+func decodeStore(dec *codec.Decoder, maxRecords int) (*Store, error) {
 	st, err := NewStore()
 	if err != nil {
 		return nil, err
 	}
-	dec := codec.NewDecoder(bufio.NewReader(r), h)
 	var hdr snapshotHeader
 	if err := dec.Decode(&hdr); err != nil {
 		return nil, fmt.Errorf("catalog: restore header: %w", err)
@@ -114,7 +119,7 @@ func restoreStore(r io.Reader, h *codec.MsgpackHandle) (*Store, error) {
 	}
 	txn := st.db.Txn(true)
 	defer txn.Abort()
-	for {
+	for n := 0; ; n++ {
 		var rt uint8
 		if err := dec.Decode(&rt); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -124,6 +129,9 @@ func restoreStore(r io.Reader, h *codec.MsgpackHandle) (*Store, error) {
 		}
 		if recordType(rt) == recEnd {
 			break
+		}
+		if maxRecords > 0 && n >= maxRecords {
+			return nil, fmt.Errorf("%w: more than %d records", ErrSnapshotTooLarge, maxRecords)
 		}
 		if err := restoreRecord(txn, dec, recordType(rt)); err != nil {
 			return nil, err

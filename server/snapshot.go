@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"consulate/catalog"
 	"consulate/snapshot"
 	"consulate/structs"
 )
@@ -73,15 +74,33 @@ func (s *Server) openSnapshot() (*raft.SnapshotMeta, io.ReadCloser, error) {
 	return s.snaps.Open(list[0].ID)
 }
 
+// ErrRestoreInProgress is returned when a restore is asked while another
+// is still being validated or applied.
+var ErrRestoreInProgress = errors.New("server: a snapshot restore is already in progress")
+
 // SnapshotRestore replaces the cluster's state with an archive's. It must
 // run on the leader; the followers catch up through Raft.
+//
+// The archive is checked completely before Raft sees it: the archive
+// itself (snapshot.Read: sizes, checksums, version), then its state is
+// decoded into a fresh store and thrown away. Raft panics when the FSM
+// fails to restore a snapshot it was handed, so an archive that got this
+// far and was still bad would take the leader down. One restore runs at a
+// time, since each holds the whole state in memory twice.
 func (s *Server) SnapshotRestore(r io.Reader) error {
 	if !s.IsLeader() {
 		return fmt.Errorf("%w (leader: %s)", ErrNotLeaderForSnapshot, s.Leader())
 	}
+	if !s.restoring.CompareAndSwap(false, true) {
+		return ErrRestoreInProgress
+	}
+	defer s.restoring.Store(false)
 	meta, state, err := snapshot.Read(r)
 	if err != nil {
 		return err
+	}
+	if err := catalog.VerifySnapshot(state, 0); err != nil {
+		return &structs.BadRequestError{Reason: fmt.Sprintf("snapshot: state.bin does not decode: %v", err)}
 	}
 	meta.Size = int64(len(state))
 	if err := s.raft.Restore(meta, bytes.NewReader(state), s.cfg.ApplyTimeout); err != nil {
