@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -77,6 +78,8 @@ type Server struct {
 	notifyCh      chan bool
 
 	sessions *sessionTimers
+	// restoring is set while a snapshot restore runs (see SnapshotRestore).
+	restoring atomic.Bool
 
 	members     func() []structs.Member
 	reconcileCh chan struct{}
