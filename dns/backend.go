@@ -10,8 +10,10 @@ import (
 
 // Backend is the read path the server answers from: the agent's RPC seam
 // (local replica, or a server through federation). It must be safe for
-// concurrent use; it may block, and it should return promptly once ctx is
-// done.
+// concurrent use. It may block, but must return promptly once ctx is done:
+// ctx carries the lookup's deadline (Config.LookupTimeout), and a lookup
+// answers SERVFAIL when it passes. A call answered from memory should not
+// wait on ctx.Done, which arms that deadline's timer.
 //
 // The server calls:
 //   - structs.MethodCatalogNodeServices with *structs.NodeSpecificRequest

@@ -62,6 +62,13 @@ type Config struct {
 	// RecursorTimeout bounds each exchange with a recursor.
 	RecursorTimeout time.Duration
 
+	// LookupTimeout bounds each lookup that waits on the backend (a cache
+	// miss, a read in another datacenter, a prepared query): when it
+	// passes the lookup answers SERVFAIL instead of holding the client. A
+	// name sent to the recursors is bounded by the larger of this and
+	// RecursorTimeout, over all recursors tried.
+	LookupTimeout time.Duration
+
 	// SOA configures the SOA record.
 	SOA SOAConfig
 
@@ -73,6 +80,11 @@ type Config struct {
 	QueryExecutor QueryExecutor
 }
 
+// DefaultLookupTimeout is LookupTimeout's default: under the 2 s in which
+// a lookup in an unreachable datacenter must fail, and well under the 5 s
+// after which common stub resolvers give up and retry.
+const DefaultLookupTimeout = 1500 * time.Millisecond
+
 // DefaultConfig returns Consul's defaults. Datacenter and NodeName are left
 // for the caller.
 func DefaultConfig() Config {
@@ -82,6 +94,7 @@ func DefaultConfig() Config {
 		MaxStale:        10 * 365 * 24 * time.Hour,
 		UDPAnswerLimit:  3,
 		RecursorTimeout: 2 * time.Second,
+		LookupTimeout:   DefaultLookupTimeout,
 		SOA:             SOAConfig{Refresh: 3600, Retry: 600, Expire: 86400, MinTTL: 0},
 	}
 }
@@ -134,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ARecordLimit < 0 {
 		return invalid("a_record_limit %d is negative", c.ARecordLimit)
+	}
+	if c.LookupTimeout <= 0 {
+		return invalid("lookup timeout %s must be positive", c.LookupTimeout)
 	}
 	if len(c.Recursors) > 0 && c.RecursorTimeout <= 0 {
 		return invalid("recursor_timeout must be positive when recursors are set")

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"net"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ type request struct {
 	dc     string
 	// dcNamed reports that the name carried a datacenter label.
 	dcNamed bool
+	// ctx is the lookup's context, with its deadline; every backend call
+	// for the query uses it.
+	ctx context.Context
 
 	answers  []dns.RR
 	extras   []dns.RR
@@ -154,11 +158,14 @@ func (s *Server) handle(r *request) *dns.Msg {
 		return s.forward(r)
 	}
 	resp.Authoritative = true
+	lc := newLookupContext(s.ctx, time.Now().Add(s.cfg.LookupTimeout))
+	r.ctx = lc
 	if rest == "" {
 		s.apex(r)
 	} else {
 		s.dispatch(r, rest)
 	}
+	lc.release()
 	s.finish(r)
 	return resp
 }

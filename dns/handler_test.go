@@ -371,6 +371,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad recursor":     func(c *Config) { c.Recursors = []string{"dns.google"} },
 		"zero rec timeout": func(c *Config) { c.Recursors = []string{"127.0.0.1"}; c.RecursorTimeout = 0 },
 		"neg a limit":      func(c *Config) { c.ARecordLimit = -1 },
+		"no lookup limit":  func(c *Config) { c.LookupTimeout = 0 },
 	} {
 		cfg := testConfig()
 		mut(&cfg)

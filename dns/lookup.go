@@ -33,7 +33,7 @@ func (s *Server) lookupFailed(r *request, err error) {
 		s.servfail(r)
 		return
 	}
-	if r.dcNamed && s.remote(r) && !s.knownDC(r.dc) {
+	if r.dcNamed && s.remote(r) && !s.knownDC(r) {
 		s.nxdomain(r)
 		return
 	}
@@ -41,15 +41,16 @@ func (s *Server) lookupFailed(r *request, err error) {
 	s.servfail(r)
 }
 
-// knownDC asks the backend whether dc exists; when that fails too it
-// answers true, so the caller reports a failure rather than a missing name.
-func (s *Server) knownDC(dc string) bool {
+// knownDC asks the backend whether r's datacenter exists; when that fails
+// too (its deadline passed, say) it answers true, so the caller reports a
+// failure rather than a missing name.
+func (s *Server) knownDC(r *request) bool {
 	args := structs.EmptyRequest{QueryOptions: s.queryOptions()}
 	var out structs.DatacentersReply
-	if err := s.backend.RPC(s.ctx, structs.MethodCatalogDatacenters, &args, &out); err != nil {
+	if err := s.backend.RPC(r.ctx, structs.MethodCatalogDatacenters, &args, &out); err != nil {
 		return true
 	}
-	return slices.Contains(out.Datacenters, dc)
+	return slices.Contains(out.Datacenters, r.dc)
 }
 
 // nodeAddress picks the address to answer with for n.
@@ -117,7 +118,7 @@ func addrRecord(name, addr string, qtype uint16, ttl uint32) dns.RR {
 func (s *Server) nodeLookup(r *request, node string) {
 	args := structs.NodeSpecificRequest{Datacenter: r.dc, Node: node, QueryOptions: s.queryOptions()}
 	var out structs.IndexedNodeServices
-	if err := s.backend.RPC(s.ctx, structs.MethodCatalogNodeServices, &args, &out); err != nil {
+	if err := s.backend.RPC(r.ctx, structs.MethodCatalogNodeServices, &args, &out); err != nil {
 		s.lookupFailed(r, err)
 		return
 	}
@@ -188,7 +189,7 @@ func (s *Server) serviceLookup(r *request, labels string) {
 		args.ServiceTags, args.TagFilter = []string{tag}, true
 	}
 	var out structs.IndexedCheckServiceNodes
-	if err := s.backend.RPC(s.ctx, structs.MethodHealthServiceNodes, &args, &out); err != nil {
+	if err := s.backend.RPC(r.ctx, structs.MethodHealthServiceNodes, &args, &out); err != nil {
 		s.lookupFailed(r, err)
 		return
 	}
@@ -201,7 +202,7 @@ func (s *Server) preparedQueryLookup(r *request, name string) {
 		s.nxdomain(r)
 		return
 	}
-	res, err := s.queryExe.ExecuteQuery(s.ctx, &QueryRequest{
+	res, err := s.queryExe.ExecuteQuery(r.ctx, &QueryRequest{
 		Datacenter: r.dc,
 		Name:       name,
 		Agent:      structs.QuerySource{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName},
@@ -468,7 +469,7 @@ const consulService = "consul"
 func (s *Server) nameservers(r *request) (ns, glue []dns.RR) {
 	args := structs.ServiceSpecificRequest{Datacenter: s.cfg.Datacenter, ServiceName: consulService, QueryOptions: s.queryOptions()}
 	var out structs.IndexedCheckServiceNodes
-	if err := s.backend.RPC(s.ctx, structs.MethodHealthServiceNodes, &args, &out); err == nil {
+	if err := s.backend.RPC(r.ctx, structs.MethodHealthServiceNodes, &args, &out); err == nil {
 		for i := range out.Nodes {
 			n := &out.Nodes[i]
 			if n.Node == nil {

@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"context"
+
 	"github.com/miekg/dns"
 )
 
@@ -18,8 +20,12 @@ func (s *Server) forward(r *request) *dns.Msg {
 	if r.edns != nil {
 		c.UDPSize = uint16(r.maxSize)
 	}
+	// One deadline over all recursors: each exchange is also bounded by
+	// RecursorTimeout, but a list of dead recursors must not add up.
+	ctx, cancel := context.WithTimeout(s.ctx, max(s.cfg.LookupTimeout, s.cfg.RecursorTimeout))
+	defer cancel()
 	for _, addr := range s.recurse {
-		in, _, err := c.ExchangeContext(s.ctx, req, addr)
+		in, _, err := c.ExchangeContext(ctx, req, addr)
 		if err != nil {
 			s.logger.Debug("recursor failed", "recursor", addr, "name", r.q.Name, "error", err)
 			continue
