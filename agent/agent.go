@@ -2,13 +2,11 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -138,28 +136,10 @@ func (a *Agent) dataDir() string {
 	return a.cfg.DataDir
 }
 
-// keyringFile keeps the gossip key so a restart needs no -encrypt.
-const keyringFile = "serf/local.keyring"
-
 func (a *Agent) resolveEncryptKey() error {
-	dir := a.dataDir()
-	if dir == "" {
-		return nil
-	}
-	path := filepath.Join(dir, keyringFile)
-	if len(a.cfg.EncryptKey) > 0 {
-		return writeFileAtomic(path, []byte(encodeKey(a.cfg.EncryptKey)))
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	key, err := loadKeyring(a.dataDir(), a.cfg.EncryptKey)
 	if err != nil {
 		return err
-	}
-	key, err := config.ParseEncryptKey(string(trimNL(b)))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
 	}
 	a.cfg.EncryptKey = key
 	return nil

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"consulate/internal/atomicfile"
 )
 
 // nodeIDFile is where the node ID lives inside the data dir.
@@ -43,6 +45,14 @@ func validUUID(s string) bool {
 	return true
 }
 
+// truncateForError shortens garbage quoted in an error message.
+func truncateForError(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
 // resolveNodeID returns the node ID to use: the configured one, else the
 // one saved in dataDir, else a new random one (saved when dataDir is set).
 func resolveNodeID(configured, dataDir string) (string, error) {
@@ -59,16 +69,23 @@ func resolveNodeID(configured, dataDir string) (string, error) {
 		return id, nil
 	}
 	if dataDir != "" {
-		b, err := os.ReadFile(filepath.Join(dataDir, nodeIDFile))
+		path := filepath.Join(dataDir, nodeIDFile)
+		b, err := os.ReadFile(path)
 		switch {
 		case err == nil:
+			// As Consul: a damaged node-id file stops the agent rather
+			// than giving the node a new identity behind the operator's
+			// back (its old ID would linger in the catalog and Raft).
 			id := strings.TrimSpace(string(b))
+			if id == "" {
+				return "", fmt.Errorf("node ID file %s is empty; delete it to get a new node ID, or restore the old one", path)
+			}
 			if !validUUID(id) {
-				return "", fmt.Errorf("%s holds %q, which is not a UUID", filepath.Join(dataDir, nodeIDFile), id)
+				return "", fmt.Errorf("node ID file %s holds %q, which is not a UUID; delete it to get a new node ID, or restore the old one", path, truncateForError(id))
 			}
 			return strings.ToLower(id), nil
 		case !errors.Is(err, os.ErrNotExist):
-			return "", err
+			return "", fmt.Errorf("reading node ID file: %w", err)
 		}
 	}
 	id, err := newUUID()
@@ -83,14 +100,8 @@ func resolveNodeID(configured, dataDir string) (string, error) {
 	return id, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file and rename.
+// writeFileAtomic replaces path with data (mode 0600) so that a crash
+// leaves the old content or the new, never an empty or partial file.
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, 0o600)
 }

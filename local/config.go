@@ -42,6 +42,9 @@ type Config struct {
 	// SyncCoalesce is how long a partial sync waits after a change for
 	// more changes to gather; 0 means it does not wait.
 	SyncCoalesce time.Duration
+	// SyncNowTimeout bounds SyncNow, the sync an agent endpoint waits
+	// for before it answers; 0 means 5s.
+	SyncNowTimeout time.Duration
 	// EnableScriptChecks allows script/args checks from any source;
 	// EnableLocalScriptChecks only from config files.
 	EnableScriptChecks      bool
@@ -60,12 +63,19 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultSyncNowTimeout is how long an agent endpoint waits for its
+// change to reach the servers before answering anyway: long enough for a
+// leader election, short enough that a client with no reachable server
+// is not held up for long.
+const DefaultSyncNowTimeout = 5 * time.Second
+
 // DefaultConfig returns Consul's timings; the node fields are left empty.
 func DefaultConfig() Config {
 	return Config{
 		SyncInterval:        60 * time.Second,
 		SyncRetryInterval:   15 * time.Second,
 		SyncCoalesce:        50 * time.Millisecond,
+		SyncNowTimeout:      DefaultSyncNowTimeout,
 		CheckUpdateInterval: 5 * time.Minute,
 		MinCheckInterval:    time.Second,
 		ReapInterval:        30 * time.Second,
@@ -79,7 +89,7 @@ func (c *Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"SyncInterval": c.SyncInterval, "SyncRetryInterval": c.SyncRetryInterval,
-		"SyncCoalesce": c.SyncCoalesce, "CheckUpdateInterval": c.CheckUpdateInterval,
+		"SyncCoalesce": c.SyncCoalesce, "SyncNowTimeout": c.SyncNowTimeout, "CheckUpdateInterval": c.CheckUpdateInterval,
 		"MinCheckInterval": c.MinCheckInterval, "ReapInterval": c.ReapInterval,
 	} {
 		if d < 0 {
@@ -95,6 +105,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.SyncRetryInterval == 0 {
 		c.SyncRetryInterval = 15 * time.Second
+	}
+	if c.SyncNowTimeout == 0 {
+		c.SyncNowTimeout = DefaultSyncNowTimeout
 	}
 	if c.ReapInterval == 0 {
 		c.ReapInterval = 30 * time.Second

@@ -19,6 +19,9 @@ type fakeCatalog struct {
 	checks   map[string]*structs.HealthCheck
 	fail     error
 	calls    map[string]int
+	// hold, when set, makes every call wait for it to close, ignoring
+	// ctx: a server that accepted the call and went silent.
+	hold chan struct{}
 }
 
 func newFakeCatalog() *fakeCatalog {
@@ -32,6 +35,12 @@ func newFakeCatalog() *fakeCatalog {
 func (f *fakeCatalog) RPC(ctx context.Context, method string, args, reply any) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	f.mu.Lock()
+	hold := f.hold
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -126,6 +135,23 @@ func (f *fakeCatalog) count(method string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[method]
+}
+
+// setHold makes calls hang until the returned function is called.
+func (f *fakeCatalog) setHold() (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.hold = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.hold = nil
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 func (f *fakeCatalog) setFail(err error) {

@@ -1,17 +1,19 @@
 package local
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
+	"consulate/internal/atomicfile"
 	"consulate/structs"
 )
 
@@ -20,7 +22,6 @@ import (
 const (
 	servicesDir = "services"
 	checksDir   = "checks"
-	tmpPrefix   = ".tmp-"
 )
 
 // persistedService is a service file.
@@ -47,31 +48,11 @@ func (s *State) filePath(dir, id string) string {
 	return filepath.Join(s.cfg.DataDir, dir, fileName(id))
 }
 
-// writeFileAtomic writes data next to path and renames it into place, so
-// a crash leaves the old file or the new, never half of one.
+// writeFileAtomic replaces path with data (mode 0600) so that a crash
+// leaves the old file or the new, never an empty or partial one.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("local: writing %s: %w", path, err)
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
 	return nil
 }
@@ -127,8 +108,12 @@ func (s *State) persistCheckLocked(id string) error {
 	return writeFileAtomic(s.filePath(checksDir, id), data)
 }
 
-// readDir decodes every file in one data-dir subdirectory.
-func readDir[T any](dir string) (map[string]*T, error) {
+// readDir decodes every file in one data-dir subdirectory. A file that
+// cannot be read or decoded (empty, truncated, garbage: what a crash or a
+// full disk can leave) is logged by name and skipped, as Consul does, so
+// one damaged file never keeps the agent from starting; the file stays
+// for the operator to inspect. Only an unreadable directory is an error.
+func readDir[T any](logger *slog.Logger, dir string) (map[string]*T, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -138,17 +123,23 @@ func readDir[T any](dir string) (map[string]*T, error) {
 	}
 	out := make(map[string]*T)
 	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), tmpPrefix) {
+		if e.IsDir() || atomicfile.IsTemp(e.Name()) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("local: reading %s: %w", p, err)
+			logger.Error("skipping persisted file that cannot be read", "file", p, "error", err)
+			continue
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			logger.Error("skipping empty persisted file", "file", p)
+			continue
 		}
 		v := new(T)
 		if err := json.Unmarshal(data, v); err != nil {
-			return nil, fmt.Errorf("local: decoding %s: %w", p, err)
+			logger.Error("skipping persisted file that cannot be decoded", "file", p, "error", err)
+			continue
 		}
 		out[p] = v
 	}
@@ -158,16 +149,16 @@ func readDir[T any](dir string) (map[string]*T, error) {
 // Load restores the services and checks persisted in the data dir. IDs
 // already present locally are skipped (a config-sourced service wins and
 // its persisted copy is purged), so calling it again is harmless. New
-// calls it.
+// calls it. Damaged files are logged by name and skipped.
 func (s *State) Load() error {
 	if s.cfg.DataDir == "" {
 		return nil
 	}
-	svcs, err := readDir[persistedService](filepath.Join(s.cfg.DataDir, servicesDir))
+	svcs, err := readDir[persistedService](s.logger, filepath.Join(s.cfg.DataDir, servicesDir))
 	if err != nil {
 		return err
 	}
-	chks, err := readDir[persistedCheck](filepath.Join(s.cfg.DataDir, checksDir))
+	chks, err := readDir[persistedCheck](s.logger, filepath.Join(s.cfg.DataDir, checksDir))
 	if err != nil {
 		return err
 	}
@@ -180,8 +171,9 @@ func (s *State) Load() error {
 	sort.Strings(checkPaths)
 	for _, p := range checkPaths {
 		pc := chks[p]
-		if pc.Check == nil {
-			return fmt.Errorf("local: %s holds no check", p)
+		if pc.Check == nil || pc.Check.CheckID == "" {
+			s.logger.Error("skipping persisted file that holds no check", "file", p)
+			continue
 		}
 		if pc.Check.ServiceID == "" {
 			standalone = append(standalone, pc)
@@ -190,9 +182,16 @@ func (s *State) Load() error {
 		}
 	}
 	loaded := make(map[string]bool)
-	for p, ps := range svcs {
-		if ps.Service == nil {
-			return fmt.Errorf("local: %s holds no service", p)
+	var svcPaths []string
+	for p := range svcs {
+		svcPaths = append(svcPaths, p)
+	}
+	sort.Strings(svcPaths)
+	for _, p := range svcPaths {
+		ps := svcs[p]
+		if ps.Service == nil || (ps.Service.ID == "" && ps.Service.Service == "") {
+			s.logger.Error("skipping persisted file that holds no service", "file", p)
+			continue
 		}
 		id := ps.Service.ID
 		if s.ServiceSource(id) != "" {

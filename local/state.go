@@ -66,8 +66,10 @@ type State struct {
 	shutdown   bool
 	subs       map[chan struct{}]struct{}
 
-	// syncMu serialises syncs with each other.
-	syncMu sync.Mutex
+	// syncSem (capacity 1) serialises syncs with each other; a channel
+	// rather than a mutex so a caller can stop waiting for a sync stuck
+	// on an unreachable server.
+	syncSem chan struct{}
 
 	triggerCh chan struct{}
 	cancel    context.CancelFunc
@@ -95,6 +97,7 @@ func New(cfg Config, rpc RPCFunc) (*State, error) {
 		checks:    make(map[string]*checkState),
 		subs:      make(map[chan struct{}]struct{}),
 		triggerCh: make(chan struct{}, 1),
+		syncSem:   make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
 	if err := s.Load(); err != nil {

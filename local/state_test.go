@@ -490,18 +490,6 @@ func TestPersistenceRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCorruptPersistedFileIsAClearError(t *testing.T) {
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "services"), 0o700)
-	os.WriteFile(filepath.Join(dir, "services", "abc"), []byte("{not json"), 0o600)
-	cfg := testConfig()
-	cfg.DataDir = dir
-	_, err := New(cfg, newFakeCatalog().RPC)
-	if err == nil || !strings.Contains(err.Error(), "abc") {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 func TestReplaceConfigServices(t *testing.T) {
 	f := newFakeCatalog()
 	s := newTestState(t, testConfig(), f)

@@ -94,8 +94,10 @@ func (s *State) retryWait(failures int) time.Duration {
 // catalog items the agent does not have, except serfHealth) and then
 // syncs the changes.
 func (s *State) SyncFull(ctx context.Context) error {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
+	if err := s.lockSync(ctx); err != nil {
+		return err
+	}
+	defer s.unlockSync()
 	if err := s.updateSyncState(ctx); err != nil {
 		return err
 	}
@@ -104,10 +106,48 @@ func (s *State) SyncFull(ctx context.Context) error {
 
 // SyncChanges sends local changes not yet in the catalog.
 func (s *State) SyncChanges(ctx context.Context) error {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
+	if err := s.lockSync(ctx); err != nil {
+		return err
+	}
+	defer s.unlockSync()
 	return s.syncChanges(ctx)
 }
+
+// SyncNow sends the local changes made so far to the servers and returns
+// once the catalog has them, so a client reading the catalog right after
+// an agent call sees its own write (Consul's agent endpoints do the
+// same). It waits at most SyncNowTimeout (and never past ctx), including
+// the wait for a sync already in progress; on error or timeout the
+// changes stay queued and anti-entropy sends them when a server answers.
+func (s *State) SyncNow(ctx context.Context) error {
+	s.mu.Lock()
+	down := s.shutdown
+	s.mu.Unlock()
+	if down {
+		return ErrShutdown
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SyncNowTimeout)
+	defer cancel()
+	err := s.SyncChanges(ctx)
+	if err != nil {
+		// Make sure the loop tries again even if it took this change's
+		// trigger before the failure.
+		s.triggerSync()
+	}
+	return err
+}
+
+// lockSync waits for the right to sync, or for ctx.
+func (s *State) lockSync(ctx context.Context) error {
+	select {
+	case s.syncSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("local: waiting for a sync in progress: %w", ctx.Err())
+	}
+}
+
+func (s *State) unlockSync() { <-s.syncSem }
 
 func (s *State) nodeRequest() *structs.NodeSpecificRequest {
 	return &structs.NodeSpecificRequest{

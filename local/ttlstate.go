@@ -2,8 +2,6 @@ package local
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -42,11 +40,11 @@ func (s *State) restoreTTLStates() {
 	if s.cfg.DataDir == "" {
 		return
 	}
-	states, err := readDir[persistedCheckState](filepath.Join(s.cfg.DataDir, checkStateDir))
+	states, err := readDir[persistedCheckState](s.logger, filepath.Join(s.cfg.DataDir, checkStateDir))
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.logger.Warn("reading TTL check states", "error", err)
-		}
+		// Saved TTL statuses are a courtesy; without them checks start
+		// from their initial status.
+		s.logger.Warn("reading TTL check states", "error", err)
 		return
 	}
 	for path, st := range states {
