@@ -265,6 +265,13 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 // wanEventLoop feeds WAN membership to the federation router.
 func (a *Agent) wanEventLoop(ctx context.Context) {
 	a.syncRouter()
+	// The router's probes of other datacenters' servers, for as long as
+	// the WAN pool is fed in.
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.router.Run(ctx)
+	}()
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {

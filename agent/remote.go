@@ -9,9 +9,15 @@ import (
 )
 
 // remoteHealth remembers, per remote datacenter, whether the last calls
-// found a path to it. The DNS cache asks it before serving a remote
-// answer from memory, so a datacenter that stopped answering gets
-// SERVFAIL rather than a view that may be dead.
+// found a path to it, and is the DNS cache's Reachable hook.
+//
+// The cache serves no remote datacenter's answers from memory: it cannot
+// know that the WAN was cut a moment ago, so it would answer NOERROR from
+// a view that may be dead until its refresh failed (for over a second
+// into a cut, as e2e/TestWANPartition measured). Read through, a lookup
+// gets the router's answer: fresh, or SERVFAIL within milliseconds once
+// the servers know the datacenter is unreachable. Consul's DNS also reads
+// from the servers unless use_cache is set.
 type remoteHealth struct {
 	hold time.Duration
 	// mu guards failedAt and okAt.
@@ -36,14 +42,6 @@ func (r *remoteHealth) record(dc string, err error) {
 	}
 }
 
-// reachable is false while the newest call to dc found no path, for at
-// most hold after it.
-func (r *remoteHealth) reachable(dc string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f, ok := r.failedAt[dc]
-	if !ok {
-		return true
-	}
-	return f.Before(r.okAt[dc]) || time.Since(f) > r.hold
-}
+// reachable tells the DNS cache whether it may answer for dc from memory:
+// never for another datacenter (see remoteHealth).
+func (r *remoteHealth) reachable(string) bool { return false }

@@ -41,8 +41,18 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// BlockingGrace is added to a blocking query's wait to bound its attempt.
 	BlockingGrace time.Duration
-	// Quarantine is how long a server that failed a call is tried last.
+	// Quarantine is how long a server whose last call or probe failed is
+	// left out of the candidates when no newer probe says otherwise (the
+	// prober, when it runs, refreshes that evidence far sooner).
 	Quarantine time.Duration
+	// ProbeInterval is how often Run pings each server of another
+	// datacenter that answers; DownProbeInterval how often it pings one
+	// that does not, so a healed datacenter is used again within about
+	// that long. ProbeTimeout bounds one probe (raised to four estimated
+	// round trips on a slow WAN).
+	ProbeInterval     time.Duration
+	DownProbeInterval time.Duration
+	ProbeTimeout      time.Duration
 	// FlapWindow is how far back flaps are counted.
 	FlapWindow time.Duration
 	Logger     *slog.Logger
@@ -57,6 +67,10 @@ func DefaultConfig() Config {
 		BlockingGrace:  5 * time.Second,
 		Quarantine:     10 * time.Second,
 		FlapWindow:     time.Hour,
+
+		ProbeInterval:     500 * time.Millisecond,
+		DownProbeInterval: 200 * time.Millisecond,
+		ProbeTimeout:      500 * time.Millisecond,
 	}
 }
 
@@ -68,15 +82,43 @@ func (c *Config) Validate() error {
 	if c.AttemptTimeout <= 0 {
 		return errors.New("federation: AttemptTimeout must be positive")
 	}
+	if c.ProbeInterval < 0 || c.DownProbeInterval < 0 || c.ProbeTimeout < 0 {
+		return errors.New("federation: probe intervals and timeout must not be negative")
+	}
 	return nil
 }
 
 type serverState struct {
 	Server
+	// statusAt is when gossip last changed Status.
+	statusAt time.Time
+	// lastFailure and lastSuccess are the newest evidence from calls and
+	// probes: a failure counts from when its attempt started (the server
+	// did not answer since then), a success from when it came back.
 	lastFailure time.Time
 	lastSuccess time.Time
+	lastErr     string
 	// flaps holds the times this server came back alive after failing.
 	flaps []time.Time
+	// probing counts probes in flight; lastProbe is when the newest began.
+	probing   int
+	lastProbe time.Time
+}
+
+// down tells whether the newest evidence says s does not answer: a failed
+// call or probe (for Quarantine at most, unless probes renew it) or gossip
+// marking it failed, with no answer since.
+func (s *serverState) down(now time.Time, quarantine time.Duration) bool {
+	if s.Status == structs.StatusFailed && !s.lastSuccess.After(s.statusAt) {
+		return true
+	}
+	if s.lastFailure.IsZero() || !s.lastFailure.After(s.lastSuccess) {
+		return false
+	}
+	if s.Status == structs.StatusAlive && s.statusAt.After(s.lastFailure) {
+		return false // gossip saw it come back since
+	}
+	return now.Sub(s.lastFailure) < quarantine
 }
 
 type dcState struct {
@@ -85,6 +127,9 @@ type dcState struct {
 	errors    uint64
 	lastReach time.Time
 	lastError string
+	// unreachable is whether every server was down when last looked at,
+	// so that the change is logged once.
+	unreachable bool
 }
 
 // Router maps datacenters to servers and forwards calls.
@@ -141,16 +186,20 @@ func (r *Router) UpdateServer(s Server) {
 		dc = &dcState{servers: make(map[string]*serverState)}
 		r.dcs[s.Datacenter] = dc
 	}
+	now := r.cfg.Now()
 	st := dc.servers[s.Name]
 	if st == nil {
-		dc.servers[s.Name] = &serverState{Server: s}
+		dc.servers[s.Name] = &serverState{Server: s, statusAt: now}
 		return
 	}
 	if st.Status == structs.StatusFailed && s.Status == structs.StatusAlive {
-		now := r.cfg.Now()
 		st.flaps = append(pruneBefore(st.flaps, now.Add(-r.cfg.FlapWindow)), now)
 	}
+	if st.Status != s.Status {
+		st.statusAt = now
+	}
 	st.Server = s
+	r.noteReachLocked(s.Datacenter, dc, now)
 }
 
 // RemoveServer forgets a server at once (reaped or pruned).
@@ -236,9 +285,10 @@ func (r *Router) MedianRTT(dcName string) (time.Duration, bool) {
 	return d, d != unknownRTT
 }
 
-// candidates returns the addresses to try for dc, best first: alive
-// servers not recently failed, ordered by RTT (random among equals), then
-// recently failed alive ones. Failed-in-gossip servers are never tried.
+// candidates returns the addresses to try for dc, best first: servers
+// whose newest evidence says they answer, ordered by RTT (random among
+// equals). When none does, the datacenter is known unreachable and the
+// error says so at once, without a call.
 func (r *Router) candidates(dcName string) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -256,19 +306,16 @@ func (r *Router) candidates(dcName string) ([]string, error) {
 	}
 	now := r.cfg.Now()
 	type cand struct {
-		addr        string
-		quarantined bool
-		rtt         time.Duration
-		tiebreak    uint32
+		addr     string
+		rtt      time.Duration
+		tiebreak uint32
 	}
 	var cs []cand
 	for _, s := range dc.servers {
-		if s.Status != structs.StatusAlive {
+		if s.down(now, r.cfg.Quarantine) {
 			continue
 		}
 		c := cand{addr: s.Addr, rtt: unknownRTT, tiebreak: rand.Uint32()}
-		c.quarantined = !s.lastFailure.IsZero() && now.Sub(s.lastFailure) < r.cfg.Quarantine &&
-			s.lastFailure.After(s.lastSuccess)
 		if r.rtt != nil {
 			if d, ok := r.rtt(s.Name); ok {
 				c.rtt = d
@@ -276,14 +323,13 @@ func (r *Router) candidates(dcName string) ([]string, error) {
 		}
 		cs = append(cs, c)
 	}
+	r.noteReachLocked(dcName, dc, now)
 	if len(cs) == 0 {
-		return nil, fmt.Errorf("%w %q: all %d servers failed", structs.ErrNoDCPath, dcName, len(dc.servers))
+		return nil, fmt.Errorf("%w %q: unreachable, none of its %d servers answers%s",
+			structs.ErrNoDCPath, dcName, len(dc.servers), lastErrLocked(dc))
 	}
 	sort.Slice(cs, func(i, j int) bool {
 		a, b := cs[i], cs[j]
-		if a.quarantined != b.quarantined {
-			return !a.quarantined
-		}
 		if a.rtt != b.rtt {
 			return a.rtt < b.rtt
 		}
@@ -296,16 +342,73 @@ func (r *Router) candidates(dcName string) ([]string, error) {
 	return out, nil
 }
 
+// lastErrLocked describes the newest failure among dc's servers.
+func lastErrLocked(dc *dcState) string {
+	var newest *serverState
+	for _, s := range dc.servers {
+		if s.lastErr != "" && (newest == nil || s.lastFailure.After(newest.lastFailure)) {
+			newest = s
+		}
+	}
+	if newest == nil {
+		return " (all failed in gossip)"
+	}
+	return fmt.Sprintf(" (last: %s: %s)", newest.Addr, newest.lastErr)
+}
+
+// noteReachLocked logs when a datacenter becomes unreachable or
+// reachable again.
+func (r *Router) noteReachLocked(dcName string, dc *dcState, now time.Time) {
+	if dcName == r.cfg.LocalDC || len(dc.servers) == 0 {
+		return
+	}
+	unreachable := true
+	for _, s := range dc.servers {
+		if !s.down(now, r.cfg.Quarantine) {
+			unreachable = false
+			break
+		}
+	}
+	if unreachable == dc.unreachable {
+		return
+	}
+	dc.unreachable = unreachable
+	if unreachable {
+		r.logger.Warn("datacenter unreachable: none of its servers answers", "datacenter", dcName)
+	} else {
+		r.logger.Info("datacenter reachable again", "datacenter", dcName)
+	}
+}
+
+// usable tells whether addr in dc is still worth trying: a probe may have
+// found it down while an earlier server was being tried.
+func (r *Router) usable(dcName, addr string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	dc := r.dcs[dcName]
+	if dc == nil {
+		return false
+	}
+	now := r.cfg.Now()
+	for _, s := range dc.servers {
+		if s.Addr == addr {
+			return !s.down(now, r.cfg.Quarantine)
+		}
+	}
+	return false
+}
+
 // ForwardDC sends a call to a server of another datacenter, trying its
 // servers best first. Only transport failures move on to the next server;
 // an answer that is an error (not found, bad request…) is returned as is.
 // A call that is not a blocking query gets AttemptTimeout in all, so a
 // datacenter that stopped answering fails fast instead of hanging; a
-// blocking query gets its wait plus BlockingGrace per attempt.
+// blocking query gets its wait plus BlockingGrace per attempt. A
+// datacenter none of whose servers answers fails at once.
 func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, reply any) error {
 	addrs, err := r.candidates(dcName)
 	if err != nil {
-		r.record(dcName, "", err)
+		r.record(dcName, "", time.Time{}, err)
 		return err
 	}
 	blocking := false
@@ -320,26 +423,35 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 			attempt = wait + wait/16 + r.cfg.BlockingGrace
 		}
 	}
+	caller := ctx
 	if !blocking {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.AttemptTimeout)
 		defer cancel()
 	}
 	var lastErr error
-	for _, addr := range addrs {
+	for i, addr := range addrs {
 		if ctx.Err() != nil {
 			break
 		}
+		if i > 0 && !r.usable(dcName, addr) {
+			continue
+		}
+		started := r.cfg.Now()
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		err := r.caller.Call(actx, addr, method, args, reply)
 		cancel()
 		var answered *structs.RemoteError
 		if err == nil || (errors.As(err, &answered) && !errors.Is(err, structs.ErrNoLeader)) {
-			r.record(dcName, addr, nil)
+			r.record(dcName, addr, started, nil)
 			return err
 		}
 		lastErr = err
-		r.record(dcName, addr, err)
+		if caller.Err() != nil {
+			// The caller gave up; that says nothing about the server.
+			return fmt.Errorf("%w %q: %w", structs.ErrNoDCPath, dcName, caller.Err())
+		}
+		r.record(dcName, addr, started, err)
 		r.logger.Warn("cross-datacenter call failed", "datacenter", dcName, "server", addr, "method", method, "error", err)
 		if !retryable(args, err) {
 			break
@@ -347,6 +459,15 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
+		if lastErr == nil {
+			// Every other candidate was found down meanwhile.
+			_, lastErr = r.candidates(dcName)
+			if lastErr != nil {
+				r.record(dcName, "", time.Time{}, lastErr)
+				return lastErr
+			}
+			lastErr = errors.New("no server left to try")
+		}
 	}
 	return fmt.Errorf("%w %q: %v", structs.ErrNoDCPath, dcName, lastErr)
 }
@@ -374,7 +495,10 @@ func retryable(args any, err error) bool {
 	return true
 }
 
-func (r *Router) record(dcName, addr string, err error) {
+// record counts a request's outcome for dc and, when it went to addr,
+// keeps it as evidence about that server; started is when the attempt
+// began.
+func (r *Router) record(dcName, addr string, started time.Time, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dc := r.dcs[dcName]
@@ -389,14 +513,27 @@ func (r *Router) record(dcName, addr string, err error) {
 	} else {
 		dc.lastReach = now
 	}
+	if addr != "" {
+		r.evidenceLocked(dcName, dc, addr, started, now, err)
+	}
+}
+
+// evidenceLocked keeps the result of a call or probe to addr that began at
+// started: a success counts from now, a failure from started, so a probe
+// that timed out across a heal does not outweigh a later success.
+func (r *Router) evidenceLocked(dcName string, dc *dcState, addr string, started, now time.Time, err error) {
 	for _, s := range dc.servers {
 		if s.Addr != addr {
 			continue
 		}
 		if err != nil {
-			s.lastFailure = now
-		} else {
+			if started.After(s.lastFailure) {
+				s.lastFailure = started
+			}
+			s.lastErr = err.Error()
+		} else if now.After(s.lastSuccess) {
 			s.lastSuccess = now
 		}
 	}
+	r.noteReachLocked(dcName, dc, now)
 }

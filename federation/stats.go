@@ -20,14 +20,17 @@ type ServerHealth struct {
 
 // DCHealth is what `operator wan` shows for one datacenter.
 type DCHealth struct {
-	Datacenter     string
-	Local          bool
-	Servers        []ServerHealth
-	Alive          int
-	Suspect        int
-	Failed         int
-	Left           int
-	HasLeader      bool
+	Datacenter string
+	Local      bool
+	Servers    []ServerHealth
+	Alive      int
+	Suspect    int
+	Failed     int
+	Left       int
+	HasLeader  bool
+	// Unreachable says the router knows none of the datacenter's servers
+	// answers now (calls for it fail at once).
+	Unreachable    bool `json:",omitempty"`
 	MedianRTT      time.Duration
 	MedianRTTKnown bool
 	LastReached    time.Time `json:",omitempty"`
@@ -54,6 +57,7 @@ func (r *Router) Health() []DCHealth {
 		dc := r.dcs[name]
 		if dc != nil {
 			h.Requests, h.Errors, h.LastReached, h.LastError = dc.requests, dc.errors, dc.lastReach, dc.lastError
+			h.Unreachable = !h.Local && len(dc.servers) > 0
 			for _, s := range dc.servers {
 				s.flaps = pruneBefore(s.flaps, now.Add(-r.cfg.FlapWindow))
 				sh := ServerHealth{Name: s.Name, Addr: s.Addr, Status: s.Status.String(), Flaps: len(s.flaps),
@@ -67,6 +71,7 @@ func (r *Router) Health() []DCHealth {
 					h.Left++
 				}
 				h.Flaps += sh.Flaps
+				h.Unreachable = h.Unreachable && s.down(now, r.cfg.Quarantine)
 				h.Servers = append(h.Servers, sh)
 			}
 			sort.Slice(h.Servers, func(i, j int) bool { return h.Servers[i].Name < h.Servers[j].Name })
