@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"consulate/snapshot"
 )
 
 // Config configures the HTTP API server.
@@ -17,9 +19,23 @@ type Config struct {
 	MaxQueryTime time.Duration
 	// DefaultQueryTime is the wait of a blocking query without ?wait=.
 	DefaultQueryTime time.Duration
-	// ReadHeaderTimeout and IdleTimeout are given to http.Server.
+	// ReadHeaderTimeout and IdleTimeout are given to http.Server: a client
+	// that has not sent its request line and headers within
+	// ReadHeaderTimeout is cut off.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
+	// BodyReadTimeout bounds reading a request body, from the end of the
+	// headers; a client still sending when it passes gets a 408 and the
+	// connection is closed. It is a deadline on the body only, set per
+	// request (http.Server's ReadTimeout would be one bound for every
+	// endpoint, where a snapshot upload needs more); it never touches a
+	// blocking query's wait, which is on the response side.
+	BodyReadTimeout time.Duration
+	// MaxSnapshotBytes bounds the archive of PUT /v1/snapshot, and
+	// SnapshotReadTimeout the time to upload it (in place of
+	// BodyReadTimeout).
+	MaxSnapshotBytes    int64
+	SnapshotReadTimeout time.Duration
 	// Metrics, when set, returns the JSON body of /v1/agent/metrics.
 	Metrics func() any
 	// PrometheusText, when set, answers /v1/agent/metrics?format=prometheus.
@@ -40,11 +56,14 @@ type Config struct {
 // DefaultConfig returns Consul's defaults.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:      1 << 20,
-		MaxQueryTime:      10 * time.Minute,
-		DefaultQueryTime:  5 * time.Minute,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		MaxBodyBytes:        1 << 20,
+		MaxQueryTime:        10 * time.Minute,
+		DefaultQueryTime:    5 * time.Minute,
+		ReadHeaderTimeout:   10 * time.Second,
+		IdleTimeout:         2 * time.Minute,
+		BodyReadTimeout:     30 * time.Second,
+		MaxSnapshotBytes:    snapshot.MaxArchiveSize,
+		SnapshotReadTimeout: 10 * time.Minute,
 	}
 }
 
@@ -60,7 +79,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxQueryTime must be positive, got %s", ErrInvalidConfig, c.MaxQueryTime)
 	case c.DefaultQueryTime <= 0 || c.DefaultQueryTime > c.MaxQueryTime:
 		return fmt.Errorf("%w: DefaultQueryTime must be in (0, MaxQueryTime], got %s", ErrInvalidConfig, c.DefaultQueryTime)
-	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0:
+	case c.MaxSnapshotBytes < 0:
+		return fmt.Errorf("%w: MaxSnapshotBytes must not be negative, got %d", ErrInvalidConfig, c.MaxSnapshotBytes)
+	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0 || c.SnapshotReadTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative", ErrInvalidConfig)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -136,6 +137,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		return
 	}
 	start := time.Now()
+	s.limitBodyTime(w, r, s.cfg.BodyReadTimeout)
 	obj, err := ep.fn(w, r)
 	if err != nil {
 		code := statusFor(err)
@@ -328,7 +330,51 @@ func errTooLarge(n, limit int64) error {
 		fmt.Sprintf("Request body(%s bytes) too large, max size: %d bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size.", size, limit)}
 }
 
-// readBody reads at most limit bytes of the body; more is a 413.
+// deadlineBody is a request body read under a connection read deadline.
+// Once the body has been read to its end, net/http clears the deadline
+// itself as it starts its background read (which notices a client going
+// away during a long blocking query), so the deadline never outlives the
+// body; done records that point, after which no deadline may be set.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	done    bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.done = true
+	}
+	return n, err
+}
+
+// limitBodyTime puts a read deadline of d from now on the request's body,
+// replacing any set before (the snapshot endpoint allows more). A request
+// without a body is left alone: a blocking GET has nothing more to read.
+// Where the connection cannot take deadlines (tests' recorders), nothing
+// changes.
+func (s *Server) limitBodyTime(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	if r.Body == nil || r.Body == http.NoBody || d <= 0 {
+		return
+	}
+	if b, ok := r.Body.(*deadlineBody); ok {
+		if !b.done {
+			b.timeout = d
+			_ = b.rc.SetReadDeadline(time.Now().Add(d))
+		}
+		return
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, timeout: d}
+}
+
+// readBody reads at most limit bytes of the body; more is a 413, and a
+// body that does not arrive within the body read timeout is a 408.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge(r.ContentLength, limit)
@@ -338,6 +384,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
+		if db, ok := r.Body.(*deadlineBody); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &codedError{http.StatusRequestTimeout,
+				fmt.Sprintf("Request body not received within %s", db.timeout)}
+		}
 		return nil, badRequest("Failed to read request body: %v", err)
 	}
 	if int64(len(b)) > limit {

@@ -42,6 +42,15 @@ func New(cfg Config, agent Agent, logger *slog.Logger) *Server {
 	if cfg.DefaultQueryTime <= 0 || cfg.DefaultQueryTime > cfg.MaxQueryTime {
 		cfg.DefaultQueryTime = min(def.DefaultQueryTime, cfg.MaxQueryTime)
 	}
+	if cfg.MaxSnapshotBytes <= 0 {
+		cfg.MaxSnapshotBytes = def.MaxSnapshotBytes
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = def.BodyReadTimeout
+	}
+	if cfg.SnapshotReadTimeout <= 0 {
+		cfg.SnapshotReadTimeout = def.SnapshotReadTimeout
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

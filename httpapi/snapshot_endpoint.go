@@ -7,16 +7,19 @@ import (
 	"consulate/structs"
 )
 
-// maxSnapshotBytes bounds an uploaded snapshot archive.
-const maxSnapshotBytes = 1 << 30
-
 // snapshot serves /v1/snapshot: GET saves an archive, PUT restores one;
-// either is forwarded to the leader (of ?dc= when given).
+// either is forwarded to the leader (of ?dc= when given). The leader
+// checks an archive completely before restoring it; a bad one is a 400.
+// The archive travels to the leader inside one RPC message, so through
+// an agent other than the leader it is also bounded by the RPC message
+// size.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) (any, error) {
 	args := structs.SnapshotRequest{}
 	parseWrite(r, &args.Datacenter, &args.WriteRequest)
 	if r.Method == put {
-		body, err := readBody(r, maxSnapshotBytes)
+		// An archive may be large: it gets its own size and time limits.
+		s.limitBodyTime(w, r, s.cfg.SnapshotReadTimeout)
+		body, err := readBody(r, s.cfg.MaxSnapshotBytes)
 		if err != nil {
 			return nil, err
 		}
