@@ -79,6 +79,8 @@ func (h *httpAgent) NodeMaintenance(enable bool, reason string) error {
 	return h.a.state.DisableNodeMaintenance()
 }
 
+func (h *httpAgent) SyncChanges(ctx context.Context) error { return h.a.state.SyncNow(ctx) }
+
 func (h *httpAgent) LocalChanged() <-chan struct{} { return h.a.changes.wait() }
 
 func (h *httpAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {

@@ -61,6 +61,12 @@ type Local interface {
 	ServiceMaintenance(id string, enable bool, reason string) error
 	// NodeMaintenance puts the whole node in or out of maintenance.
 	NodeMaintenance(enable bool, reason string) error
+	// SyncChanges sends the local changes made so far to the servers and
+	// returns when the catalog has them, so a client reads its own write.
+	// It gives up with an error when no server answers in time (bounded
+	// by the agent), leaving the changes for anti-entropy, and returns
+	// when ctx is done.
+	SyncChanges(ctx context.Context) error
 	// LocalChanged returns a channel closed at the next change to local
 	// services, checks or user events after the call (a fresh channel
 	// each change). It may return nil, in which case agent-local blocking

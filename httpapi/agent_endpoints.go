@@ -217,7 +217,11 @@ func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.agent.AddService(def, queryFlag(r, "replace-existing-checks"))
+	if err := s.agent.AddService(def, queryFlag(r, "replace-existing-checks")); err != nil {
+		return nil, err
+	}
+	s.syncLocal(r)
+	return nil, nil
 }
 
 func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -228,7 +232,11 @@ func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) 
 	if _, ok := s.agent.Services()[id]; !ok {
 		return nil, notFound("Unknown service ID %q. Ensure that the service ID is passed, not the service name.", id)
 	}
-	return nil, s.agent.RemoveService(id)
+	if err := s.agent.RemoveService(id); err != nil {
+		return nil, err
+	}
+	s.syncLocal(r)
+	return nil, nil
 }
 
 func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -251,7 +259,11 @@ func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any
 			return nil, badRequest("ServiceID %q does not exist", ct.ServiceID)
 		}
 	}
-	return nil, s.agent.AddCheck(ct)
+	if err := s.agent.AddCheck(ct); err != nil {
+		return nil, err
+	}
+	s.syncLocal(r)
+	return nil, nil
 }
 
 func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -262,7 +274,11 @@ func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (a
 	if _, ok := s.agent.Checks()[id]; !ok {
 		return nil, notFound("Unknown check ID %q", id)
 	}
-	return nil, s.agent.RemoveCheck(id)
+	if err := s.agent.RemoveCheck(id); err != nil {
+		return nil, err
+	}
+	s.syncLocal(r)
+	return nil, nil
 }
 
 // checkStatusHandler answers /v1/agent/check/{pass,warn,fail}/:id.
@@ -272,15 +288,35 @@ func (s *Server) checkStatusHandler(prefix, status string) handlerFunc {
 		if id == "" {
 			return nil, badRequest("Missing check ID")
 		}
-		return nil, s.updateCheck(id, status, r.URL.Query().Get("note"))
+		return nil, s.updateCheck(r, id, status, r.URL.Query().Get("note"))
 	}
 }
 
-func (s *Server) updateCheck(id, status, output string) error {
+// updateCheck sets a TTL check's status. A status change reaches the
+// servers before it returns; an output-only change may wait for the
+// agent's check_update_interval, as in Consul (the sync then finds
+// nothing to send).
+func (s *Server) updateCheck(r *http.Request, id, status, output string) error {
 	if _, ok := s.agent.Checks()[id]; !ok {
 		return notFound("Unknown check ID %q", id)
 	}
-	return s.agent.UpdateTTLCheck(id, status, output)
+	if err := s.agent.UpdateTTLCheck(id, status, output); err != nil {
+		return err
+	}
+	s.syncLocal(r)
+	return nil
+}
+
+// syncLocal waits until a change to the agent's services or checks has
+// reached the servers, as Consul's agent endpoints do, so a client that
+// reads the catalog next sees its own write. When no server answers in
+// time the call still succeeds: the agent keeps the change and
+// anti-entropy sends it later.
+func (s *Server) syncLocal(r *http.Request) {
+	if err := s.agent.SyncChanges(r.Context()); err != nil {
+		s.logger.Warn("change kept locally, not yet synced to the servers; anti-entropy will retry",
+			"path", r.URL.Path, "error", err)
+	}
 }
 
 func (s *Server) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -297,7 +333,7 @@ func (s *Server) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, 
 	default:
 		return nil, badRequest("Invalid check status: '%s'", body.Status)
 	}
-	return nil, s.updateCheck(id, body.Status, body.Output)
+	return nil, s.updateCheck(r, id, body.Status, body.Output)
 }
 
 func (s *Server) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -349,7 +385,11 @@ func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request)
 	if _, ok := s.agent.Services()[id]; !ok {
 		return nil, notFound("Unknown service ID %q", id)
 	}
-	return nil, s.agent.ServiceMaintenance(id, enable, r.URL.Query().Get("reason"))
+	if err := s.agent.ServiceMaintenance(id, enable, r.URL.Query().Get("reason")); err != nil {
+		return nil, err
+	}
+	s.syncLocal(r)
+	return nil, nil
 }
 
 func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -357,7 +397,11 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.agent.NodeMaintenance(enable, r.URL.Query().Get("reason"))
+	if err := s.agent.NodeMaintenance(enable, r.URL.Query().Get("reason")); err != nil {
+		return nil, err
+	}
+	s.syncLocal(r)
+	return nil, nil
 }
 
 func (s *Server) agentMetrics(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -27,6 +27,11 @@ type fakeAgent struct {
 	errs     map[string]error // forced RPC errors by method
 	last     map[string]any   // last args by method
 	nodeMain bool
+	// syncs counts SyncChanges calls; synced is what the last one saw
+	// (the "catalog"); syncErr is what they return.
+	syncs   int
+	synced  map[string]string // check or service ID → status ("svc" for services)
+	syncErr error
 }
 
 func newFakeAgent() *fakeAgent {
@@ -188,6 +193,33 @@ func (f *fakeAgent) UserEvents() []*structs.UserEvent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]*structs.UserEvent(nil), f.events...)
+}
+
+func (f *fakeAgent) SyncChanges(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncs++
+	if f.syncErr != nil {
+		return f.syncErr
+	}
+	f.synced = map[string]string{}
+	for id := range f.services {
+		f.synced[id] = "svc"
+	}
+	for id, c := range f.checks {
+		f.synced[id] = c.Status
+	}
+	if f.nodeMain {
+		f.synced[structs.NodeMaintCheckID] = structs.HealthCritical
+	}
+	return nil
+}
+
+// syncState returns the SyncChanges count and what the last one saw.
+func (f *fakeAgent) syncState() (int, map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncs, f.synced
 }
 
 func (f *fakeAgent) LocalChanged() <-chan struct{} {
