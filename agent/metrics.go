@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"runtime"
 	"strconv"
 
 	"consulate/metrics"
@@ -10,6 +11,20 @@ import (
 // health, on /v1/agent/metrics.
 func (a *Agent) registerCollectors() {
 	a.metrics.AddCollector(func(set func(string, metrics.Labels, float64)) {
+		// Consul's runtime gauges, and the DNS cache's size (Consul's
+		// agent cache reports consul.cache.entries_count).
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		set("consul.runtime.num_goroutines", metrics.Labels{}, float64(runtime.NumGoroutine()))
+		set("consul.runtime.alloc_bytes", metrics.Labels{}, float64(ms.Alloc))
+		set("consul.runtime.sys_bytes", metrics.Labels{}, float64(ms.Sys))
+		set("consul.runtime.heap_objects", metrics.Labels{}, float64(ms.HeapObjects))
+		if a.cache != nil {
+			st := a.cache.Stats()
+			set("consul.cache.entries_count", metrics.Labels{}, float64(st.Entries))
+			set("consul.dns.cache.negative_entries", metrics.Labels{}, float64(st.Negative))
+			set("consul.dns.cache.recent_names", metrics.Labels{}, float64(st.Recent))
+		}
 		if a.lan != nil {
 			if v, err := strconv.Atoi(a.lan.Stats()["health_score"]); err == nil {
 				set("consul.memberlist.health.score", metrics.Labels{"network": "lan"}, float64(v))

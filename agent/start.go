@@ -214,6 +214,12 @@ func (a *Agent) startLocal(ctx context.Context) error {
 // startFrontEnds starts the HTTP API and the DNS server.
 func (a *Agent) startFrontEnds() error {
 	rt := a.cfg
+	// Before the HTTP API, whose metrics read the cache's counts.
+	cc := cache.DefaultConfig()
+	cc.LocalDC = rt.Datacenter
+	cc.Logger = a.base
+	cc.Reachable = a.remote.reachable
+	a.cache = cache.New(cc, a.RPC)
 	if addrs := rt.HTTPAddrs(); len(addrs) > 0 {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
@@ -232,11 +238,6 @@ func (a *Agent) startFrontEnds() error {
 			return fmt.Errorf("HTTP API: %w", err)
 		}
 	}
-	cc := cache.DefaultConfig()
-	cc.LocalDC = rt.Datacenter
-	cc.Logger = a.base
-	cc.Reachable = a.remote.reachable
-	a.cache = cache.New(cc, a.RPC)
 	for _, addr := range rt.DNSAddrs() {
 		dc := dns.DefaultConfig()
 		dc.Datacenter = rt.Datacenter
