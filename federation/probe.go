@@ -103,27 +103,39 @@ func (r *Router) probe(ctx context.Context, p Prober, pt probeTarget) {
 	pctx, cancel := context.WithTimeout(ctx, pt.timeout)
 	_, err := p.Ping(pctx, pt.addr)
 	cancel()
-	if err != nil && ctx.Err() == nil {
+	if r.probeDone(ctx, pt, started, err) {
 		// The session may be stuck behind retransmissions backed off
 		// through a cut; a new one works as soon as the path does.
 		p.CloseSession(pt.addr)
 	}
+}
+
+// probeDone keeps a probe's result and tells whether the server's pooled
+// sessions should be closed: the probe failed and nothing has answered
+// since it began (a probe that timed out across a heal must not close the
+// fresh session a newer probe or call opened).
+func (r *Router) probeDone(ctx context.Context, pt probeTarget, started time.Time, err error) (closeSessions bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dc := r.dcs[pt.dc]
 	if dc == nil {
-		return
+		return false
 	}
+	answeredSince := false
 	for _, s := range dc.servers {
-		if s.Name == pt.name && s.probing > 0 {
-			s.probing--
+		if s.Name == pt.name {
+			if s.probing > 0 {
+				s.probing--
+			}
+			answeredSince = s.lastSuccess.After(started)
 		}
 	}
 	if ctx.Err() != nil {
-		return // shutting down: the failure says nothing of the server
+		return false // shutting down: the failure says nothing of the server
 	}
 	if err != nil {
 		r.logger.Debug("probe failed", "datacenter", pt.dc, "server", pt.addr, "error", err)
 	}
 	r.evidenceLocked(pt.dc, dc, pt.addr, started, r.cfg.Now(), err)
+	return err != nil && !answeredSince
 }

@@ -296,3 +296,29 @@ func TestProbeAnswerOutweighsGossipFailed(t *testing.T) {
 		t.Fatalf("server that answered a probe after gossip failed it is not used: %v", err)
 	}
 }
+
+// A probe that timed out across the heal must not close the session a
+// newer probe opened; one that failed with nothing newer does.
+func TestLateProbeFailureKeepsFreshSession(t *testing.T) {
+	now := time.Unix(1000, 0)
+	cfg := DefaultConfig()
+	cfg.Now = func() time.Time { return now }
+	r, _ := New(cfg, &fakeCaller{}, nil)
+	addDC(r, "dc2", 1, structs.StatusAlive)
+	pt := probeTarget{dc: "dc2", name: "s1.dc2", addr: "dc2-1:8300"}
+	began := now
+	now = now.Add(300 * time.Millisecond)
+	if !r.probeDone(context.Background(), pt, began, errors.New("timeout")) {
+		t.Fatal("a failed probe with no newer answer kept the session")
+	}
+	r.mu.Lock()
+	r.evidenceLocked("dc2", r.dcs["dc2"], pt.addr, now, now, nil) // a newer probe answered
+	r.mu.Unlock()
+	now = now.Add(200 * time.Millisecond)
+	if r.probeDone(context.Background(), pt, began.Add(100*time.Millisecond), errors.New("timeout")) {
+		t.Fatal("a probe that began before a newer answer closed the fresh session")
+	}
+	if _, err := r.candidates("dc2"); err != nil {
+		t.Fatalf("server down after the late failure: %v", err)
+	}
+}
