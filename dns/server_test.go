@@ -30,9 +30,21 @@ func startServer(t *testing.T, s *Server) (udp, tcp string) {
 // every A question with 192.0.2.1, as a recursor stand-in.
 func startUpstream(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// TCP on the same port, as a real recursor has: a port free for UDP
+	// may be taken for TCP, so try a few.
+	var pc net.PacketConn
+	var ln net.Listener
+	for attempt := 0; ln == nil; attempt++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			if attempt == 20 {
+				t.Fatal(err)
+			}
+		}
 	}
 	mux := dns.NewServeMux()
 	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
@@ -47,11 +59,6 @@ func startUpstream(t *testing.T) string {
 		}
 		w.WriteMsg(m)
 	})
-	// TCP on the same port, as a real recursor has.
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, srv := range []*dns.Server{
 		{PacketConn: pc, Handler: mux},
 		{Listener: ln, Handler: mux},
