@@ -36,10 +36,33 @@ func TestConfigValidate(t *testing.T) {
 	if err := bad.Validate(); err == nil {
 		t.Fatal("zero MaxMessageSize accepted")
 	}
+	for name, mutate := range map[string]func(*Config){
+		"negative MaxConnsPerClient": func(c *Config) { c.MaxConnsPerClient = -1 },
+		"zero MaxStreamsPerSession":  func(c *Config) { c.MaxStreamsPerSession = 0 },
+		"zero PlainIdleTimeout":      func(c *Config) { c.PlainIdleTimeout = 0 },
+	} {
+		c := DefaultConfig()
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if c := DefaultConfig(); c.MaxConnsPerClient != 100 || c.HandshakeTimeout != 5*time.Second {
+		t.Errorf("defaults differ from Consul's (100 conns per client, 5s handshake): %+v", c)
+	}
 	badPool := DefaultPoolConfig()
-	badPool.MaxStreams = 0
+	badPool.MaxCallsPerSession = 0
 	if err := badPool.Validate(); err == nil {
-		t.Fatal("zero MaxStreams accepted")
+		t.Fatal("zero MaxCallsPerSession accepted")
+	}
+	badPool = DefaultPoolConfig()
+	badPool.MaxIdleStreams = -1
+	if err := badPool.Validate(); err == nil {
+		t.Fatal("negative MaxIdleStreams accepted")
+	}
+	if def, pool := DefaultConfig(), DefaultPoolConfig(); pool.MaxCallsPerSession+pool.MaxIdleStreams >= def.MaxStreamsPerSession {
+		t.Errorf("pool default %d calls + %d idle per session would hit the server's cap %d",
+			pool.MaxCallsPerSession, pool.MaxIdleStreams, def.MaxStreamsPerSession)
 	}
 }
 
@@ -251,7 +274,7 @@ func TestPipeRawHugeLength(t *testing.T) {
 	if !m.track(srv) {
 		t.Fatal("mux shut down")
 	}
-	m.wg.Go(func() { m.serveSession(srv, "pipe") })
+	m.wg.Go(func() { m.serveSession(&preambleConn{Conn: srv}, "pipe") })
 	ys, err := yamux.Client(cli, yamuxConfig(time.Second, time.Second, 16))
 	if err != nil {
 		t.Fatal(err)

@@ -13,14 +13,39 @@ import (
 // DefaultMaxMessageSize bounds one request or reply on the wire.
 const DefaultMaxMessageSize = 8 << 20
 
+// DefaultMaxStreamsPerSession is the server's default cap on concurrent
+// streams in one yamux session. A stream that waits in a blocking query
+// costs a goroutine pair and a few KiB (yamux grows a stream's receive
+// buffer only as data arrives), so thousands per session are cheap.
+const DefaultMaxStreamsPerSession = 4096
+
+// DefaultMaxCallsPerSession is the pool's default for calls on one
+// session before it opens another one to the same server. It stays well
+// below DefaultMaxStreamsPerSession, which also counts idle streams.
+const DefaultMaxCallsPerSession = 2048
+
 // Config tunes the server side (Mux).
 type Config struct {
 	// AdvertiseAddr is what RaftLayer.Addr reports: the address other
 	// servers dial for Raft. If nil, the listener's address is used.
 	AdvertiseAddr net.Addr
-	// HandshakeTimeout bounds how long a new connection may take to send
-	// its first (protocol) byte.
+	// HandshakeTimeout bounds a new connection's whole preamble, counted
+	// from accept: the protocol byte, then for plain RPC the first
+	// request frame and for a multiplexed session the first yamux frame.
+	// A connection that has not finished it by then is closed.
 	HandshakeTimeout time.Duration
+	// MaxConnsPerClient caps the connections one client IP may hold open
+	// on the port at once (Consul's rpc_max_conns_per_client); 0 means
+	// unlimited. A connection over the cap is closed as soon as it is
+	// accepted.
+	MaxConnsPerClient int
+	// MaxStreamsPerSession caps the streams one yamux session may have
+	// open at once; a stream over the cap is refused with
+	// ErrTooManyStreams. Idle streams a client keeps for reuse count too.
+	MaxStreamsPerSession int
+	// PlainIdleTimeout closes a plain RPC connection that has no call in
+	// progress and sends nothing for this long.
+	PlainIdleTimeout time.Duration
 	// MaxMessageSize bounds one request frame; larger ones are refused
 	// with ErrMessageTooLarge and the connection or stream is closed.
 	MaxMessageSize int
@@ -28,7 +53,10 @@ type Config struct {
 	KeepAliveInterval time.Duration
 	// ConnectionWriteTimeout is yamux's safety valve for stuck writes.
 	ConnectionWriteTimeout time.Duration
-	// AcceptBacklog bounds yamux streams waiting to be accepted per session.
+	// AcceptBacklog bounds yamux streams waiting to be accepted per
+	// session; yamux resets a stream that finds it full. It is raised to
+	// MaxStreamsPerSession if smaller, so that a burst of streams the cap
+	// admits is never reset by the backlog instead.
 	AcceptBacklog int
 	// SourceAddr is the local IP that outgoing Raft connections are dialed
 	// from (Consul's RPC source address: the agent's bind address). Nil or
@@ -40,6 +68,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		HandshakeTimeout:       5 * time.Second,
+		MaxConnsPerClient:      100,
+		MaxStreamsPerSession:   DefaultMaxStreamsPerSession,
+		PlainIdleTimeout:       2 * time.Minute,
 		MaxMessageSize:         DefaultMaxMessageSize,
 		KeepAliveInterval:      30 * time.Second,
 		ConnectionWriteTimeout: 10 * time.Second,
@@ -55,6 +86,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMessageSize <= 0 || uint64(c.MaxMessageSize) > 1<<32-1 {
 		errs = append(errs, fmt.Errorf("rpcmux: MaxMessageSize must be in 1..%d, got %d", uint64(1<<32-1), c.MaxMessageSize))
+	}
+	if c.MaxConnsPerClient < 0 {
+		errs = append(errs, fmt.Errorf("rpcmux: MaxConnsPerClient must not be negative (0 means unlimited), got %d", c.MaxConnsPerClient))
+	}
+	if c.MaxStreamsPerSession <= 0 {
+		errs = append(errs, fmt.Errorf("rpcmux: MaxStreamsPerSession must be positive, got %d", c.MaxStreamsPerSession))
+	}
+	if c.PlainIdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("rpcmux: PlainIdleTimeout must be positive, got %v", c.PlainIdleTimeout))
 	}
 	if c.KeepAliveInterval <= 0 {
 		errs = append(errs, fmt.Errorf("rpcmux: KeepAliveInterval must be positive, got %v", c.KeepAliveInterval))
@@ -73,9 +113,13 @@ type PoolConfig struct {
 	// DialTimeout bounds establishing a session; a call whose ctx
 	// deadline comes sooner uses that instead.
 	DialTimeout time.Duration
-	// MaxStreams bounds concurrent calls on one session; further callers
-	// wait (honouring their ctx) for a stream to free up.
-	MaxStreams int
+	// MaxCallsPerSession is how many calls may share one session before
+	// the pool opens another session to the same server; calls never wait
+	// for a free stream. Keep it below the server's MaxStreamsPerSession.
+	MaxCallsPerSession int
+	// MaxIdleStreams is how many finished streams a session keeps open
+	// for reuse.
+	MaxIdleStreams int
 	// IdleTimeout is how long a session with no calls is kept open.
 	IdleTimeout time.Duration
 	// KeepAliveInterval is the yamux keepalive period; a session whose
@@ -96,7 +140,8 @@ type PoolConfig struct {
 func DefaultPoolConfig() PoolConfig {
 	return PoolConfig{
 		DialTimeout:            10 * time.Second,
-		MaxStreams:             64,
+		MaxCallsPerSession:     DefaultMaxCallsPerSession,
+		MaxIdleStreams:         64,
 		IdleTimeout:            2 * time.Minute,
 		KeepAliveInterval:      30 * time.Second,
 		ConnectionWriteTimeout: 10 * time.Second,
@@ -110,8 +155,11 @@ func (c PoolConfig) Validate() error {
 	if c.DialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("rpcmux: DialTimeout must be positive, got %v", c.DialTimeout))
 	}
-	if c.MaxStreams <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxStreams must be positive, got %d", c.MaxStreams))
+	if c.MaxCallsPerSession <= 0 {
+		errs = append(errs, fmt.Errorf("rpcmux: MaxCallsPerSession must be positive, got %d", c.MaxCallsPerSession))
+	}
+	if c.MaxIdleStreams < 0 {
+		errs = append(errs, fmt.Errorf("rpcmux: MaxIdleStreams must not be negative, got %d", c.MaxIdleStreams))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("rpcmux: IdleTimeout must be positive, got %v", c.IdleTimeout))

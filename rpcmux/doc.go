@@ -7,9 +7,17 @@
 // streams each carry RPC calls, or TLS (reserved, refused for now). Calls
 // are dispatched to a Handler (the server package implements it).
 //
-// On the client, a Pool keeps one yamux session per server address, shared
-// by every caller, dials each address at most once at a time, bounds the
-// number of streams per session, reaps idle sessions and replaces dead
+// The port bounds what one client can hold: connections per client IP
+// (Config.MaxConnsPerClient), the time a connection has to finish its
+// preamble (HandshakeTimeout), the idle time of a plain RPC connection
+// (PlainIdleTimeout) and the streams per yamux session
+// (MaxStreamsPerSession).
+//
+// On the client, a Pool keeps yamux sessions per server address, shared by
+// every caller: blocking queries on sessions of their own, every other
+// call on another, and a further session whenever one holds
+// MaxCallsPerSession calls. Calls never queue for a stream. It dials each
+// session at most once at a time, reaps idle sessions and replaces dead
 // ones.
 //
 // A call on the wire is one frame each way: a 4-byte big-endian length, then

@@ -17,6 +17,10 @@ var (
 	// ErrHandlerPanic is returned to a caller whose call made the handler
 	// panic; the server recovers and keeps serving.
 	ErrHandlerPanic = errors.New("rpcmux: handler panicked")
+	// ErrTooManyStreams is a stream the server refused because its
+	// session already has Config.MaxStreamsPerSession open; the call was
+	// not run, so it is safe to retry elsewhere.
+	ErrTooManyStreams = errors.New("rpcmux: too many concurrent streams on one session")
 	// ErrProtocol is a malformed frame or a reply that does not match its
 	// request; the connection or stream it came on is closed.
 	ErrProtocol = errors.New("rpcmux: protocol error")
@@ -38,6 +42,8 @@ func toRemote(err error) *structs.RemoteError {
 		re.Code = structs.CodeTooLarge
 	case errors.Is(err, ErrHandlerPanic):
 		re.Code = structs.CodeInternal
+	case errors.Is(err, ErrTooManyStreams):
+		re.Code = structs.CodeTooManyStreams
 	}
 	return re
 }
@@ -56,6 +62,8 @@ func fromRemote(re *structs.RemoteError) error {
 		also = ErrMessageTooLarge
 	case structs.CodeInternal:
 		also = ErrHandlerPanic
+	case structs.CodeTooManyStreams:
+		also = ErrTooManyStreams
 	default:
 		return re
 	}

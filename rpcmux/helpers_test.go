@@ -36,6 +36,12 @@ type sizeArgs struct{ N int }
 
 type blockArgs struct{}
 
+// holdQuery is a blocking query (MinQueryIndex set) that Test.HoldQuery
+// keeps until release, like a server's blocking read.
+type holdQuery struct {
+	structs.QueryOptions
+}
+
 // testHandler is a Handler with a few methods for the tests.
 type testHandler struct {
 	calls      atomic.Int64
@@ -59,6 +65,8 @@ func (h *testHandler) NewCall(method string) (any, any, bool) {
 		return &struct{}{}, &struct{}{}, true
 	case "Test.Block", "Test.Hold":
 		return &blockArgs{}, &struct{}{}, true
+	case "Test.HoldQuery":
+		return &holdQuery{}, &struct{}{}, true
 	case "Test.Big":
 		return &sizeArgs{}, &[]byte{}, true
 	case "Test.Deadline":
@@ -102,7 +110,7 @@ func (h *testHandler) RPC(ctx context.Context, method string, args, reply any) e
 		h.blockCtxCh <- ctx
 		<-ctx.Done()
 		return ctx.Err()
-	case "Test.Hold":
+	case "Test.Hold", "Test.HoldQuery":
 		select {
 		case <-h.release:
 			return nil
@@ -239,14 +247,15 @@ func pipePool(t testing.TB, m *Mux, cfg PoolConfig) *Pool {
 	if !m.track(srv) {
 		t.Fatal("mux already shut down")
 	}
-	m.wg.Go(func() { m.serveSession(srv, "pipe") })
+	m.wg.Go(func() { m.serveSession(&preambleConn{Conn: srv}, "pipe") })
 	ys, err := yamux.Client(cli, p.yamux)
 	if err != nil {
 		t.Fatalf("yamux client: %v", err)
 	}
-	s := &session{addr: "pipe", ys: ys, sem: make(chan struct{}, p.cfg.MaxStreams), lastUsed: time.Now()}
+	key := sessKey{addr: "pipe", lane: laneShort}
+	s := &session{key: key, ys: ys, maxIdle: p.cfg.MaxIdleStreams, limit: p.cfg.MaxCallsPerSession, lastUsed: time.Now()}
 	p.mu.Lock()
-	p.addrs["pipe"] = &addrState{sess: s}
+	p.addrs[key] = &addrState{sess: s}
 	p.mu.Unlock()
 	p.wg.Go(func() { p.watch(s) })
 	return p

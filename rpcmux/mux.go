@@ -36,6 +36,8 @@ type Mux struct {
 	logger *slog.Logger
 	codec  *wireCodec
 	raft   *RaftLayer
+	limit  connLimiter
+	stats  muxCounters
 
 	// baseCtx is the parent of every handler's ctx; cancelled on Shutdown.
 	baseCtx    context.Context
@@ -66,9 +68,19 @@ func New(cfg Config, h Handler, logger *slog.Logger) *Mux {
 	if cfg.ConnectionWriteTimeout <= 0 {
 		cfg.ConnectionWriteTimeout = def.ConnectionWriteTimeout
 	}
+	if cfg.MaxConnsPerClient < 0 {
+		cfg.MaxConnsPerClient = def.MaxConnsPerClient
+	}
+	if cfg.MaxStreamsPerSession <= 0 {
+		cfg.MaxStreamsPerSession = def.MaxStreamsPerSession
+	}
+	if cfg.PlainIdleTimeout <= 0 {
+		cfg.PlainIdleTimeout = def.PlainIdleTimeout
+	}
 	if cfg.AcceptBacklog <= 0 {
 		cfg.AcceptBacklog = def.AcceptBacklog
 	}
+	cfg.AcceptBacklog = max(cfg.AcceptBacklog, cfg.MaxStreamsPerSession)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,6 +92,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) *Mux {
 		shutdownCh: make(chan struct{}),
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[io.Closer]struct{}),
+		limit:      connLimiter{max: cfg.MaxConnsPerClient},
 	}
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
@@ -134,6 +147,10 @@ func (m *Mux) Serve(ln net.Listener) error {
 			return fmt.Errorf("rpcmux: accept: %w", err)
 		}
 		backoff = 0
+		conn, ok := m.admit(conn)
+		if !ok {
+			continue
+		}
 		if !m.trackAndAdd(conn) {
 			conn.Close()
 			return ErrClosed
@@ -142,6 +159,35 @@ func (m *Mux) Serve(ln net.Listener) error {
 			defer m.wg.Done()
 			m.handleConn(conn)
 		}()
+	}
+}
+
+// admit counts conn against its client IP's cap. Over the cap it is
+// closed at once, before a byte is read; otherwise the returned conn gives
+// its slot back when closed.
+func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
+	ip := remoteIP(conn)
+	if !m.limit.acquire(ip) {
+		conn.Close()
+		m.stats.connsRejected.Add(1)
+		if m.stats.warnAllowed(time.Now()) {
+			m.logger.Warn("client IP is at its connection limit; closing new connection",
+				"remote", conn.RemoteAddr().String(), "limit", m.cfg.MaxConnsPerClient,
+				"rejected_total", m.stats.connsRejected.Load())
+		}
+		return nil, false
+	}
+	return &countedConn{Conn: conn, release: func() { m.limit.release(ip) }}, true
+}
+
+// Stats returns the port's counters.
+func (m *Mux) Stats() MuxStats {
+	return MuxStats{
+		Conns:             m.limit.open(),
+		ConnsRejected:     m.stats.connsRejected.Load(),
+		HandshakeTimeouts: m.stats.handshakeTimeouts.Load(),
+		IdleClosed:        m.stats.idleClosed.Load(),
+		StreamsRejected:   m.stats.streamsRejected.Load(),
 	}
 }
 
@@ -181,28 +227,36 @@ func (m *Mux) untrack(c io.Closer) {
 	m.connsMu.Unlock()
 }
 
-// handleConn reads the protocol byte and dispatches.
+// handleConn reads the protocol byte and dispatches. The handshake
+// deadline set here stays on the connection until the protocol's own
+// preamble is done: the first request frame for plain RPC, the first
+// yamux frame header for a multiplexed session.
 func (m *Mux) handleConn(conn net.Conn) {
 	remote := conn.RemoteAddr().String()
 	var first [1]byte
 	_ = conn.SetReadDeadline(time.Now().Add(m.cfg.HandshakeTimeout))
 	if _, err := io.ReadFull(conn, first[:]); err != nil {
-		m.logger.Debug("connection closed before protocol byte", "remote", remote, "error", err)
+		if isTimeout(err) {
+			m.handshakeTimedOut(remote, "protocol byte")
+		} else {
+			m.logger.Debug("connection closed before protocol byte", "remote", remote, "error", err)
+		}
 		m.closeConn(conn)
 		return
 	}
-	_ = conn.SetReadDeadline(time.Time{})
 
 	switch t := RPCType(first[0]); t {
 	case RPCPlain:
-		m.serveCalls(conn, remote)
+		m.serveCalls(conn, remote, conn)
 		m.closeConn(conn)
 	case RPCRaft:
-		// The Raft transport owns the connection from here on.
+		// The Raft transport owns the connection from here on, and reads
+		// nothing before it is established.
+		_ = conn.SetReadDeadline(time.Time{})
 		m.untrack(conn)
 		m.raft.handoff(conn)
 	case RPCMultiplex:
-		m.serveSession(conn, remote)
+		m.serveSession(&preambleConn{Conn: conn}, remote)
 	case RPCTLS:
 		m.logger.Warn("TLS not configured; closing connection", "remote", remote)
 		m.closeConn(conn)
@@ -212,45 +266,101 @@ func (m *Mux) handleConn(conn net.Conn) {
 	}
 }
 
+// handshakeTimedOut counts and logs a connection cut off at the deadline.
+func (m *Mux) handshakeTimedOut(remote, waitingFor string) {
+	m.stats.handshakeTimeouts.Add(1)
+	if m.stats.warnAllowed(time.Now()) {
+		m.logger.Warn("connection did not finish its handshake in time; closing", "remote", remote,
+			"waiting_for", waitingFor, "timeout", m.cfg.HandshakeTimeout, "timeouts_total", m.stats.handshakeTimeouts.Load())
+	}
+}
+
 func (m *Mux) closeConn(c io.Closer) {
 	m.untrack(c)
 	c.Close()
 }
 
 // serveSession runs a yamux server session, serving calls on every
-// stream the client opens.
-func (m *Mux) serveSession(conn net.Conn, remote string) {
+// stream the client opens, at most MaxStreamsPerSession at once.
+func (m *Mux) serveSession(conn *preambleConn, remote string) {
 	sess, err := yamux.Server(conn, yamuxConfig(m.cfg.KeepAliveInterval, m.cfg.ConnectionWriteTimeout, m.cfg.AcceptBacklog))
 	if err != nil {
 		m.logger.Error("starting yamux session", "remote", remote, "error", err)
-		m.closeConn(conn)
+		m.closeConn(conn.Conn)
 		return
 	}
-	m.untrack(conn)
-	if !m.track(sess) {
-		sess.Close()
+	// The tracked conn is the one handleConn got; closing the session
+	// closes it, so the session takes its place.
+	ss := &serverSession{sess: sess}
+	m.untrack(conn.Conn)
+	if !m.track(ss) {
+		ss.Close()
 		return
 	}
-	defer m.closeConn(sess)
+	defer m.closeConn(ss)
 
-	var streams streamSet
+	streams := &ss.streams
+	slots := make(chan struct{}, m.cfg.MaxStreamsPerSession)
 	for {
 		stream, err := sess.AcceptStream()
 		if err != nil {
-			if !sess.IsClosed() {
+			switch {
+			case conn.timedOut.Load():
+				m.handshakeTimedOut(remote, "first yamux frame")
+			case !sess.IsClosed():
 				m.logger.Debug("yamux session ended", "remote", remote, "error", err)
 			}
 			// Wake streams still reading, before Close has to wait for them.
 			streams.expireAll()
 			return
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			m.refuseStream(stream, remote)
+			continue
+		}
 		streams.add(stream)
 		m.wg.Go(func() {
-			m.serveCalls(stream, remote)
+			m.serveCalls(stream, remote, nil)
 			stream.Close()
 			streams.remove(stream)
+			<-slots
 		})
 	}
+}
+
+// serverSession closes a yamux session without the spin streamSet
+// describes: its streams' reads are expired and given a moment to end
+// while the session is still up, and only then is it closed.
+type serverSession struct {
+	sess    *yamux.Session
+	streams streamSet
+}
+
+// drainTimeout bounds how long Close waits for streams to end.
+const drainTimeout = time.Second
+
+func (s *serverSession) Close() error {
+	s.streams.expireAll()
+	s.streams.waitEmpty(drainTimeout)
+	return s.sess.Close()
+}
+
+// refuseStream answers a stream over the session's cap with
+// ErrTooManyStreams, without reading its request, and closes it. The
+// client knows the call never ran.
+func (m *Mux) refuseStream(stream *yamux.Stream, remote string) {
+	m.stats.streamsRejected.Add(1)
+	if m.stats.warnAllowed(time.Now()) {
+		m.logger.Warn("session is at its stream limit; refusing stream", "remote", remote,
+			"limit", m.cfg.MaxStreamsPerSession, "refused_total", m.stats.streamsRejected.Load())
+	}
+	m.wg.Go(func() {
+		_ = stream.SetWriteDeadline(time.Now().Add(m.cfg.ConnectionWriteTimeout))
+		_ = m.codec.writeFrame(stream, &responseHeader{Error: toRemote(fmt.Errorf("%w (limit %d)", ErrTooManyStreams, m.cfg.MaxStreamsPerSession))}, nil)
+		stream.Close()
+	})
 }
 
 // frameOrErr is what the reader goroutine of serveCalls hands over.
@@ -262,7 +372,12 @@ type frameOrErr struct {
 // serveCalls serves sequential calls on rwc until it ends. A reader
 // goroutine reads ahead so that the client closing rwc (cancelling its
 // call) cancels the ctx of the call being served.
-func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string) {
+//
+// plain is the connection itself for plain RPC, nil for a yamux stream.
+// On it the handshake deadline still runs while the first frame is read;
+// after each call the read deadline becomes PlainIdleTimeout, and while a
+// call runs there is none, so a long blocking query is not cut off.
+func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) {
 	ctx, cancel := context.WithCancel(m.baseCtx)
 	defer cancel()
 	frames := make(chan frameOrErr)
@@ -291,7 +406,7 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string) {
 		}
 	})
 
-	for {
+	for served := 0; ; served++ {
 		var f frameOrErr
 		select {
 		case f = <-frames:
@@ -300,6 +415,11 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string) {
 		}
 		if f.err != nil {
 			switch {
+			case plain != nil && isTimeout(f.err) && served == 0:
+				m.handshakeTimedOut(remote, "first request frame")
+			case plain != nil && isTimeout(f.err):
+				m.stats.idleClosed.Add(1)
+				m.logger.Debug("closing idle plain RPC connection", "remote", remote, "idle", m.cfg.PlainIdleTimeout)
 			case errors.Is(f.err, ErrMessageTooLarge):
 				m.logger.Warn("refusing oversized request", "remote", remote, "error", f.err)
 				// The frame's header was never read, so the seq is unknown.
@@ -310,8 +430,14 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string) {
 			}
 			return
 		}
+		if plain != nil {
+			_ = plain.SetReadDeadline(time.Time{})
+		}
 		if !m.serveOne(ctx, rwc, f.payload, remote) {
 			return
+		}
+		if plain != nil {
+			_ = plain.SetReadDeadline(time.Now().Add(m.cfg.PlainIdleTimeout))
 		}
 	}
 }

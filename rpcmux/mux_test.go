@@ -107,40 +107,6 @@ func TestParallelCallsShareOneConnection(t *testing.T) {
 	}
 }
 
-func TestMaxStreamsBoundsConcurrentCalls(t *testing.T) {
-	h := newTestHandler()
-	srv := startServer(t, testConfig(), h, "")
-	cfg := testPoolConfig()
-	cfg.MaxStreams = 3
-	p := newTestPool(t, cfg)
-	ctx := ctxTimeout(t, 10*time.Second)
-
-	var wg sync.WaitGroup
-	errs := make(chan error, 10)
-	for range 10 {
-		wg.Go(func() { errs <- p.Call(ctx, srv.addr, "Test.Hold", &blockArgs{}, nil) })
-	}
-	waitFor(t, 5*time.Second, "3 calls in the handler", func() bool { return h.inFlight.Load() == 3 })
-
-	// A caller beyond the bound waits, and gives up with its ctx.
-	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := p.Call(short, srv.addr, "Test.Echo", &echoArgs{}, nil); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("call beyond MaxStreams: %v, want DeadlineExceeded", err)
-	}
-	close(h.release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	if got := h.maxFlight.Load(); got != 3 {
-		t.Fatalf("max concurrent handler calls = %d, want 3", got)
-	}
-}
-
 func TestDeadlineOnBlockingHandler(t *testing.T) {
 	h := newTestHandler()
 	srv := startServer(t, testConfig(), h, "")
@@ -300,7 +266,7 @@ func TestDeadSessionReplacedBeforeSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
-	s := p.addrs[srv.addr].sess
+	s := p.addrs[sessKey{addr: srv.addr, lane: laneShort}].sess
 	p.mu.Unlock()
 	s.ys.Close() // as if keepalive had failed; the pool has not noticed yet
 	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
@@ -439,9 +405,4 @@ func TestShutdownCancelsRunningHandlers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("call hung after server shutdown")
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

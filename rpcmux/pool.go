@@ -14,9 +14,17 @@ import (
 	"consulate/structs"
 )
 
-// Pool is the client side of the server port: it keeps one yamux session
-// per server address, shared by every caller, and runs calls on its
+// Pool is the client side of the server port: it keeps yamux sessions to
+// each server address, shared by every caller, and runs calls on their
 // streams. It is safe for concurrent use.
+//
+// Calls never wait for a free stream. Blocking queries (a read with a
+// MinQueryIndex) run on their own sessions, apart from every other call:
+// hundreds of them parked for minutes neither fill the session a write
+// needs nor queue ahead of it on one TCP connection, and a server's
+// per-session stream cap can only ever refuse them, never a write. When a
+// session holds MaxCallsPerSession calls, the next call opens another
+// session to the same server.
 type Pool struct {
 	cfg    PoolConfig
 	logger *slog.Logger
@@ -29,14 +37,51 @@ type Pool struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// mu guards addrs, shutdown, and the refs and lastUsed of sessions.
-	// It is never held across a dial or any other I/O.
+	// mu guards addrs, shutdown, and the refs, limit and lastUsed of
+	// sessions. It is never held across a dial or any other I/O.
 	mu       sync.Mutex
-	addrs    map[string]*addrState
+	addrs    map[sessKey]*addrState
 	shutdown bool
 }
 
-// addrState is one server address: its session, or the dial under way.
+// lane separates calls that may wait for minutes from all others.
+type lane uint8
+
+const (
+	laneShort lane = iota
+	laneBlocking
+)
+
+func (l lane) String() string {
+	if l == laneBlocking {
+		return "blocking"
+	}
+	return "short"
+}
+
+// maxSessionsPerLane bounds the sessions one lane opens to one address;
+// with the default MaxCallsPerSession that is over 100,000 calls, and a
+// server's per-client connection cap (100 by default) stops it sooner.
+const maxSessionsPerLane = 64
+
+// sessKey names one session slot: the n-th session of a lane to addr.
+type sessKey struct {
+	addr string
+	lane lane
+	n    int
+}
+
+// laneOf puts blocking queries in their own lane.
+func laneOf(args any) lane {
+	if g, ok := args.(structs.QueryOptionsGetter); ok {
+		if q := g.GetQueryOptions(); q != nil && q.MinQueryIndex > 0 {
+			return laneBlocking
+		}
+	}
+	return laneShort
+}
+
+// addrState is one session slot: its session, or the dial under way.
 type addrState struct {
 	sess *session
 	// dialing is closed when the dial under way ends; nil if none.
@@ -50,13 +95,15 @@ type addrState struct {
 
 // session is one yamux client session to one address.
 type session struct {
-	addr string
-	ys   *yamux.Session
-	// sem holds one token per call in progress; its capacity is MaxStreams.
-	sem chan struct{}
+	key     sessKey
+	ys      *yamux.Session
+	maxIdle int
 
-	// refs and lastUsed are guarded by Pool.mu.
+	// refs, limit and lastUsed are guarded by Pool.mu. refs counts calls
+	// holding the session; limit is the most it takes, lowered if the
+	// server refuses streams sooner.
 	refs     int
+	limit    int
 	lastUsed time.Time
 
 	// idleMu guards idle, streams kept open between calls.
@@ -69,8 +116,10 @@ type session struct {
 
 // PoolStats is a snapshot for metrics.
 type PoolStats struct {
-	// Sessions is the number of open sessions (one per address).
+	// Sessions is the number of open sessions.
 	Sessions int
+	// BlockingSessions is how many of them carry blocking queries.
+	BlockingSessions int
 	// Streams is the number of open yamux streams, busy or idle.
 	Streams int
 	// Calls is the number of calls holding a session right now.
@@ -87,8 +136,11 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) *Pool {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = def.DialTimeout
 	}
-	if cfg.MaxStreams <= 0 {
-		cfg.MaxStreams = def.MaxStreams
+	if cfg.MaxCallsPerSession <= 0 {
+		cfg.MaxCallsPerSession = def.MaxCallsPerSession
+	}
+	if cfg.MaxIdleStreams < 0 {
+		cfg.MaxIdleStreams = def.MaxIdleStreams
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = def.IdleTimeout
@@ -109,9 +161,9 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) *Pool {
 		cfg:    cfg,
 		logger: logger.With("component", "rpcmux.pool"),
 		codec:  newWireCodec(cfg.MaxMessageSize),
-		// The SYN backlog must admit every stream MaxStreams allows.
-		yamux: yamuxConfig(cfg.KeepAliveInterval, cfg.ConnectionWriteTimeout, max(256, cfg.MaxStreams)),
-		addrs: make(map[string]*addrState),
+		// No server opens streams to a client; the backlog is unused.
+		yamux: yamuxConfig(cfg.KeepAliveInterval, cfg.ConnectionWriteTimeout, 16),
+		addrs: make(map[sessKey]*addrState),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Go(p.reapLoop)
@@ -142,10 +194,14 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 
 	// A session can die between being handed out and being used; a call
 	// that sent nothing on it is safe to retry once on a fresh session.
-	for attempt := 0; ; attempt++ {
-		s, err := p.getSession(ctx, addr)
+	// A stream the server refused for its session's cap never ran, so it
+	// moves on to another session, a few times at most.
+	ln := laneOf(args)
+	retriedDead, refusals := false, 0
+	for {
+		s, err := p.getSession(ctx, addr, ln)
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+			if ctx.Err() == nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrTooManyStreams) {
 				err = fmt.Errorf("%w: %w", structs.ErrUnreachable, err)
 			}
 			return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
@@ -156,13 +212,19 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 			return nil
 		}
 		if remote {
+			if errors.Is(err, ErrTooManyStreams) && refusals < 3 && ctx.Err() == nil {
+				refusals++
+				p.lowerLimit(s)
+				continue
+			}
 			// The handler's error, returned as it came so that the caller
 			// gets the *structs.RemoteError itself.
 			return err
 		}
 		if s.ys.IsClosed() {
 			p.removeSession(s)
-			if !sent && attempt == 0 && ctx.Err() == nil {
+			if !sent && !retriedDead && ctx.Err() == nil {
+				retriedDead = true
 				continue
 			}
 		}
@@ -170,19 +232,22 @@ func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) e
 	}
 }
 
+// lowerLimit makes s take no more calls than it holds now, after the
+// server refused a stream on it: the server's cap is lower than ours.
+func (p *Pool) lowerLimit(s *session) {
+	p.mu.Lock()
+	if s.refs < s.limit {
+		s.limit = max(s.refs, 1)
+	}
+	p.mu.Unlock()
+	p.logger.Warn("server refused a stream: its per-session cap is below MaxCallsPerSession; spreading calls over more sessions",
+		"addr", s.key.addr, "lane", s.key.lane.String(), "calls", s.limit)
+}
+
 // callOn runs one call on s. remote reports that err came from the
 // server's answer; sent reports whether any byte of the request may have
 // reached the server.
 func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte, reply any) (err error, remote, sent bool) {
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err(), false, false
-	case <-s.ys.CloseChan():
-		return yamux.ErrSessionShutdown, false, false
-	}
-	defer func() { <-s.sem }()
-
 	st, err := s.stream()
 	if err != nil {
 		return err, false, false
@@ -252,26 +317,55 @@ func (p *Pool) transportErr(ctx context.Context, s *session, err error) error {
 	return err
 }
 
-// getSession returns the session for addr with a reference held, dialing
-// it if needed. Concurrent callers for one address share one dial.
-func (p *Pool) getSession(ctx context.Context, addr string) (*session, error) {
+// getSession returns a session of lane ln to addr with a reference held:
+// the first one with room, dialing it if needed.
+func (p *Pool) getSession(ctx context.Context, addr string, ln lane) (*session, error) {
+	for n := range maxSessionsPerLane {
+		s, full, err := p.getSessionAt(ctx, sessKey{addr: addr, lane: ln, n: n})
+		if err != nil {
+			return nil, err
+		}
+		if !full {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %d %s sessions to %s are full", ErrTooManyStreams, maxSessionsPerLane, ln, addr)
+}
+
+// take adds a reference to s unless it is full. Call with p.mu held.
+func (s *session) take() bool {
+	if s.refs >= s.limit {
+		return false
+	}
+	s.refs++
+	return true
+}
+
+// getSessionAt returns the session in slot key with a reference held,
+// dialing it if needed, or full=true if it has no room. Concurrent
+// callers for one slot share one dial.
+func (p *Pool) getSessionAt(ctx context.Context, key sessKey) (s *session, full bool, err error) {
+	addr := key.addr
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		p.mu.Lock()
 		if p.shutdown {
 			p.mu.Unlock()
-			return nil, ErrClosed
+			return nil, false, ErrClosed
 		}
-		st := p.addrs[addr]
+		st := p.addrs[key]
 		if st == nil {
 			st = &addrState{}
-			p.addrs[addr] = st
+			p.addrs[key] = st
 		}
 		if s := st.sess; s != nil {
 			if !s.ys.IsClosed() {
-				s.refs++
+				ok := s.take()
 				p.mu.Unlock()
-				return s, nil
+				if !ok {
+					return nil, true, nil
+				}
+				return s, false, nil
 			}
 			st.sess = nil
 		}
@@ -284,7 +378,7 @@ func (p *Pool) getSession(ctx context.Context, addr string) (*session, error) {
 			}
 			ch := make(chan struct{})
 			st.dialing = ch
-			p.wg.Go(func() { p.dial(addr, st, ch, timeout, bounded) })
+			p.wg.Go(func() { p.dial(key, st, ch, timeout, bounded) })
 		}
 		ch := st.dialing
 		p.mu.Unlock()
@@ -292,14 +386,17 @@ func (p *Pool) getSession(ctx context.Context, addr string) (*session, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("dialing %s: %w", addr, ctx.Err())
+			return nil, false, fmt.Errorf("dialing %s: %w", addr, ctx.Err())
 		}
 
 		p.mu.Lock()
 		if s := st.sess; s != nil && !s.ys.IsClosed() {
-			s.refs++
+			ok := s.take()
 			p.mu.Unlock()
-			return s, nil
+			if !ok {
+				return nil, true, nil
+			}
+			return s, false, nil
 		}
 		dialErr, bounded := st.dialErr, st.dialBounded
 		p.mu.Unlock()
@@ -308,22 +405,23 @@ func (p *Pool) getSession(ctx context.Context, addr string) (*session, error) {
 			lastErr = fmt.Errorf("dialing %s: %w", addr, yamux.ErrSessionShutdown)
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("dialing %s: %w (%v)", addr, cerr, lastErr)
+			return nil, false, fmt.Errorf("dialing %s: %w (%v)", addr, cerr, lastErr)
 		}
 		if dialErr != nil && !bounded {
-			return nil, lastErr
+			return nil, false, lastErr
 		}
 		// The dial was cut short by another caller's deadline, or its
 		// session died at once: try again while ctx allows.
 	}
-	return nil, lastErr
+	return nil, false, lastErr
 }
 
 // dial establishes the session for st and wakes everyone waiting on ch.
-func (p *Pool) dial(addr string, st *addrState, ch chan struct{}, timeout time.Duration, bounded bool) {
+func (p *Pool) dial(key sessKey, st *addrState, ch chan struct{}, timeout time.Duration, bounded bool) {
+	addr := key.addr
 	ctx, cancel := context.WithTimeout(p.ctx, timeout)
 	defer cancel()
-	s, err := p.connect(ctx, addr)
+	s, err := p.connect(ctx, key)
 
 	p.mu.Lock()
 	st.dialing = nil
@@ -333,8 +431,8 @@ func (p *Pool) dial(addr string, st *addrState, ch chan struct{}, timeout time.D
 	if err != nil {
 		st.dialErr = fmt.Errorf("dialing %s: %w", addr, err)
 		st.dialBounded = bounded
-		if st.sess == nil && p.addrs[addr] == st {
-			delete(p.addrs, addr)
+		if st.sess == nil && p.addrs[key] == st {
+			delete(p.addrs, key)
 		}
 	} else {
 		st.dialErr, st.dialBounded = nil, false
@@ -351,13 +449,13 @@ func (p *Pool) dial(addr string, st *addrState, ch chan struct{}, timeout time.D
 		}
 		p.logger.Debug("dial failed", "addr", addr, "error", err)
 	} else {
-		p.logger.Debug("session established", "addr", addr)
+		p.logger.Debug("session established", "addr", addr, "lane", key.lane.String(), "n", key.n)
 	}
 }
 
-// connect dials addr, announces the multiplex protocol and starts yamux.
-func (p *Pool) connect(ctx context.Context, addr string) (*session, error) {
-	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", addr)
+// connect dials key.addr, announces the multiplex protocol and starts yamux.
+func (p *Pool) connect(ctx context.Context, key sessKey) (*session, error) {
+	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", key.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +472,7 @@ func (p *Pool) connect(ctx context.Context, addr string) (*session, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &session{addr: addr, ys: ys, sem: make(chan struct{}, p.cfg.MaxStreams)}, nil
+	return &session{key: key, ys: ys, maxIdle: p.cfg.MaxIdleStreams, limit: p.cfg.MaxCallsPerSession}, nil
 }
 
 // watch drops s from the pool as soon as yamux closes it (keepalive
@@ -400,10 +498,10 @@ func (p *Pool) release(s *session) {
 // removeSession forgets s, if it is still current, and closes it.
 func (p *Pool) removeSession(s *session) {
 	p.mu.Lock()
-	if st := p.addrs[s.addr]; st != nil && st.sess == s {
+	if st := p.addrs[s.key]; st != nil && st.sess == s {
 		st.sess = nil
 		if st.dialing == nil {
-			delete(p.addrs, s.addr)
+			delete(p.addrs, s.key)
 		}
 	}
 	p.mu.Unlock()
@@ -434,11 +532,10 @@ func (s *session) closeStream(st *yamux.Stream) {
 	s.streams.remove(st)
 }
 
-// putIdle keeps st for the next call. The semaphore bounds busy streams,
-// so at most MaxStreams are ever idle.
+// putIdle keeps st for the next call, up to MaxIdleStreams of them.
 func (s *session) putIdle(st *yamux.Stream) {
 	s.idleMu.Lock()
-	if s.ys.IsClosed() || len(s.idle) >= cap(s.sem) {
+	if s.ys.IsClosed() || len(s.idle) >= s.maxIdle {
 		s.idleMu.Unlock()
 		s.closeStream(st)
 		return
@@ -466,29 +563,29 @@ func (p *Pool) reapLoop() {
 func (p *Pool) reapIdle(now time.Time) int {
 	var idle []*session
 	p.mu.Lock()
-	for addr, st := range p.addrs {
+	for key, st := range p.addrs {
 		s := st.sess
 		if s == nil || s.refs > 0 || now.Sub(s.lastUsed) < p.cfg.IdleTimeout {
 			continue
 		}
 		st.sess = nil
 		if st.dialing == nil {
-			delete(p.addrs, addr)
+			delete(p.addrs, key)
 		}
 		idle = append(idle, s)
 	}
 	p.mu.Unlock()
 	for _, s := range idle {
-		p.logger.Debug("closing idle session", "addr", s.addr)
+		p.logger.Debug("closing idle session", "addr", s.key.addr, "lane", s.key.lane.String())
 		s.ys.Close()
 	}
 	return len(idle)
 }
 
-// Ping measures the round trip of a yamux ping on the session to addr,
-// dialing it if needed.
+// Ping measures the round trip of a yamux ping on the session to addr
+// that short calls use, dialing it if needed.
 func (p *Pool) Ping(ctx context.Context, addr string) (time.Duration, error) {
-	s, err := p.getSession(ctx, addr)
+	s, err := p.getSession(ctx, addr, laneShort)
 	if err != nil {
 		return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, err)
 	}
@@ -540,6 +637,9 @@ func (p *Pool) Stats() PoolStats {
 		if a.sess != nil && !a.sess.ys.IsClosed() {
 			sessions = append(sessions, a.sess)
 			st.Calls += a.sess.refs
+			if a.sess.key.lane == laneBlocking {
+				st.BlockingSessions++
+			}
 		}
 	}
 	p.mu.Unlock()

@@ -18,6 +18,8 @@ import (
 type streamSet struct {
 	mu sync.Mutex
 	m  map[*yamux.Stream]struct{}
+	// drained is closed when the set becomes empty, if someone waits.
+	drained chan struct{}
 }
 
 func (s *streamSet) add(st *yamux.Stream) {
@@ -32,7 +34,31 @@ func (s *streamSet) add(st *yamux.Stream) {
 func (s *streamSet) remove(st *yamux.Stream) {
 	s.mu.Lock()
 	delete(s.m, st)
+	if len(s.m) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
 	s.mu.Unlock()
+}
+
+// waitEmpty waits until every stream has been removed, or d passes.
+func (s *streamSet) waitEmpty(d time.Duration) {
+	s.mu.Lock()
+	if len(s.m) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	ch := s.drained
+	s.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // expireAll wakes every blocked read and write with a timeout.

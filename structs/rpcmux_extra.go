@@ -9,4 +9,5 @@ const (
 	CodeCanceled         = "canceled"
 	CodeTooLarge         = "too-large"
 	CodeInternal         = "internal"
+	CodeTooManyStreams   = "too-many-streams"
 )

@@ -1,0 +1,153 @@
+package rpcmux
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MuxStats counts what the port's bounds turned away, for metrics.
+type MuxStats struct {
+	// Conns is the number of connections open now (every protocol).
+	Conns int
+	// ConnsRejected counts connections closed at accept because their
+	// client IP already held MaxConnsPerClient.
+	ConnsRejected uint64
+	// HandshakeTimeouts counts connections closed for not finishing their
+	// preamble within HandshakeTimeout.
+	HandshakeTimeouts uint64
+	// IdleClosed counts plain RPC connections closed after
+	// PlainIdleTimeout without a call.
+	IdleClosed uint64
+	// StreamsRejected counts yamux streams refused because their session
+	// already had MaxStreamsPerSession open.
+	StreamsRejected uint64
+}
+
+// muxCounters are the atomic counters behind MuxStats.
+type muxCounters struct {
+	connsRejected     atomic.Uint64
+	handshakeTimeouts atomic.Uint64
+	idleClosed        atomic.Uint64
+	streamsRejected   atomic.Uint64
+	// lastWarn is the UnixNano of the last rate-limited warning.
+	lastWarn atomic.Int64
+}
+
+// warnAllowed rate-limits warnings about refused connections and streams
+// to one a second, so a client hammering the port cannot flood the log;
+// the counters still count every one.
+func (c *muxCounters) warnAllowed(now time.Time) bool {
+	last := c.lastWarn.Load()
+	if now.UnixNano()-last < int64(time.Second) {
+		return false
+	}
+	return c.lastWarn.CompareAndSwap(last, now.UnixNano())
+}
+
+// connLimiter counts open connections per client IP.
+type connLimiter struct {
+	max int // 0: unlimited
+
+	// mu guards perIP and total.
+	mu    sync.Mutex
+	perIP map[string]int
+	total int
+}
+
+// acquire takes a slot for ip, or reports false when ip is at the cap.
+func (l *connLimiter) acquire(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max > 0 && l.perIP[ip] >= l.max {
+		return false
+	}
+	if l.perIP == nil {
+		l.perIP = make(map[string]int)
+	}
+	l.perIP[ip]++
+	l.total++
+	return true
+}
+
+func (l *connLimiter) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perIP[ip] <= 1 {
+		delete(l.perIP, ip)
+	} else {
+		l.perIP[ip]--
+	}
+	l.total--
+}
+
+func (l *connLimiter) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// remoteIP is the IP part of c's remote address; the whole address when
+// it has no port.
+func remoteIP(c net.Conn) string {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	a := c.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(a); err == nil {
+		return host
+	}
+	return a
+}
+
+// countedConn gives its client IP's slot back when it is first closed,
+// by whichever owner closes it (the mux, yamux, or the Raft transport).
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// yamuxHeaderSize is the size of a yamux frame header: version, type,
+// flags, stream ID and length.
+const yamuxHeaderSize = 12
+
+// preambleConn keeps the handshake read deadline on a multiplexed
+// connection until the first whole yamux frame header has arrived, then
+// clears it: a client that sends the protocol byte and stalls is cut off
+// at the deadline instead of holding a session open. yamux reads from a
+// single goroutine, so Read needs no lock; established is read elsewhere.
+type preambleConn struct {
+	net.Conn
+	got         int
+	established atomic.Bool
+	timedOut    atomic.Bool
+}
+
+func (c *preambleConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.established.Load() {
+		c.got += n
+		if c.got >= yamuxHeaderSize {
+			c.established.Store(true)
+			_ = c.Conn.SetReadDeadline(time.Time{})
+		} else if isTimeout(err) {
+			c.timedOut.Store(true)
+		}
+	}
+	return n, err
+}
+
+// isTimeout reports a deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return err != nil && errors.As(err, &ne) && ne.Timeout()
+}
