@@ -41,6 +41,11 @@ type Config struct {
 	LeaderWait time.Duration
 	// ApplyTimeout bounds one Raft apply.
 	ApplyTimeout time.Duration
+	// QuorumProbeTimeout bounds the pings a server without a leader sends
+	// the other voters before holding a request for an election: when a
+	// majority does not answer, the request fails at once (ErrCutOff).
+	// 0 turns the probe off.
+	QuorumProbeTimeout time.Duration
 	// DefaultQueryTime and MaxQueryTime bound blocking queries.
 	DefaultQueryTime time.Duration
 	MaxQueryTime     time.Duration
@@ -65,6 +70,7 @@ func DefaultConfig() *Config {
 		SessionTTLMax:        24 * time.Hour,
 		LeaderWait:           5 * time.Second,
 		ApplyTimeout:         30 * time.Second,
+		QuorumProbeTimeout:   500 * time.Millisecond,
 		DefaultQueryTime:     300 * time.Second,
 		MaxQueryTime:         600 * time.Second,
 		ReconcileInterval:    60 * time.Second,

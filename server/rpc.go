@@ -131,6 +131,12 @@ func (s *Server) forwardLeader(ctx context.Context, method string, args, reply a
 	var lastErr error
 	for attempt := 0; attempt < 8; attempt++ {
 		changed := s.leaderChangedCh()
+		if s.Leader() == "" && s.cutOff(hold) {
+			// No leader, and none this server could reach will appear
+			// before the partition heals: fail now so that a client
+			// agent tries another server.
+			return fmt.Errorf("%w: %w", structs.ErrNoLeader, ErrCutOff)
+		}
 		addr, err := s.WaitForLeader(hold)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -213,7 +219,7 @@ func (s *Server) raftApply(t catalog.MessageType, msg any) (any, error) {
 	}
 	f := s.raft.Apply(buf, s.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
-		return nil, mapRaftErr(err)
+		return nil, mapApplyErr(err)
 	}
 	resp := f.Response()
 	if err, ok := resp.(error); ok {

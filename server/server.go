@@ -93,6 +93,9 @@ type Server struct {
 	readyMu sync.Mutex
 	readyCh chan struct{}
 
+	// quorum is the last probe of the other voters (see cutOff).
+	quorum quorumProbe
+
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
 	shutdownOnce   sync.Once
