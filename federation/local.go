@@ -89,6 +89,12 @@ func (l *LocalServers) Call(ctx context.Context, method string, args, reply any)
 	var lastErr error
 	for _, addr := range addrs {
 		err := l.caller.Call(ctx, addr, method, args, reply)
+		if err != nil && !answered(err) {
+			// As Consul's NotifyFailedServer: a server that did not
+			// answer (cut off, paused, dead) is not asked first next
+			// time, even when this call cannot be retried.
+			l.demote(addr)
+		}
 		if err == nil || !retryable(args, err) || ctx.Err() != nil {
 			if err == nil {
 				l.mu.Lock()
@@ -103,4 +109,28 @@ func (l *LocalServers) Call(ctx context.Context, method string, args, reply any)
 		return lastErr
 	}
 	return fmt.Errorf("%w: every server failed, last: %v", structs.ErrNoServers, lastErr)
+}
+
+// answered reports whether a failed call got an answer from its server.
+func answered(err error) bool {
+	var re *structs.RemoteError
+	return errors.As(err, &re)
+}
+
+// demote moves the preference off addr to another alive server.
+func (l *LocalServers) demote(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.preferred != addr {
+		return
+	}
+	var others []string
+	for _, a := range l.aliveLocked() {
+		if a != addr {
+			others = append(others, a)
+		}
+	}
+	if len(others) > 0 {
+		l.preferred = others[rand.IntN(len(others))]
+	}
 }

@@ -37,3 +37,33 @@ func TestLocalServersFailover(t *testing.T) {
 		t.Fatalf("all down: %v", err)
 	}
 }
+
+// A write that got no answer is not sent again, but the server that did
+// not answer stops being the first asked: the next call goes elsewhere
+// instead of hanging on the same cut-off or paused server.
+func TestLocalServersDemoteSilentServer(t *testing.T) {
+	fc := &fakeCaller{fail: map[string]error{}}
+	l := NewLocalServers(fc)
+	for _, n := range []string{"a", "b", "c"} {
+		l.Update(Server{Name: n, Datacenter: "dc1", Addr: n + ":8300", Status: structs.StatusAlive})
+	}
+	first := l.Addrs()[0]
+	fc.fail[first] = context.DeadlineExceeded
+	write := &structs.RegisterRequest{Datacenter: "dc1", Node: "n"}
+	if err := l.Call(context.Background(), "m", write, new(string)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a write without an answer: %v", err)
+	}
+	if n := len(fc.calls); n != 1 {
+		t.Fatalf("the write went to %d servers: %v", n, fc.calls)
+	}
+	if l.Addrs()[0] == first {
+		t.Fatalf("%s did not answer but is still asked first", first)
+	}
+	// A server that answered with an error stays preferred.
+	second := l.Addrs()[0]
+	fc.fail[second] = &structs.RemoteError{Msg: "boom"}
+	l.Call(context.Background(), "m", write, new(string))
+	if l.Addrs()[0] != second {
+		t.Fatalf("a server that answered lost the preference")
+	}
+}
