@@ -122,6 +122,12 @@ func check(t *testing.T, rd *Round, limit float64) {
 			t.Errorf("round %d: the cut-off leader did not step down during the %s cut", rd.N, cutFor)
 		}
 		recovered(t, rd, "writes through every other agent", rd.RecoveryAll, f.Target, limit)
+		// Whatever the machine's load, an agent whose server is the
+		// cut-off leader must not wait for the heal.
+		if cut := rd.Heal - rd.Start; rd.RecoveryAll < 0 || rd.RecoveryAll >= cut {
+			t.Errorf("round %d: writes through some agent other than the cut-off leader waited for the heal (%s of a %s cut)",
+				rd.N, ms(rd.RecoveryAll), ms(cut))
+		}
 	case "leader-kill", "leader-stop":
 		recovered(t, rd, "writes", rd.RecoveryFirst, f.Target, limit)
 		recovered(t, rd, "writes through every other agent", rd.RecoveryAll, f.Target, limit)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,9 +60,6 @@ type Workload struct {
 	mu      sync.Mutex
 	history []Record
 	keys    []string
-	// lastWrite is, per agent, the call time of the latest write that
-	// answered.
-	lastWrite map[string]time.Duration
 
 	kvs      [][]*api.KV // per client, per agent
 	inflight atomic.Int64
@@ -83,7 +81,7 @@ func NewWorkload(cfg WorkloadConfig) (*Workload, error) {
 	if cfg.Pause <= 0 {
 		cfg.Pause = 20 * time.Millisecond
 	}
-	w := &Workload{cfg: cfg, start: time.Now(), lastWrite: map[string]time.Duration{}}
+	w := &Workload{cfg: cfg, start: time.Now()}
 	for range cfg.Clients {
 		kvs := make([]*api.KV, len(cfg.Agents))
 		for i, ip := range cfg.Agents {
@@ -145,18 +143,6 @@ func (w *Workload) record(r Record) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.history = append(w.history, r)
-	if r.Write() && r.Err == nil && r.Call > w.lastWrite[r.Agent] {
-		w.lastWrite[r.Agent] = r.Call
-	}
-}
-
-// WroteSince reports whether a write through agent ip, called at or after
-// since, has answered.
-func (w *Workload) WroteSince(ip string, since time.Duration) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	t, ok := w.lastWrite[ip]
-	return ok && t >= since
 }
 
 // Record adds an operation made outside the clients (the final reads).
@@ -229,10 +215,21 @@ func (w *Workload) client(ctx context.Context, id int) {
 	}
 }
 
-// neverArrived reports errors that prove the request never reached the
-// agent (nothing listened): such a write surely did not happen.
-func neverArrived(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED)
+// neverApplied reports answers that say a write was not applied: nothing
+// listened (connection refused), or the agent answered "No cluster
+// leader", which Consulate (like Consul) returns only for a write that
+// reached no leader. Were that ever untrue for a write that did apply,
+// the checker would see its value appear from nowhere and fail the
+// history, so trusting it here can hide no bug.
+func neverApplied(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var se api.StatusError
+	if errors.As(err, &se) {
+		return se.Code == 500 && strings.HasPrefix(se.Body, "No cluster leader")
+	}
+	return false
 }
 
 func (w *Workload) put(ctx context.Context, id, ai int, kv *api.KV, key, val string) {
@@ -259,7 +256,7 @@ func (w *Workload) cas(ctx context.Context, id, ai int, kv *api.KV, key, val str
 func (w *Workload) finishWrite(r Record, err error, ok bool) {
 	r.Return = w.Since()
 	if err != nil {
-		if neverArrived(err) {
+		if neverApplied(err) {
 			return // surely not applied: not part of the history
 		}
 		r.Err = err
@@ -294,11 +291,27 @@ func (w *Workload) get(ctx context.Context, id, ai int, kv *api.KV, key string) 
 }
 
 // Operations turns records into porcupine's history: failed reads are
-// left out, unknown writes never return.
+// left out, unknown writes never return. An unknown write whose value no
+// read and no CAS ever saw is left out too: with an infinite return time
+// it can always be linearized last, where it changes nothing, so the
+// history is linearizable with it exactly when it is without it — and
+// each one left in doubles the checker's search.
 func Operations(recs []Record) []porcupine.Operation {
+	seen := map[string]bool{}
+	for _, r := range recs {
+		switch {
+		case r.Input.Kind == OpGet && r.Err == nil && r.Output.Found:
+			seen[r.Input.Key+"\x00"+r.Output.Value] = true
+		case r.Input.Kind == OpCAS && r.Input.ExpectFound:
+			seen[r.Input.Key+"\x00"+r.Input.Expect] = true
+		}
+	}
 	ops := make([]porcupine.Operation, 0, len(recs))
 	for _, r := range recs {
 		if r.Input.Kind == OpGet && r.Err != nil {
+			continue
+		}
+		if r.Output.Unknown && !seen[r.Input.Key+"\x00"+r.Input.Value] {
 			continue
 		}
 		ret := int64(r.Return)
