@@ -18,6 +18,7 @@ import (
 	"consulate/federation"
 	"consulate/gossip"
 	"consulate/lan"
+	"consulate/rpcmux"
 	"consulate/structs"
 	"consulate/wan"
 )
@@ -261,6 +262,10 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 		}
 	}()
 }
+
+// The pool lets the router probe other datacenters' servers and drop a
+// session stuck through a cut.
+var _ federation.Prober = (*rpcmux.Pool)(nil)
 
 // wanEventLoop feeds WAN membership to the federation router.
 func (a *Agent) wanEventLoop(ctx context.Context) {

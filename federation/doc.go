@@ -5,6 +5,13 @@
 // the local leader, orders prepared-query failover targets, and keeps the
 // per-datacenter figures that `operator wan` and the metrics show.
 //
+// Run probes the servers of the other datacenters in the background, so
+// the router knows within about a second that a datacenter stopped
+// answering (calls for it then fail at once instead of each waiting out a
+// timeout) and within a few hundred milliseconds that it is back. A server
+// counts as down or up by the newest evidence: a probe, a call, or gossip
+// marking it failed or alive.
+//
 // It is not for membership (that is wan/) nor for the wire (rpcmux/); it
 // is handed both through small interfaces.
 package federation
