@@ -114,6 +114,8 @@ type Round struct {
 	// HealAll is Heal to the moment every agent had answered a write
 	// called after Heal.
 	HealAll time.Duration
+	// Slowest and SlowestHeal name the agents that set RecoveryAll and HealAll.
+	Slowest, SlowestHeal string
 
 	Ops, Unknown, FailedReads int
 	Linearizable              porcupine.CheckResult
@@ -126,8 +128,8 @@ type Round struct {
 // String is the round's one-line summary.
 func (rd *Round) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "round %d %-12s victim=%s recovery first=%s all=%s heal→all=%s", rd.N, rd.Fault, rd.Victim,
-		ms(rd.RecoveryFirst), ms(rd.RecoveryAll), ms(rd.HealAll))
+	fmt.Fprintf(&b, "round %d %-12s victim=%s recovery first=%s all=%s (%s) heal→all=%s (%s)", rd.N, rd.Fault, rd.Victim,
+		ms(rd.RecoveryFirst), ms(rd.RecoveryAll), rd.Slowest, ms(rd.HealAll), rd.SlowestHeal)
 	if rd.Fault == "leader-cut" {
 		fmt.Fprintf(&b, " stepdown=%s", ms(rd.StepDown))
 	}
@@ -327,7 +329,7 @@ func (r *Runner) judge(rd *Round, prefix string) {
 		}
 		t, ok := r.p.FirstOK(ip, rd.Origin)
 		if !ok {
-			rd.RecoveryAll = -1
+			rd.RecoveryAll, rd.Slowest = -1, ip
 			continue
 		}
 		d := t - rd.Origin
@@ -335,18 +337,18 @@ func (r *Runner) judge(rd *Round, prefix string) {
 			rd.RecoveryFirst = d
 		}
 		if rd.RecoveryAll >= 0 && d > rd.RecoveryAll {
-			rd.RecoveryAll = d
+			rd.RecoveryAll, rd.Slowest = d, ip
 		}
 	}
 	rd.HealAll = 0
 	for _, ip := range r.cfg.Cluster.AllIPs() {
 		t, ok := r.p.FirstOK(ip, rd.Heal)
 		if !ok {
-			rd.HealAll = -1
+			rd.HealAll, rd.SlowestHeal = -1, ip
 			break
 		}
 		if d := t - rd.Heal; d > rd.HealAll {
-			rd.HealAll = d
+			rd.HealAll, rd.SlowestHeal = d, ip
 		}
 	}
 
