@@ -7,23 +7,28 @@ import (
 )
 
 // lookupContext is the context of one lookup: its parent's values and
-// cancellation plus the lookup's own deadline. The timer behind the
-// deadline is armed only when something waits on Done (or derives a
-// context from it), so a lookup the cache answers from memory, which
-// never waits, pays for no timer: context.WithDeadline costs about as much
-// as the whole of such a lookup.
+// cancellation plus the lookup's own deadline. It is built for the fast
+// path, a lookup the cache answers from memory without waiting: such a
+// lookup must not pay for a timer (context.WithDeadline costs about as
+// much as the whole lookup) nor even read the clock. So the deadline is
+// fixed, timeout from then, the first time anyone asks for it (Deadline,
+// Err or Done; the backend call follows the start of the lookup within
+// microseconds), and the timer is armed only when something waits on Done
+// or derives a context.
 //
 // Once armed it delegates to a context.WithDeadline, whose Value also
 // answers the context package's own lookup of the cancelable parent, so a
 // context derived from this one is linked to it without a goroutine.
 type lookupContext struct {
-	parent   context.Context
-	deadline time.Time
+	parent  context.Context
+	timeout time.Duration
 
-	// mu guards armed, cancel and err.
-	mu     sync.Mutex
-	armed  context.Context
-	cancel context.CancelFunc
+	// mu guards the fields below.
+	mu sync.Mutex
+	// deadline is zero until first asked for.
+	deadline time.Time
+	armed    context.Context
+	cancel   context.CancelFunc
 	// err is what Err reported (or release decided) while not armed; an
 	// armed context made later reports the same.
 	err error
@@ -31,8 +36,16 @@ type lookupContext struct {
 
 var _ context.Context = (*lookupContext)(nil)
 
-func newLookupContext(parent context.Context, deadline time.Time) *lookupContext {
-	return &lookupContext{parent: parent, deadline: deadline}
+func newLookupContext(parent context.Context, timeout time.Duration) *lookupContext {
+	return &lookupContext{parent: parent, timeout: timeout}
+}
+
+// deadlineLocked returns the deadline, fixing it on first use.
+func (c *lookupContext) deadlineLocked() time.Time {
+	if c.deadline.IsZero() {
+		c.deadline = time.Now().Add(c.timeout)
+	}
+	return c.deadline
 }
 
 // arm returns the real context, making it on first use.
@@ -42,7 +55,7 @@ func (c *lookupContext) arm() context.Context {
 	if c.armed == nil {
 		switch c.err {
 		case nil, context.DeadlineExceeded:
-			c.armed, c.cancel = context.WithDeadline(c.parent, c.deadline)
+			c.armed, c.cancel = context.WithDeadline(c.parent, c.deadlineLocked())
 		default:
 			// Released, or the parent was done: already over.
 			c.armed, c.cancel = context.WithCancel(c.parent)
@@ -59,7 +72,11 @@ func (c *lookupContext) current() context.Context {
 }
 
 // Deadline returns the lookup's deadline.
-func (c *lookupContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *lookupContext) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadlineLocked(), true
+}
 
 // Done arms the deadline and returns the channel closed when it passes,
 // the parent is done, or the lookup is over.
@@ -76,7 +93,7 @@ func (c *lookupContext) Err() error {
 	if c.err == nil {
 		if err := c.parent.Err(); err != nil {
 			c.err = err
-		} else if !time.Now().Before(c.deadline) {
+		} else if !time.Now().Before(c.deadlineLocked()) {
 			c.err = context.DeadlineExceeded
 		}
 	}
