@@ -192,6 +192,23 @@ func TestAgentWriteWithoutServer(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the early registration in the catalog", inCatalog("early"))
 
+	// The server hangs (SIGSTOP: connections open, nothing answers): the
+	// registration waits no longer than the agent's sync bound (5s), and
+	// the service arrives once the server runs again.
+	srv.signal(syscall.SIGSTOP)
+	start = time.Now()
+	err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "during-freeze", Port: 3})
+	d := time.Since(start)
+	srv.signal(syscall.SIGCONT)
+	if err != nil {
+		t.Fatalf("register with the server stopped: %v", err)
+	}
+	t.Logf("register with the server stopped answered in %v", d)
+	if d > 8*time.Second {
+		t.Fatalf("register with the server stopped took %v, want at most the 5s sync bound", d)
+	}
+	waitFor(t, 30*time.Second, "the registration made during the freeze in the catalog", inCatalog("during-freeze"))
+
 	// The server dies: registration still answers, within the agent's
 	// bound, and the service arrives once the server is back.
 	srv.kill()
@@ -199,7 +216,7 @@ func TestAgentWriteWithoutServer(t *testing.T) {
 	if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: "during-outage", Port: 2}); err != nil {
 		t.Fatalf("register with the server down: %v", err)
 	}
-	d := time.Since(start)
+	d = time.Since(start)
 	t.Logf("register with the server killed answered in %v", d)
 	if d > 8*time.Second {
 		t.Fatalf("register with the server down took %v, want at most the 5s sync bound", d)
