@@ -34,6 +34,8 @@ func (a *Agent) startServer() error {
 	mcfg := rpcmux.DefaultConfig()
 	mcfg.AdvertiseAddr = rt.RPCAdvertiseAddr()
 	mcfg.SourceAddr = rt.BindAddr
+	mcfg.MaxConnsPerClient = rt.RPCMaxConnsPerClient
+	mcfg.HandshakeTimeout = rt.RPCHandshakeTimeout
 	a.mux = rpcmux.New(mcfg, h, a.base)
 
 	rcfg := federation.DefaultConfig()
