@@ -114,6 +114,10 @@ func decodeTags(meta []byte) (map[string]string, error) {
 	if err := decodeMessage(meta[1:], &tags); err != nil {
 		return map[string]string{}, fmt.Errorf("gossip: decode tags: %w", err)
 	}
+	if tags == nil {
+		// A msgpack nil decodes to a nil map; callers get a map always.
+		tags = map[string]string{}
+	}
 	return tags, nil
 }
 
