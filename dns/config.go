@@ -68,6 +68,11 @@ type Config struct {
 	// name sent to the recursors is bounded by the larger of this and
 	// RecursorTimeout, over all recursors tried.
 	LookupTimeout time.Duration
+	// MaxWaitingLookups bounds the lookups waiting on the backend at once
+	// (each holds a goroutine until it ends); a lookup that would wait
+	// beyond it answers SERVFAIL at once. Lookups answered from memory
+	// never wait and are not counted.
+	MaxWaitingLookups int
 
 	// SOA configures the SOA record.
 	SOA SOAConfig
@@ -89,13 +94,14 @@ const DefaultLookupTimeout = 1500 * time.Millisecond
 // for the caller.
 func DefaultConfig() Config {
 	return Config{
-		Domain:          "consul.",
-		AllowStale:      true,
-		MaxStale:        10 * 365 * 24 * time.Hour,
-		UDPAnswerLimit:  3,
-		RecursorTimeout: 2 * time.Second,
-		LookupTimeout:   DefaultLookupTimeout,
-		SOA:             SOAConfig{Refresh: 3600, Retry: 600, Expire: 86400, MinTTL: 0},
+		Domain:            "consul.",
+		AllowStale:        true,
+		MaxStale:          10 * 365 * 24 * time.Hour,
+		UDPAnswerLimit:    3,
+		RecursorTimeout:   2 * time.Second,
+		LookupTimeout:     DefaultLookupTimeout,
+		MaxWaitingLookups: 1024,
+		SOA:               SOAConfig{Refresh: 3600, Retry: 600, Expire: 86400, MinTTL: 0},
 	}
 }
 
@@ -150,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LookupTimeout <= 0 {
 		return invalid("lookup timeout %s must be positive", c.LookupTimeout)
+	}
+	if c.MaxWaitingLookups <= 0 {
+		return invalid("max waiting lookups %d must be positive", c.MaxWaitingLookups)
 	}
 	if len(c.Recursors) > 0 && c.RecursorTimeout <= 0 {
 		return invalid("recursor_timeout must be positive when recursors are set")

@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,7 +15,9 @@ import (
 // fixed, timeout from then, the first time anyone asks for it (Deadline,
 // Err or Done; the backend call follows the start of the lookup within
 // microseconds), and the timer is armed only when something waits on Done
-// or derives a context.
+// or derives a context. Arming counts against the server's limit on
+// waiting lookups: beyond it the context is born cancelled, so the backend
+// gives up at once.
 //
 // Once armed it delegates to a context.WithDeadline, whose Value also
 // answers the context package's own lookup of the cancelable parent, so a
@@ -22,6 +25,7 @@ import (
 type lookupContext struct {
 	parent  context.Context
 	timeout time.Duration
+	limit   *waitLimit
 
 	// mu guards the fields below.
 	mu sync.Mutex
@@ -32,12 +36,43 @@ type lookupContext struct {
 	// err is what Err reported (or release decided) while not armed; an
 	// armed context made later reports the same.
 	err error
+	// counted records that arming took a place in limit.
+	counted bool
 }
+
+// waitLimit counts lookups waiting on the backend.
+type waitLimit struct {
+	n   atomic.Int64
+	max int64
+}
+
+// take reports whether there was room for one more; a nil limit always has.
+func (l *waitLimit) take() bool {
+	if l == nil {
+		return true
+	}
+	if l.n.Add(1) > l.max {
+		l.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (l *waitLimit) give() {
+	if l != nil {
+		l.n.Add(-1)
+	}
+}
+
+// Waiting is the number of lookups waiting on the backend now.
+func (s *Server) Waiting() int { return int(s.waiting.n.Load()) }
 
 var _ context.Context = (*lookupContext)(nil)
 
-func newLookupContext(parent context.Context, timeout time.Duration) *lookupContext {
-	return &lookupContext{parent: parent, timeout: timeout}
+// newLookupContext returns the context of a lookup bounded by timeout;
+// limit, if not nil, bounds how many such contexts may be armed at once.
+func newLookupContext(parent context.Context, timeout time.Duration, limit *waitLimit) *lookupContext {
+	return &lookupContext{parent: parent, timeout: timeout, limit: limit}
 }
 
 // deadlineLocked returns the deadline, fixing it on first use.
@@ -54,7 +89,16 @@ func (c *lookupContext) arm() context.Context {
 	defer c.mu.Unlock()
 	if c.armed == nil {
 		switch c.err {
-		case nil, context.DeadlineExceeded:
+		case nil:
+			if c.counted = c.limit.take(); !c.counted {
+				// Too many lookups wait already: this one gives up now.
+				c.err = context.Canceled
+				c.armed, c.cancel = context.WithCancel(c.parent)
+				c.cancel()
+				break
+			}
+			fallthrough
+		case context.DeadlineExceeded:
 			c.armed, c.cancel = context.WithDeadline(c.parent, c.deadlineLocked())
 		default:
 			// Released, or the parent was done: already over.
@@ -117,5 +161,9 @@ func (c *lookupContext) release() {
 		c.cancel()
 	} else if c.err == nil {
 		c.err = context.Canceled
+	}
+	if c.counted {
+		c.counted = false
+		c.limit.give()
 	}
 }

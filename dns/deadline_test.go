@@ -131,7 +131,7 @@ func TestRecursorsShareOneDeadline(t *testing.T) {
 
 func TestLookupContext(t *testing.T) {
 	t.Run("deadline without waiting", func(t *testing.T) {
-		c := newLookupContext(context.Background(), 30*time.Millisecond)
+		c := newLookupContext(context.Background(), 30*time.Millisecond, nil)
 		if c.Err() != nil || c.current() != nil {
 			t.Fatal("fresh context done or armed by Err")
 		}
@@ -152,7 +152,7 @@ func TestLookupContext(t *testing.T) {
 		}
 	})
 	t.Run("Done fires at the deadline", func(t *testing.T) {
-		c := newLookupContext(context.Background(), 50*time.Millisecond)
+		c := newLookupContext(context.Background(), 50*time.Millisecond, nil)
 		defer c.release()
 		select {
 		case <-c.Done():
@@ -164,7 +164,7 @@ func TestLookupContext(t *testing.T) {
 		}
 	})
 	t.Run("release cancels derived contexts", func(t *testing.T) {
-		c := newLookupContext(context.Background(), time.Hour)
+		c := newLookupContext(context.Background(), time.Hour, nil)
 		child, cancel := context.WithTimeout(c, time.Hour)
 		defer cancel()
 		if d, _ := child.Deadline(); d.After(time.Now().Add(2 * time.Hour)) {
@@ -181,7 +181,7 @@ func TestLookupContext(t *testing.T) {
 		}
 	})
 	t.Run("released before armed", func(t *testing.T) {
-		c := newLookupContext(context.Background(), time.Hour)
+		c := newLookupContext(context.Background(), time.Hour, nil)
 		c.release()
 		if c.Err() != context.Canceled {
 			t.Fatalf("err %v", c.Err())
@@ -194,7 +194,7 @@ func TestLookupContext(t *testing.T) {
 	})
 	t.Run("parent cancel", func(t *testing.T) {
 		p, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
-		c := newLookupContext(p, time.Hour)
+		c := newLookupContext(p, time.Hour, nil)
 		defer c.release()
 		if c.Value(ctxKey{}) != "v" {
 			t.Fatal("value not inherited")
@@ -222,13 +222,13 @@ func BenchmarkLookupContext(b *testing.B) {
 	b.Run("fast-path", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			newLookupContext(parent, time.Second).release()
+			newLookupContext(parent, time.Second, nil).release()
 		}
 	})
 	b.Run("err", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			c := newLookupContext(parent, time.Second)
+			c := newLookupContext(parent, time.Second, nil)
 			if c.Err() != nil {
 				b.Fatal("done")
 			}
@@ -242,4 +242,53 @@ func BenchmarkLookupContext(b *testing.B) {
 			cancel()
 		}
 	})
+}
+
+// TestWaitingLookupsBounded: with MaxWaitingLookups lookups stuck on the
+// backend, the next one that would wait answers SERVFAIL at once instead
+// of holding another goroutine for the whole deadline; once they end,
+// lookups wait again.
+func TestWaitingLookupsBounded(t *testing.T) {
+	b := &stuckBackend{release: make(chan struct{})}
+	t.Cleanup(func() { close(b.release) })
+	cfg := testConfig()
+	cfg.LookupTimeout = 2 * time.Second
+	cfg.MaxWaitingLookups = 3
+	s := newTestServer(t, cfg, b)
+	q := new(dns.Msg)
+	q.SetQuestion("web.service.consul.", dns.TypeA)
+	stuck := make(chan time.Duration, cfg.MaxWaitingLookups)
+	for range cfg.MaxWaitingLookups {
+		go func() {
+			start := time.Now()
+			s.ServeDNS(&recorder{}, q)
+			stuck <- time.Since(start)
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Waiting() != cfg.MaxWaitingLookups {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lookups waiting, want %d", s.Waiting(), cfg.MaxWaitingLookups)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	r := ask(t, s, q, false)
+	if took := time.Since(start); r.Rcode != dns.RcodeServerFailure || took > cfg.LookupTimeout/2 {
+		t.Fatalf("lookup over the limit: rcode %s after %v", dns.RcodeToString[r.Rcode], took)
+	}
+	for range cfg.MaxWaitingLookups {
+		if took := <-stuck; took < cfg.LookupTimeout {
+			t.Fatalf("a stuck lookup ended after %v, before its deadline", took)
+		}
+	}
+	if s.Waiting() != 0 {
+		t.Fatalf("%d lookups still counted as waiting", s.Waiting())
+	}
+	// Room again: a lookup waits its deadline (a short one here).
+	s.cfg.LookupTimeout = 100 * time.Millisecond
+	start = time.Now()
+	if r := ask(t, s, q, false); r.Rcode != dns.RcodeServerFailure || time.Since(start) < s.cfg.LookupTimeout {
+		t.Fatalf("after the stuck lookups ended: rcode %s after %v", dns.RcodeToString[r.Rcode], time.Since(start))
+	}
 }

@@ -7,7 +7,9 @@
 //
 // It reads the catalog only through the Backend interface it declares (the
 // agent's read path: local replica or RPC through federation); it holds no
-// state of its own beyond its configuration. It is not a general DNS server:
+// state of its own beyond its configuration. Every lookup has a deadline
+// (Config.LookupTimeout) after which it answers SERVFAIL, and at most
+// Config.MaxWaitingLookups lookups wait on the backend at once. It is not a general DNS server:
 // it does no zone transfers, no DNSSEC signing and no caching of recursor
 // answers.
 package dns

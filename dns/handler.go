@@ -158,7 +158,7 @@ func (s *Server) handle(r *request) *dns.Msg {
 		return s.forward(r)
 	}
 	resp.Authoritative = true
-	lc := newLookupContext(s.ctx, s.cfg.LookupTimeout)
+	lc := newLookupContext(s.ctx, s.cfg.LookupTimeout, &s.waiting)
 	r.ctx = lc
 	if rest == "" {
 		s.apex(r)

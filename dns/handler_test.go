@@ -372,6 +372,7 @@ func TestConfigValidate(t *testing.T) {
 		"zero rec timeout": func(c *Config) { c.Recursors = []string{"127.0.0.1"}; c.RecursorTimeout = 0 },
 		"neg a limit":      func(c *Config) { c.ARecordLimit = -1 },
 		"no lookup limit":  func(c *Config) { c.LookupTimeout = 0 },
+		"no waiting limit": func(c *Config) { c.MaxWaitingLookups = 0 },
 	} {
 		cfg := testConfig()
 		mut(&cfg)

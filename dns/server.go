@@ -28,6 +28,9 @@ type Server struct {
 	// ctx is cancelled by Shutdown so lookups in flight give up.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// waiting counts the lookups waiting on the backend, against
+	// cfg.MaxWaitingLookups.
+	waiting waitLimit
 
 	// mu guards the listeners' lifecycle.
 	mu       sync.Mutex
@@ -75,6 +78,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		s.recurse = append(s.recurse, a)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.waiting.max = int64(cfg.MaxWaitingLookups)
 	return s, nil
 }
 
