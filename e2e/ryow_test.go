@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -232,4 +235,57 @@ func TestAgentWriteWithoutServer(t *testing.T) {
 		t.Fatalf("early registration lost: %v", err)
 	}
 	srv.stop(syscall.SIGTERM, 15*time.Second)
+}
+
+// TestRestartWithDamagedDataDir: after a kill -9, an empty persisted
+// service file is logged by name and skipped and the agent starts; an
+// empty node-id file stops the start with an error naming the file (as
+// Consul does), instead of a silent new identity.
+func TestRestartWithDamagedDataDir(t *testing.T) {
+	a := startAgent(t, "crashy", "127.0.0.14", "-server", "-bootstrap")
+	waitOwnHTTP(t, a)
+	a.waitLeader(15 * time.Second)
+	c := a.client()
+	for _, name := range []string{"web", "db"} {
+		if err := c.Agent().ServiceRegister(&api.AgentServiceRegistration{Name: name, Port: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.kill()
+
+	data := filepath.Join(a.dir, "data")
+	files, err := filepath.Glob(filepath.Join(data, "services", "*"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("persisted service files: %v %v", files, err)
+	}
+	if err := os.WriteFile(files[0], nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.restart()
+	waitOwnHTTP(t, a)
+	svcs, err := c.Agent().Services()
+	if err != nil || len(svcs) != 1 {
+		t.Fatalf("after restart with one empty service file: %v %v", svcs, err)
+	}
+	if !strings.Contains(a.log.String(), files[0]) {
+		t.Fatalf("the log does not name the damaged file %s:\n%s", files[0], a.log.String())
+	}
+	a.kill()
+
+	nodeID := filepath.Join(data, "node-id")
+	if err := os.WriteFile(nodeID, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.restart()
+	select {
+	case <-a.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the agent started with an empty node-id file")
+	}
+	if a.cmd.ProcessState.Success() {
+		t.Fatal("the agent exited 0 with an empty node-id file")
+	}
+	if !strings.Contains(a.log.String(), nodeID) {
+		t.Fatalf("the error does not name %s:\n%s", nodeID, a.log.String())
+	}
 }
