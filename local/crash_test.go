@@ -77,9 +77,9 @@ func persistedPath(cfg Config, dir, id string) string {
 func TestDamagedPersistedFilesAreSkipped(t *testing.T) {
 	cfg := persistSample(t)
 	damaged := map[string]string{
-		persistedPath(cfg, servicesDir, "web"):   "",                  // empty
+		persistedPath(cfg, servicesDir, "web"):   "",                 // empty
 		persistedPath(cfg, checksDir, "db-ttl"):  `{"Check":{"Check`, // truncated
-		persistedPath(cfg, checkStateDir, "app"): "\x00\x00\x00",      // garbage
+		persistedPath(cfg, checkStateDir, "app"): "\x00\x00\x00",     // garbage
 	}
 	for p, content := range damaged {
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
