@@ -71,7 +71,6 @@ type Agent struct {
 	http         *httpapi.Server
 	dns          []*dns.Server
 	cache        *cache.Cache
-	remote       *remoteHealth
 
 	events  *eventRing
 	logs    *logHub
@@ -108,7 +107,6 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		events:     newEventRing(256),
 		logs:       hub,
 		changes:    newBroadcast(),
-		remote:     newRemoteHealth(10 * time.Second),
 		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
 	}

@@ -162,21 +162,12 @@ func (a *Agent) serverRPC(ctx context.Context, method string, args, reply any) e
 }
 
 // RPC sends a call to the servers: in-process on a server, else to a
-// server of this datacenter chosen from the LAN pool. Calls for another
-// datacenter also record whether it answered, for the DNS cache.
+// server of this datacenter chosen from the LAN pool.
 func (a *Agent) RPC(ctx context.Context, method string, args, reply any) error {
-	var err error
 	if a.server != nil {
-		err = a.serverRPC(ctx, method, args, reply)
-	} else {
-		err = a.localServers.Call(ctx, method, args, reply)
+		return a.serverRPC(ctx, method, args, reply)
 	}
-	if info, ok := args.(structs.RPCInfo); ok {
-		if dc := info.RequestDatacenter(); dc != "" && dc != a.cfg.Datacenter {
-			a.remote.record(dc, err)
-		}
-	}
-	return err
+	return a.localServers.Call(ctx, method, args, reply)
 }
 
 // startLocal builds the agent's local state, restores what was persisted
@@ -220,7 +211,7 @@ func (a *Agent) startFrontEnds() error {
 	cc := cache.DefaultConfig()
 	cc.LocalDC = rt.Datacenter
 	cc.Logger = a.base
-	cc.Reachable = a.remote.reachable
+	cc.Reachable = remoteFromMemory
 	a.cache = cache.New(cc, a.RPC)
 	if addrs := rt.HTTPAddrs(); len(addrs) > 0 {
 		hc := httpapi.DefaultConfig()
