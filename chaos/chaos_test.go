@@ -14,9 +14,10 @@ import (
 )
 
 var (
-	longFor  = flag.Duration("chaos.long", 0, "run TestLong: random faults for this long (e.g. 30m)")
-	seedFlag = flag.Uint64("chaos.seed", 0, "seed for the workload and the faults (0: from the clock)")
-	slack    = flag.Float64("chaos.slack", 2, "the short round fails a recovery only beyond target × slack (the machine is shared with other packages' tests); the long run holds the target itself")
+	longFor    = flag.Duration("chaos.long", 0, "run TestLong: random faults for this long (e.g. 30m)")
+	seedFlag   = flag.Uint64("chaos.seed", 0, "seed for the workload and the faults (0: from the clock)")
+	faultsFlag = flag.String("chaos.faults", "", "comma-separated faults the long run picks from (default: all)")
+	slack      = flag.Float64("chaos.slack", 2, "the short round fails a recovery only beyond target × slack (the machine is shared with other packages' tests); the long run holds the target itself")
 )
 
 // The harness's own loopback range: e2e uses 127.0.0.x.
@@ -39,7 +40,7 @@ func requireNft(t *testing.T) {
 
 // setup builds the binary, starts three servers and a client, and the
 // workload on them.
-func setup(t *testing.T) *Runner {
+func setup(t *testing.T, faults []Fault) *Runner {
 	t.Helper()
 	requireNft(t)
 	seed := *seedFlag
@@ -77,7 +78,7 @@ func setup(t *testing.T) *Runner {
 	if _, err := c.WaitLeader(wctx, true); err != nil {
 		t.Fatalf("first leader: %v", err)
 	}
-	r, err := NewRunner(Config{Cluster: c, Net: n, Seed: seed, Dir: dir, Logf: t.Logf})
+	r, err := NewRunner(Config{Cluster: c, Net: n, Seed: seed, Dir: dir, Logf: t.Logf, Faults: faults})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,8 @@ func keepLogs(t *testing.T, c *cluster.Cluster, dir string) {
 			os.WriteFile(filepath.Join(out, a.Name+".log"), b, 0o644)
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "*.html")); len(m) > 0 {
+	for _, pat := range []string{"*.html", "*.txt"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, p := range m {
 			if b, err := os.ReadFile(p); err == nil {
 				os.WriteFile(filepath.Join(out, filepath.Base(p)), b, 0o644)
@@ -154,7 +156,7 @@ func recovered(t *testing.T, rd *Round, what string, got, target time.Duration, 
 // TestShortRound runs each fault once under the workload and checks the
 // history with porcupine (CI's round).
 func TestShortRound(t *testing.T) {
-	r := setup(t)
+	r := setup(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var lines []string
@@ -176,7 +178,17 @@ func TestLong(t *testing.T) {
 	if *longFor <= 0 {
 		t.Skip("the long run is off; enable it with -chaos.long=30m")
 	}
-	r := setup(t)
+	var faults []Fault
+	if *faultsFlag != "" {
+		for _, name := range strings.Split(*faultsFlag, ",") {
+			f, ok := FaultByName(strings.TrimSpace(name))
+			if !ok {
+				t.Fatalf("-chaos.faults: unknown fault %q", name)
+			}
+			faults = append(faults, f)
+		}
+	}
+	r := setup(t, faults)
 	ctx, cancel := context.WithTimeout(context.Background(), *longFor+5*time.Minute)
 	defer cancel()
 	end := time.Now().Add(*longFor)

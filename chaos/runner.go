@@ -2,10 +2,13 @@ package chaos
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,6 +36,8 @@ type Config struct {
 	Dir string
 	// Logf reports progress (may be nil).
 	Logf func(format string, args ...any)
+	// Faults are those Pick chooses from (default: all of Faults()).
+	Faults []Fault
 }
 
 // Runner runs faults against a cluster under the workload.
@@ -79,7 +84,10 @@ func (r *Runner) Close() {
 
 // Pick returns a fault chosen with the runner's seeded generator.
 func (r *Runner) Pick() Fault {
-	fs := Faults()
+	fs := r.cfg.Faults
+	if len(fs) == 0 {
+		fs = Faults()
+	}
 	return fs[r.rng.IntN(len(fs))]
 }
 
@@ -359,8 +367,8 @@ func (r *Runner) judge(rd *Round, prefix string) {
 		if rec.Err == nil && slices.Contains(rd.Minority, rec.Agent) && rec.Call >= rd.Start && rec.Return <= rd.Heal {
 			answered++
 			if answered <= 5 {
-				rd.Violations = append(rd.Violations, fmt.Sprintf("%s through cut-off %s answered during the cut: %s at %s",
-					rec.Input.Kind, rec.Agent, Model().DescribeOperation(rec.Input, rec.Output), ms(rec.Call)))
+				rd.Violations = append(rd.Violations, fmt.Sprintf("%s through cut-off %s answered during the cut: %s called %s after the cut began, answered %s after",
+					rec.Input.Kind, rec.Agent, Model().DescribeOperation(rec.Input, rec.Output), ms(rec.Call-rd.Start), ms(rec.Return-rd.Start)))
 			}
 		}
 	}
@@ -371,13 +379,51 @@ func (r *Runner) judge(rd *Round, prefix string) {
 
 	res, info := porcupine.CheckOperationsVerbose(Model(), ops, r.cfg.CheckTimeout)
 	rd.Linearizable = res
+	if len(rd.Violations) > 0 && r.cfg.Dir != "" {
+		path := filepath.Join(r.cfg.Dir, fmt.Sprintf("round%03d-%s.txt", rd.N, rd.Fault))
+		if err := os.WriteFile(path, []byte(r.dump(rd, recs)), 0o644); err == nil {
+			rd.Notes = append(rd.Notes, "records: "+path)
+		}
+	}
 	if res != porcupine.Ok {
 		rd.Violations = append(rd.Violations, fmt.Sprintf("history of %d operations is %s", len(ops), res))
 		if r.cfg.Dir != "" {
-			path := filepath.Join(r.cfg.Dir, fmt.Sprintf("round%03d-%s.html", rd.N, rd.Fault))
+			path := filepath.Join(r.cfg.Dir, fmt.Sprintf("round%03d-%s.txt", rd.N, rd.Fault))
+			if err := os.WriteFile(path, []byte(r.dump(rd, recs)), 0o644); err == nil {
+				rd.Notes = append(rd.Notes, "records: "+path)
+			}
+			path = filepath.Join(r.cfg.Dir, fmt.Sprintf("round%03d-%s.html", rd.N, rd.Fault))
 			if err := porcupine.VisualizePath(Model(), info, path); err == nil {
 				rd.Notes = append(rd.Notes, "visualization: "+path)
 			}
 		}
 	}
+}
+
+// dump lists a round's records with their agents and wall-clock times,
+// for reading a failed check beside the agents' logs.
+func (r *Runner) dump(rd *Round, recs []Record) string {
+	var b strings.Builder
+	wall := func(d time.Duration) string {
+		if d == math.MaxInt64 {
+			return "never"
+		}
+		return r.w.start.Add(d).UTC().Format("15:04:05.000")
+	}
+	fmt.Fprintf(&b, "round %d %s victim=%s start=%s heal=%s\n", rd.N, rd.Fault, rd.Victim, wall(rd.Start), wall(rd.Heal))
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b Record) int { return cmp.Compare(a.Call, b.Call) })
+	for _, rec := range sorted {
+		ret := rec.Return
+		if rec.Output.Unknown {
+			ret = math.MaxInt64
+		}
+		fmt.Fprintf(&b, "%s %s client=%d agent=%s %s %s", wall(rec.Call), wall(ret), rec.Client, rec.Agent,
+			rec.Input.Key, Model().DescribeOperation(rec.Input, rec.Output))
+		if rec.Err != nil {
+			fmt.Fprintf(&b, " err=%v", rec.Err)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

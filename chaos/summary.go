@@ -12,7 +12,7 @@ import (
 func Summary(rounds []*Round) string {
 	type agg struct {
 		n, ops, unknown, viol int
-		first, all, heal        []time.Duration
+		first, all, heal      []time.Duration
 	}
 	by := map[string]*agg{}
 	for _, rd := range rounds {
