@@ -342,8 +342,10 @@ type serverSession struct {
 const drainTimeout = time.Second
 
 func (s *serverSession) Close() error {
-	s.streams.expireAll()
-	s.streams.waitEmpty(drainTimeout)
+	if !s.sess.IsClosed() {
+		s.streams.expireAll()
+		s.streams.waitEmpty(drainTimeout)
+	}
 	return s.sess.Close()
 }
 
@@ -382,9 +384,21 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 	defer cancel()
 	frames := make(chan frameOrErr)
 	done := make(chan struct{})
-	defer close(done)
+	readerDone := make(chan struct{})
+	// The reader must be gone before this returns: the caller then closes
+	// the stream and drops it from its session's streamSet, and a reader
+	// left blocked on a stream nobody tracks spins when the session shuts
+	// down (see streamSet).
+	defer func() {
+		close(done)
+		if d, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok {
+			_ = d.SetReadDeadline(time.Unix(1, 0))
+			<-readerDone
+		}
+	}()
 
 	m.wg.Go(func() {
+		defer close(readerDone)
 		for {
 			payload, err := m.codec.readFrame(rwc)
 			if err != nil && !errors.Is(err, ErrMessageTooLarge) {
@@ -502,6 +516,7 @@ func (m *Mux) dispatch(ctx context.Context, hdr *requestHeader, dec frameDecoder
 // it owns, closes the RaftLayer, and waits for its goroutines or ctx.
 // It is idempotent.
 func (m *Mux) Shutdown(ctx context.Context) error {
+	var closers []io.Closer
 	m.connsMu.Lock()
 	if !m.shutdown {
 		m.shutdown = true
@@ -511,11 +526,29 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 			ln.Close()
 		}
 		for c := range m.conns {
-			c.Close()
+			closers = append(closers, c)
 		}
 		clear(m.conns)
 	}
 	m.connsMu.Unlock()
+	// Nothing is tracked after shutdown is set, so the closes can happen
+	// outside the lock. Every session's streams are expired first and
+	// drained under one deadline, so that many sessions do not each wait
+	// their own drainTimeout in turn.
+	var sessions []*serverSession
+	for _, c := range closers {
+		if ss, ok := c.(*serverSession); ok {
+			ss.streams.expireAll()
+			sessions = append(sessions, ss)
+		} else {
+			c.Close()
+		}
+	}
+	deadline := time.Now().Add(drainTimeout)
+	for _, ss := range sessions {
+		ss.streams.waitEmpty(time.Until(deadline))
+		ss.sess.Close()
+	}
 	m.raft.Close()
 
 	if err := waitGroup(ctx, &m.wg); err != nil {
