@@ -7,8 +7,9 @@ import (
 	"consulate/metrics"
 )
 
-// registerCollectors exports the gauges `operator wan` shows, plus gossip
-// health, on /v1/agent/metrics.
+// registerCollectors exports the gauges `operator wan` shows, gossip
+// health, and the server port's and RPC pool's bounds on
+// /v1/agent/metrics.
 func (a *Agent) registerCollectors() {
 	a.metrics.AddCollector(func(set func(string, metrics.Labels, float64)) {
 		// Consul's runtime gauges, and the DNS cache's size (Consul's
@@ -41,6 +42,20 @@ func (a *Agent) registerCollectors() {
 			if v, err := strconv.Atoi(a.wan.Stats()["health_score"]); err == nil {
 				set("consul.memberlist.health.score", metrics.Labels{"network": "wan"}, float64(v))
 			}
+		}
+		if a.mux != nil {
+			st := a.mux.Stats()
+			set("consul.rpc.conns.open", nil, float64(st.Conns))
+			set("consul.rpc.conns.rejected", nil, float64(st.ConnsRejected))
+			set("consul.rpc.handshake.timeouts", nil, float64(st.HandshakeTimeouts))
+			set("consul.rpc.plain.idle_closed", nil, float64(st.IdleClosed))
+			set("consul.rpc.streams.rejected", nil, float64(st.StreamsRejected))
+		}
+		if a.pool != nil {
+			st := a.pool.Stats()
+			set("consul.rpc.pool.sessions", nil, float64(st.Sessions))
+			set("consul.rpc.pool.sessions", metrics.Labels{"lane": "blocking"}, float64(st.BlockingSessions))
+			set("consul.rpc.pool.calls", nil, float64(st.Calls))
 		}
 		if a.router == nil {
 			return

@@ -265,4 +265,17 @@ func TestRPCLimitsFromConfig(t *testing.T) {
 	if !strings.Contains(server.log.String(), "connection limit") {
 		t.Errorf("server did not log the refused connection:\n%s", server.log.String())
 	}
+	// ... and counted it, and the timed-out handshakes, in its metrics.
+	m, err := server.client().Agent().Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float32{}
+	for _, g := range m.Gauges {
+		got[g.Name] = g.Value
+	}
+	if got["consul.rpc.conns.rejected"] != 1 || got["consul.rpc.handshake.timeouts"] != maxConns {
+		t.Errorf("metrics: conns.rejected %v, handshake.timeouts %v; want 1 and %d",
+			got["consul.rpc.conns.rejected"], got["consul.rpc.handshake.timeouts"], maxConns)
+	}
 }
