@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,8 +175,8 @@ func FuzzKVPut(f *testing.F) {
 		if query != "" {
 			target += "?" + query
 		}
-		if _, err := url.ParseRequestURI(target); err != nil {
-			return // not a request a client could send
+		if _, err := url.ParseRequestURI(target); err != nil || strings.ContainsFunc(target, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return // not a request line a client could send
 		}
 		code, resp := fuzzServe(t, h, "PUT", target, body)
 		args, _ := a.take(structs.MethodKVSApply).(*structs.KVSRequest)
