@@ -184,7 +184,7 @@ func TestSnapshotUploadLimits(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	big := strings.Repeat("a", 64<<10+1)
-	if code, msg := put(strings.NewReader(big), int64(len(big))); code != 413 || !strings.Contains(msg, "max size: 65536") {
+	if code, msg := put(strings.NewReader(big), int64(len(big))); code != 413 || msg != "Snapshot archive too large, max size: 65536 bytes" {
 		t.Fatalf("oversized archive: %d %q", code, msg)
 	}
 	if code, _ := put(io.MultiReader(strings.NewReader(big)), -1); code != 413 {

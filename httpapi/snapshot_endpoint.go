@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -20,6 +22,11 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) (any, error) {
 		// An archive may be large: it gets its own size and time limits.
 		s.limitBodyTime(w, r, s.cfg.SnapshotReadTimeout)
 		body, err := readBody(r, s.cfg.MaxSnapshotBytes)
+		var ce *codedError
+		if errors.As(err, &ce) && ce.code == http.StatusRequestEntityTooLarge {
+			// readBody's message is about KV values.
+			return nil, &codedError{ce.code, fmt.Sprintf("Snapshot archive too large, max size: %d bytes", s.cfg.MaxSnapshotBytes)}
+		}
 		if err != nil {
 			return nil, err
 		}
