@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,11 +21,20 @@ var (
 	slack      = flag.Float64("chaos.slack", 2, "the short round fails a recovery only beyond target × slack (the machine is shared with other packages' tests); the long run holds the target itself")
 )
 
-// The harness's own loopback range: e2e uses 127.0.0.x.
-var (
-	serverIPs = []string{"127.0.1.11", "127.0.1.12", "127.0.1.13"}
-	clientIPs = []string{"127.0.1.14"}
-)
+// netFlag picks the harness's loopback block: e2e uses 127.0.0.x, so the
+// default is 127.0.1.x (servers .11–.13, client .14).
+var netFlag = flag.Int("chaos.net", 1, "third octet of the agents' 127.0.N.x addresses (1–254; not 0, e2e's)")
+
+func addrs(t *testing.T) (servers, clients []string) {
+	n := *netFlag
+	if n < 1 || n > 254 {
+		t.Fatalf("-chaos.net=%d: want 1–254", n)
+	}
+	for i := 11; i <= 13; i++ {
+		servers = append(servers, fmt.Sprintf("127.0.%d.%d", n, i))
+	}
+	return servers, []string{fmt.Sprintf("127.0.%d.14", n)}
+}
 
 // requireNft skips outside CI when nftables cannot be used, and fails in
 // CI, where .ci/run installs it and runs as root.
@@ -55,6 +65,7 @@ func setup(t *testing.T, faults []Fault) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serverIPs, clientIPs := addrs(t)
 	c, err := cluster.New(cluster.Config{Binary: bin, Dir: dir, Servers: serverIPs, Clients: clientIPs})
 	if err != nil {
 		t.Fatal(err)

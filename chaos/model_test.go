@@ -56,6 +56,10 @@ func TestModel(t *testing.T) {
 		{"cas that reports false but applied", []Record{put(0, "k", "a", 0, 10), cas(1, "k", "a", "b", false, 20, 30), get(2, "k", "b", 40, 50)}, porcupine.Illegal},
 		{"cas on an old version succeeded", []Record{put(0, "k", "a", 0, 10), put(0, "k", "c", 20, 30), cas(1, "k", "a", "b", true, 40, 50)}, porcupine.Illegal},
 		{"create-only cas on an absent key", []Record{cas(1, "k", "", "b", true, 0, 10), get(2, "k", "b", 20, 30)}, porcupine.Ok},
+		{"unseen unknown write explains a failed cas", []Record{put(0, "k", "a", 0, 10), unknownPut(2, "k", "x", 12),
+			get(1, "k", "a", 11, 20), cas(1, "k", "a", "b", false, 30, 40), put(3, "k", "c", 50, 60), get(1, "k", "c", 70, 80)}, porcupine.Ok},
+		{"failed cas with no write to blame", []Record{put(0, "k", "a", 0, 10), get(1, "k", "a", 11, 20),
+			cas(1, "k", "a", "b", false, 30, 40)}, porcupine.Illegal},
 		{"keys are independent", []Record{put(0, "k", "a", 0, 10), get(1, "j", "", 20, 30), get(1, "k", "a", 40, 50)}, porcupine.Ok},
 	}
 	for _, c := range cases {
@@ -67,7 +71,8 @@ func TestModel(t *testing.T) {
 }
 
 // An unknown write nobody observed is left out of the checked history;
-// one whose value was read stays.
+// one whose value was read stays, and so does one that a later failed CAS
+// may have seen.
 func TestOperationsPrunesUnseenUnknownWrites(t *testing.T) {
 	h := []Record{unknownPut(0, "k", "a", 0), unknownPut(1, "k", "b", 0), get(2, "k", "b", 10, 20),
 		{Client: 3, Input: Input{Kind: OpGet, Key: "k"}, Err: errTest, Call: 5, Return: 6}}
@@ -77,5 +82,9 @@ func TestOperationsPrunesUnseenUnknownWrites(t *testing.T) {
 	}
 	if ops[0].Input.(Input).Value != "b" || ops[0].Return != math.MaxInt64 {
 		t.Fatalf("kept %+v", ops[0])
+	}
+	h = append(h, cas(4, "k", "b", "d", false, 30, 40))
+	if ops := Operations(h); len(ops) != 4 {
+		t.Fatalf("%d operations, want 4 (a failed CAS keeps the unseen unknown write): %+v", len(ops), ops)
 	}
 }

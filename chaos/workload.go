@@ -291,13 +291,19 @@ func (w *Workload) get(ctx context.Context, id, ai int, kv *api.KV, key string) 
 }
 
 // Operations turns records into porcupine's history: failed reads are
-// left out, unknown writes never return. An unknown write whose value no
-// read and no CAS ever saw is left out too: with an infinite return time
-// it can always be linearized last, where it changes nothing, so the
-// history is linearizable with it exactly when it is without it — and
-// each one left in doubles the checker's search.
+// left out, unknown writes never return.
+//
+// An unknown write W whose value nothing observed is left out too, unless
+// a CAS on its key answered false after W was called. With an infinite
+// return time W can always be linearized last, where it changes nothing;
+// placed earlier, its value (unseen by any read) must be overwritten
+// before any read, so it could only matter by making a CAS fail. So when
+// no failed CAS follows it, the history is linearizable with W exactly
+// when it is without it — and each unknown write kept multiplies the
+// checker's search.
 func Operations(recs []Record) []porcupine.Operation {
 	seen := map[string]bool{}
+	lastCASFalse := map[string]time.Duration{} // per key, the latest return of a CAS that answered false
 	for _, r := range recs {
 		switch {
 		case r.Input.Kind == OpGet && r.Err == nil && r.Output.Found:
@@ -305,13 +311,23 @@ func Operations(recs []Record) []porcupine.Operation {
 		case r.Input.Kind == OpCAS && r.Input.ExpectFound:
 			seen[r.Input.Key+"\x00"+r.Input.Expect] = true
 		}
+		if r.Input.Kind == OpCAS && r.Err == nil && !r.Output.OK && r.Return > lastCASFalse[r.Input.Key] {
+			lastCASFalse[r.Input.Key] = r.Return
+		}
+	}
+	keep := func(r Record) bool {
+		if !r.Output.Unknown || seen[r.Input.Key+"\x00"+r.Input.Value] {
+			return true
+		}
+		t, ok := lastCASFalse[r.Input.Key]
+		return ok && t >= r.Call
 	}
 	ops := make([]porcupine.Operation, 0, len(recs))
 	for _, r := range recs {
 		if r.Input.Kind == OpGet && r.Err != nil {
 			continue
 		}
-		if r.Output.Unknown && !seen[r.Input.Key+"\x00"+r.Input.Value] {
+		if !keep(r) {
 			continue
 		}
 		ret := int64(r.Return)
