@@ -369,8 +369,11 @@ func (r *Runner) judge(rd *Round, prefix string) {
 	// has run out (an answer already on its way when the cut began may
 	// still arrive within it: raft counts a follower's reply to a
 	// heartbeat sent before a read as confirming that read).
-	answered := 0
+	answered, withinLease := 0, 0
 	for _, rec := range recs {
+		if rec.Err == nil && slices.Contains(rd.Minority, rec.Agent) && rec.Call >= rd.Start && rec.Return <= rd.Start+minorityGrace {
+			withinLease++
+		}
 		if rec.Err == nil && slices.Contains(rd.Minority, rec.Agent) && rec.Call >= rd.Start &&
 			rec.Return > rd.Start+minorityGrace && rec.Return <= rd.Heal {
 			answered++
@@ -381,6 +384,9 @@ func (r *Runner) judge(rd *Round, prefix string) {
 		}
 	}
 
+	if withinLease > 0 {
+		rd.Notes = append(rd.Notes, fmt.Sprintf("%d operations called after the cut answered through the cut-off side within the %s lease", withinLease, minorityGrace))
+	}
 	if answered > 5 {
 		rd.Violations = append(rd.Violations, fmt.Sprintf("%d operations in all answered through the minority", answered))
 	}
