@@ -159,7 +159,7 @@ func ms(d time.Duration) string {
 }
 
 // minorityGrace is how long after a cut began an answer through the cut
-// side is still accepted: the leader lease (500 ms, agent/start.go).
+// side is still accepted: the leader lease (250 ms, agent/start.go), doubled for a loaded machine.
 const minorityGrace = 500 * time.Millisecond
 
 // RunRound runs one fault under the workload on keys of its own and
