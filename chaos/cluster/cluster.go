@@ -211,12 +211,11 @@ type Agent struct {
 	args []string
 	log  string
 
-	// mu guards cmd, done and stopped.
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	stopped bool
-	http    *http.Client
+	// mu guards cmd and done.
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	http *http.Client
 }
 
 func newAgent(cfg Config, name, ip string, server bool, extra []string) *Agent {
@@ -270,7 +269,7 @@ func (a *Agent) Start() error {
 		f.Close()
 		close(done)
 	}()
-	a.cmd, a.done, a.stopped = cmd, done, false
+	a.cmd, a.done = cmd, done
 	return nil
 }
 
@@ -303,7 +302,6 @@ func (a *Agent) signal(sig syscall.Signal) error {
 func (a *Agent) Kill() {
 	a.mu.Lock()
 	cmd, done := a.cmd, a.done
-	a.stopped = false
 	a.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return
@@ -334,26 +332,10 @@ func (a *Agent) Stop(within time.Duration) error {
 }
 
 // Pause stops the process (SIGSTOP): it holds its sockets but answers nothing.
-func (a *Agent) Pause() error {
-	if err := a.signal(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.stopped = true
-	a.mu.Unlock()
-	return nil
-}
+func (a *Agent) Pause() error { return a.signal(syscall.SIGSTOP) }
 
 // Resume continues a paused process (SIGCONT).
-func (a *Agent) Resume() error {
-	if err := a.signal(syscall.SIGCONT); err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.stopped = false
-	a.mu.Unlock()
-	return nil
-}
+func (a *Agent) Resume() error { return a.signal(syscall.SIGCONT) }
 
 // Restart kills the agent if it runs and starts it again with the same
 // data dir.
