@@ -3,6 +3,7 @@
 # to a bare miekg/dns server. Loopback only; every run is bounded (-l).
 #   bash bench/dns.sh            # 10 s per run
 #   DURATION=30 bash bench/dns.sh
+#   BIN=/path/to/other/consulate bash bench/dns.sh   # compare a build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -11,9 +12,12 @@ BARE_IP=127.0.0.63
 command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-go build -o "$tmp/consulate" ./cmd/consulate
+if [ -z "${BIN:-}" ]; then
+  go build -o "$tmp/consulate" ./cmd/consulate
+  BIN="$tmp/consulate"
+fi
 go build -o "$tmp/baredns" ./bench/baredns
-"$tmp/consulate" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level warn >"$tmp/agent.log" 2>&1 &
+"$BIN" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level warn >"$tmp/agent.log" 2>&1 &
 "$tmp/baredns" -listen $BARE_IP:8600 >/dev/null &
 for i in $(seq 1 100); do
   curl -sf "http://$AGENT_IP:8500/v1/status/leader" | grep -q 8300 && break
