@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type lookupContext struct {
 	// counted records that arming took a place in limit.
 	counted bool
 }
+
+// ErrTooManyWaiting is the cause (context.Cause) of a lookup context that
+// gave up at once because Config.MaxWaitingLookups lookups were waiting.
+var ErrTooManyWaiting = errors.New("dns: too many lookups waiting on the backend")
 
 // waitLimit counts lookups waiting on the backend.
 type waitLimit struct {
@@ -93,8 +98,9 @@ func (c *lookupContext) arm() context.Context {
 			if c.counted = c.limit.take(); !c.counted {
 				// Too many lookups wait already: this one gives up now.
 				c.err = context.Canceled
-				c.armed, c.cancel = context.WithCancel(c.parent)
-				c.cancel()
+				armed, cancel := context.WithCancelCause(c.parent)
+				cancel(ErrTooManyWaiting)
+				c.armed, c.cancel = armed, func() { cancel(nil) }
 				break
 			}
 			fallthrough

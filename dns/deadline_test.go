@@ -277,6 +277,12 @@ func TestWaitingLookupsBounded(t *testing.T) {
 	if took := time.Since(start); r.Rcode != dns.RcodeServerFailure || took > cfg.LookupTimeout/2 {
 		t.Fatalf("lookup over the limit: rcode %s after %v", dns.RcodeToString[r.Rcode], took)
 	}
+	over := newLookupContext(context.Background(), time.Hour, &s.waiting)
+	<-over.Done()
+	if over.Err() != context.Canceled || !errors.Is(context.Cause(over), ErrTooManyWaiting) {
+		t.Fatalf("context over the limit: err %v, cause %v", over.Err(), context.Cause(over))
+	}
+	over.release()
 	for range cfg.MaxWaitingLookups {
 		if took := <-stuck; took < cfg.LookupTimeout {
 			t.Fatalf("a stuck lookup ended after %v, before its deadline", took)

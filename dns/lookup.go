@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
@@ -30,6 +31,11 @@ func (s *Server) lookupFailed(r *request, err error) {
 		s.nxdomain(r)
 		return
 	case errors.Is(err, structs.ErrNoDCPath):
+		s.servfail(r)
+		return
+	case errors.Is(context.Cause(r.ctx), ErrTooManyWaiting):
+		// Not worth a warning each: they come in floods.
+		s.logger.Debug("lookup failed", "name", r.q.Name, "error", ErrTooManyWaiting)
 		s.servfail(r)
 		return
 	}
