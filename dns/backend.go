@@ -13,7 +13,9 @@ import (
 // concurrent use. It may block, but must return promptly once ctx is done:
 // ctx carries the lookup's deadline (Config.LookupTimeout), and a lookup
 // answers SERVFAIL when it passes. A call answered from memory should not
-// wait on ctx.Done, which arms that deadline's timer.
+// wait on ctx.Done, which arms that deadline's timer. ctx must not be used
+// after RPC returns except through ctx.Done or a context derived from it:
+// a context nothing waited on is reused by a later lookup.
 //
 // The server calls:
 //   - structs.MethodCatalogNodeServices with *structs.NodeSpecificRequest

@@ -20,16 +20,18 @@ import (
 // waiting lookups: beyond it the context is born cancelled, so the backend
 // gives up at once.
 //
+// A context that was never armed is reused by the next lookup on the same
+// pooled request (see reuse), so the fast path allocates nothing.
+//
 // Once armed it delegates to a context.WithDeadline, whose Value also
 // answers the context package's own lookup of the cancelable parent, so a
 // context derived from this one is linked to it without a goroutine.
 type lookupContext struct {
+	// mu guards every field.
+	mu      sync.Mutex
 	parent  context.Context
 	timeout time.Duration
 	limit   *waitLimit
-
-	// mu guards the fields below.
-	mu sync.Mutex
 	// deadline is zero until first asked for.
 	deadline time.Time
 	armed    context.Context
@@ -78,6 +80,22 @@ var _ context.Context = (*lookupContext)(nil)
 // limit, if not nil, bounds how many such contexts may be armed at once.
 func newLookupContext(parent context.Context, timeout time.Duration, limit *waitLimit) *lookupContext {
 	return &lookupContext{parent: parent, timeout: timeout, limit: limit}
+}
+
+// reuse readies a released c for another lookup, and reports whether it
+// could: a context that was ever armed may have been waited on, or linked
+// to by a derived context, and is never reused. A caller that kept an
+// unarmed context after its call returned sees it start over; Backend's
+// contract rules that out.
+func (c *lookupContext) reuse(parent context.Context, timeout time.Duration, limit *waitLimit) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.armed != nil || c.counted {
+		return false
+	}
+	c.parent, c.timeout, c.limit = parent, timeout, limit
+	c.deadline, c.err = time.Time{}, nil
+	return true
 }
 
 // deadlineLocked returns the deadline, fixing it on first use.
@@ -152,10 +170,13 @@ func (c *lookupContext) Err() error {
 
 // Value answers from the armed context when there is one, else the parent.
 func (c *lookupContext) Value(key any) any {
-	if a := c.current(); a != nil {
-		return a.Value(key)
+	c.mu.Lock()
+	from := c.armed
+	if from == nil {
+		from = c.parent
 	}
-	return c.parent.Value(key)
+	c.mu.Unlock()
+	return from.Value(key)
 }
 
 // release ends the lookup: an armed timer is stopped, and anything still

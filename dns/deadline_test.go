@@ -192,6 +192,24 @@ func TestLookupContext(t *testing.T) {
 			t.Fatal("released context not done")
 		}
 	})
+	t.Run("reuse only when never armed", func(t *testing.T) {
+		c := newLookupContext(context.Background(), time.Hour, nil)
+		c.Err()
+		c.release()
+		if !c.reuse(context.Background(), time.Hour, nil) || c.Err() != nil {
+			t.Fatalf("unarmed context not reusable (err %v)", c.Err())
+		}
+		done := c.Done()
+		c.release()
+		if c.reuse(context.Background(), time.Hour, nil) {
+			t.Fatal("armed context reused")
+		}
+		select {
+		case <-done:
+		default:
+			t.Fatal("release did not close Done")
+		}
+	})
 	t.Run("parent cancel", func(t *testing.T) {
 		p, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
 		c := newLookupContext(p, time.Hour, nil)

@@ -60,8 +60,10 @@ type request struct {
 	// dcNamed reports that the name carried a datacenter label.
 	dcNamed bool
 	// ctx is the lookup's context, with its deadline; every backend call
-	// for the query uses it.
-	ctx context.Context
+	// for the query uses it. lctx is kept across reuses of the request,
+	// and reused itself when it was never armed.
+	ctx  context.Context
+	lctx *lookupContext
 
 	answers  []dns.RR
 	extras   []dns.RR
@@ -82,6 +84,7 @@ func (r *request) reset() {
 		extras:   r.extras[:0],
 		extraEnd: r.extraEnd[:0],
 		seen:     r.seen,
+		lctx:     r.lctx,
 	}
 }
 
@@ -158,7 +161,11 @@ func (s *Server) handle(r *request) *dns.Msg {
 		return s.forward(r)
 	}
 	resp.Authoritative = true
-	lc := newLookupContext(s.ctx, s.cfg.LookupTimeout, &s.waiting)
+	lc := r.lctx
+	if lc == nil || !lc.reuse(s.ctx, s.cfg.LookupTimeout, &s.waiting) {
+		lc = newLookupContext(s.ctx, s.cfg.LookupTimeout, &s.waiting)
+		r.lctx = lc
+	}
 	r.ctx = lc
 	if rest == "" {
 		s.apex(r)
