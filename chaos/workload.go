@@ -217,17 +217,19 @@ func (w *Workload) client(ctx context.Context, id int) {
 
 // neverApplied reports answers that say a write was not applied: nothing
 // listened (connection refused), or the agent answered "No cluster
-// leader", which Consulate (like Consul) returns only for a write that
-// reached no leader. Were that ever untrue for a write that did apply,
-// the checker would see its value appear from nowhere and fail the
-// history, so trusting it here can hide no bug.
+// leader" (the write reached no leader) or "No known Consul servers" (a
+// client agent found no server that took it: it moves a write on to the
+// next server only when the last one surely never got it). Were either
+// ever untrue for a write that did apply, the checker would see its value
+// appear from nowhere and fail the history, so trusting them here can
+// hide no bug.
 func neverApplied(err error) bool {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return true
 	}
 	var se api.StatusError
 	if errors.As(err, &se) {
-		return se.Code == 500 && strings.HasPrefix(se.Body, "No cluster leader")
+		return se.Code == 500 && (strings.HasPrefix(se.Body, "No cluster leader") || strings.HasPrefix(se.Body, "No known Consul servers"))
 	}
 	return false
 }
