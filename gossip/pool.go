@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"maps"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -227,8 +228,20 @@ func New(cfg *Config) (*Pool, error) {
 		p.events.run(p.shutdownCh)
 	}()
 
+	if ip := net.ParseIP(c.BindAddr); ip != nil && !ip.IsUnspecified() && c.BindPort != 0 {
+		bt, err := newBoundTransport(&mc, ip, c.BindPort)
+		if err != nil {
+			close(p.shutdownCh)
+			p.wg.Wait()
+			return nil, fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
+		}
+		mc.Transport = bt
+	}
 	ml, err := memberlist.Create(&mc)
 	if err != nil {
+		if mc.Transport != nil {
+			_ = mc.Transport.Shutdown()
+		}
 		close(p.shutdownCh)
 		p.wg.Wait()
 		return nil, fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
