@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"consulate/internal/atomicfile"
 	"consulate/structs"
@@ -164,12 +165,7 @@ func (s *State) Load() error {
 	}
 	byService := make(map[string][]*persistedCheck)
 	var standalone []*persistedCheck
-	var checkPaths []string
-	for p := range chks {
-		checkPaths = append(checkPaths, p)
-	}
-	sort.Strings(checkPaths)
-	for _, p := range checkPaths {
+	for _, p := range slices.Sorted(maps.Keys(chks)) {
 		pc := chks[p]
 		if pc.Check == nil || pc.Check.CheckID == "" {
 			s.logger.Error("skipping persisted file that holds no check", "file", p)
@@ -182,12 +178,7 @@ func (s *State) Load() error {
 		}
 	}
 	loaded := make(map[string]bool)
-	var svcPaths []string
-	for p := range svcs {
-		svcPaths = append(svcPaths, p)
-	}
-	sort.Strings(svcPaths)
-	for _, p := range svcPaths {
+	for _, p := range slices.Sorted(maps.Keys(svcs)) {
 		ps := svcs[p]
 		if ps.Service == nil || (ps.Service.ID == "" && ps.Service.Service == "") {
 			s.logger.Error("skipping persisted file that holds no service", "file", p)
