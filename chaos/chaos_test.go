@@ -36,23 +36,11 @@ func addrs(t *testing.T) (servers, clients []string) {
 	return servers, []string{fmt.Sprintf("127.0.%d.14", n)}
 }
 
-// requireNft skips outside CI when nftables cannot be used, and fails in
-// CI, where .ci/run installs it and runs as root.
-func requireNft(t *testing.T) {
-	t.Helper()
-	if err := netfault.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chaos tests must run in CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // setup builds the binary, starts three servers and a client, and the
 // workload on them.
 func setup(t *testing.T, faults []Fault) *Runner {
 	t.Helper()
-	requireNft(t)
+	netfault.Require(t)
 	seed := *seedFlag
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())

@@ -19,18 +19,6 @@ import (
 	"consulate/chaos/netfault"
 )
 
-// requireNft skips outside CI when nftables cannot be used here, and fails
-// in CI, where .ci/run installs nftables and runs as root.
-func requireNft(t *testing.T) {
-	t.Helper()
-	if err := netfault.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("partition tests must run in CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // wanCutLength is how long the WAN cut lasts: 20 s by default (the
 // behaviour is the same as in a 40 s cut: the routers know dc2 is
 // unreachable within about 1.5 s and stay so), CONSULATE_E2E_WAN_CUT to
@@ -121,7 +109,7 @@ func cliProbe(kind string) wanProbe {
 // is known unreachable; reads inside dc1 stay fast; and cross-DC answers
 // come back within 1 s of the heal.
 func TestWANPartition(t *testing.T) {
-	requireNft(t)
+	netfault.Require(t)
 	cutFor := wanCutLength(t)
 	dc1IPs := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"}
 	dc2IPs := []string{"127.0.0.21", "127.0.0.22", "127.0.0.23"}

@@ -3,27 +3,14 @@ package netfault
 import (
 	"errors"
 	"net"
-	"os"
 	"testing"
 	"time"
 )
 
-// requireNft skips outside CI when nftables cannot be used, and fails in
-// CI, where .ci/run installs it and runs as root.
-func requireNft(t *testing.T) {
-	t.Helper()
-	if err := Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("partition tests must run in CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // A cut drops packets both ways between the named addresses only, and
 // Heal lets them through again.
 func TestPartitionCutsOnlyWhatItNames(t *testing.T) {
-	requireNft(t)
+	Require(t)
 	ln, err := net.Listen("tcp", "127.0.9.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +71,7 @@ func TestPartitionCutsOnlyWhatItNames(t *testing.T) {
 }
 
 func TestBadAddress(t *testing.T) {
-	requireNft(t)
+	Require(t)
 	n, err := New("bad")
 	if err != nil {
 		t.Fatal(err)
