@@ -17,6 +17,7 @@ type wanDatacenter struct {
 	Failed         int
 	Left           int
 	HasLeader      bool
+	Unreachable    bool
 	MedianRTT      time.Duration
 	MedianRTTKnown bool
 	LastReached    time.Time
@@ -36,6 +37,11 @@ func (d *wanDatacenter) status() string {
 	switch {
 	case d.Alive == 0:
 		return "failed"
+	case d.Unreachable:
+		// Gossip may still call its servers alive while no RPC reaches
+		// them (a cut of the RPC port only, or the first seconds of a
+		// WAN cut): requests for it fail at once.
+		return "unreachable"
 	case !d.HasLeader:
 		return "no-leader"
 	case d.Failed > 0 || d.Suspect > 0:
