@@ -59,6 +59,13 @@ type Config struct {
 	// CleanupDeadServers lets the leader remove failed servers from Raft
 	// (autopilot's cleanup_dead_servers).
 	CleanupDeadServers bool
+	// DeadServerGrace is how long a server must have been failed in the
+	// LAN pool before CleanupDeadServers removes it. A partition that
+	// heals sooner leaves the server a voter, so it catches up through
+	// Raft at once instead of waiting to be gossiped back and re-added
+	// (once gossip also left from the bind address, a 6 s cut of one
+	// follower got it removed, and it rejoined 10-20 s after the heal).
+	DeadServerGrace time.Duration
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -75,6 +82,7 @@ func DefaultConfig() *Config {
 		MaxQueryTime:         600 * time.Second,
 		ReconcileInterval:    60 * time.Second,
 		CleanupDeadServers:   true,
+		DeadServerGrace:      30 * time.Second,
 		TombstoneTTL:         15 * time.Minute,
 		TombstoneGranularity: 30 * time.Second,
 	}
@@ -104,6 +112,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: tombstone TTL and granularity must be positive", ErrInvalidConfig)
 	case c.ReconcileInterval <= 0:
 		return fmt.Errorf("%w: reconcile interval must be positive", ErrInvalidConfig)
+	case c.DeadServerGrace < 0:
+		return fmt.Errorf("%w: dead server grace must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}

@@ -223,6 +223,12 @@ func (s *Server) reconcileRaft(members []structs.Member) {
 			}
 		}
 	}
+	failed, next := s.failedLongEnough(failed, time.Now())
+	if next > 0 {
+		// Come back when the next failed server's grace runs out rather
+		// than at the next periodic pass.
+		time.AfterFunc(next, s.MemberChanged)
+	}
 	if !s.cfg.CleanupDeadServers || len(failed) == 0 {
 		return
 	}
@@ -240,6 +246,39 @@ func (s *Server) reconcileRaft(members []structs.Member) {
 			s.logger.Warn("autopilot: removing failed server", "id", id, "error", err)
 		}
 	}
+}
+
+// failedLongEnough remembers when each of failed was first seen failed
+// and returns those failed for at least DeadServerGrace, and how long
+// until the next of the others is due (0 if none waits). Servers no longer
+// failed are forgotten, so a flap starts the grace again. It is called
+// only from the reconcile loop, which owns failedSince.
+func (s *Server) failedLongEnough(failed []raft.ServerID, now time.Time) (due []raft.ServerID, next time.Duration) {
+	if s.failedSince == nil {
+		s.failedSince = make(map[raft.ServerID]time.Time)
+	}
+	seen := make(map[raft.ServerID]bool, len(failed))
+	for _, id := range failed {
+		seen[id] = true
+		since, ok := s.failedSince[id]
+		if !ok {
+			since = now
+			s.failedSince[id] = now
+		}
+		if wait := s.cfg.DeadServerGrace - now.Sub(since); wait > 0 {
+			if next == 0 || wait < next {
+				next = wait
+			}
+			continue
+		}
+		due = append(due, id)
+	}
+	for id := range s.failedSince {
+		if !seen[id] {
+			delete(s.failedSince, id)
+		}
+	}
+	return due, next
 }
 
 // MaybeBootstrap bootstraps the Raft cluster once BootstrapExpect servers

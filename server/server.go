@@ -83,6 +83,9 @@ type Server struct {
 
 	members     func() []structs.Member
 	reconcileCh chan struct{}
+	// failedSince is when each failed server was first seen failed; only
+	// the reconcile loop touches it.
+	failedSince map[raft.ServerID]time.Time
 	// bootstrapMu guards bootstrapped.
 	bootstrapMu  sync.Mutex
 	bootstrapped bool
