@@ -70,16 +70,7 @@ func TestThreeServerCluster(t *testing.T) {
 		servers = append(servers, s)
 	}
 	// s1 bootstraps the full configuration (the bootstrap-expect path).
-	var conf []raft.Server
-	for _, s := range servers {
-		conf = append(conf, raft.Server{Suffrage: raft.Voter, ID: s.LocalID(), Address: s.LocalAddr()})
-	}
-	if err := servers[0].BootstrapCluster(conf); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range servers {
-		waitLeader(t, s)
-	}
+	bootstrapAll(t, servers)
 	var leader, follower *Server
 	waitFor(t, 5*time.Second, "one leader", func() bool {
 		leader, follower = nil, nil
@@ -210,5 +201,21 @@ func TestNoLeaderFailsFast(t *testing.T) {
 	}
 	if out.KnownLeader || out.Index != 1 {
 		t.Fatalf("stale meta %+v", out.QueryMeta)
+	}
+}
+
+// bootstrapAll has servers[0] bootstrap a configuration of every server
+// as a voter, then waits until each of them knows a leader.
+func bootstrapAll(t *testing.T, servers []*Server) {
+	t.Helper()
+	var conf []raft.Server
+	for _, s := range servers {
+		conf = append(conf, raft.Server{Suffrage: raft.Voter, ID: s.LocalID(), Address: s.LocalAddr()})
+	}
+	if err := servers[0].BootstrapCluster(conf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		waitLeader(t, s)
 	}
 }

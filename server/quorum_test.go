@@ -72,16 +72,7 @@ func startCutCluster(t *testing.T, leaderWait time.Duration) (*cutNet, []*Server
 		n.mu.Unlock()
 		servers = append(servers, s)
 	}
-	var conf []raft.Server
-	for _, s := range servers {
-		conf = append(conf, raft.Server{Suffrage: raft.Voter, ID: s.LocalID(), Address: s.LocalAddr()})
-	}
-	if err := servers[0].BootstrapCluster(conf); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range servers {
-		waitLeader(t, s)
-	}
+	bootstrapAll(t, servers)
 	return n, servers, trans
 }
 
