@@ -6,6 +6,7 @@
 #   BIN=/path/to/other/consulate bash bench/dns.sh   # compare a build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 DURATION=${DURATION:-10}
 AGENT_IP=127.0.0.61
 BARE_IP=127.0.0.63
@@ -19,17 +20,8 @@ fi
 go build -o "$tmp/baredns" ./bench/baredns
 "$BIN" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level warn >"$tmp/agent.log" 2>&1 &
 "$tmp/baredns" -listen $BARE_IP:8600 >/dev/null &
-for i in $(seq 1 100); do
-  curl -sf "http://$AGENT_IP:8500/v1/status/leader" | grep -q 8300 && break
-  sleep 0.1
-done
-# 50 instances of web on 50 catalog nodes, all passing.
-for i in $(seq 1 50); do
-  curl -sf -X PUT "http://$AGENT_IP:8500/v1/catalog/register" -d "{
-    \"Node\": \"web-node-$i\", \"Address\": \"10.1.0.$i\",
-    \"Service\": {\"ID\": \"web-$i\", \"Service\": \"web\", \"Port\": 8080},
-    \"Check\": {\"CheckID\": \"web-$i\", \"Name\": \"web\", \"ServiceID\": \"web-$i\", \"Status\": \"passing\"}}" >/dev/null
-done
+wait_leader "$AGENT_IP"
+register_web "$AGENT_IP"
 echo "web.service.consul SRV" >"$tmp/srv.txt"
 echo "bench.node.consul A" >"$tmp/node.txt"
 run() { # name server file

@@ -11,6 +11,7 @@
 #   BIN=/path/to/other/consulate bash bench/dnsflood.sh   # compare a build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 NAMES=${NAMES:-100000}
 REPEAT=${REPEAT:-1}
 SETTLE=${SETTLE:-10}
@@ -27,16 +28,8 @@ fi
 go build -o "$tmp/dnsflood" ./bench/dnsflood
 "$BIN" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level err >"$tmp/agent.log" 2>&1 &
 pid=$!
-for i in $(seq 1 100); do
-  curl -sf "http://$AGENT_IP:8500/v1/status/leader" | grep -q 8300 && break
-  sleep 0.1
-done
-for i in $(seq 1 50); do
-  curl -sf -X PUT "http://$AGENT_IP:8500/v1/catalog/register" -d "{
-    \"Node\": \"web-node-$i\", \"Address\": \"10.1.0.$i\",
-    \"Service\": {\"ID\": \"web-$i\", \"Service\": \"web\", \"Port\": 8080},
-    \"Check\": {\"CheckID\": \"web-$i\", \"Name\": \"web\", \"ServiceID\": \"web-$i\", \"Status\": \"passing\"}}" >/dev/null
-done
+wait_leader "$AGENT_IP"
+register_web "$AGENT_IP"
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
 gauge() {
   curl -sf "http://$AGENT_IP:8500/v1/agent/metrics" |
