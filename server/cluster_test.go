@@ -48,18 +48,7 @@ func (f *fakeForwarder) KnownDatacenters() []string { return []string{"dc1", "dc
 
 func TestThreeServerCluster(t *testing.T) {
 	fwd := &fakeForwarder{servers: map[raft.ServerAddress]*Server{}, dcs: map[string]*Server{}}
-	var trans []*raft.InmemTransport
-	for i := 0; i < 3; i++ {
-		_, tr := raft.NewInmemTransport("")
-		trans = append(trans, tr)
-	}
-	for _, a := range trans {
-		for _, b := range trans {
-			if a != b {
-				a.Connect(b.LocalAddr(), b)
-			}
-		}
-	}
+	trans := connectedTransports(3)
 	var servers []*Server
 	for i, tr := range trans {
 		cfg := testConfig([]string{"s1", "s2", "s3"}[i])
@@ -218,4 +207,21 @@ func bootstrapAll(t *testing.T, servers []*Server) {
 	for _, s := range servers {
 		waitLeader(t, s)
 	}
+}
+
+// connectedTransports returns n in-memory Raft transports, each connected
+// to every other.
+func connectedTransports(n int) []*raft.InmemTransport {
+	trans := make([]*raft.InmemTransport, n)
+	for i := range trans {
+		_, trans[i] = raft.NewInmemTransport("")
+	}
+	for _, a := range trans {
+		for _, b := range trans {
+			if a != b {
+				a.Connect(b.LocalAddr(), b)
+			}
+		}
+	}
+	return trans
 }

@@ -49,18 +49,7 @@ func (f *netFwd) KnownDatacenters() []string { return []string{"dc1"} }
 func startCutCluster(t *testing.T, leaderWait time.Duration) (*cutNet, []*Server, []*raft.InmemTransport) {
 	t.Helper()
 	n := &cutNet{servers: map[raft.ServerAddress]*Server{}}
-	var trans []*raft.InmemTransport
-	for range 3 {
-		_, tr := raft.NewInmemTransport("")
-		trans = append(trans, tr)
-	}
-	for _, a := range trans {
-		for _, b := range trans {
-			if a != b {
-				a.Connect(b.LocalAddr(), b)
-			}
-		}
-	}
+	trans := connectedTransports(3)
 	var servers []*Server
 	for i, tr := range trans {
 		cfg := testConfig([]string{"q1", "q2", "q3"}[i])
