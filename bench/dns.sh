@@ -13,10 +13,7 @@ BARE_IP=127.0.0.63
 command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-if [ -z "${BIN:-}" ]; then
-  go build -o "$tmp/consulate" ./cmd/consulate
-  BIN="$tmp/consulate"
-fi
+build_bin "$tmp"
 go build -o "$tmp/baredns" ./bench/baredns
 "$BIN" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level warn >"$tmp/agent.log" 2>&1 &
 "$tmp/baredns" -listen $BARE_IP:8600 >/dev/null &

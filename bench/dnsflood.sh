@@ -21,10 +21,7 @@ AGENT_IP=${AGENT_IP:-127.0.0.61}
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-if [ -z "${BIN:-}" ]; then
-  go build -o "$tmp/consulate" ./cmd/consulate
-  BIN="$tmp/consulate"
-fi
+build_bin "$tmp"
 go build -o "$tmp/dnsflood" ./bench/dnsflood
 "$BIN" agent -dev -node bench -bind $AGENT_IP -client $AGENT_IP -log-level err >"$tmp/agent.log" 2>&1 &
 pid=$!

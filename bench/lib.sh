@@ -20,3 +20,12 @@ register_web() {
       \"Check\": {\"CheckID\": \"web-$i\", \"Name\": \"web\", \"ServiceID\": \"web-$i\", \"Status\": \"passing\"}}" >/dev/null
   done
 }
+
+# build_bin DIR: sets BIN to a fresh build of consulate in DIR, unless the
+# caller named one to compare (BIN=/path/to/consulate).
+build_bin() {
+  if [ -z "${BIN:-}" ]; then
+    go build -o "$1/consulate" ./cmd/consulate
+    BIN="$1/consulate"
+  fi
+}
