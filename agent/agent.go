@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"consulate/cache"
 	"consulate/config"
 	"consulate/dns"
@@ -36,18 +34,6 @@ type Options struct {
 	Logger *slog.Logger
 	// LogOutput is where logs go when Logger is nil (stderr by default).
 	LogOutput io.Writer
-	// Timing shrinks gossip and raft timers; nil keeps production values.
-	// Tests set it.
-	Timing *Timing
-}
-
-// Timing collects the timers tests shrink.
-type Timing struct {
-	Raft          func(*raft.Config)
-	Gossip        func(*lan.Config)
-	WANGossip     func(*wan.Config)
-	SyncInterval  time.Duration
-	ReconcileTick time.Duration
 }
 
 // Agent is one running consulate agent.
@@ -60,8 +46,6 @@ type Agent struct {
 	nodeID string
 
 	pool         *rpcmux.Pool
-	mux          *rpcmux.Mux
-	rpcLn        net.Listener
 	server       *server.Server
 	router       *federation.Router
 	localServers *federation.LocalServers
@@ -206,11 +190,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	}()
 	go func() {
 		defer a.wg.Done()
-		every := 10 * time.Second
-		if a.opts.Timing != nil && a.opts.Timing.SyncInterval > 0 {
-			every = a.opts.Timing.SyncInterval
-		}
-		a.sendCoordinates(runCtx, every)
+		a.sendCoordinates(runCtx, 10*time.Second)
 	}()
 	a.wg.Add(1)
 	go func() {

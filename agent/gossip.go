@@ -81,9 +81,6 @@ func (a *Agent) startLAN() error {
 	lc.BootstrapExpect = rt.BootstrapExpect
 	lc.Bootstrap = rt.Bootstrap || rt.DevMode
 	lc.WANJoinPort = rt.SerfPortWAN
-	if a.opts.Timing != nil && a.opts.Timing.Gossip != nil {
-		a.opts.Timing.Gossip(lc)
-	}
 	p, err := lan.New(lc)
 	if err != nil {
 		return fmt.Errorf("LAN gossip: %w", err)
@@ -123,9 +120,6 @@ func (a *Agent) startWAN() error {
 	wc.ServerPort = rt.ServerPort
 	wc.Build = a.opts.Version
 	wc.BootstrapExpect = rt.BootstrapExpect
-	if a.opts.Timing != nil && a.opts.Timing.WANGossip != nil {
-		a.opts.Timing.WANGossip(wc)
-	}
 	p, err := wan.New(wc)
 	if err != nil {
 		return fmt.Errorf("WAN gossip: %w", err)
@@ -133,7 +127,7 @@ func (a *Agent) startWAN() error {
 	a.wan = p
 	// This server is a server of its own datacenter from the start.
 	a.router.UpdateServer(federation.Server{Name: p.LocalName(), Datacenter: rt.Datacenter,
-		Addr: a.rpcAddr(), Status: structs.StatusAlive})
+		Addr: structs.ServerAddr(a.rpcAddr()), Status: structs.StatusAlive})
 	return nil
 }
 
@@ -210,7 +204,7 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 
 func hasServer(members []structs.Member) bool {
 	for _, m := range members {
-		if _, ok := lan.IsServer(m); ok {
+		if _, ok := structs.ParseServer(m); ok {
 			return true
 		}
 	}
@@ -220,12 +214,12 @@ func hasServer(members []structs.Member) bool {
 // syncLANServers refreshes the client-side server list from the pool.
 func (a *Agent) syncLANServers() {
 	for _, m := range a.lan.Members() {
-		si, ok := lan.IsServer(m)
+		si, ok := structs.ParseServer(m)
 		if !ok || si.Datacenter != a.cfg.Datacenter {
 			continue
 		}
 		a.localServers.Update(federation.Server{
-			Name: m.Name, Datacenter: si.Datacenter, Addr: si.Addr, Status: m.Status,
+			Name: m.Name, Datacenter: si.Datacenter, Addr: structs.ServerAddr(si.Addr), Status: m.Status,
 		})
 	}
 }
@@ -242,7 +236,7 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 	}
 	var addrs []string
 	for _, m := range members {
-		si, ok := lan.IsServer(m)
+		si, ok := structs.ParseServer(m)
 		if !ok || si.Datacenter != a.cfg.Datacenter || m.Name == a.cfg.NodeName || si.WANJoinPort <= 0 {
 			continue
 		}
@@ -307,13 +301,13 @@ func (a *Agent) wanEventLoop(ctx context.Context) {
 func (a *Agent) syncRouter() {
 	seen := map[string]bool{}
 	for _, m := range a.wan.Members() {
-		si, ok := lan.IsServer(m)
+		si, ok := structs.ParseServer(m)
 		if !ok {
 			continue
 		}
 		seen[m.Name] = true
 		a.router.UpdateServer(federation.Server{
-			Name: m.Name, Datacenter: si.Datacenter, Addr: si.Addr, Status: m.Status,
+			Name: m.Name, Datacenter: si.Datacenter, Addr: structs.ServerAddr(si.Addr), Status: m.Status,
 		})
 	}
 	for _, h := range a.router.Health() {

@@ -15,7 +15,7 @@ type httpAgent struct{ a *Agent }
 
 var _ httpapi.Agent = (*httpAgent)(nil)
 
-func (h *httpAgent) RPC(ctx context.Context, method string, args, reply any) error {
+func (h *httpAgent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	return h.a.RPC(ctx, method, args, reply)
 }
 

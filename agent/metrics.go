@@ -43,8 +43,8 @@ func (a *Agent) registerCollectors() {
 				set("consul.memberlist.health.score", metrics.Labels{"network": "wan"}, float64(v))
 			}
 		}
-		if a.mux != nil {
-			st := a.mux.Stats()
+		if a.server != nil {
+			st := a.server.PortStats()
 			set("consul.rpc.conns.open", nil, float64(st.Conns))
 			set("consul.rpc.conns.rejected", nil, float64(st.ConnsRejected))
 			set("consul.rpc.handshake.timeouts", nil, float64(st.HandshakeTimeouts))

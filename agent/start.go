@@ -2,13 +2,10 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"consulate/cache"
@@ -16,42 +13,25 @@ import (
 	"consulate/federation"
 	"consulate/httpapi"
 	"consulate/local"
-	"consulate/rpcmux"
 	"consulate/server"
 	"consulate/structs"
 	"consulate/ui"
 )
 
-// startServer opens the server port and builds the Raft server on it.
+// startServer opens the server port and builds the server on it: the
+// server serves the port itself (RPC, Raft, multiplex); cross-datacenter
+// calls go through the federation router, calls to the local leader
+// through the connection pool.
 func (a *Agent) startServer() error {
 	rt := a.cfg
-	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())
-	if err != nil {
-		return fmt.Errorf("server port: %w", err)
-	}
-	a.rpcLn = ln
-	h := &serverHandler{a: a}
-	mcfg := rpcmux.DefaultConfig()
-	mcfg.AdvertiseAddr = rt.RPCAdvertiseAddr()
-	mcfg.SourceAddr = rt.BindAddr
-	mcfg.MaxConnsPerClient = rt.RPCMaxConnsPerClient
-	mcfg.HandshakeTimeout = rt.RPCHandshakeTimeout
-	a.mux = rpcmux.New(mcfg, h, a.base)
-
 	rcfg := federation.DefaultConfig()
 	rcfg.LocalDC = rt.Datacenter
 	rcfg.Logger = a.base
+	var err error
 	a.router, err = federation.New(rcfg, a.pool, a.wanRTT)
 	if err != nil {
 		return err
 	}
-
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  a.mux.RaftLayer(),
-		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: io.Discard}),
-	})
 	scfg := server.DefaultConfig()
 	scfg.NodeName = rt.NodeName
 	scfg.NodeID = a.nodeID
@@ -60,8 +40,37 @@ func (a *Agent) startServer() error {
 	scfg.Bootstrap = rt.Bootstrap || rt.DevMode
 	scfg.BootstrapExpect = rt.BootstrapExpect
 	scfg.Logger = a.base
+	scfg.RPC.AdvertiseAddr = rt.RPCAdvertiseAddr()
+	scfg.RPC.SourceAddr = rt.BindAddr
+	scfg.RPC.MaxConnsPerClient = rt.RPCMaxConnsPerClient
+	scfg.RPC.HandshakeTimeout = rt.RPCHandshakeTimeout
+	scfg.UserEventSizeLimit = userEventLimit
+	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
+	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
+	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())
+	if err != nil {
+		return fmt.Errorf("server port: %w", err)
+	}
+	srv, err := server.New(scfg, server.Deps{
+		Listener:       ln,
+		Servers:        a.pool,
+		Forwarder:      a.router,
+		Events:         a.lan,
+		WANCoordinates: a.wanCoordinates,
+		Members:        a.lanMembers,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.server = srv
+	return srv.Start(context.Background())
+}
+
+// raftConfig is Raft's configuration for raft_multiplier m.
+func raftConfig(m int, dev bool) *raft.Config {
 	rc := raft.DefaultConfig()
-	if m := rt.RaftMultiplier; m > 1 {
+	if m > 1 {
 		rc.HeartbeatTimeout *= time.Duration(m)
 		rc.ElectionTimeout *= time.Duration(m)
 		rc.LeaderLeaseTimeout *= time.Duration(m)
@@ -75,7 +84,7 @@ func (a *Agent) startServer() error {
 	// chaos/: 2.6 s median, 4.0 s max over 12 leader kills); with 500 ms
 	// the worst case fits the 3 s the project promises. The lease (250 ms)
 	// is how soon a cut-off leader stops answering ?consistent reads.
-	if rt.RaftMultiplier <= 1 {
+	if m <= 1 {
 		rc.HeartbeatTimeout = 500 * time.Millisecond
 		rc.ElectionTimeout = 500 * time.Millisecond
 		rc.LeaderLeaseTimeout = 250 * time.Millisecond
@@ -84,95 +93,19 @@ func (a *Agent) startServer() error {
 	// can lead, so waiting a production heartbeat timeout before the
 	// election only delays the first write (Consul's dev agent leads in
 	// about 0.3 s).
-	if rt.DevMode {
+	if dev {
 		rc.HeartbeatTimeout = 50 * time.Millisecond
 		rc.ElectionTimeout = 50 * time.Millisecond
 		rc.LeaderLeaseTimeout = 50 * time.Millisecond
 	}
-	if a.opts.Timing != nil && a.opts.Timing.Raft != nil {
-		a.opts.Timing.Raft(rc)
-	}
-	scfg.RaftConfig = rc
-	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
-	if a.opts.Timing != nil && a.opts.Timing.ReconcileTick > 0 {
-		scfg.ReconcileInterval = a.opts.Timing.ReconcileTick
-	}
-	srv, err := server.New(scfg, server.Deps{Transport: trans, Forwarder: &forwarder{a: a}, Members: a.lanMembers})
-	if err != nil {
-		return err
-	}
-	a.server = srv
-	// Raft first: the port must not hand calls to a server not started.
-	if err := srv.Start(context.Background()); err != nil {
-		return err
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.mux.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, rpcmux.ErrClosed) {
-			a.logger.Error("server port stopped", "error", err)
-		}
-	}()
-	return nil
-}
-
-// forwarder adapts the federation router to server.Forwarder.
-type forwarder struct{ a *Agent }
-
-func (f *forwarder) ForwardDC(ctx context.Context, dc, method string, args, reply any) error {
-	return f.a.router.ForwardDC(ctx, dc, method, args, reply)
-}
-
-func (f *forwarder) ForwardLeader(ctx context.Context, addr raft.ServerAddress, method string, args, reply any) error {
-	return f.a.router.ForwardLeader(ctx, string(addr), method, args, reply)
-}
-
-func (f *forwarder) KnownDatacenters() []string { return f.a.router.KnownDatacenters() }
-
-func (f *forwarder) FailoverOrder(nearestN int, listed []string) []string {
-	return f.a.router.FailoverOrder(nearestN, listed)
-}
-
-// serverHandler serves the RPC port: the server's endpoints plus the few
-// calls that need the agent's gossip pools.
-type serverHandler struct{ a *Agent }
-
-func (h *serverHandler) NewCall(method string) (args, reply any, ok bool) {
-	switch method {
-	case structs.MethodEventFire:
-		return &structs.EventFireRequest{}, &structs.EventFireResponse{}, true
-	case structs.MethodCoordinateListDatacenters:
-		return &structs.DCSpecificRequest{}, &[]*structs.DatacenterMap{}, true
-	}
-	return h.a.server.NewCall(method)
-}
-
-func (h *serverHandler) RPC(ctx context.Context, method string, args, reply any) error {
-	return h.a.serverRPC(ctx, method, args, reply)
-}
-
-// serverRPC answers a call on a server: events are fired into this
-// datacenter's LAN pool, everything else goes to the server.
-func (a *Agent) serverRPC(ctx context.Context, method string, args, reply any) error {
-	if method == structs.MethodEventFire {
-		req := args.(*structs.EventFireRequest)
-		if req.Datacenter != "" && req.Datacenter != a.cfg.Datacenter {
-			return a.router.ForwardDC(ctx, req.Datacenter, method, args, reply)
-		}
-		return a.fireLocalEvent(req)
-	}
-	if method == structs.MethodCoordinateListDatacenters {
-		*reply.(*[]*structs.DatacenterMap) = a.wanCoordinates()
-		return nil
-	}
-	return a.server.RPC(ctx, method, args, reply)
+	return rc
 }
 
 // RPC sends a call to the servers: in-process on a server, else to a
 // server of this datacenter chosen from the LAN pool.
-func (a *Agent) RPC(ctx context.Context, method string, args, reply any) error {
+func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	if a.server != nil {
-		return a.serverRPC(ctx, method, args, reply)
+		return a.server.RPC(ctx, method, args, reply)
 	}
 	return a.localServers.Call(ctx, method, args, reply)
 }
@@ -196,9 +129,6 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	// Retry a failed sync soon: at start-up the first one often races
 	// the first election.
 	lc.SyncRetryInterval = time.Second
-	if a.opts.Timing != nil && a.opts.Timing.SyncInterval > 0 {
-		lc.SyncInterval = a.opts.Timing.SyncInterval
-	}
 	st, err := local.New(lc, a.RPC)
 	if err != nil {
 		return err
@@ -297,9 +227,6 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.server != nil {
 			a.server.Shutdown(ctx)
-		}
-		if a.mux != nil {
-			a.mux.Shutdown(ctx)
 		}
 		if a.pool != nil {
 			a.pool.Shutdown(ctx)

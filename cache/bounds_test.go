@@ -52,7 +52,7 @@ func (f *catalogFake) callsFor(k string) int {
 	return f.calls[k]
 }
 
-func (f *catalogFake) RPC(ctx context.Context, method string, args, reply any) error {
+func (f *catalogFake) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	f.total.Add(1)
 	var opts *structs.QueryOptions
 	var key string

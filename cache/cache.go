@@ -12,7 +12,7 @@ import (
 )
 
 // RPCFunc is the agent's RPC seam.
-type RPCFunc func(ctx context.Context, method string, args, reply any) error
+type RPCFunc func(ctx context.Context, method structs.Method, args, reply any) error
 
 // Config configures a Cache.
 type Config struct {
@@ -137,7 +137,7 @@ type request struct {
 	empty func(value any) bool
 }
 
-func describe(method string, args any) (*request, bool) {
+func describe(method structs.Method, args any) (*request, bool) {
 	switch a := args.(type) {
 	case *structs.ServiceSpecificRequest:
 		if method != structs.MethodHealthServiceNodes {
@@ -190,7 +190,7 @@ func describe(method string, args any) (*request, bool) {
 // RPC answers a cacheable stale read from memory when it is cached, and
 // otherwise reads through and decides whether to cache it (see Config).
 // Everything else goes straight to rpc.
-func (c *Cache) RPC(ctx context.Context, method string, args, reply any) error {
+func (c *Cache) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	req, ok := describe(method, args)
 	if !ok || !req.opts.AllowStale || req.opts.MinQueryIndex > 0 || req.opts.RequireConsistent {
 		return c.rpc(ctx, method, args, reply)
@@ -268,7 +268,7 @@ func (c *Cache) drop(key string, e *entry) {
 
 // refresh keeps one entry fresh with blocking queries until it goes
 // unused for IdleTTL or the cache shuts down.
-func (c *Cache) refresh(req *request, method string, e *entry) {
+func (c *Cache) refresh(req *request, method structs.Method, e *entry) {
 	defer c.wg.Done()
 	defer func() {
 		c.mu.Lock()

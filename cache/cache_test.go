@@ -31,7 +31,7 @@ func (f *fakeServer) bump() {
 	f.mu.Unlock()
 }
 
-func (f *fakeServer) RPC(ctx context.Context, method string, args, reply any) error {
+func (f *fakeServer) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	f.calls.Add(1)
 	if f.fail.Load() {
 		return structs.ErrNoDCPath

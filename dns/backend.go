@@ -29,7 +29,7 @@ import (
 // Errors: *structs.ErrUnknownDC answers NXDOMAIN; everything else,
 // structs.ErrNoDCPath included, answers SERVFAIL.
 type Backend interface {
-	RPC(ctx context.Context, method string, args, reply any) error
+	RPC(ctx context.Context, method structs.Method, args, reply any) error
 }
 
 // QueryExecutor runs a prepared query for NAME.query[.DC] lookups. It must

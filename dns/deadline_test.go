@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"consulate/structs"
 )
 
 // stuckBackend never answers: every call waits until its context is done
@@ -15,7 +17,7 @@ import (
 // not leave goroutines behind).
 type stuckBackend struct{ release chan struct{} }
 
-func (b *stuckBackend) RPC(ctx context.Context, method string, args, reply any) error {
+func (b *stuckBackend) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

@@ -69,7 +69,7 @@ func (f *fakeBackend) addInstance(dc, node string, svc *structs.NodeService, sta
 
 func (f *fakeBackend) known(dc string) bool { return slices.Contains(f.dcs, dc) }
 
-func (f *fakeBackend) RPC(ctx context.Context, method string, args, reply any) error {
+func (f *fakeBackend) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := ctx.Err(); err != nil {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 
 	"consulate/structs"
@@ -21,7 +21,7 @@ type LocalServers struct {
 	// mu guards servers and preferred.
 	mu        sync.Mutex
 	servers   map[string]Server
-	preferred string
+	preferred structs.ServerAddr
 }
 
 // NewLocalServers builds an empty LocalServers.
@@ -50,19 +50,19 @@ func (l *LocalServers) Rebalance() {
 	}
 }
 
-func (l *LocalServers) aliveLocked() []string {
-	var out []string
+func (l *LocalServers) aliveLocked() []structs.ServerAddr {
+	var out []structs.ServerAddr
 	for _, s := range l.servers {
 		if s.Status == structs.StatusAlive {
 			out = append(out, s.Addr)
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
 // Addrs returns the alive servers' addresses, the preferred one first.
-func (l *LocalServers) Addrs() []string {
+func (l *LocalServers) Addrs() []structs.ServerAddr {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	alive := l.aliveLocked()
@@ -81,7 +81,7 @@ func (l *LocalServers) Addrs() []string {
 
 // Call sends a call to a server of the local datacenter, moving on to the
 // next one when a server cannot be reached.
-func (l *LocalServers) Call(ctx context.Context, method string, args, reply any) error {
+func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, reply any) error {
 	addrs := l.Addrs()
 	if len(addrs) == 0 {
 		return structs.ErrNoServers
@@ -118,13 +118,13 @@ func answered(err error) bool {
 }
 
 // demote moves the preference off addr to another alive server.
-func (l *LocalServers) demote(addr string) {
+func (l *LocalServers) demote(addr structs.ServerAddr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.preferred != addr {
 		return
 	}
-	var others []string
+	var others []structs.ServerAddr
 	for _, a := range l.aliveLocked() {
 		if a != addr {
 			others = append(others, a)

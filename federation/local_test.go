@@ -15,10 +15,10 @@ func TestLocalServersFailover(t *testing.T) {
 		t.Fatalf("no servers: %v", err)
 	}
 	for _, n := range []string{"a", "b", "c"} {
-		l.Update(Server{Name: n, Datacenter: "dc1", Addr: n + ":8300", Status: structs.StatusAlive})
+		l.Update(Server{Name: n, Datacenter: "dc1", Addr: structs.ServerAddr(n + ":8300"), Status: structs.StatusAlive})
 	}
 	l.Update(Server{Name: "c", Datacenter: "dc1", Addr: "c:8300", Status: structs.StatusFailed})
-	first := l.Addrs()[0]
+	first := string(l.Addrs()[0])
 	fc.fail[first] = errors.New("connection refused")
 	var got string
 	if err := l.Call(context.Background(), "m", &structs.EmptyRequest{}, &got); err != nil {
@@ -27,7 +27,7 @@ func TestLocalServersFailover(t *testing.T) {
 	if got == first || got == "c:8300" {
 		t.Fatalf("answered by %s", got)
 	}
-	if l.Addrs()[0] != got {
+	if string(l.Addrs()[0]) != got {
 		t.Fatalf("preferred not moved to the server that answered")
 	}
 	for a := range map[string]bool{"a:8300": true, "b:8300": true} {
@@ -45,9 +45,9 @@ func TestLocalServersDemoteSilentServer(t *testing.T) {
 	fc := &fakeCaller{fail: map[string]error{}}
 	l := NewLocalServers(fc)
 	for _, n := range []string{"a", "b", "c"} {
-		l.Update(Server{Name: n, Datacenter: "dc1", Addr: n + ":8300", Status: structs.StatusAlive})
+		l.Update(Server{Name: n, Datacenter: "dc1", Addr: structs.ServerAddr(n + ":8300"), Status: structs.StatusAlive})
 	}
-	first := l.Addrs()[0]
+	first := string(l.Addrs()[0])
 	fc.fail[first] = context.DeadlineExceeded
 	write := &structs.RegisterRequest{Datacenter: "dc1", Node: "n"}
 	if err := l.Call(context.Background(), "m", write, new(string)); !errors.Is(err, context.DeadlineExceeded) {
@@ -56,14 +56,14 @@ func TestLocalServersDemoteSilentServer(t *testing.T) {
 	if n := len(fc.calls); n != 1 {
 		t.Fatalf("the write went to %d servers: %v", n, fc.calls)
 	}
-	if l.Addrs()[0] == first {
+	if string(l.Addrs()[0]) == first {
 		t.Fatalf("%s did not answer but is still asked first", first)
 	}
 	// A server that answered with an error stays preferred.
-	second := l.Addrs()[0]
+	second := string(l.Addrs()[0])
 	fc.fail[second] = &structs.RemoteError{Msg: "boom"}
 	l.Call(context.Background(), "m", write, new(string))
-	if l.Addrs()[0] != second {
+	if string(l.Addrs()[0]) != second {
 		t.Fatalf("a server that answered lost the preference")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"consulate/structs"
 )
 
 // Prober is what Run needs of the Caller to watch other datacenters:
@@ -11,10 +13,10 @@ import (
 type Prober interface {
 	// Ping measures a round trip to the server at addr, dialing it if
 	// needed; it honours ctx.
-	Ping(ctx context.Context, addr string) (time.Duration, error)
+	Ping(ctx context.Context, addr structs.ServerAddr) (time.Duration, error)
 	// CloseSession drops the pooled connections to addr, so the next call
 	// dials afresh, and returns how many it closed. It must not block.
-	CloseSession(addr string) int
+	CloseSession(addr structs.ServerAddr) int
 }
 
 // maxProbesDown bounds the probes in flight to one server that does not
@@ -25,8 +27,9 @@ const maxProbesDown = 4
 
 // probeTarget is one probe to start.
 type probeTarget struct {
-	dc, name, addr string
-	timeout        time.Duration
+	dc, name string
+	addr     structs.ServerAddr
+	timeout  time.Duration
 }
 
 // Run pings every server of every other datacenter until ctx ends: those

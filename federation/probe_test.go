@@ -53,27 +53,29 @@ func (n *netCaller) wait(ctx context.Context, addr string) error {
 	}
 }
 
-func (n *netCaller) Call(ctx context.Context, addr, method string, args, reply any) error {
+func (n *netCaller) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	n.mu.Lock()
 	n.calls++
 	n.mu.Unlock()
-	if err := n.wait(ctx, addr); err != nil {
+	if err := n.wait(ctx, string(addr)); err != nil {
 		return err
 	}
 	if p, ok := reply.(*string); ok {
-		*p = addr
+		*p = string(addr)
 	}
 	return nil
 }
 
-func (n *netCaller) Ping(ctx context.Context, addr string) (time.Duration, error) {
+func (n *netCaller) Ping(ctx context.Context, sa structs.ServerAddr) (time.Duration, error) {
+	addr := string(sa)
 	n.mu.Lock()
 	n.pings++
 	n.mu.Unlock()
 	return time.Millisecond, n.wait(ctx, addr)
 }
 
-func (n *netCaller) CloseSession(addr string) int {
+func (n *netCaller) CloseSession(sa structs.ServerAddr) int {
+	addr := string(sa)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.closed[addr]++

@@ -16,7 +16,7 @@ import (
 // Caller performs one RPC against one server address. rpcmux.Pool
 // implements it. It must be safe for concurrent use and honour ctx.
 type Caller interface {
-	Call(ctx context.Context, addr, method string, args, reply any) error
+	Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error
 }
 
 // RTTFunc estimates the round-trip time from this server to the named WAN
@@ -29,7 +29,7 @@ type Server struct {
 	Name       string
 	Datacenter string
 	// Addr is the server RPC address, host:port.
-	Addr   string
+	Addr   structs.ServerAddr
 	Status structs.MemberStatus
 }
 
@@ -289,7 +289,7 @@ func (r *Router) MedianRTT(dcName string) (time.Duration, bool) {
 // whose newest evidence says they answer, ordered by RTT (random among
 // equals). When none does, the datacenter is known unreachable and the
 // error says so at once, without a call.
-func (r *Router) candidates(dcName string) ([]string, error) {
+func (r *Router) candidates(dcName string) ([]structs.ServerAddr, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dc := r.dcs[dcName]
@@ -306,7 +306,7 @@ func (r *Router) candidates(dcName string) ([]string, error) {
 	}
 	now := r.cfg.Now()
 	type cand struct {
-		addr     string
+		addr     structs.ServerAddr
 		rtt      time.Duration
 		tiebreak uint32
 	}
@@ -335,7 +335,7 @@ func (r *Router) candidates(dcName string) ([]string, error) {
 		}
 		return a.tiebreak < b.tiebreak
 	})
-	out := make([]string, len(cs))
+	out := make([]structs.ServerAddr, len(cs))
 	for i, c := range cs {
 		out[i] = c.addr
 	}
@@ -382,7 +382,7 @@ func (r *Router) noteReachLocked(dcName string, dc *dcState, now time.Time) {
 
 // usable tells whether addr in dc is still worth trying: a probe may have
 // found it down while an earlier server was being tried.
-func (r *Router) usable(dcName, addr string) bool {
+func (r *Router) usable(dcName string, addr structs.ServerAddr) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dc := r.dcs[dcName]
@@ -405,7 +405,10 @@ func (r *Router) usable(dcName, addr string) bool {
 // datacenter that stopped answering fails fast instead of hanging; a
 // blocking query gets its wait plus BlockingGrace per attempt. A
 // datacenter none of whose servers answers fails at once.
-func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, reply any) error {
+//
+// Router is the server's Forwarder (server.Deps.Forwarder).
+func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error {
+	dcName := string(dc)
 	addrs, err := r.candidates(dcName)
 	if err != nil {
 		r.record(dcName, "", time.Time{}, err)
@@ -472,11 +475,6 @@ func (r *Router) ForwardDC(ctx context.Context, dcName, method string, args, rep
 	return fmt.Errorf("%w %q: %v", structs.ErrNoDCPath, dcName, lastErr)
 }
 
-// ForwardLeader sends a call to the local leader at addr.
-func (r *Router) ForwardLeader(ctx context.Context, addr, method string, args, reply any) error {
-	return r.caller.Call(ctx, addr, method, args, reply)
-}
-
 // retryable tells whether a failed call may go to another server: a read
 // whenever the server did not answer; a write only when it surely never
 // arrived (or the server had no leader to apply it), so no write is
@@ -498,7 +496,7 @@ func retryable(args any, err error) bool {
 // record counts a request's outcome for dc and, when it went to addr,
 // keeps it as evidence about that server; started is when the attempt
 // began.
-func (r *Router) record(dcName, addr string, started time.Time, err error) {
+func (r *Router) record(dcName string, addr structs.ServerAddr, started time.Time, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dc := r.dcs[dcName]
@@ -521,7 +519,7 @@ func (r *Router) record(dcName, addr string, started time.Time, err error) {
 // evidenceLocked keeps the result of a call or probe to addr that began at
 // started: a success counts from now, a failure from started, so a probe
 // that timed out across a heal does not outweigh a later success.
-func (r *Router) evidenceLocked(dcName string, dc *dcState, addr string, started, now time.Time, err error) {
+func (r *Router) evidenceLocked(dcName string, dc *dcState, addr structs.ServerAddr, started, now time.Time, err error) {
 	for _, s := range dc.servers {
 		if s.Addr != addr {
 			continue

@@ -19,7 +19,8 @@ type fakeCaller struct {
 	fail map[string]error
 }
 
-func (f *fakeCaller) Call(ctx context.Context, addr, method string, args, reply any) error {
+func (f *fakeCaller) Call(ctx context.Context, sa structs.ServerAddr, method structs.Method, args, reply any) error {
+	addr := string(sa)
 	f.mu.Lock()
 	f.calls = append(f.calls, addr)
 	err := f.fail[addr]
@@ -50,7 +51,7 @@ func newTestRouter(t *testing.T, c Caller, rtts map[string]time.Duration) *Route
 func addDC(r *Router, dc string, n int, status structs.MemberStatus) {
 	for i := 1; i <= n; i++ {
 		r.UpdateServer(Server{Name: fmt.Sprintf("s%d.%s", i, dc), Datacenter: dc,
-			Addr: fmt.Sprintf("%s-%d:8300", dc, i), Status: status})
+			Addr: structs.ServerAddr(fmt.Sprintf("%s-%d:8300", dc, i)), Status: status})
 	}
 }
 

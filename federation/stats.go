@@ -10,7 +10,7 @@ import (
 // ServerHealth is one server's state in a DCHealth.
 type ServerHealth struct {
 	Name   string
-	Addr   string
+	Addr   structs.ServerAddr
 	Status string
 	// Flaps counts failed→alive transitions within the flap window.
 	Flaps       int

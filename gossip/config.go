@@ -12,10 +12,6 @@ import (
 	"consulate/structs"
 )
 
-// TagID is the tag that carries a member's node ID; the merge check refuses a
-// member whose ID is already used by a live member of another name.
-const TagID = "id"
-
 // ErrInvalidConfig is wrapped by every error Validate returns.
 var ErrInvalidConfig = errors.New("gossip: invalid config")
 

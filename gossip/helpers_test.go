@@ -34,7 +34,7 @@ func testConfig(name, ip string) *Config {
 	c.BroadcastTimeout = 500 * time.Millisecond
 	c.LeavePropagateDelay = 50 * time.Millisecond
 	c.Logger = testLogger()
-	c.Tags = map[string]string{"role": "test", TagID: "id-" + name}
+	c.Tags = map[string]string{"role": "test", structs.TagID: "id-" + name}
 	return c
 }
 

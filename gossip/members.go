@@ -294,12 +294,12 @@ func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {
 		if ms.member.Status != structs.StatusAlive && ms.member.Status != structs.StatusLeaving {
 			continue
 		}
-		if id := ms.member.Tags[TagID]; id != "" {
+		if id := ms.member.Tags[structs.TagID]; id != "" {
 			owners[id] = name
 		}
 	}
 	p.memberLock.RUnlock()
-	selfID := p.Tags()[TagID]
+	selfID := p.Tags()[structs.TagID]
 
 	members := make([]structs.Member, 0, len(peers))
 	for _, n := range peers {
@@ -314,7 +314,7 @@ func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {
 		if m.Status != structs.StatusAlive {
 			continue
 		}
-		id := m.Tags[TagID]
+		id := m.Tags[structs.TagID]
 		if id == "" {
 			continue
 		}

@@ -23,7 +23,7 @@ func TestThreePoolsJoinWithTags(t *testing.T) {
 			if m.Status != structs.StatusAlive {
 				t.Errorf("%s sees %s as %s", p.LocalName(), m.Name, m.Status)
 			}
-			if m.Tags["role"] != "test" || m.Tags[TagID] != "id-"+m.Name {
+			if m.Tags["role"] != "test" || m.Tags[structs.TagID] != "id-"+m.Name {
 				t.Errorf("%s sees %s with tags %v", p.LocalName(), m.Name, m.Tags)
 			}
 			if m.Addr == "" || m.Port == 0 {
@@ -61,7 +61,7 @@ func TestJoinEventsAndUpdateTags(t *testing.T) {
 		})
 		return n == 1, "no join event for b at a"
 	})
-	if err := b.UpdateTags(map[string]string{"role": "changed", TagID: "id-b"}); err != nil {
+	if err := b.UpdateTags(map[string]string{"role": "changed", structs.TagID: "id-b"}); err != nil {
 		t.Fatal(err)
 	}
 	gossiptest.WaitFor(t, 5*time.Second, func() (bool, string) {
@@ -230,10 +230,10 @@ func TestJoinNobodyAnswers(t *testing.T) {
 
 func TestNodeIDConflictJoinError(t *testing.T) {
 	ca := testConfig("consul-server01", "127.0.0.69")
-	ca.Tags[TagID] = "b76f1e4c-0000-4000-8000-000000000001"
+	ca.Tags[structs.TagID] = "b76f1e4c-0000-4000-8000-000000000001"
 	a := newTestPool(t, ca)
 	cb := testConfig("consul-server02", "127.0.0.70")
-	cb.Tags[TagID] = "b76f1e4c-0000-4000-8000-000000000001"
+	cb.Tags[structs.TagID] = "b76f1e4c-0000-4000-8000-000000000001"
 	b := newTestPool(t, cb)
 	n, err := b.Join([]string{addrOf(a)}, false)
 	if err == nil || n != 0 {

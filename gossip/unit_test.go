@@ -18,7 +18,7 @@ import (
 
 func fakeNode(t *testing.T, name string, state memberlist.NodeStateType) *memberlist.Node {
 	t.Helper()
-	meta, err := encodeTags(map[string]string{TagID: "id-" + name})
+	meta, err := encodeTags(map[string]string{structs.TagID: "id-" + name})
 	if err != nil {
 		t.Fatal(err)
 	}

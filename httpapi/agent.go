@@ -12,7 +12,7 @@ import (
 type Agent interface {
 	// RPC calls a server (structs.Method*, pointer args and reply); the
 	// server side honours QueryOptions (blocking, consistency).
-	RPC(ctx context.Context, method string, args, reply any) error
+	RPC(ctx context.Context, method structs.Method, args, reply any) error
 	// Self describes the agent for /v1/agent/self. Must not block.
 	Self() Self
 	// Members lists the LAN pool, or the WAN pool when wan is set (an

@@ -9,7 +9,7 @@ import (
 )
 
 // rpcRead calls a read RPC and writes its meta headers.
-func (s *Server) rpcRead(w http.ResponseWriter, r *http.Request, method string, q *structs.QueryOptions, args any, reply any, meta *structs.QueryMeta) error {
+func (s *Server) rpcRead(w http.ResponseWriter, r *http.Request, method structs.Method, q *structs.QueryOptions, args any, reply any, meta *structs.QueryMeta) error {
 	if err := s.agent.RPC(r.Context(), method, args, reply); err != nil {
 		return err
 	}

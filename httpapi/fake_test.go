@@ -24,8 +24,8 @@ type fakeAgent struct {
 	index    uint64
 	changed  chan struct{} // closed and replaced on every write
 	local    chan struct{}
-	errs     map[string]error // forced RPC errors by method
-	last     map[string]any   // last args by method
+	errs     map[structs.Method]error // forced RPC errors by method
+	last     map[structs.Method]any   // last args by method
 	nodeMain bool
 	// syncs counts SyncChanges calls; synced is what the last one saw
 	// (the "catalog"); syncErr is what they return.
@@ -39,7 +39,7 @@ func newFakeAgent() *fakeAgent {
 		services: map[string]*structs.NodeService{}, checks: map[string]*structs.HealthCheck{},
 		kv: map[string]*structs.DirEntry{}, sessions: map[string]*structs.Session{},
 		changed: make(chan struct{}), local: make(chan struct{}),
-		errs: map[string]error{}, last: map[string]any{}, index: 1,
+		errs: map[structs.Method]error{}, last: map[structs.Method]any{}, index: 1,
 	}
 }
 
@@ -269,7 +269,7 @@ func (f *fakeAgent) block(ctx context.Context, q *structs.QueryOptions) {
 	}
 }
 
-func (f *fakeAgent) RPC(ctx context.Context, method string, args, reply any) error {
+func (f *fakeAgent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	if err := checkDC(args); err != nil {
 		return err
 	}

@@ -21,16 +21,16 @@ import (
 type fuzzAgent struct {
 	*fakeAgent
 	mu       sync.Mutex
-	lastArgs map[string]any
+	lastArgs map[structs.Method]any
 	lastDef  *structs.ServiceDefinition
 	lastChk  *structs.CheckType
 }
 
 func newFuzzAgent() *fuzzAgent {
-	return &fuzzAgent{fakeAgent: newFakeAgent(), lastArgs: map[string]any{}}
+	return &fuzzAgent{fakeAgent: newFakeAgent(), lastArgs: map[structs.Method]any{}}
 }
 
-func (a *fuzzAgent) RPC(ctx context.Context, method string, args, reply any) error {
+func (a *fuzzAgent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	a.mu.Lock()
 	a.lastArgs[method] = args
 	a.mu.Unlock()
@@ -55,7 +55,7 @@ func (a *fuzzAgent) AddCheck(ct *structs.CheckType) error {
 	return a.fakeAgent.AddCheck(ct)
 }
 
-func (a *fuzzAgent) take(method string) any {
+func (a *fuzzAgent) take(method structs.Method) any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	v := a.lastArgs[method]

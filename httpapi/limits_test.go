@@ -25,7 +25,7 @@ type holdAgent struct {
 	restored chan int
 }
 
-func (h *holdAgent) RPC(ctx context.Context, method string, args, reply any) error {
+func (h *holdAgent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	switch method {
 	case structs.MethodKVSApply:
 		select {

@@ -3,40 +3,12 @@ package lan
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 
 	"consulate/gossip"
-)
-
-// Tag names Consul puts on LAN (and WAN) members.
-const (
-	TagRole        = "role"
-	TagDatacenter  = "dc"
-	TagPort        = "port"
-	TagID          = gossip.TagID
-	TagBuild       = "build"
-	TagVsn         = "vsn"
-	TagVsnMin      = "vsn_min"
-	TagVsnMax      = "vsn_max"
-	TagRaftVsn     = "raft_vsn"
-	TagExpect      = "expect"
-	TagBootstrap   = "bootstrap"
-	TagWANJoinPort = "wan_join_port"
-	TagSegment     = "segment"
-
-	RoleServer = "consul"
-	RoleClient = "node"
-)
-
-// Protocol versions advertised in the vsn tags (Consul's values).
-const (
-	ProtocolVersion    = 2
-	ProtocolVersionMin = 2
-	ProtocolVersionMax = 3
+	"consulate/structs"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate returns.
@@ -101,41 +73,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	g := *c.Gossip
-	g.Tags = c.BuildTags()
+	g.Tags = c.memberTags()
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }
 
-// BuildTags returns Gossip.Tags with Consul's tags laid over them.
-func (c *Config) BuildTags() map[string]string {
-	tags := maps.Clone(c.Gossip.Tags)
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	tags[TagDatacenter] = c.Datacenter
-	tags[TagSegment] = c.Segment
-	tags[TagID] = c.NodeID
-	tags[TagVsn] = strconv.Itoa(ProtocolVersion)
-	tags[TagVsnMin] = strconv.Itoa(ProtocolVersionMin)
-	tags[TagVsnMax] = strconv.Itoa(ProtocolVersionMax)
-	tags[TagBuild] = c.Build
-	if !c.Server {
-		tags[TagRole] = RoleClient
-		return tags
-	}
-	tags[TagRole] = RoleServer
-	tags[TagPort] = strconv.Itoa(c.ServerPort)
-	tags[TagRaftVsn] = strconv.Itoa(c.RaftVersion)
-	if c.BootstrapExpect > 0 {
-		tags[TagExpect] = strconv.Itoa(c.BootstrapExpect)
-	}
-	if c.Bootstrap {
-		tags[TagBootstrap] = "1"
-	}
-	if c.WANJoinPort > 0 {
-		tags[TagWANJoinPort] = strconv.Itoa(c.WANJoinPort)
-	}
-	return tags
+// memberTags are the tags this pool's member carries.
+func (c *Config) memberTags() map[string]string {
+	return structs.MemberTags{
+		Datacenter: c.Datacenter, NodeID: c.NodeID, Build: c.Build, Segment: c.Segment,
+		Server: c.Server, ServerPort: c.ServerPort, RaftVersion: c.RaftVersion,
+		BootstrapExpect: c.BootstrapExpect, Bootstrap: c.Bootstrap, WANJoinPort: c.WANJoinPort,
+	}.Tags(c.Gossip.Tags)
 }

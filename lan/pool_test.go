@@ -79,7 +79,7 @@ func TestServerAndClientTags(t *testing.T) {
 		if m.Name != "cli02" {
 			continue
 		}
-		if _, ok := IsServer(m); ok {
+		if _, ok := structs.ParseServer(m); ok {
 			t.Error("client reported as server")
 		}
 		want := map[string]string{"role": "node", "dc": "dc1", "id": "00000000-0000-4000-8000-000000000002",
@@ -111,23 +111,6 @@ func TestWrongDatacenterRefused(t *testing.T) {
 	}
 	if !errors.Is(err, gossip.ErrJoinFailed) {
 		t.Errorf("not ErrJoinFailed: %v", err)
-	}
-}
-
-func TestIsServer(t *testing.T) {
-	good := structs.Member{Name: "s", Addr: "10.0.0.1", Tags: map[string]string{"role": "consul", "port": "8300", "dc": "dc1"}}
-	if s, ok := IsServer(good); !ok || s.Addr != "10.0.0.1:8300" {
-		t.Errorf("IsServer(good) = %+v %v", s, ok)
-	}
-	for name, tags := range map[string]map[string]string{
-		"client":   {"role": "node", "port": "8300"},
-		"no port":  {"role": "consul"},
-		"bad port": {"role": "consul", "port": "x"},
-		"big port": {"role": "consul", "port": "70000"},
-	} {
-		if _, ok := IsServer(structs.Member{Name: name, Addr: "10.0.0.1", Tags: tags}); ok {
-			t.Errorf("%s: reported as server", name)
-		}
 	}
 }
 

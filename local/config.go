@@ -20,7 +20,7 @@ const (
 
 // RPCFunc is the agent's RPC: method is a structs.Method* name, args a
 // pointer to its request, reply a pointer to its reply.
-type RPCFunc func(ctx context.Context, method string, args, reply any) error
+type RPCFunc func(ctx context.Context, method structs.Method, args, reply any) error
 
 // Config configures a State.
 type Config struct {

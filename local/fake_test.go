@@ -18,7 +18,7 @@ type fakeCatalog struct {
 	services map[string]*structs.NodeService
 	checks   map[string]*structs.HealthCheck
 	fail     error
-	calls    map[string]int
+	calls    map[structs.Method]int
 	// hold, when set, makes every call wait for it to close, ignoring
 	// ctx: a server that accepted the call and went silent.
 	hold chan struct{}
@@ -28,11 +28,11 @@ func newFakeCatalog() *fakeCatalog {
 	return &fakeCatalog{
 		services: map[string]*structs.NodeService{},
 		checks:   map[string]*structs.HealthCheck{},
-		calls:    map[string]int{},
+		calls:    map[structs.Method]int{},
 	}
 }
 
-func (f *fakeCatalog) RPC(ctx context.Context, method string, args, reply any) error {
+func (f *fakeCatalog) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (f *fakeCatalog) check(id string) *structs.HealthCheck {
 	return nil
 }
 
-func (f *fakeCatalog) count(method string) int {
+func (f *fakeCatalog) count(method structs.Method) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[method]

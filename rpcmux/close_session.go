@@ -1,5 +1,7 @@
 package rpcmux
 
+import "consulate/structs"
+
 // CloseSession closes every pooled session to addr (of every lane), so the
 // next call dials afresh. Calls in progress on them fail at once. It
 // returns how many sessions it closed.
@@ -8,7 +10,7 @@ package rpcmux
 // TCP connection that lost packets through a long cut has backed its
 // retransmissions off to many seconds, so after the network heals it stays
 // stuck long after a new connection would work.
-func (p *Pool) CloseSession(addr string) int {
+func (p *Pool) CloseSession(addr structs.ServerAddr) int {
 	var victims []*session
 	p.mu.Lock()
 	for key, st := range p.addrs {

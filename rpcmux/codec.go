@@ -15,7 +15,7 @@ import (
 
 // requestHeader precedes the arguments of every call.
 type requestHeader struct {
-	Method string
+	Method structs.Method
 	Seq    uint64
 	// Timeout is the time the caller has left, in nanoseconds, so the
 	// server's clock need not agree with the caller's; 0 means none. A

@@ -14,7 +14,7 @@ import (
 // decoded arguments back as the reply.
 type fuzzHandler struct{}
 
-var fuzzMethods = map[string]func() any{
+var fuzzMethods = map[structs.Method]func() any{
 	structs.MethodKVSApply:           func() any { return &structs.KVSRequest{} },
 	structs.MethodCatalogRegister:    func() any { return &structs.RegisterRequest{} },
 	structs.MethodTxnApply:           func() any { return &structs.TxnRequest{} },
@@ -24,7 +24,7 @@ var fuzzMethods = map[string]func() any{
 	structs.MethodSnapshotRestore:    func() any { return &structs.SnapshotRequest{} },
 }
 
-func (fuzzHandler) NewCall(method string) (any, any, bool) {
+func (fuzzHandler) NewCall(method structs.Method) (any, any, bool) {
 	mk, ok := fuzzMethods[method]
 	if !ok {
 		return nil, nil, false
@@ -32,7 +32,7 @@ func (fuzzHandler) NewCall(method string) (any, any, bool) {
 	return mk(), new(any), true
 }
 
-func (fuzzHandler) RPC(_ context.Context, _ string, args, reply any) error {
+func (fuzzHandler) RPC(_ context.Context, _ structs.Method, args, reply any) error {
 	*reply.(*any) = args
 	return nil
 }

@@ -55,7 +55,7 @@ func newTestHandler() *testHandler {
 	return &testHandler{blockCtxCh: make(chan context.Context, 16), release: make(chan struct{})}
 }
 
-func (h *testHandler) NewCall(method string) (any, any, bool) {
+func (h *testHandler) NewCall(method structs.Method) (any, any, bool) {
 	switch method {
 	case "Test.Echo":
 		return &echoArgs{}, &echoArgs{}, true
@@ -75,7 +75,7 @@ func (h *testHandler) NewCall(method string) (any, any, bool) {
 	return nil, nil, false
 }
 
-func (h *testHandler) RPC(ctx context.Context, method string, args, reply any) error {
+func (h *testHandler) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	h.calls.Add(1)
 	n := h.inFlight.Add(1)
 	defer h.inFlight.Add(-1)
@@ -187,7 +187,7 @@ type testServer struct {
 	mux     *Mux
 	h       *testHandler
 	ln      *countingListener
-	addr    string
+	addr    structs.ServerAddr
 	serveCh chan error
 }
 
@@ -200,7 +200,7 @@ func startServer(t testing.TB, cfg Config, h *testHandler, addr string) *testSer
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	s := &testServer{mux: New(cfg, h, testLogger(t)), h: h, ln: &countingListener{Listener: ln}, addr: ln.Addr().String(), serveCh: make(chan error, 1)}
+	s := &testServer{mux: New(cfg, h, testLogger(t)), h: h, ln: &countingListener{Listener: ln}, addr: structs.ServerAddr(ln.Addr().String()), serveCh: make(chan error, 1)}
 	go func() { s.serveCh <- s.mux.Serve(s.ln) }()
 	t.Cleanup(func() { s.stop(t) })
 	return s

@@ -17,7 +17,7 @@ import (
 // holdCalls starts n calls of method that stay in the handler until
 // h.release is closed, and returns a func that waits for them and reports
 // their errors.
-func holdCalls(t *testing.T, p *Pool, addr, method string, args any, n int) func() {
+func holdCalls(t *testing.T, p *Pool, addr structs.ServerAddr, method structs.Method, args any, n int) func() {
 	t.Helper()
 	ctx := ctxTimeout(t, 30*time.Second)
 	var wg sync.WaitGroup
@@ -108,7 +108,7 @@ func TestServerBoundsStreamsPerSession(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxStreamsPerSession = 4
 	srv := startServer(t, cfg, h, "")
-	conn, err := net.Dial("tcp", srv.addr)
+	conn, err := net.Dial("tcp", string(srv.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestServerBoundsStreamsPerSession(t *testing.T) {
 	}
 	defer ys.Close()
 	c := newWireCodec(DefaultMaxMessageSize)
-	call := func(method string, args any) (*yamux.Stream, error) {
+	call := func(method structs.Method, args any) (*yamux.Stream, error) {
 		st, err := ys.OpenStream()
 		if err != nil {
 			return nil, err
@@ -218,7 +218,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 	dialFrom := func(ip string) net.Conn {
 		t.Helper()
 		d := dialer(net.ParseIP(ip), 5*time.Second)
-		c, err := d.Dial("tcp", srv.addr)
+		c, err := d.Dial("tcp", string(srv.addr))
 		if err != nil {
 			t.Fatalf("dial from %s: %v", ip, err)
 		}
@@ -269,7 +269,7 @@ func TestMaxConnsPerClientZeroIsUnlimited(t *testing.T) {
 	cfg.HandshakeTimeout = time.Minute
 	srv := startServer(t, cfg, newTestHandler(), "")
 	for range 120 {
-		c, err := net.Dial("tcp", srv.addr)
+		c, err := net.Dial("tcp", string(srv.addr))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +305,7 @@ func TestHandshakeDeadlineCoversPreamble(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", srv.addr)
+			conn, err := net.Dial("tcp", string(srv.addr))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -353,7 +353,7 @@ func TestIdlePlainConnectionClosed(t *testing.T) {
 	cfg := testConfig()
 	cfg.PlainIdleTimeout = idle
 	srv := startServer(t, cfg, h, "")
-	conn, err := net.Dial("tcp", srv.addr)
+	conn, err := net.Dial("tcp", string(srv.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestIdlePlainConnectionClosed(t *testing.T) {
 	if _, err := conn.Write([]byte{byte(RPCPlain)}); err != nil {
 		t.Fatal(err)
 	}
-	roundTrip := func(method string, args any) {
+	roundTrip := func(method structs.Method, args any) {
 		t.Helper()
 		if err := c.writeFrame(conn, &requestHeader{Method: method, Seq: 1}, args); err != nil {
 			t.Fatal(err)

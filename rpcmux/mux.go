@@ -22,9 +22,9 @@ type Handler interface {
 	// NewCall returns fresh pointers to decode the arguments into and to
 	// fill with the reply, or ok=false for an unknown method. It must not
 	// block.
-	NewCall(method string) (args, reply any, ok bool)
+	NewCall(method structs.Method) (args, reply any, ok bool)
 	// RPC serves one call; it may block until ctx is done.
-	RPC(ctx context.Context, method string, args, reply any) error
+	RPC(ctx context.Context, method structs.Method, args, reply any) error
 }
 
 // Mux serves the server port: it accepts connections, reads the protocol

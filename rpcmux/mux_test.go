@@ -36,7 +36,7 @@ func TestPoolCallOverTCP(t *testing.T) {
 
 func TestPlainRPCConnection(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "")
-	conn, err := net.Dial("tcp", srv.addr)
+	conn, err := net.Dial("tcp", string(srv.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestServerRestartRedials(t *testing.T) {
 	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err == nil {
 		t.Fatal("call succeeded with the server down")
 	}
-	srv2 := startServer(t, testConfig(), h, srv.addr)
+	srv2 := startServer(t, testConfig(), h, string(srv.addr))
 	if err := p.Call(ctx, srv2.addr, "Test.Echo", &echoArgs{S: "back"}, nil); err != nil {
 		t.Fatalf("call after restart: %v", err)
 	}
@@ -285,7 +285,7 @@ func TestBadFirstBytesCloseConnection(t *testing.T) {
 	cfg.HandshakeTimeout = 100 * time.Millisecond
 	srv := startServer(t, cfg, newTestHandler(), "")
 	for _, first := range [][]byte{{0xFF}, {byte(RPCTLS)}, {42, 1, 2, 3}, nil} {
-		conn, err := net.Dial("tcp", srv.addr)
+		conn, err := net.Dial("tcp", string(srv.addr))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +314,7 @@ func TestPlainConnectionOversizedRequest(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxMessageSize = 1024
 	srv := startServer(t, cfg, newTestHandler(), "")
-	conn, err := net.Dial("tcp", srv.addr)
+	conn, err := net.Dial("tcp", string(srv.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestCallErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
+	addr := structs.ServerAddr(ln.Addr().String())
 	ln.Close()
 	if err := p.Call(ctxTimeout(t, 5*time.Second), addr, "Test.Echo", &echoArgs{}, nil); err == nil {
 		t.Fatal("call to a closed port succeeded")

@@ -66,7 +66,7 @@ const maxSessionsPerLane = 64
 
 // sessKey names one session slot: the n-th session of a lane to addr.
 type sessKey struct {
-	addr string
+	addr structs.ServerAddr
 	lane lane
 	n    int
 }
@@ -177,7 +177,7 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) *Pool {
 // *structs.RemoteError, so errors.Is(err, structs.ErrNoLeader) and the like
 // work; a deadline or cancellation matches context.DeadlineExceeded or
 // context.Canceled.
-func (p *Pool) Call(ctx context.Context, addr, method string, args, reply any) error {
+func (p *Pool) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
 	}
@@ -319,7 +319,7 @@ func (p *Pool) transportErr(ctx context.Context, s *session, err error) error {
 
 // getSession returns a session of lane ln to addr with a reference held:
 // the first one with room, dialing it if needed.
-func (p *Pool) getSession(ctx context.Context, addr string, ln lane) (*session, error) {
+func (p *Pool) getSession(ctx context.Context, addr structs.ServerAddr, ln lane) (*session, error) {
 	for n := range maxSessionsPerLane {
 		s, full, err := p.getSessionAt(ctx, sessKey{addr: addr, lane: ln, n: n})
 		if err != nil {
@@ -455,7 +455,7 @@ func (p *Pool) dial(key sessKey, st *addrState, ch chan struct{}, timeout time.D
 
 // connect dials key.addr, announces the multiplex protocol and starts yamux.
 func (p *Pool) connect(ctx context.Context, key sessKey) (*session, error) {
-	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", key.addr)
+	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", string(key.addr))
 	if err != nil {
 		return nil, err
 	}
@@ -584,7 +584,7 @@ func (p *Pool) reapIdle(now time.Time) int {
 
 // Ping measures the round trip of a yamux ping on the session to addr
 // that short calls use, dialing it if needed.
-func (p *Pool) Ping(ctx context.Context, addr string) (time.Duration, error) {
+func (p *Pool) Ping(ctx context.Context, addr structs.ServerAddr) (time.Duration, error) {
 	s, err := p.getSession(ctx, addr, laneShort)
 	if err != nil {
 		return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, err)

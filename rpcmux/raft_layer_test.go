@@ -66,7 +66,7 @@ func TestRaftLayerAcceptsRaftConnections(t *testing.T) {
 func TestRaftLayerAddrFallsBackToListener(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "")
 	waitFor(t, 5*time.Second, "listener registered", func() bool {
-		return srv.mux.RaftLayer().Addr().String() == srv.addr
+		return srv.mux.RaftLayer().Addr().String() == string(srv.addr)
 	})
 }
 
@@ -75,13 +75,13 @@ func TestRaftNetworkTransportRoundTrip(t *testing.T) {
 	srv1 := startServer(t, testConfig(), newTestHandler(), "")
 	srv2 := startServer(t, testConfig(), newTestHandler(), "")
 	waitFor(t, 5*time.Second, "listeners registered", func() bool {
-		return srv1.mux.RaftLayer().Addr().String() == srv1.addr && srv2.mux.RaftLayer().Addr().String() == srv2.addr
+		return srv1.mux.RaftLayer().Addr().String() == string(srv1.addr) && srv2.mux.RaftLayer().Addr().String() == string(srv2.addr)
 	})
 	trans1 := raft.NewNetworkTransport(srv1.mux.RaftLayer(), 2, 2*time.Second, io.Discard)
 	defer trans1.Close()
 	trans2 := raft.NewNetworkTransport(srv2.mux.RaftLayer(), 2, 2*time.Second, io.Discard)
 	defer trans2.Close()
-	if string(trans2.LocalAddr()) != srv2.addr {
+	if string(trans2.LocalAddr()) != string(srv2.addr) {
 		t.Fatalf("trans2 LocalAddr = %s", trans2.LocalAddr())
 	}
 

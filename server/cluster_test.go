@@ -13,7 +13,8 @@ import (
 	"consulate/structs"
 )
 
-// fakeForwarder reaches other servers by calling their RPC in process.
+// fakeForwarder reaches other servers (as Deps.Servers and Deps.Forwarder)
+// by calling their RPC in process.
 type fakeForwarder struct {
 	mu      sync.Mutex
 	servers map[raft.ServerAddress]*Server
@@ -22,9 +23,9 @@ type fakeForwarder struct {
 	dc      atomic.Int64
 }
 
-func (f *fakeForwarder) ForwardLeader(ctx context.Context, addr raft.ServerAddress, method string, args, reply any) error {
+func (f *fakeForwarder) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	f.mu.Lock()
-	s := f.servers[addr]
+	s := f.servers[raft.ServerAddress(addr)]
 	f.mu.Unlock()
 	if s == nil {
 		return structs.ErrNoLeader
@@ -33,12 +34,12 @@ func (f *fakeForwarder) ForwardLeader(ctx context.Context, addr raft.ServerAddre
 	return s.RPC(ctx, method, args, reply)
 }
 
-func (f *fakeForwarder) ForwardDC(ctx context.Context, dc, method string, args, reply any) error {
+func (f *fakeForwarder) ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error {
 	f.mu.Lock()
-	s := f.dcs[dc]
+	s := f.dcs[string(dc)]
 	f.mu.Unlock()
 	if s == nil {
-		return &structs.ErrUnknownDC{DC: dc}
+		return &structs.ErrUnknownDC{DC: string(dc)}
 	}
 	f.dc.Add(1)
 	return s.RPC(ctx, method, args, reply)
@@ -52,7 +53,7 @@ func TestThreeServerCluster(t *testing.T) {
 	var servers []*Server
 	for i, tr := range trans {
 		cfg := testConfig([]string{"s1", "s2", "s3"}[i])
-		s := startServer(t, cfg, Deps{Transport: tr, Forwarder: fwd})
+		s := startServer(t, cfg, Deps{Transport: tr, Servers: fwd, Forwarder: fwd})
 		fwd.mu.Lock()
 		fwd.servers[tr.LocalAddr()] = s
 		fwd.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"consulate/rpcmux"
 )
 
 // Config configures a Server.
@@ -66,6 +68,12 @@ type Config struct {
 	// (once gossip also left from the bind address, a 6 s cut of one
 	// follower got it removed, and it rejoined 10-20 s after the heal).
 	DeadServerGrace time.Duration
+	// RPC configures the server port (used when Deps.Listener is set):
+	// the advertised and source addresses and the per-client limits.
+	RPC rpcmux.Config
+	// UserEventSizeLimit bounds a user event's name plus payload
+	// (Internal.EventFire answers a bad request beyond it).
+	UserEventSizeLimit int
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -85,6 +93,8 @@ func DefaultConfig() *Config {
 		DeadServerGrace:      30 * time.Second,
 		TombstoneTTL:         15 * time.Minute,
 		TombstoneGranularity: 30 * time.Second,
+		RPC:                  rpcmux.DefaultConfig(),
+		UserEventSizeLimit:   512,
 	}
 }
 
@@ -114,6 +124,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: reconcile interval must be positive", ErrInvalidConfig)
 	case c.DeadServerGrace < 0:
 		return fmt.Errorf("%w: dead server grace must not be negative", ErrInvalidConfig)
+	case c.UserEventSizeLimit <= 0:
+		return fmt.Errorf("%w: user event size limit must be positive", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}

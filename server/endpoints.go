@@ -16,8 +16,8 @@ import (
 )
 
 // buildEndpoints maps every method name to its handler.
-func (s *Server) buildEndpoints() map[string]endpoint {
-	return map[string]endpoint{
+func (s *Server) buildEndpoints() map[structs.Method]endpoint {
+	return map[structs.Method]endpoint{
 		structs.MethodStatusLeader: ep(routeLocal, s.statusLeader),
 		structs.MethodStatusPeers:  ep(routeLocal, s.statusPeers),
 		structs.MethodStatusPing:   ep(routeLocal, s.statusPing),
@@ -49,8 +49,11 @@ func (s *Server) buildEndpoints() map[string]endpoint {
 		structs.MethodTxnApply: ep(routeLeader, s.txnApply),
 		structs.MethodTxnRead:  ep(routeDefault, s.txnRead),
 
-		structs.MethodCoordinateUpdate:    ep(routeLeader, s.coordinateUpdate),
-		structs.MethodCoordinateListNodes: ep(routeDefault, s.coordinateListNodes),
+		structs.MethodCoordinateUpdate:          ep(routeLeader, s.coordinateUpdate),
+		structs.MethodCoordinateListNodes:       ep(routeDefault, s.coordinateListNodes),
+		structs.MethodCoordinateListDatacenters: ep(routeLocal, s.coordinateListDatacenters),
+
+		structs.MethodEventFire: ep(routeLocal, s.eventFire),
 
 		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
 		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),

@@ -12,16 +12,6 @@ import (
 	"consulate/structs"
 )
 
-// Member tags the leader reads (set by lan/).
-const (
-	tagRole   = "role"
-	tagDC     = "dc"
-	tagID     = "id"
-	tagPort   = "port"
-	tagExpect = "expect"
-	roleSrv   = "consul"
-)
-
 // serfHealth outputs, as Consul words them.
 const (
 	serfAliveOutput  = "Agent alive and reachable"
@@ -68,14 +58,11 @@ func (s *Server) reconcileLoop() {
 // serverMember reads a member's server tags; ok is false for clients and
 // servers of other datacenters.
 func (s *Server) serverMember(m structs.Member) (id raft.ServerID, addr raft.ServerAddress, ok bool) {
-	if m.Tags[tagRole] != roleSrv || m.Tags[tagDC] != s.cfg.Datacenter {
+	si, ok := structs.ParseServer(m)
+	if !ok || si.Datacenter != s.cfg.Datacenter || si.ID == "" {
 		return "", "", false
 	}
-	port, err := strconv.Atoi(m.Tags[tagPort])
-	if err != nil || m.Tags[tagID] == "" {
-		return "", "", false
-	}
-	return raft.ServerID(m.Tags[tagID]), raft.ServerAddress(net.JoinHostPort(m.Addr, strconv.Itoa(port))), true
+	return raft.ServerID(si.ID), raft.ServerAddress(si.Addr), true
 }
 
 // reconcile brings the catalog and the Raft configuration in line with
@@ -86,7 +73,7 @@ func (s *Server) reconcile() {
 	members := s.members()
 	known := make(map[string]bool, len(members))
 	for _, m := range members {
-		if dc := m.Tags[tagDC]; dc != "" && dc != s.cfg.Datacenter {
+		if dc := m.Tags[structs.TagDatacenter]; dc != "" && dc != s.cfg.Datacenter {
 			continue
 		}
 		known[m.Name] = true
@@ -156,7 +143,7 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 		}
 	}
 	req := &structs.RegisterRequest{
-		Datacenter: s.cfg.Datacenter, Node: m.Name, ID: m.Tags[tagID], Address: m.Addr, Service: consulSvc,
+		Datacenter: s.cfg.Datacenter, Node: m.Name, ID: m.Tags[structs.TagID], Address: m.Addr, Service: consulSvc,
 		Check: &structs.HealthCheck{
 			Node: m.Name, CheckID: structs.SerfCheckID, Name: structs.SerfCheckName,
 			Status: status, Output: output, Type: "serf",
@@ -308,8 +295,8 @@ func (s *Server) MaybeBootstrap(members []structs.Member) (bool, error) {
 		if !ok || m.Status != structs.StatusAlive {
 			continue
 		}
-		if exp := m.Tags[tagExpect]; exp != "" && exp != strconv.Itoa(s.cfg.BootstrapExpect) {
-			return false, fmt.Errorf("member %s expects %s servers, this server %d", m.Name, exp, s.cfg.BootstrapExpect)
+		if si, _ := structs.ParseServer(m); si.Expect != 0 && si.Expect != s.cfg.BootstrapExpect {
+			return false, fmt.Errorf("member %s expects %d servers, this server %d", m.Name, si.Expect, s.cfg.BootstrapExpect)
 		}
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: id, Address: addr})
 	}

@@ -127,7 +127,7 @@ func (s *Server) executor(opts structs.QueryOptions, agent structs.QuerySource) 
 			req := &structs.PreparedQueryExecuteRemoteRequest{Datacenter: dc, Query: *q, Limit: limit, QueryOptions: opts}
 			req.MinQueryIndex = 0
 			var resp structs.PreparedQueryExecuteResponse
-			if err := s.forwarder.ForwardDC(ctx, dc, structs.MethodPreparedQueryExecuteRemote, req, &resp); err != nil {
+			if err := s.forwarder.ForwardDC(ctx, structs.Datacenter(dc), structs.MethodPreparedQueryExecuteRemote, req, &resp); err != nil {
 				return nil, err
 			}
 			return &resp, nil

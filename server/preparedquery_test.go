@@ -5,24 +5,18 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/hashicorp/raft"
-
 	"consulate/structs"
 )
 
 // dcForwarder sends every cross-DC call to one other in-memory server.
 type dcForwarder struct{ dcs map[string]*Server }
 
-func (f *dcForwarder) ForwardDC(ctx context.Context, dc, method string, args, reply any) error {
-	s := f.dcs[dc]
+func (f *dcForwarder) ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error {
+	s := f.dcs[string(dc)]
 	if s == nil {
-		return &structs.ErrUnknownDC{DC: dc}
+		return &structs.ErrUnknownDC{DC: string(dc)}
 	}
 	return s.RPC(ctx, method, args, reply)
-}
-
-func (f *dcForwarder) ForwardLeader(context.Context, raft.ServerAddress, string, any, any) error {
-	return structs.ErrNoLeader
 }
 
 func (f *dcForwarder) KnownDatacenters() []string { return []string{"dc1", "dc2"} }

@@ -52,9 +52,9 @@ const quorumProbeValid = 500 * time.Millisecond
 // cutOff reports whether this server, knowing no leader, fails to reach
 // a majority of the voters (itself included) with Status.Ping within
 // cfg.QuorumProbeTimeout. It answers false when it cannot tell (no
-// forwarder, no configuration, probing off).
+// way to reach other servers, no configuration, probing off).
 func (s *Server) cutOff(ctx context.Context) bool {
-	if s.forwarder == nil || s.cfg.QuorumProbeTimeout <= 0 {
+	if s.servers == nil || s.cfg.QuorumProbeTimeout <= 0 {
 		return false
 	}
 	p := &s.quorum
@@ -115,7 +115,7 @@ func (s *Server) probeQuorum(done chan struct{}) {
 	answers := make(chan bool, len(others))
 	for _, addr := range others {
 		go func() {
-			err := s.forwarder.ForwardLeader(ctx, addr, structs.MethodStatusPing, &structs.EmptyRequest{}, &struct{}{})
+			err := s.servers.Call(ctx, structs.ServerAddr(addr), structs.MethodStatusPing, &structs.EmptyRequest{}, &struct{}{})
 			answers <- err == nil
 		}()
 	}

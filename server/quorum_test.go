@@ -20,13 +20,14 @@ type cutNet struct {
 	cut     raft.ServerAddress
 }
 
-// netFwd is one server's forwarder on the cutNet.
+// netFwd is one server's way to the others (Deps.Servers) on the cutNet.
 type netFwd struct {
 	n    *cutNet
 	from raft.ServerAddress
 }
 
-func (f *netFwd) ForwardLeader(ctx context.Context, addr raft.ServerAddress, method string, args, reply any) error {
+func (f *netFwd) Call(ctx context.Context, sa structs.ServerAddr, method structs.Method, args, reply any) error {
+	addr := raft.ServerAddress(sa)
 	f.n.mu.Lock()
 	s, cut := f.n.servers[addr], f.n.cut
 	f.n.mu.Unlock()
@@ -40,8 +41,8 @@ func (f *netFwd) ForwardLeader(ctx context.Context, addr raft.ServerAddress, met
 	return s.RPC(ctx, method, args, reply)
 }
 
-func (f *netFwd) ForwardDC(ctx context.Context, dc, method string, args, reply any) error {
-	return &structs.ErrUnknownDC{DC: dc}
+func (f *netFwd) ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error {
+	return &structs.ErrUnknownDC{DC: string(dc)}
 }
 
 func (f *netFwd) KnownDatacenters() []string { return []string{"dc1"} }
@@ -55,7 +56,7 @@ func startCutCluster(t *testing.T, leaderWait time.Duration) (*cutNet, []*Server
 		cfg := testConfig([]string{"q1", "q2", "q3"}[i])
 		cfg.LeaderWait = leaderWait
 		cfg.QuorumProbeTimeout = 100 * time.Millisecond
-		s := startServer(t, cfg, Deps{Transport: tr, Forwarder: &netFwd{n: n, from: tr.LocalAddr()}})
+		s := startServer(t, cfg, Deps{Transport: tr, Servers: &netFwd{n: n, from: tr.LocalAddr()}})
 		n.mu.Lock()
 		n.servers[tr.LocalAddr()] = s
 		n.mu.Unlock()

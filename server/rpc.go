@@ -56,7 +56,7 @@ func ep[A, R any](rt route, fn func(ctx context.Context, args *A, reply *R) erro
 
 // NewCall returns fresh args and reply values for method, for decoding a
 // request off the wire.
-func (s *Server) NewCall(method string) (args, reply any, ok bool) {
+func (s *Server) NewCall(method structs.Method) (args, reply any, ok bool) {
 	e, ok := s.endpoints[method]
 	if !ok {
 		return nil, nil, false
@@ -66,7 +66,7 @@ func (s *Server) NewCall(method string) (args, reply any, ok bool) {
 
 // RPC answers one request: it forwards to another datacenter or to the
 // leader when needed, else runs the handler here.
-func (s *Server) RPC(ctx context.Context, method string, args, reply any) error {
+func (s *Server) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	e, ok := s.endpoints[method]
 	if !ok {
 		return fmt.Errorf("%w: %q", structs.ErrUnknownMethod, method)
@@ -82,7 +82,7 @@ func (s *Server) RPC(ctx context.Context, method string, args, reply any) error 
 		if s.forwarder == nil {
 			return &structs.ErrUnknownDC{DC: dc, Known: []string{s.cfg.Datacenter}}
 		}
-		return s.forwarder.ForwardDC(ctx, dc, method, args, reply)
+		return s.forwarder.ForwardDC(ctx, structs.Datacenter(dc), method, args, reply)
 	}
 	if s.needsLeader(e.route, info) {
 		if !s.IsLeader() {
@@ -125,7 +125,7 @@ func (s *Server) needsLeader(rt route, info structs.RPCInfo) bool {
 // LeaderWait) through an election: while no leader is known, and when the
 // known leader cannot be reached or says it is no longer leader, it waits
 // for the next leader and tries again, as Consul's rpc_hold_timeout does.
-func (s *Server) forwardLeader(ctx context.Context, method string, args, reply any) error {
+func (s *Server) forwardLeader(ctx context.Context, method structs.Method, args, reply any) error {
 	hold, cancel := context.WithTimeout(ctx, s.cfg.LeaderWait)
 	defer cancel()
 	var lastErr error
@@ -154,10 +154,10 @@ func (s *Server) forwardLeader(ctx context.Context, method string, args, reply a
 			}
 			return s.endpoints[method].call(ctx, args, reply)
 		}
-		if s.forwarder == nil {
-			return fmt.Errorf("%w: leader is %s but this server has no forwarder", structs.ErrNoLeader, addr)
+		if s.servers == nil {
+			return fmt.Errorf("%w: leader is %s but this server cannot reach other servers", structs.ErrNoLeader, addr)
 		}
-		err = s.forwarder.ForwardLeader(ctx, addr, method, args, reply)
+		err = s.servers.Call(ctx, structs.ServerAddr(addr), method, args, reply)
 		if !errors.Is(err, structs.ErrUnreachable) && !errors.Is(err, structs.ErrNoLeader) {
 			return err
 		}

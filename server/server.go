@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,30 +20,52 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"consulate/catalog"
+	"consulate/rpcmux"
 	"consulate/structs"
 )
 
-// Forwarder carries requests this server cannot answer itself. It must be
-// safe for concurrent use; its calls block until the remote side answers
-// or ctx ends.
+// Forwarder carries requests for other datacenters; federation.Router
+// implements it. It must be safe for concurrent use; ForwardDC blocks
+// until the remote side answers or ctx ends.
 type Forwarder interface {
 	// ForwardDC sends a request to a server of another datacenter.
-	ForwardDC(ctx context.Context, dc, method string, args, reply any) error
-	// ForwardLeader sends a request to the local leader.
-	ForwardLeader(ctx context.Context, leaderAddr raft.ServerAddress, method string, args, reply any) error
+	ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error
 	// KnownDatacenters lists the datacenters the WAN pool knows.
 	KnownDatacenters() []string
 }
 
-// Deps are the server's injected dependencies.
+// Caller sends one call to one server of this datacenter (the leader, or
+// a voter the quorum probe pings); rpcmux.Pool implements it.
+type Caller interface {
+	Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error
+}
+
+// EventFirer broadcasts a user event in this datacenter's LAN pool;
+// lan.Pool implements it.
+type EventFirer interface {
+	UserEvent(name string, payload []byte, coalesce bool) error
+}
+
+// Deps are the server's injected dependencies. Every one may be nil; what
+// needs a missing one fails with a clear error or is off.
 type Deps struct {
-	// Transport is the Raft transport; nil gives an in-memory transport,
-	// enough for a single dev server.
+	// Listener is the server port. The server serves it through rpcmux
+	// (Config.RPC): RPC, Raft and the multiplex all arrive there, and Raft
+	// uses it as its transport. nil: no port; Raft then uses Transport.
+	Listener net.Listener
+	// Transport is the Raft transport when there is no Listener; nil gives
+	// an in-memory transport, enough for a single dev server.
 	Transport raft.Transport
-	// Forwarder may be nil for a single server: then requests for another
-	// datacenter fail with *structs.ErrUnknownDC and followers cannot
-	// forward to the leader.
+	// Servers reaches the other servers of this datacenter: followers
+	// forward to the leader through it. nil: followers cannot forward.
+	Servers Caller
+	// Forwarder carries requests for other datacenters. nil: they fail
+	// with *structs.ErrUnknownDC.
 	Forwarder Forwarder
+	// Events fires user events (Internal.EventFire) in this datacenter.
+	Events EventFirer
+	// WANCoordinates answers Coordinate.ListDatacenters from the WAN pool.
+	WANCoordinates func() []*structs.DatacenterMap
 	// Members lists the LAN pool, for the leader's reconciliation of
 	// membership into the catalog and Raft; nil disables it.
 	Members func() []structs.Member
@@ -56,6 +79,14 @@ type Server struct {
 	cfg       *Config
 	logger    *slog.Logger
 	forwarder Forwarder
+	servers   Caller
+	events    EventFirer
+	wanCoords func() []*structs.DatacenterMap
+
+	// ln and mux are the server port (nil without Deps.Listener).
+	ln       net.Listener
+	mux      *rpcmux.Mux
+	portDone chan struct{} // closed when the port's accept loop ends
 
 	fsm       *catalog.FSM
 	trans     raft.Transport
@@ -67,7 +98,7 @@ type Server struct {
 	raftConf  *raft.Config
 	raft      *raft.Raft
 
-	endpoints map[string]endpoint
+	endpoints map[structs.Method]endpoint
 
 	// leaderMu guards leaderChanged, closed and replaced on every leader
 	// observation so waiters wake without polling.
@@ -123,6 +154,10 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		cfg:           cfg,
 		logger:        logger,
 		forwarder:     deps.Forwarder,
+		servers:       deps.Servers,
+		events:        deps.Events,
+		wanCoords:     deps.WANCoordinates,
+		ln:            deps.Listener,
 		members:       deps.Members,
 		reconcileCh:   make(chan struct{}, 1),
 		fsm:           catalog.NewFSM(cfg.Logger),
@@ -133,7 +168,11 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sessions = newSessionTimers(s)
 	s.endpoints = s.buildEndpoints()
-	if s.trans == nil {
+	if s.ln != nil {
+		s.mux = rpcmux.New(cfg.RPC, s, logger)
+		s.trans = newPortTransport(s.mux)
+		s.ownTrans = true
+	} else if s.trans == nil {
 		_, t := raft.NewInmemTransport("")
 		s.trans, s.ownTrans = t, true
 	}
@@ -226,6 +265,8 @@ func (s *Server) Start(ctx context.Context) error {
 	go s.monitorLeadership()
 	go s.reconcileLoop()
 	go s.tombstoneGC()
+	// The port last: it must not hand calls to a server not started.
+	s.servePort()
 	return nil
 }
 
@@ -442,6 +483,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				_ = c.Close()
 			}
 			s.closeStores()
+			s.closePort(ctx)
 			done <- rerr
 		}()
 		select {

@@ -77,7 +77,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func rpc(t *testing.T, s *Server, method string, args, reply any) {
+func rpc(t *testing.T, s *Server, method structs.Method, args, reply any) {
 	t.Helper()
 	if err := s.RPC(context.Background(), method, args, reply); err != nil {
 		t.Fatalf("%s: %v", method, err)
@@ -230,7 +230,7 @@ func TestNewCallCoversEveryMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Shutdown(context.Background())
-	for _, m := range []string{structs.MethodStatusLeader, structs.MethodCatalogRegister, structs.MethodHealthServiceNodes,
+	for _, m := range []structs.Method{structs.MethodStatusLeader, structs.MethodCatalogRegister, structs.MethodHealthServiceNodes,
 		structs.MethodKVSApply, structs.MethodSessionRenew, structs.MethodTxnApply, structs.MethodCoordinateListNodes,
 		structs.MethodOperatorRaftConfiguration} {
 		args, reply, ok := s.NewCall(m)

@@ -101,12 +101,6 @@ func (r *RaftRemovePeerRequest) RequestDatacenter() string { return r.Datacenter
 // where Consul's JSON carries "10s" style values.
 type Duration time.Duration
 
-// Snapshot RPC methods. Both run on the leader (forwarded there).
-const (
-	MethodSnapshotSave    = "Snapshot.Save"
-	MethodSnapshotRestore = "Snapshot.Restore"
-)
-
 // SnapshotRequest asks for a snapshot archive, or restores one.
 type SnapshotRequest struct {
 	Datacenter string

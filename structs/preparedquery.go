@@ -129,13 +129,3 @@ type PreparedQueryExplainResponse struct {
 	Query PreparedQuery
 	QueryMeta
 }
-
-// Prepared query RPC methods.
-const (
-	MethodPreparedQueryApply         = "PreparedQuery.Apply"
-	MethodPreparedQueryGet           = "PreparedQuery.Get"
-	MethodPreparedQueryList          = "PreparedQuery.List"
-	MethodPreparedQueryExecute       = "PreparedQuery.Execute"
-	MethodPreparedQueryExecuteRemote = "PreparedQuery.ExecuteRemote"
-	MethodPreparedQueryExplain       = "PreparedQuery.Explain"
-)

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/memberlist"
 
 	"consulate/gossip"
-	"consulate/lan"
+	"consulate/structs"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate returns.
@@ -27,9 +26,6 @@ type Config struct {
 	Build           string
 	BootstrapExpect int
 	RaftVersion     int
-
-	// FlapWindow is how far back Flaps looks.
-	FlapWindow time.Duration
 }
 
 // DefaultConfig starts from memberlist.DefaultWANConfig and Consul's ports.
@@ -43,7 +39,6 @@ func DefaultConfig() *Config {
 		Datacenter:  "dc1",
 		ServerPort:  8300,
 		RaftVersion: 3,
-		FlapWindow:  time.Hour,
 	}
 }
 
@@ -73,27 +68,29 @@ func (c *Config) Validate() error {
 	if c.Datacenter == "" || strings.Contains(c.Datacenter, ".") {
 		return bad("datacenter %q must be non-empty and without dots", c.Datacenter)
 	}
-	if c.FlapWindow <= 0 {
-		return bad("flap window must be positive")
+	if c.NodeID == "" {
+		return bad("node ID is empty")
 	}
-	if err := c.lanConfig().Validate(); err != nil {
+	if c.ServerPort <= 0 || c.ServerPort > 65535 {
+		return bad("server RPC port %d out of range", c.ServerPort)
+	}
+	if c.BootstrapExpect < 0 {
+		return bad("bootstrap-expect must not be negative")
+	}
+	if err := c.gossipConfig().Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }
 
-// lanConfig reuses lan's server tags: a WAN member carries the same ones.
-func (c *Config) lanConfig() *lan.Config {
+// gossipConfig is Gossip with the member name NODE.DC and the server tags
+// every WAN member carries (the same as on the LAN).
+func (c *Config) gossipConfig() *gossip.Config {
 	g := *c.Gossip
 	g.NodeName = MemberName(c.NodeName, c.Datacenter)
-	return &lan.Config{
-		Gossip:          &g,
-		Datacenter:      c.Datacenter,
-		NodeID:          c.NodeID,
-		Server:          true,
-		ServerPort:      c.ServerPort,
-		Build:           c.Build,
-		BootstrapExpect: c.BootstrapExpect,
-		RaftVersion:     c.RaftVersion,
-	}
+	g.Tags = structs.MemberTags{
+		Datacenter: c.Datacenter, NodeID: c.NodeID, Build: c.Build, Server: true,
+		ServerPort: c.ServerPort, RaftVersion: c.RaftVersion, BootstrapExpect: c.BootstrapExpect,
+	}.Tags(c.Gossip.Tags)
+	return &g
 }

@@ -7,13 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"consulate/gossip"
 	"consulate/gossip/gossiptest"
-	"consulate/lan"
 	"consulate/structs"
 )
 
@@ -98,15 +96,16 @@ func TestDatacentersAndNames(t *testing.T) {
 
 func TestNonServerRefused(t *testing.T) {
 	a := start(t, testConfig("s1", "dc1", "127.0.0.104", 4))
-	// A LAN client pool trying to join the WAN pool.
-	lc := lan.DefaultConfig()
-	lc.Gossip.NodeName = "client1"
-	lc.Gossip.BindAddr = "127.0.0.105"
-	lc.Gossip.BindPort = 0
-	lc.Gossip.Memberlist = gossiptest.MemberlistConfig()
-	lc.Gossip.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	lc.NodeID = "00000000-0000-4000-8000-999999999999"
-	cl, err := lan.New(lc)
+	// A LAN client (client tags, a plain gossip pool) trying to join the
+	// WAN pool.
+	gc := gossip.DefaultConfig()
+	gc.NodeName = "client1"
+	gc.BindAddr = "127.0.0.105"
+	gc.BindPort = 0
+	gc.Memberlist = gossiptest.MemberlistConfig()
+	gc.Logger = slog.New(slog.DiscardHandler)
+	gc.Tags = structs.MemberTags{Datacenter: "dc1", NodeID: "00000000-0000-4000-8000-999999999999"}.Tags(nil)
+	cl, err := gossip.New(gc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ func TestNonServerRefused(t *testing.T) {
 	// refuses the client both in the push/pull and in later alive gossip.
 	_, _ = cl.Join([]string{addrOf(a, a.Pool)}, false)
 	// Give the client several gossip and push/pull rounds to sneak in.
-	until := time.Now().Add(3 * lc.Gossip.Memberlist.PushPullInterval)
+	until := time.Now().Add(3 * gc.Memberlist.PushPullInterval)
 	for time.Now().Before(until) {
 		for _, m := range a.Members() {
 			if m.Name == "client1" {
@@ -143,62 +142,10 @@ func TestNonServerRefused(t *testing.T) {
 	}
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func TestFlapCounting(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	f := newFlapTracker(time.Hour, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	m := structs.Member{Name: "s1.dc2", Tags: map[string]string{"dc": "dc2"}}
-	ev := func(typ gossip.EventType) { f.observe(gossip.Event{Type: typ, Members: []structs.Member{m}}) }
-
-	ev(gossip.MemberJoin) // first join is not a flap
-	if f.count("dc2") != 0 {
-		t.Fatal("join counted as flap")
-	}
-	ev(gossip.MemberFailed)
-	ev(gossip.MemberJoin)
-	ev(gossip.MemberFailed)
-	clk.Advance(30 * time.Minute)
-	ev(gossip.MemberJoin)
-	if got := f.count("dc2"); got != 2 {
-		t.Fatalf("flaps = %d, want 2", got)
-	}
-	if f.count("dc1") != 0 {
-		t.Error("flaps leaked to dc1")
-	}
-	// failed -> left -> join is not a flap.
-	ev(gossip.MemberFailed)
-	ev(gossip.MemberLeave)
-	ev(gossip.MemberJoin)
-	if got := f.count("dc2"); got != 2 {
-		t.Fatalf("flaps after leave = %d, want 2", got)
-	}
-	clk.Advance(31 * time.Minute) // the first flap is now older than an hour
-	if got := f.count("dc2"); got != 1 {
-		t.Fatalf("flaps after window = %d, want 1", got)
-	}
-	clk.Advance(time.Hour)
-	if got := f.count("dc2"); got != 0 {
-		t.Fatalf("flaps after two hours = %d", got)
-	}
-}
-
-func TestFlapThroughPool(t *testing.T) {
+// TestServerRestartSeenAgain: a WAN server that dies is seen failed, and
+// the same server restarted on its port is seen alive again (the router
+// counts that as a flap; see federation).
+func TestServerRestartSeenAgain(t *testing.T) {
 	a := start(t, testConfig("s1", "dc1", "127.0.0.106", 6))
 	cfgB := testConfig("s2", "dc2", "127.0.0.107", 7)
 	b, err := New(cfgB)
@@ -228,11 +175,9 @@ func TestFlapThroughPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	gossiptest.WaitFor(t, 5*time.Second, func() (bool, string) {
-		return a.Flaps("dc2") == 1, fmt.Sprintf("flaps = %d", a.Flaps("dc2"))
+		s := a.Datacenters()["dc2"]
+		return len(s) == 1 && s[0].Status == structs.StatusAlive, fmt.Sprintf("s2.dc2 not alive again: %+v", s)
 	})
-	if a.Flaps("dc1") != 0 {
-		t.Error("dc1 flapped")
-	}
 }
 
 func TestValidateAndNames(t *testing.T) {
@@ -248,7 +193,7 @@ func TestValidateAndNames(t *testing.T) {
 		"no node": func(c *Config) { c.NodeName = "" },
 		"dot dc":  func(c *Config) { c.Datacenter = "a.b" },
 		"no id":   func(c *Config) { c.NodeID = "" },
-		"window":  func(c *Config) { c.FlapWindow = 0 },
+		"no port": func(c *Config) { c.ServerPort = 0 },
 	} {
 		c := testConfig("s", "dc1", "127.0.0.108", 8)
 		mut(c)

@@ -2,52 +2,11 @@ package structs
 
 import "errors"
 
-// RPC method names. Every server answers these; agents and remote
-// datacenters reach them through the same names.
-const (
-	MethodStatusLeader = "Status.Leader"
-	MethodStatusPeers  = "Status.Peers"
-	MethodStatusPing   = "Status.Ping"
-
-	MethodCatalogRegister     = "Catalog.Register"
-	MethodCatalogDeregister   = "Catalog.Deregister"
-	MethodCatalogDatacenters  = "Catalog.ListDatacenters"
-	MethodCatalogListNodes    = "Catalog.ListNodes"
-	MethodCatalogListServices = "Catalog.ListServices"
-	MethodCatalogServiceNodes = "Catalog.ServiceNodes"
-	MethodCatalogNodeServices = "Catalog.NodeServices"
-
-	MethodHealthNodeChecks    = "Health.NodeChecks"
-	MethodHealthServiceChecks = "Health.ServiceChecks"
-	MethodHealthServiceNodes  = "Health.ServiceNodes"
-	MethodHealthChecksInState = "Health.ChecksInState"
-
-	MethodKVSApply    = "KVS.Apply"
-	MethodKVSGet      = "KVS.Get"
-	MethodKVSList     = "KVS.List"
-	MethodKVSListKeys = "KVS.ListKeys"
-
-	MethodSessionApply    = "Session.Apply"
-	MethodSessionGet      = "Session.Get"
-	MethodSessionList     = "Session.List"
-	MethodSessionNodeList = "Session.NodeSessions"
-	MethodSessionRenew    = "Session.Renew"
-
-	MethodTxnApply = "Txn.Apply"
-	MethodTxnRead  = "Txn.Read"
-
-	MethodEventFire = "Internal.EventFire"
-
-	MethodCoordinateUpdate    = "Coordinate.Update"
-	MethodCoordinateListNodes = "Coordinate.ListNodes"
-
-	MethodOperatorRaftConfiguration = "Operator.RaftGetConfiguration"
-	MethodOperatorRaftRemovePeer    = "Operator.RaftRemovePeerByAddress"
-)
-
-// Errors with meaning across the RPC boundary. They travel as text, so the
-// RPC layer maps them back to these values by their message (see
-// ErrorFromString) and callers decide with errors.Is.
+// Errors with meaning across the RPC boundary. They travel with a code
+// beside their text (see ErrorCode and RemoteError), so the calling side
+// rebuilds them and decides with errors.Is. The texts of ErrNoLeader,
+// ErrNoDCPath, ErrNoServers and ErrPermissionDenied are Consul's own:
+// clients match on them.
 var (
 	ErrNoLeader         = errors.New("No cluster leader")
 	ErrNoDCPath         = errors.New("No path to datacenter")
@@ -93,6 +52,16 @@ const (
 	CodeUnknownMethod = "unknown-method"
 	CodeNotFound      = "not-found"
 	CodeBadRequest    = "bad-request"
+
+	// Codes the RPC layer (rpcmux) sets for failures that have no
+	// sentinel in this package; the calling side maps them back to
+	// context.DeadlineExceeded, context.Canceled and rpcmux's own
+	// sentinels, so callers still decide with errors.Is.
+	CodeDeadlineExceeded = "deadline-exceeded"
+	CodeCanceled         = "canceled"
+	CodeTooLarge         = "too-large"
+	CodeInternal         = "internal"
+	CodeTooManyStreams   = "too-many-streams"
 )
 
 // BadRequestError is a request the caller got wrong; the HTTP API answers

@@ -1,0 +1,133 @@
+package structs
+
+import (
+	"maps"
+	"net"
+	"strconv"
+)
+
+// Tag names Consul puts on LAN and WAN members. lan, wan and server read
+// and write members through these names only.
+const (
+	TagRole        = "role"
+	TagDatacenter  = "dc"
+	TagPort        = "port"
+	TagID          = "id"
+	TagBuild       = "build"
+	TagVsn         = "vsn"
+	TagVsnMin      = "vsn_min"
+	TagVsnMax      = "vsn_max"
+	TagRaftVsn     = "raft_vsn"
+	TagExpect      = "expect"
+	TagBootstrap   = "bootstrap"
+	TagWANJoinPort = "wan_join_port"
+	TagSegment     = "segment"
+)
+
+// Values of TagRole.
+const (
+	RoleServer = "consul"
+	RoleClient = "node"
+)
+
+// Gossip protocol versions advertised in the vsn tags (Consul's values).
+const (
+	ProtocolVersion    = 2
+	ProtocolVersionMin = 2
+	ProtocolVersionMax = 3
+)
+
+// MemberTags are what a member says about itself in its tags. Tags turns
+// them into the map gossip carries; ParseServer reads a server's back.
+type MemberTags struct {
+	Datacenter string
+	NodeID     string
+	Build      string
+	Segment    string
+	// Server marks a Consul server; the fields below are server-only.
+	Server          bool
+	ServerPort      int // server RPC port
+	RaftVersion     int
+	BootstrapExpect int
+	Bootstrap       bool
+	WANJoinPort     int
+}
+
+// Tags returns extra with the member tags laid over it (extra is not
+// changed).
+func (t MemberTags) Tags(extra map[string]string) map[string]string {
+	tags := maps.Clone(extra)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	tags[TagDatacenter] = t.Datacenter
+	tags[TagSegment] = t.Segment
+	tags[TagID] = t.NodeID
+	tags[TagVsn] = strconv.Itoa(ProtocolVersion)
+	tags[TagVsnMin] = strconv.Itoa(ProtocolVersionMin)
+	tags[TagVsnMax] = strconv.Itoa(ProtocolVersionMax)
+	tags[TagBuild] = t.Build
+	if !t.Server {
+		tags[TagRole] = RoleClient
+		return tags
+	}
+	tags[TagRole] = RoleServer
+	tags[TagPort] = strconv.Itoa(t.ServerPort)
+	tags[TagRaftVsn] = strconv.Itoa(t.RaftVersion)
+	if t.BootstrapExpect > 0 {
+		tags[TagExpect] = strconv.Itoa(t.BootstrapExpect)
+	}
+	if t.Bootstrap {
+		tags[TagBootstrap] = "1"
+	}
+	if t.WANJoinPort > 0 {
+		tags[TagWANJoinPort] = strconv.Itoa(t.WANJoinPort)
+	}
+	return tags
+}
+
+// ServerInfo is what a member's tags say about a Consul server.
+type ServerInfo struct {
+	Name        string // member name (NODE.DC in the WAN pool)
+	ID          string
+	Datacenter  string
+	Addr        string // host:port of the server's RPC listener
+	Port        int
+	Expect      int
+	Bootstrap   bool
+	Build       string
+	RaftVersion int
+	WANJoinPort int
+	Segment     string
+	Status      MemberStatus
+}
+
+// ParseServer reports whether m is a Consul server and, if so, what its
+// tags say. A server without a valid port tag is not one.
+func ParseServer(m Member) (ServerInfo, bool) {
+	if m.Tags[TagRole] != RoleServer {
+		return ServerInfo{}, false
+	}
+	port, err := strconv.Atoi(m.Tags[TagPort])
+	if err != nil || port <= 0 || port > 65535 {
+		return ServerInfo{}, false
+	}
+	atoi := func(s string) int {
+		n, _ := strconv.Atoi(s) // absent or bad optional tags read as 0
+		return n
+	}
+	return ServerInfo{
+		Name:        m.Name,
+		ID:          m.Tags[TagID],
+		Datacenter:  m.Tags[TagDatacenter],
+		Addr:        net.JoinHostPort(m.Addr, strconv.Itoa(port)),
+		Port:        port,
+		Expect:      atoi(m.Tags[TagExpect]),
+		Bootstrap:   m.Tags[TagBootstrap] == "1",
+		Build:       m.Tags[TagBuild],
+		RaftVersion: atoi(m.Tags[TagRaftVsn]),
+		WANJoinPort: atoi(m.Tags[TagWANJoinPort]),
+		Segment:     m.Tags[TagSegment],
+		Status:      m.Status,
+	}, true
+}
