@@ -327,27 +327,38 @@ func TestServiceTTLWildcards(t *testing.T) {
 
 func TestMalformedQueries(t *testing.T) {
 	s := newTestServer(t, testConfig(), seedBackend())
-	noQ := &dns.Msg{MsgHdr: dns.MsgHdr{Id: 7, Opcode: dns.OpcodeQuery}}
-	if r := ask(t, s, noQ, false); r.Rcode != dns.RcodeFormatError {
-		t.Fatalf("no question: %s", dns.RcodeToString[r.Rcode])
-	}
-	two := new(dns.Msg)
-	two.SetQuestion("foo.node.consul.", dns.TypeA)
-	two.Question = append(two.Question, two.Question[0])
-	if r := ask(t, s, two, false); r.Rcode != dns.RcodeFormatError {
-		t.Fatalf("two questions: %s", dns.RcodeToString[r.Rcode])
-	}
-	upd := new(dns.Msg)
-	upd.SetUpdate("consul.")
-	if r := ask(t, s, upd, false); r.Rcode != dns.RcodeNotImplemented {
-		t.Fatalf("update: %s", dns.RcodeToString[r.Rcode])
-	}
-	v1 := new(dns.Msg)
-	v1.SetQuestion("foo.node.consul.", dns.TypeA)
-	v1.SetEdns0(1232, false)
-	v1.IsEdns0().SetVersion(1)
-	if r := ask(t, s, v1, false); r.Rcode != dns.RcodeBadVers {
-		t.Fatalf("edns version 1: %s", dns.RcodeToString[r.Rcode])
+	for _, tc := range []struct {
+		name  string
+		msg   func() *dns.Msg
+		rcode int
+	}{
+		{"no question", func() *dns.Msg {
+			return &dns.Msg{MsgHdr: dns.MsgHdr{Id: 7, Opcode: dns.OpcodeQuery}}
+		}, dns.RcodeFormatError},
+		{"two questions", func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion("foo.node.consul.", dns.TypeA)
+			m.Question = append(m.Question, m.Question[0])
+			return m
+		}, dns.RcodeFormatError},
+		{"update", func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetUpdate("consul.")
+			return m
+		}, dns.RcodeNotImplemented},
+		{"edns version 1", func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion("foo.node.consul.", dns.TypeA)
+			m.SetEdns0(1232, false)
+			m.IsEdns0().SetVersion(1)
+			return m
+		}, dns.RcodeBadVers},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := ask(t, s, tc.msg(), false); r.Rcode != tc.rcode {
+				t.Fatalf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
+			}
+		})
 	}
 }
 
@@ -374,14 +385,16 @@ func TestConfigValidate(t *testing.T) {
 		"no lookup limit":  func(c *Config) { c.LookupTimeout = 0 },
 		"no waiting limit": func(c *Config) { c.MaxWaitingLookups = 0 },
 	} {
-		cfg := testConfig()
-		mut(&cfg)
-		if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: Validate = %v, want ErrInvalidConfig", name, err)
-		}
-		if _, err := New(cfg, seedBackend(), nil); err == nil {
-			t.Errorf("%s: New accepted it", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig()
+			mut(&cfg)
+			if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("Validate = %v, want ErrInvalidConfig", err)
+			}
+			if _, err := New(cfg, seedBackend(), nil); err == nil {
+				t.Error("New accepted it")
+			}
+		})
 	}
 	cfg := testConfig()
 	cfg.Recursors = []string{"127.0.0.1", "127.0.0.2:5353", "::1"}

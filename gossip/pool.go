@@ -127,7 +127,38 @@ func New(cfg *Config) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := *cfg
+	p, err := newPool(withDefaults(*cfg))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.restoreSnapshot(); err != nil {
+		return nil, err
+	}
+	if err := p.startCoordinates(); err != nil {
+		return nil, err
+	}
+	mc, err := p.memberlistConfig()
+	if err != nil {
+		return nil, err
+	}
+	p.intents = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
+	p.userBroadcasts = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
+	p.startEventQueue()
+	// From here on a failure must stop the event queue again.
+	if err := p.createMemberlist(mc); err != nil {
+		return nil, err
+	}
+	// Our own join intent, so our status has a Lamport time.
+	p.handleNodeJoinIntent(&messageJoinIntent{LTime: p.clock.Time(), Node: p.cfg.NodeName})
+	p.startLoops()
+	p.logger.Info("gossip pool started", "node", p.cfg.NodeName, "addr", p.ml.LocalNode().Address(),
+		"encrypted", mc.Keyring != nil)
+	return p, nil
+}
+
+// withDefaults fills what a valid Config may leave empty; the tags are
+// copied so the caller's map is not shared.
+func withDefaults(c Config) Config {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -144,6 +175,12 @@ func New(cfg *Config) (*Pool, error) {
 	if c.Tags == nil {
 		c.Tags = map[string]string{}
 	}
+	return c
+}
+
+// newPool builds a Pool from a filled Config, with its event queue and
+// clocks; it starts nothing.
+func newPool(c Config) (*Pool, error) {
 	meta, err := encodeTags(c.Tags)
 	if err != nil {
 		return nil, err
@@ -165,30 +202,27 @@ func New(cfg *Config) (*Pool, error) {
 	// Clocks start at 1 so that 0 means "never".
 	p.clock.Increment()
 	p.eventClock.Increment()
+	return p, nil
+}
 
-	if c.SnapshotPath != "" {
-		snap, prev, err := openSnapshot(c.SnapshotPath, c.RejoinAfterLeave, p.logger)
-		if err != nil {
-			return nil, err
-		}
-		p.snap = snap
-		p.previous = prev.members
-		p.clock.Witness(prev.clock)
-		p.eventClock.Witness(prev.eventClock)
-		// Events up to the saved time were handled before the restart.
-		if prev.eventClock > 0 {
-			p.eventMinTime = prev.eventClock + 1
-		}
+// startCoordinates creates the Vivaldi client unless coordinates are
+// disabled.
+func (p *Pool) startCoordinates() error {
+	if p.cfg.DisableCoordinates {
+		return nil
 	}
-
-	if !c.DisableCoordinates {
-		cc, err := coordinate.NewClient(coordinate.DefaultConfig())
-		if err != nil {
-			return nil, fmt.Errorf("gossip: coordinate client: %w", err)
-		}
-		p.coordClient = cc
+	cc, err := coordinate.NewClient(coordinate.DefaultConfig())
+	if err != nil {
+		return fmt.Errorf("gossip: coordinate client: %w", err)
 	}
+	p.coordClient = cc
+	return nil
+}
 
+// memberlistConfig copies cfg.Memberlist and fills in this pool's name,
+// addresses, keyring, delegates and logger.
+func (p *Pool) memberlistConfig() (*memberlist.Config, error) {
+	c := &p.cfg
 	mc := *c.Memberlist
 	mc.Name = c.NodeName
 	mc.BindAddr = c.BindAddr
@@ -218,39 +252,53 @@ func New(cfg *Config) (*Pool, error) {
 	}
 	mc.LogOutput = nil
 	mc.Logger = log.New(&memberlistLogWriter{logger: p.logger}, "", 0)
+	return &mc, nil
+}
 
-	p.intents = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
-	p.userBroadcasts = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
-
+// startEventQueue starts the goroutine that delivers events to Events().
+func (p *Pool) startEventQueue() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		p.events.run(p.shutdownCh)
 	}()
+}
 
+// stopEventQueue undoes startEventQueue when New fails after it.
+func (p *Pool) stopEventQueue() {
+	close(p.shutdownCh)
+	p.wg.Wait()
+}
+
+// createMemberlist starts memberlist with mc: on a transport bound to the
+// bind IP when one is given (so it dials out from it too), else on
+// memberlist's own. On failure it shuts down what it started and stops the
+// event queue.
+func (p *Pool) createMemberlist(mc *memberlist.Config) error {
+	c := &p.cfg
 	if ip := net.ParseIP(c.BindAddr); ip != nil && !ip.IsUnspecified() && c.BindPort != 0 {
-		bt, err := newBoundTransport(&mc, ip, c.BindPort)
+		bt, err := newBoundTransport(mc, ip, c.BindPort)
 		if err != nil {
-			close(p.shutdownCh)
-			p.wg.Wait()
-			return nil, fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
+			p.stopEventQueue()
+			return fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
 		}
 		mc.Transport = bt
 	}
-	ml, err := memberlist.Create(&mc)
+	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {
 			_ = mc.Transport.Shutdown()
 		}
-		close(p.shutdownCh)
-		p.wg.Wait()
-		return nil, fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
+		p.stopEventQueue()
+		return fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
 	}
 	p.ml = ml
+	return nil
+}
 
-	// Our own join intent, so our status has a Lamport time.
-	p.handleNodeJoinIntent(&messageJoinIntent{LTime: p.clock.Time(), Node: c.NodeName})
-
+// startLoops starts reconnecting, reaping and, with a snapshot, saving it
+// (and saves it once now).
+func (p *Pool) startLoops() {
 	p.wg.Add(2)
 	go p.reconnectLoop()
 	go p.reapLoop()
@@ -259,10 +307,6 @@ func New(cfg *Config) (*Pool, error) {
 		go p.snapshotLoop()
 		p.snapshotChanged()
 	}
-	local := ml.LocalNode()
-	p.logger.Info("gossip pool started", "node", c.NodeName, "addr", local.Address(),
-		"encrypted", mc.Keyring != nil)
-	return p, nil
 }
 
 // Memberlist exposes the underlying memberlist (for keyring management and

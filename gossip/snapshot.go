@@ -72,6 +72,28 @@ func openSnapshot(path string, rejoinAfterLeave bool, logger *slog.Logger) (*sna
 	return &snapshotter{path: path, logger: logger, signal: make(chan struct{}, 1)}, prev, nil
 }
 
+// restoreSnapshot opens the snapshot file when one is configured: it keeps
+// the previous run's members for -rejoin and moves the clocks past the
+// saved times.
+func (p *Pool) restoreSnapshot() error {
+	if p.cfg.SnapshotPath == "" {
+		return nil
+	}
+	snap, prev, err := openSnapshot(p.cfg.SnapshotPath, p.cfg.RejoinAfterLeave, p.logger)
+	if err != nil {
+		return err
+	}
+	p.snap = snap
+	p.previous = prev.members
+	p.clock.Witness(prev.clock)
+	p.eventClock.Witness(prev.eventClock)
+	// Events up to the saved time were handled before the restart.
+	if prev.eventClock > 0 {
+		p.eventMinTime = prev.eventClock + 1
+	}
+	return nil
+}
+
 // PreviousMembers returns the members saved by the previous run (nothing
 // if it ended with a graceful leave, unless RejoinAfterLeave), for -rejoin.
 func (p *Pool) PreviousMembers() []PreviousMember {

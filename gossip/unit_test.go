@@ -181,14 +181,16 @@ func TestConfigValidate(t *testing.T) {
 		"tags":          func(c *Config) { c.Tags = map[string]string{"k": strings.Repeat("v", 600)} },
 	}
 	for name, mut := range cases {
-		c := testConfig("n", "127.0.0.1")
-		mut(c)
-		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: Validate = %v", name, err)
-		}
-		if _, err := New(c); err == nil {
-			t.Errorf("%s: New accepted the config", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			c := testConfig("n", "127.0.0.1")
+			mut(c)
+			if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("Validate = %v", err)
+			}
+			if _, err := New(c); err == nil {
+				t.Error("New accepted the config")
+			}
+		})
 	}
 	var nilCfg *Config
 	if err := nilCfg.Validate(); err == nil {

@@ -133,31 +133,33 @@ func TestStartSurvivesTruncatedFiles(t *testing.T) {
 	for _, f := range []struct{ dir, id string }{
 		{servicesDir, "web"}, {checksDir, "web-ttl"}, {checksDir, "app"}, {checkStateDir, "app"},
 	} {
-		// A fresh data dir each time: a start with a damaged service file
-		// purges that service's checks.
-		cfg := persistSample(t)
-		p := persistedPath(cfg, f.dir, f.id)
-		orig, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Every cut in the first bytes, then about 50 spread over the
-		// rest, and the last byte: each start fsyncs a restored TTL state,
-		// so every byte of every file would be slow on a busy disk.
-		step := max(1, len(orig)/50)
-		for cut := 0; cut < len(orig); cut = nextCut(cut, step, len(orig)) {
-			if err := os.WriteFile(p, orig[:cut], 0o600); err != nil {
+		t.Run(f.dir+"/"+f.id, func(t *testing.T) {
+			// A fresh data dir each time: a start with a damaged service file
+			// purges that service's checks.
+			cfg := persistSample(t)
+			p := persistedPath(cfg, f.dir, f.id)
+			orig, err := os.ReadFile(p)
+			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(cfg, newFakeCatalog().RPC)
-			if err != nil {
-				t.Fatalf("%s cut at %d of %d bytes: %v", p, cut, len(orig), err)
+			// Every cut in the first bytes, then about 50 spread over the
+			// rest, and the last byte: each start fsyncs a restored TTL state,
+			// so every byte of every file would be slow on a busy disk.
+			step := max(1, len(orig)/50)
+			for cut := 0; cut < len(orig); cut = nextCut(cut, step, len(orig)) {
+				if err := os.WriteFile(p, orig[:cut], 0o600); err != nil {
+					t.Fatal(err)
+				}
+				s, err := New(cfg, newFakeCatalog().RPC)
+				if err != nil {
+					t.Fatalf("%s cut at %d of %d bytes: %v", p, cut, len(orig), err)
+				}
+				if s.Service("db1") == nil {
+					t.Fatalf("%s cut at %d: the intact service db1 was not loaded", p, cut)
+				}
+				s.Shutdown(bg)
 			}
-			if s.Service("db1") == nil {
-				t.Fatalf("%s cut at %d: the intact service db1 was not loaded", p, cut)
-			}
-			s.Shutdown(bg)
-		}
+		})
 	}
 }
 

@@ -70,25 +70,43 @@ func TestSyncRegistersNodeServiceAndChecks(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	s := newTestState(t, testConfig(), newFakeCatalog())
-	var bad *structs.BadRequestError
-	err := s.AddService(&structs.NodeService{ID: "x"}, nil, false, "")
-	if !errors.Is(err, ErrInvalidService) || !errors.As(err, &bad) {
-		t.Fatalf("no name: %v", err)
-	}
-	err = s.AddService(web(), []*structs.CheckType{{Name: "nothing"}}, false, "")
-	if !errors.Is(err, ErrInvalidCheck) {
-		t.Fatalf("kindless check: %v", err)
-	}
-	if s.Service("web") != nil {
-		t.Fatal("service added despite a bad check")
-	}
-	err = s.AddCheck(&structs.HealthCheck{Name: "c", ServiceID: "nope"}, &structs.CheckType{TTL: time.Second}, false)
-	if !errors.Is(err, ErrInvalidCheck) {
-		t.Fatalf("check for unknown service: %v", err)
-	}
-	if err := s.RemoveService("nope", false); !errors.Is(err, ErrUnknownService) || !errors.Is(err, structs.ErrNotFound) {
-		t.Fatalf("remove unknown: %v", err)
+	for _, tc := range []struct {
+		name string
+		do   func(s *State) error
+		want []error // every one must match with errors.Is
+	}{
+		{"service without name", func(s *State) error {
+			return s.AddService(&structs.NodeService{ID: "x"}, nil, false, "")
+		}, []error{ErrInvalidService}},
+		{"kindless check", func(s *State) error {
+			return s.AddService(web(), []*structs.CheckType{{Name: "nothing"}}, false, "")
+		}, []error{ErrInvalidCheck}},
+		{"check for unknown service", func(s *State) error {
+			return s.AddCheck(&structs.HealthCheck{Name: "c", ServiceID: "nope"}, &structs.CheckType{TTL: time.Second}, false)
+		}, []error{ErrInvalidCheck}},
+		{"remove unknown service", func(s *State) error {
+			return s.RemoveService("nope", false)
+		}, []error{ErrUnknownService, structs.ErrNotFound}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestState(t, testConfig(), newFakeCatalog())
+			err := tc.do(s)
+			for _, want := range tc.want {
+				if !errors.Is(err, want) {
+					t.Fatalf("err = %v, want %v", err, want)
+				}
+			}
+			// Refused input is a bad request and leaves nothing behind.
+			var bad *structs.BadRequestError
+			if errors.Is(err, ErrInvalidService) || errors.Is(err, ErrInvalidCheck) {
+				if !errors.As(err, &bad) {
+					t.Fatalf("%v is not a BadRequestError", err)
+				}
+			}
+			if len(s.Services()) != 0 || len(s.Checks()) != 0 {
+				t.Fatalf("refused input left state: %v %v", s.Services(), s.Checks())
+			}
+		})
 	}
 	if _, err := New(Config{}, newFakeCatalog().RPC); err == nil {
 		t.Fatal("config without node name accepted")
