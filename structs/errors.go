@@ -8,11 +8,15 @@ import "errors"
 // ErrNoDCPath, ErrNoServers and ErrPermissionDenied are Consul's own:
 // clients match on them.
 var (
-	ErrNoLeader         = errors.New("No cluster leader")
-	ErrNoDCPath         = errors.New("No path to datacenter")
-	ErrNoServers        = errors.New("No known Consul servers")
-	ErrUnknownMethod    = errors.New("rpc: can't find method")
-	ErrNotFound         = errors.New("not found")
+	//lint:ignore ST1005 Consul's exact text; clients match on it.
+	ErrNoLeader = errors.New("No cluster leader")
+	//lint:ignore ST1005 Consul's exact text; clients match on it.
+	ErrNoDCPath = errors.New("No path to datacenter")
+	//lint:ignore ST1005 Consul's exact text; clients match on it.
+	ErrNoServers     = errors.New("No known Consul servers")
+	ErrUnknownMethod = errors.New("rpc: can't find method")
+	ErrNotFound      = errors.New("not found")
+	//lint:ignore ST1005 Consul's exact text; clients match on it.
 	ErrPermissionDenied = errors.New("Permission denied")
 	// ErrUnreachable means a call never reached its server (the dial
 	// failed), so retrying it elsewhere cannot apply it twice.

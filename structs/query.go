@@ -73,3 +73,7 @@ type QuerySource struct {
 	Datacenter string
 	Node       string
 }
+
+// Duration is a time.Duration that encodes as Go's duration string; used
+// where Consul's JSON carries "10s" style values.
+type Duration time.Duration

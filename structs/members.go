@@ -6,6 +6,48 @@ import (
 	"strconv"
 )
 
+// MemberStatus is a gossip member's state, numbered as serf numbers it
+// (the HTTP API exposes the number).
+type MemberStatus int
+
+// Member states.
+const (
+	StatusNone MemberStatus = iota
+	StatusAlive
+	StatusLeaving
+	StatusLeft
+	StatusFailed
+)
+
+func (s MemberStatus) String() string {
+	switch s {
+	case StatusAlive:
+		return "alive"
+	case StatusLeaving:
+		return "leaving"
+	case StatusLeft:
+		return "left"
+	case StatusFailed:
+		return "failed"
+	}
+	return "none"
+}
+
+// Member is a gossip pool member as /v1/agent/members shows it.
+type Member struct {
+	Name        string
+	Addr        string
+	Port        uint16
+	Tags        map[string]string
+	Status      MemberStatus
+	ProtocolMin uint8
+	ProtocolMax uint8
+	ProtocolCur uint8
+	DelegateMin uint8
+	DelegateMax uint8
+	DelegateCur uint8
+}
+
 // Tag names Consul puts on LAN and WAN members. lan, wan and server read
 // and write members through these names only.
 const (
