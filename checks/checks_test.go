@@ -2,6 +2,7 @@ package checks
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -45,16 +47,15 @@ func (r *recorder) last() (result, bool) {
 // waitStatus waits until the latest update has the status.
 func (r *recorder) waitStatus(t *testing.T, status string) result {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, ok := r.last(); ok && res.status == status {
-			return res
+	var res result
+	testutil.WaitForErr(t, 5*time.Second, "status "+status, func() error {
+		var ok bool
+		if res, ok = r.last(); ok && res.status == status {
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	res, _ := r.last()
-	t.Fatalf("status never became %q; last %+v", status, res)
-	return result{}
+		return fmt.Errorf("last update %+v", res)
+	})
+	return res
 }
 
 func start(t *testing.T, ct *structs.CheckType, opts Options) *recorder {
