@@ -166,17 +166,19 @@ func TestScriptRefusedUnlessEnabled(t *testing.T) {
 func TestScriptExitCodes(t *testing.T) {
 	opts := Options{EnableScriptChecks: true}
 	for _, tc := range []struct {
-		script, status, output string
+		name, script, status, output string
 	}{
-		{"echo ok", structs.HealthPassing, "ok\n"},
-		{"echo warn >&2; exit 1", structs.HealthWarning, "warn\n"},
-		{"echo bad; exit 2", structs.HealthCritical, "bad\n"},
+		{"exit 0 passes", "echo ok", structs.HealthPassing, "ok\n"},
+		{"exit 1 warns", "echo warn >&2; exit 1", structs.HealthWarning, "warn\n"},
+		{"exit 2 is critical", "echo bad; exit 2", structs.HealthCritical, "bad\n"},
 	} {
-		rec := start(t, &structs.CheckType{Script: tc.script, Interval: 20 * time.Millisecond}, opts)
-		res := rec.waitStatus(t, tc.status)
-		if res.output != tc.output {
-			t.Fatalf("%q: output %q", tc.script, res.output)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			rec := start(t, &structs.CheckType{Script: tc.script, Interval: 20 * time.Millisecond}, opts)
+			res := rec.waitStatus(t, tc.status)
+			if res.output != tc.output {
+				t.Fatalf("%q: output %q, want %q", tc.script, res.output, tc.output)
+			}
+		})
 	}
 	rec := start(t, &structs.CheckType{Args: []string{"/bin/sh", "-c", "head -c 10000 /dev/zero | tr '\\0' a"}, Interval: 20 * time.Millisecond}, opts)
 	res := rec.waitStatus(t, structs.HealthPassing)
