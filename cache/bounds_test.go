@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -164,7 +165,7 @@ func TestFloodOfDistinctNamesIsBounded(t *testing.T) {
 		t.Fatal("real names not found")
 	}
 	// The refreshers of the real names are parked in blocking queries.
-	waitFor(t, func() bool { return f.blocked.Load() == 3 })
+	testutil.WaitFor(t, 5*time.Second, "three blocked fetches", func() bool { return f.blocked.Load() == 3 })
 	hotCalls := f.callsFor("dc1|svc|web") + f.callsFor("dc1|node|n1") + f.callsFor("dc2|svc|web")
 	goroutines := runtime.NumGoroutine()
 	heap := heapInUse()
@@ -228,13 +229,13 @@ func TestNegativeNameCachedOnlyWhenReadAgain(t *testing.T) {
 	if st := c.Stats(); st.Entries != 1 || st.Negative != 1 || st.Recent != 0 {
 		t.Fatalf("after two reads: %+v", st)
 	}
-	waitFor(t, func() bool { return f.blocked.Load() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "one blocked fetch", func() bool { return f.blocked.Load() == 1 })
 	calls := f.callsFor("dc1|svc|api")
 	if readService(t, c, "dc1", "api", "") != 0 || f.callsFor("dc1|svc|api") != calls {
 		t.Fatal("hot negative name not served from memory")
 	}
 	f.addService("dc1", "api")
-	waitFor(t, func() bool { return readService(t, c, "dc1", "api", "") == 1 })
+	testutil.WaitFor(t, 5*time.Second, "api to appear through the cache", func() bool { return readService(t, c, "dc1", "api", "") == 1 })
 	if st := c.Stats(); st.Negative != 0 {
 		t.Fatalf("name that now exists still counted negative: %+v", st)
 	}
@@ -265,7 +266,7 @@ func TestEntriesBeyondTheLimitReadThrough(t *testing.T) {
 	}
 	// Nobody reads s0 and s1 any more: their refreshers end and s2 gets
 	// a slot.
-	waitFor(t, func() bool { return c.Len() == 0 })
+	testutil.WaitFor(t, 5*time.Second, "the cache to empty", func() bool { return c.Len() == 0 })
 	readService(t, c, "dc1", "s2", "")
 	if c.Len() != 1 {
 		t.Fatalf("freed slot not reused: %d entries", c.Len())
@@ -281,16 +282,5 @@ func TestRecentSetForgetsOldest(t *testing.T) {
 	s.add("d") // forgets b
 	if s.len() != 3 || s.remove("b") || !s.remove("a") || !s.remove("c") || !s.remove("d") || s.len() != 0 {
 		t.Fatalf("unexpected set state, len %d", s.len())
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }

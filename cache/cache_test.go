@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -88,16 +89,10 @@ func TestCacheServesFromMemoryAndFollowsChanges(t *testing.T) {
 		t.Fatalf("%d server calls for 100 cached reads", n)
 	}
 	f.bump()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if v, _ := get(t, c, ""); v == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cache did not follow the change")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 2*time.Second, "the cache to follow the change", func() bool {
+		v, _ := get(t, c, "")
+		return v == 2
+	})
 }
 
 func TestCacheBypassedForUnreachableDC(t *testing.T) {
@@ -135,11 +130,5 @@ func TestIdleEntriesAreDropped(t *testing.T) {
 	c := New(Config{LocalDC: "dc1", RefreshWait: 20 * time.Millisecond, IdleTTL: 50 * time.Millisecond}, f.RPC)
 	defer c.Shutdown(context.Background())
 	get(t, c, "")
-	deadline := time.Now().Add(2 * time.Second)
-	for c.Len() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("idle entry kept")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 2*time.Second, "the idle entry to go", func() bool { return c.Len() == 0 })
 }

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -45,16 +47,15 @@ func (r *recorder) last() (result, bool) {
 // waitStatus waits until the latest update has the status.
 func (r *recorder) waitStatus(t *testing.T, status string) result {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, ok := r.last(); ok && res.status == status {
-			return res
+	var res result
+	testutil.WaitForErr(t, 5*time.Second, "status "+status, func() error {
+		var ok bool
+		if res, ok = r.last(); ok && res.status == status {
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	res, _ := r.last()
-	t.Fatalf("status never became %q; last %+v", status, res)
-	return result{}
+		return fmt.Errorf("last update %+v", res)
+	})
+	return res
 }
 
 func start(t *testing.T, ct *structs.CheckType, opts Options) *recorder {
@@ -165,17 +166,19 @@ func TestScriptRefusedUnlessEnabled(t *testing.T) {
 func TestScriptExitCodes(t *testing.T) {
 	opts := Options{EnableScriptChecks: true}
 	for _, tc := range []struct {
-		script, status, output string
+		name, script, status, output string
 	}{
-		{"echo ok", structs.HealthPassing, "ok\n"},
-		{"echo warn >&2; exit 1", structs.HealthWarning, "warn\n"},
-		{"echo bad; exit 2", structs.HealthCritical, "bad\n"},
+		{"exit 0 passes", "echo ok", structs.HealthPassing, "ok\n"},
+		{"exit 1 warns", "echo warn >&2; exit 1", structs.HealthWarning, "warn\n"},
+		{"exit 2 is critical", "echo bad; exit 2", structs.HealthCritical, "bad\n"},
 	} {
-		rec := start(t, &structs.CheckType{Script: tc.script, Interval: 20 * time.Millisecond}, opts)
-		res := rec.waitStatus(t, tc.status)
-		if res.output != tc.output {
-			t.Fatalf("%q: output %q", tc.script, res.output)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			rec := start(t, &structs.CheckType{Script: tc.script, Interval: 20 * time.Millisecond}, opts)
+			res := rec.waitStatus(t, tc.status)
+			if res.output != tc.output {
+				t.Fatalf("%q: output %q, want %q", tc.script, res.output, tc.output)
+			}
+		})
 	}
 	rec := start(t, &structs.CheckType{Args: []string{"/bin/sh", "-c", "head -c 10000 /dev/zero | tr '\\0' a"}, Interval: 20 * time.Millisecond}, opts)
 	res := rec.waitStatus(t, structs.HealthPassing)

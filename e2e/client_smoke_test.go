@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"consulate/internal/testutil"
 )
 
 // TestOfficialClientSmoke runs a broad set of the official client's calls
@@ -43,7 +45,7 @@ func TestOfficialClientSmoke(t *testing.T) {
 	if err := ag.EnableServiceMaintenance("api-1", "deploying"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "maintenance in health", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "maintenance in health", func() error {
 		entries, _, err := c.Health().Service("api", "", false, nil)
 		if err != nil || len(entries) != 1 {
 			return fmt.Errorf("%v %v", entries, err)
@@ -117,7 +119,7 @@ func TestOfficialClientSmoke(t *testing.T) {
 	if _, _, err := c.Event().Fire(&api.UserEvent{Name: "smoke", Payload: []byte("p")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "event listed", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "event listed", func() error {
 		evs, _, err := c.Event().List("smoke", nil)
 		if err != nil || len(evs) != 1 {
 			return fmt.Errorf("%v %v", evs, err)

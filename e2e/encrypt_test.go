@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"consulate/internal/testutil"
 )
 
 // TestGossipEncryption: agents sharing a key from `consulate keygen` form
@@ -55,7 +57,7 @@ func TestGossipEncryption(t *testing.T) {
 	b.stop(syscall.SIGKILL, 10*time.Second)
 	b2 := startAgent(t, "enc-b", "127.0.0.32", "-data-dir", dataB)
 	b2.waitHTTP(15 * time.Second)
-	waitFor(t, 15*time.Second, "b back, encrypted", func() error {
+	testutil.WaitForErr(t, 15*time.Second, "b back, encrypted", func() error {
 		out, _ := cli(t, "info", "--http-addr", b2.httpAddr())
 		if !strings.Contains(out, "encrypted = true") {
 			return fmt.Errorf("b2 not encrypted:\n%s", out)

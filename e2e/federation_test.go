@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/miekg/dns"
+
+	"consulate/internal/testutil"
 )
 
 // startDC starts a datacenter of three servers on ips that bootstrap
@@ -67,7 +69,7 @@ func TestFederation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("join -wan: %v\n%s", err, out)
 	}
-	waitFor(t, 15*time.Second, "six WAN members on every server", func() error {
+	testutil.WaitForErr(t, 15*time.Second, "six WAN members on every server", func() error {
 		for _, s := range append(append([]*agentProc{}, dc1...), dc2...) {
 			out, err := cli(t, "members", "-wan", "--http-addr", s.httpAddr())
 			if err != nil {
@@ -80,7 +82,7 @@ func TestFederation(t *testing.T) {
 		return nil
 	})
 	cc := client.client()
-	waitFor(t, 10*time.Second, "datacenters listed", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "datacenters listed", func() error {
 		dcs, err := cc.Catalog().Datacenters()
 		if err != nil || len(dcs) != 2 || dcs[0] != "dc1" {
 			return fmt.Errorf("%v %v", dcs, err)
@@ -94,7 +96,7 @@ func TestFederation(t *testing.T) {
 		Check: &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "web in dc2 seen from dc1", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "web in dc2 seen from dc1", func() error {
 		s, _, err := cc.Catalog().Service("web", "", &api.QueryOptions{Datacenter: "dc2"})
 		if err != nil || len(s) != 1 || s[0].ServicePort != 9090 {
 			return fmt.Errorf("%v %v", s, err)
@@ -118,7 +120,7 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("kv put -datacenter dc2: %v %s", err, out)
 	}
 	if p, _, err := d2.KV().Get("fed/key", &api.QueryOptions{AllowStale: true}); err != nil || p == nil || string(p.Value) != "from-dc1" {
-		waitFor(t, 3*time.Second, "fed/key in dc2", func() error {
+		testutil.WaitForErr(t, 3*time.Second, "fed/key in dc2", func() error {
 			p, _, err := d2.KV().Get("fed/key", nil)
 			if err != nil || p == nil {
 				return fmt.Errorf("%v %v", p, err)
@@ -162,7 +164,7 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("event: %v %s", err, out)
 	}
 	for _, s := range dc2 {
-		waitFor(t, 5*time.Second, "deploy event on "+s.name, func() error {
+		testutil.WaitForErr(t, 5*time.Second, "deploy event on "+s.name, func() error {
 			evs, _, err := s.client().Event().List("deploy", nil)
 			if err != nil || len(evs) != 1 || string(evs[0].Payload) != "v42" {
 				return fmt.Errorf("%v %v", evs, err)
@@ -188,7 +190,7 @@ func TestFederation(t *testing.T) {
 		}
 		// DNS reads are stale by default: give the new query a moment
 		// to reach the follower that answers.
-		waitFor(t, 3*time.Second, "dns "+q.Name+".query.consul", func() error {
+		testutil.WaitForErr(t, 3*time.Second, "dns "+q.Name+".query.consul", func() error {
 			rrs, err := srvLookup(t, "127.0.0.14:8600", q.Name+".query.consul")
 			if err != nil || len(rrs) != 1 {
 				return fmt.Errorf("%v %v", rrs, err)
@@ -201,7 +203,7 @@ func TestFederation(t *testing.T) {
 	l2 := leaderOf(t, dc2)
 	l2.cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	waitFor(t, 5*time.Second, "cross-DC write after dc2 leader death", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "cross-DC write after dc2 leader death", func() error {
 		_, err := cc.KV().Put(&api.KVPair{Key: "fed/after-kill", Value: []byte("x")}, &api.WriteOptions{Datacenter: "dc2"})
 		return err
 	})
@@ -215,7 +217,7 @@ func TestFederation(t *testing.T) {
 			stopped = append(stopped, s)
 		}
 	}
-	waitFor(t, 20*time.Second, "dc2 requests fail fast", func() error {
+	testutil.WaitForErr(t, 20*time.Second, "dc2 requests fail fast", func() error {
 		start := time.Now()
 		code, body, err := getStatus("http://" + client.httpAddr() + "/v1/kv/fed/key?dc=dc2")
 		took := time.Since(start)
@@ -251,7 +253,7 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("unknown dc on kv: %d %s", code, body)
 	}
 	var wanView []map[string]any
-	waitFor(t, 20*time.Second, "operator wan shows dc2 failed", func() error {
+	testutil.WaitForErr(t, 20*time.Second, "operator wan shows dc2 failed", func() error {
 		_, body, err := getStatus("http://" + dc1[0].httpAddr() + "/v1/operator/wan")
 		if err != nil {
 			return err
@@ -272,11 +274,11 @@ func TestFederation(t *testing.T) {
 		s.signal(syscall.SIGCONT)
 	}
 	l2.restart()
-	waitFor(t, 30*time.Second, "cross-DC works again", func() error {
+	testutil.WaitForErr(t, 30*time.Second, "cross-DC works again", func() error {
 		_, err := cc.KV().Put(&api.KVPair{Key: "fed/back", Value: []byte("x")}, &api.WriteOptions{Datacenter: "dc2"})
 		return err
 	})
-	waitFor(t, 30*time.Second, "operator wan shows dc2 healthy", func() error {
+	testutil.WaitForErr(t, 30*time.Second, "operator wan shows dc2 healthy", func() error {
 		out, err := cli(t, "operator", "wan", "--http-addr", dc1[0].httpAddr())
 		if err != nil {
 			return fmt.Errorf("%v %s", err, out)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"consulate/internal/testutil"
 )
 
 // binary is the consulate binary built once for the package.
@@ -188,29 +190,13 @@ func cli(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-// errNotYet is what a waitFor condition returns while it does not hold.
+// errNotYet is what a testutil.WaitForErr condition returns while it does not hold.
 var errNotYet = errors.New("not yet")
-
-// waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var err error
-	for {
-		if err = cond(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // waitHTTP waits until the agent's HTTP API answers.
 func (a *agentProc) waitHTTP(within time.Duration) {
 	a.t.Helper()
-	waitFor(a.t, within, a.name+" HTTP API", func() error {
+	testutil.WaitForErr(a.t, within, a.name+" HTTP API", func() error {
 		select {
 		case <-a.done:
 			return fmt.Errorf("agent exited:\n%s", a.log.String())
@@ -229,7 +215,7 @@ func (a *agentProc) waitHTTP(within time.Duration) {
 func (a *agentProc) waitLeader(within time.Duration) string {
 	a.t.Helper()
 	var leader string
-	waitFor(a.t, within, a.name+" leader", func() error {
+	testutil.WaitForErr(a.t, within, a.name+" leader", func() error {
 		l, err := a.client().Status().Leader()
 		if err != nil {
 			return err

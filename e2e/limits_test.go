@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"consulate/internal/testutil"
 )
 
 // TestBlockingQueriesDoNotDelayWrites: 500 blocking KV queries
@@ -103,7 +105,7 @@ func TestBlockingQueriesDoNotDelayWrites(t *testing.T) {
 			resultsMu.Unlock()
 		})
 	}
-	waitFor(t, 20*time.Second, "500 blocking queries sent", func() error {
+	testutil.WaitForErr(t, 20*time.Second, "500 blocking queries sent", func() error {
 		if n := wrote.Load(); n < blockers {
 			return fmt.Errorf("%d sent", n)
 		}
@@ -111,7 +113,7 @@ func TestBlockingQueriesDoNotDelayWrites(t *testing.T) {
 	})
 	// Give the agent a moment to hand them all to the server; a write
 	// that still waits behind them shows up as a slow PUT below either way.
-	waitFor(t, 5*time.Second, "blocking queries parked", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "blocking queries parked", func() error {
 		time.Sleep(500 * time.Millisecond)
 		if n := returned.Load(); n != 0 {
 			return fmt.Errorf("%d blocking queries returned early", n)

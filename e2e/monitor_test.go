@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"consulate/internal/testutil"
 )
 
 // TestMonitorAndWatch: `consulate monitor` streams the agent's log lines;
@@ -28,7 +30,7 @@ func TestMonitorAndWatch(t *testing.T) {
 	}
 	defer func() { mon.Process.Kill(); mon.Wait() }()
 	kv := a.client().KV()
-	waitFor(t, 10*time.Second, "monitor shows a request", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "monitor shows a request", func() error {
 		kv.Put(&api.KVPair{Key: "seen-by-monitor", Value: []byte("1")}, nil)
 		if !strings.Contains(monOut.String(), "/v1/kv/seen-by-monitor") {
 			return errNotYet
@@ -51,14 +53,14 @@ func TestMonitorAndWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { w.Process.Kill(); w.Wait() }()
-	waitFor(t, 5*time.Second, "handler ran for the current value", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "handler ran for the current value", func() error {
 		if !strings.Contains(wOut.String(), `"Value": "Zmlyc3Q="`) { // base64("first")
 			return errNotYet
 		}
 		return nil
 	})
 	kv.Put(&api.KVPair{Key: "watched", Value: []byte("second")}, nil)
-	waitFor(t, 5*time.Second, "handler ran for the change", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "handler ran for the change", func() error {
 		if !strings.Contains(wOut.String(), `"Value": "c2Vjb25k"`) { // base64("second")
 			return errNotYet
 		}

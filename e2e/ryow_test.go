@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"consulate/internal/testutil"
 )
 
 // waitOwnHTTP waits for a's HTTP API and checks that the agent answering
@@ -193,7 +195,7 @@ func TestAgentWriteWithoutServer(t *testing.T) {
 			return nil
 		}
 	}
-	waitFor(t, 30*time.Second, "the early registration in the catalog", inCatalog("early"))
+	testutil.WaitForErr(t, 30*time.Second, "the early registration in the catalog", inCatalog("early"))
 
 	// The server hangs (SIGSTOP: connections open, nothing answers): the
 	// registration waits no longer than the agent's sync bound (5s), and
@@ -210,7 +212,7 @@ func TestAgentWriteWithoutServer(t *testing.T) {
 	if d > 8*time.Second {
 		t.Fatalf("register with the server stopped took %v, want at most the 5s sync bound", d)
 	}
-	waitFor(t, 30*time.Second, "the registration made during the freeze in the catalog", inCatalog("during-freeze"))
+	testutil.WaitForErr(t, 30*time.Second, "the registration made during the freeze in the catalog", inCatalog("during-freeze"))
 
 	// The server dies: registration still answers, within the agent's
 	// bound, and the service arrives once the server is back.
@@ -229,8 +231,8 @@ func TestAgentWriteWithoutServer(t *testing.T) {
 	srv.waitLeader(15 * time.Second)
 	// The client may have marked the server failed; joining again is
 	// what an operator's retry_join would do.
-	waitFor(t, 15*time.Second, "client rejoined", func() error { return c.Agent().Join("127.0.0.11", false) })
-	waitFor(t, 60*time.Second, "the outage registration in the catalog", inCatalog("during-outage"))
+	testutil.WaitForErr(t, 15*time.Second, "client rejoined", func() error { return c.Agent().Join("127.0.0.11", false) })
+	testutil.WaitForErr(t, 60*time.Second, "the outage registration in the catalog", inCatalog("during-outage"))
 	if err := inCatalog("early")(); err != nil {
 		t.Fatalf("early registration lost: %v", err)
 	}

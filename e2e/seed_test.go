@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/miekg/dns"
+
+	"consulate/internal/testutil"
 )
 
 // seedWebJSON returns testdata/seed/web.json, the guide's service
@@ -80,7 +82,7 @@ func TestSeedGuide(t *testing.T) {
 	}
 	leader := s1.waitLeader(10 * time.Second)
 	for _, s := range []*agentProc{s1, s2, s3} {
-		waitFor(t, 10*time.Second, s.name+" sees three servers and the leader", func() error {
+		testutil.WaitForErr(t, 10*time.Second, s.name+" sees three servers and the leader", func() error {
 			l, err := s.client().Status().Leader()
 			if err != nil || l != leader {
 				return fmt.Errorf("leader %q (want %q) %v", l, leader, err)
@@ -100,7 +102,7 @@ func TestSeedGuide(t *testing.T) {
 	// The client joins at start.
 	c1 := startAgent(t, "consul-client01", "127.0.0.14", "-join", "127.0.0.11", "-disable-host-node-id")
 	c1.waitHTTP(15 * time.Second)
-	waitFor(t, 10*time.Second, "four members everywhere", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "four members everywhere", func() error {
 		for _, s := range []*agentProc{s1, s2, s3, c1} {
 			out := membersOf(t, s)
 			if strings.Count(out, " alive ") != 4 || !strings.Contains(out, " client ") {
@@ -118,7 +120,7 @@ func TestSeedGuide(t *testing.T) {
 		t.Fatalf("reload: %v\n%s", err, out)
 	}
 	cc := c1.client()
-	waitFor(t, 10*time.Second, "web registered (critical)", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "web registered (critical)", func() error {
 		checks, _, err := cc.Health().Checks("web", nil)
 		if err != nil || len(checks) != 1 {
 			return fmt.Errorf("checks %v %v", checks, err)
@@ -129,7 +131,7 @@ func TestSeedGuide(t *testing.T) {
 		return nil
 	})
 	stopWeb := testHTTPServer(t, "127.0.0.1:8080")
-	waitFor(t, 10*time.Second, "web passing on the client", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "web passing on the client", func() error {
 		entries, _, err := cc.Health().Service("web", "", true, nil)
 		if err != nil || len(entries) != 1 {
 			return fmt.Errorf("%d passing, %v", len(entries), err)
@@ -144,7 +146,7 @@ func TestSeedGuide(t *testing.T) {
 		return nil
 	})
 	stopWeb()
-	waitFor(t, 10*time.Second, "web gone from DNS", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "web gone from DNS", func() error {
 		rrs, err := srvLookup(t, "127.0.0.14:8600", "web.service.consul")
 		if err != nil && !strings.Contains(err.Error(), "NXDOMAIN") {
 			return err
@@ -157,7 +159,7 @@ func TestSeedGuide(t *testing.T) {
 
 	// Graceful leave of the client with Ctrl-C.
 	c1.stop(syscall.SIGINT, 15*time.Second)
-	waitFor(t, 10*time.Second, "client left", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "client left", func() error {
 		out := membersOf(t, s1)
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "consul-client01") {
@@ -233,7 +235,7 @@ func TestLeaderKill(t *testing.T) {
 		}
 	}
 	var newLeader string
-	waitFor(t, 3*time.Second-time.Since(killedAt), "new leader within 3s", func() error {
+	testutil.WaitForErr(t, 3*time.Second-time.Since(killedAt), "new leader within 3s", func() error {
 		l, err := others[0].client().Status().Leader()
 		if err != nil || l == "" || l == leaderAddr {
 			return fmt.Errorf("leader %q %v", l, err)
@@ -242,7 +244,7 @@ func TestLeaderKill(t *testing.T) {
 		return nil
 	})
 	t.Logf("new leader %s after %v", newLeader, time.Since(killedAt))
-	waitFor(t, 3*time.Second, "writes resume", func() error {
+	testutil.WaitForErr(t, 3*time.Second, "writes resume", func() error {
 		_, err := kv.Put(&api.KVPair{Key: "after", Value: []byte("x")}, nil)
 		return err
 	})

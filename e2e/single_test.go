@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"consulate/internal/testutil"
 )
 
 // testHTTPServer serves 200 on ip:port until closed.
@@ -53,7 +55,7 @@ func TestDevAgentHealthKVAndBlocking(t *testing.T) {
 	if err := c.Agent().ServiceRegister(reg); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "web passing", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "web passing", func() error {
 		entries, _, err := c.Health().Service("web", "", true, nil)
 		if err != nil {
 			return err
@@ -64,7 +66,7 @@ func TestDevAgentHealthKVAndBlocking(t *testing.T) {
 		return nil
 	})
 	stopWeb()
-	waitFor(t, 10*time.Second, "web critical", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "web critical", func() error {
 		checks, _, err := c.Health().Checks("web", nil)
 		if err != nil {
 			return err
@@ -256,7 +258,7 @@ func TestSingleServerRestartKeepsState(t *testing.T) {
 		Check: &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "db in catalog", func() error {
+	testutil.WaitForErr(t, 5*time.Second, "db in catalog", func() error {
 		s, _, err := c.Catalog().Service("db", "", nil)
 		if err != nil || len(s) != 1 {
 			return fmt.Errorf("%v %v", s, err)
@@ -277,7 +279,7 @@ func TestSingleServerRestartKeepsState(t *testing.T) {
 	if err != nil || svcs["db"] == nil {
 		t.Fatalf("service lost in restart: %v %v", svcs, err)
 	}
-	waitFor(t, 10*time.Second, "db in catalog after restart", func() error {
+	testutil.WaitForErr(t, 10*time.Second, "db in catalog after restart", func() error {
 		s, _, err := c.Catalog().Service("db", "", nil)
 		if err != nil || len(s) != 1 {
 			return fmt.Errorf("%v %v", s, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/raft"
 
+	"consulate/internal/testutil"
 	"consulate/snapshot"
 )
 
@@ -140,7 +141,7 @@ func TestSnapshotRestoreRejectsBadArchives(t *testing.T) {
 	// The good archive restores, through a follower, on every server.
 	httpDo(t, "PUT", "http://"+follower.httpAddr()+"/v1/snapshot", good, 200)
 	for _, s := range servers {
-		waitFor(t, 5*time.Second, s.name+" restored", func() error {
+		testutil.WaitForErr(t, 5*time.Second, s.name+" restored", func() error {
 			pairs, _, err := s.client().KV().List("snap/", &api.QueryOptions{AllowStale: true})
 			if err != nil {
 				return err

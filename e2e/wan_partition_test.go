@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"consulate/chaos/netfault"
+	"consulate/internal/testutil"
 )
 
 // wanCutLength is how long the WAN cut lasts: 20 s by default (the
@@ -120,7 +121,7 @@ func TestWANPartition(t *testing.T) {
 	if out, err := cli(t, "join", "-wan", "--http-addr", "127.0.0.11:8500", "127.0.0.21"); err != nil {
 		t.Fatalf("join -wan: %v\n%s", err, out)
 	}
-	waitFor(t, 20*time.Second, "six WAN members alive on 127.0.0.11", func() error {
+	testutil.WaitForErr(t, 20*time.Second, "six WAN members alive on 127.0.0.11", func() error {
 		out, err := cli(t, "members", "-wan", "--http-addr", "127.0.0.11:8500")
 		if err != nil || strings.Count(out, "alive") != 6 {
 			return fmt.Errorf("%v\n%s", err, out)
@@ -148,7 +149,7 @@ func TestWANPartition(t *testing.T) {
 	}
 	// Every kind answers before the cut; the DNS answers are then in the
 	// client's cache, if it keeps remote ones.
-	waitFor(t, 20*time.Second, "every kind answers before the cut", func() error {
+	testutil.WaitForErr(t, 20*time.Second, "every kind answers before the cut", func() error {
 		for _, p := range probes {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			ok, _, detail := p.do(ctx)

@@ -327,13 +327,19 @@ func TestErrorMapping(t *testing.T) {
 			t.Errorf("%s: got %d %q, want %d containing %q", c.path, code, body, c.code, c.want)
 		}
 	}
-	f.errs[structs.MethodStatusLeader] = structs.ToRemoteError(&structs.ErrUnknownDC{DC: "x"})
-	if code, _, _ := do(t, ts, "GET", "/v1/status/leader", ""); code != 404 {
-		t.Errorf("remote unknown dc: %d", code)
-	}
-	f.errs[structs.MethodStatusLeader] = structs.ToRemoteError(&structs.BadRequestError{Reason: "bad"})
-	if code, _, _ := do(t, ts, "GET", "/v1/status/leader", ""); code != 400 {
-		t.Errorf("remote bad request: %d", code)
+	// Errors that crossed the wire as RemoteErrors map as the originals do.
+	for _, c := range []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"remote unknown dc", &structs.ErrUnknownDC{DC: "x"}, 404},
+		{"remote bad request", &structs.BadRequestError{Reason: "bad"}, 400},
+	} {
+		f.errs[structs.MethodStatusLeader] = structs.ToRemoteError(c.err)
+		if code, _, _ := do(t, ts, "GET", "/v1/status/leader", ""); code != c.code {
+			t.Errorf("%s: got %d, want %d", c.name, code, c.code)
+		}
 	}
 }
 

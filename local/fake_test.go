@@ -160,18 +160,6 @@ func (f *fakeCatalog) setFail(err error) {
 	f.mu.Unlock()
 }
 
-// waitFor polls cond until it holds or fails the test after 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func testConfig() Config {
 	return Config{
 		NodeName: "node1", NodeID: "11111111-2222-3333-4444-555555555555",

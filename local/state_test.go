@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -210,7 +211,7 @@ func TestLoopPropagatesHTTPCheckStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "passing in catalog", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "passing in catalog", func() bool {
 		c := f.check("service:web")
 		return c != nil && c.Status == "passing"
 	})
@@ -218,7 +219,7 @@ func TestLoopPropagatesHTTPCheckStatus(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 	srv.Close()
-	waitFor(t, "critical in catalog", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "critical in catalog", func() bool {
 		c := f.check("service:web")
 		return c != nil && c.Status == "critical"
 	})
@@ -241,12 +242,12 @@ func TestTTLCheck(t *testing.T) {
 		if c := s.Check("ttl"); c.Status != st || c.Output != "out-"+st {
 			t.Fatalf("after %s: %+v", st, c)
 		}
-		waitFor(t, st+" in catalog", func() bool {
+		testutil.WaitFor(t, 5*time.Second, st+" in catalog", func() bool {
 			c := f.check("ttl")
 			return c != nil && c.Status == st
 		})
 	}
-	waitFor(t, "TTL expiry", func() bool { return s.Check("ttl").Status == "critical" })
+	testutil.WaitFor(t, 5*time.Second, "TTL expiry", func() bool { return s.Check("ttl").Status == "critical" })
 	if out := s.Check("ttl").Output; !strings.HasPrefix(out, "TTL expired") || !strings.Contains(out, "out-passing") {
 		t.Fatalf("expiry output %q", out)
 	}
@@ -299,7 +300,7 @@ func TestOutputOnlyChangesDeferred(t *testing.T) {
 	if s.Check("ttl").Output != "b" {
 		t.Fatal("local output not updated")
 	}
-	waitFor(t, "deferred output sync", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "deferred output sync", func() bool {
 		s.SyncChanges(bg)
 		return f.check("ttl").Output == "b"
 	})
@@ -328,7 +329,7 @@ func TestScriptChecksRefusedUnlessEnabled(t *testing.T) {
 	if err := s2.AddService(web(), []*structs.CheckType{{Args: []string{"/bin/sh", "-c", "echo hi; exit 1"}, Interval: 20 * time.Millisecond}}, false, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "script warning", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "script warning", func() bool {
 		c := s2.Check("service:web")
 		return c.Status == "warning" && c.Output == "hi\n"
 	})
@@ -423,15 +424,15 @@ func TestDeregisterCriticalServiceAfter(t *testing.T) {
 	if err := s.UpdateTTLCheck("service:healthy", "passing", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "synced", func() bool { return f.service("doomed") != nil && f.service("healthy") != nil })
+	testutil.WaitFor(t, 5*time.Second, "synced", func() bool { return f.service("doomed") != nil && f.service("healthy") != nil })
 	clock.Advance(30 * time.Second)
 	s.reap() // critical for 30s of its 60s: still too early
 	if s.Service("doomed") == nil {
 		t.Fatal("reaped before its time")
 	}
 	clock.Advance(31 * time.Second)
-	waitFor(t, "reaped", func() bool { return s.Service("doomed") == nil })
-	waitFor(t, "deregistered", func() bool { return f.service("doomed") == nil })
+	testutil.WaitFor(t, 5*time.Second, "reaped", func() bool { return s.Service("doomed") == nil })
+	testutil.WaitFor(t, 5*time.Second, "deregistered", func() bool { return f.service("doomed") == nil })
 	if s.Service("healthy") == nil {
 		t.Fatal("passing service reaped")
 	}
@@ -561,7 +562,7 @@ func TestReplaceConfigServices(t *testing.T) {
 	if s.Service("b1") != nil || s.Check("load") != nil || s.Service("c") == nil || s.Service("api") == nil {
 		t.Fatalf("diff wrong: %v %v", s.Services(), s.Checks())
 	}
-	waitFor(t, "catalog follows", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "catalog follows", func() bool {
 		return f.service("b1") == nil && f.check("load") == nil && f.service("c") != nil && f.service("api") != nil
 	})
 	// Bad entries are reported; good ones still applied.
@@ -585,7 +586,7 @@ func TestSyncFailureBacksOffThenRecovers(t *testing.T) {
 	if err := s.AddService(web(), nil, false, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a few retries", func() bool { return f.count(structs.MethodCatalogNodeServices) >= 3 })
+	testutil.WaitFor(t, 5*time.Second, "a few retries", func() bool { return f.count(structs.MethodCatalogNodeServices) >= 3 })
 	start := time.Now()
 	n0 := f.count(structs.MethodCatalogNodeServices) + f.count(structs.MethodCatalogRegister)
 	// Changes during failure must not cause a storm.
@@ -593,13 +594,13 @@ func TestSyncFailureBacksOffThenRecovers(t *testing.T) {
 		s.EnableNodeMaintenance("")
 		s.DisableNodeMaintenance()
 	}
-	waitFor(t, "time to pass", func() bool { return time.Since(start) > 300*time.Millisecond })
+	testutil.WaitFor(t, 5*time.Second, "time to pass", func() bool { return time.Since(start) > 300*time.Millisecond })
 	n1 := f.count(structs.MethodCatalogNodeServices) + f.count(structs.MethodCatalogRegister)
 	if n1-n0 > 10 {
 		t.Fatalf("%d RPCs in 300ms while failing: spinning", n1-n0)
 	}
 	f.setFail(nil)
-	waitFor(t, "recovery", func() bool { return f.service("web") != nil })
+	testutil.WaitFor(t, 5*time.Second, "recovery", func() bool { return f.service("web") != nil })
 }
 
 func TestSubscribeAndShutdown(t *testing.T) {

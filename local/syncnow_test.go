@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -19,7 +20,7 @@ func TestSyncNowReadYourWrites(t *testing.T) {
 	cfg.CheckUpdateInterval = time.Hour
 	s := newTestState(t, cfg, f)
 	s.Start(bg)
-	waitFor(t, "first full sync", func() bool { return f.count(structs.MethodCatalogNodeServices) > 0 })
+	testutil.WaitFor(t, 5*time.Second, "first full sync", func() bool { return f.count(structs.MethodCatalogNodeServices) > 0 })
 
 	now := func(what string) {
 		t.Helper()
@@ -85,7 +86,7 @@ func TestSyncNowNoServerThenAntiEntropy(t *testing.T) {
 	f := newFakeCatalog()
 	s := newTestState(t, testConfig(), f)
 	s.Start(bg)
-	waitFor(t, "first full sync", func() bool { return f.count(structs.MethodCatalogNodeServices) > 0 })
+	testutil.WaitFor(t, 5*time.Second, "first full sync", func() bool { return f.count(structs.MethodCatalogNodeServices) > 0 })
 	f.setFail(structs.ErrNoServers)
 	if err := s.AddService(web(), nil, false, ""); err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestSyncNowNoServerThenAntiEntropy(t *testing.T) {
 		t.Fatal("change lost locally")
 	}
 	f.setFail(nil)
-	waitFor(t, "anti-entropy to send the change", func() bool { return f.service("web") != nil })
+	testutil.WaitFor(t, 5*time.Second, "anti-entropy to send the change", func() bool { return f.service("web") != nil })
 }
 
 // A sync stuck on a server that went silent holds the sync lock; SyncNow
@@ -116,7 +117,7 @@ func TestSyncNowBoundedBehindStuckSync(t *testing.T) {
 	release := f.setHold()
 	t.Cleanup(release)
 	s.Start(bg) // the first full sync hangs in its first call
-	waitFor(t, "stuck full sync", func() bool { return len(s.syncSem) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "stuck full sync", func() bool { return len(s.syncSem) == 1 })
 	if err := s.AddService(web(), nil, false, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestSyncNowBoundedBehindStuckSync(t *testing.T) {
 		t.Fatal("SyncNow waited for the stuck sync past its bound")
 	}
 	release()
-	waitFor(t, "the change to reach the catalog", func() bool { return f.service("web") != nil })
+	testutil.WaitFor(t, 5*time.Second, "the change to reach the catalog", func() bool { return f.service("web") != nil })
 }
 
 // A caller's own deadline, shorter than SyncNowTimeout, also bounds
@@ -147,7 +148,7 @@ func TestSyncNowHonoursContextAndShutdown(t *testing.T) {
 	release := f.setHold()
 	t.Cleanup(release)
 	s.Start(bg)
-	waitFor(t, "stuck full sync", func() bool { return len(s.syncSem) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "stuck full sync", func() bool { return len(s.syncSem) == 1 })
 	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -10,6 +10,8 @@ import (
 )
 
 // ErrNotFound is returned when no query has the given ID or name.
+//
+//lint:ignore ST1005 the text is Consul's (ErrQueryNotFound), which clients see in the HTTP answer.
 var ErrNotFound = errors.New("Query not found")
 
 // Validate checks a definition before it is stored.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -25,7 +26,7 @@ func TestCloseSessionFailsWaitingCallsAndRedials(t *testing.T) {
 	blocking := make(chan error, 1)
 	q := &holdQuery{QueryOptions: structs.QueryOptions{MinQueryIndex: 5, MaxQueryTime: time.Minute}}
 	go func() { blocking <- p.Call(ctxTimeout(t, 10*time.Second), srv.addr, "Test.HoldQuery", q, nil) }()
-	waitFor(t, 5*time.Second, "both calls under way", func() bool { return h.inFlight.Load() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "both calls under way", func() bool { return h.inFlight.Load() == 2 })
 	before := srv.ln.accepted.Load()
 
 	start := time.Now()

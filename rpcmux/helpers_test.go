@@ -103,7 +103,10 @@ func (h *testHandler) RPC(ctx context.Context, method structs.Method, args, repl
 			return errors.New("plain failure")
 		}
 	case "Test.Panic":
+		// A runtime error, as a real handler bug would raise, not a
+		// panic(value) the handler chose.
 		var m map[string]int
+		//lint:ignore SA5000 the handler panics on purpose (see above).
 		m["boom"] = 1
 		return nil
 	case "Test.Block":
@@ -271,18 +274,6 @@ func newPipeMux(t testing.TB, cfg Config, h Handler) *Mux {
 		}
 	})
 	return m
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func ctxTimeout(t testing.TB, d time.Duration) context.Context {

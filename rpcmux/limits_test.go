@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -45,7 +46,7 @@ func TestCallsNeverQueueForStreams(t *testing.T) {
 	srv := startServer(t, testConfig(), h, "")
 	p := newTestPool(t, testPoolConfig())
 	wait := holdCalls(t, p, srv.addr, "Test.Hold", &blockArgs{}, 300)
-	waitFor(t, 10*time.Second, "300 calls in the handler", func() bool { return h.inFlight.Load() == 300 })
+	testutil.WaitFor(t, 10*time.Second, "300 calls in the handler", func() bool { return h.inFlight.Load() == 300 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -65,7 +66,7 @@ func TestBlockingQueriesGetTheirOwnSession(t *testing.T) {
 	p := newTestPool(t, testPoolConfig())
 	q := &holdQuery{QueryOptions: structs.QueryOptions{MinQueryIndex: 7, MaxQueryTime: time.Minute}}
 	wait := holdCalls(t, p, srv.addr, "Test.HoldQuery", q, 200)
-	waitFor(t, 10*time.Second, "200 blocking queries in the handler", func() bool { return h.inFlight.Load() == 200 })
+	testutil.WaitFor(t, 10*time.Second, "200 blocking queries in the handler", func() bool { return h.inFlight.Load() == 200 })
 	if err := p.Call(ctxTimeout(t, 2*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestPoolOpensAnotherSessionWhenFull(t *testing.T) {
 	cfg.MaxCallsPerSession = 5
 	p := newTestPool(t, cfg)
 	wait := holdCalls(t, p, srv.addr, "Test.Hold", &blockArgs{}, 12)
-	waitFor(t, 10*time.Second, "12 calls in the handler", func() bool { return h.inFlight.Load() == 12 })
+	testutil.WaitFor(t, 10*time.Second, "12 calls in the handler", func() bool { return h.inFlight.Load() == 12 })
 	if got := srv.ln.accepted.Load(); got != 3 {
 		t.Fatalf("server accepted %d connections for 12 calls at 5 per session, want 3", got)
 	}
@@ -149,7 +150,7 @@ func TestServerBoundsStreamsPerSession(t *testing.T) {
 		}
 		held = append(held, st)
 	}
-	waitFor(t, 5*time.Second, "4 calls in the handler", func() bool { return h.inFlight.Load() == 4 })
+	testutil.WaitFor(t, 5*time.Second, "4 calls in the handler", func() bool { return h.inFlight.Load() == 4 })
 
 	st, err := call("Test.Echo", &echoArgs{})
 	if err != nil {
@@ -169,8 +170,8 @@ func TestServerBoundsStreamsPerSession(t *testing.T) {
 
 	// One held stream ends; its slot serves a new stream.
 	held[0].Close()
-	waitFor(t, 5*time.Second, "3 calls in the handler", func() bool { return h.inFlight.Load() == 3 })
-	waitFor(t, 5*time.Second, "a stream slot to free up", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "3 calls in the handler", func() bool { return h.inFlight.Load() == 3 })
+	testutil.WaitFor(t, 5*time.Second, "a stream slot to free up", func() bool {
 		st, err := call("Test.Echo", &echoArgs{})
 		if err != nil {
 			t.Fatal(err)
@@ -197,7 +198,7 @@ func TestPoolMovesOnWhenServerRefusesStream(t *testing.T) {
 	srv := startServer(t, cfg, h, "")
 	p := newTestPool(t, testPoolConfig())
 	wait := holdCalls(t, p, srv.addr, "Test.Hold", &blockArgs{}, 10)
-	waitFor(t, 10*time.Second, "10 calls in the handler", func() bool { return h.inFlight.Load() == 10 })
+	testutil.WaitFor(t, 10*time.Second, "10 calls in the handler", func() bool { return h.inFlight.Load() == 10 })
 	if got := srv.ln.accepted.Load(); got < 3 {
 		t.Fatalf("server accepted %d connections, want at least 3 for 10 calls at 4 streams each", got)
 	}
@@ -229,7 +230,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 	for range 100 {
 		held = append(held, dialFrom(ipA))
 	}
-	waitFor(t, 10*time.Second, "100 connections open", func() bool { return srv.mux.Stats().Conns == 100 })
+	testutil.WaitFor(t, 10*time.Second, "100 connections open", func() bool { return srv.mux.Stats().Conns == 100 })
 
 	over := dialFrom(ipA)
 	_ = over.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -254,7 +255,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 
 	// Closing one of A's connections lets A connect again.
 	held[0].Close()
-	waitFor(t, 5*time.Second, "a slot of A freed", func() bool { return srv.mux.Stats().Conns == 100 })
+	testutil.WaitFor(t, 5*time.Second, "a slot of A freed", func() bool { return srv.mux.Stats().Conns == 100 })
 	pcfg.SourceAddr = net.ParseIP(ipA)
 	pa := newTestPool(t, pcfg)
 	if err := pa.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
@@ -275,7 +276,7 @@ func TestMaxConnsPerClientZeroIsUnlimited(t *testing.T) {
 		}
 		t.Cleanup(func() { c.Close() })
 	}
-	waitFor(t, 10*time.Second, "120 connections open", func() bool { return srv.mux.Stats().Conns == 120 })
+	testutil.WaitFor(t, 10*time.Second, "120 connections open", func() bool { return srv.mux.Stats().Conns == 120 })
 	if got := srv.mux.Stats().ConnsRejected; got != 0 {
 		t.Fatalf("ConnsRejected = %d with no cap", got)
 	}
@@ -324,7 +325,7 @@ func TestHandshakeDeadlineCoversPreamble(t *testing.T) {
 				t.Fatalf("closed after %v, want at the %v deadline", d, timeout)
 			}
 			// The count follows the close by a moment.
-			waitFor(t, 2*time.Second, "the timeout counted", func() bool {
+			testutil.WaitFor(t, 2*time.Second, "the timeout counted", func() bool {
 				return srv.mux.Stats().HandshakeTimeouts == uint64(i+1)
 			})
 		})

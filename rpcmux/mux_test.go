@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -138,7 +139,7 @@ func TestDeadlineOnBlockingHandler(t *testing.T) {
 	if skew := dl.Sub(want); !ok || skew < -time.Millisecond || skew > d/2 {
 		t.Fatalf("handler deadline = %v (%v), want %v plus transit time", dl, ok, want)
 	}
-	waitFor(t, 2*time.Second, "handler ctx done", func() bool { return hctx.Err() != nil })
+	testutil.WaitFor(t, 2*time.Second, "handler ctx done", func() bool { return hctx.Err() != nil })
 }
 
 func TestCancelStopsServerHandler(t *testing.T) {
@@ -168,7 +169,7 @@ func TestCancelStopsServerHandler(t *testing.T) {
 		t.Fatal("cancelled call did not return")
 	}
 	// Closing the stream cancels the server's ctx for the call.
-	waitFor(t, 2*time.Second, "handler ctx cancelled", func() bool { return hctx.Err() != nil })
+	testutil.WaitFor(t, 2*time.Second, "handler ctx cancelled", func() bool { return hctx.Err() != nil })
 	// And the session is still good.
 	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
@@ -200,7 +201,7 @@ func TestIdleSessionsAreReaped(t *testing.T) {
 	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "idle session reaped", func() bool { return p.Stats().Sessions == 0 })
+	testutil.WaitFor(t, 5*time.Second, "idle session reaped", func() bool { return p.Stats().Sessions == 0 })
 	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call after reap: %v", err)
 	}
@@ -216,7 +217,7 @@ func TestReapSparesSessionsInUse(t *testing.T) {
 	ctx := ctxTimeout(t, 10*time.Second)
 	errCh := make(chan error, 1)
 	go func() { errCh <- p.Call(ctx, srv.addr, "Test.Hold", &blockArgs{}, nil) }()
-	waitFor(t, 5*time.Second, "call in handler", func() bool { return h.inFlight.Load() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "call in handler", func() bool { return h.inFlight.Load() == 1 })
 	if n := p.reapIdle(time.Now().Add(time.Hour)); n != 0 {
 		t.Fatalf("reaped %d sessions with a call in progress", n)
 	}
@@ -245,7 +246,7 @@ func TestServerRestartRedials(t *testing.T) {
 	}
 	srv.stop(t)
 	// The dead session is noticed and dropped.
-	waitFor(t, 5*time.Second, "dead session dropped", func() bool { return p.Stats().Sessions == 0 })
+	testutil.WaitFor(t, 5*time.Second, "dead session dropped", func() bool { return p.Stats().Sessions == 0 })
 	// While the server is down, calls fail fast.
 	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err == nil {
 		t.Fatal("call succeeded with the server down")

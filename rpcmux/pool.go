@@ -206,7 +206,7 @@ func (p *Pool) Call(ctx context.Context, addr structs.ServerAddr, method structs
 			}
 			return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
 		}
-		err, remote, sent := p.callOn(ctx, s, seq, buf.Bytes(), reply)
+		remote, sent, err := p.callOn(ctx, s, seq, buf.Bytes(), reply)
 		p.release(s)
 		if err == nil {
 			return nil
@@ -247,10 +247,10 @@ func (p *Pool) lowerLimit(s *session) {
 // callOn runs one call on s. remote reports that err came from the
 // server's answer; sent reports whether any byte of the request may have
 // reached the server.
-func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte, reply any) (err error, remote, sent bool) {
+func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte, reply any) (remote, sent bool, err error) {
 	st, err := s.stream()
 	if err != nil {
-		return err, false, false
+		return false, false, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = st.SetDeadline(dl)
@@ -270,33 +270,33 @@ func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte,
 
 	n, err := st.Write(frame)
 	if err != nil {
-		return p.transportErr(ctx, s, err), false, n > 0
+		return false, n > 0, p.transportErr(ctx, s, err)
 	}
 	payload, err := p.codec.readFrame(st)
 	if err != nil {
-		return p.transportErr(ctx, s, err), false, true
+		return false, true, p.transportErr(ctx, s, err)
 	}
 	dec := p.codec.decoder(payload)
 	defer dec.release()
 	var rh responseHeader
 	if err := dec.decode(&rh); err != nil {
-		return fmt.Errorf("%w: malformed reply header: %v", ErrProtocol, err), false, true
+		return false, true, fmt.Errorf("%w: malformed reply header: %v", ErrProtocol, err)
 	}
 	if rh.Seq != seq {
 		if rh.Seq == 0 && rh.Error != nil {
 			// The server refused the frame before reading its header.
-			return fromRemote(rh.Error), true, true
+			return true, true, fromRemote(rh.Error)
 		}
-		return fmt.Errorf("%w: reply seq %d for request %d", ErrProtocol, rh.Seq, seq), false, true
+		return false, true, fmt.Errorf("%w: reply seq %d for request %d", ErrProtocol, rh.Seq, seq)
 	}
 	reusable = true
 	if rh.Error != nil {
-		return fromRemote(rh.Error), true, true
+		return true, true, fromRemote(rh.Error)
 	}
 	if err := dec.decode(reply); err != nil {
-		return fmt.Errorf("%w: decoding reply: %v", ErrProtocol, err), false, true
+		return false, true, fmt.Errorf("%w: decoding reply: %v", ErrProtocol, err)
 	}
-	return nil, false, true
+	return false, true, nil
 }
 
 // transportErr explains a failed read or write: a deadline or cancel of

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"consulate/internal/testutil"
 )
 
 func TestRaftLayerAcceptsRaftConnections(t *testing.T) {
@@ -65,7 +67,7 @@ func TestRaftLayerAcceptsRaftConnections(t *testing.T) {
 
 func TestRaftLayerAddrFallsBackToListener(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "")
-	waitFor(t, 5*time.Second, "listener registered", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "listener registered", func() bool {
 		return srv.mux.RaftLayer().Addr().String() == string(srv.addr)
 	})
 }
@@ -74,7 +76,7 @@ func TestRaftLayerAddrFallsBackToListener(t *testing.T) {
 func TestRaftNetworkTransportRoundTrip(t *testing.T) {
 	srv1 := startServer(t, testConfig(), newTestHandler(), "")
 	srv2 := startServer(t, testConfig(), newTestHandler(), "")
-	waitFor(t, 5*time.Second, "listeners registered", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "listeners registered", func() bool {
 		return srv1.mux.RaftLayer().Addr().String() == string(srv1.addr) && srv2.mux.RaftLayer().Addr().String() == string(srv2.addr)
 	})
 	trans1 := raft.NewNetworkTransport(srv1.mux.RaftLayer(), 2, 2*time.Second, io.Discard)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"consulate/internal/testutil"
 )
 
 // Outgoing connections carry the configured source address (the agent's
@@ -35,10 +37,7 @@ func TestDialsComeFromSourceAddr(t *testing.T) {
 	}
 
 	// The server saw both connections (pool session, raft) from src.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(srv.ln.remoteIPs()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "two accepted connections", func() bool { return len(srv.ln.remoteIPs()) >= 2 })
 	ips := srv.ln.remoteIPs()
 	if len(ips) != 2 {
 		t.Fatalf("server accepted %d connections (%v), want 2", len(ips), ips)

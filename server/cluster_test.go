@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -62,7 +63,7 @@ func TestThreeServerCluster(t *testing.T) {
 	// s1 bootstraps the full configuration (the bootstrap-expect path).
 	bootstrapAll(t, servers)
 	var leader, follower *Server
-	waitFor(t, 5*time.Second, "one leader", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "one leader", func() bool {
 		leader, follower = nil, nil
 		n := 0
 		for _, s := range servers {
@@ -87,7 +88,7 @@ func TestThreeServerCluster(t *testing.T) {
 
 	// Every replica catches up; stale reads are answered locally.
 	for _, s := range servers {
-		waitFor(t, 5*time.Second, "replication", func() bool {
+		testutil.WaitFor(t, 5*time.Second, "replication", func() bool {
 			var out structs.IndexedDirEntries
 			before := fwd.leader.Load()
 			err := s.RPC(context.Background(), structs.MethodKVSGet, &structs.KeyRequest{Key: "k", QueryOptions: structs.QueryOptions{AllowStale: true}}, &out)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -95,7 +96,7 @@ func leaderIndex(servers []*Server) int {
 func TestCutOffLeader(t *testing.T) {
 	n, servers, trans := startCutCluster(t, 5*time.Second)
 	var li int
-	waitFor(t, 5*time.Second, "a leader", func() bool { li = leaderIndex(servers); return li >= 0 })
+	testutil.WaitFor(t, 5*time.Second, "a leader", func() bool { li = leaderIndex(servers); return li >= 0 })
 	old := servers[li]
 	var ok bool
 	rpc(t, old, structs.MethodKVSApply, &structs.KVSRequest{Op: structs.KVSet, DirEnt: structs.DirEntry{Key: "before", Value: []byte("1")}}, &ok)
@@ -107,7 +108,7 @@ func TestCutOffLeader(t *testing.T) {
 	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, structs.ErrNoLeader) {
 		t.Fatalf("a write in flight at the step-down: want ErrOutcomeUnknown (not ErrNoLeader), got %v", err)
 	}
-	waitFor(t, 5*time.Second, "the old leader steps down", func() bool { return old.Leader() == "" })
+	testutil.WaitFor(t, 5*time.Second, "the old leader steps down", func() bool { return old.Leader() == "" })
 
 	start := time.Now()
 	err = old.RPC(context.Background(), structs.MethodKVSApply,

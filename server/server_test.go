@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"consulate/catalog"
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -62,18 +63,6 @@ func waitLeader(t *testing.T, s *Server) {
 	defer cancel()
 	if _, err := s.WaitForLeader(ctx); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -313,7 +302,7 @@ func TestKVSessionsTxn(t *testing.T) {
 		time.Sleep(30 * time.Millisecond) // renewal cadence under test, below 2×TTL
 	}
 	// ...and without them it expires, releasing its lock.
-	waitFor(t, 3*time.Second, "session expiry", func() bool {
+	testutil.WaitFor(t, 3*time.Second, "session expiry", func() bool {
 		var out structs.IndexedSessions
 		rpc(t, s, structs.MethodSessionList, &structs.DCSpecificRequest{}, &out)
 		return len(out.Sessions) == 0
@@ -487,7 +476,7 @@ func TestLockDelayAfterInvalidation(t *testing.T) {
 	if kvApply(t, s, structs.KVLock, structs.DirEntry{Key: "leader", Session: id2}) {
 		t.Fatal("lock taken inside the lock delay")
 	}
-	waitFor(t, 3*time.Second, "lock after the delay", func() bool {
+	testutil.WaitFor(t, 3*time.Second, "lock after the delay", func() bool {
 		return kvApply(t, s, structs.KVLock, structs.DirEntry{Key: "leader", Session: id2})
 	})
 }

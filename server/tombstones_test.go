@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -21,5 +22,5 @@ func TestTombstonesAreReaped(t *testing.T) {
 	if n := s.State().TombstoneCount(); n != 2 {
 		t.Fatalf("%d tombstones after two deletes", n)
 	}
-	waitFor(t, 3*time.Second, "tombstones reaped", func() bool { return s.State().TombstoneCount() == 0 })
+	testutil.WaitFor(t, 3*time.Second, "tombstones reaped", func() bool { return s.State().TombstoneCount() == 0 })
 }

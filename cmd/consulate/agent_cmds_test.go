@@ -131,25 +131,33 @@ func TestRTT(t *testing.T) {
 		t.Fatalf("test coordinates give %s", want)
 	}
 
-	r := f.run("rtt", "n1", "n2")
-	wantOK(t, r)
-	if r.stdout != "Estimated n1 <-> n2 rtt: 12.320 ms (using LAN coordinates)\n" {
-		t.Fatalf("rtt %q", r.stdout)
+	for _, tc := range []struct {
+		name string
+		args []string
+		// stdout is the answer on success; fail, when set, what stderr
+		// says instead (exit status 1).
+		stdout, fail string
+	}{
+		{"two nodes", []string{"n1", "n2"}, "Estimated n1 <-> n2 rtt: 12.320 ms (using LAN coordinates)\n", ""},
+		{"second node defaults to the agent", []string{"n2"}, "Estimated n2 <-> n1 rtt: 12.320 ms (using LAN coordinates)\n", ""},
+		{"wan", []string{"-wan", "s.x.dc2"}, "Estimated s.x.dc2 <-> n1.dc1 rtt: 12.320 ms (using WAN coordinates)\n", ""},
+		{"unknown node", []string{"n1", "ghost"}, "", `Could not find a coordinate for node "ghost"`},
+		{"other segment", []string{"n1", "seg"}, "", "different areas or segments"},
+		{"bad coordinate", []string{"n1", "bad"}, "", "invalid or incompatible"},
+		{"wan name without dc", []string{"-wan", "nodot", "n1.dc1"}, "", "<node name>.<datacenter>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.run(append([]string{"rtt"}, tc.args...)...)
+			if tc.fail != "" {
+				wantFail(t, r, 1, tc.fail)
+				return
+			}
+			wantOK(t, r)
+			if r.stdout != tc.stdout {
+				t.Fatalf("stdout %q, want %q", r.stdout, tc.stdout)
+			}
+		})
 	}
-	r = f.run("rtt", "n2") // second node defaults to the agent
-	wantOK(t, r)
-	if r.stdout != "Estimated n2 <-> n1 rtt: 12.320 ms (using LAN coordinates)\n" {
-		t.Fatalf("rtt default %q", r.stdout)
-	}
-	r = f.run("rtt", "-wan", "s.x.dc2")
-	wantOK(t, r)
-	if r.stdout != "Estimated s.x.dc2 <-> n1.dc1 rtt: 12.320 ms (using WAN coordinates)\n" {
-		t.Fatalf("rtt -wan %q", r.stdout)
-	}
-	wantFail(t, f.run("rtt", "n1", "ghost"), 1, `Could not find a coordinate for node "ghost"`)
-	wantFail(t, f.run("rtt", "n1", "seg"), 1, "different areas or segments")
-	wantFail(t, f.run("rtt", "n1", "bad"), 1, "invalid or incompatible")
-	wantFail(t, f.run("rtt", "-wan", "nodot", "n1.dc1"), 1, "<node name>.<datacenter>")
 }
 
 func TestServicesRegisterDeregister(t *testing.T) {

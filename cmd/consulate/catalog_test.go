@@ -73,30 +73,27 @@ func TestCatalogServicesAndDatacenters(t *testing.T) {
 	})
 	f.json("/v1/catalog/datacenters", []string{"dc1", "dc2"})
 
-	r := f.run("catalog", "services", "-datacenter=dc1")
-	wantOK(t, r)
-	if r.stdout != "consul\ndb\nweb\n" {
-		t.Fatalf("services %q", r.stdout)
-	}
-	if f.last("/v1/catalog/services").get("dc") != "dc1" {
-		t.Fatal("dc not passed")
-	}
-
-	r = f.run("catalog", "services", "-tags")
-	wantOK(t, r)
-	if r.stdout != "consul  \ndb      primary\nweb     v1,v2\n" {
-		t.Fatalf("services -tags %q", r.stdout)
-	}
-
-	r = f.run("catalog", "services", "-node=n1", "-tags")
-	wantOK(t, r)
-	if r.stdout != "web  a,b\n" {
-		t.Fatalf("services -node %q", r.stdout)
-	}
-
-	r = f.run("catalog", "datacenters")
-	wantOK(t, r)
-	if r.stdout != "dc1\ndc2\n" {
-		t.Fatalf("datacenters %q", r.stdout)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+		// dc, when set, is the datacenter the services request must carry.
+		dc string
+	}{
+		{"services", []string{"catalog", "services", "-datacenter=dc1"}, "consul\ndb\nweb\n", "dc1"},
+		{"services -tags", []string{"catalog", "services", "-tags"}, "consul  \ndb      primary\nweb     v1,v2\n", ""},
+		{"services -node", []string{"catalog", "services", "-node=n1", "-tags"}, "web  a,b\n", ""},
+		{"datacenters", []string{"catalog", "datacenters"}, "dc1\ndc2\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.run(tc.args...)
+			wantOK(t, r)
+			if r.stdout != tc.want {
+				t.Fatalf("stdout %q, want %q", r.stdout, tc.want)
+			}
+			if tc.dc != "" && f.last("/v1/catalog/services").get("dc") != tc.dc {
+				t.Fatalf("dc not passed: %v", f.last("/v1/catalog/services").query)
+			}
+		})
 	}
 }

@@ -4,10 +4,13 @@
 package gossiptest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"consulate/internal/testutil"
 )
 
 // MemberlistConfig returns memberlist's LAN config with timers shrunk so
@@ -27,21 +30,15 @@ func MemberlistConfig() *memberlist.Config {
 	return c
 }
 
-// WaitFor polls cond every 10ms until it returns true or timeout passes; on
-// timeout it fails the test with the last reason cond gave.
+// WaitFor polls cond until it returns true or timeout passes; on timeout
+// it fails the test with the last reason cond gave. It is
+// testutil.WaitForErr for conditions that explain themselves as a string.
 func WaitFor(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var why string
-	for {
-		ok, reason := cond()
-		if ok {
-			return
+	testutil.WaitForErr(t, timeout, "gossip condition", func() error {
+		if ok, why := cond(); !ok {
+			return errors.New(why)
 		}
-		why = reason
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", timeout, why)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
