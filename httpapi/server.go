@@ -111,8 +111,8 @@ func (s *Server) Addrs() []net.Addr {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx is
-// done (then closes them), and waits for the serving goroutines. It is
-// idempotent.
+// done (then closes them), and waits for the serving goroutines while
+// ctx allows. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -128,6 +128,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 	}
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if firstErr == nil {
+			firstErr = ctx.Err()
+		}
+	}
 	return firstErr
 }
