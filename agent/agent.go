@@ -149,7 +149,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	rt := a.cfg
 	pcfg := rpcmux.DefaultPoolConfig()
 	pcfg.SourceAddr = rt.BindAddr
-	a.pool = rpcmux.NewPool(pcfg, a.base)
+	if a.pool, err = rpcmux.NewPool(pcfg, a.base); err != nil {
+		return err
+	}
 	a.localServers = federation.NewLocalServers(a.pool)
 
 	if err := a.startLAN(); err != nil {

@@ -149,7 +149,10 @@ func (a *Agent) startFrontEnds() error {
 	cc.LocalDC = rt.Datacenter
 	cc.Logger = a.base
 	cc.Reachable = remoteFromMemory
-	a.cache = cache.New(cc, a.RPC)
+	var err error
+	if a.cache, err = cache.New(cc, a.RPC); err != nil {
+		return err
+	}
 	if addrs := rt.HTTPAddrs(); len(addrs) > 0 {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
@@ -163,7 +166,9 @@ func (a *Agent) startFrontEnds() error {
 		if a.server != nil {
 			hc.WANHealth = a.wanHealth
 		}
-		a.http = httpapi.New(hc, &httpAgent{a: a}, a.base)
+		if a.http, err = httpapi.New(hc, &httpAgent{a: a}, a.base); err != nil {
+			return err
+		}
 		if err := a.http.Start(addrs); err != nil {
 			return fmt.Errorf("HTTP API: %w", err)
 		}

@@ -12,7 +12,7 @@ import (
 // cached and kept fresh.
 func BenchmarkHit(b *testing.B) {
 	f := newFake()
-	c := New(Config{LocalDC: "dc1", RefreshWait: time.Minute}, f.RPC)
+	c := newTestCache(b, f.RPC, func(c *Config) { c.RefreshWait = time.Minute })
 	b.Cleanup(func() { c.Shutdown(context.Background()) })
 	args := &structs.ServiceSpecificRequest{Datacenter: "dc1", ServiceName: "web",
 		QueryOptions: structs.QueryOptions{AllowStale: true}}

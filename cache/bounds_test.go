@@ -158,7 +158,10 @@ func TestFloodOfDistinctNamesIsBounded(t *testing.T) {
 	// Refreshers park for the whole test, so any call for a real name
 	// during the flood is a read that missed the cache.
 	cfg.RefreshWait = time.Hour
-	c := New(cfg, f.RPC)
+	c, err := New(cfg, f.RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Shutdown(context.Background())
 
 	if readService(t, c, "dc1", "web", "") != 1 || !readNode(t, c, "dc1", "n1") || readService(t, c, "dc2", "web", "") != 1 {
@@ -218,7 +221,7 @@ func TestFloodOfDistinctNamesIsBounded(t *testing.T) {
 // registration shows up without another read-through.
 func TestNegativeNameCachedOnlyWhenReadAgain(t *testing.T) {
 	f := newCatalogFake()
-	c := New(Config{LocalDC: "dc1", RefreshWait: time.Minute}, f.RPC)
+	c := newTestCache(t, f.RPC, func(c *Config) { c.RefreshWait = time.Minute })
 	defer c.Shutdown(context.Background())
 
 	readService(t, c, "dc1", "api", "")
@@ -249,8 +252,10 @@ func TestEntriesBeyondTheLimitReadThrough(t *testing.T) {
 	for i := range 5 {
 		f.addService("dc1", fmt.Sprintf("s%d", i))
 	}
-	c := New(Config{LocalDC: "dc1", RefreshWait: 20 * time.Millisecond, IdleTTL: 100 * time.Millisecond,
-		MaxEntries: 2, MaxNegativeEntries: 1}, f.RPC)
+	c := newTestCache(t, f.RPC, func(c *Config) {
+		c.RefreshWait, c.IdleTTL = 20*time.Millisecond, 100*time.Millisecond
+		c.MaxEntries, c.MaxNegativeEntries = 2, 1
+	})
 	defer c.Shutdown(context.Background())
 
 	readService(t, c, "dc1", "s0", "")

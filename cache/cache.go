@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -14,9 +15,13 @@ import (
 // RPCFunc is the agent's RPC seam.
 type RPCFunc func(ctx context.Context, method structs.Method, args, reply any) error
 
+// ErrInvalidConfig is wrapped by every error Config.Validate returns, and
+// so by New.
+var ErrInvalidConfig = errors.New("cache: invalid config")
+
 // Config configures a Cache.
 type Config struct {
-	// LocalDC is this agent's datacenter.
+	// LocalDC is this agent's datacenter; required.
 	LocalDC string
 	// RefreshWait is the wait of each refreshing blocking query; a remote
 	// entry whose last successful refresh is older than twice this is not
@@ -32,8 +37,8 @@ type Config struct {
 	// goroutine running blocking queries. Reads of further names go
 	// straight to the servers until an entry goes idle.
 	MaxEntries int
-	// MaxNegativeEntries bounds how many of those may be for reads that
-	// found nothing (no such service, tag or node). A name that finds
+	// MaxNegativeEntries (at most MaxEntries) bounds how many of those
+	// may be for reads that found nothing (no such service, tag or node). A name that finds
 	// nothing is cached only when it is read again while remembered in
 	// the recent set, so a flood of made-up names gets no refreshers, and
 	// repeated made-up names cannot take the slots real names need.
@@ -46,7 +51,8 @@ type Config struct {
 	// answers; when it does not, reads bypass the cache (and so fail fast
 	// with the real error instead of serving a view that may be dead).
 	Reachable func(dc string) bool
-	Logger    *slog.Logger
+	// Logger receives the cache's logs; nil discards them.
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the production settings.
@@ -87,38 +93,41 @@ type Cache struct {
 	wg     sync.WaitGroup
 }
 
-// New builds a cache in front of rpc.
-func New(cfg Config, rpc RPCFunc) *Cache {
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.LocalDC == "":
+		return bad("LocalDC is required")
+	case c.RefreshWait <= 0 || c.IdleTTL <= 0:
+		return bad("RefreshWait and IdleTTL must be positive, got %v and %v", c.RefreshWait, c.IdleTTL)
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return bad("retry backoff %v..%v must be positive and ordered", c.RetryMin, c.RetryMax)
+	case c.MaxEntries <= 0 || c.MaxRecent <= 0:
+		return bad("MaxEntries and MaxRecent must be positive, got %d and %d", c.MaxEntries, c.MaxRecent)
+	case c.MaxNegativeEntries <= 0 || c.MaxNegativeEntries > c.MaxEntries:
+		return bad("MaxNegativeEntries must be in 1..MaxEntries (%d), got %d", c.MaxEntries, c.MaxNegativeEntries)
+	}
+	return nil
+}
+
+// New validates cfg and builds a cache in front of rpc.
+func New(cfg Config, rpc RPCFunc) (*Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rpc == nil {
+		return nil, fmt.Errorf("%w: nil RPCFunc", ErrInvalidConfig)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	d := DefaultConfig()
-	if cfg.RefreshWait <= 0 {
-		cfg.RefreshWait = d.RefreshWait
-	}
-	if cfg.IdleTTL <= 0 {
-		cfg.IdleTTL = d.IdleTTL
-	}
-	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = d.RetryMin
-	}
-	if cfg.RetryMax < cfg.RetryMin {
-		cfg.RetryMax = d.RetryMax
-	}
-	if cfg.MaxEntries <= 0 {
-		cfg.MaxEntries = d.MaxEntries
-	}
-	if cfg.MaxNegativeEntries <= 0 {
-		cfg.MaxNegativeEntries = d.MaxNegativeEntries
-	}
-	cfg.MaxNegativeEntries = min(cfg.MaxNegativeEntries, cfg.MaxEntries)
-	if cfg.MaxRecent <= 0 {
-		cfg.MaxRecent = d.MaxRecent
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cache{cfg: cfg, rpc: rpc, logger: cfg.Logger.With("component", "cache"),
 		entries: make(map[string]*entry), recent: newRecentSet(cfg.MaxRecent),
-		ctx: ctx, cancel: cancel}
+		ctx: ctx, cancel: cancel}, nil
 }
 
 // request is what the cache needs to know of a cacheable read.

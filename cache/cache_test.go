@@ -73,7 +73,7 @@ func get(t *testing.T, c *Cache, dc string) (int, error) {
 
 func TestCacheServesFromMemoryAndFollowsChanges(t *testing.T) {
 	f := newFake()
-	c := New(Config{LocalDC: "dc1", RefreshWait: time.Second}, f.RPC)
+	c := newTestCache(t, f.RPC, func(c *Config) { c.RefreshWait = time.Second })
 	defer c.Shutdown(context.Background())
 	if v, err := get(t, c, ""); err != nil || v != 1 {
 		t.Fatalf("first read %d %v", v, err)
@@ -99,7 +99,10 @@ func TestCacheBypassedForUnreachableDC(t *testing.T) {
 	f := newFake()
 	var reachable atomic.Bool
 	reachable.Store(true)
-	c := New(Config{LocalDC: "dc1", RefreshWait: time.Second, Reachable: func(string) bool { return reachable.Load() }}, f.RPC)
+	c := newTestCache(t, f.RPC, func(c *Config) {
+		c.RefreshWait = time.Second
+		c.Reachable = func(string) bool { return reachable.Load() }
+	})
 	defer c.Shutdown(context.Background())
 	if _, err := get(t, c, "dc2"); err != nil {
 		t.Fatal(err)
@@ -113,7 +116,7 @@ func TestCacheBypassedForUnreachableDC(t *testing.T) {
 
 func TestUncacheableGoesThrough(t *testing.T) {
 	f := newFake()
-	c := New(Config{LocalDC: "dc1"}, f.RPC)
+	c := newTestCache(t, f.RPC, nil)
 	defer c.Shutdown(context.Background())
 	var out structs.IndexedCheckServiceNodes
 	for i := 0; i < 3; i++ {
@@ -127,8 +130,42 @@ func TestUncacheableGoesThrough(t *testing.T) {
 
 func TestIdleEntriesAreDropped(t *testing.T) {
 	f := newFake()
-	c := New(Config{LocalDC: "dc1", RefreshWait: 20 * time.Millisecond, IdleTTL: 50 * time.Millisecond}, f.RPC)
+	c := newTestCache(t, f.RPC, func(c *Config) { c.RefreshWait, c.IdleTTL = 20*time.Millisecond, 50*time.Millisecond })
 	defer c.Shutdown(context.Background())
 	get(t, c, "")
 	testutil.WaitFor(t, 2*time.Second, "the idle entry to go", func() bool { return c.Len() == 0 })
+}
+
+// newTestCache builds a cache for dc1 from DefaultConfig changed by set.
+func newTestCache(t testing.TB, rpc RPCFunc, set func(*Config)) *Cache {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.LocalDC = "dc1"
+	if set != nil {
+		set(&cfg)
+	}
+	c, err := New(cfg, rpc)
+	if err != nil {
+		t.Fatalf("cache.New: %v", err)
+	}
+	return c
+}
+
+func TestNewValidates(t *testing.T) {
+	for name, mutate := range map[string]func(*Config){
+		"no LocalDC":              func(c *Config) { c.LocalDC = "" },
+		"zero RefreshWait":        func(c *Config) { c.RefreshWait = 0 },
+		"RetryMax below RetryMin": func(c *Config) { c.RetryMax = c.RetryMin / 2 },
+		"zero MaxEntries":         func(c *Config) { c.MaxEntries = 0 },
+		"negatives over entries":  func(c *Config) { c.MaxNegativeEntries = c.MaxEntries + 1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.LocalDC = "dc1"
+			mutate(&cfg)
+			if c, err := New(cfg, newFake().RPC); !errors.Is(err, ErrInvalidConfig) || c != nil {
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
 }

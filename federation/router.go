@@ -33,30 +33,40 @@ type Server struct {
 	Status structs.MemberStatus
 }
 
+// ErrInvalidConfig is wrapped by every error Config.Validate returns, and
+// so by New.
+var ErrInvalidConfig = errors.New("federation: invalid config")
+
 // Config configures a Router.
 type Config struct {
+	// LocalDC is this server's datacenter; required.
 	LocalDC string
 	// AttemptTimeout bounds one attempt of a non-blocking call to a remote
 	// server, so a stopped datacenter fails fast instead of hanging.
 	AttemptTimeout time.Duration
-	// BlockingGrace is added to a blocking query's wait to bound its attempt.
+	// BlockingGrace is added to a blocking query's wait to bound its
+	// attempt; 0 adds none.
 	BlockingGrace time.Duration
 	// Quarantine is how long a server whose last call or probe failed is
 	// left out of the candidates when no newer probe says otherwise (the
-	// prober, when it runs, refreshes that evidence far sooner).
+	// prober, when it runs, refreshes that evidence far sooner); 0 never
+	// leaves a server out for a failed call alone.
 	Quarantine time.Duration
 	// ProbeInterval is how often Run pings each server of another
 	// datacenter that answers; DownProbeInterval how often it pings one
 	// that does not, so a healed datacenter is used again within about
 	// that long. ProbeTimeout bounds one probe (raised to four estimated
-	// round trips on a slow WAN).
+	// round trips on a slow WAN). ProbeInterval 0 turns probing off;
+	// DownProbeInterval 0 (or above ProbeInterval) means ProbeInterval.
 	ProbeInterval     time.Duration
 	DownProbeInterval time.Duration
 	ProbeTimeout      time.Duration
 	// FlapWindow is how far back flaps are counted.
 	FlapWindow time.Duration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Logger receives the router's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for evidence and flaps; nil means time.Now.
+	Now func() time.Time
 }
 
 // DefaultConfig returns a Config with the timings used in production.
@@ -76,14 +86,22 @@ func DefaultConfig() Config {
 
 // Validate reports a config that cannot work.
 func (c *Config) Validate() error {
-	if c.LocalDC == "" {
-		return errors.New("federation: LocalDC is required")
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
-	if c.AttemptTimeout <= 0 {
-		return errors.New("federation: AttemptTimeout must be positive")
-	}
-	if c.ProbeInterval < 0 || c.DownProbeInterval < 0 || c.ProbeTimeout < 0 {
-		return errors.New("federation: probe intervals and timeout must not be negative")
+	switch {
+	case c.LocalDC == "":
+		return bad("LocalDC is required")
+	case c.AttemptTimeout <= 0:
+		return bad("AttemptTimeout must be positive")
+	case c.BlockingGrace < 0 || c.Quarantine < 0:
+		return bad("BlockingGrace and Quarantine must not be negative")
+	case c.ProbeInterval < 0 || c.DownProbeInterval < 0 || c.ProbeTimeout < 0:
+		return bad("probe intervals and timeout must not be negative")
+	case c.ProbeInterval > 0 && c.ProbeTimeout == 0:
+		return bad("ProbeTimeout must be positive when probing is on")
+	case c.FlapWindow <= 0:
+		return bad("FlapWindow must be positive")
 	}
 	return nil
 }
@@ -144,19 +162,20 @@ type Router struct {
 	dcs map[string]*dcState
 }
 
-// New builds a Router. rtt may be nil (no ordering by distance).
+// New validates cfg and builds a Router. rtt may be nil (no ordering by
+// distance).
 func New(cfg Config, caller Caller, rtt RTTFunc) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if caller == nil {
+		return nil, fmt.Errorf("%w: nil Caller", ErrInvalidConfig)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.FlapWindow == 0 {
-		cfg.FlapWindow = time.Hour
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Router{
 		cfg: cfg, caller: caller, rtt: rtt,

@@ -215,3 +215,32 @@ func TestWritesRetryOnlyWhenUndelivered(t *testing.T) {
 		t.Fatalf("undelivered write not retried: %v %q", err, got)
 	}
 }
+
+func TestNewValidates(t *testing.T) {
+	for name, mutate := range map[string]func(*Config){
+		"no LocalDC":                 func(c *Config) { c.LocalDC = "" },
+		"zero AttemptTimeout":        func(c *Config) { c.AttemptTimeout = 0 },
+		"negative Quarantine":        func(c *Config) { c.Quarantine = -time.Second },
+		"zero FlapWindow":            func(c *Config) { c.FlapWindow = 0 },
+		"probing without timeout":    func(c *Config) { c.ProbeTimeout = 0 },
+		"negative ProbeInterval":     func(c *Config) { c.ProbeInterval = -1 },
+		"negative BlockingGrace":     func(c *Config) { c.BlockingGrace = -1 },
+		"negative DownProbeInterval": func(c *Config) { c.DownProbeInterval = -1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			mutate(&cfg)
+			if r, err := New(cfg, &fakeCaller{}, nil); !errors.Is(err, ErrInvalidConfig) || r != nil {
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+	if _, err := New(DefaultConfig(), nil, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("nil Caller: got %v, want ErrInvalidConfig", err)
+	}
+	cfg := DefaultConfig()
+	cfg.ProbeInterval, cfg.ProbeTimeout = 0, 0 // probing off
+	if _, err := New(cfg, &fakeCaller{}, nil); err != nil {
+		t.Fatalf("probing off: %v", err)
+	}
+}

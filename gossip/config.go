@@ -26,8 +26,14 @@ type Config struct {
 	// memberlist.MetaMaxSize).
 	Tags map[string]string
 
-	BindAddr      string
-	BindPort      int // 0 picks a free port (the same for TCP and UDP)
+	// BindAddr is the IP gossip listens on; "" means 0.0.0.0.
+	BindAddr string
+	// BindPort is the gossip port; 0 picks a free port (the same for TCP
+	// and UDP).
+	BindPort int
+	// AdvertiseAddr and AdvertisePort are what other members dial. With
+	// AdvertiseAddr "" memberlist advertises the bound address and port
+	// (a private IP when bound to 0.0.0.0) and AdvertisePort is unused.
 	AdvertiseAddr string
 	AdvertisePort int
 
@@ -61,15 +67,18 @@ type Config struct {
 	// UserEventSizeLimit bounds name+payload of a user event.
 	UserEventSizeLimit int
 
-	// Logger receives the pool's logs (component attribute added by New).
+	// Logger receives the pool's logs (component attribute added by New);
+	// nil discards them.
 	Logger *slog.Logger
-	// Component names the pool in logs ("gossip.lan", "gossip.wan").
+	// Component names the pool in logs ("gossip.lan", "gossip.wan"); ""
+	// means "gossip".
 	Component string
 
 	// DisableCoordinates turns off Vivaldi coordinates on pings.
 	DisableCoordinates bool
 
-	// Clock is the wall clock used for reaping and tombstones.
+	// Clock is the wall clock used for reaping and tombstones; nil means
+	// time.Now.
 	Clock func() time.Time
 
 	// SnapshotPath, if set, is the file where known members and clocks are

@@ -156,14 +156,14 @@ func New(cfg *Config) (*Pool, error) {
 	return p, nil
 }
 
-// withDefaults fills what a valid Config may leave empty; the tags are
-// copied so the caller's map is not shared.
+// withDefaults fills what a valid Config may leave empty, as each field's
+// comment says; the tags are copied so the caller's map is not shared.
 func withDefaults(c Config) Config {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Component == "" {
 		c.Component = "gossip"

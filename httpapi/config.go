@@ -21,7 +21,7 @@ type Config struct {
 	DefaultQueryTime time.Duration
 	// ReadHeaderTimeout and IdleTimeout are given to http.Server: a client
 	// that has not sent its request line and headers within
-	// ReadHeaderTimeout is cut off.
+	// ReadHeaderTimeout is cut off. 0 means no limit, as in http.Server.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	// BodyReadTimeout bounds reading a request body, from the end of the
@@ -29,11 +29,12 @@ type Config struct {
 	// connection is closed. It is a deadline on the body only, set per
 	// request (http.Server's ReadTimeout would be one bound for every
 	// endpoint, where a snapshot upload needs more); it never touches a
-	// blocking query's wait, which is on the response side.
+	// blocking query's wait, which is on the response side. 0 means no
+	// deadline.
 	BodyReadTimeout time.Duration
 	// MaxSnapshotBytes bounds the archive of PUT /v1/snapshot, and
 	// SnapshotReadTimeout the time to upload it (in place of
-	// BodyReadTimeout).
+	// BodyReadTimeout; 0 means no deadline).
 	MaxSnapshotBytes    int64
 	SnapshotReadTimeout time.Duration
 	// Metrics, when set, returns the JSON body of /v1/agent/metrics.
@@ -79,8 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxQueryTime must be positive, got %s", ErrInvalidConfig, c.MaxQueryTime)
 	case c.DefaultQueryTime <= 0 || c.DefaultQueryTime > c.MaxQueryTime:
 		return fmt.Errorf("%w: DefaultQueryTime must be in (0, MaxQueryTime], got %s", ErrInvalidConfig, c.DefaultQueryTime)
-	case c.MaxSnapshotBytes < 0:
-		return fmt.Errorf("%w: MaxSnapshotBytes must not be negative, got %d", ErrInvalidConfig, c.MaxSnapshotBytes)
+	case c.MaxSnapshotBytes <= 0:
+		return fmt.Errorf("%w: MaxSnapshotBytes must be positive, got %d", ErrInvalidConfig, c.MaxSnapshotBytes)
 	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0 || c.SnapshotReadTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative", ErrInvalidConfig)
 	}

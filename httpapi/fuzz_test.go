@@ -80,7 +80,11 @@ func newFuzzServer() (*fuzzAgent, http.Handler) {
 	a := newFuzzAgent()
 	cfg := DefaultConfig()
 	cfg.DefaultQueryTime = time.Millisecond
-	return a, New(cfg, a, nil).Handler()
+	srv, err := New(cfg, a, nil)
+	if err != nil {
+		panic(err) // DefaultConfig with a shorter wait is valid
+	}
+	return a, srv.Handler()
 }
 
 // checkKinds: a check that was accepted has exactly one kind and sane

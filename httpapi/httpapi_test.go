@@ -20,7 +20,7 @@ func newTestServer(t testing.TB, f *fakeAgent) (*api.Client, *httptest.Server) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DefaultQueryTime = 2 * time.Second
-	srv := New(cfg, f, nil)
+	srv := mustNew(t, cfg, f)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	c, err := api.NewClient(&api.Config{Address: ts.Listener.Addr().String(), HttpClient: ts.Client()})
@@ -663,7 +663,7 @@ func TestEvents(t *testing.T) {
 }
 
 func TestStartShutdown(t *testing.T) {
-	srv := New(DefaultConfig(), newFakeAgent(), nil)
+	srv := mustNew(t, DefaultConfig(), newFakeAgent())
 	if err := srv.Start([]string{"127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
@@ -697,12 +697,28 @@ func TestConfigValidate(t *testing.T) {
 	if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("want ErrInvalidConfig, got %v", err)
 	}
+	if srv, err := New(bad, newFakeAgent(), nil); !errors.Is(err, ErrInvalidConfig) || srv != nil {
+		t.Fatalf("New with an invalid config: want ErrInvalidConfig, got %v", err)
+	}
+	if _, err := New(DefaultConfig(), nil, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New with a nil Agent: want ErrInvalidConfig, got %v", err)
+	}
+}
+
+// mustNew is New; an error fails the test.
+func mustNew(t testing.TB, cfg Config, a Agent) *Server {
+	t.Helper()
+	srv, err := New(cfg, a, nil)
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
+	return srv
 }
 
 func BenchmarkHealthServicePassing(b *testing.B) {
 	f := newFakeAgent()
 	f.nodes = testNodes(20)
-	srv := New(DefaultConfig(), f, nil)
+	srv := mustNew(b, DefaultConfig(), f)
 	h := srv.Handler()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -44,7 +44,7 @@ func (h *holdAgent) RPC(ctx context.Context, method structs.Method, args, reply 
 // need a real connection) and returns its address.
 func startLimited(t *testing.T, cfg Config, a Agent) string {
 	t.Helper()
-	srv := New(cfg, a, nil)
+	srv := mustNew(t, cfg, a)
 	if err := srv.Start([]string{"127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}

@@ -26,37 +26,21 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// New builds a Server; it panics only on a nil agent, a programming error.
-// cfg should have passed Validate; zero fields fall back to DefaultConfig.
-func New(cfg Config, agent Agent, logger *slog.Logger) *Server {
+// New validates cfg and builds a Server over agent. A nil logger discards
+// the logs.
+func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if agent == nil {
-		panic("httpapi: nil Agent")
-	}
-	def := DefaultConfig()
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = def.MaxBodyBytes
-	}
-	if cfg.MaxQueryTime <= 0 {
-		cfg.MaxQueryTime = def.MaxQueryTime
-	}
-	if cfg.DefaultQueryTime <= 0 || cfg.DefaultQueryTime > cfg.MaxQueryTime {
-		cfg.DefaultQueryTime = min(def.DefaultQueryTime, cfg.MaxQueryTime)
-	}
-	if cfg.MaxSnapshotBytes <= 0 {
-		cfg.MaxSnapshotBytes = def.MaxSnapshotBytes
-	}
-	if cfg.BodyReadTimeout <= 0 {
-		cfg.BodyReadTimeout = def.BodyReadTimeout
-	}
-	if cfg.SnapshotReadTimeout <= 0 {
-		cfg.SnapshotReadTimeout = def.SnapshotReadTimeout
+		return nil, fmt.Errorf("%w: nil Agent", ErrInvalidConfig)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http")}
 	s.handler = s.routes()
-	return s
+	return s, nil
 }
 
 // Handler returns the API's handler (its own router, never
@@ -127,8 +111,8 @@ func (s *Server) Addrs() []net.Addr {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx is
-// done (then closes them), and waits for the serving goroutines. It is
-// idempotent.
+// done (then closes them), and waits for the serving goroutines while
+// ctx allows. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -144,6 +128,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 	}
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if firstErr == nil {
+			firstErr = ctx.Err()
+		}
+	}
 	return firstErr
 }

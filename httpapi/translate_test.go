@@ -16,7 +16,7 @@ func TestTranslateWANAddrs(t *testing.T) {
 	}}
 	cfg := DefaultConfig()
 	cfg.Datacenter, cfg.TranslateWANAddrs = "dc1", true
-	ts := httptest.NewServer(New(cfg, f, nil).Handler())
+	ts := httptest.NewServer(mustNew(t, cfg, f).Handler())
 	defer ts.Close()
 
 	code, body, hdr := do(t, ts, "GET", "/v1/health/service/web?dc=dc3", "")

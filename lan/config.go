@@ -17,18 +17,26 @@ var ErrInvalidConfig = errors.New("lan: invalid config")
 // Config configures the LAN pool. Gossip carries the node name, addresses,
 // key and timers; the rest become tags.
 type Config struct {
+	// Gossip is the pool's gossip configuration; New copies it and sets
+	// its tags, and a Component of "" or "gossip" becomes "gossip.lan".
 	Gossip *gossip.Config
 
-	Datacenter      string
-	NodeID          string
+	// Datacenter and NodeID are required; they become the "dc" and "id"
+	// tags.
+	Datacenter string
+	NodeID     string
+	// Server marks this member as a server; ServerPort (tag "port"),
+	// BootstrapExpect, Bootstrap, WANJoinPort and RaftVersion are only
+	// gossiped for servers.
 	Server          bool
-	ServerPort      int // server RPC port, tag "port"
+	ServerPort      int
 	Build           string
 	BootstrapExpect int
 	Bootstrap       bool
 	WANJoinPort     int
 	RaftVersion     int
-	Segment         string
+	// Segment is the network segment tag; "" is the default segment.
+	Segment string
 }
 
 // DefaultConfig starts from memberlist.DefaultLANConfig and Consul's ports.

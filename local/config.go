@@ -24,6 +24,8 @@ type RPCFunc func(ctx context.Context, method structs.Method, args, reply any) e
 
 // Config configures a State.
 type Config struct {
+	// NodeName (required), NodeID, Datacenter, Address, TaggedAddresses
+	// and NodeMeta describe this node in the catalog.
 	NodeName        string
 	NodeID          string
 	Datacenter      string
@@ -82,10 +84,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports a config that cannot work.
+// ErrInvalidConfig is wrapped by every error Config.Validate returns, and
+// so by New.
+var ErrInvalidConfig = errors.New("local: invalid config")
+
+// Validate reports a config that cannot work. Zero durations are valid:
+// each field's comment says what zero means.
 func (c *Config) Validate() error {
 	if c.NodeName == "" {
-		return errors.New("local: NodeName is required")
+		return fmt.Errorf("%w: NodeName is required", ErrInvalidConfig)
 	}
 	for name, d := range map[string]time.Duration{
 		"SyncInterval": c.SyncInterval, "SyncRetryInterval": c.SyncRetryInterval,
@@ -93,7 +100,7 @@ func (c *Config) Validate() error {
 		"MinCheckInterval": c.MinCheckInterval, "ReapInterval": c.ReapInterval,
 	} {
 		if d < 0 {
-			return fmt.Errorf("local: %s must not be negative, got %v", name, d)
+			return fmt.Errorf("%w: %s must not be negative, got %v", ErrInvalidConfig, name, d)
 		}
 	}
 	return nil

@@ -46,7 +46,7 @@ func New(cfg Config, rpc RPCFunc) (*State, error) {
 		return nil, err
 	}
 	if rpc == nil {
-		return nil, fmt.Errorf("local: an RPC function is required")
+		return nil, fmt.Errorf("%w: an RPC function is required", ErrInvalidConfig)
 	}
 	cfg.withDefaults()
 	cfg.TaggedAddresses = maps.Clone(cfg.TaggedAddresses)

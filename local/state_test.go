@@ -626,3 +626,22 @@ func TestSubscribeAndShutdown(t *testing.T) {
 		t.Fatalf("add after shutdown: %v", err)
 	}
 }
+
+func TestNewValidates(t *testing.T) {
+	rpc := func(context.Context, structs.Method, any, any) error { return nil }
+	cases := map[string]struct {
+		cfg Config
+		rpc RPCFunc
+	}{
+		"no NodeName":           {Config{}, rpc},
+		"negative SyncInterval": {Config{NodeName: "n1", SyncInterval: -1}, rpc},
+		"no RPC":                {Config{NodeName: "n1"}, nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if s, err := New(tc.cfg, tc.rpc); !errors.Is(err, ErrInvalidConfig) || s != nil {
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}

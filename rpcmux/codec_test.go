@@ -33,8 +33,11 @@ func TestConfigValidate(t *testing.T) {
 	bad := DefaultConfig()
 	bad.MaxMessageSize = 0
 	bad.HandshakeTimeout = -1
-	if err := bad.Validate(); err == nil {
-		t.Fatal("zero MaxMessageSize accepted")
+	if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("zero MaxMessageSize: got %v, want ErrInvalidConfig", err)
+	}
+	if m, err := New(bad, newTestHandler(), nil); !errors.Is(err, ErrInvalidConfig) || m != nil {
+		t.Fatalf("New with an invalid config: got %v, want ErrInvalidConfig", err)
 	}
 	for name, mutate := range map[string]func(*Config){
 		"negative MaxConnsPerClient": func(c *Config) { c.MaxConnsPerClient = -1 },
@@ -52,8 +55,11 @@ func TestConfigValidate(t *testing.T) {
 	}
 	badPool := DefaultPoolConfig()
 	badPool.MaxCallsPerSession = 0
-	if err := badPool.Validate(); err == nil {
-		t.Fatal("zero MaxCallsPerSession accepted")
+	if err := badPool.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("zero MaxCallsPerSession: got %v, want ErrInvalidConfig", err)
+	}
+	if p, err := NewPool(badPool, nil); !errors.Is(err, ErrInvalidConfig) || p != nil {
+		t.Fatalf("NewPool with an invalid config: got %v, want ErrInvalidConfig", err)
 	}
 	badPool = DefaultPoolConfig()
 	badPool.MaxIdleStreams = -1

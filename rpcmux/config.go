@@ -10,6 +10,10 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
+// ErrInvalidConfig is wrapped by every error Config.Validate and
+// PoolConfig.Validate return, and so by New and NewPool.
+var ErrInvalidConfig = errors.New("rpcmux: invalid config")
+
 // DefaultMaxMessageSize bounds one request or reply on the wire.
 const DefaultMaxMessageSize = 8 << 20
 
@@ -54,7 +58,7 @@ type Config struct {
 	// ConnectionWriteTimeout is yamux's safety valve for stuck writes.
 	ConnectionWriteTimeout time.Duration
 	// AcceptBacklog bounds yamux streams waiting to be accepted per
-	// session; yamux resets a stream that finds it full. It is raised to
+	// session; yamux resets a stream that finds it full. New raises it to
 	// MaxStreamsPerSession if smaller, so that a burst of streams the cap
 	// admits is never reset by the backlog instead.
 	AcceptBacklog int
@@ -82,30 +86,33 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.HandshakeTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: HandshakeTimeout must be positive, got %v", c.HandshakeTimeout))
+		errs = append(errs, fmt.Errorf("HandshakeTimeout must be positive, got %v", c.HandshakeTimeout))
 	}
 	if c.MaxMessageSize <= 0 || uint64(c.MaxMessageSize) > 1<<32-1 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxMessageSize must be in 1..%d, got %d", uint64(1<<32-1), c.MaxMessageSize))
+		errs = append(errs, fmt.Errorf("MaxMessageSize must be in 1..%d, got %d", uint64(1<<32-1), c.MaxMessageSize))
 	}
 	if c.MaxConnsPerClient < 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxConnsPerClient must not be negative (0 means unlimited), got %d", c.MaxConnsPerClient))
+		errs = append(errs, fmt.Errorf("MaxConnsPerClient must not be negative (0 means unlimited), got %d", c.MaxConnsPerClient))
 	}
 	if c.MaxStreamsPerSession <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxStreamsPerSession must be positive, got %d", c.MaxStreamsPerSession))
+		errs = append(errs, fmt.Errorf("MaxStreamsPerSession must be positive, got %d", c.MaxStreamsPerSession))
 	}
 	if c.PlainIdleTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: PlainIdleTimeout must be positive, got %v", c.PlainIdleTimeout))
+		errs = append(errs, fmt.Errorf("PlainIdleTimeout must be positive, got %v", c.PlainIdleTimeout))
 	}
 	if c.KeepAliveInterval <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: KeepAliveInterval must be positive, got %v", c.KeepAliveInterval))
+		errs = append(errs, fmt.Errorf("KeepAliveInterval must be positive, got %v", c.KeepAliveInterval))
 	}
 	if c.ConnectionWriteTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: ConnectionWriteTimeout must be positive, got %v", c.ConnectionWriteTimeout))
+		errs = append(errs, fmt.Errorf("ConnectionWriteTimeout must be positive, got %v", c.ConnectionWriteTimeout))
 	}
 	if c.AcceptBacklog <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: AcceptBacklog must be positive, got %d", c.AcceptBacklog))
+		errs = append(errs, fmt.Errorf("AcceptBacklog must be positive, got %d", c.AcceptBacklog))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // PoolConfig tunes the client side (Pool).
@@ -153,27 +160,30 @@ func DefaultPoolConfig() PoolConfig {
 func (c PoolConfig) Validate() error {
 	var errs []error
 	if c.DialTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: DialTimeout must be positive, got %v", c.DialTimeout))
+		errs = append(errs, fmt.Errorf("DialTimeout must be positive, got %v", c.DialTimeout))
 	}
 	if c.MaxCallsPerSession <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxCallsPerSession must be positive, got %d", c.MaxCallsPerSession))
+		errs = append(errs, fmt.Errorf("MaxCallsPerSession must be positive, got %d", c.MaxCallsPerSession))
 	}
 	if c.MaxIdleStreams < 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxIdleStreams must not be negative, got %d", c.MaxIdleStreams))
+		errs = append(errs, fmt.Errorf("MaxIdleStreams must not be negative, got %d", c.MaxIdleStreams))
 	}
 	if c.IdleTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: IdleTimeout must be positive, got %v", c.IdleTimeout))
+		errs = append(errs, fmt.Errorf("IdleTimeout must be positive, got %v", c.IdleTimeout))
 	}
 	if c.KeepAliveInterval <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: KeepAliveInterval must be positive, got %v", c.KeepAliveInterval))
+		errs = append(errs, fmt.Errorf("KeepAliveInterval must be positive, got %v", c.KeepAliveInterval))
 	}
 	if c.ConnectionWriteTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("rpcmux: ConnectionWriteTimeout must be positive, got %v", c.ConnectionWriteTimeout))
+		errs = append(errs, fmt.Errorf("ConnectionWriteTimeout must be positive, got %v", c.ConnectionWriteTimeout))
 	}
 	if c.MaxMessageSize <= 0 || uint64(c.MaxMessageSize) > 1<<32-1 {
-		errs = append(errs, fmt.Errorf("rpcmux: MaxMessageSize must be in 1..%d, got %d", uint64(1<<32-1), c.MaxMessageSize))
+		errs = append(errs, fmt.Errorf("MaxMessageSize must be in 1..%d, got %d", uint64(1<<32-1), c.MaxMessageSize))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // yamuxConfig builds a yamux config; yamux's own logging is discarded

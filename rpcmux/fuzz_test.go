@@ -68,7 +68,7 @@ func FuzzRPCFrames(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add(frame(&requestHeader{Method: "Nope.Nope", Seq: 9}, struct{}{}))
 
-	m := New(DefaultConfig(), fuzzHandler{}, nil)
+	m := mustMux(f, DefaultConfig(), fuzzHandler{})
 	f.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -203,7 +203,7 @@ func startServer(t testing.TB, cfg Config, h *testHandler, addr string) *testSer
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	s := &testServer{mux: New(cfg, h, testLogger(t)), h: h, ln: &countingListener{Listener: ln}, addr: structs.ServerAddr(ln.Addr().String()), serveCh: make(chan error, 1)}
+	s := &testServer{mux: mustMux(t, cfg, h), h: h, ln: &countingListener{Listener: ln}, addr: structs.ServerAddr(ln.Addr().String()), serveCh: make(chan error, 1)}
 	go func() { s.serveCh <- s.mux.Serve(s.ln) }()
 	t.Cleanup(func() { s.stop(t) })
 	return s
@@ -230,7 +230,7 @@ func (s *testServer) stop(t testing.TB) {
 }
 
 func newTestPool(t testing.TB, cfg PoolConfig) *Pool {
-	p := NewPool(cfg, testLogger(t))
+	p := mustPool(t, cfg, testLogger(t))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -265,7 +265,7 @@ func pipePool(t testing.TB, m *Mux, cfg PoolConfig) *Pool {
 }
 
 func newPipeMux(t testing.TB, cfg Config, h Handler) *Mux {
-	m := New(cfg, h, testLogger(t))
+	m := mustMux(t, cfg, h)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -283,3 +283,23 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 }
 
 var errUnexpectedEOF = io.ErrUnexpectedEOF
+
+// mustMux is New with the test's logger; an invalid cfg fails the test.
+func mustMux(t testing.TB, cfg Config, h Handler) *Mux {
+	t.Helper()
+	m, err := New(cfg, h, testLogger(t))
+	if err != nil {
+		t.Fatalf("rpcmux.New: %v", err)
+	}
+	return m
+}
+
+// mustPool is NewPool; an invalid cfg fails the test.
+func mustPool(t testing.TB, cfg PoolConfig, logger *slog.Logger) *Pool {
+	t.Helper()
+	p, err := NewPool(cfg, logger)
+	if err != nil {
+		t.Fatalf("rpcmux.NewPool: %v", err)
+	}
+	return p
+}

@@ -52,33 +52,14 @@ type Mux struct {
 	shutdown  bool
 }
 
-// New returns a Mux serving h. Call Serve to start accepting. cfg should
-// have passed Validate; invalid values are replaced by defaults.
-func New(cfg Config, h Handler, logger *slog.Logger) *Mux {
-	def := DefaultConfig()
-	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = def.HandshakeTimeout
+// New validates cfg and returns a Mux serving h. Call Serve to start
+// accepting. A nil logger discards the logs.
+func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxMessageSize <= 0 || uint64(cfg.MaxMessageSize) > 1<<32-1 {
-		cfg.MaxMessageSize = def.MaxMessageSize
-	}
-	if cfg.KeepAliveInterval <= 0 {
-		cfg.KeepAliveInterval = def.KeepAliveInterval
-	}
-	if cfg.ConnectionWriteTimeout <= 0 {
-		cfg.ConnectionWriteTimeout = def.ConnectionWriteTimeout
-	}
-	if cfg.MaxConnsPerClient < 0 {
-		cfg.MaxConnsPerClient = def.MaxConnsPerClient
-	}
-	if cfg.MaxStreamsPerSession <= 0 {
-		cfg.MaxStreamsPerSession = def.MaxStreamsPerSession
-	}
-	if cfg.PlainIdleTimeout <= 0 {
-		cfg.PlainIdleTimeout = def.PlainIdleTimeout
-	}
-	if cfg.AcceptBacklog <= 0 {
-		cfg.AcceptBacklog = def.AcceptBacklog
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil Handler", ErrInvalidConfig)
 	}
 	cfg.AcceptBacklog = max(cfg.AcceptBacklog, cfg.MaxStreamsPerSession)
 	if logger == nil {
@@ -96,7 +77,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) *Mux {
 	}
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
-	return m
+	return m, nil
 }
 
 // RaftLayer returns the raft.StreamLayer fed by connections that open with

@@ -366,7 +366,7 @@ func TestCallErrors(t *testing.T) {
 
 func TestShutdownIdempotent(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "")
-	p := NewPool(testPoolConfig(), nil)
+	p := mustPool(t, testPoolConfig(), nil)
 	ctx := ctxTimeout(t, 5*time.Second)
 	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)

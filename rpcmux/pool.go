@@ -128,31 +128,11 @@ type PoolStats struct {
 	Dialing int
 }
 
-// NewPool returns a Pool and starts its idle reaper; stop it with
-// Shutdown. cfg should have passed Validate; invalid values are replaced
-// by defaults.
-func NewPool(cfg PoolConfig, logger *slog.Logger) *Pool {
-	def := DefaultPoolConfig()
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = def.DialTimeout
-	}
-	if cfg.MaxCallsPerSession <= 0 {
-		cfg.MaxCallsPerSession = def.MaxCallsPerSession
-	}
-	if cfg.MaxIdleStreams < 0 {
-		cfg.MaxIdleStreams = def.MaxIdleStreams
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = def.IdleTimeout
-	}
-	if cfg.KeepAliveInterval <= 0 {
-		cfg.KeepAliveInterval = def.KeepAliveInterval
-	}
-	if cfg.ConnectionWriteTimeout <= 0 {
-		cfg.ConnectionWriteTimeout = def.ConnectionWriteTimeout
-	}
-	if cfg.MaxMessageSize <= 0 || uint64(cfg.MaxMessageSize) > 1<<32-1 {
-		cfg.MaxMessageSize = def.MaxMessageSize
+// NewPool validates cfg, returns a Pool and starts its idle reaper; stop
+// it with Shutdown. A nil logger discards the logs.
+func NewPool(cfg PoolConfig, logger *slog.Logger) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -167,7 +147,7 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) *Pool {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Go(p.reapLoop)
-	return p
+	return p, nil
 }
 
 // Call runs method on the server at addr (host:port), encoding args and

@@ -26,7 +26,7 @@ func TestDialsComeFromSourceAddr(t *testing.T) {
 
 	mcfg := testConfig()
 	mcfg.SourceAddr = net.ParseIP(src)
-	dialer := New(mcfg, newTestHandler(), testLogger(t)).RaftLayer()
+	dialer := mustMux(t, mcfg, newTestHandler()).RaftLayer()
 	conn, err := dialer.Dial(raft.ServerAddress(srv.addr), 2*time.Second)
 	if err != nil {
 		t.Fatalf("raft dial: %v", err)

@@ -169,7 +169,11 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	s.sessions = newSessionTimers(s)
 	s.endpoints = s.buildEndpoints()
 	if s.ln != nil {
-		s.mux = rpcmux.New(cfg.RPC, s, logger)
+		mux, err := rpcmux.New(cfg.RPC, s, logger)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		s.mux = mux
 		s.trans = newPortTransport(s.mux)
 		s.ownTrans = true
 	} else if s.trans == nil {

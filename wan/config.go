@@ -17,11 +17,16 @@ var ErrInvalidConfig = errors.New("wan: invalid config")
 // Config configures the WAN pool. NodeName is the short node name; the
 // member name is NodeName + "." + Datacenter. Gossip.NodeName is ignored.
 type Config struct {
+	// Gossip is the pool's gossip configuration; New copies it, and a
+	// Component of "" or "gossip" becomes "gossip.wan".
 	Gossip *gossip.Config
 
-	NodeName        string
-	Datacenter      string
-	NodeID          string
+	// NodeName, Datacenter (no dots) and NodeID are required.
+	NodeName   string
+	Datacenter string
+	NodeID     string
+	// ServerPort is the server RPC port other datacenters dial (tag
+	// "port"); Build, BootstrapExpect and RaftVersion are gossiped as tags.
 	ServerPort      int
 	Build           string
 	BootstrapExpect int
