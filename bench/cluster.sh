@@ -4,6 +4,7 @@
 # (127.0.0.21-23), joined over the WAN. Measures writes and reads through
 # the client, cross-DC latency, DNS rates, elections and RSS.
 #   bash bench/cluster.sh        # about 3 minutes
+#   BIN=/path/to/consulate bash bench/cluster.sh   # measure another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${DURATION:-10s}
@@ -13,9 +14,10 @@ tmp=$(mktemp -d)
 declare -A PID
 cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-go build -o "$tmp/consulate" ./cmd/consulate
+. bench/lib.sh
+build_bin "$tmp"
 go build -o "$tmp/loadgen" ./bench/loadgen
-C="$tmp/consulate"
+C="$BIN"
 ms() { date +%s%3N; }
 start() { # name ip args...
   local name=$1 ip=$2; shift 2

@@ -11,7 +11,7 @@ import (
 )
 
 // Prober writes to a key of its own through every agent, a new write
-// every Interval without waiting for the last one (at most MaxInFlight per
+// every Interval without waiting for the last one (at most probeMaxInFlight per
 // agent), so that the moment writes resume through an agent is seen to
 // within about Interval, however long a stuck write hangs. The workload's
 // clients cannot tell this: one of them stuck on a dead agent says nothing
