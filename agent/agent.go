@@ -16,11 +16,14 @@ import (
 	"consulate/dns"
 	"consulate/federation"
 	"consulate/httpapi"
+	"consulate/internal/notify"
 	"consulate/lan"
 	"consulate/local"
 	"consulate/metrics"
 	"consulate/rpcmux"
 	"consulate/server"
+	"consulate/structs"
+	"consulate/userevent"
 	"consulate/wan"
 )
 
@@ -56,9 +59,9 @@ type Agent struct {
 	dns          []*dns.Server
 	cache        *cache.Cache
 
-	events  *eventRing
+	events  *userevent.Inbox
 	logs    *logHub
-	changes *broadcast
+	changes *notify.Broadcast
 	metrics *metrics.Registry
 
 	shutdownOnce sync.Once
@@ -88,12 +91,14 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
-		events:     newEventRing(256),
 		logs:       hub,
-		changes:    newBroadcast(),
+		changes:    notify.New(),
 		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
 	}
+	a.events = userevent.NewInbox(userevent.InboxConfig{
+		NodeName: rt.NodeName, Services: a.localServices, OnEvent: a.changes.Notify, Logger: a.logger,
+	})
 	if !rt.DevMode && rt.DataDir != "" {
 		if err := os.MkdirAll(rt.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
@@ -108,6 +113,15 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// localServices lists the agent's services, for user event filters;
+// none before the local state exists.
+func (a *Agent) localServices() map[string]*structs.NodeService {
+	if a.state == nil {
+		return nil
+	}
+	return a.state.Services()
 }
 
 // dataDir is "" in dev mode, where nothing is persisted.
@@ -168,6 +182,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 	}
 	if err := a.startLocal(runCtx); err != nil {
+		return err
+	}
+	if err := a.startCache(); err != nil {
 		return err
 	}
 	if a.server != nil {

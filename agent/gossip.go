@@ -2,24 +2,21 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/config"
 	"consulate/federation"
 	"consulate/gossip"
 	"consulate/lan"
-	"consulate/rpcmux"
 	"consulate/structs"
+	"consulate/userevent"
 	"consulate/wan"
 )
 
@@ -59,9 +56,6 @@ func (a *Agent) gossipCommon(g *gossip.Config, bind, advertise net.IP, port int,
 	tuneMemberlist(g.Memberlist, tune)
 }
 
-// userEventLimit bounds a user event's name plus its envelope.
-const userEventLimit = 1024
-
 func (a *Agent) startLAN() error {
 	rt := a.cfg
 	lc := lan.DefaultConfig()
@@ -69,7 +63,7 @@ func (a *Agent) startLAN() error {
 	g.NodeName = rt.NodeName
 	a.gossipCommon(g, rt.SerfBindAddrLAN, rt.AdvertiseAddrLAN, rt.SerfPortLAN, rt.ReconnectTimeoutLAN, rt.GossipLAN)
 	g.RejoinAfterLeave = rt.RejoinAfterLeave
-	g.UserEventSizeLimit = userEventLimit
+	g.UserEventSizeLimit = userevent.SizeLimit
 	if dir := a.dataDir(); dir != "" {
 		g.SnapshotPath = filepath.Join(dir, "serf", "local.snapshot")
 	}
@@ -131,33 +125,6 @@ func (a *Agent) startWAN() error {
 	return nil
 }
 
-// wanRTT estimates the RTT from this server to a WAN member.
-func (a *Agent) wanRTT(name string) (time.Duration, bool) {
-	if a.wan == nil {
-		return 0, false
-	}
-	if name == a.wan.LocalName() {
-		return 0, true
-	}
-	other, ok := a.wanCoordinate(name)
-	me := a.wan.Coordinate()
-	if !ok || me == nil {
-		return 0, false
-	}
-	return me.DistanceTo(other), true
-}
-
-// wanCoordinate is a WAN member's network coordinate: this server's own,
-// or the one last seen on a ping.
-func (a *Agent) wanCoordinate(name string) (*coordinate.Coordinate, bool) {
-	if name == a.wan.LocalName() {
-		c := a.wan.Coordinate()
-		return c, c != nil
-	}
-	c, ok := a.wan.GetCachedCoordinate(name)
-	return c, ok && c != nil
-}
-
 // lanEventLoop feeds LAN membership to the local server list, the server's
 // leader duties and bootstrap, and stores user events.
 func (a *Agent) lanEventLoop(ctx context.Context) {
@@ -171,7 +138,7 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 				return
 			}
 			if ev.Type == gossip.User {
-				a.handleUserEvent(ev.User)
+				a.events.Handle(ev.User)
 				continue
 			}
 			a.syncLANServers()
@@ -213,15 +180,7 @@ func hasServer(members []structs.Member) bool {
 
 // syncLANServers refreshes the client-side server list from the pool.
 func (a *Agent) syncLANServers() {
-	for _, m := range a.lan.Members() {
-		si, ok := structs.ParseServer(m)
-		if !ok || si.Datacenter != a.cfg.Datacenter {
-			continue
-		}
-		a.localServers.Update(federation.Server{
-			Name: m.Name, Datacenter: si.Datacenter, Addr: structs.ServerAddr(si.Addr), Status: m.Status,
-		})
-	}
+	a.localServers.SyncMembers(a.lan.Members(), a.cfg.Datacenter)
 }
 
 // floodJoinWAN joins servers of this datacenter that appear on the LAN to
@@ -230,21 +189,7 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 	if a.wan == nil {
 		return
 	}
-	known := map[string]bool{}
-	for _, m := range a.wan.Members() {
-		known[m.Name] = true
-	}
-	var addrs []string
-	for _, m := range members {
-		si, ok := structs.ParseServer(m)
-		if !ok || si.Datacenter != a.cfg.Datacenter || m.Name == a.cfg.NodeName || si.WANJoinPort <= 0 {
-			continue
-		}
-		if known[wan.MemberName(m.Name, si.Datacenter)] {
-			continue
-		}
-		addrs = append(addrs, net.JoinHostPort(m.Addr, strconv.Itoa(si.WANJoinPort)))
-	}
+	addrs := wan.FloodJoinAddrs(members, a.wan.Members(), a.cfg.Datacenter, a.cfg.NodeName)
 	if len(addrs) == 0 {
 		return
 	}
@@ -256,10 +201,6 @@ func (a *Agent) floodJoinWAN(members []structs.Member) {
 		}
 	}()
 }
-
-// The pool lets the router probe other datacenters' servers and drop a
-// session stuck through a cut.
-var _ federation.Prober = (*rpcmux.Pool)(nil)
 
 // wanEventLoop feeds WAN membership to the federation router.
 func (a *Agent) wanEventLoop(ctx context.Context) {
@@ -286,12 +227,7 @@ func (a *Agent) wanEventLoop(ctx context.Context) {
 			if ev.Type == gossip.User {
 				continue
 			}
-			for _, m := range ev.Members {
-				if _, dc, ok := wan.SplitMemberName(m.Name); ok {
-					a.logger.Info("WAN membership change", "event", ev.Type.String(), "member", m.Name,
-						"datacenter", dc, "status", m.Status.String())
-				}
-			}
+			a.router.LogMembersChanged(ev.Type.String(), ev.Members)
 			a.syncRouter()
 		}
 	}
@@ -299,24 +235,7 @@ func (a *Agent) wanEventLoop(ctx context.Context) {
 
 // syncRouter refreshes the router's view of every datacenter.
 func (a *Agent) syncRouter() {
-	seen := map[string]bool{}
-	for _, m := range a.wan.Members() {
-		si, ok := structs.ParseServer(m)
-		if !ok {
-			continue
-		}
-		seen[m.Name] = true
-		a.router.UpdateServer(federation.Server{
-			Name: m.Name, Datacenter: si.Datacenter, Addr: structs.ServerAddr(si.Addr), Status: m.Status,
-		})
-	}
-	for _, h := range a.router.Health() {
-		for _, s := range h.Servers {
-			if !seen[s.Name] && s.Name != a.wan.LocalName() {
-				a.router.RemoveServer(h.Datacenter, s.Name)
-			}
-		}
-	}
+	a.router.SyncMembers(a.wan.Members(), a.wan.LocalName())
 }
 
 // Members lists the LAN pool, or the WAN pool with wan set.
@@ -444,16 +363,6 @@ func (a *Agent) retryJoin(ctx context.Context, pool string, addrs []string, inte
 	}()
 }
 
-// userEnvelope carries Consul's event fields inside a gossip user event.
-type userEnvelope struct {
-	ID            string
-	Payload       []byte `json:",omitempty"`
-	NodeFilter    string `json:",omitempty"`
-	ServiceFilter string `json:",omitempty"`
-	TagFilter     string `json:",omitempty"`
-	Version       int
-}
-
 // FireEvent fires a user event in dc ("" or the local one: through the
 // LAN pool here; else through a server of dc).
 func (a *Agent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
@@ -465,78 +374,12 @@ func (a *Agent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string)
 		ev.ID = id
 	}
 	req := &structs.EventFireRequest{Datacenter: dc, Name: ev.Name}
-	env := userEnvelope{ID: ev.ID, Payload: ev.Payload, NodeFilter: ev.NodeFilter,
-		ServiceFilter: ev.ServiceFilter, TagFilter: ev.TagFilter, Version: 1}
-	b, err := json.Marshal(env)
+	b, err := userevent.Wrap(ev)
 	if err != nil {
 		return err
 	}
 	req.Payload = b
 	return a.RPC(ctx, structs.MethodEventFire, req, &structs.EventFireResponse{})
-}
-
-// fireLocalEvent broadcasts an event (already wrapped) in the LAN pool.
-func (a *Agent) fireLocalEvent(req *structs.EventFireRequest) error {
-	if len(req.Name)+len(req.Payload) > userEventLimit {
-		return &structs.BadRequestError{Reason: fmt.Sprintf("user event exceeds limit of %d bytes", userEventLimit)}
-	}
-	return a.lan.UserEvent(req.Name, req.Payload, false)
-}
-
-// handleUserEvent unwraps an event and keeps it if its filters match.
-func (a *Agent) handleUserEvent(u *structs.UserEvent) {
-	if u == nil {
-		return
-	}
-	var env userEnvelope
-	if err := json.Unmarshal(u.Payload, &env); err != nil || env.ID == "" {
-		a.logger.Warn("dropping user event with a bad envelope", "name", u.Name)
-		return
-	}
-	ev := &structs.UserEvent{ID: env.ID, Name: u.Name, Payload: env.Payload, NodeFilter: env.NodeFilter,
-		ServiceFilter: env.ServiceFilter, TagFilter: env.TagFilter, Version: env.Version, LTime: u.LTime}
-	if !a.eventMatches(ev) {
-		return
-	}
-	a.logger.Info("user event", "name", ev.Name, "id", ev.ID)
-	a.events.add(ev)
-	a.changes.notify()
-}
-
-func (a *Agent) eventMatches(ev *structs.UserEvent) bool {
-	if ev.NodeFilter != "" {
-		re, err := regexp.Compile(ev.NodeFilter)
-		if err != nil || !re.MatchString(a.cfg.NodeName) {
-			return false
-		}
-	}
-	if ev.ServiceFilter == "" {
-		return true
-	}
-	svcRe, err := regexp.Compile(ev.ServiceFilter)
-	if err != nil {
-		return false
-	}
-	var tagRe *regexp.Regexp
-	if ev.TagFilter != "" {
-		if tagRe, err = regexp.Compile(ev.TagFilter); err != nil {
-			return false
-		}
-	}
-	for _, s := range a.state.Services() {
-		if !svcRe.MatchString(s.Service) {
-			continue
-		}
-		if tagRe == nil {
-			return true
-		}
-		for _, t := range s.Tags {
-			if tagRe.MatchString(t) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // jitter spreads periodic work.

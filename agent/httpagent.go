@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"consulate/httpapi"
 	"consulate/local"
@@ -12,8 +11,6 @@ import (
 
 // httpAgent adapts the Agent to the interface the HTTP API declares.
 type httpAgent struct{ a *Agent }
-
-var _ httpapi.Agent = (*httpAgent)(nil)
 
 func (h *httpAgent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	return h.a.RPC(ctx, method, args, reply)
@@ -81,64 +78,13 @@ func (h *httpAgent) NodeMaintenance(enable bool, reason string) error {
 
 func (h *httpAgent) SyncChanges(ctx context.Context) error { return h.a.state.SyncNow(ctx) }
 
-func (h *httpAgent) LocalChanged() <-chan struct{} { return h.a.changes.wait() }
+func (h *httpAgent) LocalChanged() <-chan struct{} { return h.a.changes.Wait() }
 
 func (h *httpAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
 	return h.a.FireEvent(ctx, ev, dc)
 }
 
-func (h *httpAgent) UserEvents() []*structs.UserEvent { return h.a.events.list() }
-
-// broadcast is a channel closed and replaced at every change, so any
-// number of waiters wake on the next one.
-type broadcast struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
-
-func (b *broadcast) wait() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.ch
-}
-
-func (b *broadcast) notify() {
-	b.mu.Lock()
-	close(b.ch)
-	b.ch = make(chan struct{})
-	b.mu.Unlock()
-}
-
-// eventRing keeps the most recent user events, oldest first.
-type eventRing struct {
-	mu     sync.Mutex
-	events []*structs.UserEvent
-	max    int
-}
-
-func newEventRing(max int) *eventRing { return &eventRing{max: max} }
-
-func (r *eventRing) add(ev *structs.UserEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.events {
-		if e.ID == ev.ID {
-			return
-		}
-	}
-	r.events = append(r.events, ev)
-	if len(r.events) > r.max {
-		r.events = r.events[len(r.events)-r.max:]
-	}
-}
-
-func (r *eventRing) list() []*structs.UserEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*structs.UserEvent(nil), r.events...)
-}
+func (h *httpAgent) UserEvents() []*structs.UserEvent { return h.a.events.List() }
 
 // self builds /v1/agent/self.
 func (a *Agent) self() httpapi.Self {

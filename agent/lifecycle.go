@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"consulate/config"
-	"consulate/dns"
-	"consulate/federation"
 	"consulate/structs"
 )
 
@@ -117,7 +115,7 @@ func (a *Agent) watchLocal(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
-			a.changes.notify()
+			a.changes.Notify()
 		}
 	}
 }
@@ -142,87 +140,4 @@ func (a *Agent) sendCoordinates(ctx context.Context, every time.Duration) {
 		}
 		cancel()
 	}
-}
-
-// wanCoordinates answers Coordinate.ListDatacenters from the WAN pool.
-func (a *Agent) wanCoordinates() []*structs.DatacenterMap {
-	byDC := map[string]*structs.DatacenterMap{}
-	for _, m := range a.wan.Members() {
-		if m.Status != structs.StatusAlive {
-			continue
-		}
-		dc := m.Tags["dc"]
-		c, ok := a.wanCoordinate(m.Name)
-		if !ok {
-			continue
-		}
-		if byDC[dc] == nil {
-			byDC[dc] = &structs.DatacenterMap{Datacenter: dc, AreaID: "wan"}
-		}
-		byDC[dc].Coordinates = append(byDC[dc].Coordinates, &structs.Coordinate{Node: m.Name, Coord: c})
-	}
-	out := make([]*structs.DatacenterMap, 0, len(byDC))
-	for _, dc := range a.router.Datacenters() {
-		if m := byDC[dc]; m != nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// wanHealthRow is one datacenter in /v1/operator/wan.
-type wanHealthRow struct {
-	federation.DCHealth
-	HasLeader bool
-}
-
-// wanHealth builds /v1/operator/wan: the router's view plus whether each
-// datacenter answers with a leader (asked with a short deadline).
-func (a *Agent) wanHealth(ctx context.Context) (any, error) {
-	if a.router == nil {
-		return nil, &structs.BadRequestError{Reason: "operator wan is only available on servers"}
-	}
-	rows := a.router.Health()
-	out := make([]wanHealthRow, len(rows))
-	done := make(chan struct{}, len(rows))
-	for i, h := range rows {
-		out[i].DCHealth = h
-		go func(i int, dc string) {
-			defer func() { done <- struct{}{} }()
-			cctx, cancel := context.WithTimeout(ctx, time.Second)
-			defer cancel()
-			var leader string
-			if err := a.RPC(cctx, structs.MethodStatusLeader, &structs.EmptyRequest{Datacenter: dc}, &leader); err == nil {
-				out[i].HasLeader = leader != ""
-			}
-		}(i, h.Datacenter)
-	}
-	for range rows {
-		<-done
-	}
-	return out, nil
-}
-
-// dnsQueries runs NAME.query lookups through the prepared-query RPC.
-type dnsQueries struct{ a *Agent }
-
-func (q *dnsQueries) ExecuteQuery(ctx context.Context, req *dns.QueryRequest) (*dns.QueryResult, error) {
-	args := &structs.PreparedQueryExecuteRequest{
-		Datacenter: req.Datacenter, QueryIDOrName: req.Name, Agent: req.Agent, Source: req.Agent,
-		QueryOptions: structs.QueryOptions{AllowStale: req.AllowStale, MaxStaleDuration: req.MaxStale},
-	}
-	var resp structs.PreparedQueryExecuteResponse
-	if err := q.a.RPC(ctx, structs.MethodPreparedQueryExecute, args, &resp); err != nil {
-		if errors.Is(err, structs.ErrNotFound) {
-			return nil, fmt.Errorf("%w: %v", dns.ErrQueryNotFound, err)
-		}
-		return nil, err
-	}
-	res := &dns.QueryResult{Service: resp.Service, Datacenter: resp.Datacenter, Nodes: resp.Nodes}
-	if resp.DNS.TTL != "" {
-		if d, err := time.ParseDuration(resp.DNS.TTL); err == nil {
-			res.TTL = d
-		}
-	}
-	return res, nil
 }

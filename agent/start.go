@@ -16,6 +16,7 @@ import (
 	"consulate/server"
 	"consulate/structs"
 	"consulate/ui"
+	"consulate/userevent"
 )
 
 // startServer opens the server port and builds the server on it: the
@@ -28,7 +29,9 @@ func (a *Agent) startServer() error {
 	rcfg.LocalDC = rt.Datacenter
 	rcfg.Logger = a.base
 	var err error
-	a.router, err = federation.New(rcfg, a.pool, a.wanRTT)
+	// The WAN pool starts after the server (nil until then, or for good
+	// with the WAN port disabled): no coordinates, no distances.
+	a.router, err = federation.New(rcfg, a.pool, func(name string) (time.Duration, bool) { return a.wan.RTT(name) })
 	if err != nil {
 		return err
 	}
@@ -44,7 +47,7 @@ func (a *Agent) startServer() error {
 	scfg.RPC.SourceAddr = rt.BindAddr
 	scfg.RPC.MaxConnsPerClient = rt.RPCMaxConnsPerClient
 	scfg.RPC.HandshakeTimeout = rt.RPCHandshakeTimeout
-	scfg.UserEventSizeLimit = userEventLimit
+	scfg.UserEventSizeLimit = userevent.SizeLimit
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())
@@ -141,18 +144,31 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	return nil
 }
 
+// startCache builds the DNS cache. Reads for other datacenters go through
+// to the servers (cache.Config.Reachable is nil; see there why).
+func (a *Agent) startCache() error {
+	cc := cache.DefaultConfig()
+	cc.LocalDC = a.cfg.Datacenter
+	cc.Logger = a.base
+	var err error
+	a.cache, err = cache.New(cc, a.RPC)
+	return err
+}
+
+// wanCoordinates answers Coordinate.ListDatacenters from the WAN pool:
+// empty when there is none (the WAN port disabled, or not started yet).
+func (a *Agent) wanCoordinates() []*structs.DatacenterMap {
+	return a.wan.DatacenterCoordinates(a.router.Datacenters())
+}
+
+// wanHealth answers /v1/operator/wan (servers only).
+func (a *Agent) wanHealth(ctx context.Context) (any, error) {
+	return a.router.HealthWithLeaders(ctx, a.RPC), nil
+}
+
 // startFrontEnds starts the HTTP API and the DNS server.
 func (a *Agent) startFrontEnds() error {
 	rt := a.cfg
-	// Before the HTTP API, whose metrics read the cache's counts.
-	cc := cache.DefaultConfig()
-	cc.LocalDC = rt.Datacenter
-	cc.Logger = a.base
-	cc.Reachable = remoteFromMemory
-	var err error
-	if a.cache, err = cache.New(cc, a.RPC); err != nil {
-		return err
-	}
 	if addrs := rt.HTTPAddrs(); len(addrs) > 0 {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
@@ -166,6 +182,7 @@ func (a *Agent) startFrontEnds() error {
 		if a.server != nil {
 			hc.WANHealth = a.wanHealth
 		}
+		var err error
 		if a.http, err = httpapi.New(hc, &httpAgent{a: a}, a.base); err != nil {
 			return err
 		}
@@ -191,7 +208,7 @@ func (a *Agent) startFrontEnds() error {
 		dc.RecursorTimeout = rt.DNSRecursorTimeout
 		dc.SOA = dns.SOAConfig{Refresh: rt.DNSSOA.Refresh, Retry: rt.DNSSOA.Retry, Expire: rt.DNSSOA.Expire, MinTTL: rt.DNSSOA.MinTTL}
 		dc.TranslateWANAddrs = rt.TranslateWANAddrs
-		dc.QueryExecutor = &dnsQueries{a: a}
+		dc.QueryExecutor = dns.NewRPCQueries(a.RPC)
 		srv, err := dns.New(dc, a.cache, a.base)
 		if err != nil {
 			return err

@@ -47,9 +47,18 @@ type Config struct {
 	// first) as read once without being cached; they hold no value and no
 	// goroutine.
 	MaxRecent int
-	// Reachable, if set, tells whether a remote datacenter currently
-	// answers; when it does not, reads bypass the cache (and so fail fast
-	// with the real error instead of serving a view that may be dead).
+	// Reachable tells whether a remote datacenter currently answers;
+	// when it does not, reads bypass the cache (and so fail fast with the
+	// real error instead of serving a view that may be dead).
+	//
+	// nil (the default) means never: reads for other datacenters always
+	// go through to the servers. A cache cannot know that the WAN was cut
+	// a moment ago, so it would answer NOERROR from a view that may be
+	// dead until its refresh failed (for over a second into a cut, as
+	// e2e/TestWANPartition measured). Read through, a lookup gets the
+	// router's answer: fresh, or SERVFAIL within milliseconds once the
+	// servers know the datacenter is unreachable. Consul's DNS also reads
+	// from the servers unless use_cache is set.
 	Reachable func(dc string) bool
 	// Logger receives the cache's logs; nil discards them.
 	Logger *slog.Logger
@@ -205,7 +214,7 @@ func (c *Cache) RPC(ctx context.Context, method structs.Method, args, reply any)
 		return c.rpc(ctx, method, args, reply)
 	}
 	remote := req.dc != "" && req.dc != c.cfg.LocalDC
-	if remote && c.cfg.Reachable != nil && !c.cfg.Reachable(req.dc) {
+	if remote && (c.cfg.Reachable == nil || !c.cfg.Reachable(req.dc)) {
 		return c.rpc(ctx, method, args, reply)
 	}
 	now := time.Now()

@@ -1,0 +1,49 @@
+package federation
+
+import (
+	"context"
+	"time"
+
+	"consulate/structs"
+)
+
+// RPCFunc sends one call through the agent's RPC path (on a server: the
+// server itself, which forwards to other datacenters through the Router).
+type RPCFunc func(ctx context.Context, method structs.Method, args, reply any) error
+
+// LeaderAskTimeout bounds the Status.Leader call HealthWithLeaders makes
+// to each datacenter.
+const LeaderAskTimeout = time.Second
+
+// DCHealthWithLeader is one datacenter in /v1/operator/wan: the router's
+// view plus whether the datacenter answered with a leader.
+type DCHealthWithLeader struct {
+	DCHealth
+	HasLeader bool
+}
+
+// HealthWithLeaders is Health plus, for each datacenter, whether it
+// answers Status.Leader with a leader, asked through rpc in parallel with
+// LeaderAskTimeout each. A datacenter that fails or does not answer in
+// time has HasLeader false.
+func (r *Router) HealthWithLeaders(ctx context.Context, rpc RPCFunc) []DCHealthWithLeader {
+	rows := r.Health()
+	out := make([]DCHealthWithLeader, len(rows))
+	done := make(chan struct{}, len(rows))
+	for i, h := range rows {
+		out[i].DCHealth = h
+		go func(i int, dc string) {
+			defer func() { done <- struct{}{} }()
+			cctx, cancel := context.WithTimeout(ctx, LeaderAskTimeout)
+			defer cancel()
+			var leader string
+			if err := rpc(cctx, structs.MethodStatusLeader, &structs.EmptyRequest{Datacenter: dc}, &leader); err == nil {
+				out[i].HasLeader = leader != ""
+			}
+		}(i, h.Datacenter)
+	}
+	for range rows {
+		<-done
+	}
+	return out
+}
