@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -255,36 +254,11 @@ func (a *Agent) Join(ctx context.Context, addrs []string, wanPool bool) (int, er
 		if a.wan == nil {
 			return 0, &structs.BadRequestError{Reason: "WAN join is only possible on servers"}
 		}
-		n, err := a.wan.Join(withPort(addrs, a.cfg.SerfPortWAN), true)
-		if n > 0 {
-			// Exchange state with every server now known, so both
-			// federations see each other at once rather than by gossip.
-			var all []string
-			for _, m := range a.wan.Members() {
-				if m.Status == structs.StatusAlive && m.Name != a.wan.LocalName() {
-					all = append(all, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))))
-				}
-			}
-			if len(all) > 0 {
-				a.wan.Join(all, true)
-			}
-		}
+		n, err := a.wan.JoinFederation(gossip.WithDefaultPort(addrs, a.cfg.SerfPortWAN))
 		a.syncRouter()
 		return n, err
 	}
-	return a.lan.Join(withPort(addrs, a.cfg.SerfPortLAN), true)
-}
-
-// withPort adds the default gossip port to addresses without one.
-func withPort(addrs []string, port int) []string {
-	out := make([]string, 0, len(addrs))
-	for _, addr := range addrs {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			addr = net.JoinHostPort(addr, strconv.Itoa(port))
-		}
-		out = append(out, addr)
-	}
-	return out
+	return a.lan.Join(gossip.WithDefaultPort(addrs, a.cfg.SerfPortLAN), true)
 }
 
 // ForceLeave turns a failed member into left (and with prune forgets it).
@@ -337,48 +311,22 @@ func (a *Agent) startJoins(ctx, runCtx context.Context) error {
 	return nil
 }
 
-// retryJoin keeps trying to join until one address answers, max attempts
-// are used (0 = unlimited) or the agent stops.
+// retryJoin runs retry_join for one pool in the background.
 func (a *Agent) retryJoin(ctx context.Context, pool string, addrs []string, interval time.Duration, max int, wanPool bool) {
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		for attempt := 1; max == 0 || attempt <= max; attempt++ {
-			n, err := a.Join(ctx, addrs, wanPool)
-			if err == nil && n > 0 {
-				a.logger.Info("retry join succeeded", "pool", pool, "joined", n, "attempt", attempt)
-				return
-			}
-			a.logger.Warn("retry join failed", "pool", pool, "attempt", attempt, "error", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(interval):
-			}
-		}
-		a.logger.Error("retry join gave up", "pool", pool, "attempts", max)
+		gossip.RetryJoin(ctx, pool, func() (int, error) { return a.Join(ctx, addrs, wanPool) }, interval, max, a.logger)
 	}()
 }
 
 // FireEvent fires a user event in dc ("" or the local one: through the
 // LAN pool here; else through a server of dc).
 func (a *Agent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
-	if ev.ID == "" {
-		id, err := newUUID()
-		if err != nil {
-			return err
-		}
-		ev.ID = id
-	}
-	req := &structs.EventFireRequest{Datacenter: dc, Name: ev.Name}
-	b, err := userevent.Wrap(ev)
+	req, err := userevent.FireRequest(ev, dc)
 	if err != nil {
 		return err
 	}
-	req.Payload = b
 	return a.RPC(ctx, structs.MethodEventFire, req, &structs.EventFireResponse{})
 }
 

@@ -1,29 +1,19 @@
 package agent
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/hashicorp/go-uuid"
+
 	"consulate/internal/atomicfile"
 )
 
 // nodeIDFile is where the node ID lives inside the data dir.
 const nodeIDFile = "node-id"
-
-// newUUID returns a random RFC 4122 version 4 UUID.
-func newUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
-}
 
 // validUUID reports whether s has the 8-4-4-4-12 hex shape.
 func validUUID(s string) bool {
@@ -88,7 +78,7 @@ func resolveNodeID(configured, dataDir string) (string, error) {
 			return "", fmt.Errorf("reading node ID file: %w", err)
 		}
 	}
-	id, err := newUUID()
+	id, err := uuid.GenerateUUID()
 	if err != nil {
 		return "", err
 	}

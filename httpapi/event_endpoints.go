@@ -1,12 +1,13 @@
 package httpapi
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/hashicorp/go-uuid"
 
 	"consulate/structs"
 )
@@ -14,15 +15,6 @@ import (
 // maxEventPayload bounds a user event's payload (Consul's limit on the
 // whole gossip message is 512 bytes; the agent checks the total).
 const maxEventPayload = 100 * 1024
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // uuidIndex folds an event ID into the X-Consul-Index of /v1/event/list,
 // as Consul does: the two halves of the UUID XORed.
@@ -40,8 +32,12 @@ func (s *Server) eventFire(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, badRequest("Missing name")
 	}
 	q := r.URL.Query()
+	id, err := uuid.GenerateUUID()
+	if err != nil {
+		return nil, err
+	}
 	ev := &structs.UserEvent{
-		ID: newUUID(), Name: name, NodeFilter: q.Get("node"), ServiceFilter: q.Get("service"), TagFilter: q.Get("tag"),
+		ID: id, Name: name, NodeFilter: q.Get("node"), ServiceFilter: q.Get("service"), TagFilter: q.Get("tag"),
 	}
 	if ev.TagFilter != "" && ev.ServiceFilter == "" {
 		return nil, badRequest("Cannot provide tag filter without service filter")

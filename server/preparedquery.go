@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/go-uuid"
 
 	"consulate/catalog"
 	"consulate/preparedquery"
@@ -29,7 +30,7 @@ func (s *Server) preparedQueryApply(_ context.Context, args *structs.PreparedQue
 		if q.ID != "" {
 			return badRequest("ID must be empty when creating a new prepared query")
 		}
-		id, err := newUUID()
+		id, err := uuid.GenerateUUID()
 		if err != nil {
 			return err
 		}

@@ -2,27 +2,16 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/go-uuid"
 
 	"consulate/catalog"
 	"consulate/structs"
 )
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("server: generate uuid: %w", err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
-}
 
 // parseTTL validates a session TTL against the configured bounds; "" means
 // no TTL.
@@ -66,7 +55,7 @@ func (s *Server) sessionApply(_ context.Context, args *structs.SessionRequest, r
 		// The ID is chosen here, before Raft, so every replica agrees.
 		st := s.fsm.State()
 		for i := 0; ; i++ {
-			id, err := newUUID()
+			id, err := uuid.GenerateUUID()
 			if err != nil {
 				return err
 			}

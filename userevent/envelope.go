@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/hashicorp/go-uuid"
+
 	"consulate/structs"
 )
 
@@ -46,4 +48,22 @@ func Unwrap(u *structs.UserEvent) (*structs.UserEvent, error) {
 	}
 	return &structs.UserEvent{ID: env.ID, Name: u.Name, Payload: env.Payload, NodeFilter: env.NodeFilter,
 		ServiceFilter: env.ServiceFilter, TagFilter: env.TagFilter, Version: env.Version, LTime: u.LTime}, nil
+}
+
+// FireRequest builds the Internal.EventFire request that fires ev in dc
+// ("" = the local datacenter): ev gets an ID when it has none, and its
+// fields travel wrapped in the envelope.
+func FireRequest(ev *structs.UserEvent, dc string) (*structs.EventFireRequest, error) {
+	if ev.ID == "" {
+		id, err := uuid.GenerateUUID()
+		if err != nil {
+			return nil, err
+		}
+		ev.ID = id
+	}
+	b, err := Wrap(ev)
+	if err != nil {
+		return nil, err
+	}
+	return &structs.EventFireRequest{Datacenter: dc, Name: ev.Name, Payload: b}, nil
 }

@@ -170,3 +170,22 @@ func TestInbox(t *testing.T) {
 		t.Fatalf("OnEvent called %d times, want 3 (duplicates wake too)", n)
 	}
 }
+
+func TestFireRequest(t *testing.T) {
+	ev := &structs.UserEvent{Name: "deploy", Payload: []byte("v2"), NodeFilter: "web-.*"}
+	req, err := FireRequest(ev, "dc2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID == "" || req.Datacenter != "dc2" || req.Name != "deploy" {
+		t.Fatalf("ev %+v req %+v", ev, req)
+	}
+	got, err := Unwrap(&structs.UserEvent{Name: req.Name, Payload: req.Payload})
+	if err != nil || got.ID != ev.ID || string(got.Payload) != "v2" || got.NodeFilter != "web-.*" {
+		t.Fatalf("unwrapped %+v %v", got, err)
+	}
+	keep := &structs.UserEvent{ID: "fixed", Name: "x"}
+	if _, err := FireRequest(keep, ""); err != nil || keep.ID != "fixed" {
+		t.Fatalf("ID replaced: %+v %v", keep, err)
+	}
+}

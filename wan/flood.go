@@ -30,3 +30,25 @@ func FloodJoinAddrs(lanMembers, wanMembers []structs.Member, dc, self string) []
 	}
 	return addrs
 }
+
+// JoinFederation joins the WAN pool through addrs and, when any answered,
+// exchanges state with every alive server it now knows, so that both
+// federations see each other at once rather than by gossip. It returns
+// what the first join returned.
+func (p *Pool) JoinFederation(addrs []string) (int, error) {
+	n, err := p.Join(addrs, true)
+	if n == 0 {
+		return n, err
+	}
+	var all []string
+	for _, m := range p.Members() {
+		if m.Status == structs.StatusAlive && m.Name != p.LocalName() {
+			all = append(all, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))))
+		}
+	}
+	if len(all) > 0 {
+		// Best effort: the first join already succeeded.
+		_, _ = p.Join(all, true)
+	}
+	return n, err
+}
