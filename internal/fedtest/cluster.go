@@ -28,7 +28,8 @@ type Config struct {
 	// together.
 	DCs []DC
 	// Server, when set, adjusts each server's config (already shrunk for
-	// tests) before it is built.
+	// tests) before it is built; n has its names and address, not yet its
+	// Server.
 	Server func(n *Node, cfg *server.Config)
 	// Router, when set, adjusts each router's config (already shrunk).
 	Router func(n *Node, cfg *federation.Config)

@@ -63,8 +63,6 @@ func TestRemoteDCLosesServers(t *testing.T) {
 		{"stale read", structs.MethodKVSGet, &structs.KeyRequest{Datacenter: "dc2", Key: "k",
 			QueryOptions: structs.QueryOptions{AllowStale: true}}, new(structs.IndexedDirEntries), nil},
 		{"leader read", structs.MethodKVSGet, &structs.KeyRequest{Datacenter: "dc2", Key: "k"}, new(structs.IndexedDirEntries), structs.ErrNoDCPath},
-		{"stale read after a no-leader answer", structs.MethodKVSGet, &structs.KeyRequest{Datacenter: "dc2", Key: "k",
-			QueryOptions: structs.QueryOptions{AllowStale: true}}, new(structs.IndexedDirEntries), nil},
 		{"write", structs.MethodKVSApply, kvSet("dc2", "k2", "v"), new(bool), structs.ErrNoDCPath},
 	}
 	for _, tc := range cases {

@@ -281,6 +281,15 @@ func TestPreparedQueryFailover(t *testing.T) {
 		})
 	}
 
+	// Every server lists the datacenters nearest first.
+	for _, n := range c.Servers("dc1") {
+		var dcs structs.DatacentersReply
+		call(t, n, structs.MethodCatalogDatacenters, &structs.EmptyRequest{}, &dcs)
+		if !slices.Equal(dcs.Datacenters, []string{"dc1", "dc3", "dc2"}) {
+			t.Fatalf("%s lists %v", n.Name, dcs.Datacenters)
+		}
+	}
+
 	// dc3 cut off: the nearest-first query moves on to the listed dc2.
 	c.CutDC("dc3")
 	var id string
@@ -400,6 +409,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	t.Run("cluster", func(t *testing.T) {
 		c := twoDCs(t)
 		c.CutDC("dc2")
+		c.Isolate(c.Servers("dc2")[2].Name)
 		c.Kill(c.Leader("dc1"))
 		// A call left hanging across the cut when the test ends.
 		from := c.Followers("dc1")[0]
