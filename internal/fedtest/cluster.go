@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -429,7 +430,7 @@ func (c *Cluster) Kill(n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Wait)
 	defer cancel()
 	if err := n.Server.Shutdown(ctx); err != nil {
-		c.t.Errorf("fedtest: shutdown %s: %v", n.Name, err)
+		c.t.Errorf("fedtest: shutdown %s: %v\n%s", n.Name, err, stacks())
 	}
 	select {
 	case <-n.runDone:
@@ -475,7 +476,7 @@ func (c *Cluster) shutdown() {
 		}
 		wg.Go(func() {
 			if err := n.Server.Shutdown(ctx); err != nil {
-				c.t.Errorf("fedtest: shutdown %s: %v", n.Name, err)
+				c.t.Errorf("fedtest: shutdown %s: %v\n%s", n.Name, err, stacks())
 			}
 		})
 	}
@@ -486,4 +487,11 @@ func (c *Cluster) shutdown() {
 	for _, n := range c.nodes {
 		_ = n.trans.Close()
 	}
+}
+
+// stacks dumps every goroutine, to show what a shutdown that timed out
+// waits for.
+func stacks() []byte {
+	buf := make([]byte, 1<<20)
+	return buf[:runtime.Stack(buf, true)]
 }
