@@ -14,6 +14,15 @@
 // hang until their ctx ends or CloseSession fails them, as on a real
 // network; a killed server refuses connections (structs.ErrUnreachable).
 //
+// A test starts a federation, breaks it and checks what callers see:
+//
+//	c := fedtest.New(t, fedtest.Config{DCs: []fedtest.DC{{Name: "dc1", Servers: 3}, {Name: "dc2", Servers: 3}}})
+//	from := c.Followers("dc1")[0]
+//	c.CutDC("dc2") // calls from dc1 for dc2 now fail with structs.ErrNoDCPath
+//	c.Heal()       // and succeed again once the probes see dc2
+//	c.Kill(c.Leader("dc2"))
+//	leader := c.WaitLeader("dc2")
+//
 // It is for tests only: non-test code must not import it (a test in this
 // package checks). It is not a model of gossip: routers are told about
 // servers directly (UpdateServer), and of a Kill as gossip would tell
