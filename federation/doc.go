@@ -1,9 +1,12 @@
 // Package federation routes requests between datacenters: it keeps, for
 // every datacenter it has heard of on the WAN pool, the servers that can
 // answer for it, orders them by estimated round-trip time, skips failed
-// ones, and forwards a call to the first that answers. It also forwards to
-// the local leader, orders prepared-query failover targets, and keeps the
-// per-datacenter figures that `operator wan` and the metrics show.
+// ones, and forwards a call to the first that answers (Router is the
+// server's Forwarder; calls to the local leader go through the server's own
+// connection pool, not here). It also orders prepared-query failover
+// targets, keeps the per-datacenter figures (flaps included) that
+// `operator wan` and the metrics show, and feeds client agents their list of
+// local servers (LocalServers).
 //
 // Run probes the servers of the other datacenters in the background, so
 // the router knows within about a second that a datacenter stopped

@@ -430,7 +430,7 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 	dcName := string(dc)
 	addrs, err := r.candidates(dcName)
 	if err != nil {
-		r.record(dcName, "", time.Time{}, err)
+		r.record(dcName, "", time.Time{}, err, err)
 		return err
 	}
 	blocking := false
@@ -464,8 +464,9 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 		err := r.caller.Call(actx, addr, method, args, reply)
 		cancel()
 		var answered *structs.RemoteError
-		if err == nil || (errors.As(err, &answered) && !errors.Is(err, structs.ErrNoLeader)) {
-			r.record(dcName, addr, started, nil)
+		isAnswer := errors.As(err, &answered)
+		if err == nil || (isAnswer && !errors.Is(err, structs.ErrNoLeader)) {
+			r.record(dcName, addr, started, nil, nil)
 			return err
 		}
 		lastErr = err
@@ -473,7 +474,14 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 			// The caller gave up; that says nothing about the server.
 			return fmt.Errorf("%w %q: %w", structs.ErrNoDCPath, dcName, caller.Err())
 		}
-		r.record(dcName, addr, started, err)
+		// A server that answered "no leader" is reachable: the call moves
+		// on, but the server is not quarantined (a stale read may well
+		// be answered by it next).
+		serverErr := err
+		if isAnswer {
+			serverErr = nil
+		}
+		r.record(dcName, addr, started, err, serverErr)
 		r.logger.Warn("cross-datacenter call failed", "datacenter", dcName, "server", addr, "method", method, "error", err)
 		if !retryable(args, err) {
 			break
@@ -485,7 +493,7 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 			// Every other candidate was found down meanwhile.
 			_, lastErr = r.candidates(dcName)
 			if lastErr != nil {
-				r.record(dcName, "", time.Time{}, lastErr)
+				r.record(dcName, "", time.Time{}, lastErr, lastErr)
 				return lastErr
 			}
 			lastErr = errors.New("no server left to try")
@@ -512,10 +520,10 @@ func retryable(args any, err error) bool {
 	return true
 }
 
-// record counts a request's outcome for dc and, when it went to addr,
-// keeps it as evidence about that server; started is when the attempt
-// began.
-func (r *Router) record(dcName string, addr structs.ServerAddr, started time.Time, err error) {
+// record counts an attempt's outcome (err) for dc and, when it went to
+// addr, keeps evidence about that server: serverErr is nil when the server
+// answered, even with an error. started is when the attempt began.
+func (r *Router) record(dcName string, addr structs.ServerAddr, started time.Time, err, serverErr error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dc := r.dcs[dcName]
@@ -531,7 +539,7 @@ func (r *Router) record(dcName string, addr structs.ServerAddr, started time.Tim
 		dc.lastReach = now
 	}
 	if addr != "" {
-		r.evidenceLocked(dcName, dc, addr, started, now, err)
+		r.evidenceLocked(dcName, dc, addr, started, now, serverErr)
 	}
 }
 
