@@ -1,10 +1,6 @@
 package federation
 
-import (
-	"strings"
-
-	"consulate/structs"
-)
+import "consulate/structs"
 
 // serverOf is the router's record of a gossip member, if it is a server.
 func serverOf(m structs.Member) (Server, bool) {
@@ -43,12 +39,10 @@ func (r *Router) SyncMembers(members []structs.Member, localName string) {
 // taken from its NODE.DC name.
 func (r *Router) LogMembersChanged(event string, changed []structs.Member) {
 	for _, m := range changed {
-		i := strings.LastIndexByte(m.Name, '.')
-		if i <= 0 || i == len(m.Name)-1 {
-			continue
+		if _, dc, ok := structs.SplitWANMemberName(m.Name); ok {
+			r.logger.Info("WAN membership change", "event", event, "member", m.Name,
+				"datacenter", dc, "status", m.Status.String())
 		}
-		r.logger.Info("WAN membership change", "event", event, "member", m.Name,
-			"datacenter", m.Name[i+1:], "status", m.Status.String())
 	}
 }
 

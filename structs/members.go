@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net"
 	"strconv"
+	"strings"
 )
 
 // MemberStatus is a gossip member's state, numbered as serf numbers it
@@ -46,6 +47,18 @@ type Member struct {
 	DelegateMin uint8
 	DelegateMax uint8
 	DelegateCur uint8
+}
+
+// WANMemberName is a server's member name in the WAN pool: NODE.DC.
+func WANMemberName(node, dc string) string { return node + "." + dc }
+
+// SplitWANMemberName splits a WAN member name NODE.DC at the last dot.
+func SplitWANMemberName(name string) (node, dc string, ok bool) {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || i == len(name)-1 {
+		return "", "", false
+	}
+	return name[:i], name[i+1:], true
 }
 
 // Tag names Consul puts on LAN and WAN members. lan, wan and server read

@@ -48,16 +48,10 @@ func DefaultConfig() *Config {
 }
 
 // MemberName is the WAN member name of a node in a datacenter.
-func MemberName(node, dc string) string { return node + "." + dc }
+func MemberName(node, dc string) string { return structs.WANMemberName(node, dc) }
 
 // SplitMemberName splits NODE.DC at the last dot.
-func SplitMemberName(name string) (node, dc string, ok bool) {
-	i := strings.LastIndexByte(name, '.')
-	if i <= 0 || i == len(name)-1 {
-		return "", "", false
-	}
-	return name[:i], name[i+1:], true
-}
+func SplitMemberName(name string) (node, dc string, ok bool) { return structs.SplitWANMemberName(name) }
 
 // Validate reports the first problem with the configuration.
 func (c *Config) Validate() error {
