@@ -43,12 +43,7 @@ func TestBlockingQueryFailsWhenRemoteDCCut(t *testing.T) {
 func TestRemoteDCLosesServers(t *testing.T) {
 	c := twoDCs(t)
 	from := c.Followers("dc1")[0]
-	var ok bool
-	call(t, from, structs.MethodKVSApply, kvSet("dc2", "k", "v"), &ok)
-	dc2 := c.Servers("dc2")
-	for _, n := range dc2 {
-		c.WaitFor("replication", func() bool { _, ok := localKV(t, n, "k"); return ok })
-	}
+	dc2 := writeEverywhere(t, c, from, "dc2", "k", "v")
 
 	// Two of three gone: no quorum in dc2.
 	c.Kill(dc2[0])
@@ -110,12 +105,7 @@ func TestNoLeaderAnswerKeepsServerUsable(t *testing.T) {
 		Router: func(_ *fedtest.Node, cfg *federation.Config) { cfg.ProbeInterval = 0 },
 	})
 	from := c.Servers("dc1")[0]
-	var ok bool
-	call(t, from, structs.MethodKVSApply, kvSet("dc2", "k", "v"), &ok)
-	dc2 := c.Servers("dc2")
-	for _, n := range dc2 {
-		c.WaitFor("replication", func() bool { _, ok := localKV(t, n, "k"); return ok })
-	}
+	dc2 := writeEverywhere(t, c, from, "dc2", "k", "v")
 	c.Kill(dc2[0])
 	c.Kill(dc2[1])
 	if err := callErr(from, structs.MethodKVSGet, &structs.KeyRequest{Datacenter: "dc2", Key: "k"}, new(structs.IndexedDirEntries)); !errors.Is(err, structs.ErrNoDCPath) {
@@ -126,4 +116,17 @@ func TestNoLeaderAnswerKeepsServerUsable(t *testing.T) {
 	if len(out.Entries) != 1 {
 		t.Fatalf("stale read %+v", out)
 	}
+}
+
+// writeEverywhere writes key=value in dc through from and waits until
+// every server of dc holds it; it returns dc's servers.
+func writeEverywhere(t *testing.T, c *fedtest.Cluster, from *fedtest.Node, dc, key, value string) []*fedtest.Node {
+	t.Helper()
+	var ok bool
+	call(t, from, structs.MethodKVSApply, kvSet(dc, key, value), &ok)
+	servers := c.Servers(dc)
+	for _, n := range servers {
+		c.WaitFor("replication of "+key+" to "+n.Name, func() bool { _, ok := localKV(t, n, key); return ok })
+	}
+	return servers
 }
