@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -28,21 +29,23 @@ func DefaultConfig() *Config {
 			DNS: ptr(8600), HTTP: ptr(8500), HTTPS: ptr(-1), GRPC: ptr(-1),
 			SerfLAN: ptr(8301), SerfWAN: ptr(8302), Server: ptr(8300),
 		},
-		LogLevel:            ptr("info"),
-		LogJSON:             ptr(false),
-		EnableSyslog:        ptr(false),
-		SyslogFacility:      ptr("LOCAL0"),
-		UI:                  ptr(false),
-		RetryIntervalLAN:    ptr(30 * time.Second),
-		RetryMaxAttemptsLAN: ptr(0),
-		RetryIntervalWAN:    ptr(30 * time.Second),
-		RetryMaxAttemptsWAN: ptr(0),
-		RejoinAfterLeave:    ptr(false),
-		ReconnectTimeoutLAN: ptr(72 * time.Hour),
-		ReconnectTimeoutWAN: ptr(72 * time.Hour),
-		TranslateWANAddrs:   ptr(false),
-		Protocol:            ptr(2),
-		Domain:              ptr("consul."),
+		LogLevel:              ptr("info"),
+		LogJSON:               ptr(false),
+		EnableSyslog:          ptr(false),
+		SyslogFacility:        ptr("LOCAL0"),
+		UI:                    ptr(false),
+		RetryIntervalLAN:      ptr(30 * time.Second),
+		RetryMaxAttemptsLAN:   ptr(0),
+		RetryIntervalWAN:      ptr(30 * time.Second),
+		RetryMaxAttemptsWAN:   ptr(0),
+		RejoinAfterLeave:      ptr(false),
+		ReconnectTimeoutLAN:   ptr(72 * time.Hour),
+		ReconnectTimeoutWAN:   ptr(72 * time.Hour),
+		TranslateWANAddrs:     ptr(false),
+		Protocol:              ptr(2),
+		EncryptVerifyIncoming: ptr(true),
+		EncryptVerifyOutgoing: ptr(true),
+		Domain:                ptr("consul."),
 		DNS: &DNSConfig{
 			AllowStale:      ptr(true),
 			MaxStale:        ptr(87600 * time.Hour),
@@ -58,7 +61,11 @@ func DefaultConfig() *Config {
 		EnableLocalScriptChecks: ptr(false),
 		Performance:             &Performance{RaftMultiplier: ptr(1)},
 		Autopilot:               &Autopilot{CleanupDeadServers: ptr(true)},
-		Limits:                  &Limits{RPCMaxConnsPerClient: ptr(100), RPCHandshakeTimeout: ptr(5 * time.Second)},
+		Limits: &Limits{
+			RPCMaxConnsPerClient: ptr(100), RPCHandshakeTimeout: ptr(5 * time.Second),
+			HTTPMaxConnsPerClient: ptr(200), RPCRate: ptr(math.Inf(1)), RPCMaxBurst: ptr(1000),
+			RequestLimits: &RequestLimits{Mode: ptr("disabled"), ReadRate: ptr(math.Inf(1)), WriteRate: ptr(math.Inf(1))},
+		},
 		GossipLAN: &Gossip{
 			GossipNodes: ptr(3), GossipInterval: ptr(200 * time.Millisecond),
 			ProbeInterval: ptr(time.Second), ProbeTimeout: ptr(500 * time.Millisecond),
@@ -102,6 +109,10 @@ var (
 // value came from so errors can name the file.
 type builder struct {
 	og origins
+	// legacy maps a tls.* key path to the deprecated top-level key that
+	// set it, so errors name the key the user wrote.
+	legacy map[string]string
+	warns  []string
 }
 
 func (b *builder) fail(key string, err error) error {
@@ -114,7 +125,7 @@ func (b *builder) errorf(key, format string, args ...any) error {
 
 // build merges sources over the defaults and validates the result.
 func build(srcs []namedConfig, dev bool) (*Runtime, error) {
-	b := &builder{og: origins{}}
+	b := &builder{og: origins{}, legacy: map[string]string{}}
 	c := &Config{}
 	merge(c, DefaultConfig(), "", b.og)
 
@@ -171,6 +182,7 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 			}
 		}
 		sc.Service, sc.Services, sc.Check, sc.Checks = nil, nil, nil, nil
+		b.applyLegacyTLS(&sc, s.name)
 		merge(c, &sc, s.name, b.og)
 	}
 
@@ -201,6 +213,7 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 		seenChecks[ct.CheckID] = true
 	}
 	rt.Services, rt.Checks = services, checks
+	rt.Warnings = b.warns
 	return rt, nil
 }
 
@@ -246,6 +259,14 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 		AutopilotCleanupDeadServers: *c.Autopilot.CleanupDeadServers,
 		RPCMaxConnsPerClient:        *c.Limits.RPCMaxConnsPerClient,
 		RPCHandshakeTimeout:         *c.Limits.RPCHandshakeTimeout,
+		HTTPMaxConnsPerClient:       *c.Limits.HTTPMaxConnsPerClient,
+		RPCRate:                     *c.Limits.RPCRate,
+		RPCMaxBurst:                 *c.Limits.RPCMaxBurst,
+		RequestLimitsMode:           *c.Limits.RequestLimits.Mode,
+		RequestLimitsReadRate:       *c.Limits.RequestLimits.ReadRate,
+		RequestLimitsWriteRate:      *c.Limits.RequestLimits.WriteRate,
+		EncryptVerifyIncoming:       *c.EncryptVerifyIncoming,
+		EncryptVerifyOutgoing:       *c.EncryptVerifyOutgoing,
 		CheckUpdateInterval:         *c.CheckUpdateInterval,
 		DisableUpdateCheck:          *c.DisableUpdateCheck,
 		DisableAnonymousSignature:   *c.DisableAnonymousSignature,
@@ -263,7 +284,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.misc,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.misc,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {
@@ -398,7 +419,7 @@ func (b *builder) addresses(c *Config, rt *Runtime) error {
 	if rt.ClientAddrs, err = ipList(*c.ClientAddr); err != nil {
 		return b.fail("client_addr", err)
 	}
-	rt.HTTPBindAddrs, rt.DNSBindAddrs = rt.ClientAddrs, rt.ClientAddrs
+	rt.HTTPBindAddrs, rt.HTTPSBindAddrs, rt.DNSBindAddrs = rt.ClientAddrs, rt.ClientAddrs, rt.ClientAddrs
 	if a := c.Addresses; a != nil {
 		if a.HTTP != nil {
 			if rt.HTTPBindAddrs, err = ipList(*a.HTTP); err != nil {
@@ -411,7 +432,7 @@ func (b *builder) addresses(c *Config, rt *Runtime) error {
 			}
 		}
 		if a.HTTPS != nil {
-			if _, err = ipList(*a.HTTPS); err != nil {
+			if rt.HTTPSBindAddrs, err = ipList(*a.HTTPS); err != nil {
 				return b.fail("addresses.https", err)
 			}
 		}
@@ -595,6 +616,29 @@ func (b *builder) limits(c *Config, rt *Runtime) error {
 	}
 	if rt.RPCHandshakeTimeout <= 0 {
 		return b.errorf("limits.rpc_handshake_timeout", "must be > 0, got %s", rt.RPCHandshakeTimeout)
+	}
+	if rt.HTTPMaxConnsPerClient < 0 {
+		return b.errorf("limits.http_max_conns_per_client", "must not be negative (0 means unlimited), got %d", rt.HTTPMaxConnsPerClient)
+	}
+	if rt.RPCMaxBurst < 0 {
+		return b.errorf("limits.rpc_max_burst", "must not be negative, got %d", rt.RPCMaxBurst)
+	}
+	for _, r := range []struct {
+		key string
+		v   float64
+	}{
+		{"limits.rpc_rate", rt.RPCRate},
+		{"limits.request_limits.read_rate", rt.RequestLimitsReadRate},
+		{"limits.request_limits.write_rate", rt.RequestLimitsWriteRate},
+	} {
+		if r.v < 0 {
+			return b.errorf(r.key, "must not be negative, got %g", r.v)
+		}
+	}
+	switch rt.RequestLimitsMode {
+	case "disabled", "permissive", "enforcing":
+	default:
+		return b.errorf("limits.request_limits.mode", "must be disabled, permissive or enforcing, got %q", rt.RequestLimitsMode)
 	}
 	return nil
 }

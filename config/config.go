@@ -47,8 +47,29 @@ type Config struct {
 	ReconnectTimeoutWAN  *time.Duration `json:"reconnect_timeout_wan,omitempty"`
 	TranslateWANAddrs    *bool          `json:"translate_wan_addrs,omitempty"`
 
-	Encrypt  *string `json:"encrypt,omitempty"`
-	Protocol *int    `json:"protocol,omitempty"`
+	Encrypt               *string `json:"encrypt,omitempty"`
+	EncryptVerifyIncoming *bool   `json:"encrypt_verify_incoming,omitempty"`
+	EncryptVerifyOutgoing *bool   `json:"encrypt_verify_outgoing,omitempty"`
+	Protocol              *int    `json:"protocol,omitempty"`
+
+	TLS         *TLS         `json:"tls,omitempty"`
+	AutoEncrypt *AutoEncrypt `json:"auto_encrypt,omitempty"`
+
+	// The top-level TLS keys Consul deprecated in 1.12 for the tls stanza.
+	// Each source's values move into its tls stanza before merging (see
+	// applyLegacyTLS) unless that source also sets the new key.
+	LegacyCAFile                      *string `json:"ca_file,omitempty"`
+	LegacyCAPath                      *string `json:"ca_path,omitempty"`
+	LegacyCertFile                    *string `json:"cert_file,omitempty"`
+	LegacyKeyFile                     *string `json:"key_file,omitempty"`
+	LegacyVerifyIncoming              *bool   `json:"verify_incoming,omitempty"`
+	LegacyVerifyIncomingRPC           *bool   `json:"verify_incoming_rpc,omitempty"`
+	LegacyVerifyIncomingHTTPS         *bool   `json:"verify_incoming_https,omitempty"`
+	LegacyVerifyOutgoing              *bool   `json:"verify_outgoing,omitempty"`
+	LegacyVerifyServerHostname        *bool   `json:"verify_server_hostname,omitempty"`
+	LegacyTLSMinVersion               *string `json:"tls_min_version,omitempty"`
+	LegacyTLSCipherSuites             *string `json:"tls_cipher_suites,omitempty"`
+	LegacyTLSPreferServerCipherSuites *bool   `json:"tls_prefer_server_cipher_suites,omitempty"`
 
 	Domain    *string    `json:"domain,omitempty"`
 	AltDomain *string    `json:"alt_domain,omitempty"`
@@ -137,6 +158,59 @@ type Limits struct {
 	// its protocol byte and whatever that protocol reads before the
 	// connection is established.
 	RPCHandshakeTimeout *time.Duration `json:"rpc_handshake_timeout,omitempty"`
+	// HTTPMaxConnsPerClient caps concurrent HTTP(S) connections from one
+	// client IP; 0 means unlimited.
+	HTTPMaxConnsPerClient *int `json:"http_max_conns_per_client,omitempty"`
+	// RPCRate is the rate (requests per second) at which this agent may
+	// send RPCs to servers; RPCMaxBurst is the burst above it.
+	RPCRate     *float64 `json:"rpc_rate,omitempty"`
+	RPCMaxBurst *int     `json:"rpc_max_burst,omitempty"`
+	// RequestLimits is the server's global read/write rate limiter.
+	RequestLimits *RequestLimits `json:"request_limits,omitempty"`
+}
+
+// RequestLimits is limits.request_limits.
+type RequestLimits struct {
+	// Mode is "disabled", "permissive" (count, do not refuse) or
+	// "enforcing".
+	Mode      *string  `json:"mode,omitempty"`
+	ReadRate  *float64 `json:"read_rate,omitempty"`
+	WriteRate *float64 `json:"write_rate,omitempty"`
+}
+
+// TLS is the tls stanza: defaults that every protocol inherits, and one
+// block per protocol that overrides them key by key.
+type TLS struct {
+	Defaults    *TLSProtocol `json:"defaults,omitempty"`
+	InternalRPC *TLSProtocol `json:"internal_rpc,omitempty"`
+	HTTPS       *TLSProtocol `json:"https,omitempty"`
+	GRPC        *TLSProtocol `json:"grpc,omitempty"`
+}
+
+// TLSProtocol is one block of the tls stanza. Not every key is valid in
+// every block (verify_server_hostname only in internal_rpc, use_auto_cert
+// only in grpc, verify_outgoing not in grpc); the builder says so.
+type TLSProtocol struct {
+	CAFile               *string `json:"ca_file,omitempty"`
+	CAPath               *string `json:"ca_path,omitempty"`
+	CertFile             *string `json:"cert_file,omitempty"`
+	KeyFile              *string `json:"key_file,omitempty"`
+	VerifyIncoming       *bool   `json:"verify_incoming,omitempty"`
+	VerifyOutgoing       *bool   `json:"verify_outgoing,omitempty"`
+	VerifyServerHostname *bool   `json:"verify_server_hostname,omitempty"`
+	TLSMinVersion        *string `json:"tls_min_version,omitempty"`
+	// TLSCipherSuites is a comma-separated list, as Consul takes it.
+	TLSCipherSuites *string `json:"tls_cipher_suites,omitempty"`
+	UseAutoCert     *bool   `json:"use_auto_cert,omitempty"`
+}
+
+// AutoEncrypt is the auto_encrypt stanza: servers with allow_tls sign
+// certificates for clients that ask with tls.
+type AutoEncrypt struct {
+	TLS      *bool    `json:"tls,omitempty"`
+	AllowTLS *bool    `json:"allow_tls,omitempty"`
+	DNSSAN   []string `json:"dns_san,omitempty"`
+	IPSAN    []string `json:"ip_san,omitempty"`
 }
 
 // Autopilot is the autopilot stanza.

@@ -26,29 +26,20 @@ var (
 	// clear reason rather than "unknown key".
 	unsupportedKeys = map[reflect.Type]map[string]string{
 		reflect.TypeOf(Config{}): {
-			"acl":                    "ACLs",
-			"acl_datacenter":         "ACLs",
-			"acl_default_policy":     "ACLs",
-			"acl_down_policy":        "ACLs",
-			"acl_master_token":       "ACLs",
-			"acl_agent_token":        "ACLs",
-			"acl_token":              "ACLs",
-			"acl_ttl":                "ACLs",
-			"primary_datacenter":     "ACL replication",
-			"ca_file":                "TLS",
-			"ca_path":                "TLS",
-			"cert_file":              "TLS",
-			"key_file":               "TLS",
-			"tls":                    "TLS",
-			"verify_incoming":        "TLS",
-			"verify_outgoing":        "TLS",
-			"verify_server_hostname": "TLS",
-			"auto_encrypt":           "TLS",
-			"connect":                "Connect",
-			"watches":                "config-file watches",
-			"ui_dir":                 "an external UI directory",
-			"segments":               "network segments",
-			"telemetry":              "telemetry",
+			"acl":                "ACLs",
+			"acl_datacenter":     "ACLs",
+			"acl_default_policy": "ACLs",
+			"acl_down_policy":    "ACLs",
+			"acl_master_token":   "ACLs",
+			"acl_agent_token":    "ACLs",
+			"acl_token":          "ACLs",
+			"acl_ttl":            "ACLs",
+			"primary_datacenter": "ACL replication",
+			"connect":            "Connect",
+			"watches":            "config-file watches",
+			"ui_dir":             "an external UI directory",
+			"segments":           "network segments",
+			"telemetry":          "telemetry",
 		},
 		reflect.TypeOf(CheckDef{}): {
 			"grpc":                   "gRPC checks",
@@ -321,6 +312,12 @@ func (d *decoder) decodeScalar(path string, raw any, v reflect.Value) error {
 		default:
 			return d.fail(path, invalid("expected true or false, got %s", describe(raw)))
 		}
+	case reflect.Float64:
+		f, ok := toFloat(raw)
+		if !ok {
+			return d.fail(path, invalid("expected a number, got %s", describe(raw)))
+		}
+		v.SetFloat(f)
 	case reflect.Int:
 		n, ok := toInt(raw)
 		if !ok {
@@ -368,6 +365,37 @@ func toInt(raw any) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
+}
+
+// toFloat accepts finite numbers from JSON, HCL or a numeric string.
+func toFloat(raw any) (float64, bool) {
+	var f float64
+	switch n := raw.(type) {
+	case int:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	case float64:
+		f = n
+	case json.Number:
+		pf, err := n.Float64()
+		if err != nil {
+			return 0, false
+		}
+		f = pf
+	case string:
+		pf, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		if err != nil {
+			return 0, false
+		}
+		f = pf
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
 }
 
 func inIntRange(i int64) bool { return i >= math.MinInt32 && i <= math.MaxInt32 }

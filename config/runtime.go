@@ -32,10 +32,11 @@ type Runtime struct {
 	SerfBindAddrWAN  net.IP
 	ClientAddrs      []net.IP
 	HTTPBindAddrs    []net.IP
+	HTTPSBindAddrs   []net.IP
 	DNSBindAddrs     []net.IP
 
-	// Ports; HTTPPort and DNSPort are -1 when disabled, HTTPSPort and
-	// GRPCPort are accepted but not served.
+	// Ports; HTTPPort, DNSPort and HTTPSPort are -1 when disabled (HTTPS
+	// is off by default), GRPCPort is accepted but not served.
 	HTTPPort    int
 	DNSPort     int
 	HTTPSPort   int
@@ -68,8 +69,18 @@ type Runtime struct {
 
 	// EncryptKey is the decoded gossip key, nil when gossip is not
 	// encrypted.
-	EncryptKey      []byte
-	ProtocolVersion int
+	EncryptKey []byte
+	// EncryptVerifyIncoming and EncryptVerifyOutgoing (both default true)
+	// may be turned off while gossip encryption is rolled out in a running
+	// cluster: unencrypted gossip is then accepted, or sent.
+	EncryptVerifyIncoming bool
+	EncryptVerifyOutgoing bool
+	ProtocolVersion       int
+
+	// TLS is the tls stanza (and the deprecated top-level keys) with
+	// tls.defaults merged under each protocol. Certificate files are not
+	// read here: tlsutil does that.
+	TLS TLSRuntime
 
 	// DNSDomain and DNSAltDomain are fully qualified ("consul.").
 	DNSDomain    string
@@ -100,14 +111,58 @@ type Runtime struct {
 	// (0: unlimited); RPCHandshakeTimeout bounds each one's preamble.
 	RPCMaxConnsPerClient int
 	RPCHandshakeTimeout  time.Duration
+	// HTTPMaxConnsPerClient caps HTTP(S) connections per client IP (0:
+	// unlimited).
+	HTTPMaxConnsPerClient int
+	// RPCRate (requests per second, +Inf: unlimited) and RPCMaxBurst limit
+	// the RPCs this agent sends to servers.
+	RPCRate     float64
+	RPCMaxBurst int
+	// RequestLimitsMode is "disabled", "permissive" or "enforcing"; the
+	// rates are per second, +Inf when unlimited.
+	RequestLimitsMode      string
+	RequestLimitsReadRate  float64
+	RequestLimitsWriteRate float64
 
 	CheckUpdateInterval       time.Duration
 	DisableUpdateCheck        bool
 	DisableAnonymousSignature bool
 
+	// Warnings are things the configuration says that work but deserve a
+	// log line at start (deprecated keys, settings that have no effect).
+	Warnings []string
+
 	// Services and Checks are the definitions from config files, checked.
 	Services []*structs.ServiceDefinition
 	Checks   []*structs.CheckType
+}
+
+// TLSRuntime is the TLS configuration of every protocol.
+type TLSRuntime struct {
+	InternalRPC TLSProtocolRuntime
+	HTTPS       TLSProtocolRuntime
+	// AutoEncryptTLS (clients) asks the servers for a certificate at start;
+	// AutoEncryptAllowTLS (servers) signs them. The SANs are added to the
+	// client's certificate.
+	AutoEncryptTLS      bool
+	AutoEncryptAllowTLS bool
+	AutoEncryptDNSSAN   []string
+	AutoEncryptIPSAN    []string
+}
+
+// TLSProtocolRuntime is one protocol's TLS settings, tls.defaults merged in.
+type TLSProtocolRuntime struct {
+	CAFile, CAPath, CertFile, KeyFile string
+	VerifyIncoming                    bool
+	// VerifyOutgoing and VerifyServerHostname are internal RPC only;
+	// VerifyServerHostname implies VerifyOutgoing, as in Consul.
+	VerifyOutgoing       bool
+	VerifyServerHostname bool
+	// TLSMinVersion is "TLSv1_0".."TLSv1_3", or "" for the default
+	// (TLSv1_2).
+	TLSMinVersion string
+	// CipherSuites are IANA names; empty means Go's defaults.
+	CipherSuites []string
 }
 
 // SOARuntime holds the SOA timers in seconds.
@@ -131,6 +186,10 @@ type GossipRuntime struct {
 // HTTPAddrs returns the host:port addresses the HTTP API listens on, none
 // when it is disabled.
 func (r *Runtime) HTTPAddrs() []string { return joinAddrs(r.HTTPBindAddrs, r.HTTPPort) }
+
+// HTTPSAddrs returns the host:port addresses the HTTPS API listens on
+// (addresses.https, else client_addr), none when ports.https is disabled.
+func (r *Runtime) HTTPSAddrs() []string { return joinAddrs(r.HTTPSBindAddrs, r.HTTPSPort) }
 
 // DNSAddrs returns the host:port addresses the DNS server listens on
 // (UDP and TCP), none when it is disabled.
