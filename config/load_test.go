@@ -62,6 +62,8 @@ func TestLoadGolden(t *testing.T) {
 			Flags:   flags(func(c *Config) { c.DataDir = ptr("/tmp/x"); c.NodeName = ptr("n") }),
 		}},
 		{"dev", LoadOpts{Dev: true, Flags: flags(func(c *Config) { c.NodeName = ptr("devnode") })}},
+		{"tls-hcl", LoadOpts{Sources: []Source{file("tls.hcl")}}},
+		{"tls-legacy", LoadOpts{Sources: []Source{file("tls-legacy.json")}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,6 +197,75 @@ func TestLoadErrors(t *testing.T) {
 			`config: c.json: limits.rpc_handshake_timeout: must be > 0, got 0s`, ErrInvalid},
 		{"hcl limits typo", LoadOpts{Sources: []Source{data("h.hcl", "limits {\n  rpc_max_conn_per_client = 5\n}")}},
 			`config: h.hcl: unknown key "limits.rpc_max_conn_per_client" (did you mean "limits.rpc_max_conns_per_client"?)`, ErrUnknownKey},
+		// TLS: keys valid only in some blocks.
+		{"vsh in defaults", client(`{"tls": {"defaults": {"verify_server_hostname": true}}}`),
+			`config: c.json: tls.defaults.verify_server_hostname: is only valid in the tls.internal_rpc stanza`, ErrInvalid},
+		{"vsh in https", LoadOpts{Sources: []Source{data("h.hcl", "data_dir = \"/tmp/x\"\ntls { https { verify_server_hostname = true } }")}},
+			`config: h.hcl: tls.https.verify_server_hostname: is only valid in the tls.internal_rpc stanza`, ErrInvalid},
+		{"use_auto_cert outside grpc", client(`{"tls": {"internal_rpc": {"use_auto_cert": true}}}`),
+			`config: c.json: tls.internal_rpc.use_auto_cert: is only valid in the tls.grpc stanza`, ErrInvalid},
+		{"grpc verify_outgoing", client(`{"tls": {"grpc": {"verify_outgoing": true}}}`),
+			`config: c.json: tls.grpc.verify_outgoing: is not valid in the tls.grpc stanza`, ErrInvalid},
+		{"tls block typo", client(`{"tls": {"defaults": {"ca_fil": "x"}}}`),
+			`config: c.json: unknown key "tls.defaults.ca_fil" (did you mean "tls.defaults.ca_file"?)`, ErrUnknownKey},
+		{"tls unknown block", client(`{"tls": {"http": {}}}`),
+			`config: c.json: unknown key "tls.http"`, ErrUnknownKey},
+		// TLS: consistency, naming the key that was written.
+		{"verify_incoming no ca", client(`{"tls": {"defaults": {"verify_incoming": true, "cert_file": "c", "key_file": "k"}}}`),
+			`config: c.json: tls.defaults.verify_incoming: needs a CA to verify against: set ca_file or ca_path (tls.internal_rpc or tls.defaults)`, ErrInvalid},
+		{"verify_incoming no cert", client(`{"tls": {"internal_rpc": {"verify_incoming": true, "ca_file": "ca"}}}`),
+			`config: c.json: tls.internal_rpc.verify_incoming: needs a certificate to present: set cert_file and key_file (tls.internal_rpc or tls.defaults)`, ErrInvalid},
+		{"verify_outgoing no ca", client(`{"tls": {"internal_rpc": {"verify_outgoing": true}}}`),
+			`config: c.json: tls.internal_rpc.verify_outgoing: needs a CA to verify against: set ca_file or ca_path (tls.internal_rpc or tls.defaults)`, ErrInvalid},
+		{"legacy verify_outgoing no ca", client(`{"verify_outgoing": true}`),
+			`config: c.json: verify_outgoing: needs a CA to verify against: set ca_file or ca_path (tls.internal_rpc or tls.defaults)`, ErrInvalid},
+		{"legacy vsh no ca", client(`{"verify_server_hostname": true}`),
+			`config: c.json: verify_server_hostname: needs a CA to verify against`, ErrInvalid},
+		{"legacy verify_incoming_https no ca", client(`{"verify_incoming_https": true, "cert_file": "c", "key_file": "k"}`),
+			`config: c.json: verify_incoming_https: needs a CA to verify against: set ca_file or ca_path (tls.https or tls.defaults)`, ErrInvalid},
+		{"cert without key", client(`{"tls": {"defaults": {"cert_file": "c"}}}`),
+			`config: c.json: tls.defaults.cert_file: is set but key_file is not (tls.internal_rpc needs both)`, ErrInvalid},
+		{"key without cert", client(`{"tls": {"https": {"key_file": "k"}}}`),
+			`config: c.json: tls.https.key_file: is set but cert_file is not (tls.https needs both)`, ErrInvalid},
+		{"legacy cert without key", client(`{"cert_file": "c"}`),
+			`config: c.json: cert_file: is set but key_file is not (tls.internal_rpc needs both)`, ErrInvalid},
+		{"bad tls version", client(`{"tls": {"defaults": {"tls_min_version": "tls12"}}}`),
+			`config: c.json: tls.defaults.tls_min_version: must be TLSv1_0, TLSv1_1, TLSv1_2 or TLSv1_3, got "tls12"`, ErrInvalid},
+		{"legacy bad tls version", client(`{"tls_min_version": "ssl3"}`),
+			`config: c.json: tls_min_version: must be TLSv1_0, TLSv1_1, TLSv1_2 or TLSv1_3, got "ssl3"`, ErrInvalid},
+		{"bad cipher", client(`{"tls": {"https": {"tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_RC4_128_SHA"}}}`),
+			`config: c.json: tls.https.tls_cipher_suites: unsupported cipher suite "TLS_RSA_WITH_RC4_128_SHA"`, ErrInvalid},
+		{"cipher with tls13", client(`{"tls": {"defaults": {"tls_min_version": "TLSv1_3", "tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}}}`),
+			`config: c.json: tls.defaults.tls_cipher_suites: cipher suites are not configurable with TLS 1.3 (tls_min_version TLSv1_3)`, ErrInvalid},
+		{"cipher list not string", client(`{"tls": {"defaults": {"tls_cipher_suites": ["a"]}}}`),
+			`config: c.json: tls.defaults.tls_cipher_suites: expected a string, got a list`, ErrInvalid},
+		{"https without cert", client(`{"ports": {"https": 8501}}`),
+			`config: c.json: ports.https: serving HTTPS needs a certificate: set tls.https (or tls.defaults) cert_file and key_file`, ErrInvalid},
+		{"auto_encrypt.tls on server", client(`{"server": true, "auto_encrypt": {"tls": true}}`),
+			`config: c.json: auto_encrypt.tls: can only be used on a client`, ErrInvalid},
+		{"auto_encrypt.allow_tls on client", client(`{"auto_encrypt": {"allow_tls": true}}`),
+			`config: c.json: auto_encrypt.allow_tls: can only be used on a server`, ErrInvalid},
+		{"auto_encrypt ip_san", client(`{"auto_encrypt": {"tls": true, "ip_san": ["127.0.0.1", "nope"]}}`),
+			`config: c.json: auto_encrypt.ip_san[1]: "nope" is not an IP address`, ErrInvalid},
+		{"auto_encrypt typo", client(`{"auto_encrypt": {"allow_tsl": true}}`),
+			`config: c.json: unknown key "auto_encrypt.allow_tsl" (did you mean "auto_encrypt.allow_tls"?)`, ErrUnknownKey},
+		// Limits.
+		{"negative http conns", client(`{"limits": {"http_max_conns_per_client": -1}}`),
+			`config: c.json: limits.http_max_conns_per_client: must not be negative (0 means unlimited), got -1`, ErrInvalid},
+		{"negative rpc rate", client(`{"limits": {"rpc_rate": -0.5}}`),
+			`config: c.json: limits.rpc_rate: must not be negative, got -0.5`, ErrInvalid},
+		{"rpc rate not number", client(`{"limits": {"rpc_rate": "fast"}}`),
+			`config: c.json: limits.rpc_rate: expected a number, got "fast"`, ErrInvalid},
+		{"negative burst", client(`{"limits": {"rpc_max_burst": -1}}`),
+			`config: c.json: limits.rpc_max_burst: must not be negative, got -1`, ErrInvalid},
+		{"bad request limits mode", LoadOpts{Sources: []Source{data("h.hcl", "data_dir = \"/tmp/x\"\nlimits { request_limits { mode = \"strict\" } }")}},
+			`config: h.hcl: limits.request_limits.mode: must be disabled, permissive or enforcing, got "strict"`, ErrInvalid},
+		{"negative read rate", client(`{"limits": {"request_limits": {"read_rate": -1}}}`),
+			`config: c.json: limits.request_limits.read_rate: must not be negative, got -1`, ErrInvalid},
+		{"negative write rate", client(`{"limits": {"request_limits": {"write_rate": -2}}}`),
+			`config: c.json: limits.request_limits.write_rate: must not be negative, got -2`, ErrInvalid},
+		{"acl still unsupported", client(`{"acl_token": "x"}`),
+			`config: c.json: acl_token: ACLs are not supported by consulate`, ErrUnsupported},
 		{"cloud join", client(`{"retry_join": ["provider=aws tag_key=x"]}`),
 			`config: c.json: retry_join: cloud auto-join ("provider=aws tag_key=x") is not supported by consulate`, ErrUnsupported},
 	}
@@ -252,6 +323,20 @@ func TestClientDefaults(t *testing.T) {
 		{"leave on terminate (client)", rt.LeaveOnTerminate, true},
 		{"skip leave on interrupt (client)", rt.SkipLeaveOnInterrupt, false},
 		{"encrypt", rt.EncryptKey == nil, true},
+		{"encrypt verify incoming", rt.EncryptVerifyIncoming, true},
+		{"encrypt verify outgoing", rt.EncryptVerifyOutgoing, true},
+		{"https port", rt.HTTPSPort, -1},
+		{"https addrs", rt.HTTPSAddrs(), []string(nil)},
+		{"tls", rt.TLS, TLSRuntime{}},
+		{"http max conns", rt.HTTPMaxConnsPerClient, 200},
+		{"rpc max conns", rt.RPCMaxConnsPerClient, 100},
+		{"rpc handshake", rt.RPCHandshakeTimeout, 5 * time.Second},
+		{"rpc rate", rt.RPCRate, math.Inf(1)},
+		{"rpc max burst", rt.RPCMaxBurst, 1000},
+		{"request limits mode", rt.RequestLimitsMode, "disabled"},
+		{"read rate", rt.RequestLimitsReadRate, math.Inf(1)},
+		{"write rate", rt.RequestLimitsWriteRate, math.Inf(1)},
+		{"warnings", rt.Warnings, []string(nil)},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -384,5 +469,220 @@ func TestParseEncryptKey(t *testing.T) {
 		if err != nil || len(k) != tc.n {
 			t.Errorf("%q: got %d bytes, %v", tc.in, len(k), err)
 		}
+	}
+}
+
+// tlsLoad loads one in-memory source (format from its name) as a client
+// with a data dir.
+func tlsLoad(t *testing.T, srcs ...Source) *Runtime {
+	t.Helper()
+	rt, err := Load(LoadOpts{Sources: srcs, Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x"); c.NodeName = ptr("n") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// TestTLSJSONAndHCLAgree: every tls, auto_encrypt and limits key reads the
+// same from JSON and HCL, in the new and in the deprecated form.
+func TestTLSJSONAndHCLAgree(t *testing.T) {
+	cases := []struct{ name, json, hcl string }{
+		{"tls block", `{"tls": {
+			"defaults": {"ca_file": "ca.pem", "ca_path": "/ca", "cert_file": "c.pem", "key_file": "k.pem",
+				"verify_incoming": true, "verify_outgoing": true, "tls_min_version": "TLSv1_1",
+				"tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+			"internal_rpc": {"verify_server_hostname": true, "cert_file": "rpc.pem", "key_file": "rpc-key.pem"},
+			"https": {"verify_incoming": false, "ca_file": "https-ca.pem", "tls_min_version": "TLSv1_2", "tls_cipher_suites": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+			"grpc": {"use_auto_cert": true, "verify_incoming": true}},
+			"auto_encrypt": {"tls": true, "dns_san": ["a.example", "b.example"], "ip_san": ["127.0.0.5"]},
+			"encrypt_verify_incoming": false, "encrypt_verify_outgoing": false, "ports": {"https": 8501}}`,
+			`tls {
+			  defaults {
+			    ca_file = "ca.pem"
+			    ca_path = "/ca"
+			    cert_file = "c.pem"
+			    key_file = "k.pem"
+			    verify_incoming = true
+			    verify_outgoing = true
+			    tls_min_version = "TLSv1_1"
+			    tls_cipher_suites = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"
+			  }
+			  internal_rpc {
+			    verify_server_hostname = true
+			    cert_file = "rpc.pem"
+			    key_file = "rpc-key.pem"
+			  }
+			  https {
+			    verify_incoming = false
+			    ca_file = "https-ca.pem"
+			    tls_min_version = "TLSv1_2"
+			    tls_cipher_suites = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+			  }
+			  grpc {
+			    use_auto_cert = true
+			    verify_incoming = true
+			  }
+			}
+			auto_encrypt {
+			  tls = true
+			  dns_san = ["a.example", "b.example"]
+			  ip_san = ["127.0.0.5"]
+			}
+			encrypt_verify_incoming = false
+			encrypt_verify_outgoing = false
+			ports { https = 8501 }`},
+		{"legacy keys", `{"ca_file": "ca.pem", "ca_path": "/ca", "cert_file": "c.pem", "key_file": "k.pem",
+			"verify_incoming": true, "verify_incoming_rpc": true, "verify_incoming_https": false, "verify_outgoing": true,
+			"verify_server_hostname": true, "tls_min_version": "tls12", "tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+			"tls_prefer_server_cipher_suites": true}`,
+			`ca_file = "ca.pem"
+			ca_path = "/ca"
+			cert_file = "c.pem"
+			key_file = "k.pem"
+			verify_incoming = true
+			verify_incoming_rpc = true
+			verify_incoming_https = false
+			verify_outgoing = true
+			verify_server_hostname = true
+			tls_min_version = "tls12"
+			tls_cipher_suites = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+			tls_prefer_server_cipher_suites = true`},
+		{"limits", `{"limits": {"http_max_conns_per_client": 7, "rpc_max_conns_per_client": 8, "rpc_handshake_timeout": "3s",
+			"rpc_rate": 2.5, "rpc_max_burst": 9, "request_limits": {"mode": "permissive", "read_rate": 10, "write_rate": 0.5}}}`,
+			`limits {
+			  http_max_conns_per_client = 7
+			  rpc_max_conns_per_client = 8
+			  rpc_handshake_timeout = "3s"
+			  rpc_rate = 2.5
+			  rpc_max_burst = 9
+			  request_limits {
+			    mode = "permissive"
+			    read_rate = 10
+			    write_rate = 0.5
+			  }
+			}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j := tlsLoad(t, data("a.json", tc.json))
+			h := tlsLoad(t, data("a.hcl", tc.hcl))
+			// Warnings name their source; compare the rest.
+			for i := range j.Warnings {
+				j.Warnings[i] = strings.TrimPrefix(j.Warnings[i], "a.json: ")
+			}
+			for i := range h.Warnings {
+				h.Warnings[i] = strings.TrimPrefix(h.Warnings[i], "a.hcl: ")
+			}
+			jb, _ := json.Marshal(goldenRuntime(j))
+			hb, _ := json.Marshal(goldenRuntime(h))
+			if string(jb) != string(hb) {
+				t.Errorf("json and hcl differ:\n%s\n%s", jb, hb)
+			}
+		})
+	}
+}
+
+func TestTLSRuntime(t *testing.T) {
+	rt := tlsLoad(t, data("a.json", `{"tls": {
+		"defaults": {"ca_file": "ca.pem", "cert_file": "c.pem", "key_file": "k.pem", "verify_incoming": true,
+			"tls_min_version": "TLSv1_1", "tls_cipher_suites": " TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA , TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+		"internal_rpc": {"verify_server_hostname": true, "cert_file": "rpc.pem", "key_file": "rpc-key.pem"},
+		"https": {"verify_incoming": false, "ca_path": "/https-ca", "tls_cipher_suites": ""},
+		"grpc": {"use_auto_cert": true}},
+		"auto_encrypt": {"tls": true, "dns_san": ["a.example"], "ip_san": ["127.0.0.5"]},
+		"addresses": {"https": "127.0.0.6 127.0.0.7"}, "ports": {"https": 8501}}`))
+	want := TLSRuntime{
+		// verify_server_hostname turns verify_outgoing on (CVE-2018-19653).
+		InternalRPC: TLSProtocolRuntime{CAFile: "ca.pem", CertFile: "rpc.pem", KeyFile: "rpc-key.pem",
+			VerifyIncoming: true, VerifyOutgoing: true, VerifyServerHostname: true, TLSMinVersion: "TLSv1_1",
+			CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"}},
+		// An explicit "" in a protocol block overrides the default.
+		HTTPS: TLSProtocolRuntime{CAFile: "ca.pem", CAPath: "/https-ca", CertFile: "c.pem", KeyFile: "k.pem",
+			TLSMinVersion: "TLSv1_1"},
+		AutoEncryptTLS: true, AutoEncryptDNSSAN: []string{"a.example"}, AutoEncryptIPSAN: []string{"127.0.0.5"},
+	}
+	if !reflect.DeepEqual(rt.TLS, want) {
+		t.Errorf("tls:\n got %+v\nwant %+v", rt.TLS, want)
+	}
+	if got := rt.HTTPSAddrs(); !reflect.DeepEqual(got, []string{"127.0.0.6:8501", "127.0.0.7:8501"}) {
+		t.Errorf("https addrs = %v", got)
+	}
+	if want := []string{"tls.grpc is accepted but has no effect: consulate serves no gRPC port"}; !reflect.DeepEqual(rt.Warnings, want) {
+		t.Errorf("warnings = %q", rt.Warnings)
+	}
+}
+
+// TestTLSPrecedence: in one source the tls stanza wins over the deprecated
+// top-level key; across sources the later source wins, whichever form it
+// uses (Consul moves deprecated keys per source, before merging).
+func TestTLSPrecedence(t *testing.T) {
+	cases := []struct {
+		name string
+		srcs []Source
+		want TLSProtocolRuntime // internal RPC
+	}{
+		{"new wins in one source", []Source{data("a.json", `{"ca_file": "old.pem", "verify_outgoing": false,
+			"tls": {"defaults": {"ca_file": "new.pem", "verify_outgoing": true}}}`)},
+			TLSProtocolRuntime{CAFile: "new.pem", VerifyOutgoing: true}},
+		{"new wins in one source, hcl", []Source{data("a.hcl", `ca_file = "old.pem"
+			tls { defaults { ca_file = "new.pem" } }`)},
+			TLSProtocolRuntime{CAFile: "new.pem"}},
+		{"legacy in a later source wins", []Source{
+			data("a.json", `{"tls": {"defaults": {"ca_file": "new.pem"}}}`),
+			data("b.json", `{"ca_file": "later.pem"}`)},
+			TLSProtocolRuntime{CAFile: "later.pem"}},
+		{"new in a later source wins", []Source{
+			data("a.json", `{"ca_file": "old.pem", "verify_incoming_rpc": false}`),
+			data("b.hcl", `tls { internal_rpc { ca_file = "rpc.pem" } }`)},
+			TLSProtocolRuntime{CAFile: "rpc.pem"}},
+		{"verify_incoming_rpc beats verify_incoming", []Source{data("a.json", `{"ca_file": "ca.pem", "cert_file": "c", "key_file": "k",
+			"verify_incoming": false, "verify_incoming_rpc": true}`)},
+			TLSProtocolRuntime{CAFile: "ca.pem", CertFile: "c", KeyFile: "k", VerifyIncoming: true}},
+		{"tls.internal_rpc beats verify_incoming_rpc", []Source{data("a.json", `{"ca_file": "ca.pem", "cert_file": "c", "key_file": "k",
+			"verify_incoming_rpc": true, "tls": {"internal_rpc": {"verify_incoming": false}}}`)},
+			TLSProtocolRuntime{CAFile: "ca.pem", CertFile: "c", KeyFile: "k"}},
+		{"protocol block beats defaults", []Source{data("a.json", `{"tls": {"defaults": {"tls_min_version": "TLSv1_0"},
+			"internal_rpc": {"tls_min_version": "TLSv1_3"}}}`)},
+			TLSProtocolRuntime{TLSMinVersion: "TLSv1_3"}},
+		{"legacy tls_min_version values", []Source{data("a.json", `{"tls_min_version": "tls11"}`)},
+			TLSProtocolRuntime{TLSMinVersion: "TLSv1_1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := tlsLoad(t, tc.srcs...)
+			if !reflect.DeepEqual(rt.TLS.InternalRPC, tc.want) {
+				t.Errorf("internal rpc:\n got %+v\nwant %+v", rt.TLS.InternalRPC, tc.want)
+			}
+		})
+	}
+}
+
+// TestLegacyTLSErrorNamesLaterKey: when a later source sets the new key,
+// an error about it names the new key and that source, not the
+// deprecated key of an earlier one.
+func TestLegacyTLSErrorNamesLaterKey(t *testing.T) {
+	_, err := Load(LoadOpts{Sources: []Source{
+		data("a.json", `{"cert_file": "c.pem", "key_file": "k.pem"}`),
+		data("b.json", `{"tls": {"defaults": {"cert_file": "d.pem", "key_file": ""}}}`),
+	}, Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x") })})
+	want := `config: b.json: tls.defaults.cert_file: is set but key_file is not (tls.internal_rpc needs both)`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+// TestParseLeavesLegacyKeys: Parse returns what the file says; the move
+// into the tls stanza happens when sources are merged and does not
+// change the parsed source.
+func TestParseLeavesLegacyKeys(t *testing.T) {
+	c, err := Parse("a.json", []byte(`{"ca_file": "ca.pem", "tls": {"https": {"ca_file": "h.pem"}}}`), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build([]namedConfig{{"a.json", c}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if c.LegacyCAFile == nil || *c.LegacyCAFile != "ca.pem" || c.TLS.Defaults != nil || *c.TLS.HTTPS.CAFile != "h.pem" {
+		t.Errorf("parsed source changed: %+v %+v", c, c.TLS)
 	}
 }

@@ -203,7 +203,7 @@ func (b *builder) tls(c *Config, rt *Runtime) error {
 		rt.TLS.AutoEncryptDNSSAN = ae.DNSSAN
 		for i, s := range ae.IPSAN {
 			if net.ParseIP(strings.TrimSpace(s)) == nil {
-				return b.errorf(fmt.Sprintf("auto_encrypt.ip_san[%d]", i), "%q is not an IP address", s)
+				return &Error{Source: b.og["auto_encrypt.ip_san"], Key: fmt.Sprintf("auto_encrypt.ip_san[%d]", i), Err: invalid("%q is not an IP address", s)}
 			}
 			rt.TLS.AutoEncryptIPSAN = append(rt.TLS.AutoEncryptIPSAN, strings.TrimSpace(s))
 		}

@@ -64,6 +64,7 @@ func agentFlags() []cli.Flag {
 		&cli.IntFlag{Name: "protocol", Usage: "protocol version to speak"},
 		&cli.BoolFlag{Name: "dev", Usage: "development mode: an in-memory server that bootstraps itself"},
 		&cli.IntFlag{Name: "http-port", Usage: "HTTP API port (-1 disables)"},
+		&cli.IntFlag{Name: "https-port", Usage: "HTTPS API port (-1 disables; needs a certificate in the tls stanza)"},
 		&cli.IntFlag{Name: "dns-port", Usage: "DNS port (-1 disables)"},
 		&cli.IntFlag{Name: "server-port", Usage: "server RPC port"},
 		&cli.IntFlag{Name: "serf-lan-port", Usage: "LAN gossip port"},
@@ -153,6 +154,7 @@ func configFromFlags(c *cli.Context) (*config.Config, error) {
 
 	ports := &config.Ports{}
 	integer("http-port", &ports.HTTP)
+	integer("https-port", &ports.HTTPS)
 	integer("dns-port", &ports.DNS)
 	integer("server-port", &ports.Server)
 	integer("serf-lan-port", &ports.SerfLAN)

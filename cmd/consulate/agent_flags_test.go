@@ -38,7 +38,7 @@ func TestConfigFromFlagsOnlySetFlags(t *testing.T) {
 	cfg, err := parseAgentFlags(t,
 		"-server", "-bootstrap-expect", "3", "-dc", "DC2", "-bind=127.0.0.11",
 		"-retry-join", "127.0.0.12,with-comma", "-retry-join", "127.0.0.13",
-		"-retry-interval", "5s", "-http-port", "-1", "-node-meta", "rack:r1",
+		"-retry-interval", "5s", "-http-port", "-1", "-https-port", "8501", "-node-meta", "rack:r1",
 		"--node-meta=zone:a:b", "-ui", "-recursor", "127.0.0.53")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestConfigFromFlagsOnlySetFlags(t *testing.T) {
 	if cfg.RetryIntervalLAN == nil || *cfg.RetryIntervalLAN != 5*time.Second {
 		t.Errorf("retry_interval = %v", cfg.RetryIntervalLAN)
 	}
-	if cfg.Ports == nil || cfg.Ports.HTTP == nil || *cfg.Ports.HTTP != -1 || cfg.Ports.DNS != nil {
+	if cfg.Ports == nil || cfg.Ports.HTTP == nil || *cfg.Ports.HTTP != -1 || cfg.Ports.HTTPS == nil || *cfg.Ports.HTTPS != 8501 || cfg.Ports.DNS != nil {
 		t.Errorf("ports = %+v", cfg.Ports)
 	}
 	if want := map[string]string{"rack": "r1", "zone": "a:b"}; !reflect.DeepEqual(cfg.NodeMeta, want) {
