@@ -8,5 +8,10 @@
 // Runtime with Consul's defaults applied and every value checked. Errors
 // name the source, the key and the reason, and are *Error values.
 //
+// Consul's deprecated top-level TLS keys (ca_file, verify_incoming, ...)
+// are moved into each source's tls stanza before merging, as Consul does;
+// Runtime.Warnings lists them (and other keys that have no effect) for
+// the agent to log. Certificate files are only named here, never read.
+//
 // It is not for watching files or reloading: callers run Load again.
 package config

@@ -222,8 +222,6 @@ func (b *builder) tls(c *Config, rt *Runtime) error {
 	if rt.TLS.HTTPS, err = b.tlsProtocol("https", t.Defaults, t.HTTPS, rt.TLS.AutoEncryptTLS); err != nil {
 		return err
 	}
-	// HTTPS makes no outgoing connections of its own.
-	rt.TLS.HTTPS.VerifyServerHostname = false
 	if rt.HTTPSPort > 0 && rt.TLS.HTTPS.CertFile == "" && !rt.TLS.AutoEncryptTLS {
 		return b.errorf("ports.https", "serving HTTPS needs a certificate: set tls.https (or tls.defaults) cert_file and key_file")
 	}
