@@ -1,15 +1,22 @@
 package tlsutil
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io"
+	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -447,5 +454,63 @@ func TestVersionsAndSuites(t *testing.T) {
 	cli := mustConfigurator(t, Config{Datacenter: "dc1", InternalRPC: ProtocolConfig{CAFile: p.ca, VerifyOutgoing: true, TLSMinVersion: "TLSv1_2"}})
 	out, _ := cli.OutgoingRPCConfig("dc1")
 	out.MaxVersion = tls.VersionTLS12
+	wantHandshakeFail(t, srv.IncomingRPCConfig(), out)
+}
+
+// syncBuffer collects log output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestExpiredCertWarns(t *testing.T) {
+	p := newPKI(t)
+	ca, signer, err := parseCA(p.caPEM, p.caKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7),
+		Subject:      pkix.Name{CommonName: "server.dc1.consul"},
+		NotBefore:    time.Now().Add(-48 * time.Hour),
+		NotAfter:     time.Now().Add(-24 * time.Hour),
+		DNSNames:     []string{"server.dc1.consul"},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _ := encodeKey(key)
+	files := certFiles{
+		cert: p.write(t, "old.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))),
+		key:  p.write(t, "old-key.pem", keyPEM),
+	}
+	var logs syncBuffer
+	srv, err := NewConfigurator(rpcCfg(p.ca, files, false, false, false), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("an expired certificate loads (as in Consul): %v", err)
+	}
+	if !strings.Contains(logs.String(), "expired") || !strings.Contains(logs.String(), files.cert) {
+		t.Fatalf("no warning naming the file: %q", logs.String())
+	}
+	cli := mustConfigurator(t, rpcCfg(p.ca, certFiles{}, false, true, false))
+	out, _ := cli.OutgoingRPCConfig("dc1")
 	wantHandshakeFail(t, srv.IncomingRPCConfig(), out)
 }
