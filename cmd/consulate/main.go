@@ -133,6 +133,7 @@ func (e *env) commands() []*cli.Command {
 		e.reloadCommand(),
 		e.rttCommand(),
 		e.servicesCommand(),
+		e.tlsCommand(),
 		e.versionCommand(),
 		notImplementedCommand("exec", "Executes a command on Consulate nodes"),
 		notImplementedCommand("keyring", "Manages gossip layer encryption keys"),

@@ -114,7 +114,7 @@ func TestBadInvocations(t *testing.T) {
 func TestHelpAndVersion(t *testing.T) {
 	r := runCLI(t, nil, "", "-h")
 	wantOK(t, r)
-	for _, cmd := range []string{"agent", "members", "join", "leave", "force-leave", "info", "keygen", "kv", "catalog", "services", "event", "operator", "rtt", "reload", "version", "monitor", "watch", "exec", "snapshot", "keyring"} {
+	for _, cmd := range []string{"agent", "members", "join", "leave", "force-leave", "info", "keygen", "kv", "catalog", "services", "event", "operator", "rtt", "reload", "version", "monitor", "watch", "exec", "snapshot", "keyring", "tls"} {
 		if !strings.Contains(r.stdout, "   "+cmd) {
 			t.Errorf("help does not list %q:\n%s", cmd, r.stdout)
 		}
