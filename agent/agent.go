@@ -23,6 +23,7 @@ import (
 	"consulate/rpcmux"
 	"consulate/server"
 	"consulate/structs"
+	"consulate/tlsutil"
 	"consulate/userevent"
 	"consulate/wan"
 )
@@ -48,6 +49,7 @@ type Agent struct {
 	logger *slog.Logger
 	nodeID string
 
+	tls          *tlsutil.Configurator
 	pool         *rpcmux.Pool
 	server       *server.Server
 	router       *federation.Router
@@ -111,6 +113,14 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	a.nodeID = id
 	if err := a.resolveEncryptKey(); err != nil {
 		return nil, err
+	}
+	// Certificates are loaded (and every problem named with its key and
+	// file) before anything listens.
+	if a.tls, err = tlsutil.NewConfigurator(tlsConfig(rt), a.base); err != nil {
+		return nil, err
+	}
+	for _, w := range rt.Warnings {
+		a.logger.Warn(w)
 	}
 	return a, nil
 }

@@ -58,6 +58,12 @@ func (a *Agent) Reload(ctx context.Context) error {
 		a.logger.Error("reload failed", "error", err)
 		return &structs.BadRequestError{Reason: "reload failed: " + err.Error()}
 	}
+	// New certificates serve new connections; open ones keep theirs. A
+	// certificate that does not load keeps the old ones in place.
+	if err := a.tls.Update(tlsConfig(rt)); err != nil {
+		a.logger.Error("reload: TLS certificates", "error", err)
+		return &structs.BadRequestError{Reason: "reload failed: " + err.Error()}
+	}
 	if err := a.state.ReplaceConfigServices(rt.Services, rt.Checks); err != nil {
 		a.logger.Error("reload: applying services", "error", err)
 		return err
