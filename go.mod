@@ -18,6 +18,7 @@ require (
 	github.com/hashicorp/yamux v0.1.2
 	github.com/miekg/dns v1.1.73
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/time v0.16.0
 )
 
 require (

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,6 +53,16 @@ type Config struct {
 	TranslateWANAddrs bool
 	// UI, when set, is served under /ui/.
 	UI fs.FS
+	// HTTPSConfig, when set, gives the TLS config of the HTTPS listeners
+	// (StartHTTPS); it is called at each handshake, so a reload applies to
+	// new connections only. A nil result fails the handshake.
+	HTTPSConfig func() *tls.Config
+	// MaxConnsPerClient is limits.http_max_conns_per_client: the open
+	// connections allowed from one client IP across every HTTP and HTTPS
+	// listener; beyond it a connection gets a 429 and is closed. Loopback
+	// is not exempt (as in Consul); Unix socket clients are not counted.
+	// 0 means no limit.
+	MaxConnsPerClient int
 }
 
 // DefaultConfig returns Consul's defaults.
@@ -65,6 +76,7 @@ func DefaultConfig() Config {
 		BodyReadTimeout:     30 * time.Second,
 		MaxSnapshotBytes:    snapshot.MaxArchiveSize,
 		SnapshotReadTimeout: 10 * time.Minute,
+		MaxConnsPerClient:   200,
 	}
 }
 
@@ -82,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: DefaultQueryTime must be in (0, MaxQueryTime], got %s", ErrInvalidConfig, c.DefaultQueryTime)
 	case c.MaxSnapshotBytes <= 0:
 		return fmt.Errorf("%w: MaxSnapshotBytes must be positive, got %d", ErrInvalidConfig, c.MaxSnapshotBytes)
+	case c.MaxConnsPerClient < 0:
+		return fmt.Errorf("%w: MaxConnsPerClient must not be negative, got %d", ErrInvalidConfig, c.MaxConnsPerClient)
 	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0 || c.SnapshotReadTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative", ErrInvalidConfig)
 	}

@@ -106,6 +106,8 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, structs.ErrPermissionDenied):
 		return http.StatusForbidden
+	case errors.Is(err, structs.ErrRateLimited):
+		return http.StatusTooManyRequests
 	}
 	// ErrNoLeader, ErrNoDCPath, ErrNoServers, ErrUnknownMethod and the rest.
 	return http.StatusInternalServerError

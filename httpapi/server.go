@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,10 +19,12 @@ type Server struct {
 	agent   Agent
 	logger  *slog.Logger
 	handler http.Handler
+	conns   *connLimiter
 
 	mu        sync.Mutex
 	servers   []*http.Server
 	listeners []net.Listener
+	limited   []*limitListener
 	shutdown  bool
 	wg        sync.WaitGroup
 }
@@ -40,6 +43,7 @@ func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http")}
 	s.handler = s.routes()
+	s.conns = &connLimiter{max: cfg.MaxConnsPerClient, n: make(map[string]int)}
 	return s, nil
 }
 
@@ -48,8 +52,22 @@ func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start listens on each address ("host:port", or "unix:/path") and serves
-// until Shutdown. On error, listeners already opened are closed.
-func (s *Server) Start(addrs []string) error {
+// plain HTTP until Shutdown. On error, listeners already opened are
+// closed.
+func (s *Server) Start(addrs []string) error { return s.start(addrs, false) }
+
+// StartHTTPS listens on each address and serves HTTPS, with the same
+// handlers and limits, until Shutdown. Config.HTTPSConfig must be set; it
+// is asked for the TLS config at each handshake, so a reload applies to
+// new connections. The handshake is bounded by ReadHeaderTimeout.
+func (s *Server) StartHTTPS(addrs []string) error {
+	if s.cfg.HTTPSConfig == nil {
+		return fmt.Errorf("%w: HTTPS addresses without HTTPSConfig", ErrInvalidConfig)
+	}
+	return s.start(addrs, true)
+}
+
+func (s *Server) start(addrs []string, useTLS bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown {
@@ -77,21 +95,35 @@ func (s *Server) Start(addrs []string) error {
 		}
 		opened = append(opened, ln)
 	}
+	var tlsCfg *tls.Config
+	proto := "HTTP"
+	if useTLS {
+		tlsCfg, proto = httpsConfig(s.cfg.HTTPSConfig), "HTTPS"
+	}
 	for _, ln := range opened {
 		hs := &http.Server{
 			Handler:           s.handler,
 			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 			IdleTimeout:       s.cfg.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+			TLSConfig:         tlsCfg,
 		}
+		ll := &limitListener{Listener: ln, limits: s.conns, tls: tlsCfg, logger: s.logger}
 		s.servers = append(s.servers, hs)
 		s.listeners = append(s.listeners, ln)
+		s.limited = append(s.limited, ll)
 		s.wg.Add(1)
 		go func(hs *http.Server, ln net.Listener) {
 			defer s.wg.Done()
-			s.logger.Info("HTTP API listening", "address", ln.Addr().String())
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.logger.Error("HTTP server stopped", "address", ln.Addr().String(), "error", err)
+			s.logger.Info(proto+" API listening", "address", ln.Addr().String())
+			var err error
+			if useTLS {
+				err = hs.ServeTLS(ll, "", "")
+			} else {
+				err = hs.Serve(ll)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error(proto+" server stopped", "address", ln.Addr().String(), "error", err)
 			}
 		}(hs, ln)
 	}
@@ -128,8 +160,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 	}
+	s.mu.Lock()
+	limited := s.limited
+	s.mu.Unlock()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		s.wg.Wait()
+		for _, ll := range limited {
+			ll.rejecting.Wait()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -74,27 +75,40 @@ type Config struct {
 	// UserEventSizeLimit bounds a user event's name plus payload
 	// (Internal.EventFire answers a bad request beyond it).
 	UserEventSizeLimit int
+	// RequestLimitsMode is limits.request_limits.mode: "disabled" (or
+	// ""), "permissive" or "enforcing". The limit is global to this
+	// server: every request it receives (from its own agent's HTTP API or
+	// from the server port, forwarded or not) takes a token from the read
+	// or the write bucket before it is routed; Status.* is exempt.
+	RequestLimitsMode string
+	// RequestLimitsReadRate and RequestLimitsWriteRate are the requests
+	// per second allowed; +Inf (math.Inf(1)) is unlimited.
+	RequestLimitsReadRate  float64
+	RequestLimitsWriteRate float64
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
 func DefaultConfig() *Config {
 	return &Config{
-		Datacenter:           "dc1",
-		RaftConfig:           raft.DefaultConfig(),
-		SessionTTLMin:        10 * time.Second,
-		SessionTTLMax:        24 * time.Hour,
-		LeaderWait:           5 * time.Second,
-		ApplyTimeout:         30 * time.Second,
-		QuorumProbeTimeout:   500 * time.Millisecond,
-		DefaultQueryTime:     300 * time.Second,
-		MaxQueryTime:         600 * time.Second,
-		ReconcileInterval:    60 * time.Second,
-		CleanupDeadServers:   true,
-		DeadServerGrace:      30 * time.Second,
-		TombstoneTTL:         15 * time.Minute,
-		TombstoneGranularity: 30 * time.Second,
-		RPC:                  rpcmux.DefaultConfig(),
-		UserEventSizeLimit:   512,
+		Datacenter:             "dc1",
+		RaftConfig:             raft.DefaultConfig(),
+		SessionTTLMin:          10 * time.Second,
+		SessionTTLMax:          24 * time.Hour,
+		LeaderWait:             5 * time.Second,
+		ApplyTimeout:           30 * time.Second,
+		QuorumProbeTimeout:     500 * time.Millisecond,
+		DefaultQueryTime:       300 * time.Second,
+		MaxQueryTime:           600 * time.Second,
+		ReconcileInterval:      60 * time.Second,
+		CleanupDeadServers:     true,
+		DeadServerGrace:        30 * time.Second,
+		TombstoneTTL:           15 * time.Minute,
+		TombstoneGranularity:   30 * time.Second,
+		RPC:                    rpcmux.DefaultConfig(),
+		UserEventSizeLimit:     512,
+		RequestLimitsMode:      RequestLimitsDisabled,
+		RequestLimitsReadRate:  math.Inf(1),
+		RequestLimitsWriteRate: math.Inf(1),
 	}
 }
 
@@ -128,6 +142,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: user event size limit must be positive", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
+	}
+	if err := validateRequestLimits(c.RequestLimitsMode, c.RequestLimitsReadRate, c.RequestLimitsWriteRate); err != nil {
+		return err
 	}
 	if c.RaftConfig != nil {
 		rc := *c.RaftConfig

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -77,6 +78,11 @@ func (s *Server) RPC(ctx context.Context, method structs.Method, args, reply any
 	info, ok := args.(structs.RPCInfo)
 	if !ok || args == nil {
 		return &structs.BadRequestError{Reason: fmt.Sprintf("rpc: %T is not a request", args)}
+	}
+	if s.limiter != nil && !strings.HasPrefix(string(method), "Status.") {
+		if err := s.limiter.allow(method, info.IsRead()); err != nil {
+			return err
+		}
 	}
 	if dc := info.RequestDatacenter(); dc != "" && dc != s.cfg.Datacenter {
 		if s.forwarder == nil {

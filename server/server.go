@@ -99,6 +99,8 @@ type Server struct {
 	raft      *raft.Raft
 
 	endpoints map[structs.Method]endpoint
+	// limiter is limits.request_limits (nil when disabled).
+	limiter *requestLimiter
 
 	// leaderMu guards leaderChanged, closed and replaced on every leader
 	// observation so waiters wake without polling.
@@ -168,6 +170,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sessions = newSessionTimers(s)
 	s.endpoints = s.buildEndpoints()
+	s.limiter = newRequestLimiter(cfg.RequestLimitsMode, cfg.RequestLimitsReadRate, cfg.RequestLimitsWriteRate, logger)
 	if s.ln != nil {
 		mux, err := rpcmux.New(cfg.RPC, s, logger)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/consul/api"
@@ -14,7 +15,8 @@ import (
 const defaultHTTPAddr = "127.0.0.1:8500"
 
 // Environment variables consulted, first match wins. Consul's names are
-// honoured so existing shells and scripts keep working.
+// honoured so existing shells and scripts keep working; each CONSUL_X
+// also has a CONSULATE_X, which wins.
 const (
 	envHTTPAddr        = "CONSULATE_HTTP_ADDR"
 	envHTTPAddrConsul  = "CONSUL_HTTP_ADDR"
@@ -22,12 +24,18 @@ const (
 	envHTTPTokenConsul = "CONSUL_HTTP_TOKEN"
 )
 
-// httpFlags are the flags of every command that talks to an agent.
+// httpFlags are the flags of every command that talks to an agent. Each
+// flag overrides its environment variable, as in Consul.
 func httpFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "http-addr", Usage: "address of the agent's HTTP API, host:port or http(s)://host:port (default from CONSULATE_HTTP_ADDR, CONSUL_HTTP_ADDR, then " + defaultHTTPAddr + ")"},
+		&cli.StringFlag{Name: "http-addr", Usage: "address of the agent's HTTP API, host:port or http(s)://host:port (default from CONSULATE_HTTP_ADDR, CONSUL_HTTP_ADDR, then " + defaultHTTPAddr + "); CONSUL_HTTP_SSL=true selects https"},
 		&cli.StringFlag{Name: "token", Usage: "ACL token for the request (default from CONSULATE_HTTP_TOKEN, CONSUL_HTTP_TOKEN)"},
-		&cli.StringFlag{Name: "token-file", Usage: "file holding the ACL token; wins over -token"},
+		&cli.StringFlag{Name: "token-file", Usage: "file holding the ACL token; wins over -token (default from CONSUL_HTTP_TOKEN_FILE)"},
+		&cli.StringFlag{Name: "ca-file", Usage: "PEM file of the CA that signed the agent's HTTPS certificate (default from CONSUL_CACERT)"},
+		&cli.StringFlag{Name: "ca-path", Usage: "directory of PEM CA certificates (default from CONSUL_CAPATH)"},
+		&cli.StringFlag{Name: "client-cert", Usage: "PEM client certificate, for agents with verify_incoming (default from CONSUL_CLIENT_CERT)"},
+		&cli.StringFlag{Name: "client-key", Usage: "PEM key of -client-cert (default from CONSUL_CLIENT_KEY)"},
+		&cli.StringFlag{Name: "tls-server-name", Usage: "server name to verify in the agent's certificate (default from CONSUL_TLS_SERVER_NAME, else the host of -http-addr)"},
 	}
 }
 
@@ -73,19 +81,75 @@ func (e *env) resolveHTTPAddr(flagVal string) string {
 	return defaultHTTPAddr
 }
 
-// client builds an API client for the command's flags.
+// setting returns the flag's value when set, else the first environment
+// variable set among CONSULATE_<name> and CONSUL_<name>.
+func (e *env) setting(c *cli.Context, flag, name string) string {
+	if v := c.String(flag); v != "" {
+		return v
+	}
+	return e.lookup("CONSULATE_"+name, "CONSUL_"+name)
+}
+
+// envBool parses a boolean environment setting (CONSUL_HTTP_SSL,
+// CONSUL_HTTP_SSL_VERIFY); def when unset.
+func (e *env) envBool(name string, def bool) (bool, error) {
+	v := e.lookup("CONSULATE_"+name, "CONSUL_"+name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("Error parsing CONSUL_%s %q: %w", name, v, err)
+	}
+	return b, nil
+}
+
+// client builds an API client for the command's flags and environment.
 func (e *env) client(c *cli.Context) (*api.Client, error) {
 	addr := e.httpAddr(c)
 	cfg := &api.Config{Address: addr, Scheme: "http"}
-	if strings.HasPrefix(addr, "https://") {
+	ssl, err := e.envBool("HTTP_SSL", false)
+	if err != nil {
+		return nil, err
+	}
+	verify, err := e.envBool("HTTP_SSL_VERIFY", true)
+	if err != nil {
+		return nil, err
+	}
+	// As the official client: https:// or CONSUL_HTTP_SSL selects TLS,
+	// and an explicit http:// does not turn it off.
+	if ssl || strings.HasPrefix(addr, "https://") {
 		cfg.Scheme = "https"
 	}
-	cfg.Token = c.String("token")
-	if cfg.Token == "" {
-		cfg.Token = e.lookup(envHTTPToken, envHTTPTokenConsul)
+	cfg.TLSConfig = api.TLSConfig{
+		Address:            e.setting(c, "tls-server-name", "TLS_SERVER_NAME"),
+		CAFile:             e.setting(c, "ca-file", "CACERT"),
+		CAPath:             e.setting(c, "ca-path", "CAPATH"),
+		CertFile:           e.setting(c, "client-cert", "CLIENT_CERT"),
+		KeyFile:            e.setting(c, "client-key", "CLIENT_KEY"),
+		InsecureSkipVerify: !verify,
 	}
-	cfg.TokenFile = c.String("token-file")
-	hc, err := api.NewHttpClient(http.DefaultTransport.(*http.Transport).Clone(), cfg.TLSConfig)
+	// Flags win over the environment; within each, the token file wins
+	// over the token (the official client reads the file last).
+	switch {
+	case c.String("token-file") != "":
+		cfg.TokenFile = c.String("token-file")
+	case c.String("token") != "":
+		cfg.Token = c.String("token")
+	default:
+		cfg.Token = e.lookup(envHTTPToken, envHTTPTokenConsul)
+		cfg.TokenFile = e.lookup("CONSULATE_HTTP_TOKEN_FILE", "CONSUL_HTTP_TOKEN_FILE")
+	}
+	// The TLS config is set here, not left to NewHttpClient: that only
+	// fills a nil one, and the default transport's clone carries a
+	// non-nil one once the default transport has been used.
+	tc, err := api.SetupTLSConfig(&cfg.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("Error configuring HTTP client: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	hc, err := api.NewHttpClient(tr, cfg.TLSConfig)
 	if err != nil {
 		return nil, fmt.Errorf("Error configuring HTTP client: %w", err)
 	}
