@@ -48,6 +48,9 @@ func (a *Agent) startServer() error {
 	scfg.RPC.MaxConnsPerClient = rt.RPCMaxConnsPerClient
 	scfg.RPC.HandshakeTimeout = rt.RPCHandshakeTimeout
 	scfg.UserEventSizeLimit = userevent.SizeLimit
+	scfg.RequestLimitsMode = rt.RequestLimitsMode
+	scfg.RequestLimitsReadRate = rt.RequestLimitsReadRate
+	scfg.RequestLimitsWriteRate = rt.RequestLimitsWriteRate
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())
@@ -169,7 +172,8 @@ func (a *Agent) wanHealth(ctx context.Context) (any, error) {
 // startFrontEnds starts the HTTP API and the DNS server.
 func (a *Agent) startFrontEnds() error {
 	rt := a.cfg
-	if addrs := rt.HTTPAddrs(); len(addrs) > 0 {
+	httpAddrs, httpsAddrs := rt.HTTPAddrs(), rt.HTTPSAddrs()
+	if len(httpAddrs)+len(httpsAddrs) > 0 {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
 		hc.PrometheusText = a.metricsPrometheus
@@ -179,6 +183,10 @@ func (a *Agent) startFrontEnds() error {
 		hc.Monitor = a.Monitor
 		hc.Datacenter = rt.Datacenter
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
+		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
+		if len(httpsAddrs) > 0 {
+			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig
+		}
 		if a.server != nil {
 			hc.WANHealth = a.wanHealth
 		}
@@ -186,8 +194,13 @@ func (a *Agent) startFrontEnds() error {
 		if a.http, err = httpapi.New(hc, &httpAgent{a: a}, a.base); err != nil {
 			return err
 		}
-		if err := a.http.Start(addrs); err != nil {
+		if err := a.http.Start(httpAddrs); err != nil {
 			return fmt.Errorf("HTTP API: %w", err)
+		}
+		if len(httpsAddrs) > 0 {
+			if err := a.http.StartHTTPS(httpsAddrs); err != nil {
+				return fmt.Errorf("HTTPS API: %w", err)
+			}
 		}
 	}
 	for _, addr := range rt.DNSAddrs() {
