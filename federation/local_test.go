@@ -10,7 +10,7 @@ import (
 
 func TestLocalServersFailover(t *testing.T) {
 	fc := &fakeCaller{fail: map[string]error{}}
-	l := NewLocalServers(fc)
+	l := NewLocalServers(fc, "dc1")
 	if err := l.Call(context.Background(), "m", &structs.EmptyRequest{}, new(string)); !errors.Is(err, structs.ErrNoServers) {
 		t.Fatalf("no servers: %v", err)
 	}
@@ -43,7 +43,7 @@ func TestLocalServersFailover(t *testing.T) {
 // instead of hanging on the same cut-off or paused server.
 func TestLocalServersDemoteSilentServer(t *testing.T) {
 	fc := &fakeCaller{fail: map[string]error{}}
-	l := NewLocalServers(fc)
+	l := NewLocalServers(fc, "dc1")
 	for _, n := range []string{"a", "b", "c"} {
 		l.Update(Server{Name: n, Datacenter: "dc1", Addr: structs.ServerAddr(n + ":8300"), Status: structs.StatusAlive})
 	}

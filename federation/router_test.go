@@ -19,7 +19,7 @@ type fakeCaller struct {
 	fail map[string]error
 }
 
-func (f *fakeCaller) Call(ctx context.Context, sa structs.ServerAddr, method structs.Method, args, reply any) error {
+func (f *fakeCaller) Call(ctx context.Context, _ structs.Datacenter, sa structs.ServerAddr, method structs.Method, args, reply any) error {
 	addr := string(sa)
 	f.mu.Lock()
 	f.calls = append(f.calls, addr)

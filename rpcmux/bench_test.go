@@ -9,7 +9,7 @@ import (
 func benchSetup(b *testing.B) (*testServer, *Pool) {
 	srv := startServer(b, testConfig(), newTestHandler(), "")
 	p := newTestPool(b, testPoolConfig())
-	if err := p.Call(context.Background(), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(context.Background(), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		b.Fatal(err)
 	}
 	return srv, p
@@ -28,7 +28,7 @@ func BenchmarkCallParallel(b *testing.B) {
 		in := echoArgs{S: "service-web", D: time.Second, M: map[string]string{"env": "prod"}}
 		var out echoArgs
 		for pb.Next() {
-			if err := p.Call(ctx, srv.addr, "Test.Echo", &in, &out); err != nil {
+			if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
 				b.Error(err)
 				return
 			}
@@ -51,7 +51,7 @@ func BenchmarkCallSerial(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if err := p.Call(ctx, srv.addr, "Test.Echo", &in, &out); err != nil {
+		if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
 			b.Fatal(err)
 		}
 	}

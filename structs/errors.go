@@ -21,6 +21,10 @@ var (
 	// ErrUnreachable means a call never reached its server (the dial
 	// failed), so retrying it elsewhere cannot apply it twice.
 	ErrUnreachable = errors.New("server unreachable")
+	// ErrRateLimited is a call the server refused, without running it,
+	// because its client is over limits.rpc_rate; another server may
+	// take it.
+	ErrRateLimited = errors.New("rate limit exceeded")
 )
 
 // ErrUnknownDC is returned for a datacenter nobody knows.
@@ -56,6 +60,7 @@ const (
 	CodeUnknownMethod = "unknown-method"
 	CodeNotFound      = "not-found"
 	CodeBadRequest    = "bad-request"
+	CodeRateLimited   = "rate-limited"
 
 	// Codes the RPC layer (rpcmux) sets for failures that have no
 	// sentinel in this package; the calling side maps them back to
@@ -93,6 +98,8 @@ func ErrorCode(err error) string {
 		return CodeUnknownMethod
 	case errors.Is(err, ErrNotFound):
 		return CodeNotFound
+	case errors.Is(err, ErrRateLimited):
+		return CodeRateLimited
 	case errors.As(err, &bad):
 		return CodeBadRequest
 	}
@@ -124,6 +131,8 @@ func (e *RemoteError) Is(target error) bool {
 		return target == ErrUnknownMethod
 	case CodeNotFound:
 		return target == ErrNotFound
+	case CodeRateLimited:
+		return target == ErrRateLimited
 	}
 	return false
 }

@@ -237,7 +237,7 @@ func (e *Endpoint) lost(ctx context.Context, closed <-chan struct{}) error {
 // error comes back as a *structs.RemoteError; a dead address fails with
 // structs.ErrUnreachable; across a cut the call hangs until ctx ends or
 // CloseSession.
-func (e *Endpoint) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
+func (e *Endpoint) Call(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	err := e.call(ctx, addr, method, args, reply)
 	if err != nil {
 		var re *structs.RemoteError
@@ -328,7 +328,7 @@ func (n *Net) copy(dst, src any) error {
 
 // Ping measures a round trip to addr: the Net's RTT, or a hang across a
 // cut, or structs.ErrUnreachable for a dead address.
-func (e *Endpoint) Ping(ctx context.Context, addr structs.ServerAddr) (time.Duration, error) {
+func (e *Endpoint) Ping(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
