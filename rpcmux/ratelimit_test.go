@@ -67,8 +67,10 @@ func TestRPCRateOffByDefault(t *testing.T) {
 func TestRateLimiterRefillAndSweep(t *testing.T) {
 	l := newRateLimiter(10, 2) // full again 200ms after emptying
 	t0 := time.Unix(1000, 0)
-	if !l.allow("a", t0) || !l.allow("a", t0) || l.allow("a", t0) {
-		t.Fatal("burst of 2 not enforced")
+	for i, want := range []bool{true, true, false} {
+		if got := l.allow("a", t0); got != want {
+			t.Fatalf("call %d of a burst of 2: allowed %v", i, got)
+		}
 	}
 	if !l.allow("a", t0.Add(100*time.Millisecond)) || l.allow("a", t0.Add(100*time.Millisecond)) {
 		t.Fatal("one token per 100ms not refilled")
