@@ -263,6 +263,11 @@ func (m *Mux) handleConn(conn net.Conn) {
 		tc, err := serverTLS(conn, cfg, deadline)
 		if err != nil {
 			m.closeConn(conn)
+			select {
+			case <-m.shutdownCh:
+				return // Shutdown closed it mid-handshake
+			default:
+			}
 			if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
 				m.handshakeTimedOut(remote, "TLS handshake")
 				return
