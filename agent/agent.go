@@ -176,7 +176,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if a.pool, err = rpcmux.NewPool(pcfg, a.base); err != nil {
 		return err
 	}
-	a.localServers = federation.NewLocalServers(a.pool)
+	a.localServers = federation.NewLocalServers(a.pool, structs.Datacenter(rt.Datacenter))
 
 	if err := a.startLAN(); err != nil {
 		return err

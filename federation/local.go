@@ -17,6 +17,7 @@ import (
 // the preference so clients spread over servers.
 type LocalServers struct {
 	caller Caller
+	dc     structs.Datacenter
 
 	// mu guards servers and preferred.
 	mu        sync.Mutex
@@ -24,9 +25,10 @@ type LocalServers struct {
 	preferred structs.ServerAddr
 }
 
-// NewLocalServers builds an empty LocalServers.
-func NewLocalServers(caller Caller) *LocalServers {
-	return &LocalServers{caller: caller, servers: make(map[string]Server)}
+// NewLocalServers builds an empty LocalServers for the servers of
+// datacenter dc.
+func NewLocalServers(caller Caller, dc structs.Datacenter) *LocalServers {
+	return &LocalServers{caller: caller, dc: dc, servers: make(map[string]Server)}
 }
 
 // Update records a LAN server's state; left servers are forgotten.
@@ -88,7 +90,7 @@ func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, re
 	}
 	var lastErr error
 	for _, addr := range addrs {
-		err := l.caller.Call(ctx, addr, method, args, reply)
+		err := l.caller.Call(ctx, l.dc, addr, method, args, reply)
 		if err != nil && !answered(err) {
 			// As Consul's NotifyFailedServer: a server that did not
 			// answer (cut off, paused, dead) is not asked first next
@@ -105,7 +107,7 @@ func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, re
 		}
 		lastErr = err
 	}
-	if errors.Is(lastErr, structs.ErrNoLeader) {
+	if errors.Is(lastErr, structs.ErrNoLeader) || errors.Is(lastErr, structs.ErrRateLimited) {
 		return lastErr
 	}
 	return fmt.Errorf("%w: every server failed, last: %v", structs.ErrNoServers, lastErr)

@@ -10,7 +10,7 @@ import (
 
 func TestLocalServersFailover(t *testing.T) {
 	fc := &fakeCaller{fail: map[string]error{}}
-	l := NewLocalServers(fc)
+	l := NewLocalServers(fc, "dc1")
 	if err := l.Call(context.Background(), "m", &structs.EmptyRequest{}, new(string)); !errors.Is(err, structs.ErrNoServers) {
 		t.Fatalf("no servers: %v", err)
 	}
@@ -43,7 +43,7 @@ func TestLocalServersFailover(t *testing.T) {
 // instead of hanging on the same cut-off or paused server.
 func TestLocalServersDemoteSilentServer(t *testing.T) {
 	fc := &fakeCaller{fail: map[string]error{}}
-	l := NewLocalServers(fc)
+	l := NewLocalServers(fc, "dc1")
 	for _, n := range []string{"a", "b", "c"} {
 		l.Update(Server{Name: n, Datacenter: "dc1", Addr: structs.ServerAddr(n + ":8300"), Status: structs.StatusAlive})
 	}
@@ -65,5 +65,37 @@ func TestLocalServersDemoteSilentServer(t *testing.T) {
 	l.Call(context.Background(), "m", write, new(string))
 	if string(l.Addrs()[0]) != second {
 		t.Fatalf("a server that answered lost the preference")
+	}
+}
+
+// A server over its rate limit did not run the call, so the next server
+// gets it, write or not; every call names the local datacenter.
+func TestLocalServersRateLimitedMovesOn(t *testing.T) {
+	fc := &fakeCaller{fail: map[string]error{}}
+	l := NewLocalServers(fc, "dc7")
+	for _, n := range []string{"a", "b"} {
+		l.Update(Server{Name: n, Datacenter: "dc7", Addr: structs.ServerAddr(n + ":8300"), Status: structs.StatusAlive})
+	}
+	first := string(l.Addrs()[0])
+	fc.fail[first] = &structs.RemoteError{Code: structs.CodeRateLimited, Msg: "rate limit exceeded"}
+	var got string
+	write := &structs.RegisterRequest{Datacenter: "dc7", Node: "n"}
+	if err := l.Call(context.Background(), "m", write, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got == first || len(fc.calls) != 2 {
+		t.Fatalf("answered by %s after %v", got, fc.calls)
+	}
+	for _, dc := range fc.dcs {
+		if dc != "dc7" {
+			t.Fatalf("calls addressed to %v, want dc7", fc.dcs)
+		}
+	}
+	// Every server limited: the caller sees the rate limit, not "no servers".
+	for a := range map[string]bool{"a:8300": true, "b:8300": true} {
+		fc.fail[a] = fc.fail[first]
+	}
+	if err := l.Call(context.Background(), "m", write, &got); !errors.Is(err, structs.ErrRateLimited) {
+		t.Fatalf("all limited: %v", err)
 	}
 }

@@ -89,7 +89,7 @@ func TestRouterLogMembersChanged(t *testing.T) {
 }
 
 func TestLocalServersSyncMembers(t *testing.T) {
-	l := NewLocalServers(&fakeCaller{})
+	l := NewLocalServers(&fakeCaller{}, "dc1")
 	l.SyncMembers([]structs.Member{
 		member("s1", "10.0.0.1", "dc1", true, structs.StatusAlive),
 		member("s2", "10.0.0.2", "dc1", true, structs.StatusAlive),

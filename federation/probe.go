@@ -11,9 +11,9 @@ import (
 // Prober is what Run needs of the Caller to watch other datacenters:
 // rpcmux.Pool implements it. Both must be safe for concurrent use.
 type Prober interface {
-	// Ping measures a round trip to the server at addr, dialing it if
-	// needed; it honours ctx.
-	Ping(ctx context.Context, addr structs.ServerAddr) (time.Duration, error)
+	// Ping measures a round trip to the server at addr, a server of dc,
+	// dialing it if needed; it honours ctx.
+	Ping(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (time.Duration, error)
 	// CloseSession drops the pooled connections to addr, so the next call
 	// dials afresh, and returns how many it closed. It must not block.
 	CloseSession(addr structs.ServerAddr) int
@@ -104,7 +104,7 @@ func (r *Router) dueProbes() []probeTarget {
 func (r *Router) probe(ctx context.Context, p Prober, pt probeTarget) {
 	started := r.cfg.Now()
 	pctx, cancel := context.WithTimeout(ctx, pt.timeout)
-	_, err := p.Ping(pctx, pt.addr)
+	_, err := p.Ping(pctx, structs.Datacenter(pt.dc), pt.addr)
 	cancel()
 	if r.probeDone(ctx, pt, started, err) {
 		// The session may be stuck behind retransmissions backed off

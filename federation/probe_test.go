@@ -53,7 +53,7 @@ func (n *netCaller) wait(ctx context.Context, addr string) error {
 	}
 }
 
-func (n *netCaller) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
+func (n *netCaller) Call(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	n.mu.Lock()
 	n.calls++
 	n.mu.Unlock()
@@ -66,7 +66,7 @@ func (n *netCaller) Call(ctx context.Context, addr structs.ServerAddr, method st
 	return nil
 }
 
-func (n *netCaller) Ping(ctx context.Context, sa structs.ServerAddr) (time.Duration, error) {
+func (n *netCaller) Ping(ctx context.Context, _ structs.Datacenter, sa structs.ServerAddr) (time.Duration, error) {
 	addr := string(sa)
 	n.mu.Lock()
 	n.pings++

@@ -13,10 +13,12 @@ import (
 	"consulate/structs"
 )
 
-// Caller performs one RPC against one server address. rpcmux.Pool
-// implements it. It must be safe for concurrent use and honour ctx.
+// Caller performs one RPC against one server address, a server of
+// datacenter dc (which picks the TLS config it is dialed with).
+// rpcmux.Pool implements it. It must be safe for concurrent use and
+// honour ctx.
 type Caller interface {
-	Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error
+	Call(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error
 }
 
 // RTTFunc estimates the round-trip time from this server to the named WAN
@@ -461,11 +463,11 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 		}
 		started := r.cfg.Now()
 		actx, cancel := context.WithTimeout(ctx, attempt)
-		err := r.caller.Call(actx, addr, method, args, reply)
+		err := r.caller.Call(actx, dc, addr, method, args, reply)
 		cancel()
 		var answered *structs.RemoteError
 		isAnswer := errors.As(err, &answered)
-		if err == nil || (isAnswer && !errors.Is(err, structs.ErrNoLeader)) {
+		if err == nil || (isAnswer && !errors.Is(err, structs.ErrNoLeader) && !errors.Is(err, structs.ErrRateLimited)) {
 			r.record(dcName, addr, started, nil, nil)
 			return err
 		}
@@ -474,9 +476,9 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 			// The caller gave up; that says nothing about the server.
 			return fmt.Errorf("%w %q: %w", structs.ErrNoDCPath, dcName, caller.Err())
 		}
-		// A server that answered "no leader" is reachable: the call moves
-		// on, but the server is not quarantined (a stale read may well
-		// be answered by it next).
+		// A server that answered "no leader" or "rate limit exceeded" is
+		// reachable: the call moves on, but the server is not quarantined
+		// (a stale read may well be answered by it next).
 		serverErr := err
 		if isAnswer {
 			serverErr = nil
@@ -504,10 +506,10 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 
 // retryable tells whether a failed call may go to another server: a read
 // whenever the server did not answer; a write only when it surely never
-// arrived (or the server had no leader to apply it), so no write is
-// applied twice.
+// arrived (or the server had no leader to apply it, or refused it for its
+// rate limit without running it), so no write is applied twice.
 func retryable(args any, err error) bool {
-	if errors.Is(err, structs.ErrNoLeader) || errors.Is(err, structs.ErrUnreachable) {
+	if errors.Is(err, structs.ErrNoLeader) || errors.Is(err, structs.ErrUnreachable) || errors.Is(err, structs.ErrRateLimited) {
 		return true
 	}
 	var re *structs.RemoteError

@@ -15,14 +15,17 @@ import (
 type fakeCaller struct {
 	mu    sync.Mutex
 	calls []string
+	// dcs holds the datacenter each call was addressed to.
+	dcs []structs.Datacenter
 	// fail maps an address to the error its calls return.
 	fail map[string]error
 }
 
-func (f *fakeCaller) Call(ctx context.Context, sa structs.ServerAddr, method structs.Method, args, reply any) error {
+func (f *fakeCaller) Call(ctx context.Context, dc structs.Datacenter, sa structs.ServerAddr, method structs.Method, args, reply any) error {
 	addr := string(sa)
 	f.mu.Lock()
 	f.calls = append(f.calls, addr)
+	f.dcs = append(f.dcs, dc)
 	err := f.fail[addr]
 	f.mu.Unlock()
 	if err != nil {
@@ -242,5 +245,32 @@ func TestNewValidates(t *testing.T) {
 	cfg.ProbeInterval, cfg.ProbeTimeout = 0, 0 // probing off
 	if _, err := New(cfg, &fakeCaller{}, nil); err != nil {
 		t.Fatalf("probing off: %v", err)
+	}
+}
+
+// A server over its rate limit answered without running the call: even a
+// write moves on to the next server, which is not quarantined, and every
+// call names the target datacenter (its TLS config depends on it).
+func TestForwardMovesOnWhenRateLimited(t *testing.T) {
+	rtts := map[string]time.Duration{"s1.dc2": 1 * time.Millisecond, "s2.dc2": 2 * time.Millisecond}
+	limited := &structs.RemoteError{Code: structs.CodeRateLimited, Msg: "rate limit exceeded"}
+	fc := &fakeCaller{fail: map[string]error{"dc2-1:8300": limited}}
+	r := newTestRouter(t, fc, rtts)
+	addDC(r, "dc2", 2, structs.StatusAlive)
+	var got string
+	write := &structs.RegisterRequest{Datacenter: "dc2", Node: "n"}
+	if err := r.ForwardDC(context.Background(), "dc2", "m", write, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "dc2-2:8300" || len(fc.calls) != 2 {
+		t.Fatalf("answered by %s after %v", got, fc.calls)
+	}
+	for _, dc := range fc.dcs {
+		if dc != "dc2" {
+			t.Fatalf("calls addressed to %v, want dc2", fc.dcs)
+		}
+	}
+	if !r.usable("dc2", "dc2-1:8300") {
+		t.Fatal("a rate-limited server was quarantined")
 	}
 }

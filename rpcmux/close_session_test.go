@@ -17,15 +17,17 @@ func TestCloseSessionFailsWaitingCallsAndRedials(t *testing.T) {
 	h := newTestHandler()
 	srv := startServer(t, testConfig(), h, "")
 	p := newTestPool(t, testPoolConfig())
-	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	short := make(chan error, 1)
-	go func() { short <- p.Call(ctxTimeout(t, 10*time.Second), srv.addr, "Test.Block", &blockArgs{}, nil) }()
+	go func() {
+		short <- p.Call(ctxTimeout(t, 10*time.Second), "dc1", srv.addr, "Test.Block", &blockArgs{}, nil)
+	}()
 	<-h.blockCtxCh
 	blocking := make(chan error, 1)
 	q := &holdQuery{QueryOptions: structs.QueryOptions{MinQueryIndex: 5, MaxQueryTime: time.Minute}}
-	go func() { blocking <- p.Call(ctxTimeout(t, 10*time.Second), srv.addr, "Test.HoldQuery", q, nil) }()
+	go func() { blocking <- p.Call(ctxTimeout(t, 10*time.Second), "dc1", srv.addr, "Test.HoldQuery", q, nil) }()
 	testutil.WaitFor(t, 5*time.Second, "both calls under way", func() bool { return h.inFlight.Load() == 2 })
 	before := srv.ln.accepted.Load()
 
@@ -49,7 +51,7 @@ func TestCloseSessionFailsWaitingCallsAndRedials(t *testing.T) {
 	if n := p.CloseSession(srv.addr); n != 0 {
 		t.Fatalf("second CloseSession closed %d", n)
 	}
-	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call after CloseSession: %v", err)
 	}
 	if got := srv.ln.accepted.Load(); got != before+1 {

@@ -139,7 +139,7 @@ func TestPipeEchoAndErrors(t *testing.T) {
 	n := 5
 	in := echoArgs{S: "x", D: time.Minute, T: time.Unix(1700000000, 5).UTC(), B: []byte("kv"), M: map[string]string{"k": "v"}, Ptr: &n}
 	var out echoArgs
-	if err := p.Call(ctx, "pipe", "Test.Echo", &in, &out); err != nil {
+	if err := p.Call(ctx, "dc1", "pipe", "Test.Echo", &in, &out); err != nil {
 		t.Fatalf("echo: %v", err)
 	}
 	if !reflect.DeepEqual(in, out) {
@@ -147,7 +147,7 @@ func TestPipeEchoAndErrors(t *testing.T) {
 	}
 
 	t.Run("unknown method", func(t *testing.T) {
-		err := p.Call(ctx, "pipe", "Nope.Nothing", &struct{}{}, nil)
+		err := p.Call(ctx, "dc1", "pipe", "Nope.Nothing", &struct{}{}, nil)
 		var re *structs.RemoteError
 		if !errors.Is(err, structs.ErrUnknownMethod) || !errors.As(err, &re) || re.Code != structs.CodeUnknownMethod {
 			t.Fatalf("err = %#v, want remote CodeUnknownMethod", err)
@@ -155,27 +155,27 @@ func TestPipeEchoAndErrors(t *testing.T) {
 	})
 
 	t.Run("error codes", func(t *testing.T) {
-		err := p.Call(ctx, "pipe", "Test.Error", &errArgs{Kind: "noleader"}, nil)
+		err := p.Call(ctx, "dc1", "pipe", "Test.Error", &errArgs{Kind: "noleader"}, nil)
 		if !errors.Is(err, structs.ErrNoLeader) {
 			t.Errorf("noleader: %v", err)
 		}
 		if _, ok := err.(*structs.RemoteError); !ok {
 			t.Errorf("noleader came back as %T, want *structs.RemoteError", err)
 		}
-		err = p.Call(ctx, "pipe", "Test.Error", &errArgs{Kind: "unknowndc"}, nil)
+		err = p.Call(ctx, "dc1", "pipe", "Test.Error", &errArgs{Kind: "unknowndc"}, nil)
 		var udc *structs.ErrUnknownDC
 		if !errors.As(err, &udc) || udc.DC != "dc9" || !reflect.DeepEqual(udc.Known, []string{"dc1", "dc2"}) {
 			t.Errorf("unknowndc: %v (%+v)", err, udc)
 		}
-		err = p.Call(ctx, "pipe", "Test.Error", &errArgs{Kind: "bad"}, nil)
+		err = p.Call(ctx, "dc1", "pipe", "Test.Error", &errArgs{Kind: "bad"}, nil)
 		var bad *structs.BadRequestError
 		if !errors.As(err, &bad) || bad.Reason != "missing node name" {
 			t.Errorf("bad request: %v", err)
 		}
-		if err := p.Call(ctx, "pipe", "Test.Error", &errArgs{Kind: "notfound"}, nil); !errors.Is(err, structs.ErrNotFound) {
+		if err := p.Call(ctx, "dc1", "pipe", "Test.Error", &errArgs{Kind: "notfound"}, nil); !errors.Is(err, structs.ErrNotFound) {
 			t.Errorf("notfound: %v", err)
 		}
-		err = p.Call(ctx, "pipe", "Test.Error", &errArgs{Kind: "plain"}, nil)
+		err = p.Call(ctx, "dc1", "pipe", "Test.Error", &errArgs{Kind: "plain"}, nil)
 		var re *structs.RemoteError
 		if !errors.As(err, &re) || re.Msg != "plain failure" || re.Code != "" {
 			t.Errorf("plain: %#v", err)
@@ -184,7 +184,7 @@ func TestPipeEchoAndErrors(t *testing.T) {
 
 	t.Run("bad arguments", func(t *testing.T) {
 		// A string where the handler expects a struct.
-		err := p.Call(ctx, "pipe", "Test.Echo", "not a struct", nil)
+		err := p.Call(ctx, "dc1", "pipe", "Test.Echo", "not a struct", nil)
 		var bad *structs.BadRequestError
 		if !errors.As(err, &bad) {
 			t.Fatalf("err = %v, want BadRequestError", err)
@@ -192,7 +192,7 @@ func TestPipeEchoAndErrors(t *testing.T) {
 	})
 
 	t.Run("panic is recovered", func(t *testing.T) {
-		err := p.Call(ctx, "pipe", "Test.Panic", &struct{}{}, nil)
+		err := p.Call(ctx, "dc1", "pipe", "Test.Panic", &struct{}{}, nil)
 		if !errors.Is(err, ErrHandlerPanic) {
 			t.Fatalf("err = %v, want ErrHandlerPanic", err)
 		}
@@ -201,7 +201,7 @@ func TestPipeEchoAndErrors(t *testing.T) {
 			t.Fatalf("panic error %T is not a RemoteError", err)
 		}
 		// The session and server survive.
-		if err := p.Call(ctx, "pipe", "Test.Echo", &echoArgs{S: "after"}, &out); err != nil || out.S != "after" {
+		if err := p.Call(ctx, "dc1", "pipe", "Test.Echo", &echoArgs{S: "after"}, &out); err != nil || out.S != "after" {
 			t.Fatalf("call after panic: %v %q", err, out.S)
 		}
 	})
@@ -223,7 +223,7 @@ func TestPipeOversizedMessages(t *testing.T) {
 	ctx := ctxTimeout(t, 10*time.Second)
 
 	// The client allows it, the server does not.
-	err := p.Call(ctx, "pipe", "Test.Echo", &echoArgs{B: make([]byte, 100<<10)}, nil)
+	err := p.Call(ctx, "dc1", "pipe", "Test.Echo", &echoArgs{B: make([]byte, 100<<10)}, nil)
 	if !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("server-side oversize: %v, want ErrMessageTooLarge", err)
 	}
@@ -234,13 +234,13 @@ func TestPipeOversizedMessages(t *testing.T) {
 
 	// The client refuses before sending.
 	before := h.calls.Load()
-	err = p.Call(ctx, "pipe", "Test.Echo", &echoArgs{B: make([]byte, 2<<20)}, nil)
+	err = p.Call(ctx, "dc1", "pipe", "Test.Echo", &echoArgs{B: make([]byte, 2<<20)}, nil)
 	if !errors.Is(err, ErrMessageTooLarge) || errors.As(err, &re) {
 		t.Fatalf("client-side oversize: %v, want local ErrMessageTooLarge", err)
 	}
 
 	// A reply too large for the server to send comes back as an error.
-	err = p.Call(ctx, "pipe", "Test.Big", &sizeArgs{N: 100 << 10}, nil)
+	err = p.Call(ctx, "dc1", "pipe", "Test.Big", &sizeArgs{N: 100 << 10}, nil)
 	if !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("oversized reply: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestPipeOversizedMessages(t *testing.T) {
 	}
 
 	// The session still works.
-	if err := p.Call(ctx, "pipe", "Test.Echo", &echoArgs{S: "ok"}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", "pipe", "Test.Echo", &echoArgs{S: "ok"}, nil); err != nil {
 		t.Fatalf("call after oversize: %v", err)
 	}
 }
@@ -262,11 +262,11 @@ func TestPipeClientRefusesOversizedReply(t *testing.T) {
 	p := pipePool(t, m, pcfg)
 	ctx := ctxTimeout(t, 10*time.Second)
 	var out []byte
-	err := p.Call(ctx, "pipe", "Test.Big", &sizeArgs{N: 64 << 10}, &out)
+	err := p.Call(ctx, "dc1", "pipe", "Test.Big", &sizeArgs{N: 64 << 10}, &out)
 	if !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("err = %v, want ErrMessageTooLarge", err)
 	}
-	if err := p.Call(ctx, "pipe", "Test.Big", &sizeArgs{N: 10}, &out); err != nil || len(out) != 10 {
+	if err := p.Call(ctx, "dc1", "pipe", "Test.Big", &sizeArgs{N: 10}, &out); err != nil || len(out) != 10 {
 		t.Fatalf("small call after refused reply: %v len=%d", err, len(out))
 	}
 }

@@ -1,13 +1,17 @@
 package rpcmux
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"time"
 
 	"github.com/hashicorp/yamux"
+
+	"consulate/structs"
 )
 
 // ErrInvalidConfig is wrapped by every error Config.Validate and
@@ -66,6 +70,28 @@ type Config struct {
 	// from (Consul's RPC source address: the agent's bind address). Nil or
 	// unspecified lets the kernel choose.
 	SourceAddr net.IP
+	// TLS returns the config a connection opening with RPCTLS is served
+	// with; it is called once per such connection, so a reload takes
+	// effect for new connections only. Nil, or returning nil, means TLS
+	// is not configured and such a connection is refused.
+	TLS func() *tls.Config
+	// RequireTLS reports whether plaintext is refused (verify_incoming):
+	// when it returns true, a connection opening with RPCPlain, RPCRaft or
+	// RPCMultiplex is closed with a log line saying why. Nil means false.
+	RequireTLS func() bool
+	// RaftDialTLS returns the config outgoing Raft connections (to the
+	// servers of this datacenter) use; nil, or returning nil, nil, means
+	// plaintext. An error fails the dial: it never falls back to
+	// plaintext.
+	RaftDialTLS func() (*tls.Config, error)
+	// RPCRate is how many calls per second one client IP may make on the
+	// port (Consul's limits.rpc_rate), in a token bucket of RPCMaxBurst;
+	// a call over it is answered with structs.ErrRateLimited without
+	// running. +Inf (the default) or 0 turns the limit off. Raft is never
+	// limited.
+	RPCRate float64
+	// RPCMaxBurst is the token bucket's size (limits.rpc_max_burst).
+	RPCMaxBurst int
 }
 
 // DefaultConfig returns the server-side defaults.
@@ -79,12 +105,25 @@ func DefaultConfig() Config {
 		KeepAliveInterval:      30 * time.Second,
 		ConnectionWriteTimeout: 10 * time.Second,
 		AcceptBacklog:          256,
+		RPCRate:                math.Inf(1),
+		RPCMaxBurst:            1000,
 	}
+}
+
+// rateLimited reports whether RPCRate turns the per-client limit on.
+func (c Config) rateLimited() bool {
+	return c.RPCRate > 0 && !math.IsInf(c.RPCRate, 1)
 }
 
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
 	var errs []error
+	if c.RPCRate < 0 || math.IsNaN(c.RPCRate) {
+		errs = append(errs, fmt.Errorf("RPCRate must not be negative (+Inf or 0 means unlimited), got %v", c.RPCRate))
+	}
+	if c.rateLimited() && c.RPCMaxBurst <= 0 {
+		errs = append(errs, fmt.Errorf("RPCMaxBurst must be positive when RPCRate is set, got %d", c.RPCMaxBurst))
+	}
 	if c.HandshakeTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("HandshakeTimeout must be positive, got %v", c.HandshakeTimeout))
 	}
@@ -141,6 +180,14 @@ type PoolConfig struct {
 	// and partitions on addresses apply as configured. Nil or unspecified
 	// lets the kernel choose.
 	SourceAddr net.IP
+	// TLS returns the config for dialing a server of datacenter dc; it is
+	// called for every new session, so a reload takes effect for new
+	// sessions only. Nil, or returning nil, nil, means plaintext. An error
+	// fails the dial (wrapped in structs.ErrUnreachable, so the caller
+	// tries another server): it never falls back to plaintext. A config
+	// with neither ServerName nor InsecureSkipVerify gets the host of
+	// the address dialed as its ServerName.
+	TLS func(dc structs.Datacenter) (*tls.Config, error)
 }
 
 // DefaultPoolConfig returns the client-side defaults.

@@ -24,6 +24,16 @@ type MuxStats struct {
 	// StreamsRejected counts yamux streams refused because their session
 	// already had MaxStreamsPerSession open.
 	StreamsRejected uint64
+	// PlainRefused counts plaintext connections refused because TLS is
+	// required (verify_incoming).
+	PlainRefused uint64
+	// TLSHandshakeFailures counts TLS handshakes that failed for another
+	// reason than the handshake deadline (unknown CA, no client
+	// certificate, a protocol error).
+	TLSHandshakeFailures uint64
+	// RateLimited counts calls refused because their client IP was over
+	// RPCRate.
+	RateLimited uint64
 }
 
 // muxCounters are the atomic counters behind MuxStats.
@@ -32,19 +42,34 @@ type muxCounters struct {
 	handshakeTimeouts atomic.Uint64
 	idleClosed        atomic.Uint64
 	streamsRejected   atomic.Uint64
-	// lastWarn is the UnixNano of the last rate-limited warning.
-	lastWarn atomic.Int64
+	plainRefused      atomic.Uint64
+	tlsFailed         atomic.Uint64
+	rateLimited       atomic.Uint64
+	// lastWarn is the UnixNano of the last rate-limited warning;
+	// lastTLSWarn the same for refusals on TLS grounds, kept apart so
+	// that a flood of other refusals cannot hide them.
+	lastWarn    atomic.Int64
+	lastTLSWarn atomic.Int64
 }
 
 // warnAllowed rate-limits warnings about refused connections and streams
 // to one a second, so a client hammering the port cannot flood the log;
 // the counters still count every one.
 func (c *muxCounters) warnAllowed(now time.Time) bool {
-	last := c.lastWarn.Load()
-	if now.UnixNano()-last < int64(time.Second) {
+	return onePerSecond(&c.lastWarn, now)
+}
+
+// tlsWarnAllowed is warnAllowed for TLS refusals.
+func (c *muxCounters) tlsWarnAllowed(now time.Time) bool {
+	return onePerSecond(&c.lastTLSWarn, now)
+}
+
+func onePerSecond(last *atomic.Int64, now time.Time) bool {
+	l := last.Load()
+	if now.UnixNano()-l < int64(time.Second) {
 		return false
 	}
-	return c.lastWarn.CompareAndSwap(last, now.UnixNano())
+	return last.CompareAndSwap(l, now.UnixNano())
 }
 
 // connLimiter counts open connections per client IP.

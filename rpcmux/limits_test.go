@@ -24,7 +24,7 @@ func holdCalls(t *testing.T, p *Pool, addr structs.ServerAddr, method structs.Me
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
-		wg.Go(func() { errs <- p.Call(ctx, addr, method, args, nil) })
+		wg.Go(func() { errs <- p.Call(ctx, "dc1", addr, method, args, nil) })
 	}
 	return func() {
 		t.Helper()
@@ -51,7 +51,7 @@ func TestCallsNeverQueueForStreams(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var out echoArgs
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{S: "through"}, &out); err != nil || out.S != "through" {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{S: "through"}, &out); err != nil || out.S != "through" {
 		t.Fatalf("call beside 300 held ones: %v %+v", err, out)
 	}
 	close(h.release)
@@ -67,7 +67,7 @@ func TestBlockingQueriesGetTheirOwnSession(t *testing.T) {
 	q := &holdQuery{QueryOptions: structs.QueryOptions{MinQueryIndex: 7, MaxQueryTime: time.Minute}}
 	wait := holdCalls(t, p, srv.addr, "Test.HoldQuery", q, 200)
 	testutil.WaitFor(t, 10*time.Second, "200 blocking queries in the handler", func() bool { return h.inFlight.Load() == 200 })
-	if err := p.Call(ctxTimeout(t, 2*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctxTimeout(t, 2*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	st := p.Stats()
@@ -249,7 +249,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 	pcfg := testPoolConfig()
 	pcfg.SourceAddr = net.ParseIP(ipB)
 	pb := newTestPool(t, pcfg)
-	if err := pb.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := pb.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call from %s: %v", ipB, err)
 	}
 
@@ -258,7 +258,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "a slot of A freed", func() bool { return srv.mux.Stats().Conns == 100 })
 	pcfg.SourceAddr = net.ParseIP(ipA)
 	pa := newTestPool(t, pcfg)
-	if err := pa.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := pa.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call from %s after a slot freed: %v", ipA, err)
 	}
 }
@@ -334,11 +334,11 @@ func TestHandshakeDeadlineCoversPreamble(t *testing.T) {
 	// A session that finished its preamble outlives the deadline.
 	p := newTestPool(t, testPoolConfig())
 	ctx := ctxTimeout(t, 10*time.Second)
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * timeout) // past the deadline: nothing to wait on but time
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.ln.accepted.Load(); got != int64(len(cases))+1 {

@@ -2,6 +2,7 @@ package rpcmux
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,8 @@ type Mux struct {
 	raft   *RaftLayer
 	limit  connLimiter
 	stats  muxCounters
+	// rates is the per-client call rate limit; nil when off.
+	rates *rateLimiter
 
 	// baseCtx is the parent of every handler's ctx; cancelled on Shutdown.
 	baseCtx    context.Context
@@ -74,6 +77,9 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[io.Closer]struct{}),
 		limit:      connLimiter{max: cfg.MaxConnsPerClient},
+	}
+	if cfg.rateLimited() {
+		m.rates = newRateLimiter(cfg.RPCRate, cfg.RPCMaxBurst)
 	}
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
@@ -164,11 +170,14 @@ func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
 // Stats returns the port's counters.
 func (m *Mux) Stats() MuxStats {
 	return MuxStats{
-		Conns:             m.limit.open(),
-		ConnsRejected:     m.stats.connsRejected.Load(),
-		HandshakeTimeouts: m.stats.handshakeTimeouts.Load(),
-		IdleClosed:        m.stats.idleClosed.Load(),
-		StreamsRejected:   m.stats.streamsRejected.Load(),
+		Conns:                m.limit.open(),
+		ConnsRejected:        m.stats.connsRejected.Load(),
+		HandshakeTimeouts:    m.stats.handshakeTimeouts.Load(),
+		IdleClosed:           m.stats.idleClosed.Load(),
+		StreamsRejected:      m.stats.streamsRejected.Load(),
+		PlainRefused:         m.stats.plainRefused.Load(),
+		TLSHandshakeFailures: m.stats.tlsFailed.Load(),
+		RateLimited:          m.stats.rateLimited.Load(),
 	}
 }
 
@@ -210,12 +219,14 @@ func (m *Mux) untrack(c io.Closer) {
 
 // handleConn reads the protocol byte and dispatches. The handshake
 // deadline set here stays on the connection until the protocol's own
-// preamble is done: the first request frame for plain RPC, the first
-// yamux frame header for a multiplexed session.
+// preamble is done: the TLS handshake and the inner protocol byte, then
+// the first request frame for plain RPC, the first yamux frame header for
+// a multiplexed session.
 func (m *Mux) handleConn(conn net.Conn) {
 	remote := conn.RemoteAddr().String()
 	var first [1]byte
-	_ = conn.SetReadDeadline(time.Now().Add(m.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(m.cfg.HandshakeTimeout)
+	_ = conn.SetReadDeadline(deadline)
 	if _, err := io.ReadFull(conn, first[:]); err != nil {
 		if isTimeout(err) {
 			m.handshakeTimedOut(remote, "protocol byte")
@@ -226,7 +237,81 @@ func (m *Mux) handleConn(conn net.Conn) {
 		return
 	}
 
-	switch t := RPCType(first[0]); t {
+	t := RPCType(first[0])
+	switch t {
+	case RPCPlain, RPCRaft, RPCMultiplex:
+		if m.cfg.RequireTLS != nil && m.cfg.RequireTLS() {
+			m.stats.plainRefused.Add(1)
+			if m.stats.tlsWarnAllowed(time.Now()) {
+				m.logger.Warn("non-TLS connection attempted with verify_incoming enabled; closing",
+					"remote", remote, "protocol", t.String(), "refused_total", m.stats.plainRefused.Load())
+			}
+			m.closeConn(conn)
+			return
+		}
+		m.serveProto(conn, t, remote)
+	case RPCTLS:
+		var cfg *tls.Config
+		if m.cfg.TLS != nil {
+			cfg = m.cfg.TLS()
+		}
+		if cfg == nil {
+			m.logger.Warn("TLS connection attempted but TLS is not configured; closing", "remote", remote)
+			m.closeConn(conn)
+			return
+		}
+		tc, err := serverTLS(conn, cfg, deadline)
+		if err != nil {
+			m.closeConn(conn)
+			select {
+			case <-m.shutdownCh:
+				return // Shutdown closed it mid-handshake
+			default:
+			}
+			if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+				m.handshakeTimedOut(remote, "TLS handshake")
+				return
+			}
+			m.stats.tlsFailed.Add(1)
+			if m.stats.tlsWarnAllowed(time.Now()) {
+				m.logger.Warn("TLS handshake failed; closing", "remote", remote, "error", err,
+					"failed_total", m.stats.tlsFailed.Load())
+			}
+			return
+		}
+		// From here the TLS connection stands for the raw one: closing it
+		// closes both.
+		m.untrack(conn)
+		if !m.track(tc) {
+			tc.Close()
+			return
+		}
+		if _, err := io.ReadFull(tc, first[:]); err != nil {
+			if isTimeout(err) {
+				m.handshakeTimedOut(remote, "protocol byte inside TLS")
+			} else {
+				m.logger.Debug("TLS connection closed before protocol byte", "remote", remote, "error", err)
+			}
+			m.closeConn(tc)
+			return
+		}
+		switch inner := RPCType(first[0]); inner {
+		case RPCPlain, RPCRaft, RPCMultiplex:
+			m.serveProto(tc, inner, remote)
+		default:
+			m.logger.Warn("unknown protocol byte inside TLS; closing connection", "remote", remote, "byte", int(first[0]))
+			m.closeConn(tc)
+		}
+	default:
+		m.logger.Warn("unknown protocol byte; closing connection", "remote", remote, "byte", int(first[0]))
+		m.closeConn(conn)
+	}
+}
+
+// serveProto serves conn, tracked already, with protocol t. conn is the
+// TCP connection or the TLS one over it.
+func (m *Mux) serveProto(conn net.Conn, t RPCType, remote string) {
+	switch t {
 	case RPCPlain:
 		m.serveCalls(conn, remote, conn)
 		m.closeConn(conn)
@@ -238,12 +323,6 @@ func (m *Mux) handleConn(conn net.Conn) {
 		m.raft.handoff(conn)
 	case RPCMultiplex:
 		m.serveSession(&preambleConn{Conn: conn}, remote)
-	case RPCTLS:
-		m.logger.Warn("TLS not configured; closing connection", "remote", remote)
-		m.closeConn(conn)
-	default:
-		m.logger.Warn("unknown protocol byte; closing connection", "remote", remote, "byte", int(first[0]))
-		m.closeConn(conn)
 	}
 }
 
@@ -361,6 +440,10 @@ type frameOrErr struct {
 // after each call the read deadline becomes PlainIdleTimeout, and while a
 // call runs there is none, so a long blocking query is not cut off.
 func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) {
+	ip := remote
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		ip = host
+	}
 	ctx, cancel := context.WithCancel(m.baseCtx)
 	defer cancel()
 	frames := make(chan frameOrErr)
@@ -428,7 +511,7 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 		if plain != nil {
 			_ = plain.SetReadDeadline(time.Time{})
 		}
-		if !m.serveOne(ctx, rwc, f.payload, remote) {
+		if !m.serveOne(ctx, rwc, f.payload, remote, ip) {
 			return
 		}
 		if plain != nil {
@@ -437,9 +520,10 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 	}
 }
 
-// serveOne decodes, runs and answers one call. It returns false when the
-// stream can no longer be used.
-func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote string) bool {
+// serveOne decodes, runs and answers one call from client ip, unless ip
+// is over its rate. It returns false when the stream can no longer be
+// used.
+func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote, ip string) bool {
 	dec := m.codec.decoder(payload)
 	defer dec.release()
 
@@ -450,7 +534,18 @@ func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote 
 		return false
 	}
 
-	reply, err := m.dispatch(ctx, &hdr, dec)
+	var reply any
+	var err error
+	if m.rates != nil && !m.rates.allow(ip, time.Now()) {
+		m.stats.rateLimited.Add(1)
+		if m.stats.warnAllowed(time.Now()) {
+			m.logger.Warn("client is over its RPC rate; refusing call", "remote", remote, "method", hdr.Method,
+				"rate", m.cfg.RPCRate, "burst", m.cfg.RPCMaxBurst, "refused_total", m.stats.rateLimited.Load())
+		}
+		err = fmt.Errorf("%w: %s over limits.rpc_rate (%g/s, burst %d)", structs.ErrRateLimited, ip, m.cfg.RPCRate, m.cfg.RPCMaxBurst)
+	} else {
+		reply, err = m.dispatch(ctx, &hdr, dec)
+	}
 	resp := responseHeader{Seq: hdr.Seq}
 	if err != nil {
 		resp.Error = toRemote(err)

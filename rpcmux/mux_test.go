@@ -20,7 +20,7 @@ func TestPoolCallOverTCP(t *testing.T) {
 	var out echoArgs
 	for i := range 5 {
 		in := echoArgs{S: "hi", D: time.Duration(i)}
-		if err := p.Call(ctx, srv.addr, "Test.Echo", &in, &out); err != nil {
+		if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 		if out.S != "hi" || out.D != time.Duration(i) {
@@ -30,7 +30,7 @@ func TestPoolCallOverTCP(t *testing.T) {
 	if got := srv.ln.accepted.Load(); got != 1 {
 		t.Fatalf("server accepted %d connections, want 1", got)
 	}
-	if rtt, err := p.Ping(ctx, srv.addr); err != nil || rtt <= 0 {
+	if rtt, err := p.Ping(ctx, "dc1", srv.addr); err != nil || rtt <= 0 {
 		t.Fatalf("ping: %v %v", rtt, err)
 	}
 }
@@ -85,7 +85,7 @@ func TestParallelCallsShareOneConnection(t *testing.T) {
 			<-start
 			var out echoArgs
 			in := echoArgs{S: "p", D: time.Duration(i)}
-			if err := p.Call(ctx, srv.addr, "Test.Echo", &in, &out); err != nil {
+			if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
 				errs <- err
 				return
 			}
@@ -113,7 +113,7 @@ func TestDeadlineOnBlockingHandler(t *testing.T) {
 	srv := startServer(t, testConfig(), h, "")
 	p := newTestPool(t, testPoolConfig())
 	// Establish the session first so the deadline covers only the call.
-	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,7 +121,7 @@ func TestDeadlineOnBlockingHandler(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
-	err := p.Call(ctx, srv.addr, "Test.Block", &blockArgs{}, nil)
+	err := p.Call(ctx, "dc1", srv.addr, "Test.Block", &blockArgs{}, nil)
 	took := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
@@ -149,7 +149,7 @@ func TestCancelStopsServerHandler(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errCh := make(chan error, 1)
-	go func() { errCh <- p.Call(ctx, srv.addr, "Test.Block", &blockArgs{}, nil) }()
+	go func() { errCh <- p.Call(ctx, "dc1", srv.addr, "Test.Block", &blockArgs{}, nil) }()
 	var hctx context.Context
 	select {
 	case hctx = <-h.blockCtxCh:
@@ -171,7 +171,7 @@ func TestCancelStopsServerHandler(t *testing.T) {
 	// Closing the stream cancels the server's ctx for the call.
 	testutil.WaitFor(t, 2*time.Second, "handler ctx cancelled", func() bool { return hctx.Err() != nil })
 	// And the session is still good.
-	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -181,7 +181,7 @@ func TestDeadlineTravelsToServer(t *testing.T) {
 	p := newTestPool(t, testPoolConfig())
 	ctx := ctxTimeout(t, 3*time.Second)
 	var got int64
-	if err := p.Call(ctx, srv.addr, "Test.Deadline", &struct{}{}, &got); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Deadline", &struct{}{}, &got); err != nil {
 		t.Fatal(err)
 	}
 	// The remaining time travels, so the server's deadline is the
@@ -198,11 +198,11 @@ func TestIdleSessionsAreReaped(t *testing.T) {
 	cfg.IdleTimeout = 50 * time.Millisecond
 	p := newTestPool(t, cfg)
 	ctx := ctxTimeout(t, 10*time.Second)
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 5*time.Second, "idle session reaped", func() bool { return p.Stats().Sessions == 0 })
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call after reap: %v", err)
 	}
 	if got := srv.ln.accepted.Load(); got != 2 {
@@ -216,7 +216,7 @@ func TestReapSparesSessionsInUse(t *testing.T) {
 	p := newTestPool(t, testPoolConfig()) // IdleTimeout: minutes
 	ctx := ctxTimeout(t, 10*time.Second)
 	errCh := make(chan error, 1)
-	go func() { errCh <- p.Call(ctx, srv.addr, "Test.Hold", &blockArgs{}, nil) }()
+	go func() { errCh <- p.Call(ctx, "dc1", srv.addr, "Test.Hold", &blockArgs{}, nil) }()
 	testutil.WaitFor(t, 5*time.Second, "call in handler", func() bool { return h.inFlight.Load() == 1 })
 	if n := p.reapIdle(time.Now().Add(time.Hour)); n != 0 {
 		t.Fatalf("reaped %d sessions with a call in progress", n)
@@ -241,18 +241,18 @@ func TestServerRestartRedials(t *testing.T) {
 	srv := startServer(t, testConfig(), h, "")
 	p := newTestPool(t, testPoolConfig())
 	ctx := ctxTimeout(t, 10*time.Second)
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	srv.stop(t)
 	// The dead session is noticed and dropped.
 	testutil.WaitFor(t, 5*time.Second, "dead session dropped", func() bool { return p.Stats().Sessions == 0 })
 	// While the server is down, calls fail fast.
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err == nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err == nil {
 		t.Fatal("call succeeded with the server down")
 	}
 	srv2 := startServer(t, testConfig(), h, string(srv.addr))
-	if err := p.Call(ctx, srv2.addr, "Test.Echo", &echoArgs{S: "back"}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv2.addr, "Test.Echo", &echoArgs{S: "back"}, nil); err != nil {
 		t.Fatalf("call after restart: %v", err)
 	}
 	if got := srv2.ln.accepted.Load(); got != 1 {
@@ -266,14 +266,14 @@ func TestDeadSessionReplacedBeforeSend(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "")
 	p := newTestPool(t, testPoolConfig())
 	ctx := ctxTimeout(t, 10*time.Second)
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
 	s := p.addrs[sessKey{addr: srv.addr, lane: laneShort}].sess
 	p.mu.Unlock()
 	s.ys.Close() // as if keepalive had failed; the pool has not noticed yet
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call on a replaced session: %v", err)
 	}
 	if got := srv.ln.accepted.Load(); got != 2 {
@@ -306,7 +306,7 @@ func TestBadFirstBytesCloseConnection(t *testing.T) {
 	}
 	// The server still serves.
 	p := newTestPool(t, testPoolConfig())
-	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -351,7 +351,7 @@ func TestCallErrors(t *testing.T) {
 	}
 	addr := structs.ServerAddr(ln.Addr().String())
 	ln.Close()
-	if err := p.Call(ctxTimeout(t, 5*time.Second), addr, "Test.Echo", &echoArgs{}, nil); err == nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", addr, "Test.Echo", &echoArgs{}, nil); err == nil {
 		t.Fatal("call to a closed port succeeded")
 	}
 	if st := p.Stats(); st.Sessions != 0 || st.Dialing != 0 {
@@ -359,7 +359,7 @@ func TestCallErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := p.Call(ctx, addr, "Test.Echo", &echoArgs{}, nil); !errors.Is(err, context.Canceled) {
+	if err := p.Call(ctx, "dc1", addr, "Test.Echo", &echoArgs{}, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled ctx: %v", err)
 	}
 }
@@ -368,7 +368,7 @@ func TestShutdownIdempotent(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "")
 	p := mustPool(t, testPoolConfig(), nil)
 	ctx := ctxTimeout(t, 5*time.Second)
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -376,7 +376,7 @@ func TestShutdownIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := p.Call(ctx, srv.addr, "Test.Echo", &echoArgs{}, nil); !errors.Is(err, ErrClosed) {
+	if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("call after shutdown: %v, want ErrClosed", err)
 	}
 	srv.stop(t)
@@ -395,7 +395,9 @@ func TestShutdownCancelsRunningHandlers(t *testing.T) {
 	srv := startServer(t, testConfig(), h, "")
 	p := newTestPool(t, testPoolConfig())
 	errCh := make(chan error, 1)
-	go func() { errCh <- p.Call(ctxTimeout(t, 10*time.Second), srv.addr, "Test.Block", &blockArgs{}, nil) }()
+	go func() {
+		errCh <- p.Call(ctxTimeout(t, 10*time.Second), "dc1", srv.addr, "Test.Block", &blockArgs{}, nil)
+	}()
 	hctx := <-h.blockCtxCh
 	srv.stop(t)
 	if hctx.Err() == nil {

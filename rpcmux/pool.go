@@ -2,6 +2,7 @@ package rpcmux
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,14 +151,15 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) (*Pool, error) {
 	return p, nil
 }
 
-// Call runs method on the server at addr (host:port), encoding args and
+// Call runs method on the server at addr (host:port) of datacenter dc
+// (which picks its TLS config, see PoolConfig.TLS), encoding args and
 // decoding the answer into reply (a pointer, or nil to discard it). ctx
 // bounds the dial, the wait for a stream and the call itself; its deadline
 // also travels to the server. An error from the handler comes back as a
 // *structs.RemoteError, so errors.Is(err, structs.ErrNoLeader) and the like
 // work; a deadline or cancellation matches context.DeadlineExceeded or
 // context.Canceled.
-func (p *Pool) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
+func (p *Pool) Call(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
 	}
@@ -179,7 +181,7 @@ func (p *Pool) Call(ctx context.Context, addr structs.ServerAddr, method structs
 	ln := laneOf(args)
 	retriedDead, refusals := false, 0
 	for {
-		s, err := p.getSession(ctx, addr, ln)
+		s, err := p.getSession(ctx, dc, addr, ln)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrTooManyStreams) {
 				err = fmt.Errorf("%w: %w", structs.ErrUnreachable, err)
@@ -297,11 +299,11 @@ func (p *Pool) transportErr(ctx context.Context, s *session, err error) error {
 	return err
 }
 
-// getSession returns a session of lane ln to addr with a reference held:
-// the first one with room, dialing it if needed.
-func (p *Pool) getSession(ctx context.Context, addr structs.ServerAddr, ln lane) (*session, error) {
+// getSession returns a session of lane ln to addr, a server of dc, with a
+// reference held: the first one with room, dialing it if needed.
+func (p *Pool) getSession(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, ln lane) (*session, error) {
 	for n := range maxSessionsPerLane {
-		s, full, err := p.getSessionAt(ctx, sessKey{addr: addr, lane: ln, n: n})
+		s, full, err := p.getSessionAt(ctx, dc, sessKey{addr: addr, lane: ln, n: n})
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +326,7 @@ func (s *session) take() bool {
 // getSessionAt returns the session in slot key with a reference held,
 // dialing it if needed, or full=true if it has no room. Concurrent
 // callers for one slot share one dial.
-func (p *Pool) getSessionAt(ctx context.Context, key sessKey) (s *session, full bool, err error) {
+func (p *Pool) getSessionAt(ctx context.Context, dc structs.Datacenter, key sessKey) (s *session, full bool, err error) {
 	addr := key.addr
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -358,7 +360,7 @@ func (p *Pool) getSessionAt(ctx context.Context, key sessKey) (s *session, full 
 			}
 			ch := make(chan struct{})
 			st.dialing = ch
-			p.wg.Go(func() { p.dial(key, st, ch, timeout, bounded) })
+			p.wg.Go(func() { p.dial(dc, key, st, ch, timeout, bounded) })
 		}
 		ch := st.dialing
 		p.mu.Unlock()
@@ -397,11 +399,11 @@ func (p *Pool) getSessionAt(ctx context.Context, key sessKey) (s *session, full 
 }
 
 // dial establishes the session for st and wakes everyone waiting on ch.
-func (p *Pool) dial(key sessKey, st *addrState, ch chan struct{}, timeout time.Duration, bounded bool) {
+func (p *Pool) dial(dc structs.Datacenter, key sessKey, st *addrState, ch chan struct{}, timeout time.Duration, bounded bool) {
 	addr := key.addr
 	ctx, cancel := context.WithTimeout(p.ctx, timeout)
 	defer cancel()
-	s, err := p.connect(ctx, key)
+	s, err := p.connect(ctx, dc, key)
 
 	p.mu.Lock()
 	st.dialing = nil
@@ -433,20 +435,35 @@ func (p *Pool) dial(key sessKey, st *addrState, ch chan struct{}, timeout time.D
 	}
 }
 
-// connect dials key.addr, announces the multiplex protocol and starts yamux.
-func (p *Pool) connect(ctx context.Context, key sessKey) (*session, error) {
+// connect dials key.addr, a server of dc, announces the multiplex
+// protocol (inside TLS when PoolConfig.TLS gives a config for dc) and
+// starts yamux.
+func (p *Pool) connect(ctx context.Context, dc structs.Datacenter, key sessKey) (*session, error) {
+	var tlsCfg *tls.Config
+	if p.cfg.TLS != nil {
+		var err error
+		if tlsCfg, err = p.cfg.TLS(dc); err != nil {
+			return nil, fmt.Errorf("TLS config for datacenter %q: %w", dc, err)
+		}
+	}
 	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", string(key.addr))
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetWriteDeadline(dl)
+	if tlsCfg != nil {
+		if conn, err = clientTLS(ctx, conn, tlsCfg, string(key.addr), RPCMultiplex); err != nil {
+			return nil, err
+		}
+	} else {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetWriteDeadline(dl)
+		}
+		if _, err := conn.Write([]byte{byte(RPCMultiplex)}); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		_ = conn.SetWriteDeadline(time.Time{})
 	}
-	if _, err := conn.Write([]byte{byte(RPCMultiplex)}); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	_ = conn.SetWriteDeadline(time.Time{})
 	ys, err := yamux.Client(conn, p.yamux)
 	if err != nil {
 		conn.Close()
@@ -562,10 +579,10 @@ func (p *Pool) reapIdle(now time.Time) int {
 	return len(idle)
 }
 
-// Ping measures the round trip of a yamux ping on the session to addr
-// that short calls use, dialing it if needed.
-func (p *Pool) Ping(ctx context.Context, addr structs.ServerAddr) (time.Duration, error) {
-	s, err := p.getSession(ctx, addr, laneShort)
+// Ping measures the round trip of a yamux ping on the session to addr, a
+// server of dc, that short calls use, dialing it if needed.
+func (p *Pool) Ping(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (time.Duration, error) {
+	s, err := p.getSession(ctx, dc, addr, laneShort)
 	if err != nil {
 		return 0, fmt.Errorf("rpcmux: ping %s: %w", addr, err)
 	}

@@ -1,6 +1,8 @@
 package rpcmux
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -15,6 +17,7 @@ import (
 type RaftLayer struct {
 	advertise net.Addr
 	source    net.IP
+	dialTLS   func() (*tls.Config, error)
 	connCh    chan net.Conn
 	closeCh   chan struct{}
 	closeOnce sync.Once
@@ -31,6 +34,7 @@ func newRaftLayer(m *Mux) *RaftLayer {
 	return &RaftLayer{
 		advertise: m.cfg.AdvertiseAddr,
 		source:    m.cfg.SourceAddr,
+		dialTLS:   m.cfg.RaftDialTLS,
 		connCh:    make(chan net.Conn),
 		closeCh:   make(chan struct{}),
 	}
@@ -86,16 +90,37 @@ func (l *RaftLayer) Addr() net.Addr {
 	return &net.TCPAddr{}
 }
 
-// Dial connects to another server's port and announces Raft.
+// Dial connects to another server's port and announces Raft, inside TLS
+// when Config.RaftDialTLS gives a config; timeout bounds all of it.
 func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	select {
 	case <-l.closeCh:
 		return nil, ErrClosed
 	default:
 	}
-	conn, err := dialer(l.source, timeout).Dial("tcp", string(address))
+	var tlsCfg *tls.Config
+	if l.dialTLS != nil {
+		var err error
+		if tlsCfg, err = l.dialTLS(); err != nil {
+			return nil, fmt.Errorf("rpcmux: dialing raft %s: TLS config: %w", address, err)
+		}
+	}
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	conn, err := dialer(l.source, 0).DialContext(ctx, "tcp", string(address))
 	if err != nil {
 		return nil, fmt.Errorf("rpcmux: dialing raft %s: %w", address, err)
+	}
+	if tlsCfg != nil {
+		tc, err := clientTLS(ctx, conn, tlsCfg, string(address), RPCRaft)
+		if err != nil {
+			return nil, fmt.Errorf("rpcmux: dialing raft %s: %w", address, err)
+		}
+		return tc, nil
 	}
 	if timeout > 0 {
 		_ = conn.SetWriteDeadline(time.Now().Add(timeout))

@@ -14,7 +14,9 @@ const (
 	RPCRaft RPCType = 1
 	// RPCMultiplex starts a yamux session; every stream carries calls.
 	RPCMultiplex RPCType = 2
-	// RPCTLS is reserved for TLS; it is refused until TLS is configured.
+	// RPCTLS starts a TLS handshake; inside TLS the client then writes
+	// one of the protocol bytes above. It is refused when TLS is not
+	// configured (Config.TLS).
 	RPCTLS RPCType = 3
 )
 

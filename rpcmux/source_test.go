@@ -20,7 +20,7 @@ func TestDialsComeFromSourceAddr(t *testing.T) {
 	pcfg.SourceAddr = net.ParseIP(src)
 	p := newTestPool(t, pcfg)
 	var out echoArgs
-	if err := p.Call(ctxTimeout(t, 5*time.Second), srv.addr, "Test.Echo", &echoArgs{S: "x"}, &out); err != nil {
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{S: "x"}, &out); err != nil {
 		t.Fatalf("pool call: %v", err)
 	}
 

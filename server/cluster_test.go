@@ -24,7 +24,7 @@ type fakeForwarder struct {
 	dc      atomic.Int64
 }
 
-func (f *fakeForwarder) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
+func (f *fakeForwarder) Call(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	f.mu.Lock()
 	s := f.servers[raft.ServerAddress(addr)]
 	f.mu.Unlock()

@@ -115,7 +115,7 @@ func (s *Server) probeQuorum(done chan struct{}) {
 	answers := make(chan bool, len(others))
 	for _, addr := range others {
 		go func() {
-			err := s.servers.Call(ctx, structs.ServerAddr(addr), structs.MethodStatusPing, &structs.EmptyRequest{}, &struct{}{})
+			err := s.servers.Call(ctx, structs.Datacenter(s.cfg.Datacenter), structs.ServerAddr(addr), structs.MethodStatusPing, &structs.EmptyRequest{}, &struct{}{})
 			answers <- err == nil
 		}()
 	}

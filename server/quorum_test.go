@@ -27,7 +27,7 @@ type netFwd struct {
 	from raft.ServerAddress
 }
 
-func (f *netFwd) Call(ctx context.Context, sa structs.ServerAddr, method structs.Method, args, reply any) error {
+func (f *netFwd) Call(ctx context.Context, _ structs.Datacenter, sa structs.ServerAddr, method structs.Method, args, reply any) error {
 	addr := raft.ServerAddress(sa)
 	f.n.mu.Lock()
 	s, cut := f.n.servers[addr], f.n.cut

@@ -37,7 +37,7 @@ type Forwarder interface {
 // Caller sends one call to one server of this datacenter (the leader, or
 // a voter the quorum probe pings); rpcmux.Pool implements it.
 type Caller interface {
-	Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error
+	Call(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error
 }
 
 // EventFirer broadcasts a user event in this datacenter's LAN pool;

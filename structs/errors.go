@@ -21,9 +21,9 @@ var (
 	// ErrUnreachable means a call never reached its server (the dial
 	// failed), so retrying it elsewhere cannot apply it twice.
 	ErrUnreachable = errors.New("server unreachable")
-	// ErrRateLimited refuses a request over a server's rate limit
-	// (limits.request_limits in enforcing mode, limits.rpc_rate); the
-	// HTTP API answers it with 429.
+	// ErrRateLimited is a request refused, without running it, for a
+	// rate limit (limits.request_limits in enforcing mode, limits.rpc_rate);
+	// another server may take it, and the HTTP API answers it with 429.
 	ErrRateLimited = errors.New("rate limit exceeded")
 )
 

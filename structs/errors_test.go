@@ -8,7 +8,7 @@ import (
 
 func TestRemoteErrorRoundTrip(t *testing.T) {
 	cases := []error{
-		ErrNoLeader, fmt.Errorf("forward: %w", ErrNoDCPath), ErrNoServers, ErrUnknownMethod, ErrNotFound,
+		ErrNoLeader, fmt.Errorf("forward: %w", ErrNoDCPath), ErrNoServers, ErrUnknownMethod, ErrNotFound, ErrRateLimited,
 	}
 	for _, err := range cases {
 		re := ToRemoteError(err)

@@ -236,8 +236,8 @@ func (e *Endpoint) lost(ctx context.Context, closed <-chan struct{}) error {
 // Call sends one call to addr and waits for its answer. The handler's
 // error comes back as a *structs.RemoteError; a dead address fails with
 // structs.ErrUnreachable; across a cut the call hangs until ctx ends or
-// CloseSession.
-func (e *Endpoint) Call(ctx context.Context, addr structs.ServerAddr, method structs.Method, args, reply any) error {
+// CloseSession. The datacenter is ignored: the in-memory net has no TLS.
+func (e *Endpoint) Call(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error {
 	err := e.call(ctx, addr, method, args, reply)
 	if err != nil {
 		var re *structs.RemoteError
@@ -327,8 +327,9 @@ func (n *Net) copy(dst, src any) error {
 }
 
 // Ping measures a round trip to addr: the Net's RTT, or a hang across a
-// cut, or structs.ErrUnreachable for a dead address.
-func (e *Endpoint) Ping(ctx context.Context, addr structs.ServerAddr) (time.Duration, error) {
+// cut, or structs.ErrUnreachable for a dead address. The datacenter is
+// ignored, as in Call.
+func (e *Endpoint) Ping(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

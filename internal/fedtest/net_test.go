@@ -44,7 +44,7 @@ func (echo) RPC(ctx context.Context, _ structs.Method, args, reply any) error {
 
 func get(ctx context.Context, e *Endpoint, to structs.ServerAddr, key string) (*structs.KeyRequest, *structs.IndexedDirEntries, error) {
 	args, reply := &structs.KeyRequest{Key: key}, new(structs.IndexedDirEntries)
-	return args, reply, e.Call(ctx, to, structs.MethodKVSGet, args, reply)
+	return args, reply, e.Call(ctx, "dc1", to, structs.MethodKVSGet, args, reply)
 }
 
 func TestNetCalls(t *testing.T) {
@@ -72,7 +72,7 @@ func TestNetCalls(t *testing.T) {
 	if !errors.As(err, &re) || !errors.Is(err, structs.ErrNotFound) {
 		t.Fatalf("handler error: %v", err)
 	}
-	err = a.Call(ctx, "b", structs.MethodKVSApply, &structs.KVSRequest{}, new(bool))
+	err = a.Call(ctx, "dc1", "b", structs.MethodKVSApply, &structs.KVSRequest{}, new(bool))
 	if !errors.Is(err, structs.ErrUnknownMethod) {
 		t.Fatalf("unknown method: %v", err)
 	}
@@ -83,7 +83,7 @@ func TestNetCalls(t *testing.T) {
 		if _, _, err := get(ctx, a, addr, "k"); !errors.Is(err, structs.ErrUnreachable) {
 			t.Fatalf("call to %s: %v", addr, err)
 		}
-		if _, err := a.Ping(ctx, addr); !errors.Is(err, structs.ErrUnreachable) {
+		if _, err := a.Ping(ctx, "dc1", addr); !errors.Is(err, structs.ErrUnreachable) {
 			t.Fatalf("ping to %s: %v", addr, err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestNetCut(t *testing.T) {
 	if _, _, err := get(ctx, a, "b", "k"); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 40*time.Millisecond {
 		t.Fatalf("call across a cut: %v after %v", err, time.Since(start))
 	}
-	if _, err := a.Ping(ctx, "b"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := a.Ping(ctx, "dc1", "b"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ping across a cut: %v", err)
 	}
 
@@ -120,7 +120,7 @@ func TestNetCut(t *testing.T) {
 		op   func(ctx context.Context) error
 	}{
 		{"call", func(ctx context.Context) error { _, _, err := get(ctx, a, "b", "k"); return err }},
-		{"ping", func(ctx context.Context) error { _, err := a.Ping(ctx, "b"); return err }},
+		{"ping", func(ctx context.Context) error { _, err := a.Ping(ctx, "dc1", "b"); return err }},
 		{"in flight", func(ctx context.Context) error { _, _, err := get(ctx, a, "b", "block"); return err }},
 	}
 	for _, tc := range cases {
