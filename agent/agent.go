@@ -2,14 +2,18 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"consulate/cache"
 	"consulate/config"
@@ -50,6 +54,7 @@ type Agent struct {
 	nodeID string
 
 	tls          *tlsutil.Configurator
+	rpcRate      *rate.Limiter // limits.rpc_rate on a client; nil when unlimited
 	pool         *rpcmux.Pool
 	server       *server.Server
 	router       *federation.Router
@@ -173,6 +178,10 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	rt := a.cfg
 	pcfg := rpcmux.DefaultPoolConfig()
 	pcfg.SourceAddr = rt.BindAddr
+	pcfg.TLS = func(dc structs.Datacenter) (*tls.Config, error) { return a.tls.OutgoingRPCConfig(string(dc)) }
+	if rt.RPCRate > 0 && !math.IsInf(rt.RPCRate, 1) {
+		a.rpcRate = rate.NewLimiter(rate.Limit(rt.RPCRate), rt.RPCMaxBurst)
+	}
 	if a.pool, err = rpcmux.NewPool(pcfg, a.base); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -47,6 +48,10 @@ func (a *Agent) startServer() error {
 	scfg.RPC.SourceAddr = rt.BindAddr
 	scfg.RPC.MaxConnsPerClient = rt.RPCMaxConnsPerClient
 	scfg.RPC.HandshakeTimeout = rt.RPCHandshakeTimeout
+	scfg.RPC.TLS = a.tls.IncomingRPCConfig
+	scfg.RPC.RequireTLS = a.tls.RequireIncomingRPCTLS
+	scfg.RPC.RaftDialTLS = func() (*tls.Config, error) { return a.tls.OutgoingRPCConfig(rt.Datacenter) }
+	scfg.RPC.VerifyRaftPeer = a.tls.VerifyServerPeer
 	scfg.UserEventSizeLimit = userevent.SizeLimit
 	scfg.RequestLimitsMode = rt.RequestLimitsMode
 	scfg.RequestLimitsReadRate = rt.RequestLimitsReadRate
@@ -108,10 +113,15 @@ func raftConfig(m int, dev bool) *raft.Config {
 }
 
 // RPC sends a call to the servers: in-process on a server, else to a
-// server of this datacenter chosen from the LAN pool.
+// server of this datacenter chosen from the LAN pool, within the client's
+// limits.rpc_rate (as Consul, the limit is on what a client agent sends).
 func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	if a.server != nil {
 		return a.server.RPC(ctx, method, args, reply)
+	}
+	if a.rpcRate != nil && !a.rpcRate.Allow() {
+		return fmt.Errorf("%w: RPC rate limit exceeded (limits.rpc_rate %g/s, rpc_max_burst %d)",
+			structs.ErrRateLimited, a.cfg.RPCRate, a.cfg.RPCMaxBurst)
 	}
 	return a.localServers.Call(ctx, method, args, reply)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"time"
 
@@ -84,14 +83,11 @@ type Config struct {
 	// plaintext. An error fails the dial: it never falls back to
 	// plaintext.
 	RaftDialTLS func() (*tls.Config, error)
-	// RPCRate is how many calls per second one client IP may make on the
-	// port (Consul's limits.rpc_rate), in a token bucket of RPCMaxBurst;
-	// a call over it is answered with structs.ErrRateLimited without
-	// running. +Inf (the default) or 0 turns the limit off. Raft is never
-	// limited.
-	RPCRate float64
-	// RPCMaxBurst is the token bucket's size (limits.rpc_max_burst).
-	RPCMaxBurst int
+	// VerifyRaftPeer, when set, checks the TLS state of an incoming Raft
+	// connection (only servers speak Raft): an error refuses it, with a
+	// log line. verify_server_hostname uses it so that a client
+	// certificate cannot pose as a server.
+	VerifyRaftPeer func(tls.ConnectionState) error
 }
 
 // DefaultConfig returns the server-side defaults.
@@ -105,25 +101,12 @@ func DefaultConfig() Config {
 		KeepAliveInterval:      30 * time.Second,
 		ConnectionWriteTimeout: 10 * time.Second,
 		AcceptBacklog:          256,
-		RPCRate:                math.Inf(1),
-		RPCMaxBurst:            1000,
 	}
-}
-
-// rateLimited reports whether RPCRate turns the per-client limit on.
-func (c Config) rateLimited() bool {
-	return c.RPCRate > 0 && !math.IsInf(c.RPCRate, 1)
 }
 
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
 	var errs []error
-	if c.RPCRate < 0 || math.IsNaN(c.RPCRate) {
-		errs = append(errs, fmt.Errorf("RPCRate must not be negative (+Inf or 0 means unlimited), got %v", c.RPCRate))
-	}
-	if c.rateLimited() && c.RPCMaxBurst <= 0 {
-		errs = append(errs, fmt.Errorf("RPCMaxBurst must be positive when RPCRate is set, got %d", c.RPCMaxBurst))
-	}
 	if c.HandshakeTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("HandshakeTimeout must be positive, got %v", c.HandshakeTimeout))
 	}

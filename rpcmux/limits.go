@@ -31,9 +31,6 @@ type MuxStats struct {
 	// reason than the handshake deadline (unknown CA, no client
 	// certificate, a protocol error).
 	TLSHandshakeFailures uint64
-	// RateLimited counts calls refused because their client IP was over
-	// RPCRate.
-	RateLimited uint64
 }
 
 // muxCounters are the atomic counters behind MuxStats.
@@ -44,12 +41,16 @@ type muxCounters struct {
 	streamsRejected   atomic.Uint64
 	plainRefused      atomic.Uint64
 	tlsFailed         atomic.Uint64
-	rateLimited       atomic.Uint64
 	// lastWarn is the UnixNano of the last rate-limited warning;
 	// lastTLSWarn the same for refusals on TLS grounds, kept apart so
 	// that a flood of other refusals cannot hide them.
-	lastWarn    atomic.Int64
-	lastTLSWarn atomic.Int64
+	// lastPlainWarn and lastRaftPeerWarn are the same for plaintext refused
+	// under verify_incoming and for client certificates refused on Raft:
+	// each kind of refusal has its own, so one cannot hide another.
+	lastWarn         atomic.Int64
+	lastTLSWarn      atomic.Int64
+	lastPlainWarn    atomic.Int64
+	lastRaftPeerWarn atomic.Int64
 }
 
 // warnAllowed rate-limits warnings about refused connections and streams
@@ -59,9 +60,20 @@ func (c *muxCounters) warnAllowed(now time.Time) bool {
 	return onePerSecond(&c.lastWarn, now)
 }
 
-// tlsWarnAllowed is warnAllowed for TLS refusals.
+// tlsWarnAllowed is warnAllowed for failed TLS handshakes.
 func (c *muxCounters) tlsWarnAllowed(now time.Time) bool {
 	return onePerSecond(&c.lastTLSWarn, now)
+}
+
+// plainWarnAllowed is warnAllowed for plaintext refused (verify_incoming).
+func (c *muxCounters) plainWarnAllowed(now time.Time) bool {
+	return onePerSecond(&c.lastPlainWarn, now)
+}
+
+// raftPeerWarnAllowed is warnAllowed for Raft connections refused because
+// the peer is not a server.
+func (c *muxCounters) raftPeerWarnAllowed(now time.Time) bool {
+	return onePerSecond(&c.lastRaftPeerWarn, now)
 }
 
 func onePerSecond(last *atomic.Int64, now time.Time) bool {

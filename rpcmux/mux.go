@@ -39,8 +39,6 @@ type Mux struct {
 	raft   *RaftLayer
 	limit  connLimiter
 	stats  muxCounters
-	// rates is the per-client call rate limit; nil when off.
-	rates *rateLimiter
 
 	// baseCtx is the parent of every handler's ctx; cancelled on Shutdown.
 	baseCtx    context.Context
@@ -77,9 +75,6 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[io.Closer]struct{}),
 		limit:      connLimiter{max: cfg.MaxConnsPerClient},
-	}
-	if cfg.rateLimited() {
-		m.rates = newRateLimiter(cfg.RPCRate, cfg.RPCMaxBurst)
 	}
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
@@ -177,7 +172,6 @@ func (m *Mux) Stats() MuxStats {
 		StreamsRejected:      m.stats.streamsRejected.Load(),
 		PlainRefused:         m.stats.plainRefused.Load(),
 		TLSHandshakeFailures: m.stats.tlsFailed.Load(),
-		RateLimited:          m.stats.rateLimited.Load(),
 	}
 }
 
@@ -242,7 +236,7 @@ func (m *Mux) handleConn(conn net.Conn) {
 	case RPCPlain, RPCRaft, RPCMultiplex:
 		if m.cfg.RequireTLS != nil && m.cfg.RequireTLS() {
 			m.stats.plainRefused.Add(1)
-			if m.stats.tlsWarnAllowed(time.Now()) {
+			if m.stats.plainWarnAllowed(time.Now()) {
 				m.logger.Warn("non-TLS connection attempted with verify_incoming enabled; closing",
 					"remote", remote, "protocol", t.String(), "refused_total", m.stats.plainRefused.Load())
 			}
@@ -296,7 +290,19 @@ func (m *Mux) handleConn(conn net.Conn) {
 			return
 		}
 		switch inner := RPCType(first[0]); inner {
-		case RPCPlain, RPCRaft, RPCMultiplex:
+		case RPCRaft:
+			if m.cfg.VerifyRaftPeer != nil {
+				if err := m.cfg.VerifyRaftPeer(tc.ConnectionState()); err != nil {
+					m.stats.tlsFailed.Add(1)
+					if m.stats.raftPeerWarnAllowed(time.Now()) {
+						m.logger.Warn("Raft connection refused: the peer is not a server", "remote", remote, "error", err)
+					}
+					m.closeConn(tc)
+					return
+				}
+			}
+			m.serveProto(tc, inner, remote)
+		case RPCPlain, RPCMultiplex:
 			m.serveProto(tc, inner, remote)
 		default:
 			m.logger.Warn("unknown protocol byte inside TLS; closing connection", "remote", remote, "byte", int(first[0]))
@@ -440,10 +446,6 @@ type frameOrErr struct {
 // after each call the read deadline becomes PlainIdleTimeout, and while a
 // call runs there is none, so a long blocking query is not cut off.
 func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) {
-	ip := remote
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		ip = host
-	}
 	ctx, cancel := context.WithCancel(m.baseCtx)
 	defer cancel()
 	frames := make(chan frameOrErr)
@@ -511,7 +513,7 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 		if plain != nil {
 			_ = plain.SetReadDeadline(time.Time{})
 		}
-		if !m.serveOne(ctx, rwc, f.payload, remote, ip) {
+		if !m.serveOne(ctx, rwc, f.payload, remote) {
 			return
 		}
 		if plain != nil {
@@ -520,10 +522,9 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 	}
 }
 
-// serveOne decodes, runs and answers one call from client ip, unless ip
-// is over its rate. It returns false when the stream can no longer be
-// used.
-func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote, ip string) bool {
+// serveOne decodes, runs and answers one call. It returns false when the
+// stream can no longer be used.
+func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote string) bool {
 	dec := m.codec.decoder(payload)
 	defer dec.release()
 
@@ -534,18 +535,7 @@ func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote,
 		return false
 	}
 
-	var reply any
-	var err error
-	if m.rates != nil && !m.rates.allow(ip, time.Now()) {
-		m.stats.rateLimited.Add(1)
-		if m.stats.warnAllowed(time.Now()) {
-			m.logger.Warn("client is over its RPC rate; refusing call", "remote", remote, "method", hdr.Method,
-				"rate", m.cfg.RPCRate, "burst", m.cfg.RPCMaxBurst, "refused_total", m.stats.rateLimited.Load())
-		}
-		err = fmt.Errorf("%w: %s over limits.rpc_rate (%g/s, burst %d)", structs.ErrRateLimited, ip, m.cfg.RPCRate, m.cfg.RPCMaxBurst)
-	} else {
-		reply, err = m.dispatch(ctx, &hdr, dec)
-	}
+	reply, err := m.dispatch(ctx, &hdr, dec)
 	resp := responseHeader{Seq: hdr.Seq}
 	if err != nil {
 		resp.Error = toRemote(err)

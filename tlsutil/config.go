@@ -487,3 +487,23 @@ func (c *Configurator) OutgoingRPCConfig(dc string) (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// VerifyServerPeer checks, for connections only servers may open (Raft),
+// that the peer's verified certificate names a server of this agent's
+// datacenter (server.<dc>.<domain>) when verify_server_hostname is on, so
+// that a client certificate signed by the same CA cannot pose as a server.
+// Without verify_server_hostname it accepts any peer.
+func (c *Configurator) VerifyServerPeer(cs tls.ConnectionState) error {
+	s := c.st.Load()
+	if !s.rpc.verifyServerHostname {
+		return nil
+	}
+	want := "server." + s.cfg.Datacenter + "." + s.cfg.Domain
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("tlsutil: no client certificate; a server certificate for %s is required", want)
+	}
+	if err := cs.PeerCertificates[0].VerifyHostname(want); err != nil {
+		return fmt.Errorf("tlsutil: not a server certificate of this datacenter: %w", err)
+	}
+	return nil
+}
