@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"consulate/internal/atomicfile"
+	"consulate/structs"
 )
 
 // KeyringOperation is one of the four keyring operations.
@@ -272,4 +273,21 @@ func ReadKeyringFile(path string) ([][]byte, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// KeyringResponse runs KeyringOp and shapes the outcome as Consul's
+// per-pool answer; the caller sets WAN, Datacenter and Segment.
+func (p *Pool) KeyringResponse(ctx context.Context, op structs.KeyringOp, key string) *structs.KeyringResponse {
+	res, err := p.KeyringOp(ctx, KeyringOperation(op), key)
+	out := &structs.KeyringResponse{Keys: map[string]int{}, PrimaryKeys: map[string]int{}}
+	if res != nil {
+		out.Keys, out.PrimaryKeys, out.NumNodes = res.Keys, res.PrimaryKeys, res.NumNodes
+		if len(res.Messages) > 0 {
+			out.Messages = res.Messages
+		}
+	}
+	if err != nil {
+		out.Error = strings.TrimPrefix(err.Error(), ErrKeyring.Error()+": ")
+	}
+	return out
 }
