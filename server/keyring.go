@@ -16,6 +16,15 @@ type Keyring interface {
 	KeyringOperation(ctx context.Context, op structs.KeyringOp, key string) *structs.KeyringResponse
 }
 
+// KeyringFunc adapts a function to Keyring; a nil answer means the pool
+// does not exist (yet) and is left out.
+type KeyringFunc func(ctx context.Context, op structs.KeyringOp, key string) *structs.KeyringResponse
+
+// KeyringOperation implements Keyring.
+func (f KeyringFunc) KeyringOperation(ctx context.Context, op structs.KeyringOp, key string) *structs.KeyringResponse {
+	return f(ctx, op, key)
+}
+
 // ErrNoKeyring is returned by Internal.KeyringOperation on a server built
 // without Deps.LANKeyring.
 var ErrNoKeyring = errors.New("server: the gossip keyring is not wired on this server")
@@ -53,7 +62,9 @@ func (s *Server) keyringOperation(ctx context.Context, args *structs.KeyringRequ
 		return nil
 	}
 	if s.wanKeyring != nil {
-		reply.Responses = append(reply.Responses, s.wanKeyring.KeyringOperation(ctx, args.Operation, args.Key))
+		if r := s.wanKeyring.KeyringOperation(ctx, args.Operation, args.Key); r != nil {
+			reply.Responses = append(reply.Responses, r)
+		}
 	}
 	// This datacenter's LAN pool and the other datacenters' at once: each
 	// is a gossip query that waits for its members.
