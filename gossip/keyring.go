@@ -166,12 +166,12 @@ func (p *Pool) applyKeyring(op KeyringOperation, key []byte) error {
 	switch op {
 	case KeyringList:
 		if empty {
-			return errors.New("Keyring is empty (encryption not enabled)")
+			return keyringMsg("Keyring is empty (encryption not enabled)")
 		}
 		return nil
 	case KeyringInstall:
 		if empty && !p.cfg.DisableVerifyOutgoing {
-			return errors.New("No keyring to modify (encryption not enabled; set encrypt_verify_outgoing = false to install a first key)")
+			return keyringMsg("No keyring to modify (encryption not enabled; set encrypt_verify_outgoing = false to install a first key)")
 		}
 		for _, k := range kr.GetKeys() {
 			if bytes.Equal(k, key) {
@@ -192,10 +192,10 @@ func (p *Pool) applyKeyring(op KeyringOperation, key []byte) error {
 		p.logger.Info("changed primary gossip encryption key")
 	case KeyringRemove:
 		if empty {
-			return errors.New("No keyring to modify (encryption not enabled)")
+			return keyringMsg("No keyring to modify (encryption not enabled)")
 		}
 		if bytes.Equal(kr.GetPrimaryKey(), key) {
-			return errors.New("Removing the primary key is not allowed")
+			return keyringMsg("Removing the primary key is not allowed")
 		}
 		found := false
 		for _, k := range kr.GetKeys() {
@@ -215,10 +215,16 @@ func (p *Pool) applyKeyring(op KeyringOperation, key []byte) error {
 		return nil
 	}
 	if err := WriteKeyringFile(p.cfg.KeyringFile, kr.GetKeys()); err != nil {
-		return fmt.Errorf("Failed to write keyring file: %v", err)
+		return keyringMsg("Failed to write keyring file: " + err.Error())
 	}
 	return nil
 }
+
+// keyringMsg is a member's answer to a keyring operation, in serf's and
+// Consul's words (capitalized, as operators see them).
+type keyringMsg string
+
+func (m keyringMsg) Error() string { return string(m) }
 
 // WriteKeyringFile saves keys (the primary first) atomically, as Consul's
 // keyring file: a JSON array of base64 keys, mode 0600.

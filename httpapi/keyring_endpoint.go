@@ -107,5 +107,5 @@ func keyringErrors(rs []*structs.KeyringResponse) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%d error(s) occurred:\n\t* %s\n\n", len(errs), strings.Join(errs, "\n\t* "))
+	return fmt.Errorf("%d error(s) occurred:\n\t* %s", len(errs), strings.Join(errs, "\n\t* "))
 }
