@@ -89,16 +89,30 @@ type queriesAt struct {
 	ids   []uint32
 }
 
-// queryState is a Pool's query machinery; handlers is fixed after New.
+// queryState is a Pool's query machinery.
 type queryState struct {
 	clock     lamportClock
-	handlers  map[string]queryHandler
 	broadcast *broadcastQueue
 	respSem   chan struct{}
 
-	mu      sync.Mutex // guards seen and pending
-	seen    []*queriesAt
-	pending map[queryKey]*pendingQuery
+	mu       sync.Mutex // guards handlers, seen and pending
+	handlers map[string]queryHandler
+	seen     []*queriesAt
+	pending  map[queryKey]*pendingQuery
+}
+
+// registerQueryHandler sets the handler of the queries named name.
+func (p *Pool) registerQueryHandler(name string, h queryHandler) {
+	p.q.mu.Lock()
+	defer p.q.mu.Unlock()
+	p.q.handlers[name] = h
+}
+
+func (p *Pool) queryHandler(name string) (queryHandler, bool) {
+	p.q.mu.Lock()
+	defer p.q.mu.Unlock()
+	h, ok := p.q.handlers[name]
+	return h, ok
 }
 
 func (p *Pool) initQueries(retransmitMult int) {
@@ -131,7 +145,7 @@ func (p *Pool) query(ctx context.Context, name string, payload []byte, timeout t
 	if len(name)+len(payload) > querySizeLimit {
 		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrQuery, len(name)+len(payload), querySizeLimit)
 	}
-	handler, ok := p.q.handlers[name]
+	handler, ok := p.queryHandler(name)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: no handler for %q", ErrQuery, name)
 	}
@@ -252,7 +266,7 @@ func (p *Pool) handleQuery(msg *messageQueryReq) bool {
 	if msg.From == p.cfg.NodeName {
 		return true
 	}
-	handler, ok := p.q.handlers[msg.Name]
+	handler, ok := p.queryHandler(msg.Name)
 	if !ok {
 		p.logger.Debug("query without handler", "name", msg.Name, "from", msg.From)
 		return true
