@@ -61,10 +61,13 @@ type Agent struct {
 	localServers *federation.LocalServers
 	lan          *lan.Pool
 	wan          *wan.Pool
-	state        *local.State
-	http         *httpapi.Server
-	dns          []*dns.Server
-	cache        *cache.Cache
+	// lanKeys and wanKeys are the pools' gossip keys at start, the primary
+	// first (see keyring.go).
+	lanKeys, wanKeys [][]byte
+	state            *local.State
+	http             *httpapi.Server
+	dns              []*dns.Server
+	cache            *cache.Cache
 
 	events  *userevent.Inbox
 	logs    *logHub
@@ -116,7 +119,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.nodeID = id
-	if err := a.resolveEncryptKey(); err != nil {
+	if err := a.resolveKeyrings(); err != nil {
 		return nil, err
 	}
 	// Certificates are loaded (and every problem named with its key and
@@ -145,15 +148,6 @@ func (a *Agent) dataDir() string {
 		return ""
 	}
 	return a.cfg.DataDir
-}
-
-func (a *Agent) resolveEncryptKey() error {
-	key, err := loadKeyring(a.dataDir(), a.cfg.EncryptKey)
-	if err != nil {
-		return err
-	}
-	a.cfg.EncryptKey = key
-	return nil
 }
 
 // NodeID is this agent's node ID.

@@ -47,7 +47,6 @@ func (a *Agent) gossipCommon(g *gossip.Config, bind, advertise net.IP, port int,
 	g.BindPort = port
 	g.AdvertiseAddr = advertise.String()
 	g.AdvertisePort = port
-	g.SecretKey = a.cfg.EncryptKey
 	if reconnect > 0 {
 		g.ReconnectTimeout = reconnect
 	}
@@ -61,6 +60,7 @@ func (a *Agent) startLAN() error {
 	g := lc.Gossip
 	g.NodeName = rt.NodeName
 	a.gossipCommon(g, rt.SerfBindAddrLAN, rt.AdvertiseAddrLAN, rt.SerfPortLAN, rt.ReconnectTimeoutLAN, rt.GossipLAN)
+	a.applyKeyring(g, a.lanKeys, keyringFile)
 	g.RejoinAfterLeave = rt.RejoinAfterLeave
 	g.UserEventSizeLimit = userevent.SizeLimit
 	if dir := a.dataDir(); dir != "" {
@@ -90,6 +90,7 @@ func (a *Agent) startWAN() error {
 	wc := wan.DefaultConfig()
 	g := wc.Gossip
 	a.gossipCommon(g, rt.SerfBindAddrWAN, rt.AdvertiseAddrWAN, rt.SerfPortWAN, rt.ReconnectTimeoutWAN, rt.GossipWAN)
+	a.applyKeyring(g, a.wanKeys, keyringFileWAN)
 	// Failure detection fast enough to mark a dead remote server failed
 	// within about 15 s (the probe timers come from gossip_wan, whose
 	// defaults are faster than Consul's): suspicion lasts 4 s with

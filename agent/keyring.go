@@ -1,48 +1,106 @@
 package agent
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"consulate/config"
+	"consulate/gossip"
+	"consulate/structs"
 )
 
-// keyringFile keeps the gossip key so a restart needs no -encrypt.
-const keyringFile = "serf/local.keyring"
+// The gossip keyrings, as Consul keeps them: one file per pool, each a
+// JSON array of base64 keys with the primary first. The pools rewrite
+// them after every keyring operation, so a restart keeps the keys
+// installed, used and removed since.
+const (
+	keyringFile    = "serf/local.keyring"  // LAN
+	keyringFileWAN = "serf/remote.keyring" // WAN (servers)
+)
 
-// loadKeyring returns the gossip key to use. A configured key wins and is
-// saved in dataDir (atomically: a crash leaves the old key or the new
-// one); without one, the key saved there is used, if any. A saved file
-// that is empty or does not hold a key is an error naming the file: an
-// agent that silently dropped its key would start unencrypted and be cut
-// off from its cluster.
-func loadKeyring(dataDir string, configured []byte) ([]byte, error) {
+// loadKeyring returns one pool's keys, the primary first, from the file
+// rel in dataDir, and a warning to log (or ""). As Consul does: on the
+// first start (no file yet) a configured key is the keyring and is saved;
+// once the file exists it wins, and a configured key it lacks is ignored
+// with a warning (the keyring commands changed the keys since). Without
+// a data dir the configured key alone is used. A file that is empty or
+// damaged is an error naming it: an agent that silently dropped its keys
+// would start unencrypted and be cut off from its cluster.
+func loadKeyring(dataDir, rel string, configured []byte) ([][]byte, string, error) {
 	if dataDir == "" {
-		return configured, nil
-	}
-	path := filepath.Join(dataDir, keyringFile)
-	if len(configured) > 0 {
-		if err := writeFileAtomic(path, []byte(encodeKey(configured))); err != nil {
-			return nil, fmt.Errorf("saving the gossip key: %w", err)
+		if len(configured) == 0 {
+			return nil, "", nil
 		}
-		return configured, nil
+		return [][]byte{configured}, "", nil
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	path := filepath.Join(dataDir, rel)
+	keys, err := gossip.ReadKeyringFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if len(configured) == 0 {
+			return nil, "", nil
+		}
+		if err := gossip.WriteKeyringFile(path, [][]byte{configured}); err != nil {
+			return nil, "", fmt.Errorf("saving the gossip keyring %s: %w", path, err)
+		}
+		return [][]byte{configured}, "", nil
+	case err != nil:
+		return nil, "", fmt.Errorf("gossip %w; restore it, or remove it and start with -encrypt and the cluster's key", err)
 	}
+	warn := ""
+	if len(configured) > 0 && !bytes.Equal(keys[0], configured) {
+		warn = fmt.Sprintf("keyring %s exists and -encrypt gives another primary key; using the keyring", path)
+	}
+	return keys, warn, nil
+}
+
+// resolveKeyrings loads the LAN and (servers) WAN keyrings.
+func (a *Agent) resolveKeyrings() error {
+	var warn string
+	var err error
+	a.lanKeys, warn, err = loadKeyring(a.dataDir(), keyringFile, a.cfg.EncryptKey)
 	if err != nil {
-		return nil, fmt.Errorf("reading the gossip keyring: %w", err)
+		return err
 	}
-	if strings.TrimSpace(string(b)) == "" {
-		return nil, fmt.Errorf("gossip keyring file %s is empty; restore it, or start with -encrypt and the cluster's key", path)
+	if warn != "" {
+		a.logger.Warn(warn)
 	}
-	key, err := config.ParseEncryptKey(string(b))
+	if len(a.lanKeys) > 0 {
+		// Encryption is on even when only the keyring file has the key.
+		a.cfg.EncryptKey = a.lanKeys[0]
+	}
+	if !a.cfg.ServerMode {
+		return nil
+	}
+	a.wanKeys, warn, err = loadKeyring(a.dataDir(), keyringFileWAN, a.cfg.EncryptKey)
 	if err != nil {
-		return nil, fmt.Errorf("gossip keyring file %s: %w; restore it, or start with -encrypt and the cluster's key", path, err)
+		return err
 	}
-	return key, nil
+	if warn != "" {
+		a.logger.Warn(warn)
+	}
+	return nil
+}
+
+// applyKeyring gives a pool's gossip config its keys and keyring file.
+func (a *Agent) applyKeyring(g *gossip.Config, keys [][]byte, rel string) {
+	g.SecretKey, g.Keys = nil, nil
+	if len(keys) > 0 {
+		g.SecretKey, g.Keys = keys[0], keys[1:]
+	}
+	if dir := a.dataDir(); dir != "" {
+		g.KeyringFile = filepath.Join(dir, rel)
+	}
+}
+
+// wanKeyring applies a keyring operation to the WAN pool for the server
+// (which starts before the WAN pool); nil without one.
+func (a *Agent) wanKeyring(ctx context.Context, op structs.KeyringOp, key string) *structs.KeyringResponse {
+	if a.wan == nil {
+		return nil
+	}
+	return a.wan.KeyringOperation(ctx, op, key)
 }

@@ -69,6 +69,8 @@ func (a *Agent) startServer() error {
 		Events:         a.lan,
 		WANCoordinates: a.wanCoordinates,
 		Members:        a.lanMembers,
+		LANKeyring:     a.lan,
+		WANKeyring:     server.KeyringFunc(a.wanKeyring),
 	})
 	if err != nil {
 		ln.Close()

@@ -37,8 +37,22 @@ type Config struct {
 	AdvertiseAddr string
 	AdvertisePort int
 
-	// SecretKey enables AES-GCM encryption of gossip (16, 24 or 32 bytes).
+	// SecretKey enables AES-GCM encryption of gossip (16, 24 or 32 bytes);
+	// it is the keyring's primary key.
 	SecretKey []byte
+	// Keys are further keys installed besides SecretKey (accepted on
+	// incoming gossip, not used to send); they need a SecretKey.
+	Keys [][]byte
+	// KeyringFile, if set, is where the keyring is saved after every
+	// keyring operation (a JSON array of base64 keys, the primary first,
+	// as Consul's serf/local.keyring); the agent owns the path.
+	KeyringFile string
+	// DisableVerifyIncoming accepts plaintext gossip although a key is
+	// installed (encrypt_verify_incoming = false); DisableVerifyOutgoing
+	// sends plaintext although a key is installed (encrypt_verify_outgoing
+	// = false). The zero values verify, memberlist's and Consul's default.
+	DisableVerifyIncoming bool
+	DisableVerifyOutgoing bool
 
 	// ReconnectInterval is how often a failed member is retried.
 	ReconnectInterval time.Duration
@@ -148,6 +162,14 @@ func (c *Config) Validate() error {
 	if len(c.SecretKey) > 0 {
 		if err := memberlist.ValidateKey(c.SecretKey); err != nil {
 			return bad("secret key: %v", err)
+		}
+	}
+	if len(c.Keys) > 0 && len(c.SecretKey) == 0 {
+		return bad("keyring keys given without a primary secret key")
+	}
+	for i, k := range c.Keys {
+		if err := memberlist.ValidateKey(k); err != nil {
+			return bad("keyring key %d: %v", i+1, err)
 		}
 	}
 	for name, d := range map[string]time.Duration{

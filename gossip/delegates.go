@@ -61,7 +61,14 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 		used += len(m) + overhead
 	}
 	if limit-used > overhead {
-		msgs = append(msgs, d.p.userBroadcasts.GetBroadcasts(overhead, limit-used)...)
+		user := d.p.userBroadcasts.GetBroadcasts(overhead, limit-used)
+		for _, m := range user {
+			used += len(m) + overhead
+		}
+		msgs = append(msgs, user...)
+	}
+	if limit-used > overhead {
+		msgs = append(msgs, d.p.q.broadcast.GetBroadcasts(overhead, limit-used)...)
 	}
 	return msgs
 }

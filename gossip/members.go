@@ -264,6 +264,22 @@ func (p *Pool) handleMessage(buf []byte) {
 		if p.handleUserEvent(&msg) {
 			p.userBroadcasts.QueueBroadcast(&broadcast{msg: buf})
 		}
+	case messageQuery:
+		var msg messageQueryReq
+		if err := decodeMessage(buf[1:], &msg); err != nil {
+			p.logger.Warn("bad query", "error", err)
+			return
+		}
+		if p.handleQuery(&msg) {
+			p.q.broadcast.QueueBroadcast(&broadcast{msg: buf})
+		}
+	case messageQueryResponse:
+		var msg messageQueryResp
+		if err := decodeMessage(buf[1:], &msg); err != nil {
+			p.logger.Warn("bad query response", "error", err)
+			return
+		}
+		p.handleQueryResponse(&msg)
 	default:
 		p.logger.Warn("unknown gossip message type", "type", buf[0])
 	}

@@ -17,6 +17,8 @@ const (
 	messageJoin
 	messagePushPull
 	messageUserEvent
+	messageQuery
+	messageQueryResponse
 )
 
 // tagMagicByte marks metadata encoded as a tag map (as serf does), so that
@@ -80,6 +82,15 @@ func encodeMessage(t messageType, v any) ([]byte, error) {
 	buf.WriteByte(byte(t))
 	if err := codec.NewEncoder(&buf, msgpackHandle()).Encode(v); err != nil {
 		return nil, fmt.Errorf("gossip: encode message %d: %w", t, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeBody encodes v without a message type (query payloads).
+func encodeBody(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := codec.NewEncoder(&buf, msgpackHandle()).Encode(v); err != nil {
+		return nil, fmt.Errorf("gossip: encode: %w", err)
 	}
 	return buf.Bytes(), nil
 }

@@ -116,6 +116,12 @@ type Pool struct {
 	snap     *snapshotter
 	previous []PreviousMember
 
+	q queryState // internal queries (query.go)
+	// keyring is memberlist's keyring (empty when gossip is not
+	// encrypted); keyringLock serializes its changes and their saving.
+	keyring     *memberlist.Keyring
+	keyringLock sync.Mutex
+
 	shutdownCh   chan struct{}
 	shutdownOnce sync.Once
 	wg           sync.WaitGroup
@@ -143,6 +149,7 @@ func New(cfg *Config) (*Pool, error) {
 	}
 	p.intents = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
 	p.userBroadcasts = newBroadcastQueue(p.NumMembers, mc.RetransmitMult)
+	p.initQueries(mc.RetransmitMult)
 	p.startEventQueue()
 	// From here on a failure must stop the event queue again.
 	if err := p.createMemberlist(mc); err != nil {
@@ -152,7 +159,7 @@ func New(cfg *Config) (*Pool, error) {
 	p.handleNodeJoinIntent(&messageJoinIntent{LTime: p.clock.Time(), Node: p.cfg.NodeName})
 	p.startLoops()
 	p.logger.Info("gossip pool started", "node", p.cfg.NodeName, "addr", p.ml.LocalNode().Address(),
-		"encrypted", mc.Keyring != nil)
+		"encrypted", p.EncryptionEnabled())
 	return p, nil
 }
 
@@ -229,17 +236,19 @@ func (p *Pool) memberlistConfig() (*memberlist.Config, error) {
 	mc.BindPort = c.BindPort
 	mc.AdvertiseAddr = c.AdvertiseAddr
 	mc.AdvertisePort = c.AdvertisePort
-	if len(c.SecretKey) > 0 {
-		kr, err := memberlist.NewKeyring(nil, c.SecretKey)
-		if err != nil {
-			return nil, fmt.Errorf("gossip: keyring: %w", err)
-		}
-		mc.Keyring = kr
-		mc.SecretKey = nil
-	} else {
-		mc.Keyring = nil
-		mc.SecretKey = nil
+	// Always a keyring, empty when gossip is not encrypted (memberlist then
+	// sends and accepts plaintext): keyring operations can install a key
+	// into it while encrypt_verify_outgoing is off, the documented way to
+	// turn encryption on in a running cluster.
+	kr, err := memberlist.NewKeyring(c.Keys, c.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: keyring: %w", err)
 	}
+	mc.Keyring = kr
+	mc.SecretKey = nil
+	p.keyring = kr
+	mc.GossipVerifyIncoming = !c.DisableVerifyIncoming
+	mc.GossipVerifyOutgoing = !c.DisableVerifyOutgoing
 	mc.Delegate = &delegate{p}
 	mc.Events = &eventDelegate{p}
 	mc.Conflict = &conflictDelegate{p}
@@ -321,7 +330,9 @@ func (p *Pool) Events() <-chan Event { return p.events.out }
 func (p *Pool) LocalName() string { return p.cfg.NodeName }
 
 // EncryptionEnabled reports whether gossip is encrypted.
-func (p *Pool) EncryptionEnabled() bool { return len(p.cfg.SecretKey) > 0 }
+func (p *Pool) EncryptionEnabled() bool {
+	return p.keyring != nil && len(p.keyring.GetPrimaryKey()) > 0
+}
 
 // Join contacts each address ("host:port", "host" for the bind port, or
 // "name/host:port") and merges state with those that answer. It returns how

@@ -53,7 +53,8 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 		structs.MethodCoordinateListNodes:       ep(routeDefault, s.coordinateListNodes),
 		structs.MethodCoordinateListDatacenters: ep(routeLocal, s.coordinateListDatacenters),
 
-		structs.MethodEventFire: ep(routeLocal, s.eventFire),
+		structs.MethodEventFire:        ep(routeLocal, s.eventFire),
+		structs.MethodKeyringOperation: ep(routeLocal, s.keyringOperation),
 
 		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
 		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),

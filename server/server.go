@@ -69,6 +69,12 @@ type Deps struct {
 	// Members lists the LAN pool, for the leader's reconciliation of
 	// membership into the catalog and Raft; nil disables it.
 	Members func() []structs.Member
+	// LANKeyring and WANKeyring apply gossip keyring operations
+	// (Internal.KeyringOperation) to this datacenter's LAN pool and to the
+	// WAN pool. nil LANKeyring: the endpoint fails; nil WANKeyring: no WAN
+	// pool is done.
+	LANKeyring Keyring
+	WANKeyring Keyring
 }
 
 // ErrNotStarted is returned by RPC before Start and after Shutdown.
@@ -82,6 +88,8 @@ type Server struct {
 	servers   Caller
 	events    EventFirer
 	wanCoords func() []*structs.DatacenterMap
+
+	lanKeyring, wanKeyring Keyring
 
 	// ln and mux are the server port (nil without Deps.Listener).
 	ln       net.Listener
@@ -159,6 +167,8 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		servers:       deps.Servers,
 		events:        deps.Events,
 		wanCoords:     deps.WANCoordinates,
+		lanKeyring:    deps.LANKeyring,
+		wanKeyring:    deps.WANKeyring,
 		ln:            deps.Listener,
 		members:       deps.Members,
 		reconcileCh:   make(chan struct{}, 1),

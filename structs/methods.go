@@ -43,6 +43,10 @@ const (
 	// MethodEventFire fires a user event (EventFireRequest →
 	// EventFireResponse) in the request's datacenter.
 	MethodEventFire Method = "Internal.EventFire"
+	// MethodKeyringOperation applies a gossip keyring operation
+	// (KeyringRequest → KeyringResponses) to the WAN pool and the LAN pool
+	// of every datacenter.
+	MethodKeyringOperation Method = "Internal.KeyringOperation"
 
 	MethodCoordinateUpdate    Method = "Coordinate.Update"
 	MethodCoordinateListNodes Method = "Coordinate.ListNodes"

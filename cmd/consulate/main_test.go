@@ -94,7 +94,10 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"watch", "-type=bogus"}, "Unsupported watch type"},
 		{[]string{"exec", "uptime"}, "not implemented yet"},
 		{[]string{"snapshot", "save"}, "exactly one file name"},
-		{[]string{"keyring", "-list"}, "not implemented yet"},
+		{[]string{"keyring"}, "Only a single action is allowed"},
+		{[]string{"keyring", "-list", "-use=k"}, "Only a single action is allowed"},
+		{[]string{"keyring", "-install=k", "-local-only"}, "Local-only must be used with"},
+		{[]string{"keyring", "-list", "-relay-factor=6"}, "Relay factor must be in range"},
 	}
 	for _, tc := range cases {
 		r := f.run(tc.args...)
