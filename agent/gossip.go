@@ -51,6 +51,10 @@ func (a *Agent) gossipCommon(g *gossip.Config, bind, advertise net.IP, port int,
 		g.ReconnectTimeout = reconnect
 	}
 	g.Logger = a.base
+	// encrypt_verify_incoming/outgoing off: the steps of turning gossip
+	// encryption on in a running cluster.
+	g.DisableVerifyIncoming = !a.cfg.EncryptVerifyIncoming
+	g.DisableVerifyOutgoing = !a.cfg.EncryptVerifyOutgoing
 	tuneMemberlist(g.Memberlist, tune)
 }
 
