@@ -17,15 +17,15 @@ import (
 	"consulate/internal/testutil"
 )
 
-// startDC starts a datacenter of three servers on ips that bootstrap
-// together, and waits for its leader.
-func startDC(t *testing.T, dc string, ips []string) []*agentProc {
+// startDC starts a datacenter of servers on ips that bootstrap together
+// (with extra agent arguments, if any), and waits for its leader.
+func startDC(t *testing.T, dc string, ips []string, extra ...string) []*agentProc {
 	t.Helper()
 	var servers []*agentProc
 	for i, ip := range ips {
-		servers = append(servers, startAgent(t, fmt.Sprintf("%s-s%d", dc, i+1), ip,
-			"-server", "-datacenter", dc, "-bootstrap-expect", fmt.Sprint(len(ips)),
-			"-retry-join", ips[0], "-retry-interval", "200ms"))
+		args := append([]string{"-server", "-datacenter", dc, "-bootstrap-expect", fmt.Sprint(len(ips)),
+			"-retry-join", ips[0], "-retry-interval", "200ms"}, extra...)
+		servers = append(servers, startAgent(t, fmt.Sprintf("%s-s%d", dc, i+1), ip, args...))
 	}
 	for _, s := range servers {
 		s.waitHTTP(15 * time.Second)

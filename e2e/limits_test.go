@@ -39,7 +39,13 @@ func TestBlockingQueriesDoNotDelayWrites(t *testing.T) {
 	server := startAgent(t, "limits-server", "127.0.0.11", "-server", "-bootstrap")
 	server.waitHTTP(15 * time.Second)
 	server.waitLeader(15 * time.Second)
-	client := startAgent(t, "limits-client", "127.0.0.14", "-join", "127.0.0.11")
+	// 500 parked queries from one address are more than Consul's default
+	// http_max_conns_per_client (200) allows; lift it as an operator would.
+	file := filepath.Join(t.TempDir(), "conns.hcl")
+	if err := os.WriteFile(file, []byte("limits {\n  http_max_conns_per_client = 1000\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	client := startAgent(t, "limits-client", "127.0.0.14", "-join", "127.0.0.11", "-config-file", file)
 	client.waitHTTP(15 * time.Second)
 	client.waitLeader(15 * time.Second)
 	// A write stuck behind the blocking queries fails after 10 s instead
