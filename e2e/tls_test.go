@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -249,6 +250,49 @@ func TestTLSFederation(t *testing.T) {
 		t.Fatal("a client certificate was let onto the Raft port")
 	}
 	waitLog(t, srv, "client certificate refused for Raft", "server.dc1.consul")
+
+	// Reload without downtime: a connection opened before keeps working,
+	// new ones get the new certificate.
+	httpsTLS := clientTLS(t, certs, "dc1-client-consul-0")
+	httpsTLS.ServerName = ""
+	serial := func(c *tls.Conn) string { return c.ConnectionState().PeerCertificates[0].SerialNumber.String() }
+	before, err := tls.Dial("tcp", ips[0]+":8501", httpsTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	oldSerial := serial(before)
+	cliIn(t, certs, "tls", "cert", "create", "-server", "-dc", "dc1", "-additional-ipaddress", ips[0])
+	for _, ext := range []string{".pem", "-key.pem"} {
+		b, err := os.ReadFile(filepath.Join(certs, "dc1-server-consul-3"+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(certs, "dc1-server-consul-0"+ext), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := cli(t, "reload", "--http-addr", srv.httpAddr()); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	after, err := tls.Dial("tcp", ips[0]+":8501", httpsTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if serial(after) == oldSerial {
+		t.Fatal("a new HTTPS connection still gets the old certificate after reload")
+	}
+	fmt.Fprintf(before, "GET /v1/status/leader HTTP/1.1\r\nHost: x\r\n\r\n")
+	before.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(before).ReadString('\n')
+	if err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("the connection opened before the reload: %q %v", line, err)
+	}
+	// The cluster still works over TLS with the new certificate.
+	if _, err := client.client().KV().Put(&api.KVPair{Key: "tls/after-reload", Value: []byte("v")}, nil); err != nil {
+		t.Fatalf("write after reload: %v", err)
+	}
 }
 
 // tlsDialRPC opens a TLS connection to a server port as Consul's agents
