@@ -20,6 +20,8 @@ import (
 
 	"consulate/internal/testutil"
 	"consulate/structs"
+
+	"consulate/internal/testcerts"
 )
 
 // startHTTPS serves cfg over HTTPS on host (port 0) and returns the
@@ -39,14 +41,14 @@ func startHTTPS(t *testing.T, cfg Config, host string) string {
 }
 
 func TestHTTPSWithOfficialClient(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcerts.NewCA(t)
 	var current atomic.Pointer[tls.Config]
-	current.Store(ca.serverTLS(t, true))
+	current.Store(ca.ServerConfig(ca.Leaf(t, "server.dc1.consul"), true))
 	cfg := DefaultConfig()
 	cfg.HTTPSConfig = current.Load
 	addr := startHTTPS(t, cfg, "127.0.0.90")
 
-	caFile, certFile, keyFile := ca.writeFiles(t, "client.dc1.consul")
+	caFile, certFile, keyFile := ca.WriteFiles(t, "client.dc1.consul")
 	newClient := func(tc api.TLSConfig) *api.Client {
 		c, err := api.NewClient(&api.Config{Address: addr, Scheme: "https", TLSConfig: tc})
 		if err != nil {
@@ -82,7 +84,7 @@ func TestHTTPSWithOfficialClient(t *testing.T) {
 	// Reload: new connections get the new certificate; the client does
 	// not need a certificate any more.
 	before := peerSerial(t, addr, caFile, certFile, keyFile)
-	current.Store(ca.serverTLS(t, false))
+	current.Store(ca.ServerConfig(ca.Leaf(t, "server.dc1.consul"), false))
 	after := peerSerial(t, addr, caFile, certFile, keyFile)
 	if before == after {
 		t.Fatalf("certificate serial %s unchanged after reload", before)
@@ -148,10 +150,10 @@ func getOn(t *testing.T, c net.Conn, r *bufio.Reader) string {
 
 func TestMaxConnsPerClient(t *testing.T) {
 	const limit = 3
-	ca := newTestCA(t)
+	ca := testcerts.NewCA(t)
 	cfg := DefaultConfig()
 	cfg.MaxConnsPerClient = limit
-	serverTLS := ca.serverTLS(t, false)
+	serverTLS := ca.ServerConfig(ca.Leaf(t, "server.dc1.consul"), false)
 	cfg.HTTPSConfig = func() *tls.Config { return serverTLS }
 	srv := mustNew(t, cfg, newFakeAgent())
 	if err := srv.Start([]string{"127.0.0.91:0"}); err != nil {
@@ -167,7 +169,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 	})
 	httpAddr, httpsAddr := srv.Addrs()[0].String(), srv.Addrs()[1].String()
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool.AddCert(ca.Cert)
 	clientTLS := &tls.Config{RootCAs: pool, ServerName: "server.dc1.consul"}
 
 	// The limit is per client IP across both listeners: two plain and

@@ -15,20 +15,22 @@ import (
 
 	"consulate/internal/testutil"
 	"consulate/structs"
+
+	"consulate/internal/testcerts"
 )
 
 // tlsPair is a CA with one certificate, and the server and client
 // configs built on them.
 type tlsPair struct {
-	ca     *testCA
+	ca     *testcerts.CA
 	server *tls.Config
 	client *tls.Config
 }
 
 func newTLSPair(t testing.TB) tlsPair {
-	ca := newTestCA(t)
-	cert := ca.issue(t)
-	return tlsPair{ca: ca, server: serverTLSConfig(ca, cert), client: clientTLSConfig(ca, cert)}
+	ca := testcerts.NewCA(t)
+	cert := ca.Leaf(t, "server.dc1.consul")
+	return tlsPair{ca: ca, server: ca.ServerConfig(cert, true), client: ca.ClientConfig(cert)}
 }
 
 // tlsServerConfig is testConfig serving tp, refusing plaintext when
@@ -224,11 +226,11 @@ func TestRequireTLSRefusesPlaintext(t *testing.T) {
 func TestTLSWrongCARefused(t *testing.T) {
 	tp := newTLSPair(t)
 	srv, logs := startLoggedServer(t, tlsServerConfig(tp, true), "127.0.0.85:0")
-	other := newTestCA(t)
-	otherCert := other.issue(t)
+	other := testcerts.NewCA(t)
+	otherCert := other.Leaf(t, "server.dc1.consul")
 
 	// Trusts the server, presents a certificate the server does not.
-	badClient := clientTLSConfig(tp.ca, otherCert)
+	badClient := tp.ca.ClientConfig(otherCert)
 	if err := rawTLSCall(t, srv.addr, badClient); err == nil {
 		t.Fatal("call with a client certificate from another CA succeeded")
 	}
@@ -237,7 +239,7 @@ func TestTLSWrongCARefused(t *testing.T) {
 	})
 
 	// Presents nothing.
-	noCert := clientTLSConfig(tp.ca, tls.Certificate{})
+	noCert := tp.ca.ClientConfig(tls.Certificate{})
 	noCert.Certificates = nil
 	p := newTestPool(t, tlsPoolConfig(noCert))
 	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err == nil {
@@ -245,7 +247,7 @@ func TestTLSWrongCARefused(t *testing.T) {
 	}
 
 	// Does not trust the server's CA: the client refuses.
-	distrust := clientTLSConfig(other, otherCert)
+	distrust := other.ClientConfig(otherCert)
 	p2 := newTestPool(t, tlsPoolConfig(distrust))
 	err := p2.Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil)
 	var unknown x509.UnknownAuthorityError

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"consulate/internal/testcerts"
 )
 
 // tlsAgent serves f's handler over HTTPS with a certificate of ca,
@@ -21,7 +23,7 @@ type tlsAgent struct {
 	tokens []string
 }
 
-func newTLSAgent(t *testing.T, ca *testCA) *tlsAgent {
+func newTLSAgent(t *testing.T, ca *testcerts.CA) *tlsAgent {
 	t.Helper()
 	f := newFakeAgent(t)
 	a := &tlsAgent{fakeAgent: f}
@@ -31,7 +33,7 @@ func newTLSAgent(t *testing.T, ca *testCA) *tlsAgent {
 		a.mu.Unlock()
 		f.srv.Config.Handler.ServeHTTP(w, r)
 	}))
-	ts.TLS = ca.serverTLS(t, true)
+	ts.TLS = ca.ServerConfig(ca.Leaf(t, "server.dc1.consul"), true)
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
@@ -50,9 +52,9 @@ func (a *tlsAgent) lastToken() string {
 }
 
 func TestTLSFlags(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcerts.NewCA(t)
 	a := newTLSAgent(t, ca)
-	caFile, certFile, keyFile := ca.writeFiles(t, "cli.dc1.consul")
+	caFile, certFile, keyFile := ca.WriteFiles(t, "cli.dc1.consul")
 	get := func(env map[string]string, flags ...string) result {
 		return runCLI(t, env, "", append(append([]string{"kv", "get"}, flags...), "app/config")...)
 	}
@@ -79,7 +81,7 @@ func TestTLSFlags(t *testing.T) {
 	}
 	// The CA from a directory of CA certificates.
 	caDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(caDir, "ca.pem"), ca.certPEM, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(caDir, "ca.pem"), ca.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	wantValue(get(nil, "-http-addr=https://"+a.addr, "-ca-path="+caDir, "-client-cert="+certFile, "-client-key="+keyFile))
@@ -93,9 +95,9 @@ func TestTLSFlags(t *testing.T) {
 }
 
 func TestTLSEnvironment(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcerts.NewCA(t)
 	a := newTLSAgent(t, ca)
-	caFile, certFile, keyFile := ca.writeFiles(t, "cli.dc1.consul")
+	caFile, certFile, keyFile := ca.WriteFiles(t, "cli.dc1.consul")
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
 		t.Fatal(err)
