@@ -8,45 +8,9 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"consulate/internal/connlimit"
 )
-
-// connLimiter counts the open connections of each client IP across every
-// listener of a Server (limits.http_max_conns_per_client). As in Consul,
-// loopback clients are not exempt; Unix socket clients have no IP and are
-// not counted.
-type connLimiter struct {
-	max int
-	mu  sync.Mutex
-	n   map[string]int
-}
-
-// acquire counts one more connection from c's IP; false when the client
-// already has max open. release must be called once for each true.
-func (l *connLimiter) acquire(c net.Conn) (ip string, ok bool) {
-	ta, isTCP := c.RemoteAddr().(*net.TCPAddr)
-	if l == nil || l.max <= 0 || !isTCP {
-		return "", true
-	}
-	ip = ta.IP.String()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.n[ip] >= l.max {
-		return ip, false
-	}
-	l.n[ip]++
-	return ip, true
-}
-
-func (l *connLimiter) release(ip string) {
-	if ip == "" {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.n[ip]--; l.n[ip] <= 0 {
-		delete(l.n, ip)
-	}
-}
 
 // tooManyConns is the answer to a connection over the limit, sent before
 // reading anything from it, as Consul's.
@@ -61,7 +25,7 @@ const rejectTimeout = 2 * time.Second
 // server.
 type limitListener struct {
 	net.Listener
-	limits *connLimiter
+	limits *connlimit.Limiter
 	// tls, for an HTTPS listener, is used to speak the 429 over TLS.
 	tls       *tls.Config
 	logger    *slog.Logger
@@ -75,14 +39,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip, ok := l.limits.acquire(c)
+		counted, ip, ok := l.limits.Acquire(c)
 		if ok {
-			if ip == "" {
-				return c, nil
-			}
-			return &countedConn{Conn: c, release: func() { l.limits.release(ip) }}, nil
+			return counted, nil
 		}
-		l.logger.Warn("too many connections from client, refusing with 429", "client", ip, "limit", l.limits.max)
+		l.logger.Warn("too many connections from client, refusing with 429", "client", ip, "limit", l.limits.Max())
 		l.rejecting.Add(1)
 		go func() {
 			defer l.rejecting.Done()
@@ -118,20 +79,6 @@ func reject(c net.Conn, cfg *tls.Config) {
 		r = tc
 	}
 	io.Copy(io.Discard, io.LimitReader(r, 64<<10))
-}
-
-// countedConn releases its client's slot once, on the first Close.
-type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-// Close closes the connection and frees its slot.
-func (c *countedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 // errNoHTTPSConfig fails a TLS handshake while HTTPSConfig returns nil.

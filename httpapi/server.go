@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"consulate/internal/connlimit"
 )
 
 // Server is the HTTP API server.
@@ -19,7 +21,7 @@ type Server struct {
 	agent   Agent
 	logger  *slog.Logger
 	handler http.Handler
-	conns   *connLimiter
+	conns   *connlimit.Limiter
 
 	mu        sync.Mutex
 	servers   []*http.Server
@@ -43,7 +45,7 @@ func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http")}
 	s.handler = s.routes()
-	s.conns = &connLimiter{max: cfg.MaxConnsPerClient, n: make(map[string]int)}
+	s.conns = connlimit.New(cfg.MaxConnsPerClient)
 	return s, nil
 }
 

@@ -19,26 +19,7 @@ func benchSetup(b *testing.B) (*testServer, *Pool) {
 // one loopback session.
 func BenchmarkCallParallel(b *testing.B) {
 	srv, p := benchSetup(b)
-	b.SetParallelism(8)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		in := echoArgs{S: "service-web", D: time.Second, M: map[string]string{"env": "prod"}}
-		var out echoArgs
-		for pb.Next() {
-			if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
-	b.StopTimer()
-	if got := srv.ln.accepted.Load(); got != 1 {
-		b.Fatalf("accepted %d connections, want 1", got)
-	}
+	parallelCalls(b, srv, p)
 }
 
 // BenchmarkCallSerial is one caller at a time: the round-trip latency.
@@ -88,26 +69,7 @@ func BenchmarkCallParallelTLS(b *testing.B) {
 	if err := p.Call(context.Background(), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		b.Fatal(err)
 	}
-	b.SetParallelism(8)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		in := echoArgs{S: "service-web", D: time.Second, M: map[string]string{"env": "prod"}}
-		var out echoArgs
-		for pb.Next() {
-			if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
-	b.StopTimer()
-	if got := srv.ln.accepted.Load(); got != 1 {
-		b.Fatalf("accepted %d connections, want 1", got)
-	}
+	parallelCalls(b, srv, p)
 }
 
 // BenchmarkTLSHandshake is a new TLS session per iteration (dial, TLS
@@ -132,4 +94,30 @@ func BenchmarkTLSHandshake(b *testing.B) {
 		p.CloseSession(srv.addr)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
+}
+
+// parallelCalls runs b.N calls from 8×GOMAXPROCS goroutines over p's one
+// pooled session to srv and reports calls per second.
+func parallelCalls(b *testing.B, srv *testServer, p *Pool) {
+	b.Helper()
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		in := echoArgs{S: "service-web", D: time.Second, M: map[string]string{"env": "prod"}}
+		var out echoArgs
+		for pb.Next() {
+			if err := p.Call(ctx, "dc1", srv.addr, "Test.Echo", &in, &out); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+	b.StopTimer()
+	if got := srv.ln.accepted.Load(); got != 1 {
+		b.Fatalf("accepted %d connections, want 1", got)
+	}
 }

@@ -3,7 +3,6 @@ package rpcmux
 import (
 	"errors"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -82,75 +81,6 @@ func onePerSecond(last *atomic.Int64, now time.Time) bool {
 		return false
 	}
 	return last.CompareAndSwap(l, now.UnixNano())
-}
-
-// connLimiter counts open connections per client IP.
-type connLimiter struct {
-	max int // 0: unlimited
-
-	// mu guards perIP and total.
-	mu    sync.Mutex
-	perIP map[string]int
-	total int
-}
-
-// acquire takes a slot for ip, or reports false when ip is at the cap.
-func (l *connLimiter) acquire(ip string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.max > 0 && l.perIP[ip] >= l.max {
-		return false
-	}
-	if l.perIP == nil {
-		l.perIP = make(map[string]int)
-	}
-	l.perIP[ip]++
-	l.total++
-	return true
-}
-
-func (l *connLimiter) release(ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.perIP[ip] <= 1 {
-		delete(l.perIP, ip)
-	} else {
-		l.perIP[ip]--
-	}
-	l.total--
-}
-
-func (l *connLimiter) open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total
-}
-
-// remoteIP is the IP part of c's remote address; the whole address when
-// it has no port.
-func remoteIP(c net.Conn) string {
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	a := c.RemoteAddr().String()
-	if host, _, err := net.SplitHostPort(a); err == nil {
-		return host
-	}
-	return a
-}
-
-// countedConn gives its client IP's slot back when it is first closed,
-// by whichever owner closes it (the mux, yamux, or the Raft transport).
-type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *countedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 // yamuxHeaderSize is the size of a yamux frame header: version, type,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 
+	"consulate/internal/connlimit"
 	"consulate/structs"
 )
 
@@ -37,7 +38,7 @@ type Mux struct {
 	logger *slog.Logger
 	codec  *wireCodec
 	raft   *RaftLayer
-	limit  connLimiter
+	limit  *connlimit.Limiter
 	stats  muxCounters
 
 	// baseCtx is the parent of every handler's ctx; cancelled on Shutdown.
@@ -74,7 +75,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		shutdownCh: make(chan struct{}),
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[io.Closer]struct{}),
-		limit:      connLimiter{max: cfg.MaxConnsPerClient},
+		limit:      connlimit.New(cfg.MaxConnsPerClient),
 	}
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
@@ -148,8 +149,8 @@ func (m *Mux) Serve(ln net.Listener) error {
 // closed at once, before a byte is read; otherwise the returned conn gives
 // its slot back when closed.
 func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
-	ip := remoteIP(conn)
-	if !m.limit.acquire(ip) {
+	counted, _, ok := m.limit.Acquire(conn)
+	if !ok {
 		conn.Close()
 		m.stats.connsRejected.Add(1)
 		if m.stats.warnAllowed(time.Now()) {
@@ -159,13 +160,13 @@ func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
 		}
 		return nil, false
 	}
-	return &countedConn{Conn: conn, release: func() { m.limit.release(ip) }}, true
+	return counted, true
 }
 
 // Stats returns the port's counters.
 func (m *Mux) Stats() MuxStats {
 	return MuxStats{
-		Conns:                m.limit.open(),
+		Conns:                m.limit.Open(),
 		ConnsRejected:        m.stats.connsRejected.Load(),
 		HandshakeTimeouts:    m.stats.handshakeTimeouts.Load(),
 		IdleClosed:           m.stats.idleClosed.Load(),
