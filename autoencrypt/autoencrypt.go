@@ -71,7 +71,9 @@ type Client struct {
 	deps   Deps
 	logger *slog.Logger
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// obtained is when the current certificate was installed.
+	obtained time.Time
 	cancel   context.CancelFunc
 	done     chan struct{}
 	shutdown bool
@@ -81,10 +83,10 @@ type Client struct {
 func New(cfg Config, deps Deps) (*Client, error) {
 	var errs []error
 	if cfg.Datacenter == "" || cfg.NodeName == "" {
-		errs = append(errs, errors.New("Datacenter and NodeName are required"))
+		errs = append(errs, errors.New("a datacenter and a node name are required"))
 	}
 	if cfg.Servers == nil {
-		errs = append(errs, errors.New("Servers is required"))
+		errs = append(errs, errors.New("a Servers function is required"))
 	}
 	if cfg.CallTimeout <= 0 || cfg.RetryMin <= 0 || cfg.RetryMax < cfg.RetryMin {
 		errs = append(errs, fmt.Errorf("CallTimeout and 0 < RetryMin <= RetryMax are required, got %v, %v, %v", cfg.CallTimeout, cfg.RetryMin, cfg.RetryMax))
@@ -176,7 +178,13 @@ func (c *Client) request(ctx context.Context, call func(context.Context, *struct
 		return errors.New("server returned no certificate")
 	}
 	roots := append(append([]string(nil), reply.ManualCARoots...), reply.Roots...)
-	return c.deps.TLS.SetAutoEncrypt([]byte(reply.IssuedCert.CertPEM), []byte(keyPEM), roots)
+	if err := c.deps.TLS.SetAutoEncrypt([]byte(reply.IssuedCert.CertPEM), []byte(keyPEM), roots); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.obtained = time.Now()
+	c.mu.Unlock()
+	return nil
 }
 
 // Start runs the renewal loop until Shutdown.
@@ -194,9 +202,16 @@ func (c *Client) Start() {
 	}()
 }
 
-// renewAt is when a certificate valid in [nb, na] is renewed: half way.
-func renewAt(nb, na time.Time) time.Time {
-	return nb.Add(na.Sub(nb) / 2)
+// renewAt is when a certificate valid until na, obtained at obtained (or
+// valid from nb, if later), is renewed: half way through what was left.
+// (Certificates are backdated a little for clock skew, so nb alone would
+// renew short-lived ones too early.)
+func renewAt(obtained, nb, na time.Time) time.Time {
+	from := obtained
+	if nb.After(from) {
+		from = nb
+	}
+	return from.Add(na.Sub(from) / 2)
 }
 
 func (c *Client) renewLoop(ctx context.Context) {
@@ -204,7 +219,10 @@ func (c *Client) renewLoop(ctx context.Context) {
 	for {
 		wait := c.cfg.RetryMin
 		if leaf := c.deps.TLS.AutoEncryptLeaf(); leaf != nil {
-			wait = max(time.Until(renewAt(leaf.NotBefore, leaf.NotAfter)), 0)
+			c.mu.Lock()
+			obtained := c.obtained
+			c.mu.Unlock()
+			wait = max(time.Until(renewAt(obtained, leaf.NotBefore, leaf.NotAfter)), c.cfg.RetryMin)
 		}
 		select {
 		case <-ctx.Done():
