@@ -16,6 +16,10 @@ import (
 	"consulate/structs"
 )
 
+// ErrNoServers is returned by Bootstrap when there is no server address
+// to ask (auto_encrypt asks the -join / -retry-join addresses).
+var ErrNoServers = errors.New("autoencrypt: no server addresses to ask for a certificate: set -join or -retry-join")
+
 // ErrInvalidConfig is wrapped by every error New returns for a bad config.
 var ErrInvalidConfig = errors.New("autoencrypt: invalid config")
 
@@ -112,6 +116,9 @@ func New(cfg Config, deps Deps) (*Client, error) {
 func (c *Client) Bootstrap(ctx context.Context) error {
 	if _, err := c.deps.TLS.AutoEncryptDialConfig(); err != nil {
 		return err // no CA: nothing to retry
+	}
+	if len(c.cfg.Servers()) == 0 {
+		return ErrNoServers
 	}
 	backoff := c.cfg.RetryMin
 	for attempt := 1; ; attempt++ {

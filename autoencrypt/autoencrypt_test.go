@@ -3,6 +3,7 @@ package autoencrypt
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,6 +39,32 @@ func TestRenewAt(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	if _, err := New(DefaultConfig(), Deps{}); err == nil {
 		t.Fatal("empty config accepted")
+	}
+}
+
+func TestBootstrapWithoutServersFailsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	caPEM, _, err := tlsutil.GenerateCA(tlsutil.CAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, []byte(caPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := tlsutil.NewConfigurator(tlsutil.Config{Datacenter: "dc1", InternalRPC: tlsutil.ProtocolConfig{CAFile: caFile}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Datacenter, cfg.NodeName = "dc1", "n"
+	cfg.Servers = func() []string { return nil }
+	c, err := New(cfg, Deps{TLS: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bootstrap(context.Background()); !errors.Is(err, ErrNoServers) {
+		t.Fatalf("%v, want ErrNoServers", err)
 	}
 }
 
