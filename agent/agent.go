@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"consulate/autoencrypt"
 	"consulate/cache"
 	"consulate/config"
 	"consulate/dns"
@@ -54,7 +55,8 @@ type Agent struct {
 	nodeID string
 
 	tls          *tlsutil.Configurator
-	rpcRate      *rate.Limiter // limits.rpc_rate on a client; nil when unlimited
+	autoEncrypt  *autoencrypt.Client // auto_encrypt.tls on a client; nil otherwise
+	rpcRate      *rate.Limiter       // limits.rpc_rate on a client; nil when unlimited
 	pool         *rpcmux.Pool
 	server       *server.Server
 	router       *federation.Router
@@ -180,6 +182,11 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.localServers = federation.NewLocalServers(a.pool, structs.Datacenter(rt.Datacenter))
+	// auto_encrypt: the certificate comes before anything talks to the
+	// servers.
+	if err := a.startAutoEncrypt(ctx); err != nil {
+		return err
+	}
 
 	if err := a.startLAN(); err != nil {
 		return err

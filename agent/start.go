@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -58,6 +59,8 @@ func (a *Agent) startServer() error {
 	scfg.RequestLimitsWriteRate = rt.RequestLimitsWriteRate
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
+	scfg.AutoEncryptAllowTLS = rt.TLS.AutoEncryptAllowTLS
+	scfg.Domain = strings.TrimSuffix(rt.DNSDomain, ".")
 	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())
 	if err != nil {
 		return fmt.Errorf("server port: %w", err)
@@ -71,6 +74,7 @@ func (a *Agent) startServer() error {
 		Members:        a.lanMembers,
 		LANKeyring:     a.lan,
 		WANKeyring:     server.KeyringFunc(a.wanKeyring),
+		AutoEncrypt:    a.tls,
 	})
 	if err != nil {
 		ln.Close()
@@ -274,6 +278,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.server != nil {
 			a.server.Shutdown(ctx)
+		}
+		if a.autoEncrypt != nil {
+			a.autoEncrypt.Shutdown(ctx)
 		}
 		if a.pool != nil {
 			a.pool.Shutdown(ctx)

@@ -27,6 +27,9 @@ const (
 	CoordinateBatchUpdateType
 	PreparedQueryRequestType
 	TombstoneReapType
+	// AutoEncryptCASetType stores the auto-encrypt signing CA
+	// (structs.AutoEncryptCA) unless one exists already.
+	AutoEncryptCASetType
 )
 
 func (t MessageType) String() string {
@@ -47,6 +50,8 @@ func (t MessageType) String() string {
 		return "PreparedQuery"
 	case TombstoneReapType:
 		return "TombstoneReap"
+	case AutoEncryptCASetType:
+		return "AutoEncryptCASet"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -174,6 +179,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 			return f.decodeErr(t, err)
 		}
 		return errOrNil(st.ReapTombstones(req.ReapIndex))
+	case AutoEncryptCASetType:
+		var req structs.AutoEncryptCA
+		if err := f.decode(body, &req); err != nil {
+			return f.decodeErr(t, err)
+		}
+		ok, err := st.AutoEncryptCASet(idx, &req)
+		if err != nil {
+			return err
+		}
+		return ok
 	}
 	f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", idx)
 	return fmt.Errorf("%w: %d", ErrUnknownMessage, uint8(t))

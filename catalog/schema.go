@@ -19,6 +19,9 @@ const (
 	tableSessionChecks = "session_checks"
 	tableCoordinates   = "coordinates"
 	tablePreparedQuery = "prepared_queries"
+	// tableAutoEncryptCA holds the one auto-encrypt signing CA (with its
+	// private key); no read of the HTTP API reaches it.
+	tableAutoEncryptCA = "auto_encrypt_ca"
 	// tableLockDelays is advisory state, not replicated through snapshots:
 	// when a session is destroyed, its locks cannot be taken again until
 	// its LockDelay passes (checked by the leader before a lock).
@@ -110,6 +113,9 @@ func schema() *memdb.DBSchema {
 		tablePreparedQuery: {Name: tablePreparedQuery, Indexes: map[string]*memdb.IndexSchema{
 			"id":   {Name: "id", Unique: true, Indexer: id("ID", false)},
 			"name": {Name: "name", Unique: true, AllowMissing: true, Indexer: id("Name", true)},
+		}},
+		tableAutoEncryptCA: {Name: tableAutoEncryptCA, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: id("ID", false)},
 		}},
 		tableLockDelays: {Name: tableLockDelays, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: id("Key", false)},

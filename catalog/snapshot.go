@@ -32,6 +32,8 @@ const (
 	// recPreparedQuery comes after recEnd so earlier values keep their
 	// meaning in existing snapshots.
 	recPreparedQuery
+	// recAutoEncryptCA is the auto-encrypt signing CA.
+	recAutoEncryptCA
 )
 
 // snapshotHeader opens a snapshot stream.
@@ -55,7 +57,8 @@ var snapTables = []struct {
 }{
 	{tableNodes, recNode}, {tableServices, recService}, {tableChecks, recCheck},
 	{tableSessions, recSession}, {tableKVs, recKV}, {tableTombstones, recTombstone},
-	{tableCoordinates, recCoordinate}, {tablePreparedQuery, recPreparedQuery}, {tableIndex, recIndex},
+	{tableCoordinates, recCoordinate}, {tablePreparedQuery, recPreparedQuery}, {tableAutoEncryptCA, recAutoEncryptCA},
+	{tableIndex, recIndex},
 }
 
 // Persist writes the stream: header, then (type, row) pairs, then recEnd.
@@ -163,11 +166,16 @@ func restoreRecord(txn *memdb.Txn, dec *codec.Decoder, rt recordType) error {
 		row, table = &indexRow{}, tableIndex
 	case recPreparedQuery:
 		row, table = &structs.PreparedQuery{}, tablePreparedQuery
+	case recAutoEncryptCA:
+		row, table = &structs.AutoEncryptCA{}, tableAutoEncryptCA
 	default:
 		return fmt.Errorf("catalog: restore: unknown record type %d", rt)
 	}
 	if err := dec.Decode(row); err != nil {
 		return fmt.Errorf("catalog: restore %s: %w", table, err)
+	}
+	if ca, ok := row.(*structs.AutoEncryptCA); ok && (ca.ID != structs.AutoEncryptCAID || ca.CertPEM == "" || ca.KeyPEM == "") {
+		return fmt.Errorf("catalog: restore %s: incomplete auto-encrypt CA", table)
 	}
 	if sr, ok := row.(*serviceRow); ok && sr.NS == nil {
 		return fmt.Errorf("catalog: restore %s: service row without service", table)

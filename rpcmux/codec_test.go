@@ -15,7 +15,7 @@ import (
 )
 
 func TestRPCTypeString(t *testing.T) {
-	cases := map[RPCType]string{RPCPlain: "rpc", RPCRaft: "raft", RPCMultiplex: "multiplex", RPCTLS: "tls", 7: "unknown(7)"}
+	cases := map[RPCType]string{RPCPlain: "rpc", RPCRaft: "raft", RPCMultiplex: "multiplex", RPCTLS: "tls", RPCTLSInsecure: "tls-insecure", 9: "unknown(9)"}
 	for typ, want := range cases {
 		if got := typ.String(); got != want {
 			t.Errorf("RPCType(%d).String() = %q, want %q", byte(typ), got, want)

@@ -88,6 +88,15 @@ type Config struct {
 	// log line. verify_server_hostname uses it so that a client
 	// certificate cannot pose as a server.
 	VerifyRaftPeer func(tls.ConnectionState) error
+	// InsecureTLS returns the config a connection opening with
+	// RPCTLSInsecure is served with: the server's certificate and no
+	// client certificate asked for. Nil, or returning nil, refuses such
+	// connections. RequireTLS does not refuse them: they are TLS.
+	InsecureTLS func() *tls.Config
+	// InsecureAllowed reports the methods served on an RPCTLSInsecure
+	// connection; any other is answered with structs.ErrPermissionDenied.
+	// Nil allows none.
+	InsecureAllowed func(structs.Method) bool
 }
 
 // DefaultConfig returns the server-side defaults.

@@ -245,13 +245,16 @@ func (m *Mux) handleConn(conn net.Conn) {
 			return
 		}
 		m.serveProto(conn, t, remote)
-	case RPCTLS:
+	case RPCTLS, RPCTLSInsecure:
 		var cfg *tls.Config
-		if m.cfg.TLS != nil {
+		if t == RPCTLS && m.cfg.TLS != nil {
 			cfg = m.cfg.TLS()
 		}
+		if t == RPCTLSInsecure && m.cfg.InsecureTLS != nil {
+			cfg = m.cfg.InsecureTLS()
+		}
 		if cfg == nil {
-			m.logger.Warn("TLS connection attempted but TLS is not configured; closing", "remote", remote)
+			m.logger.Warn("TLS connection attempted but TLS is not configured; closing", "remote", remote, "protocol", t.String())
 			m.closeConn(conn)
 			return
 		}
@@ -287,6 +290,21 @@ func (m *Mux) handleConn(conn net.Conn) {
 			} else {
 				m.logger.Debug("TLS connection closed before protocol byte", "remote", remote, "error", err)
 			}
+			m.closeConn(tc)
+			return
+		}
+		if t == RPCTLSInsecure {
+			if inner := RPCType(first[0]); inner != RPCPlain {
+				m.logger.Warn("only plain RPC is served over TLS without a client certificate; closing",
+					"remote", remote, "protocol", inner.String())
+				m.closeConn(tc)
+				return
+			}
+			allowed := m.cfg.InsecureAllowed
+			if allowed == nil {
+				allowed = func(structs.Method) bool { return false }
+			}
+			m.serveCallsOnly(tc, remote, tc, allowed)
 			m.closeConn(tc)
 			return
 		}
@@ -447,6 +465,12 @@ type frameOrErr struct {
 // after each call the read deadline becomes PlainIdleTimeout, and while a
 // call runs there is none, so a long blocking query is not cut off.
 func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) {
+	m.serveCallsOnly(rwc, remote, plain, nil)
+}
+
+// serveCallsOnly is serveCalls serving only the methods allowed allows
+// (nil: all); any other is answered with structs.ErrPermissionDenied.
+func (m *Mux) serveCallsOnly(rwc io.ReadWriteCloser, remote string, plain net.Conn, allowed func(structs.Method) bool) {
 	ctx, cancel := context.WithCancel(m.baseCtx)
 	defer cancel()
 	frames := make(chan frameOrErr)
@@ -514,7 +538,7 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 		if plain != nil {
 			_ = plain.SetReadDeadline(time.Time{})
 		}
-		if !m.serveOne(ctx, rwc, f.payload, remote) {
+		if !m.serveOneOnly(ctx, rwc, f.payload, remote, allowed) {
 			return
 		}
 		if plain != nil {
@@ -526,6 +550,12 @@ func (m *Mux) serveCalls(rwc io.ReadWriteCloser, remote string, plain net.Conn) 
 // serveOne decodes, runs and answers one call. It returns false when the
 // stream can no longer be used.
 func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote string) bool {
+	return m.serveOneOnly(ctx, w, payload, remote, nil)
+}
+
+// serveOneOnly is serveOne refusing the methods allowed does not allow
+// (nil: all allowed).
+func (m *Mux) serveOneOnly(ctx context.Context, w io.Writer, payload []byte, remote string, allowed func(structs.Method) bool) bool {
 	dec := m.codec.decoder(payload)
 	defer dec.release()
 
@@ -536,7 +566,14 @@ func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote 
 		return false
 	}
 
-	reply, err := m.dispatch(ctx, &hdr, dec)
+	var reply any
+	var err error
+	if allowed != nil && !allowed(hdr.Method) {
+		m.logger.Warn("method not allowed over TLS without a client certificate", "method", hdr.Method, "remote", remote)
+		err = fmt.Errorf("%w: %s needs a client certificate", structs.ErrPermissionDenied, hdr.Method)
+	} else {
+		reply, err = m.dispatch(ctx, &hdr, dec)
+	}
 	resp := responseHeader{Seq: hdr.Seq}
 	if err != nil {
 		resp.Error = toRemote(err)

@@ -18,6 +18,12 @@ const (
 	// one of the protocol bytes above. It is refused when TLS is not
 	// configured (Config.TLS).
 	RPCTLS RPCType = 3
+	// RPCTLSInsecure starts a TLS handshake in which the server asks for
+	// no client certificate (Consul's byte for auto_encrypt); inside TLS
+	// only RPCPlain is accepted, and only the methods
+	// Config.InsecureAllowed allows are served. It is refused when
+	// Config.InsecureTLS is not set.
+	RPCTLSInsecure RPCType = 7
 )
 
 // String returns the protocol's name.
@@ -31,6 +37,8 @@ func (t RPCType) String() string {
 		return "multiplex"
 	case RPCTLS:
 		return "tls"
+	case RPCTLSInsecure:
+		return "tls-insecure"
 	}
 	return "unknown(" + strconv.Itoa(int(t)) + ")"
 }

@@ -85,6 +85,15 @@ type Config struct {
 	// per second allowed; +Inf (math.Inf(1)) is unlimited.
 	RequestLimitsReadRate  float64
 	RequestLimitsWriteRate float64
+	// AutoEncryptAllowTLS is auto_encrypt.allow_tls: the server signs
+	// client agents' certificates (AutoEncrypt.Sign, served also over TLS
+	// without a client certificate) with a CA kept in Raft. It needs
+	// Deps.AutoEncrypt.
+	AutoEncryptAllowTLS bool
+	// AutoEncryptCertTTL is the validity of the certificates it signs.
+	AutoEncryptCertTTL time.Duration
+	// Domain is the DNS domain ("consul") of the names in certificates.
+	Domain string
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -109,6 +118,8 @@ func DefaultConfig() *Config {
 		RequestLimitsMode:      RequestLimitsDisabled,
 		RequestLimitsReadRate:  math.Inf(1),
 		RequestLimitsWriteRate: math.Inf(1),
+		AutoEncryptCertTTL:     72 * time.Hour,
+		Domain:                 "consul",
 	}
 }
 
@@ -140,6 +151,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: dead server grace must not be negative", ErrInvalidConfig)
 	case c.UserEventSizeLimit <= 0:
 		return fmt.Errorf("%w: user event size limit must be positive", ErrInvalidConfig)
+	case c.AutoEncryptAllowTLS && c.AutoEncryptCertTTL <= 0:
+		return fmt.Errorf("%w: auto-encrypt certificate TTL must be positive", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}

@@ -55,6 +55,7 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 
 		structs.MethodEventFire:        ep(routeLocal, s.eventFire),
 		structs.MethodKeyringOperation: ep(routeLocal, s.keyringOperation),
+		structs.MethodAutoEncryptSign:  ep(routeLocal, s.autoEncryptSign),
 
 		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
 		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),

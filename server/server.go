@@ -75,6 +75,10 @@ type Deps struct {
 	// pool is done.
 	LANKeyring Keyring
 	WANKeyring Keyring
+	// AutoEncrypt is the agent's TLS configuration as
+	// Config.AutoEncryptAllowTLS needs it; required with it, unused
+	// without.
+	AutoEncrypt AutoEncryptTLS
 }
 
 // ErrNotStarted is returned by RPC before Start and after Shutdown.
@@ -90,6 +94,7 @@ type Server struct {
 	wanCoords func() []*structs.DatacenterMap
 
 	lanKeyring, wanKeyring Keyring
+	autoTLS                AutoEncryptTLS
 
 	// ln and mux are the server port (nil without Deps.Listener).
 	ln       net.Listener
@@ -169,6 +174,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		wanCoords:     deps.WANCoordinates,
 		lanKeyring:    deps.LANKeyring,
 		wanKeyring:    deps.WANKeyring,
+		autoTLS:       deps.AutoEncrypt,
 		ln:            deps.Listener,
 		members:       deps.Members,
 		reconcileCh:   make(chan struct{}, 1),
@@ -181,8 +187,16 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	s.sessions = newSessionTimers(s)
 	s.endpoints = s.buildEndpoints()
 	s.limiter = newRequestLimiter(cfg.RequestLimitsMode, cfg.RequestLimitsReadRate, cfg.RequestLimitsWriteRate, logger)
+	if cfg.AutoEncryptAllowTLS && deps.AutoEncrypt == nil {
+		return nil, fmt.Errorf("%w: auto_encrypt.allow_tls needs the agent's TLS configuration (Deps.AutoEncrypt)", ErrInvalidConfig)
+	}
 	if s.ln != nil {
-		mux, err := rpcmux.New(cfg.RPC, s, logger)
+		rpcCfg := cfg.RPC
+		if cfg.AutoEncryptAllowTLS {
+			rpcCfg.InsecureTLS = deps.AutoEncrypt.InsecureRPCConfig
+			rpcCfg.InsecureAllowed = func(m structs.Method) bool { return m == structs.MethodAutoEncryptSign }
+		}
+		mux, err := rpcmux.New(rpcCfg, s, logger)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
@@ -277,6 +291,9 @@ func (s *Server) Start(ctx context.Context) error {
 	})
 	r.RegisterObserver(s.observer)
 	s.started = true
+	if s.cfg.AutoEncryptAllowTLS {
+		s.wg.Go(s.autoEncryptCALoop)
+	}
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()

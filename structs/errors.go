@@ -61,6 +61,7 @@ const (
 	CodeNotFound      = "not-found"
 	CodeBadRequest    = "bad-request"
 	CodeRateLimited   = "rate-limited"
+	CodePermission    = "permission-denied"
 
 	// Codes the RPC layer (rpcmux) sets for failures that have no
 	// sentinel in this package; the calling side maps them back to
@@ -100,6 +101,8 @@ func ErrorCode(err error) string {
 		return CodeNotFound
 	case errors.Is(err, ErrRateLimited):
 		return CodeRateLimited
+	case errors.Is(err, ErrPermissionDenied):
+		return CodePermission
 	case errors.As(err, &bad):
 		return CodeBadRequest
 	}
@@ -133,6 +136,8 @@ func (e *RemoteError) Is(target error) bool {
 		return target == ErrNotFound
 	case CodeRateLimited:
 		return target == ErrRateLimited
+	case CodePermission:
+		return target == ErrPermissionDenied
 	}
 	return false
 }

@@ -85,6 +85,7 @@ type protoState struct {
 	prefix               string
 	cert                 *tls.Certificate // nil: none configured
 	pool                 *x509.CertPool   // nil: no CA
+	caPEMs               []string         // the CA certificates of pool, PEM encoded
 	verifyIncoming       bool
 	verifyOutgoing       bool
 	verifyServerHostname bool
@@ -103,6 +104,12 @@ type state struct {
 type Configurator struct {
 	logger *slog.Logger
 	st     atomic.Pointer[state]
+	// extra are roots trusted for incoming internal RPC in addition to
+	// the configured CA (a server's auto-encrypt CA); nil: none.
+	extra atomic.Pointer[extraRoots]
+	// auto is the certificate auto_encrypt obtained (a client's); nil:
+	// none. Neither survives in nor depends on the files Update reloads.
+	auto atomic.Pointer[autoState]
 }
 
 // NewConfigurator loads and checks every file cfg names. A nil logger
@@ -169,7 +176,7 @@ func (c *Configurator) loadProtocol(prefix string, pc ProtocolConfig, internal b
 	if ps.cert, err = c.loadKeyPair(prefix, pc.CertFile, pc.KeyFile); err != nil {
 		return ps, err
 	}
-	if ps.pool, err = c.loadCAs(prefix, pc.CAFile, pc.CAPath); err != nil {
+	if ps.pool, ps.caPEMs, err = c.loadCAs(prefix, pc.CAFile, pc.CAPath); err != nil {
 		return ps, err
 	}
 	if ps.verifyIncoming {
@@ -242,16 +249,17 @@ func (c *Configurator) loadKeyPair(prefix, certFile, keyFile string) (*tls.Certi
 
 // loadCAs builds the CA pool. As in Consul, ca_file wins over ca_path; in
 // ca_path every regular file (recursively) must hold PEM certificates.
-func (c *Configurator) loadCAs(prefix, caFile, caPath string) (*x509.CertPool, error) {
+func (c *Configurator) loadCAs(prefix, caFile, caPath string) (*x509.CertPool, []string, error) {
 	if caFile == "" && caPath == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pool := x509.NewCertPool()
+	var pems []string
 	if caFile != "" {
 		if caPath != "" {
 			c.logger.Warn("both ca_file and ca_path are set; ca_path is ignored, as in Consul", "key", prefix+".ca_path", "path", caPath)
 		}
-		return pool, addCAFile(pool, prefix+".ca_file", caFile)
+		return pool, pems, addCAFile(pool, &pems, prefix+".ca_file", caFile)
 	}
 	key := prefix + ".ca_path"
 	var files []string
@@ -265,21 +273,21 @@ func (c *Configurator) loadCAs(prefix, caFile, caPath string) (*x509.CertPool, e
 		return nil
 	})
 	if err != nil {
-		return nil, &ConfigError{Key: key, File: caPath, Err: err}
+		return nil, nil, &ConfigError{Key: key, File: caPath, Err: err}
 	}
 	if len(files) == 0 {
-		return nil, &ConfigError{Key: key, File: caPath, Err: errors.New("no CA files found in the directory")}
+		return nil, nil, &ConfigError{Key: key, File: caPath, Err: errors.New("no CA files found in the directory")}
 	}
 	sort.Strings(files)
 	for _, f := range files {
-		if err := addCAFile(pool, key, f); err != nil {
-			return nil, err
+		if err := addCAFile(pool, &pems, key, f); err != nil {
+			return nil, nil, err
 		}
 	}
-	return pool, nil
+	return pool, pems, nil
 }
 
-func addCAFile(pool *x509.CertPool, key, file string) error {
+func addCAFile(pool *x509.CertPool, pems *[]string, key, file string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return &ConfigError{Key: key, File: file, Err: err}
@@ -299,6 +307,7 @@ func addCAFile(pool *x509.CertPool, key, file string) error {
 			return &ConfigError{Key: key, File: file, Err: fmt.Errorf("parsing certificate: %w", err)}
 		}
 		pool.AddCert(cert)
+		*pems = append(*pems, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.Bytes})))
 		n++
 	}
 	if n == 0 {
@@ -390,7 +399,18 @@ func (c *Configurator) IncomingRPCConfig() *tls.Config {
 	if c.st.Load().rpc.cert == nil {
 		return nil
 	}
-	return c.incoming(func(s *state) *protoState { return &s.rpc }, true)
+	return c.incoming(func(s *state) *protoState { return &s.rpc }, true, false)
+}
+
+// InsecureRPCConfig is the server port's config for connections opened
+// with the TLS-without-client-certificate byte (auto_encrypt's signing
+// requests): the server's certificate, no client certificate asked for.
+// nil when internal RPC has no certificate.
+func (c *Configurator) InsecureRPCConfig() *tls.Config {
+	if c.st.Load().rpc.cert == nil {
+		return nil
+	}
+	return c.incoming(func(s *state) *protoState { return &s.rpc }, true, true)
 }
 
 // IncomingHTTPSConfig is the HTTPS listener's config, or nil when HTTPS has
@@ -400,28 +420,37 @@ func (c *Configurator) IncomingHTTPSConfig() *tls.Config {
 	if c.st.Load().https.cert == nil {
 		return nil
 	}
-	return c.incoming(func(s *state) *protoState { return &s.https }, false)
+	return c.incoming(func(s *state) *protoState { return &s.https }, false, false)
 }
 
 // incoming builds a config whose every handshake is served from the state
 // current at that moment.
-func (c *Configurator) incoming(pick func(*state) *protoState, optionalClientCert bool) *tls.Config {
+//
+// internalRPC also trusts the extra roots (SetExtraIncomingRoots);
+// noClientCert never asks for a client certificate.
+func (c *Configurator) incoming(pick func(*state) *protoState, internalRPC, noClientCert bool) *tls.Config {
 	serve := func() (*tls.Config, error) {
 		ps := pick(c.st.Load())
 		if ps.cert == nil {
 			return nil, fmt.Errorf("tlsutil: %s has no certificate configured", ps.prefix)
 		}
+		pool := ps.pool
+		if internalRPC {
+			pool = c.withExtraRoots(pool)
+		}
 		cfg := &tls.Config{
 			Certificates: []tls.Certificate{*ps.cert},
 			MinVersion:   ps.minVersion,
 			CipherSuites: ps.ciphers,
-			ClientCAs:    ps.pool,
+			ClientCAs:    pool,
 			ClientAuth:   tls.NoClientCert,
 		}
+		optionalClientCert := internalRPC
 		switch {
+		case noClientCert:
 		case ps.verifyIncoming:
 			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		case optionalClientCert && ps.pool != nil:
+		case optionalClientCert && pool != nil:
 			cfg.ClientAuth = tls.VerifyClientCertIfGiven
 		}
 		return cfg, nil
@@ -441,22 +470,42 @@ func (c *Configurator) incoming(pick func(*state) *protoState, optionalClientCer
 func (c *Configurator) OutgoingRPCConfig(dc string) (*tls.Config, error) {
 	s := c.st.Load()
 	ps := s.rpc
-	if !ps.verifyOutgoing {
+	auto := c.auto.Load()
+	if !ps.verifyOutgoing && auto == nil {
 		return nil, nil
 	}
-	if ps.pool == nil {
+	return c.outgoing(s, auto, dc, false)
+}
+
+// outgoing builds the config for dialing a server of dc. Its roots are the
+// configured CA plus those auto_encrypt returned; its client certificate
+// the configured one, else auto_encrypt's, read at handshake time, or
+// none when noClientCert.
+func (c *Configurator) outgoing(s *state, auto *autoState, dc string, noClientCert bool) (*tls.Config, error) {
+	ps := s.rpc
+	pool := ps.pool
+	if auto != nil {
+		pool = auto.roots
+	}
+	if pool == nil {
 		return nil, &ConfigError{Key: ps.prefix + ".verify_outgoing", Err: ErrNoCA}
 	}
 	if dc == "" {
 		dc = s.cfg.Datacenter
 	}
 	cfg := &tls.Config{
-		RootCAs:      ps.pool,
+		RootCAs:      pool,
 		MinVersion:   ps.minVersion,
 		CipherSuites: ps.ciphers,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if noClientCert {
+				return &tls.Certificate{}, nil
+			}
 			if cur := c.st.Load().rpc.cert; cur != nil {
 				return cur, nil
+			}
+			if a := c.auto.Load(); a != nil {
+				return a.cert, nil
 			}
 			return &tls.Certificate{}, nil // none: the server decides
 		},
@@ -468,7 +517,6 @@ func (c *Configurator) OutgoingRPCConfig(dc string) (*tls.Config, error) {
 	// Chain only, as Consul: its node names are not DNS names, so without
 	// verify_server_hostname the name is not checked. Go verifies either
 	// both or nothing, so the chain is checked here by hand.
-	pool := ps.pool
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
@@ -493,7 +541,13 @@ func (c *Configurator) OutgoingRPCConfig(dc string) (*tls.Config, error) {
 // datacenter (server.<dc>.<domain>) when verify_server_hostname is on, so
 // that a client certificate signed by the same CA cannot pose as a server.
 // Without verify_server_hostname it accepts any peer.
+//
+// A certificate that chains only to the auto-encrypt CA (a client agent's)
+// is refused in every case.
 func (c *Configurator) VerifyServerPeer(cs tls.ConnectionState) error {
+	if err := c.refuseAutoEncryptPeer(cs); err != nil {
+		return err
+	}
 	s := c.st.Load()
 	if !s.rpc.verifyServerHostname {
 		return nil
