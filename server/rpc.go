@@ -224,7 +224,7 @@ func (s *Server) raftApply(t catalog.MessageType, msg any) (any, error) {
 		return nil, err
 	}
 	f := s.raft.Apply(buf, s.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	if err := s.await(f); err != nil {
 		return nil, mapApplyErr(err)
 	}
 	resp := f.Response()
@@ -265,7 +265,7 @@ func badRequest(format string, a ...any) error {
 func (s *Server) blockingQuery(ctx context.Context, opts *structs.QueryOptions, meta *structs.QueryMeta,
 	fn func(ws memdb.WatchSet, st *catalog.Store) error) error {
 	if opts.RequireConsistent {
-		if err := s.raft.VerifyLeader().Error(); err != nil {
+		if err := s.await(s.raft.VerifyLeader()); err != nil {
 			return mapRaftErr(err)
 		}
 	}

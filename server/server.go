@@ -347,7 +347,7 @@ func (s *Server) establishLeadership() {
 	// its whole term; retry a few times, then hand leadership on.
 	var err error
 	for attempt := 0; attempt < 5 && s.IsLeader() && s.shutdownCtx.Err() == nil; attempt++ {
-		if err = s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err == nil {
+		if err = s.await(s.raft.Barrier(s.cfg.ApplyTimeout)); err == nil {
 			break
 		}
 		s.logger.Error("barrier after gaining leadership failed", "error", err, "attempt", attempt+1)
@@ -466,7 +466,7 @@ func (s *Server) AddVoter(id raft.ServerID, addr raft.ServerAddress) error {
 	if s.raft == nil {
 		return ErrNotStarted
 	}
-	return mapRaftErr(s.raft.AddVoter(id, addr, 0, s.cfg.ApplyTimeout).Error())
+	return mapRaftErr(s.await(s.raft.AddVoter(id, addr, 0, s.cfg.ApplyTimeout)))
 }
 
 // RemoveServer removes a server from the Raft configuration; it must be
@@ -475,7 +475,7 @@ func (s *Server) RemoveServer(id raft.ServerID) error {
 	if s.raft == nil {
 		return ErrNotStarted
 	}
-	return mapRaftErr(s.raft.RemoveServer(id, 0, s.cfg.ApplyTimeout).Error())
+	return mapRaftErr(s.await(s.raft.RemoveServer(id, 0, s.cfg.ApplyTimeout)))
 }
 
 // Stats returns raft's stats under "raft" and the server's under "consul".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ func startServer(t *testing.T, cfg *Config, deps Deps) *Server {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+			buf := make([]byte, 1<<20)
+			t.Errorf("shutdown: %v\n%s", err, buf[:runtime.Stack(buf, true)])
 		}
 	})
 	return s

@@ -62,7 +62,7 @@ func (s *Server) SnapshotSave(w io.Writer) (uint64, error) {
 // nothing changed since it.
 func (s *Server) openSnapshot() (*raft.SnapshotMeta, io.ReadCloser, error) {
 	fut := s.raft.Snapshot()
-	if err := fut.Error(); err == nil {
+	if err := s.await(fut); err == nil {
 		return fut.Open()
 	} else if !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil, nil, fmt.Errorf("server: snapshot: %w", err)
