@@ -18,6 +18,9 @@ var (
 	ErrNotFound      = errors.New("not found")
 	//lint:ignore ST1005 Consul's exact text; clients match on it.
 	ErrPermissionDenied = errors.New("Permission denied")
+	// ErrACLNotFound is a token secret nobody knows; the HTTP API answers
+	// it 403 "ACL not found", which the official client recognises.
+	ErrACLNotFound = errors.New("ACL not found")
 	// ErrUnreachable means a call never reached its server (the dial
 	// failed), so retrying it elsewhere cannot apply it twice.
 	ErrUnreachable = errors.New("server unreachable")
@@ -62,6 +65,7 @@ const (
 	CodeBadRequest    = "bad-request"
 	CodeRateLimited   = "rate-limited"
 	CodePermission    = "permission-denied"
+	CodeACLNotFound   = "acl-not-found"
 
 	// Codes the RPC layer (rpcmux) sets for failures that have no
 	// sentinel in this package; the calling side maps them back to
@@ -103,6 +107,8 @@ func ErrorCode(err error) string {
 		return CodeRateLimited
 	case errors.Is(err, ErrPermissionDenied):
 		return CodePermission
+	case errors.Is(err, ErrACLNotFound):
+		return CodeACLNotFound
 	case errors.As(err, &bad):
 		return CodeBadRequest
 	}
@@ -136,6 +142,8 @@ func (e *RemoteError) Is(target error) bool {
 		return target == ErrNotFound
 	case CodeRateLimited:
 		return target == ErrRateLimited
+	case CodeACLNotFound:
+		return target == ErrACLNotFound
 	case CodePermission:
 		return target == ErrPermissionDenied
 	}

@@ -67,6 +67,23 @@ const (
 	MethodPreparedQueryExecute       Method = "PreparedQuery.Execute"
 	MethodPreparedQueryExecuteRemote Method = "PreparedQuery.ExecuteRemote"
 	MethodPreparedQueryExplain       Method = "PreparedQuery.Explain"
+
+	// ACL methods; types in acl.go.
+	MethodACLBootstrap         Method = "ACL.Bootstrap"
+	MethodACLTokenSet          Method = "ACL.TokenSet"
+	MethodACLTokenRead         Method = "ACL.TokenRead"
+	MethodACLTokenDelete       Method = "ACL.TokenDelete"
+	MethodACLTokenList         Method = "ACL.TokenList"
+	MethodACLPolicySet         Method = "ACL.PolicySet"
+	MethodACLPolicyRead        Method = "ACL.PolicyRead"
+	MethodACLPolicyDelete      Method = "ACL.PolicyDelete"
+	MethodACLPolicyList        Method = "ACL.PolicyList"
+	MethodACLRoleSet           Method = "ACL.RoleSet"
+	MethodACLRoleRead          Method = "ACL.RoleRead"
+	MethodACLRoleDelete        Method = "ACL.RoleDelete"
+	MethodACLRoleList          Method = "ACL.RoleList"
+	MethodACLResolve           Method = "ACL.Resolve"
+	MethodACLReplicationStatus Method = "ACL.ReplicationStatus"
 )
 
 // Datacenter names a datacenter on the routing paths (server → federation
