@@ -4,7 +4,7 @@ import "time"
 
 // QueryOptions carries the consistency and blocking parameters of a read.
 type QueryOptions struct {
-	// Token is accepted and ignored until ACLs exist.
+	// Token is the caller's ACL token (its SecretID).
 	Token string
 	// MinQueryIndex makes the read block until the data it reads has an
 	// index greater than this value, or MaxQueryTime passes.
@@ -42,6 +42,26 @@ type WriteRequest struct {
 
 // IsRead marks requests that are writes.
 func (w *WriteRequest) IsRead() bool { return false }
+
+// TokenHolder is implemented by every request (through QueryOptions or
+// WriteRequest): the ACL token it carries, and a way to set it (the agent
+// fills in its own token for its own calls).
+type TokenHolder interface {
+	TokenSecret() string
+	SetTokenSecret(secret string)
+}
+
+// TokenSecret implements TokenHolder.
+func (q *QueryOptions) TokenSecret() string { return q.Token }
+
+// SetTokenSecret implements TokenHolder.
+func (q *QueryOptions) SetTokenSecret(secret string) { q.Token = secret }
+
+// TokenSecret implements TokenHolder.
+func (w *WriteRequest) TokenSecret() string { return w.Token }
+
+// SetTokenSecret implements TokenHolder.
+func (w *WriteRequest) SetTokenSecret(secret string) { w.Token = secret }
 
 // RPCInfo is implemented by every RPC request so routing code can decide
 // where it goes without knowing its type.
