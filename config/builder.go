@@ -81,6 +81,11 @@ func DefaultConfig() *Config {
 		CheckUpdateInterval:       ptr(5 * time.Minute),
 		DisableUpdateCheck:        ptr(false),
 		DisableAnonymousSignature: ptr(false),
+		ACL: &ACL{
+			Enabled: ptr(false), DefaultPolicy: ptr("allow"), DownPolicy: ptr("extend-cache"),
+			EnableTokenPersistence: ptr(false), EnableTokenReplication: ptr(false),
+			TokenTTL: ptr(30 * time.Second), PolicyTTL: ptr(30 * time.Second), RoleTTL: ptr(30 * time.Second),
+		},
 	}
 }
 
@@ -183,6 +188,7 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 		}
 		sc.Service, sc.Services, sc.Check, sc.Checks = nil, nil, nil, nil
 		b.applyLegacyTLS(&sc, s.name)
+		b.applyLegacyACL(&sc, s.name)
 		merge(c, &sc, s.name, b.og)
 	}
 
@@ -284,7 +290,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.misc,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.misc,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {

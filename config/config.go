@@ -71,6 +71,25 @@ type Config struct {
 	LegacyTLSCipherSuites             *string `json:"tls_cipher_suites,omitempty"`
 	LegacyTLSPreferServerCipherSuites *bool   `json:"tls_prefer_server_cipher_suites,omitempty"`
 
+	// PrimaryDatacenter is the datacenter authoritative for ACLs.
+	PrimaryDatacenter *string `json:"primary_datacenter,omitempty"`
+	ACL               *ACL    `json:"acl,omitempty"`
+
+	// The top-level ACL keys Consul deprecated for the acl stanza and
+	// primary_datacenter. Each source's values move into its acl stanza
+	// before merging (see applyLegacyACL) unless that source also sets the
+	// new key.
+	LegacyACLDatacenter        *string        `json:"acl_datacenter,omitempty"`
+	LegacyACLDefaultPolicy     *string        `json:"acl_default_policy,omitempty"`
+	LegacyACLDownPolicy        *string        `json:"acl_down_policy,omitempty"`
+	LegacyACLTTL               *time.Duration `json:"acl_ttl,omitempty"`
+	LegacyACLMasterToken       *string        `json:"acl_master_token,omitempty"`
+	LegacyACLAgentToken        *string        `json:"acl_agent_token,omitempty"`
+	LegacyACLAgentMasterToken  *string        `json:"acl_agent_master_token,omitempty"`
+	LegacyACLToken             *string        `json:"acl_token,omitempty"`
+	LegacyACLReplicationToken  *string        `json:"acl_replication_token,omitempty"`
+	LegacyEnableACLReplication *bool          `json:"enable_acl_replication,omitempty"`
+
 	Domain    *string    `json:"domain,omitempty"`
 	AltDomain *string    `json:"alt_domain,omitempty"`
 	Recursors []string   `json:"recursors,omitempty"`
@@ -211,6 +230,35 @@ type AutoEncrypt struct {
 	AllowTLS *bool    `json:"allow_tls,omitempty"`
 	DNSSAN   []string `json:"dns_san,omitempty"`
 	IPSAN    []string `json:"ip_san,omitempty"`
+}
+
+// ACL is the acl stanza.
+type ACL struct {
+	Enabled *bool `json:"enabled,omitempty"`
+	// DefaultPolicy is "allow" or "deny"; DownPolicy is "allow", "deny",
+	// "extend-cache" or "async-cache".
+	DefaultPolicy          *string        `json:"default_policy,omitempty"`
+	DownPolicy             *string        `json:"down_policy,omitempty"`
+	EnableTokenPersistence *bool          `json:"enable_token_persistence,omitempty"`
+	EnableTokenReplication *bool          `json:"enable_token_replication,omitempty"`
+	TokenTTL               *time.Duration `json:"token_ttl,omitempty"`
+	PolicyTTL              *time.Duration `json:"policy_ttl,omitempty"`
+	RoleTTL                *time.Duration `json:"role_ttl,omitempty"`
+	Tokens                 *ACLTokens     `json:"tokens,omitempty"`
+}
+
+// ACLTokens is acl.tokens: the agent's own tokens.
+type ACLTokens struct {
+	InitialManagement             *string `json:"initial_management,omitempty"`
+	Agent                         *string `json:"agent,omitempty"`
+	AgentRecovery                 *string `json:"agent_recovery,omitempty"`
+	Default                       *string `json:"default,omitempty"`
+	Replication                   *string `json:"replication,omitempty"`
+	ConfigFileServiceRegistration *string `json:"config_file_service_registration,omitempty"`
+	// The names Consul 1.11 deprecated (for initial_management and
+	// agent_recovery); moved per source like the top-level legacy keys.
+	LegacyMaster      *string `json:"master,omitempty"`
+	LegacyAgentMaster *string `json:"agent_master,omitempty"`
 }
 
 // Autopilot is the autopilot stanza.

@@ -26,20 +26,11 @@ var (
 	// clear reason rather than "unknown key".
 	unsupportedKeys = map[reflect.Type]map[string]string{
 		reflect.TypeOf(Config{}): {
-			"acl":                "ACLs",
-			"acl_datacenter":     "ACLs",
-			"acl_default_policy": "ACLs",
-			"acl_down_policy":    "ACLs",
-			"acl_master_token":   "ACLs",
-			"acl_agent_token":    "ACLs",
-			"acl_token":          "ACLs",
-			"acl_ttl":            "ACLs",
-			"primary_datacenter": "ACL replication",
-			"connect":            "Connect",
-			"watches":            "config-file watches",
-			"ui_dir":             "an external UI directory",
-			"segments":           "network segments",
-			"telemetry":          "telemetry",
+			"connect":   "Connect",
+			"watches":   "config-file watches",
+			"ui_dir":    "an external UI directory",
+			"segments":  "network segments",
+			"telemetry": "telemetry",
 		},
 		reflect.TypeOf(CheckDef{}): {
 			"grpc":                   "gRPC checks",
@@ -153,9 +144,6 @@ func (d *decoder) decodeStruct(path string, obj map[string]any, v reflect.Value)
 			kp := joinPath(path, k)
 			if why, ok := unsupportedKeys[t][lookup]; ok {
 				return d.fail(kp, unsupported("%s are not supported by consulate", why))
-			}
-			if strings.HasPrefix(lookup, "acl_") && t == reflect.TypeOf(Config{}) {
-				return d.fail(kp, unsupported("ACLs are not supported by consulate"))
 			}
 			e := &Error{Source: d.src, Key: kp, Err: ErrUnknownKey}
 			if s := suggest(lookup, fields); s != "" {

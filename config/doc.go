@@ -12,6 +12,9 @@
 // are moved into each source's tls stanza before merging, as Consul does;
 // Runtime.Warnings lists them (and other keys that have no effect) for
 // the agent to log. Certificate files are only named here, never read.
+// Consul's deprecated ACL keys (acl_datacenter, acl_token, acl_master_token,
+// acl.tokens.master, ...) are moved the same way into the acl stanza and
+// primary_datacenter, with the same warnings.
 //
 // It is not for watching files or reloading: callers run Load again.
 package config

@@ -128,6 +128,26 @@ type Runtime struct {
 	DisableUpdateCheck        bool
 	DisableAnonymousSignature bool
 
+	// ACLsEnabled turns ACL enforcement on. ACLDefaultPolicy is "allow" or
+	// "deny"; ACLDownPolicy ("allow", "deny", "extend-cache" or
+	// "async-cache") decides when the token's datacenter cannot be asked.
+	ACLsEnabled               bool
+	ACLDefaultPolicy          string
+	ACLDownPolicy             string
+	ACLEnableTokenPersistence bool
+	ACLEnableTokenReplication bool
+	// ACLTokenTTL, ACLPolicyTTL and ACLRoleTTL bound how long resolved
+	// ACL objects are cached (30s each by default).
+	ACLTokenTTL  time.Duration
+	ACLPolicyTTL time.Duration
+	ACLRoleTTL   time.Duration
+	// ACLTokens are the agent's tokens from acl.tokens (or the deprecated
+	// keys); an agent token store may override them at run time.
+	ACLTokens ACLTokensRuntime
+	// PrimaryDatacenter is authoritative for ACLs; the agent's own
+	// datacenter when not set.
+	PrimaryDatacenter string
+
 	// Warnings are things the configuration says that work but deserve a
 	// log line at start (deprecated keys, settings that have no effect).
 	Warnings []string
@@ -163,6 +183,16 @@ type TLSProtocolRuntime struct {
 	TLSMinVersion string
 	// CipherSuites are IANA names; empty means Go's defaults.
 	CipherSuites []string
+}
+
+// ACLTokensRuntime are the agent's configured ACL tokens ("" when unset).
+type ACLTokensRuntime struct {
+	InitialManagement             string
+	Agent                         string
+	AgentRecovery                 string
+	Default                       string
+	Replication                   string
+	ConfigFileServiceRegistration string
 }
 
 // SOARuntime holds the SOA timers in seconds.
