@@ -49,8 +49,9 @@ type policyAuthorizer struct {
 // policy. For an object the exact rule wins over prefix rules and the
 // longest matching prefix wins over shorter ones; rules on the same exact
 // name or the same prefix, from one policy or several, merge as deny >
-// write > list > read. Where nothing matches, defaultAllow decides, except
-// for acl, which only a rule (or ManageAll) grants.
+// write > list > read. Without a mesh or peering rule the operator rule
+// decides them. Where nothing matches, defaultAllow decides, except for
+// acl, which only a rule (or ManageAll) grants.
 func NewAuthorizer(defaultAllow bool, policies ...*Policy) Authorizer {
 	a := &policyAuthorizer{defaultAllow: defaultAllow, rules: map[Resource]*ruleSet{}}
 	prefixes := map[Resource]map[string]Disposition{}
@@ -146,6 +147,11 @@ func (p *policyAuthorizer) Allow(r Resource, name string, a Access) bool {
 		if d, ok := rs.lookup(name); ok {
 			return d.Grants(a)
 		}
+	}
+	if r == ResourceMesh || r == ResourcePeering {
+		// As Consul: without a mesh or peering rule, the operator rule
+		// decides.
+		return p.Allow(ResourceOperator, "", a)
 	}
 	return p.fallback(r)
 }
