@@ -390,7 +390,17 @@ func TestACLTokenSources(t *testing.T) {
 		set  func(r *http.Request)
 	}{
 		{"header", func(r *http.Request) { r.Header.Set("X-Consul-Token", "tok1") }},
-		{"bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok1") }},
+		{"bearer", func(r *http.Request) { r.Header.Set("Authorization", "bearer  tok1 ") }},
+		{"query wins", func(r *http.Request) {
+			r.Header.Set("X-Consul-Token", "other")
+			q := r.URL.Query()
+			q.Set("token", "tok1")
+			r.URL.RawQuery = q.Encode()
+		}},
+		{"header before bearer", func(r *http.Request) {
+			r.Header.Set("X-Consul-Token", "tok1")
+			r.Header.Set("Authorization", "Bearer other")
+		}},
 		{"query", func(r *http.Request) { q := r.URL.Query(); q.Set("token", "tok1"); r.URL.RawQuery = q.Encode() }},
 	} {
 		req, _ := http.NewRequest("GET", ts.URL+"/v1/acl/policies?index=3&wait=10ms", nil)
