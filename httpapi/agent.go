@@ -34,7 +34,23 @@ type Agent interface {
 	FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error
 	// UserEvents returns the recent user events seen, oldest first.
 	UserEvents() []*structs.UserEvent
+	// SetAgentToken sets one of the agent's own ACL tokens (PUT
+	// /v1/agent/token/:type); kind is one of the AgentToken* constants
+	// (legacy names are mapped before the call). It persists the token
+	// when token persistence is on. When ACLs are disabled it returns an
+	// error whose text holds "ACL support disabled" (HTTP 401); when the
+	// caller may not (agent:write) it wraps structs.ErrPermissionDenied.
+	SetAgentToken(kind, secret string) error
 }
+
+// Kinds of agent token for Agent.SetAgentToken.
+const (
+	AgentTokenDefault                       = "default"
+	AgentTokenAgent                         = "agent"
+	AgentTokenAgentRecovery                 = "agent_recovery"
+	AgentTokenReplication                   = "replication"
+	AgentTokenConfigFileServiceRegistration = "config_file_service_registration"
+)
 
 // Local is the agent's own services and checks. Errors that are the
 // caller's fault should be *structs.BadRequestError (400); unknown IDs

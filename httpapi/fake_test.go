@@ -504,3 +504,10 @@ func (f *fakeAgent) applyKV(op structs.KVOp, d structs.DirEntry) bool {
 	}
 	return true
 }
+
+func (f *fakeAgent) SetAgentToken(kind, secret string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last["agent-token"] = kind + "=" + secret
+	return nil
+}

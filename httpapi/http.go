@@ -104,7 +104,7 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, structs.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, structs.ErrPermissionDenied):
+	case errors.Is(err, structs.ErrPermissionDenied), errors.Is(err, structs.ErrACLNotFound):
 		return http.StatusForbidden
 	case errors.Is(err, structs.ErrRateLimited):
 		return http.StatusTooManyRequests
@@ -196,14 +196,20 @@ func queryFlag(r *http.Request, name string) bool {
 	return err != nil || b
 }
 
+// token is the caller's ACL token, in Consul's order: ?token=, then
+// X-Consul-Token, then "Authorization: Bearer" (scheme case-insensitive).
+// "" when none is given (the agent's default token applies).
 func token(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
 	if t := r.Header.Get("X-Consul-Token"); t != "" {
 		return t
 	}
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-		return strings.TrimPrefix(a, "Bearer ")
+	if scheme, rest, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "bearer") {
+		return strings.TrimSpace(rest)
 	}
-	return r.URL.Query().Get("token")
+	return ""
 }
 
 // parseWait reads ?wait=: a Go duration ("10s", "100ms") or a bare number

@@ -87,5 +87,20 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/coordinate/datacenters", s.coordinateDatacenters, get)
 	rt.handle("/v1/coordinate/nodes", s.coordinateNodes, get)
 	rt.handle("/v1/coordinate/node/", s.coordinateNode, get)
+
+	rt.handle("/v1/acl/bootstrap", s.aclBootstrap, put)
+	rt.handle("/v1/acl/replication", s.aclReplication, get)
+	rt.handle("/v1/acl/token", s.aclTokenCreate, put)
+	rt.handle("/v1/acl/token/", s.aclToken, get, put, del)
+	rt.handle("/v1/acl/tokens", s.aclTokenList, get)
+	rt.handle("/v1/acl/policy", s.aclPolicyCreate, put)
+	rt.handle("/v1/acl/policy/", s.aclPolicy, get, put, del)
+	rt.handle("/v1/acl/policy/name/", s.aclPolicyByName, get)
+	rt.handle("/v1/acl/policies", s.aclPolicyList, get)
+	rt.handle("/v1/acl/role", s.aclRoleCreate, put)
+	rt.handle("/v1/acl/role/", s.aclRole, get, put, del)
+	rt.handle("/v1/acl/role/name/", s.aclRoleByName, get)
+	rt.handle("/v1/acl/roles", s.aclRoleList, get)
+	rt.handle("/v1/agent/token/", s.agentToken, put)
 	return rt
 }

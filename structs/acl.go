@@ -247,6 +247,9 @@ type ACLRolesResponse struct {
 type ACLBootstrapRequest struct {
 	Datacenter string
 	ResetIndex uint64
+	// BootstrapSecret, when set, is the SecretID the bootstrap token gets
+	// (api.ACL.BootstrapWithToken) instead of a generated one.
+	BootstrapSecret string
 	WriteRequest
 }
 

@@ -120,6 +120,7 @@ func (e *env) newApp() *cli.App {
 func (e *env) commands() []*cli.Command {
 	cmds := []*cli.Command{
 		agentCommand(),
+		e.aclCommand(),
 		e.catalogCommand(),
 		e.eventCommand(),
 		e.forceLeaveCommand(),
