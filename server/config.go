@@ -94,6 +94,20 @@ type Config struct {
 	AutoEncryptCertTTL time.Duration
 	// Domain is the DNS domain ("consul") of the names in certificates.
 	Domain string
+	// ACLsEnabled is acl.enabled: the ACL endpoints answer (off: they
+	// fail with structs.ErrACLDisabled) and the leader keeps the builtin
+	// ACL objects.
+	ACLsEnabled bool
+	// PrimaryDatacenter is the authoritative ACL datacenter; "" means this
+	// one. Policy, role and global token writes are forwarded there.
+	PrimaryDatacenter string
+	// ACLInitialManagementToken is acl.tokens.initial_management: the
+	// leader of the primary creates a token with this secret and the
+	// global-management policy when none exists. "" creates none.
+	ACLInitialManagementToken string
+	// ACLTokenReapInterval is how often the leader deletes expired tokens
+	// (used with ACLsEnabled).
+	ACLTokenReapInterval time.Duration
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -120,6 +134,7 @@ func DefaultConfig() *Config {
 		RequestLimitsWriteRate: math.Inf(1),
 		AutoEncryptCertTTL:     72 * time.Hour,
 		Domain:                 "consul",
+		ACLTokenReapInterval:   30 * time.Second,
 	}
 }
 
@@ -153,6 +168,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: user event size limit must be positive", ErrInvalidConfig)
 	case c.AutoEncryptAllowTLS && c.AutoEncryptCertTTL <= 0:
 		return fmt.Errorf("%w: auto-encrypt certificate TTL must be positive", ErrInvalidConfig)
+	case c.ACLsEnabled && c.ACLTokenReapInterval <= 0:
+		return fmt.Errorf("%w: ACL token reap interval must be positive", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}
