@@ -196,8 +196,12 @@ func (s *Server) prepareToken(args *structs.ACLTokenSetRequest) (*structs.ACLTok
 				return nil, badRequest("Invalid Token: SecretID is already in use")
 			}
 		}
+		minTTL := s.cfg.ACLTokenMinExpirationTTL
 		if t.ExpirationTTL < 0 {
 			return nil, badRequest("Token Expiration TTL '%s' should be > 0", t.ExpirationTTL)
+		}
+		if t.ExpirationTTL > 0 && t.ExpirationTTL < minTTL {
+			return nil, badRequest("Token Expiration TTL '%s' should be > %s", t.ExpirationTTL, minTTL)
 		}
 		if t.ExpirationTTL > 0 {
 			if t.ExpirationTime != nil && !t.ExpirationTime.IsZero() {
@@ -211,6 +215,9 @@ func (s *Server) prepareToken(args *structs.ACLTokenSetRequest) (*structs.ACLTok
 		}
 		if t.ExpirationTime != nil && !t.ExpirationTime.After(now) {
 			return nil, badRequest("ExpirationTime cannot be in the past")
+		}
+		if t.ExpirationTime != nil && t.ExpirationTime.Before(now.Add(minTTL)) {
+			return nil, badRequest("ExpirationTime cannot be less than %s in the future", minTTL)
 		}
 		t.CreateTime = now
 	} else {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"consulate/internal/testutil"
 	"consulate/structs"
 )
@@ -19,6 +21,7 @@ func aclServer(t *testing.T, name, dc string, mutate func(*Config), deps Deps) *
 	cfg := testConfig(name)
 	cfg.Datacenter, cfg.Bootstrap, cfg.ACLsEnabled = dc, true, true
 	cfg.ACLTokenReapInterval = 20 * time.Millisecond
+	cfg.ACLTokenMinExpirationTTL = 100 * time.Millisecond
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -212,6 +215,9 @@ func TestACLCRUD(t *testing.T) {
 		done <- err
 	}()
 	var short structs.ACLToken
+	if err := callErr(s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{ExpirationTTL: time.Millisecond}}, &short); !isBadRequest(err) {
+		t.Fatalf("TTL below the minimum: %v", err)
+	}
 	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{ExpirationTTL: 150 * time.Millisecond}}, &short)
 	select {
 	case err := <-done:
@@ -310,5 +316,61 @@ func TestACLSecondaryForwardsGlobalWrites(t *testing.T) {
 	// A secondary creates no builtin objects of its own (replication's job).
 	if _, anon, _ := dc2.State().ACLTokenGetByAccessor(nil, structs.ACLTokenAnonymousID); anon != nil {
 		t.Fatal("secondary created the anonymous token")
+	}
+}
+
+func TestACLThreeServersFollowerWritesAndStaleReads(t *testing.T) {
+	const secret = "6e4a1c2d-0000-4000-8000-00000000beef"
+	fwd := &fakeForwarder{servers: map[raft.ServerAddress]*Server{}, dcs: map[string]*Server{}}
+	var servers []*Server
+	for i, tr := range connectedTransports(3) {
+		cfg := testConfig([]string{"s1", "s2", "s3"}[i])
+		cfg.ACLsEnabled, cfg.ACLInitialManagementToken = true, secret
+		s := startServer(t, cfg, Deps{Transport: tr, Servers: fwd, Forwarder: fwd})
+		fwd.mu.Lock()
+		fwd.servers[tr.LocalAddr()] = s
+		fwd.mu.Unlock()
+		servers = append(servers, s)
+	}
+	bootstrapAll(t, servers)
+	var follower *Server
+	testutil.WaitFor(t, 5*time.Second, "a follower", func() bool {
+		for _, s := range servers {
+			if !s.IsLeader() && s.Leader() != "" {
+				follower = s
+				return true
+			}
+		}
+		return false
+	})
+	var boot structs.ACLToken
+	rpc(t, follower, structs.MethodACLBootstrap, &structs.ACLBootstrapRequest{}, &boot)
+	var pol structs.ACLPolicy
+	rpc(t, follower, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Policy: structs.ACLPolicy{Name: "p"}}, &pol)
+	for _, s := range servers {
+		testutil.WaitFor(t, 5*time.Second, "ACL state replicated", func() bool {
+			var res structs.ACLResolveResponse
+			err := s.RPC(context.Background(), structs.MethodACLResolve, &structs.ACLResolveRequest{SecretID: boot.SecretID,
+				QueryOptions: structs.QueryOptions{AllowStale: true}}, &res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var init structs.ACLResolveResponse
+			_ = s.RPC(context.Background(), structs.MethodACLResolve, &structs.ACLResolveRequest{SecretID: secret,
+				QueryOptions: structs.QueryOptions{AllowStale: true}}, &init)
+			_, p, _ := s.State().ACLPolicyGetByID(nil, pol.ID)
+			return res.Token != nil && len(res.Policies) == 1 && init.Token != nil && p != nil
+		})
+	}
+	// One initial management token, however many leaders ran.
+	_, all, _ := servers[0].State().ACLTokenList(nil, true, true, "", "")
+	n := 0
+	for _, tk := range all {
+		if tk.SecretID == secret {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d initial management tokens", n)
 	}
 }

@@ -105,6 +105,9 @@ type Config struct {
 	// leader of the primary creates a token with this secret and the
 	// global-management policy when none exists. "" creates none.
 	ACLInitialManagementToken string
+	// ACLTokenMinExpirationTTL is the shortest ExpirationTTL (and the
+	// nearest ExpirationTime) a new token may have (Consul: 1m).
+	ACLTokenMinExpirationTTL time.Duration
 	// ACLTokenReapInterval is how often the leader deletes expired tokens
 	// (used with ACLsEnabled).
 	ACLTokenReapInterval time.Duration
@@ -113,28 +116,29 @@ type Config struct {
 // DefaultConfig returns Consul's defaults for a server in dc1.
 func DefaultConfig() *Config {
 	return &Config{
-		Datacenter:             "dc1",
-		RaftConfig:             raft.DefaultConfig(),
-		SessionTTLMin:          10 * time.Second,
-		SessionTTLMax:          24 * time.Hour,
-		LeaderWait:             5 * time.Second,
-		ApplyTimeout:           30 * time.Second,
-		QuorumProbeTimeout:     500 * time.Millisecond,
-		DefaultQueryTime:       300 * time.Second,
-		MaxQueryTime:           600 * time.Second,
-		ReconcileInterval:      60 * time.Second,
-		CleanupDeadServers:     true,
-		DeadServerGrace:        30 * time.Second,
-		TombstoneTTL:           15 * time.Minute,
-		TombstoneGranularity:   30 * time.Second,
-		RPC:                    rpcmux.DefaultConfig(),
-		UserEventSizeLimit:     512,
-		RequestLimitsMode:      RequestLimitsDisabled,
-		RequestLimitsReadRate:  math.Inf(1),
-		RequestLimitsWriteRate: math.Inf(1),
-		AutoEncryptCertTTL:     72 * time.Hour,
-		Domain:                 "consul",
-		ACLTokenReapInterval:   30 * time.Second,
+		Datacenter:               "dc1",
+		RaftConfig:               raft.DefaultConfig(),
+		SessionTTLMin:            10 * time.Second,
+		SessionTTLMax:            24 * time.Hour,
+		LeaderWait:               5 * time.Second,
+		ApplyTimeout:             30 * time.Second,
+		QuorumProbeTimeout:       500 * time.Millisecond,
+		DefaultQueryTime:         300 * time.Second,
+		MaxQueryTime:             600 * time.Second,
+		ReconcileInterval:        60 * time.Second,
+		CleanupDeadServers:       true,
+		DeadServerGrace:          30 * time.Second,
+		TombstoneTTL:             15 * time.Minute,
+		TombstoneGranularity:     30 * time.Second,
+		RPC:                      rpcmux.DefaultConfig(),
+		UserEventSizeLimit:       512,
+		RequestLimitsMode:        RequestLimitsDisabled,
+		RequestLimitsReadRate:    math.Inf(1),
+		RequestLimitsWriteRate:   math.Inf(1),
+		AutoEncryptCertTTL:       72 * time.Hour,
+		Domain:                   "consul",
+		ACLTokenReapInterval:     30 * time.Second,
+		ACLTokenMinExpirationTTL: time.Minute,
 	}
 }
 
@@ -170,6 +174,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: auto-encrypt certificate TTL must be positive", ErrInvalidConfig)
 	case c.ACLsEnabled && c.ACLTokenReapInterval <= 0:
 		return fmt.Errorf("%w: ACL token reap interval must be positive", ErrInvalidConfig)
+	case c.ACLTokenMinExpirationTTL < 0:
+		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}
