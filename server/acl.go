@@ -123,6 +123,15 @@ func (s *Server) aclRead(ctx context.Context, opts *structs.QueryOptions, meta *
 	return s.blockingQuery(ctx, opts, meta, fn)
 }
 
+// aclReadUnchecked is aclRead without the authorization hook.
+func (s *Server) aclReadUnchecked(ctx context.Context, opts *structs.QueryOptions, meta *structs.QueryMeta,
+	fn func(ws memdb.WatchSet, st *catalog.Store) error) error {
+	if !s.cfg.ACLsEnabled {
+		return aclDisabled()
+	}
+	return s.blockingQuery(ctx, opts, meta, fn)
+}
+
 func newUUID() (string, error) { return uuid.GenerateUUID() }
 
 func isUUID(s string) bool {
@@ -250,7 +259,12 @@ func (s *Server) prepareToken(args *structs.ACLTokenSetRequest) (*structs.ACLTok
 }
 
 func (s *Server) aclTokenRead(ctx context.Context, args *structs.ACLTokenGetRequest, reply *structs.ACLTokenResponse) error {
-	return s.aclRead(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+	read := s.aclRead
+	if args.BySecret {
+		// token/self: the secret is its own credential, no acl:read needed.
+		read = s.aclReadUnchecked
+	}
+	return read(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		var idx uint64
 		var t *structs.ACLToken
 		var err error
@@ -571,10 +585,7 @@ func (s *Server) aclBootstrap(ctx context.Context, args *structs.ACLBootstrapReq
 // the policies it links, its roles and their policies. An unknown or
 // expired secret answers Token nil.
 func (s *Server) aclResolve(ctx context.Context, args *structs.ACLResolveRequest, reply *structs.ACLResolveResponse) error {
-	if !s.cfg.ACLsEnabled {
-		return aclDisabled()
-	}
-	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+	return s.aclReadUnchecked(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, t, err := st.ACLTokenGetBySecret(ws, args.SecretID)
 		if err != nil {
 			return err
