@@ -30,6 +30,15 @@ const (
 	// AutoEncryptCASetType stores the auto-encrypt signing CA
 	// (structs.AutoEncryptCA) unless one exists already.
 	AutoEncryptCASetType
+	// ACL state (catalog/acl.go): batches of tokens, policies and roles,
+	// and the bootstrap token.
+	ACLTokenSetType
+	ACLTokenDeleteType
+	ACLPolicySetType
+	ACLPolicyDeleteType
+	ACLRoleSetType
+	ACLRoleDeleteType
+	ACLBootstrapType
 )
 
 func (t MessageType) String() string {
@@ -52,6 +61,20 @@ func (t MessageType) String() string {
 		return "TombstoneReap"
 	case AutoEncryptCASetType:
 		return "AutoEncryptCASet"
+	case ACLTokenSetType:
+		return "ACLTokenSet"
+	case ACLTokenDeleteType:
+		return "ACLTokenDelete"
+	case ACLPolicySetType:
+		return "ACLPolicySet"
+	case ACLPolicyDeleteType:
+		return "ACLPolicyDelete"
+	case ACLRoleSetType:
+		return "ACLRoleSet"
+	case ACLRoleDeleteType:
+		return "ACLRoleDelete"
+	case ACLBootstrapType:
+		return "ACLBootstrap"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -189,9 +212,45 @@ func (f *FSM) Apply(l *raft.Log) any {
 			return err
 		}
 		return ok
+	case ACLTokenSetType, ACLTokenDeleteType, ACLPolicySetType, ACLPolicyDeleteType,
+		ACLRoleSetType, ACLRoleDeleteType, ACLBootstrapType:
+		return f.applyACL(st, t, body, idx)
 	}
 	f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", idx)
 	return fmt.Errorf("%w: %d", ErrUnknownMessage, uint8(t))
+}
+
+// applyACL applies the ACL message types; each returns an error or nil.
+func (f *FSM) applyACL(st *Store, t MessageType, body []byte, idx uint64) any {
+	var msg any
+	var run func() error
+	switch t {
+	case ACLTokenSetType:
+		req := &ACLTokenBatchSetRequest{}
+		msg, run = req, func() error { return st.ACLTokenBatchSet(idx, req) }
+	case ACLTokenDeleteType:
+		req := &ACLTokenBatchDeleteRequest{}
+		msg, run = req, func() error { return st.ACLTokenBatchDelete(idx, req) }
+	case ACLPolicySetType:
+		req := &ACLPolicyBatchSetRequest{}
+		msg, run = req, func() error { return st.ACLPolicyBatchSet(idx, req) }
+	case ACLPolicyDeleteType:
+		req := &ACLPolicyBatchDeleteRequest{}
+		msg, run = req, func() error { return st.ACLPolicyBatchDelete(idx, req) }
+	case ACLRoleSetType:
+		req := &ACLRoleBatchSetRequest{}
+		msg, run = req, func() error { return st.ACLRoleBatchSet(idx, req) }
+	case ACLRoleDeleteType:
+		req := &ACLRoleBatchDeleteRequest{}
+		msg, run = req, func() error { return st.ACLRoleBatchDelete(idx, req) }
+	default:
+		req := &ACLBootstrapRequest{}
+		msg, run = req, func() error { return st.ACLBootstrap(idx, req) }
+	}
+	if err := f.decode(body, msg); err != nil {
+		return f.decodeErr(t, err)
+	}
+	return errOrNil(run())
 }
 
 // errOrNil keeps a nil error from becoming a non-nil interface value.

@@ -70,7 +70,7 @@ func id(field string, lower bool) *memdb.StringFieldIndex {
 }
 
 func schema() *memdb.DBSchema {
-	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		tableNodes: {Name: tableNodes, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: id("Node", true)},
 		}},
@@ -124,4 +124,8 @@ func schema() *memdb.DBSchema {
 			"id": {Name: "id", Unique: true, Indexer: id("Key", true)},
 		}},
 	}}
+	for name, t := range aclTables() {
+		db.Tables[name] = t
+	}
+	return db
 }

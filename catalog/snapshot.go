@@ -34,6 +34,10 @@ const (
 	recPreparedQuery
 	// recAutoEncryptCA is the auto-encrypt signing CA.
 	recAutoEncryptCA
+	// ACL state.
+	recACLPolicy
+	recACLRole
+	recACLToken
 )
 
 // snapshotHeader opens a snapshot stream.
@@ -58,6 +62,7 @@ var snapTables = []struct {
 	{tableNodes, recNode}, {tableServices, recService}, {tableChecks, recCheck},
 	{tableSessions, recSession}, {tableKVs, recKV}, {tableTombstones, recTombstone},
 	{tableCoordinates, recCoordinate}, {tablePreparedQuery, recPreparedQuery}, {tableAutoEncryptCA, recAutoEncryptCA},
+	{tableACLPolicies, recACLPolicy}, {tableACLRoles, recACLRole}, {tableACLTokens, recACLToken},
 	{tableIndex, recIndex},
 }
 
@@ -168,6 +173,12 @@ func restoreRecord(txn *memdb.Txn, dec *codec.Decoder, rt recordType) error {
 		row, table = &structs.PreparedQuery{}, tablePreparedQuery
 	case recAutoEncryptCA:
 		row, table = &structs.AutoEncryptCA{}, tableAutoEncryptCA
+	case recACLPolicy:
+		row, table = &structs.ACLPolicy{}, tableACLPolicies
+	case recACLRole:
+		row, table = &structs.ACLRole{}, tableACLRoles
+	case recACLToken:
+		row, table = &structs.ACLToken{}, tableACLTokens
 	default:
 		return fmt.Errorf("catalog: restore: unknown record type %d", rt)
 	}
@@ -179,6 +190,9 @@ func restoreRecord(txn *memdb.Txn, dec *codec.Decoder, rt recordType) error {
 	}
 	if sr, ok := row.(*serviceRow); ok && sr.NS == nil {
 		return fmt.Errorf("catalog: restore %s: service row without service", table)
+	}
+	if err := checkACLRow(txn, row); err != nil {
+		return fmt.Errorf("catalog: restore %s: %w", table, err)
 	}
 	if err := txn.Insert(table, row); err != nil {
 		return fmt.Errorf("catalog: restore %s: %w", table, err)

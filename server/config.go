@@ -94,32 +94,51 @@ type Config struct {
 	AutoEncryptCertTTL time.Duration
 	// Domain is the DNS domain ("consul") of the names in certificates.
 	Domain string
+	// ACLsEnabled is acl.enabled: the ACL endpoints answer (off: they
+	// fail with structs.ErrACLDisabled) and the leader keeps the builtin
+	// ACL objects.
+	ACLsEnabled bool
+	// PrimaryDatacenter is the authoritative ACL datacenter; "" means this
+	// one. Policy, role and global token writes are forwarded there.
+	PrimaryDatacenter string
+	// ACLInitialManagementToken is acl.tokens.initial_management: the
+	// leader of the primary creates a token with this secret and the
+	// global-management policy when none exists. "" creates none.
+	ACLInitialManagementToken string
+	// ACLTokenMinExpirationTTL is the shortest ExpirationTTL (and the
+	// nearest ExpirationTime) a new token may have (Consul: 1m).
+	ACLTokenMinExpirationTTL time.Duration
+	// ACLTokenReapInterval is how often the leader deletes expired tokens
+	// (used with ACLsEnabled).
+	ACLTokenReapInterval time.Duration
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
 func DefaultConfig() *Config {
 	return &Config{
-		Datacenter:             "dc1",
-		RaftConfig:             raft.DefaultConfig(),
-		SessionTTLMin:          10 * time.Second,
-		SessionTTLMax:          24 * time.Hour,
-		LeaderWait:             5 * time.Second,
-		ApplyTimeout:           30 * time.Second,
-		QuorumProbeTimeout:     500 * time.Millisecond,
-		DefaultQueryTime:       300 * time.Second,
-		MaxQueryTime:           600 * time.Second,
-		ReconcileInterval:      60 * time.Second,
-		CleanupDeadServers:     true,
-		DeadServerGrace:        30 * time.Second,
-		TombstoneTTL:           15 * time.Minute,
-		TombstoneGranularity:   30 * time.Second,
-		RPC:                    rpcmux.DefaultConfig(),
-		UserEventSizeLimit:     512,
-		RequestLimitsMode:      RequestLimitsDisabled,
-		RequestLimitsReadRate:  math.Inf(1),
-		RequestLimitsWriteRate: math.Inf(1),
-		AutoEncryptCertTTL:     72 * time.Hour,
-		Domain:                 "consul",
+		Datacenter:               "dc1",
+		RaftConfig:               raft.DefaultConfig(),
+		SessionTTLMin:            10 * time.Second,
+		SessionTTLMax:            24 * time.Hour,
+		LeaderWait:               5 * time.Second,
+		ApplyTimeout:             30 * time.Second,
+		QuorumProbeTimeout:       500 * time.Millisecond,
+		DefaultQueryTime:         300 * time.Second,
+		MaxQueryTime:             600 * time.Second,
+		ReconcileInterval:        60 * time.Second,
+		CleanupDeadServers:       true,
+		DeadServerGrace:          30 * time.Second,
+		TombstoneTTL:             15 * time.Minute,
+		TombstoneGranularity:     30 * time.Second,
+		RPC:                      rpcmux.DefaultConfig(),
+		UserEventSizeLimit:       512,
+		RequestLimitsMode:        RequestLimitsDisabled,
+		RequestLimitsReadRate:    math.Inf(1),
+		RequestLimitsWriteRate:   math.Inf(1),
+		AutoEncryptCertTTL:       72 * time.Hour,
+		Domain:                   "consul",
+		ACLTokenReapInterval:     30 * time.Second,
+		ACLTokenMinExpirationTTL: time.Minute,
 	}
 }
 
@@ -153,6 +172,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: user event size limit must be positive", ErrInvalidConfig)
 	case c.AutoEncryptAllowTLS && c.AutoEncryptCertTTL <= 0:
 		return fmt.Errorf("%w: auto-encrypt certificate TTL must be positive", ErrInvalidConfig)
+	case c.ACLsEnabled && c.ACLTokenReapInterval <= 0:
+		return fmt.Errorf("%w: ACL token reap interval must be positive", ErrInvalidConfig)
+	case c.ACLTokenMinExpirationTTL < 0:
+		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}

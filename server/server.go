@@ -294,6 +294,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.AutoEncryptAllowTLS {
 		s.wg.Go(s.autoEncryptCALoop)
 	}
+	if s.cfg.ACLsEnabled {
+		s.wg.Go(s.aclTokenReaper)
+	}
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()
@@ -372,6 +375,9 @@ func (s *Server) establishLeadership() {
 		close(s.readyCh)
 	}
 	s.readyMu.Unlock()
+	if err := s.initializeACLs(); err != nil {
+		s.logger.Error("initializing ACLs", "error", err)
+	}
 }
 
 // revokeLeadership stops the leader's duties.

@@ -1,6 +1,9 @@
 package structs
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // ACL objects, with the JSON field names of Consul 1.16's HTTP API (the
 // official client's api.ACLToken, api.ACLPolicy, api.ACLRole decode them).
@@ -275,3 +278,41 @@ type ACLResolveResponse struct {
 	Roles    []*ACLRole
 	QueryMeta
 }
+
+// ACLPolicyGlobalManagementRules are the rules of the builtin
+// global-management policy: write on everything.
+const ACLPolicyGlobalManagementRules = `acl = "write"
+agent_prefix "" {
+  policy = "write"
+}
+event_prefix "" {
+  policy = "write"
+}
+key_prefix "" {
+  policy = "write"
+}
+keyring = "write"
+node_prefix "" {
+  policy = "write"
+}
+operator = "write"
+query_prefix "" {
+  policy = "write"
+}
+service_prefix "" {
+  policy = "write"
+}
+session_prefix "" {
+  policy = "write"
+}
+`
+
+// ErrACLDisabled is Consul's answer of every ACL endpoint while ACLs are
+// off (HTTP 401 in Consul). The server returns it joined with a
+// *BadRequestError.
+var ErrACLDisabled = errors.New("ACL support disabled")
+
+// ErrACLBootstrapNotAllowed starts the error of a second ACL.Bootstrap
+// ("ACL bootstrap no longer allowed (reset index: N)"); Consul's HTTP API
+// answers it with 403 "Permission denied: " and the text.
+var ErrACLBootstrapNotAllowed = errors.New("ACL bootstrap no longer allowed")
