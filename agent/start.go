@@ -59,6 +59,9 @@ func (a *Agent) startServer() error {
 	scfg.RequestLimitsWriteRate = rt.RequestLimitsWriteRate
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
+	scfg.ACLsEnabled = rt.ACLsEnabled
+	scfg.PrimaryDatacenter = rt.PrimaryDatacenter
+	scfg.ACLInitialManagementToken = rt.ACLTokens.InitialManagement
 	scfg.AutoEncryptAllowTLS = rt.TLS.AutoEncryptAllowTLS
 	scfg.Domain = strings.TrimSuffix(rt.DNSDomain, ".")
 	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())

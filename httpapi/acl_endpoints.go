@@ -426,8 +426,8 @@ func (s *Server) aclRole(w http.ResponseWriter, r *http.Request) (any, error) {
 	case http.MethodDelete:
 		args := structs.ACLRoleDeleteRequest{RoleID: id}
 		parseWrite(r, &args.Datacenter, &args.WriteRequest)
-		var ok bool
-		if err := s.aclWrite(r, structs.MethodACLRoleDelete, &args, &ok); err != nil {
+		var deleted string
+		if err := s.aclWrite(r, structs.MethodACLRoleDelete, &args, &deleted); err != nil {
 			return nil, err
 		}
 		return true, nil

@@ -205,8 +205,9 @@ func (a *aclAgent) RPC(ctx context.Context, method structs.Method, args, reply a
 			}
 		}
 	case structs.MethodACLRoleDelete:
-		delete(a.roles, args.(*structs.ACLRoleDeleteRequest).RoleID)
-		*reply.(*bool) = true
+		id := args.(*structs.ACLRoleDeleteRequest).RoleID
+		delete(a.roles, id)
+		*reply.(*string) = id
 	case structs.MethodACLRoleList:
 		out := reply.(*structs.ACLRolesResponse)
 		meta(&out.QueryMeta)

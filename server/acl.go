@@ -26,6 +26,7 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-uuid"
 
+	"consulate/acl"
 	"consulate/catalog"
 	"consulate/structs"
 )
@@ -50,10 +51,12 @@ func (s *Server) authorize(secret, resource, name string, access aclAccess) erro
 	return nil
 }
 
-// validateRules checks a policy's rules (HCL or JSON). The parser lives in
-// package acl; until it is wired here, every text is accepted.
+// validateRules checks a policy's rules (HCL or JSON) with package acl's
+// parser: a bad rule is a 400 naming its line.
 func (s *Server) validateRules(rules string) error {
-	_ = rules
+	if _, err := acl.ParsePolicy(rules); err != nil {
+		return &structs.BadRequestError{Reason: "Failed to parse ACL rules: " + err.Error()}
+	}
 	return nil
 }
 
