@@ -104,7 +104,7 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, structs.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, structs.ErrPermissionDenied):
+	case errors.Is(err, structs.ErrPermissionDenied), errors.Is(err, structs.ErrACLNotFound):
 		return http.StatusForbidden
 	case errors.Is(err, structs.ErrRateLimited):
 		return http.StatusTooManyRequests
