@@ -112,6 +112,24 @@ func withToken(rpc rpcFunc, tok func() string) rpcFunc {
 	}
 }
 
+// antiEntropyRPC is the RPC local state syncs through: with the agent
+// token, naming ACL refusals the way Consul's anti-entropy does.
+func (a *Agent) antiEntropyRPC() rpcFunc {
+	rpc := a.rpcWithToken(a.tokens.AgentToken)
+	return func(ctx context.Context, method structs.Method, args, reply any) error {
+		err := rpc(ctx, method, args, reply)
+		if err != nil && blockedByACLs(err) {
+			what := "Node info update"
+			if method == structs.MethodCatalogDeregister {
+				what = "Deregistration"
+			}
+			a.logger.Warn(what+" blocked by ACLs; the agent token (acl.tokens.agent) needs node:write on this node and service:write on its services",
+				"method", string(method), "error", err)
+		}
+		return err
+	}
+}
+
 // blockedByACLs reports whether err is the servers refusing the token.
 func blockedByACLs(err error) bool {
 	return errors.Is(err, structs.ErrPermissionDenied) || errors.Is(err, structs.ErrACLNotFound)

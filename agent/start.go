@@ -152,7 +152,7 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	// the first election.
 	lc.SyncRetryInterval = time.Second
 	// Anti-entropy speaks with the agent token.
-	st, err := local.New(lc, a.rpcWithToken(a.tokens.AgentToken))
+	st, err := local.New(lc, a.antiEntropyRPC())
 	if err != nil {
 		return err
 	}
