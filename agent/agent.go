@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"consulate/acl"
 	"consulate/autoencrypt"
 	"consulate/cache"
 	"consulate/config"
@@ -29,6 +30,7 @@ import (
 	"consulate/server"
 	"consulate/structs"
 	"consulate/tlsutil"
+	"consulate/tokenstore"
 	"consulate/userevent"
 	"consulate/wan"
 )
@@ -70,6 +72,11 @@ type Agent struct {
 	http             *httpapi.Server
 	dns              []*dns.Server
 	cache            *cache.Cache
+
+	// tokens are the agent's ACL tokens; resolver decides tokens on the
+	// agent-local endpoints (nil with ACLs off).
+	tokens   *tokenstore.Store
+	resolver *acl.Resolver
 
 	events  *userevent.Inbox
 	logs    *logHub
@@ -124,6 +131,14 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	if err := a.resolveKeyrings(); err != nil {
 		return nil, err
 	}
+	if a.tokens, err = newTokenStore(rt, a.dataDir(), a); err != nil {
+		return nil, err
+	}
+	if rt.ACLsEnabled {
+		if a.resolver, err = a.newResolver(); err != nil {
+			return nil, err
+		}
+	}
 	// Certificates are loaded (and every problem named with its key and
 	// file) before anything listens.
 	if a.tls, err = tlsutil.NewConfigurator(tlsConfig(rt), a.base); err != nil {
@@ -132,6 +147,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	for _, w := range rt.Warnings {
 		a.logger.Warn(w)
 	}
+	a.warnMissingAgentToken()
 	return a, nil
 }
 

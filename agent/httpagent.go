@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"consulate/acl"
 	"consulate/httpapi"
 	"consulate/local"
 	"consulate/structs"
@@ -13,9 +14,18 @@ import (
 // httpAgent adapts the Agent to the interface the HTTP API declares.
 type httpAgent struct{ a *Agent }
 
+// RPC forwards a user's request; one without a token carries the
+// default token (acl.tokens.default), as Consul.
 func (h *httpAgent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
-	return h.a.RPC(ctx, method, args, reply)
+	return h.a.rpcWithToken(h.a.tokens.UserToken)(ctx, method, args, reply)
 }
+
+func (h *httpAgent) Authorize(ctx context.Context, secret string) (acl.Authorizer, string, error) {
+	return h.a.Authorize(ctx, secret)
+}
+
+// SetAgentToken serves PUT /v1/agent/token/:type.
+func (h *httpAgent) SetAgentToken(kind, secret string) error { return h.a.SetAgentToken(kind, secret) }
 
 func (h *httpAgent) Self() httpapi.Self { return h.a.self() }
 

@@ -140,9 +140,14 @@ func (a *Agent) sendCoordinates(ctx context.Context, every time.Duration) {
 			continue
 		}
 		req := &structs.CoordinateUpdateRequest{Datacenter: a.cfg.Datacenter, Node: a.cfg.NodeName, Coord: c}
+		req.Token = a.tokens.AgentToken()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := a.RPC(cctx, structs.MethodCoordinateUpdate, req, &struct{}{}); err != nil {
-			a.logger.Debug("coordinate update", "error", err)
+			if blockedByACLs(err) {
+				a.logger.Warn("Coordinate update blocked by ACLs", "error", err)
+			} else {
+				a.logger.Debug("coordinate update", "error", err)
+			}
 		}
 		cancel()
 	}

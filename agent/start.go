@@ -154,7 +154,8 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	// Retry a failed sync soon: at start-up the first one often races
 	// the first election.
 	lc.SyncRetryInterval = time.Second
-	st, err := local.New(lc, a.RPC)
+	// Anti-entropy speaks with the agent token.
+	st, err := local.New(lc, a.antiEntropyRPC())
 	if err != nil {
 		return err
 	}
@@ -173,7 +174,8 @@ func (a *Agent) startCache() error {
 	cc.LocalDC = a.cfg.Datacenter
 	cc.Logger = a.base
 	var err error
-	a.cache, err = cache.New(cc, a.RPC)
+	// DNS reads (the cache's only user) carry the default token.
+	a.cache, err = cache.New(cc, a.rpcWithToken(a.tokens.UserToken))
 	return err
 }
 
@@ -201,6 +203,7 @@ func (a *Agent) startFrontEnds() error {
 		}
 		hc.Monitor = a.Monitor
 		hc.Datacenter = rt.Datacenter
+		hc.NodeName = rt.NodeName
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
 		if len(httpsAddrs) > 0 {
@@ -240,7 +243,7 @@ func (a *Agent) startFrontEnds() error {
 		dc.RecursorTimeout = rt.DNSRecursorTimeout
 		dc.SOA = dns.SOAConfig{Refresh: rt.DNSSOA.Refresh, Retry: rt.DNSSOA.Retry, Expire: rt.DNSSOA.Expire, MinTTL: rt.DNSSOA.MinTTL}
 		dc.TranslateWANAddrs = rt.TranslateWANAddrs
-		dc.QueryExecutor = dns.NewRPCQueries(a.RPC)
+		dc.QueryExecutor = dns.NewRPCQueries(a.rpcWithToken(a.tokens.UserToken))
 		srv, err := dns.New(dc, a.cache, a.base)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -27,6 +28,12 @@ type Agent interface {
 	ForceLeave(ctx context.Context, node string, prune, wan bool) error
 	// Reload re-reads configuration files.
 	Reload(ctx context.Context) error
+	// Authorize resolves a request's token secret ("" is the anonymous
+	// token) for the agent-local endpoints: what it may do and its
+	// AccessorID ("" when unknown, e.g. under the down policy). An unknown
+	// secret is structs.ErrACLNotFound. With ACLs off it returns
+	// acl.ManageAll(), as Consul.
+	Authorize(ctx context.Context, secret string) (authz acl.Authorizer, accessor string, err error)
 
 	Local
 	// FireEvent sends a user event in datacenter dc ("" = local); the

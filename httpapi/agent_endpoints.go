@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
+	"consulate/acl"
 	"consulate/httpapi/filter"
 	"consulate/structs"
 )
@@ -117,6 +119,9 @@ func (s *Server) localWait(r *http.Request) (time.Duration, error) {
 }
 
 func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessRead); err != nil {
+		return nil, err
+	}
 	self := s.agent.Self()
 	cfg := map[string]any{
 		"Datacenter": self.Datacenter, "PrimaryDatacenter": self.Datacenter, "NodeName": self.NodeName,
@@ -142,10 +147,25 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) 
 }
 
 func (s *Server) agentMembers(w http.ResponseWriter, r *http.Request) (any, error) {
-	m := s.agent.Members(queryFlag(r, "wan"))
-	if m == nil {
-		m = []structs.Member{}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
 	}
+	all := s.agent.Members(queryFlag(r, "wan"))
+	m := make([]structs.Member, 0, len(all))
+	for _, mem := range all {
+		// WAN members are named node.dc; the rule names the node.
+		name := mem.Name
+		if queryFlag(r, "wan") {
+			if i := strings.LastIndexByte(name, '.'); i > 0 {
+				name = name[:i]
+			}
+		}
+		if z.Allow(acl.ResourceNode, name, acl.AccessRead) {
+			m = append(m, mem)
+		}
+	}
+	setFiltered(w, len(m) < len(all))
 	return m, nil
 }
 
@@ -158,11 +178,21 @@ func (s *Server) agentServices(w http.ResponseWriter, r *http.Request) (any, err
 	if err := validateFilter(f, &agentService{}); err != nil {
 		return nil, err
 	}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
+	}
 	dc := s.agent.Self().Datacenter
 	out := make(map[string]*agentService)
+	filtered := false
 	for id, ns := range s.agent.Services() {
+		if !z.Allow(acl.ResourceService, ns.Service, acl.AccessRead) {
+			filtered = true
+			continue
+		}
 		out[id] = toAgentService(ns, dc)
 	}
+	setFiltered(w, filtered)
 	return filter.Map(f, out), nil
 }
 
@@ -175,11 +205,18 @@ func (s *Server) agentService(w http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
+	}
 	dc := s.agent.Self().Datacenter
 	obj, hash, err := s.blockLocal(r, r.URL.Query().Get("hash"), wait, func() (any, string, error) {
 		ns, ok := s.agent.Services()[id]
 		if !ok {
 			return nil, "", notFound("unknown service ID: %s", id)
+		}
+		if err := z.check(acl.ResourceService, ns.Service, acl.AccessRead); err != nil {
+			return nil, "", err
 		}
 		as := toAgentService(ns, dc)
 		as.ContentHash = contentHash(as)
@@ -201,10 +238,20 @@ func (s *Server) agentChecks(w http.ResponseWriter, r *http.Request) (any, error
 	if err := validateFilter(f, &structs.HealthCheck{}); err != nil {
 		return nil, err
 	}
-	checks := s.agent.Checks()
-	if checks == nil {
-		checks = map[string]*structs.HealthCheck{}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
 	}
+	checks := map[string]*structs.HealthCheck{}
+	filtered := false
+	for id, hc := range s.agent.Checks() {
+		if s.checkAccess(z, hc, "", acl.AccessRead) != nil {
+			filtered = true
+			continue
+		}
+		checks[id] = hc
+	}
+	setFiltered(w, filtered)
 	return filter.Map(f, checks), nil
 }
 
@@ -215,6 +262,9 @@ func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (a
 	}
 	def, err := body.definition()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.vetServiceRegister(r, def); err != nil {
 		return nil, err
 	}
 	if err := s.agent.AddService(def, queryFlag(r, "replace-existing-checks")); err != nil {
@@ -229,8 +279,12 @@ func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) 
 	if id == "" {
 		return nil, badRequest("Missing service ID")
 	}
-	if _, ok := s.agent.Services()[id]; !ok {
+	ns, ok := s.agent.Services()[id]
+	if !ok {
 		return nil, notFound("Unknown service ID %q. Ensure that the service ID is passed, not the service name.", id)
+	}
+	if err := s.authorizeFor(r, acl.ResourceService, ns.Service, acl.AccessWrite); err != nil {
+		return nil, err
 	}
 	if err := s.agent.RemoveService(id); err != nil {
 		return nil, err
@@ -254,9 +308,25 @@ func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any
 	if ct.CheckID == "" {
 		ct.CheckID = ct.Name
 	}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
+	}
 	if ct.ServiceID != "" {
-		if _, ok := s.agent.Services()[ct.ServiceID]; !ok {
+		ns, ok := s.agent.Services()[ct.ServiceID]
+		if !ok {
 			return nil, badRequest("ServiceID %q does not exist", ct.ServiceID)
+		}
+		if err := z.check(acl.ResourceService, ns.Service, acl.AccessWrite); err != nil {
+			return nil, err
+		}
+	} else if err := z.check(acl.ResourceNode, s.nodeName(), acl.AccessWrite); err != nil {
+		return nil, err
+	}
+	// Replacing a check also needs the rights on the one replaced.
+	if old, ok := s.agent.Checks()[ct.CheckID]; ok {
+		if err := s.checkAccess(z, old, "", acl.AccessWrite); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.agent.AddCheck(ct); err != nil {
@@ -271,8 +341,16 @@ func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (a
 	if id == "" {
 		return nil, badRequest("Missing check ID")
 	}
-	if _, ok := s.agent.Checks()[id]; !ok {
+	hc, ok := s.agent.Checks()[id]
+	if !ok {
 		return nil, notFound("Unknown check ID %q", id)
+	}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkAccess(z, hc, "", acl.AccessWrite); err != nil {
+		return nil, err
 	}
 	if err := s.agent.RemoveCheck(id); err != nil {
 		return nil, err
@@ -297,8 +375,16 @@ func (s *Server) checkStatusHandler(prefix, status string) handlerFunc {
 // agent's check_update_interval, as in Consul (the sync then finds
 // nothing to send).
 func (s *Server) updateCheck(r *http.Request, id, status, output string) error {
-	if _, ok := s.agent.Checks()[id]; !ok {
+	hc, ok := s.agent.Checks()[id]
+	if !ok {
 		return notFound("Unknown check ID %q", id)
+	}
+	z, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	if err := s.checkAccess(z, hc, "", acl.AccessWrite); err != nil {
+		return err
 	}
 	if err := s.agent.UpdateTTLCheck(id, status, output); err != nil {
 		return err
@@ -337,10 +423,16 @@ func (s *Server) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, 
 }
 
 func (s *Server) agentReload(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessWrite); err != nil {
+		return nil, err
+	}
 	return nil, s.agent.Reload(r.Context())
 }
 
 func (s *Server) agentLeave(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessWrite); err != nil {
+		return nil, err
+	}
 	return nil, s.agent.Leave(r.Context())
 }
 
@@ -348,6 +440,9 @@ func (s *Server) agentJoin(w http.ResponseWriter, r *http.Request) (any, error) 
 	addr := tail(r, "/v1/agent/join/")
 	if addr == "" {
 		return nil, badRequest("Missing address to join")
+	}
+	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessWrite); err != nil {
+		return nil, err
 	}
 	_, err := s.agent.Join(r.Context(), []string{addr}, queryFlag(r, "wan"))
 	return nil, err
@@ -357,6 +452,10 @@ func (s *Server) agentForceLeave(w http.ResponseWriter, r *http.Request) (any, e
 	node := tail(r, "/v1/agent/force-leave/")
 	if node == "" {
 		return nil, badRequest("Missing node name")
+	}
+	// Consul 1.16: force-leave is an operator action.
+	if err := s.authorizeFor(r, acl.ResourceOperator, "", acl.AccessWrite); err != nil {
+		return nil, err
 	}
 	return nil, s.agent.ForceLeave(r.Context(), node, queryFlag(r, "prune"), queryFlag(r, "wan"))
 }
@@ -382,8 +481,12 @@ func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := s.agent.Services()[id]; !ok {
+	ns, ok := s.agent.Services()[id]
+	if !ok {
 		return nil, notFound("Unknown service ID %q", id)
+	}
+	if err := s.authorizeFor(r, acl.ResourceService, ns.Service, acl.AccessWrite); err != nil {
+		return nil, err
 	}
 	if err := s.agent.ServiceMaintenance(id, enable, r.URL.Query().Get("reason")); err != nil {
 		return nil, err
@@ -397,6 +500,9 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorizeFor(r, acl.ResourceNode, s.nodeName(), acl.AccessWrite); err != nil {
+		return nil, err
+	}
 	if err := s.agent.NodeMaintenance(enable, r.URL.Query().Get("reason")); err != nil {
 		return nil, err
 	}
@@ -405,6 +511,9 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 }
 
 func (s *Server) agentMetrics(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessRead); err != nil {
+		return nil, err
+	}
 	if r.URL.Query().Get("format") == "prometheus" {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		if s.cfg.PrometheusText == nil {

@@ -49,7 +49,10 @@ type Config struct {
 	WANHealth func(ctx context.Context) (any, error)
 	// Datacenter is the agent's datacenter; with TranslateWANAddrs,
 	// answers about any other one use nodes' WAN addresses.
-	Datacenter        string
+	Datacenter string
+	// NodeName is the agent's node, named by agent:* and node:* ACL rules
+	// on agent-local endpoints ("" = Agent.Self().NodeName).
+	NodeName          string
 	TranslateWANAddrs bool
 	// UI, when set, is served under /ui/.
 	UI fs.FS

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-uuid"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -42,6 +43,9 @@ func (s *Server) eventFire(w http.ResponseWriter, r *http.Request) (any, error) 
 	if ev.TagFilter != "" && ev.ServiceFilter == "" {
 		return nil, badRequest("Cannot provide tag filter without service filter")
 	}
+	if err := s.authorizeFor(r, acl.ResourceEvent, name, acl.AccessWrite); err != nil {
+		return nil, err
+	}
 	payload, err := readBody(r, maxEventPayload)
 	if err != nil {
 		return nil, err
@@ -64,6 +68,11 @@ func (s *Server) eventList(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err := validateFilter(f, &structs.UserEvent{}); err != nil {
 		return nil, err
 	}
+	z, err := s.authorize(r)
+	if err != nil {
+		return nil, err
+	}
+	filtered := false
 	name := r.URL.Query().Get("name")
 	want := ""
 	if _, ok := r.URL.Query()["index"]; ok {
@@ -72,8 +81,13 @@ func (s *Server) eventList(w http.ResponseWriter, r *http.Request) (any, error) 
 	wait := q.MaxQueryTime
 	obj, ver, err := s.blockLocal(r, want, wait, func() (any, string, error) {
 		var out []*structs.UserEvent
+		filtered = false
 		for _, ev := range s.agent.UserEvents() {
 			if name != "" && ev.Name != name {
+				continue
+			}
+			if !z.Allow(acl.ResourceEvent, ev.Name, acl.AccessRead) {
+				filtered = true
 				continue
 			}
 			if f != nil && !f.Match(ev) {
@@ -96,6 +110,7 @@ func (s *Server) eventList(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	idx, _ := strconv.ParseUint(ver, 10, 64)
+	setFiltered(w, filtered)
 	setMeta(w, &q, &structs.QueryMeta{Index: idx, KnownLeader: true})
 	return obj, nil
 }

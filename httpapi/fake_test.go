@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -32,6 +33,9 @@ type fakeAgent struct {
 	syncs   int
 	synced  map[string]string // check or service ID → status ("svc" for services)
 	syncErr error
+	// acls, when set, resolves tokens by secret (ACLs on); nil is ACLs
+	// off. See Authorize in acl_enforce_test.go.
+	acls map[string]acl.Authorizer
 }
 
 func newFakeAgent() *fakeAgent {

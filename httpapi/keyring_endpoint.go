@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -67,6 +68,13 @@ func (s *Server) operatorKeyring(w http.ResponseWriter, r *http.Request) (any, e
 		default:
 			args.Operation = structs.KeyringRemove
 		}
+	}
+	access := acl.AccessWrite
+	if args.Operation == structs.KeyringList {
+		access = acl.AccessRead
+	}
+	if err := s.authorizeFor(r, acl.ResourceKeyring, "", access); err != nil {
+		return nil, err
 	}
 	var out structs.KeyringResponses
 	if err := s.agent.RPC(r.Context(), structs.MethodKeyringOperation, &args, &out); err != nil {

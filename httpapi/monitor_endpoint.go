@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -11,6 +12,9 @@ import (
 func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) (any, error) {
 	if s.cfg.Monitor == nil {
 		return nil, notFound("log streaming is not available")
+	}
+	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessRead); err != nil {
+		return nil, err
 	}
 	level := r.URL.Query().Get("loglevel")
 	if level == "" {
