@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"consulate/acl"
@@ -96,12 +95,6 @@ func (h *httpAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc str
 }
 
 func (h *httpAgent) UserEvents() []*structs.UserEvent { return h.a.events.List() }
-
-// SetAgentToken is a placeholder until the agent holds ACL tokens: it
-// answers as an agent with ACLs disabled.
-func (h *httpAgent) SetAgentToken(kind, secret string) error {
-	return errors.New("ACL support disabled")
-}
 
 // self builds /v1/agent/self.
 func (a *Agent) self() httpapi.Self {

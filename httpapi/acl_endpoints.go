@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"consulate/acl"
 	"consulate/httpapi/filter"
 	"consulate/structs"
 )
@@ -528,6 +529,9 @@ func (s *Server) agentToken(w http.ResponseWriter, r *http.Request) (any, error)
 	kind, ok := agentTokenKinds[name]
 	if !ok {
 		return nil, notFound("Token %q is unknown", name)
+	}
+	if err := s.authorizeFor(r, acl.ResourceACL, "", acl.AccessWrite); err != nil {
+		return nil, err
 	}
 	if err := aclError(s.agent.SetAgentToken(kind, body.Token)); err != nil {
 		return nil, err
