@@ -262,6 +262,9 @@ func (r *Resolver) fetch(secret string) (*entry, error) {
 	defer cancel()
 	args := &structs.ACLResolveRequest{SecretID: secret}
 	args.Token = secret
+	// Any server's replica answers (as Consul resolves tokens from local
+	// state), so a resolve needs no leader round trip.
+	args.AllowStale = true
 	var reply structs.ACLResolveResponse
 	if err := r.cfg.RPC(ctx, structs.MethodACLResolve, args, &reply); err != nil {
 		return nil, err
