@@ -72,22 +72,24 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 
 		// ACL writes route themselves (aclWrite): to the primary or the
 		// local leader.
-		structs.MethodACLBootstrap:    ep(routeLocal, s.aclBootstrap),
-		structs.MethodACLTokenSet:     ep(routeLocal, s.aclTokenSet),
-		structs.MethodACLTokenDelete:  ep(routeLocal, s.aclTokenDelete),
-		structs.MethodACLPolicySet:    ep(routeLocal, s.aclPolicySet),
-		structs.MethodACLPolicyDelete: ep(routeLocal, s.aclPolicyDelete),
-		structs.MethodACLRoleSet:      ep(routeLocal, s.aclRoleSet),
-		structs.MethodACLRoleDelete:   ep(routeLocal, s.aclRoleDelete),
-		structs.MethodACLTokenRead:    ep(routeDefault, s.aclTokenRead),
-		structs.MethodACLTokenList:    ep(routeDefault, s.aclTokenList),
-		structs.MethodACLPolicyRead:   ep(routeDefault, s.aclPolicyRead),
-		structs.MethodACLPolicyList:   ep(routeDefault, s.aclPolicyList),
-		structs.MethodACLRoleRead:     ep(routeDefault, s.aclRoleRead),
-		structs.MethodACLRoleList:     ep(routeDefault, s.aclRoleList),
-		structs.MethodACLResolve:      ep(routeDefault, s.aclResolve),
-		// The leader runs replication and keeps its status.
-		structs.MethodACLReplicationStatus:    ep(routeLeader, s.aclReplicationStatus),
+		structs.MethodACLBootstrap:         ep(routeLocal, s.aclBootstrap),
+		structs.MethodACLTokenSet:          ep(routeLocal, s.aclTokenSet),
+		structs.MethodACLTokenDelete:       ep(routeLocal, s.aclTokenDelete),
+		structs.MethodACLPolicySet:         ep(routeLocal, s.aclPolicySet),
+		structs.MethodACLPolicyDelete:      ep(routeLocal, s.aclPolicyDelete),
+		structs.MethodACLRoleSet:           ep(routeLocal, s.aclRoleSet),
+		structs.MethodACLRoleDelete:        ep(routeLocal, s.aclRoleDelete),
+		structs.MethodACLTokenRead:         ep(routeDefault, s.aclTokenRead),
+		structs.MethodACLTokenList:         ep(routeDefault, s.aclTokenList),
+		structs.MethodACLPolicyRead:        ep(routeDefault, s.aclPolicyRead),
+		structs.MethodACLPolicyList:        ep(routeDefault, s.aclPolicyList),
+		structs.MethodACLRoleRead:          ep(routeDefault, s.aclRoleRead),
+		structs.MethodACLRoleList:          ep(routeDefault, s.aclRoleList),
+		structs.MethodACLResolve:           ep(routeDefault, s.aclResolve),
+		structs.MethodACLReplicationStatus: ep(routeLeader, s.aclReplicationStatus),
+
+		// ACL replication (acl_replication.go): the leader of a secondary
+		// runs it and keeps the status above.
 		structs.MethodACLTokenListReplication: ep(routeDefault, s.aclTokenListReplication),
 	}
 }
