@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"consulate/internal/fedtest"
+	"consulate/internal/testutil"
 	"consulate/server"
 	"consulate/structs"
 )
@@ -35,12 +36,7 @@ func aclDCs(t *testing.T, dc2Servers int) *fedtest.Cluster {
 func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.WaitFor(t, d, what, cond)
 	return time.Since(start)
 }
 
