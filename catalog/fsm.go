@@ -39,6 +39,9 @@ const (
 	ACLRoleSetType
 	ACLRoleDeleteType
 	ACLBootstrapType
+	// ACLReplicateType applies one batch of ACL replication from the
+	// primary datacenter (ACLReplicateRequest, catalog/acl_replication.go).
+	ACLReplicateType
 )
 
 func (t MessageType) String() string {
@@ -75,6 +78,8 @@ func (t MessageType) String() string {
 		return "ACLRoleDelete"
 	case ACLBootstrapType:
 		return "ACLBootstrap"
+	case ACLReplicateType:
+		return "ACLReplicate"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -213,7 +218,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 		return ok
 	case ACLTokenSetType, ACLTokenDeleteType, ACLPolicySetType, ACLPolicyDeleteType,
-		ACLRoleSetType, ACLRoleDeleteType, ACLBootstrapType:
+		ACLRoleSetType, ACLRoleDeleteType, ACLBootstrapType, ACLReplicateType:
 		return f.applyACL(st, t, body, idx)
 	}
 	f.logger.Error("unknown message type in raft log", "type", uint8(t), "index", idx)
@@ -243,6 +248,9 @@ func (f *FSM) applyACL(st *Store, t MessageType, body []byte, idx uint64) any {
 	case ACLRoleDeleteType:
 		req := &ACLRoleBatchDeleteRequest{}
 		msg, run = req, func() error { return st.ACLRoleBatchDelete(idx, req) }
+	case ACLReplicateType:
+		req := &ACLReplicateRequest{}
+		msg, run = req, func() error { return st.ACLReplicate(idx, req) }
 	default:
 		req := &ACLBootstrapRequest{}
 		msg, run = req, func() error { return st.ACLBootstrap(idx, req) }

@@ -634,21 +634,6 @@ func (s *Server) aclResolve(ctx context.Context, args *structs.ACLResolveRequest
 	})
 }
 
-// aclReplicationStatus reports that replication is not running (it is
-// not implemented yet); Enabled says whether this is a secondary with
-// ACLs on, as Consul.
-func (s *Server) aclReplicationStatus(_ context.Context, _ *structs.DCSpecificRequest, reply *structs.ACLReplicationStatus) error {
-	if !s.cfg.ACLsEnabled {
-		return aclDisabled()
-	}
-	*reply = structs.ACLReplicationStatus{
-		Enabled:          !s.inPrimaryDC(),
-		SourceDatacenter: s.primaryDC(),
-		ReplicationType:  "policies",
-	}
-	return nil
-}
-
 // --- leader duties ---
 
 // initializeACLs runs when this server gains leadership with ACLs on: in

@@ -111,6 +111,23 @@ type Config struct {
 	// ACLTokenReapInterval is how often the leader deletes expired tokens
 	// (used with ACLsEnabled).
 	ACLTokenReapInterval time.Duration
+	// ACLTokenReplication is acl.enable_token_replication: the leader of a
+	// secondary datacenter replicates global tokens too, not only
+	// policies and roles.
+	ACLTokenReplication bool
+	// ACLReplicationToken is acl.tokens.replication: the secret a
+	// secondary's leader presents to the primary when it replicates
+	// (acl:read is needed for policies and roles, acl:write with token
+	// replication).
+	ACLReplicationToken string
+	// ACLReplicationQueryTime is the wait of the blocking queries a
+	// secondary's leader sends the primary to replicate (Consul: 5m).
+	ACLReplicationQueryTime time.Duration
+	// ACLReplicationBackoffMin and ACLReplicationBackoffMax bound the
+	// wait after a failed replication round: it starts at Min and doubles
+	// up to Max until a round succeeds.
+	ACLReplicationBackoffMin time.Duration
+	ACLReplicationBackoffMax time.Duration
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -139,6 +156,9 @@ func DefaultConfig() *Config {
 		Domain:                   "consul",
 		ACLTokenReapInterval:     30 * time.Second,
 		ACLTokenMinExpirationTTL: time.Minute,
+		ACLReplicationQueryTime:  5 * time.Minute,
+		ACLReplicationBackoffMin: 200 * time.Millisecond,
+		ACLReplicationBackoffMax: 10 * time.Second,
 	}
 }
 
@@ -174,6 +194,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: auto-encrypt certificate TTL must be positive", ErrInvalidConfig)
 	case c.ACLsEnabled && c.ACLTokenReapInterval <= 0:
 		return fmt.Errorf("%w: ACL token reap interval must be positive", ErrInvalidConfig)
+	case c.ACLsEnabled && (c.ACLReplicationQueryTime <= 0 || c.ACLReplicationBackoffMin <= 0 ||
+		c.ACLReplicationBackoffMax < c.ACLReplicationBackoffMin):
+		return fmt.Errorf("%w: ACL replication query time %v and backoff %v..%v", ErrInvalidConfig,
+			c.ACLReplicationQueryTime, c.ACLReplicationBackoffMin, c.ACLReplicationBackoffMax)
 	case c.ACLTokenMinExpirationTTL < 0:
 		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:

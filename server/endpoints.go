@@ -86,7 +86,11 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 		structs.MethodACLRoleRead:          ep(routeDefault, s.aclRoleRead),
 		structs.MethodACLRoleList:          ep(routeDefault, s.aclRoleList),
 		structs.MethodACLResolve:           ep(routeDefault, s.aclResolve),
-		structs.MethodACLReplicationStatus: ep(routeLocal, s.aclReplicationStatus),
+		structs.MethodACLReplicationStatus: ep(routeLeader, s.aclReplicationStatus),
+
+		// ACL replication (acl_replication.go): the leader of a secondary
+		// runs it and keeps the status above.
+		structs.MethodACLTokenListReplication: ep(routeDefault, s.aclTokenListReplication),
 	}
 }
 

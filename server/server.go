@@ -145,6 +145,10 @@ type Server struct {
 	// quorum is the last probe of the other voters (see cutOff).
 	quorum quorumProbe
 
+	// aclRepl is the ACL replication of a secondary's leader
+	// (acl_replication.go).
+	aclRepl aclReplication
+
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
 	shutdownOnce   sync.Once
@@ -378,6 +382,7 @@ func (s *Server) establishLeadership() {
 	if err := s.initializeACLs(); err != nil {
 		s.logger.Error("initializing ACLs", "error", err)
 	}
+	s.startACLReplication()
 }
 
 // revokeLeadership stops the leader's duties.
@@ -390,6 +395,7 @@ func (s *Server) revokeLeadership() {
 	}
 	s.readyMu.Unlock()
 	s.sessions.stopAll()
+	s.stopACLReplication()
 }
 
 // leaderReadyCh returns a channel closed while this server is a leader

@@ -84,6 +84,10 @@ const (
 	MethodACLRoleList          Method = "ACL.RoleList"
 	MethodACLResolve           Method = "ACL.Resolve"
 	MethodACLReplicationStatus Method = "ACL.ReplicationStatus"
+	// MethodACLTokenListReplication lists every global token in full
+	// (ACLTokenListRequest → ACLTokensResponse), for the replication of a
+	// secondary datacenter's leader.
+	MethodACLTokenListReplication Method = "ACL.TokenListReplication"
 )
 
 // Datacenter names a datacenter on the routing paths (server → federation
