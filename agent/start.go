@@ -62,6 +62,8 @@ func (a *Agent) startServer() error {
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.PrimaryDatacenter = rt.PrimaryDatacenter
 	scfg.ACLInitialManagementToken = rt.ACLTokens.InitialManagement
+	scfg.ACLTokenReplication = rt.ACLEnableTokenReplication
+	scfg.ACLReplicationToken = rt.ACLTokens.Replication
 	scfg.AutoEncryptAllowTLS = rt.TLS.AutoEncryptAllowTLS
 	scfg.Domain = strings.TrimSuffix(rt.DNSDomain, ".")
 	ln, err := net.Listen("tcp", rt.RPCBindAddr().String())
