@@ -111,6 +111,12 @@ type Config struct {
 	// ACLTokenReapInterval is how often the leader deletes expired tokens
 	// (used with ACLsEnabled).
 	ACLTokenReapInterval time.Duration
+	// ACLDefaultPolicy is acl.default_policy, "allow" (or "") or "deny":
+	// what a token may do where no rule of its policies decides.
+	ACLDefaultPolicy string
+	// ACLEnableKeyListPolicy is acl.enable_key_list_policy: KV lists
+	// (recurse and keys) need key:list on the prefix, as Consul.
+	ACLEnableKeyListPolicy bool
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -174,6 +180,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: auto-encrypt certificate TTL must be positive", ErrInvalidConfig)
 	case c.ACLsEnabled && c.ACLTokenReapInterval <= 0:
 		return fmt.Errorf("%w: ACL token reap interval must be positive", ErrInvalidConfig)
+	case c.ACLDefaultPolicy != "" && c.ACLDefaultPolicy != "allow" && c.ACLDefaultPolicy != "deny":
+		return fmt.Errorf("%w: ACL default policy %q is not \"allow\" or \"deny\"", ErrInvalidConfig, c.ACLDefaultPolicy)
 	case c.ACLTokenMinExpirationTTL < 0:
 		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:

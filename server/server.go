@@ -124,6 +124,9 @@ type Server struct {
 	notifyCh      chan bool
 
 	sessions *sessionTimers
+	// authzCache holds resolved ACL tokens and parsed policies (see
+	// authz.go).
+	authzCache authzCache
 	// restoring is set while a snapshot restore runs (see SnapshotRestore).
 	restoring atomic.Bool
 
