@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	memdb "github.com/hashicorp/go-memdb"
+
 	"consulate/acl"
 	"consulate/catalog"
 	"consulate/structs"
@@ -52,17 +54,6 @@ func (z *authz) check(r acl.Resource, name string, access acl.Access) error {
 	return acl.Check(z.a, z.accessor, r, name, access)
 }
 
-// allow reports whether the caller may do access to name of r.
-func (z *authz) allow(r acl.Resource, name string, access acl.Access) bool {
-	return z == nil || z.a.Allow(r, name, access)
-}
-
-// allowPrefix reports whether the caller may do access to every name of r
-// under prefix.
-func (z *authz) allowPrefix(r acl.Resource, prefix string, access acl.Access) bool {
-	return z == nil || z.a.AllowPrefix(r, prefix, access)
-}
-
 // nodeRead and serviceRead are the read checks of catalog filtering; a
 // service name "" (a node-level check) is always readable.
 func (z *authz) nodeRead(node string) bool {
@@ -82,22 +73,37 @@ func (z *authz) readsAll() bool {
 // isManagement reports whether the caller holds acl:write.
 func (z *authz) isManagement() bool { return z == nil || z.aclWrite }
 
-// authzCache keeps resolved secrets and parsed policies. Entries are valid
-// for one store and one state of the ACL tables (the largest of their
-// indexes); a snapshot restore or any ACL write starts afresh.
+// authzCache keeps resolved secrets and parsed policies. A resolved
+// secret is valid while its token's row is unchanged (a memdb watch on it)
+// and the generation it was made in is current: a generation ends when any
+// policy or role changes (watches on both tables) or the store is replaced
+// (snapshot restore). Checking costs a few non-blocking channel reads and
+// no allocation.
 type authzCache struct {
-	mu    sync.Mutex
-	store *catalog.Store
-	index uint64
-	// bySecret holds resolved tokens.
+	mu  sync.Mutex
+	gen *authzGen
+	// bySecret holds resolved tokens of gen.
 	bySecret map[string]*cachedAuthz
 	// policies holds parsed policies by ID, checked against ModifyIndex;
-	// it survives ACL writes.
+	// it survives generations.
 	policies map[string]cachedPolicy
 }
 
+// authzGen is one state of the policy and role tables of one store.
+type authzGen struct {
+	store           *catalog.Store
+	policies, roles <-chan struct{}
+}
+
+func (g *authzGen) current(st *catalog.Store) bool {
+	return g != nil && g.store == st && !closed(g.policies) && !closed(g.roles)
+}
+
 type cachedAuthz struct {
-	z *authz
+	z   *authz
+	gen *authzGen
+	// token fires when the token's row changes.
+	token <-chan struct{}
 	// expires is the token's ExpirationTime (zero: never).
 	expires time.Time
 }
@@ -107,8 +113,26 @@ type cachedPolicy struct {
 	p           *acl.Policy
 }
 
-// maxAuthzCache bounds the resolved-token cache; past it the cache is
-// dropped and refilled.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// watchOne returns the single channel of a watch set holding one (nil
+// when it holds none).
+func watchOne(ws memdb.WatchSet) <-chan struct{} {
+	for ch := range ws {
+		return ch
+	}
+	return nil
+}
+
+// maxAuthzCache bounds the caches; past it a cache is dropped and
+// refilled.
 const maxAuthzCache = 4096
 
 // authorizer resolves secret with this server's state: nil when ACLs are
@@ -122,31 +146,52 @@ func (s *Server) authorizer(secret string) (*authz, error) {
 		secret = structs.ACLTokenAnonymousSecret
 	}
 	st := s.fsm.State()
-	idx := max(st.Index("acl-tokens"), st.Index("acl-policies"), st.Index("acl-roles"))
 	c := &s.authzCache
+	now := time.Now()
 	c.mu.Lock()
-	if c.store != st || c.index != idx {
-		c.store, c.index, c.bySecret = st, idx, nil
+	if !c.gen.current(st) {
+		c.gen, c.bySecret = nil, nil
 	}
+	gen := c.gen
 	e := c.bySecret[secret]
 	c.mu.Unlock()
-	now := time.Now()
-	if e != nil {
+	if e != nil && e.gen == gen && !closed(e.token) {
 		if !e.expires.IsZero() && !e.expires.After(now) {
 			return nil, structs.ErrACLNotFound
 		}
 		return e.z, nil
 	}
-	z, expires, err := s.resolveSecret(st, secret, now)
+	if gen == nil {
+		// Watch the policy and role tables before reading them.
+		ws := memdb.NewWatchSet()
+		if _, _, err := st.ACLPolicyList(ws); err != nil {
+			return nil, err
+		}
+		pch := watchOne(ws)
+		ws = memdb.NewWatchSet()
+		if _, _, err := st.ACLRoleList(ws, ""); err != nil {
+			return nil, err
+		}
+		gen = &authzGen{store: st, policies: pch, roles: watchOne(ws)}
+		c.mu.Lock()
+		if c.gen == nil {
+			c.gen = gen
+		}
+		c.mu.Unlock()
+	}
+	z, tokenCh, expires, err := s.resolveSecret(st, secret, now)
 	if err != nil {
 		return nil, err
 	}
+	if tokenCh == nil {
+		return z, nil
+	}
 	c.mu.Lock()
-	if c.store == st && c.index == idx {
+	if c.gen == gen {
 		if c.bySecret == nil || len(c.bySecret) >= maxAuthzCache {
 			c.bySecret = map[string]*cachedAuthz{}
 		}
-		c.bySecret[secret] = &cachedAuthz{z: z, expires: expires}
+		c.bySecret[secret] = &cachedAuthz{z: z, gen: gen, token: tokenCh, expires: expires}
 	}
 	c.mu.Unlock()
 	return z, nil
@@ -156,23 +201,27 @@ func (s *Server) authorizer(secret string) (*authz, error) {
 func (s *Server) defaultAllow() bool { return s.cfg.ACLDefaultPolicy != "deny" }
 
 // resolveSecret builds the authorizer of one secret from st.
-func (s *Server) resolveSecret(st *catalog.Store, secret string, now time.Time) (*authz, time.Time, error) {
+// It also returns a channel that fires when the token's row changes and
+// the token's expiration time.
+func (s *Server) resolveSecret(st *catalog.Store, secret string, now time.Time) (*authz, <-chan struct{}, time.Time, error) {
 	var expires time.Time
-	_, t, err := st.ACLTokenGetBySecret(nil, secret)
+	ws := memdb.NewWatchSet()
+	_, t, err := st.ACLTokenGetBySecret(ws, secret)
 	if err != nil {
-		return nil, expires, err
+		return nil, nil, expires, err
 	}
+	tokenCh := watchOne(ws)
 	if t == nil {
 		if secret == structs.ACLTokenAnonymousSecret {
 			// Not created (or not replicated) yet: the default policy.
-			return newAuthz(acl.NewAuthorizer(s.defaultAllow()), structs.ACLTokenAnonymousID), expires, nil
+			return newAuthz(acl.NewAuthorizer(s.defaultAllow()), structs.ACLTokenAnonymousID), tokenCh, expires, nil
 		}
-		return nil, expires, structs.ErrACLNotFound
+		return nil, nil, expires, structs.ErrACLNotFound
 	}
 	if t.ExpirationTime != nil && !t.ExpirationTime.IsZero() {
 		expires = *t.ExpirationTime
 		if !expires.After(now) {
-			return nil, expires, structs.ErrACLNotFound
+			return nil, nil, expires, structs.ErrACLNotFound
 		}
 	}
 	policyIDs := make([]string, 0, len(t.Policies))
@@ -184,7 +233,7 @@ func (s *Server) resolveSecret(st *catalog.Store, secret string, now time.Time) 
 	for _, l := range t.Roles {
 		_, r, err := st.ACLRoleGetByID(nil, l.ID)
 		if err != nil {
-			return nil, expires, err
+			return nil, nil, expires, err
 		}
 		if r == nil {
 			continue
@@ -203,11 +252,11 @@ func (s *Server) resolveSecret(st *catalog.Store, secret string, now time.Time) 
 		}
 		seen[id] = true
 		if id == structs.ACLPolicyGlobalManagementID {
-			return newAuthz(acl.ManageAll(), t.AccessorID), expires, nil
+			return newAuthz(acl.ManageAll(), t.AccessorID), tokenCh, expires, nil
 		}
 		p, err := s.parsedPolicy(st, id)
 		if err != nil {
-			return nil, expires, err
+			return nil, nil, expires, err
 		}
 		if p != nil {
 			policies = append(policies, p)
@@ -223,7 +272,7 @@ func (s *Server) resolveSecret(st *catalog.Store, secret string, now time.Time) 
 			policies = append(policies, acl.NodeIdentityPolicy(ni.NodeName))
 		}
 	}
-	return newAuthz(acl.NewAuthorizer(s.defaultAllow(), policies...), t.AccessorID), expires, nil
+	return newAuthz(acl.NewAuthorizer(s.defaultAllow(), policies...), t.AccessorID), tokenCh, expires, nil
 }
 
 // parsedPolicy returns policy id parsed (nil when it does not exist or
