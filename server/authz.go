@@ -73,6 +73,9 @@ func (z *authz) readsAll() bool {
 // isManagement reports whether the caller holds acl:write.
 func (z *authz) isManagement() bool { return z == nil || z.aclWrite }
 
+// internalAuthz is the authorizer of the server's own calls.
+var internalAuthz = newAuthz(acl.ManageAll(), "")
+
 // authzCache keeps resolved secrets and parsed policies. A resolved
 // secret is valid while its token's row is unchanged (a memdb watch on it)
 // and the generation it was made in is current: a generation ends when any
@@ -144,6 +147,8 @@ func (s *Server) authorizer(secret string) (*authz, error) {
 	}
 	if secret == "" {
 		secret = structs.ACLTokenAnonymousSecret
+	} else if secret == s.internalSecret {
+		return internalAuthz, nil
 	}
 	st := s.fsm.State()
 	c := &s.authzCache

@@ -18,6 +18,11 @@ const testMgmt = "9a1d3c55-0000-4000-8000-00000000f00d"
 // an initial management token (testMgmt).
 func enforcingServer(t testing.TB, mutate func(*Config)) *Server {
 	t.Helper()
+	return enforcingServerDeps(t, mutate, Deps{})
+}
+
+func enforcingServerDeps(t testing.TB, mutate func(*Config), deps Deps) *Server {
+	t.Helper()
 	cfg := testConfig("s1")
 	cfg.Bootstrap, cfg.ACLsEnabled, cfg.ACLDefaultPolicy = true, true, "deny"
 	cfg.ACLInitialManagementToken = testMgmt
@@ -26,7 +31,7 @@ func enforcingServer(t testing.TB, mutate func(*Config)) *Server {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	s, err := New(cfg, Deps{})
+	s, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,4 +551,18 @@ func BenchmarkAuthorizerCached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// The leader's member reconciliation writes the catalog through its own
+// endpoints: ACLs (default deny) must not stop it.
+func TestACLEnforceLeaderReconcileUnaffected(t *testing.T) {
+	members := func() []structs.Member {
+		return []structs.Member{{Name: "client1", Addr: "10.0.0.9", Status: structs.StatusAlive,
+			Tags: map[string]string{structs.TagDatacenter: "dc1"}}}
+	}
+	s := enforcingServerDeps(t, func(c *Config) { c.ReconcileInterval = 50 * time.Millisecond }, Deps{Members: members})
+	testutil.WaitFor(t, 5*time.Second, "member registered", func() bool {
+		_, n, _ := s.State().GetNode(nil, "client1")
+		return n != nil
+	})
 }
