@@ -60,6 +60,7 @@ func (a *Agent) startServer() error {
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	scfg.ACLsEnabled = rt.ACLsEnabled
+	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy
 	scfg.PrimaryDatacenter = rt.PrimaryDatacenter
 	scfg.ACLInitialManagementToken = rt.ACLTokens.InitialManagement
 	scfg.ACLTokenReplication = rt.ACLEnableTokenReplication

@@ -162,8 +162,10 @@ func describe(method structs.Method, args any) (*request, bool) {
 			return nil, false
 		}
 		return &request{
-			key: fmt.Sprintf("%s|%s|%s|%v|%s|%v", method, a.Datacenter, strings.ToLower(a.ServiceName),
-				a.TagFilter, strings.Join(a.ServiceTags, ","), a.NodeMetaFilters),
+			// The token is part of the key: with ACLs an answer is
+			// filtered for the token that asked.
+			key: fmt.Sprintf("%s|%s|%s|%v|%s|%v|%s", method, a.Datacenter, strings.ToLower(a.ServiceName),
+				a.TagFilter, strings.Join(a.ServiceTags, ","), a.NodeMetaFilters, a.Token),
 			dc: a.Datacenter, opts: &a.QueryOptions,
 			withIndex: func(idx uint64, wait time.Duration) any {
 				c := *a
@@ -183,7 +185,7 @@ func describe(method structs.Method, args any) (*request, bool) {
 			return nil, false
 		}
 		return &request{
-			key: fmt.Sprintf("%s|%s|%s", method, a.Datacenter, strings.ToLower(a.Node)),
+			key: fmt.Sprintf("%s|%s|%s|%s", method, a.Datacenter, strings.ToLower(a.Node), a.Token),
 			dc:  a.Datacenter, opts: &a.QueryOptions,
 			withIndex: func(idx uint64, wait time.Duration) any {
 				c := *a

@@ -228,13 +228,13 @@ func (s *Server) aclTokenSet(r *http.Request, id string, create bool) (any, erro
 	if err := s.decodeBody(r, &body, false, false); err != nil {
 		return nil, err
 	}
-	args := structs.ACLTokenSetRequest{Token: body.token(), Create: create}
+	args := structs.ACLTokenSetRequest{ACLToken: body.token(), Create: create}
 	parseWrite(r, &args.Datacenter, &args.WriteRequest)
 	if !create {
-		if args.Token.AccessorID != "" && args.Token.AccessorID != id {
+		if args.ACLToken.AccessorID != "" && args.ACLToken.AccessorID != id {
 			return nil, badRequest("Token Accessor ID in URL and payload do not match")
 		}
-		args.Token.AccessorID = id
+		args.ACLToken.AccessorID = id
 	}
 	var out structs.ACLToken
 	if err := s.aclWrite(r, structs.MethodACLTokenSet, &args, &out); err != nil {
@@ -270,7 +270,7 @@ func (s *Server) aclTokenClone(r *http.Request, id string) (any, error) {
 	if body.Description != "" {
 		clone.Description = body.Description
 	}
-	args := structs.ACLTokenSetRequest{Datacenter: dc, Token: clone, Create: true}
+	args := structs.ACLTokenSetRequest{Datacenter: dc, ACLToken: clone, Create: true}
 	parseWrite(r, nil, &args.WriteRequest)
 	var out structs.ACLToken
 	if err := s.aclWrite(r, structs.MethodACLTokenSet, &args, &out); err != nil {

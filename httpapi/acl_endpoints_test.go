@@ -105,7 +105,7 @@ func (a *aclAgent) RPC(ctx context.Context, method structs.Method, args, reply a
 		if err := a.allowed(in.WriteRequest.Token); err != nil {
 			return err
 		}
-		t := in.Token
+		t := in.ACLToken
 		if in.Create {
 			if t.AccessorID == "" {
 				t.AccessorID = a.newID()
@@ -318,7 +318,7 @@ func TestACLWithOfficialClient(t *testing.T) {
 	if up, _, err := acl.TokenUpdate(read, nil); err != nil || up.Description != "changed" || up.SecretID != tok.SecretID {
 		t.Fatalf("update %+v %v", up, err)
 	}
-	if set := a.lastArgs(structs.MethodACLTokenSet).(*structs.ACLTokenSetRequest); set.Create || set.Token.AccessorID != tok.AccessorID {
+	if set := a.lastArgs(structs.MethodACLTokenSet).(*structs.ACLTokenSetRequest); set.Create || set.ACLToken.AccessorID != tok.AccessorID {
 		t.Fatalf("update args %+v", set)
 	}
 	cl, _, err := acl.TokenClone(tok.AccessorID, "cloned", nil)
@@ -455,7 +455,7 @@ func TestACLErrorsAndBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if set := a.lastArgs(structs.MethodACLTokenSet).(*structs.ACLTokenSetRequest); resp.StatusCode != 200 || set.Token.ExpirationTTL != 2*time.Hour {
+	if set := a.lastArgs(structs.MethodACLTokenSet).(*structs.ACLTokenSetRequest); resp.StatusCode != 200 || set.ACLToken.ExpirationTTL != 2*time.Hour {
 		t.Fatalf("string TTL: %d %+v", resp.StatusCode, set.Token)
 	}
 

@@ -315,6 +315,9 @@ func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMet
 		}
 	}
 	h.Set("X-Consul-Effective-Consistency", level)
+	if m.ResultsFilteredByACLs {
+		h.Set("X-Consul-Results-Filtered-By-ACLs", "true")
+	}
 }
 
 // setFilter validates the filter against the element type of the result.

@@ -44,11 +44,31 @@ const (
 )
 
 // authorize is the one hook where the ACL endpoints check the caller's
-// token (secret) for access to resource/name. Enforcement is not wired
-// yet: every caller is allowed.
+// token (secret) for access to resource/name, with this server's state
+// (see authz.go).
 func (s *Server) authorize(secret, resource, name string, access aclAccess) error {
-	_, _, _, _ = secret, resource, name, access
-	return nil
+	a := acl.AccessRead
+	if access == aclWrite {
+		a = acl.AccessWrite
+	}
+	return s.checkToken(secret, acl.Resource(resource), name, a)
+}
+
+// redactSecrets reports whether the caller's token lacks acl:write, so
+// the tokens it reads show their SecretID as "<hidden>" (as Consul).
+func (s *Server) redactSecrets(secret string) bool {
+	z, err := s.authorizer(secret)
+	return err != nil || !z.isManagement()
+}
+
+// redactToken returns t with its secret hidden.
+func redactToken(t *structs.ACLToken) *structs.ACLToken {
+	if t == nil {
+		return nil
+	}
+	cp := *t
+	cp.SecretID = redactedToken
+	return &cp
 }
 
 // validateRules checks a policy's rules (HCL or JSON) with package acl's
@@ -145,7 +165,7 @@ func isUUID(s string) bool {
 // --- tokens ---
 
 func (s *Server) aclTokenSet(ctx context.Context, args *structs.ACLTokenSetRequest, reply *structs.ACLToken) error {
-	return s.aclWrite(ctx, structs.MethodACLTokenSet, args, &args.Datacenter, reply, !args.Token.Local, func() error {
+	return s.aclWrite(ctx, structs.MethodACLTokenSet, args, &args.Datacenter, reply, !args.ACLToken.Local, func() error {
 		if err := s.authorize(args.WriteRequest.Token, "acl", "", aclWrite); err != nil {
 			return err
 		}
@@ -172,7 +192,7 @@ func (s *Server) aclTokenSet(ctx context.Context, args *structs.ACLTokenSetReque
 // prepareToken checks a token write against the state and fills what the
 // server chooses: IDs, CreateTime, ExpirationTime.
 func (s *Server) prepareToken(args *structs.ACLTokenSetRequest) (*structs.ACLToken, error) {
-	t := args.Token
+	t := args.ACLToken
 	st := s.State()
 	now := time.Now()
 	if args.Create {
@@ -282,6 +302,9 @@ func (s *Server) aclTokenRead(ctx context.Context, args *structs.ACLTokenGetRequ
 		if tokenExpired(t, time.Now()) {
 			t = nil
 		}
+		if !args.BySecret && s.redactSecrets(args.Token) {
+			t = redactToken(t)
+		}
 		reply.Index, reply.Token = idx, t
 		return nil
 	})
@@ -298,9 +321,13 @@ func (s *Server) aclTokenList(ctx context.Context, args *structs.ACLTokenListReq
 			return err
 		}
 		now := time.Now()
+		redact := s.redactSecrets(args.Token)
 		out := all[:0]
 		for _, t := range all {
 			if !tokenExpired(t, now) {
+				if redact {
+					t = redactToken(t)
+				}
 				out = append(out, t)
 			}
 		}

@@ -27,8 +27,8 @@ func TestACLReplicationStatusOutsideASecondary(t *testing.T) {
 	}
 	// The replication list carries global tokens with their secrets.
 	var local, global structs.ACLToken
-	rpc(t, p, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{Local: true}}, &local)
-	rpc(t, p, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{Description: "g"}}, &global)
+	rpc(t, p, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{Local: true}}, &local)
+	rpc(t, p, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{Description: "g"}}, &global)
 	var list structs.ACLTokensResponse
 	rpc(t, p, structs.MethodACLTokenListReplication, &structs.ACLTokenListRequest{}, &list)
 	found := false

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"consulate/catalog"
 	"consulate/internal/testutil"
 	"consulate/structs"
 )
@@ -33,8 +34,40 @@ func aclServer(t *testing.T, name, dc string, mutate func(*Config), deps Deps) *
 			_, tok, _ := s.State().ACLTokenGetByAccessor(nil, structs.ACLTokenAnonymousID)
 			return tok != nil
 		})
+		anonymousManagement(t, s)
 	}
 	return s
+}
+
+// anonymousManagement links the anonymous token of leader's datacenter to
+// global-management. The tests of this file predate enforcement and call
+// without a token; enforcement itself is tested in authz_test.go.
+func anonymousManagement(t *testing.T, leader *Server) {
+	t.Helper()
+	testutil.WaitFor(t, 5*time.Second, "anonymous token", func() bool {
+		_, tok, _ := leader.State().ACLTokenGetByAccessor(nil, structs.ACLTokenAnonymousID)
+		return tok != nil
+	})
+	_, anon, _ := leader.State().ACLTokenGetByAccessor(nil, structs.ACLTokenAnonymousID)
+	anon.Policies = []*structs.ACLLink{{ID: structs.ACLPolicyGlobalManagementID}}
+	if _, err := leader.raftApply(catalog.ACLTokenSetType, &catalog.ACLTokenBatchSetRequest{Tokens: []*structs.ACLToken{anon}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedManagementToken stores a management token (and the policy it links)
+// straight into a secondary's state, as replication would.
+func seedManagementToken(t *testing.T, s *Server, secret string) {
+	t.Helper()
+	if _, err := s.raftApply(catalog.ACLPolicySetType, &catalog.ACLPolicyBatchSetRequest{
+		Policies: []*structs.ACLPolicy{catalog.GlobalManagementPolicy()}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := &structs.ACLToken{AccessorID: "0b8e0c52-0000-4000-8000-000000000001", SecretID: secret,
+		Policies: []*structs.ACLLink{{ID: structs.ACLPolicyGlobalManagementID}}}
+	if _, err := s.raftApply(catalog.ACLTokenSetType, &catalog.ACLTokenBatchSetRequest{Tokens: []*structs.ACLToken{tok}, Create: true}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func callErr(s *Server, method structs.Method, args, reply any) error {
@@ -163,12 +196,12 @@ func TestACLCRUD(t *testing.T) {
 	}
 
 	var tok structs.ACLToken
-	err := callErr(s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{
+	err := callErr(s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{
 		Policies: []*structs.ACLLink{{Name: "nope"}}}}, &tok)
 	if !isBadRequest(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("unknown policy name: %v", err)
 	}
-	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{
+	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{
 		Description: "app", Roles: []*structs.ACLLink{{Name: "reader"}}, ExpirationTTL: time.Hour}}, &tok)
 	if tok.AccessorID == "" || tok.SecretID == "" || tok.ExpirationTime == nil || tok.CreateTime.IsZero() || tok.Roles[0].ID != role.ID {
 		t.Fatalf("token %+v", tok)
@@ -182,7 +215,7 @@ func TestACLCRUD(t *testing.T) {
 	upd := tok
 	upd.SecretID, upd.ExpirationTime, upd.Description = "", nil, "app v2"
 	var updated structs.ACLToken
-	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Token: upd}, &updated)
+	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{ACLToken: upd}, &updated)
 	if updated.SecretID != tok.SecretID || updated.Description != "app v2" || !updated.ExpirationTime.Equal(*tok.ExpirationTime) ||
 		updated.CreateIndex != tok.CreateIndex || updated.ModifyIndex <= tok.ModifyIndex {
 		t.Fatalf("updated %+v", updated)
@@ -215,10 +248,10 @@ func TestACLCRUD(t *testing.T) {
 		done <- err
 	}()
 	var short structs.ACLToken
-	if err := callErr(s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{ExpirationTTL: time.Millisecond}}, &short); !isBadRequest(err) {
+	if err := callErr(s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{ExpirationTTL: time.Millisecond}}, &short); !isBadRequest(err) {
 		t.Fatalf("TTL below the minimum: %v", err)
 	}
-	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{ExpirationTTL: 150 * time.Millisecond}}, &short)
+	rpc(t, s, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{ExpirationTTL: 150 * time.Millisecond}}, &short)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -262,6 +295,8 @@ func TestACLSecondaryForwardsGlobalWrites(t *testing.T) {
 	dc1 := aclServer(t, "dc1-s1", "dc1", nil, Deps{})
 	fwd := &dcForwarder{dcs: map[string]*Server{"dc1": dc1}}
 	dc2 := aclServer(t, "dc2-s1", "dc2", func(c *Config) { c.PrimaryDatacenter = "dc1" }, Deps{Forwarder: fwd})
+	const dc2Mgmt = "0b8e0c52-0000-4000-8000-0000000000aa"
+	seedManagementToken(t, dc2, dc2Mgmt)
 
 	var pol structs.ACLPolicy
 	rpc(t, dc2, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Policy: structs.ACLPolicy{Name: "p"}}, &pol)
@@ -277,14 +312,15 @@ func TestACLSecondaryForwardsGlobalWrites(t *testing.T) {
 		t.Fatal("role written in dc2 is not in dc1")
 	}
 	var global, local structs.ACLToken
-	rpc(t, dc2, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{Policies: []*structs.ACLLink{{Name: "p"}}}}, &global)
+	rpc(t, dc2, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{Policies: []*structs.ACLLink{{Name: "p"}}}}, &global)
 	if _, tk, _ := dc1.State().ACLTokenGetByAccessor(nil, global.AccessorID); tk == nil {
 		t.Fatal("global token written in dc2 is not in dc1")
 	}
 	if _, tk, _ := dc2.State().ACLTokenGetByAccessor(nil, global.AccessorID); tk != nil {
 		t.Fatal("global token stored in dc2")
 	}
-	rpc(t, dc2, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, Token: structs.ACLToken{Local: true, Description: "local"}}, &local)
+	rpc(t, dc2, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, ACLToken: structs.ACLToken{Local: true, Description: "local"},
+		WriteRequest: structs.WriteRequest{Token: dc2Mgmt}}, &local)
 	if _, tk, _ := dc2.State().ACLTokenGetByAccessor(nil, local.AccessorID); tk == nil || !tk.Local {
 		t.Fatal("local token not stored in dc2")
 	}
@@ -293,7 +329,8 @@ func TestACLSecondaryForwardsGlobalWrites(t *testing.T) {
 	}
 	// Reads are answered from dc2's own state.
 	var read structs.ACLTokenResponse
-	rpc(t, dc2, structs.MethodACLTokenRead, &structs.ACLTokenGetRequest{TokenID: global.AccessorID}, &read)
+	rpc(t, dc2, structs.MethodACLTokenRead, &structs.ACLTokenGetRequest{TokenID: global.AccessorID,
+		QueryOptions: structs.QueryOptions{Token: dc2Mgmt}}, &read)
 	if read.Token != nil {
 		t.Fatal("dc2 read answered from dc1")
 	}
@@ -303,7 +340,8 @@ func TestACLSecondaryForwardsGlobalWrites(t *testing.T) {
 	if _, tk, _ := dc1.State().ACLTokenGetByAccessor(nil, global.AccessorID); tk != nil {
 		t.Fatal("global token delete from dc2 did not reach dc1")
 	}
-	rpc(t, dc2, structs.MethodACLTokenDelete, &structs.ACLTokenDeleteRequest{TokenID: local.AccessorID}, &gone)
+	rpc(t, dc2, structs.MethodACLTokenDelete, &structs.ACLTokenDeleteRequest{TokenID: local.AccessorID,
+		WriteRequest: structs.WriteRequest{Token: dc2Mgmt}}, &gone)
 	if _, tk, _ := dc2.State().ACLTokenGetByAccessor(nil, local.AccessorID); tk != nil {
 		t.Fatal("local token delete in dc2 failed")
 	}
@@ -346,7 +384,17 @@ func TestACLThreeServersFollowerWritesAndStaleReads(t *testing.T) {
 	var boot structs.ACLToken
 	rpc(t, follower, structs.MethodACLBootstrap, &structs.ACLBootstrapRequest{}, &boot)
 	var pol structs.ACLPolicy
-	rpc(t, follower, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Policy: structs.ACLPolicy{Name: "p"}}, &pol)
+	// The write is checked on the leader, with the token it carries.
+	testutil.WaitFor(t, 5*time.Second, "initial management token everywhere", func() bool {
+		for _, s := range servers {
+			if _, tk, _ := s.State().ACLTokenGetBySecret(nil, secret); tk == nil {
+				return false
+			}
+		}
+		return true
+	})
+	rpc(t, follower, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Policy: structs.ACLPolicy{Name: "p"},
+		WriteRequest: structs.WriteRequest{Token: secret}}, &pol)
 	for _, s := range servers {
 		testutil.WaitFor(t, 5*time.Second, "ACL state replicated", func() bool {
 			var res structs.ACLResolveResponse

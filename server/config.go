@@ -128,6 +128,12 @@ type Config struct {
 	// up to Max until a round succeeds.
 	ACLReplicationBackoffMin time.Duration
 	ACLReplicationBackoffMax time.Duration
+	// ACLDefaultPolicy is acl.default_policy, "allow" (or "") or "deny":
+	// what a token may do where no rule of its policies decides.
+	ACLDefaultPolicy string
+	// ACLEnableKeyListPolicy is acl.enable_key_list_policy: KV lists
+	// (recurse and keys) need key:list on the prefix, as Consul.
+	ACLEnableKeyListPolicy bool
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -198,6 +204,8 @@ func (c *Config) Validate() error {
 		c.ACLReplicationBackoffMax < c.ACLReplicationBackoffMin):
 		return fmt.Errorf("%w: ACL replication query time %v and backoff %v..%v", ErrInvalidConfig,
 			c.ACLReplicationQueryTime, c.ACLReplicationBackoffMin, c.ACLReplicationBackoffMax)
+	case c.ACLDefaultPolicy != "" && c.ACLDefaultPolicy != "allow" && c.ACLDefaultPolicy != "deny":
+		return fmt.Errorf("%w: ACL default policy %q is not \"allow\" or \"deny\"", ErrInvalidConfig, c.ACLDefaultPolicy)
 	case c.ACLTokenMinExpirationTTL < 0:
 		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:

@@ -11,6 +11,7 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 
+	"consulate/acl"
 	"consulate/catalog"
 	"consulate/structs"
 )
@@ -166,6 +167,9 @@ func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterReques
 	if args.Datacenter == "" {
 		args.Datacenter = s.cfg.Datacenter
 	}
+	if err := s.vetRegister(args, checks); err != nil {
+		return err
+	}
 	_, err := s.raftApply(catalog.RegisterRequestType, args)
 	return err
 }
@@ -173,6 +177,9 @@ func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterReques
 func (s *Server) catalogDeregister(_ context.Context, args *structs.DeregisterRequest, reply *struct{}) error {
 	if args.Node == "" {
 		return badRequest("Must provide node")
+	}
+	if err := s.vetDeregister(args); err != nil {
+		return err
 	}
 	_, err := s.raftApply(catalog.DeregisterRequestType, args)
 	return err
@@ -194,6 +201,10 @@ func metaMatch(meta, filters map[string]string) bool {
 }
 
 func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedNodes) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, nodes, err := st.Nodes(ws)
 		if err != nil {
@@ -205,6 +216,7 @@ func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificR
 				out = append(out, n)
 			}
 		}
+		out, reply.ResultsFilteredByACLs = z.filterNodes(out)
 		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n *structs.Node) string { return n.Node })
 		reply.Index, reply.Nodes = idx, out
 		return nil
@@ -212,10 +224,15 @@ func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificR
 }
 
 func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedServices) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		if len(args.NodeMetaFilters) == 0 {
 			idx, svcs, err := st.Services(ws)
-			reply.Index, reply.Services = idx, svcs
+			reply.Index = idx
+			reply.Services, reply.ResultsFilteredByACLs = z.filterServices(svcs)
 			return err
 		}
 		// With node filters, build the union from matching nodes only.
@@ -226,6 +243,10 @@ func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecif
 		tags := map[string]map[string]bool{}
 		for _, n := range nodes {
 			if !metaMatch(n.Meta, args.NodeMetaFilters) {
+				continue
+			}
+			if !z.nodeRead(n.Node) {
+				reply.ResultsFilteredByACLs = true
 				continue
 			}
 			sidx, ns, err := st.NodeServices(ws, n.Node)
@@ -254,7 +275,10 @@ func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecif
 			sort.Strings(list)
 			out[name] = list
 		}
-		reply.Index, reply.Services = idx, out
+		reply.Index = idx
+		var filtered bool
+		reply.Services, filtered = z.filterServices(out)
+		reply.ResultsFilteredByACLs = reply.ResultsFilteredByACLs || filtered
 		return nil
 	})
 }
@@ -262,6 +286,10 @@ func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecif
 func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedServiceNodes) error {
 	if args.ServiceName == "" && args.ServiceAddress == "" {
 		return badRequest("Must provide service name")
+	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
 	}
 	var tags []string
 	if args.TagFilter {
@@ -282,6 +310,7 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 			}
 			out = append(out, n)
 		}
+		out, reply.ResultsFilteredByACLs = z.filterServiceNodes(out)
 		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n *structs.ServiceNode) string { return n.Node })
 		reply.Index, reply.ServiceNodes = idx, out
 		return nil
@@ -292,9 +321,14 @@ func (s *Server) catalogNodeServices(ctx context.Context, args *structs.NodeSpec
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, ns, err := st.NodeServices(ws, args.Node)
-		reply.Index, reply.NodeServices = idx, ns
+		reply.Index = idx
+		reply.NodeServices, reply.ResultsFilteredByACLs = z.filterNodeServices(ns)
 		return err
 	})
 }
@@ -305,9 +339,14 @@ func (s *Server) healthNodeChecks(ctx context.Context, args *structs.NodeSpecifi
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, checks, err := st.NodeChecks(ws, args.Node)
-		reply.Index, reply.HealthChecks = idx, checks
+		reply.Index = idx
+		reply.HealthChecks, reply.ResultsFilteredByACLs = z.filterChecks(checks)
 		return err
 	})
 }
@@ -340,13 +379,18 @@ func (s *Server) healthServiceChecks(ctx context.Context, args *structs.ServiceS
 	if args.ServiceName == "" {
 		return badRequest("Must provide service name")
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, checks, err := st.ServiceChecks(ws, args.ServiceName)
 		if err != nil {
 			return err
 		}
 		checks, err = filterChecksByNodeMeta(ws, st, checks, args.NodeMetaFilters)
-		reply.Index, reply.HealthChecks = idx, checks
+		reply.Index = idx
+		reply.HealthChecks, reply.ResultsFilteredByACLs = z.filterChecks(checks)
 		return err
 	})
 }
@@ -354,6 +398,10 @@ func (s *Server) healthServiceChecks(ctx context.Context, args *structs.ServiceS
 func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedCheckServiceNodes) error {
 	if args.ServiceName == "" {
 		return badRequest("Must provide service name")
+	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
 	}
 	var tags []string
 	if args.TagFilter {
@@ -370,6 +418,7 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 				out = append(out, n)
 			}
 		}
+		out, reply.ResultsFilteredByACLs = z.filterCheckServiceNodes(out)
 		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n structs.CheckServiceNode) string { return n.Node.Node })
 		reply.Index, reply.Nodes = idx, out
 		return nil
@@ -382,13 +431,18 @@ func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksIn
 	default:
 		return badRequest("Invalid check state %q", args.State)
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, checks, err := st.ChecksInState(ws, args.State)
 		if err != nil {
 			return err
 		}
 		checks, err = filterChecksByNodeMeta(ws, st, checks, args.NodeMetaFilters)
-		reply.Index, reply.HealthChecks = idx, checks
+		reply.Index = idx
+		reply.HealthChecks, reply.ResultsFilteredByACLs = z.filterChecks(checks)
 		return err
 	})
 }
@@ -411,6 +465,13 @@ func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bo
 	if (args.Op == structs.KVLock || args.Op == structs.KVUnlock) && args.DirEnt.Session == "" {
 		return badRequest("%s requires a session", args.Op)
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if err := z.kvPreApply(args.Op, args.DirEnt.Key); err != nil {
+		return err
+	}
 	if args.Op == structs.KVLock && time.Now().Before(s.State().KVLockDelay(args.DirEnt.Key)) {
 		// A session holding this key was invalidated moments ago: its
 		// lock delay keeps the key from changing hands at once.
@@ -430,6 +491,13 @@ func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bo
 }
 
 func (s *Server) kvsGet(ctx context.Context, args *structs.KeyRequest, reply *structs.IndexedDirEntries) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if err := z.check(acl.ResourceKey, args.Key, acl.AccessRead); err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, e, err := st.KVGet(ws, args.Key)
 		if err != nil {
@@ -444,17 +512,27 @@ func (s *Server) kvsGet(ctx context.Context, args *structs.KeyRequest, reply *st
 }
 
 func (s *Server) kvsList(ctx context.Context, args *structs.KeyRequest, reply *structs.IndexedDirEntries) error {
+	z, err := s.kvListAuthz(args.Token, args.Key)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, list, err := st.KVList(ws, args.Key)
-		reply.Index, reply.Entries = idx, list
+		reply.Index = idx
+		reply.Entries, reply.ResultsFilteredByACLs = z.filterDirEntries(args.Key, list)
 		return err
 	})
 }
 
 func (s *Server) kvsListKeys(ctx context.Context, args *structs.KeyListRequest, reply *structs.IndexedKeyList) error {
+	z, err := s.kvListAuthz(args.Token, args.Prefix)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, keys, err := st.KVListKeys(ws, args.Prefix, args.Seperator)
-		reply.Index, reply.Keys = idx, keys
+		reply.Index = idx
+		reply.Keys, reply.ResultsFilteredByACLs = z.filterKeys(args.Prefix, keys)
 		return err
 	})
 }
@@ -480,6 +558,14 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 	if err := s.validateTxn(args.Ops); err != nil {
 		return err
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if denied := z.txnPreCheck(args.Ops); len(denied) > 0 {
+		*reply = structs.TxnResponse{Errors: denied}
+		return nil
+	}
 	// Lock delay holds for locks inside transactions too.
 	now := time.Now()
 	var delayed []*structs.TxnError
@@ -502,6 +588,7 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 		return fmt.Errorf("server: txn returned %T", resp)
 	}
 	*reply = *tr
+	z.filterTxnResults(reply)
 	return nil
 }
 
@@ -509,7 +596,16 @@ func (s *Server) txnRead(_ context.Context, args *structs.TxnRequest, reply *str
 	if err := s.validateTxn(args.Ops); err != nil {
 		return err
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if denied := z.txnPreCheck(args.Ops); len(denied) > 0 {
+		*reply = structs.TxnResponse{Errors: denied}
+		return nil
+	}
 	*reply = *s.fsm.State().TxnRead(args.Ops)
+	z.filterTxnResults(reply)
 	return nil
 }
 
@@ -522,21 +618,32 @@ func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpd
 	if !args.Coord.IsValid() {
 		return badRequest("Invalid coordinate")
 	}
+	if err := s.checkToken(args.Token, acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
+		return err
+	}
 	_, err := s.raftApply(catalog.CoordinateBatchUpdateType, structs.Coordinates{{Node: args.Node, Coord: args.Coord}})
 	return err
 }
 
 func (s *Server) coordinateListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedCoordinates) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, list, err := st.Coordinates(ws)
-		reply.Index, reply.Coordinates = idx, list
+		reply.Index = idx
+		reply.Coordinates, reply.ResultsFilteredByACLs = z.filterCoordinates(list)
 		return err
 	})
 }
 
 // --- Operator ---
 
-func (s *Server) operatorRaftConfiguration(_ context.Context, _ *structs.DCSpecificRequest, reply *structs.RaftConfigurationResponse) error {
+func (s *Server) operatorRaftConfiguration(_ context.Context, args *structs.DCSpecificRequest, reply *structs.RaftConfigurationResponse) error {
+	if err := s.checkToken(args.Token, acl.ResourceOperator, "", acl.AccessRead); err != nil {
+		return err
+	}
 	f := s.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return err
@@ -573,6 +680,9 @@ var ErrUnknownPeer = errors.New("server: peer not in raft configuration")
 func (s *Server) operatorRaftRemovePeer(_ context.Context, args *structs.RaftRemovePeerRequest, _ *struct{}) error {
 	if args.ID == "" && args.Address == "" {
 		return badRequest("Must provide peer ID or address")
+	}
+	if err := s.checkToken(args.Token, acl.ResourceOperator, "", acl.AccessWrite); err != nil {
+		return err
 	}
 	f := s.raft.GetConfiguration()
 	if err := f.Error(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -50,6 +51,13 @@ func (s *Server) keyringOperation(ctx context.Context, args *structs.KeyringRequ
 		}
 	default:
 		return badRequest("unknown keyring operation %q", args.Operation)
+	}
+	access := acl.AccessWrite
+	if args.Operation == structs.KeyringList {
+		access = acl.AccessRead
+	}
+	if err := s.checkToken(args.Token, acl.ResourceKeyring, "", access); err != nil {
+		return err
 	}
 	if args.RelayFactor > maxRelayFactor {
 		return badRequest("Relay factor must be in range: [0, %d]", maxRelayFactor)

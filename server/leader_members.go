@@ -157,6 +157,7 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 			req.ID = node.ID
 		}
 	}
+	req.Token = s.internalSecret
 	return s.RPC(ctx, structs.MethodCatalogRegister, req, &struct{}{})
 }
 
@@ -167,7 +168,8 @@ func (s *Server) deregisterNode(ctx context.Context, name string) error {
 	}
 	s.logger.Info("deregistering node that left", "node", name)
 	return s.RPC(ctx, structs.MethodCatalogDeregister,
-		&structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: name}, &struct{}{})
+		&structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: name,
+			WriteRequest: structs.WriteRequest{Token: s.internalSecret}}, &struct{}{})
 }
 
 // reconcileRaft adds alive servers of this datacenter as voters, removes

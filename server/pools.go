@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"consulate/acl"
 	"consulate/structs"
 )
 
@@ -24,6 +25,9 @@ func (s *Server) eventFire(_ context.Context, args *structs.EventFireRequest, _ 
 	}
 	if n := len(args.Name) + len(args.Payload); n > s.cfg.UserEventSizeLimit {
 		return &structs.BadRequestError{Reason: fmt.Sprintf("user event exceeds limit of %d bytes", s.cfg.UserEventSizeLimit)}
+	}
+	if err := s.checkToken(args.Token, acl.ResourceEvent, args.Name, acl.AccessWrite); err != nil {
+		return err
 	}
 	if s.events == nil {
 		return ErrNoEvents

@@ -8,6 +8,7 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-uuid"
 
+	"consulate/acl"
 	"consulate/catalog"
 	"consulate/preparedquery"
 	"consulate/structs"
@@ -25,6 +26,15 @@ func (s *Server) preparedQueryApply(_ context.Context, args *structs.PreparedQue
 		return badRequest("Missing query")
 	}
 	q := *args.Query
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if prefix, ok := queryPrefix(&q); ok && args.Op != structs.PreparedQueryDelete {
+		if err := z.check(acl.ResourceQuery, prefix, acl.AccessWrite); err != nil {
+			return err
+		}
+	}
 	switch args.Op {
 	case structs.PreparedQueryCreate:
 		if q.ID != "" {
@@ -43,8 +53,14 @@ func (s *Server) preparedQueryApply(_ context.Context, args *structs.PreparedQue
 		if err != nil {
 			return err
 		}
-		if findQuery(all, q.ID) == nil {
+		old := findQuery(all, q.ID)
+		if old == nil {
 			return fmt.Errorf("%w: %w %q", structs.ErrNotFound, preparedquery.ErrNotFound, q.ID)
+		}
+		if prefix, ok := queryPrefix(old); ok {
+			if err := z.check(acl.ResourceQuery, prefix, acl.AccessWrite); err != nil {
+				return err
+			}
 		}
 	default:
 		return badRequest("Unknown prepared query operation %q", args.Op)
@@ -73,6 +89,10 @@ func findQuery(all structs.PreparedQueries, id string) *structs.PreparedQuery {
 }
 
 func (s *Server) preparedQueryGet(ctx context.Context, args *structs.PreparedQuerySpecificRequest, reply *structs.IndexedPreparedQueries) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, all, err := st.PreparedQueryList(ws)
 		if err != nil {
@@ -82,15 +102,24 @@ func (s *Server) preparedQueryGet(ctx context.Context, args *structs.PreparedQue
 		if q == nil {
 			return fmt.Errorf("%w: %w %q", structs.ErrNotFound, preparedquery.ErrNotFound, args.QueryID)
 		}
-		reply.Index, reply.Queries = idx, structs.PreparedQueries{q}
+		reply.Index = idx
+		reply.Queries, reply.ResultsFilteredByACLs = z.filterQueries(structs.PreparedQueries{q})
+		if len(reply.Queries) == 0 {
+			return &acl.PermissionDeniedError{Accessor: z.accessor, Resource: acl.ResourceQuery, Access: acl.AccessRead, Name: q.Name}
+		}
 		return nil
 	})
 }
 
 func (s *Server) preparedQueryList(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedPreparedQueries) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, all, err := st.PreparedQueryList(ws)
-		reply.Index, reply.Queries = idx, all
+		reply.Index = idx
+		reply.Queries, reply.ResultsFilteredByACLs = z.filterQueries(all)
 		return err
 	})
 }
@@ -147,23 +176,33 @@ func (s *Server) preparedQueryExecute(ctx context.Context, args *structs.Prepare
 	if err != nil {
 		return err
 	}
+	z, err := s.queryExecAuthz(q, args.Token)
+	if err != nil {
+		return err
+	}
 	resp, err := s.executor(args.QueryOptions, args.Agent).Execute(ctx, q, args.Limit)
 	if err != nil {
 		return err
 	}
 	*reply = *resp
 	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
+	reply.Nodes, reply.ResultsFilteredByACLs = z.filterCheckServiceNodes(reply.Nodes)
 	reply.Index = max(idx, 1)
 	return nil
 }
 
 func (s *Server) preparedQueryExecuteRemote(ctx context.Context, args *structs.PreparedQueryExecuteRemoteRequest, reply *structs.PreparedQueryExecuteResponse) error {
+	z, err := s.queryExecAuthz(&args.Query, args.Token)
+	if err != nil {
+		return err
+	}
 	resp, err := s.executor(args.QueryOptions, structs.QuerySource{}).ExecuteLocal(ctx, &args.Query, args.Limit)
 	if err != nil {
 		return err
 	}
 	*reply = *resp
 	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
+	reply.Nodes, reply.ResultsFilteredByACLs = z.filterCheckServiceNodes(reply.Nodes)
 	reply.Index = max(s.State().Index("services"), 1)
 	return nil
 }
@@ -173,8 +212,28 @@ func (s *Server) preparedQueryExplain(_ context.Context, args *structs.PreparedQ
 	if err != nil {
 		return err
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if z != nil {
+		visible, _ := z.filterQueries(structs.PreparedQueries{q})
+		if len(visible) == 0 {
+			return &acl.PermissionDeniedError{Accessor: z.accessor, Resource: acl.ResourceQuery, Access: acl.AccessRead, Name: q.Name}
+		}
+		q = visible[0]
+	}
 	reply.Query = *q
 	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
 	reply.Index = max(idx, 1)
 	return nil
+}
+
+// queryExecAuthz is the authorizer a prepared query's results are filtered
+// with: the query's own token when it has one, else the caller's.
+func (s *Server) queryExecAuthz(q *structs.PreparedQuery, caller string) (*authz, error) {
+	if q.Token != "" && q.Token != redactedToken {
+		return s.authorizer(q.Token)
+	}
+	return s.authorizer(caller)
 }

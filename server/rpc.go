@@ -315,6 +315,7 @@ func (s *Server) blockingQuery(ctx context.Context, opts *structs.QueryOptions, 
 func (s *Server) setQueryMeta(opts *structs.QueryOptions, meta *structs.QueryMeta) {
 	meta.KnownLeader = s.Leader() != ""
 	meta.LastContact = s.lastContact()
+	meta.ResultsFilteredByACLs = false
 	switch {
 	case opts.RequireConsistent:
 		meta.ConsistencyLevel = "consistent"

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
@@ -124,6 +125,13 @@ type Server struct {
 	notifyCh      chan bool
 
 	sessions *sessionTimers
+	// authzCache holds resolved ACL tokens and parsed policies (see
+	// authz.go).
+	authzCache authzCache
+	// internalSecret is the token of the server's own calls through its
+	// endpoints (the leader's member reconciliation): management rights on
+	// this server only, never stored nor sent elsewhere on purpose.
+	internalSecret string
 	// restoring is set while a snapshot restore runs (see SnapshotRestore).
 	restoring atomic.Bool
 
@@ -189,6 +197,11 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sessions = newSessionTimers(s)
+	secret, err := uuid.GenerateUUID()
+	if err != nil {
+		return nil, err
+	}
+	s.internalSecret = secret
 	s.endpoints = s.buildEndpoints()
 	s.limiter = newRequestLimiter(cfg.RequestLimitsMode, cfg.RequestLimitsReadRate, cfg.RequestLimitsWriteRate, logger)
 	if cfg.AutoEncryptAllowTLS && deps.AutoEncrypt == nil {

@@ -9,6 +9,7 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-uuid"
 
+	"consulate/acl"
 	"consulate/catalog"
 	"consulate/structs"
 )
@@ -33,11 +34,18 @@ func (s *Server) parseTTL(ttl string) (time.Duration, error) {
 }
 
 func (s *Server) sessionApply(_ context.Context, args *structs.SessionRequest, reply *string) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	switch args.Op {
 	case structs.SessionCreate:
 		sess := &args.Session
 		if sess.Node == "" {
 			return badRequest("Must provide node")
+		}
+		if err := z.check(acl.ResourceSession, sess.Node, acl.AccessWrite); err != nil {
+			return err
 		}
 		switch sess.Behavior {
 		case "":
@@ -81,6 +89,17 @@ func (s *Server) sessionApply(_ context.Context, args *structs.SessionRequest, r
 		if args.Session.ID == "" {
 			return badRequest("Must provide session ID")
 		}
+		if z != nil {
+			_, old, err := s.fsm.State().SessionGet(nil, args.Session.ID)
+			if err != nil {
+				return err
+			}
+			if old != nil {
+				if err := z.check(acl.ResourceSession, old.Node, acl.AccessWrite); err != nil {
+					return err
+				}
+			}
+		}
 		if _, err := s.raftApply(catalog.SessionRequestType, args); err != nil {
 			return err
 		}
@@ -95,20 +114,29 @@ func (s *Server) sessionGet(ctx context.Context, args *structs.SessionSpecificRe
 	if args.SessionID == "" {
 		return badRequest("Must provide session ID")
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, sess, err := st.SessionGet(ws, args.SessionID)
 		reply.Index, reply.Sessions = idx, structs.Sessions{}
 		if sess != nil {
-			reply.Sessions = structs.Sessions{sess}
+			reply.Sessions, reply.ResultsFilteredByACLs = z.filterSessions(structs.Sessions{sess})
 		}
 		return err
 	})
 }
 
 func (s *Server) sessionList(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedSessions) error {
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, list, err := st.SessionList(ws)
-		reply.Index, reply.Sessions = idx, list
+		reply.Index = idx
+		reply.Sessions, reply.ResultsFilteredByACLs = z.filterSessions(list)
 		return err
 	})
 }
@@ -117,9 +145,14 @@ func (s *Server) sessionNodeSessions(ctx context.Context, args *structs.NodeSpec
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, list, err := st.NodeSessions(ws, args.Node)
-		reply.Index, reply.Sessions = idx, list
+		reply.Index = idx
+		reply.Sessions, reply.ResultsFilteredByACLs = z.filterSessions(list)
 		return err
 	})
 }
@@ -130,10 +163,19 @@ func (s *Server) sessionRenew(_ context.Context, args *structs.SessionSpecificRe
 	if args.SessionID == "" {
 		return badRequest("Must provide session ID")
 	}
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
 	st := s.fsm.State()
 	idx, sess, err := st.SessionGet(nil, args.SessionID)
 	if err != nil {
 		return err
+	}
+	if sess != nil {
+		if err := z.check(acl.ResourceSession, sess.Node, acl.AccessWrite); err != nil {
+			return err
+		}
 	}
 	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
 	reply.Index = max(idx, 1)

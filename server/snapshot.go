@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"consulate/acl"
 	"consulate/catalog"
 	"consulate/snapshot"
 	"consulate/structs"
@@ -17,7 +18,11 @@ import (
 // snapshotSave is the Snapshot.Save endpoint (on the leader): the archive
 // travels in the reply, so through another agent it is bounded by the RPC
 // message size.
-func (s *Server) snapshotSave(_ context.Context, _ *structs.SnapshotRequest, reply *structs.SnapshotResponse) error {
+func (s *Server) snapshotSave(_ context.Context, args *structs.SnapshotRequest, reply *structs.SnapshotResponse) error {
+	// As Consul: snapshots hold every secret, so they take acl:write.
+	if err := s.checkToken(args.Token, acl.ResourceACL, "", acl.AccessWrite); err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	idx, err := s.SnapshotSave(&buf)
 	if err != nil {
@@ -29,6 +34,9 @@ func (s *Server) snapshotSave(_ context.Context, _ *structs.SnapshotRequest, rep
 
 // snapshotRestore is the Snapshot.Restore endpoint (on the leader).
 func (s *Server) snapshotRestore(_ context.Context, args *structs.SnapshotRequest, _ *struct{}) error {
+	if err := s.checkToken(args.Token, acl.ResourceACL, "", acl.AccessWrite); err != nil {
+		return err
+	}
 	return s.SnapshotRestore(bytes.NewReader(args.Archive))
 }
 

@@ -102,7 +102,9 @@ const (
 // ACLTokenSetRequest creates or updates a token (ACL.TokenSet).
 type ACLTokenSetRequest struct {
 	Datacenter string
-	Token      ACLToken
+	// ACLToken is the token to write. (Not "Token": that would hide the
+	// caller's secret, WriteRequest.Token, on the wire.)
+	ACLToken ACLToken
 	// Create refuses an existing AccessorID/SecretID instead of updating.
 	Create bool
 	WriteRequest

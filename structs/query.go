@@ -33,6 +33,9 @@ type QueryMeta struct {
 	KnownLeader bool
 	// ConsistencyLevel is "leader", "stale" or "consistent".
 	ConsistencyLevel string
+	// ResultsFilteredByACLs is set when the server dropped results the
+	// caller's token may not read (HTTP: X-Consul-Results-Filtered-By-ACLs).
+	ResultsFilteredByACLs bool
 }
 
 // WriteRequest is embedded in every write.

@@ -113,7 +113,7 @@ func TestACLReplication(t *testing.T) {
 
 	var global structs.ACLToken
 	call(t, dc1, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Datacenter: "dc1", Create: true, WriteRequest: wr,
-		Token: structs.ACLToken{Description: "global", Policies: []*structs.ACLLink{{ID: pol.ID}}}}, &global)
+		ACLToken: structs.ACLToken{Description: "global", Policies: []*structs.ACLLink{{ID: pol.ID}}}}, &global)
 	lag = waitWithin(t, time.Second, "global token in dc2", func() bool {
 		return everyServer(c, "dc2", func(n *fedtest.Node) bool { return localToken(t, n, global.AccessorID) != nil })
 	})
@@ -132,7 +132,7 @@ func TestACLReplication(t *testing.T) {
 	// A local token made in dc2 stays there, and replication keeps it.
 	var local structs.ACLToken
 	call(t, dc2Follower, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Create: true, WriteRequest: wr,
-		Token: structs.ACLToken{Description: "local", Local: true, Policies: []*structs.ACLLink{{ID: pol.ID}}}}, &local)
+		ACLToken: structs.ACLToken{Description: "local", Local: true, Policies: []*structs.ACLLink{{ID: pol.ID}}}}, &local)
 	if localToken(t, dc1, local.AccessorID) != nil {
 		t.Fatal("the local token of dc2 is in dc1")
 	}
@@ -187,7 +187,7 @@ func TestACLReplication(t *testing.T) {
 		Policy: structs.ACLPolicy{Name: "during-cut", Rules: `node_prefix "" { policy = "read" }`}}, &during)
 	var duringTok structs.ACLToken
 	call(t, dc1, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Datacenter: "dc1", Create: true, WriteRequest: wr,
-		Token: structs.ACLToken{Description: "during", Policies: []*structs.ACLLink{{ID: during.ID}}}}, &duringTok)
+		ACLToken: structs.ACLToken{Description: "during", Policies: []*structs.ACLLink{{ID: during.ID}}}}, &duringTok)
 	call(t, dc1, structs.MethodACLPolicyDelete, &structs.ACLPolicyDeleteRequest{Datacenter: "dc1", PolicyID: pol.ID, WriteRequest: wr}, &deleted)
 	if localPolicy(t, dc2Leader, during.ID) != nil {
 		t.Fatal("a policy crossed the cut")
