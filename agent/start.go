@@ -61,6 +61,7 @@ func (a *Agent) startServer() error {
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy
+	scfg.ACLEnableKeyListPolicy = rt.ACLEnableKeyListPolicy
 	scfg.PrimaryDatacenter = rt.PrimaryDatacenter
 	scfg.ACLInitialManagementToken = rt.ACLTokens.InitialManagement
 	scfg.ACLTokenReplication = rt.ACLEnableTokenReplication

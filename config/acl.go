@@ -144,6 +144,7 @@ func (b *builder) acl(c *Config, rt *Runtime) error {
 	rt.ACLDownPolicy = *a.DownPolicy
 	rt.ACLEnableTokenPersistence = *a.EnableTokenPersistence
 	rt.ACLEnableTokenReplication = *a.EnableTokenReplication
+	rt.ACLEnableKeyListPolicy = a.EnableKeyListPolicy != nil && *a.EnableKeyListPolicy
 	rt.ACLTokenTTL, rt.ACLPolicyTTL, rt.ACLRoleTTL = *a.TokenTTL, *a.PolicyTTL, *a.RoleTTL
 	if t := a.Tokens; t != nil {
 		rt.ACLTokens = ACLTokensRuntime{

@@ -237,14 +237,17 @@ type ACL struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// DefaultPolicy is "allow" or "deny"; DownPolicy is "allow", "deny",
 	// "extend-cache" or "async-cache".
-	DefaultPolicy          *string        `json:"default_policy,omitempty"`
-	DownPolicy             *string        `json:"down_policy,omitempty"`
-	EnableTokenPersistence *bool          `json:"enable_token_persistence,omitempty"`
-	EnableTokenReplication *bool          `json:"enable_token_replication,omitempty"`
-	TokenTTL               *time.Duration `json:"token_ttl,omitempty"`
-	PolicyTTL              *time.Duration `json:"policy_ttl,omitempty"`
-	RoleTTL                *time.Duration `json:"role_ttl,omitempty"`
-	Tokens                 *ACLTokens     `json:"tokens,omitempty"`
+	DefaultPolicy          *string `json:"default_policy,omitempty"`
+	DownPolicy             *string `json:"down_policy,omitempty"`
+	EnableTokenPersistence *bool   `json:"enable_token_persistence,omitempty"`
+	EnableTokenReplication *bool   `json:"enable_token_replication,omitempty"`
+	// EnableKeyListPolicy makes KV lists need key:list (Consul's
+	// acl.enable_key_list_policy).
+	EnableKeyListPolicy *bool          `json:"enable_key_list_policy,omitempty"`
+	TokenTTL            *time.Duration `json:"token_ttl,omitempty"`
+	PolicyTTL           *time.Duration `json:"policy_ttl,omitempty"`
+	RoleTTL             *time.Duration `json:"role_ttl,omitempty"`
+	Tokens              *ACLTokens     `json:"tokens,omitempty"`
 }
 
 // ACLTokens is acl.tokens: the agent's own tokens.

@@ -136,6 +136,7 @@ type Runtime struct {
 	ACLDownPolicy             string
 	ACLEnableTokenPersistence bool
 	ACLEnableTokenReplication bool
+	ACLEnableKeyListPolicy    bool
 	// ACLTokenTTL, ACLPolicyTTL and ACLRoleTTL bound how long resolved
 	// ACL objects are cached (30s each by default).
 	ACLTokenTTL  time.Duration
