@@ -225,55 +225,46 @@ func idFromPartial(kind, partial string, ids []string) (string, error) {
 	return match, nil
 }
 
-func policyIDFromPartial(cl *api.Client, c *cli.Context, partial string) (string, error) {
-	if partial == "global-management" {
-		return "00000000-0000-0000-0000-000000000001", nil
+// fullID turns partial into a full ID: a well-known name to its ID, a
+// full-length ID as it is, else the one ID among those list returns that
+// starts with it.
+func fullID[T any](kind, partial string, known map[string]string, list func() ([]T, error), id func(T) string) (string, error) {
+	if full, ok := known[partial]; ok {
+		return full, nil
 	}
 	if len(partial) >= fullIDLen {
 		return partial, nil
 	}
-	list, _, err := cl.ACL().PolicyList(queryOpts(c))
+	items, err := list()
 	if err != nil {
 		return "", err
 	}
-	ids := make([]string, 0, len(list))
-	for _, p := range list {
-		ids = append(ids, p.ID)
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, id(it))
 	}
-	return idFromPartial("policy", partial, ids)
+	return idFromPartial(kind, partial, ids)
+}
+
+func policyIDFromPartial(cl *api.Client, c *cli.Context, partial string) (string, error) {
+	return fullID("policy", partial, map[string]string{"global-management": "00000000-0000-0000-0000-000000000001"},
+		func() ([]*api.ACLPolicyListEntry, error) {
+			l, _, err := cl.ACL().PolicyList(queryOpts(c))
+			return l, err
+		},
+		func(p *api.ACLPolicyListEntry) string { return p.ID })
 }
 
 func tokenIDFromPartial(cl *api.Client, c *cli.Context, partial string) (string, error) {
-	if partial == "anonymous" {
-		return "00000000-0000-0000-0000-000000000002", nil
-	}
-	if len(partial) >= fullIDLen {
-		return partial, nil
-	}
-	list, _, err := cl.ACL().TokenList(queryOpts(c))
-	if err != nil {
-		return "", err
-	}
-	ids := make([]string, 0, len(list))
-	for _, t := range list {
-		ids = append(ids, t.AccessorID)
-	}
-	return idFromPartial("token", partial, ids)
+	return fullID("token", partial, map[string]string{"anonymous": "00000000-0000-0000-0000-000000000002"},
+		func() ([]*api.ACLTokenListEntry, error) { l, _, err := cl.ACL().TokenList(queryOpts(c)); return l, err },
+		func(t *api.ACLTokenListEntry) string { return t.AccessorID })
 }
 
 func roleIDFromPartial(cl *api.Client, c *cli.Context, partial string) (string, error) {
-	if len(partial) >= fullIDLen {
-		return partial, nil
-	}
-	list, _, err := cl.ACL().RoleList(queryOpts(c))
-	if err != nil {
-		return "", err
-	}
-	ids := make([]string, 0, len(list))
-	for _, r := range list {
-		ids = append(ids, r.ID)
-	}
-	return idFromPartial("role", partial, ids)
+	return fullID("role", partial, nil,
+		func() ([]*api.ACLRole, error) { l, _, err := cl.ACL().RoleList(queryOpts(c)); return l, err },
+		func(r *api.ACLRole) string { return r.ID })
 }
 
 func (e *env) aclBootstrapCommand() *cli.Command {
