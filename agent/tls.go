@@ -46,6 +46,7 @@ func (a *Agent) startAutoEncrypt(ctx context.Context) error {
 	}
 	join := append(append([]string(nil), rt.StartJoinAddrsLAN...), rt.RetryJoinLAN...)
 	cfg.Servers = func() []string { return autoencrypt.ServerAddrs(join, rt.ServerPort) }
+	cfg.Token = a.tokens.AgentToken
 	cfg.SourceAddr = rt.BindAddr
 	cfg.Logger = a.base
 	c, err := autoencrypt.New(cfg, autoencrypt.Deps{TLS: a.tls, RPC: a.RPC})

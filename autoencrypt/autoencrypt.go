@@ -51,6 +51,8 @@ type Config struct {
 	CallTimeout time.Duration
 	// RetryMin and RetryMax bound the backoff between rounds of requests.
 	RetryMin, RetryMax time.Duration
+	// Token returns the agent token sent with each request (nil: none).
+	Token func() string
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -177,6 +179,9 @@ func (c *Client) request(ctx context.Context, call func(context.Context, *struct
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
 	args := &structs.AutoEncryptSignRequest{Datacenter: c.cfg.Datacenter, NodeName: c.cfg.NodeName, CSR: csrPEM}
+	if c.cfg.Token != nil {
+		args.Token = c.cfg.Token()
+	}
 	var reply structs.AutoEncryptSignResponse
 	if err := call(cctx, args, &reply); err != nil {
 		return err
@@ -184,8 +189,10 @@ func (c *Client) request(ctx context.Context, call func(context.Context, *struct
 	if reply.IssuedCert.CertPEM == "" {
 		return errors.New("server returned no certificate")
 	}
-	roots := append(append([]string(nil), reply.ManualCARoots...), reply.Roots...)
-	if err := c.deps.TLS.SetAutoEncrypt([]byte(reply.IssuedCert.CertPEM), []byte(keyPEM), roots); err != nil {
+	// Only the agent CA verifies servers: the signing root (reply.Roots)
+	// only ever signs client certificates, so trusting it here would let
+	// another client's certificate pass for a server's.
+	if err := c.deps.TLS.SetAutoEncrypt([]byte(reply.IssuedCert.CertPEM), []byte(keyPEM), reply.ManualCARoots); err != nil {
 		return err
 	}
 	c.mu.Lock()

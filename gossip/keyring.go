@@ -113,14 +113,24 @@ func (p *Pool) KeyringOp(ctx context.Context, op KeyringOperation, key string) (
 	if res.NumResp > res.NumNodes {
 		res.NumNodes = res.NumResp
 	}
+	// Success means every member alive when the query went out answered:
+	// answers from members that joined since do not stand in for a
+	// silent one (a later use or remove would cut that one off).
+	missing := 0
+	for _, name := range expected {
+		if _, ok := answers[name]; !ok {
+			missing++
+			res.Messages[name] = "no answer"
+		}
+	}
 	if err != nil {
 		return res, err
 	}
 	if res.NumErr > 0 {
 		return res, fmt.Errorf("%w: %d/%d nodes reported failure", ErrKeyring, res.NumErr, res.NumNodes)
 	}
-	if res.NumResp < res.NumNodes {
-		return res, fmt.Errorf("%w: %d/%d nodes reported success", ErrKeyring, res.NumResp, res.NumNodes)
+	if missing > 0 || res.NumResp < res.NumNodes {
+		return res, fmt.Errorf("%w: %d/%d nodes reported success", ErrKeyring, res.NumResp-res.NumErr, res.NumNodes)
 	}
 	return res, nil
 }
@@ -170,8 +180,11 @@ func (p *Pool) applyKeyring(op KeyringOperation, key []byte) error {
 		}
 		return nil
 	case KeyringInstall:
-		if empty && !p.cfg.DisableVerifyOutgoing {
-			return keyringMsg("No keyring to modify (encryption not enabled; set encrypt_verify_outgoing = false to install a first key)")
+		// A first key is only safe with both verifications off: with
+		// incoming verification on, this member would drop the plaintext
+		// its peers still send, and fall out of the pool.
+		if empty && (!p.cfg.DisableVerifyOutgoing || !p.cfg.DisableVerifyIncoming) {
+			return keyringMsg("No keyring to modify (encryption not enabled; set encrypt_verify_incoming = false and encrypt_verify_outgoing = false to install a first key)")
 		}
 		for _, k := range kr.GetKeys() {
 			if bytes.Equal(k, key) {

@@ -161,11 +161,14 @@ func TestKeyringRotationThreePools(t *testing.T) {
 	}
 }
 
-// Without a key and with outgoing verification on, keyring operations
-// are refused as Consul refuses them; with it off, a first key can be
-// installed (gossip then still sends plaintext).
+// Without a key and with verification on, keyring operations are refused
+// as Consul refuses them; with both verifications off, a first key can be
+// installed (gossip then still sends and accepts plaintext).
 func TestKeyringWithoutEncryption(t *testing.T) {
-	pools := cluster(t, 107, 2, func(c *Config) { c.DisableVerifyOutgoing = c.NodeName == "node2" })
+	pools := cluster(t, 107, 2, func(c *Config) {
+		c.DisableVerifyOutgoing = c.NodeName == "node2"
+		c.DisableVerifyIncoming = c.NodeName == "node2"
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := pools[0].KeyringOp(ctx, KeyringList, "")

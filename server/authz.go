@@ -12,6 +12,7 @@ package server
 // nil *authz, which allows everything at no cost.
 
 import (
+	"errors"
 	"maps"
 	"sync"
 	"time"
@@ -185,6 +186,9 @@ func (s *Server) authorizer(secret string) (*authz, error) {
 		c.mu.Unlock()
 	}
 	z, tokenCh, expires, err := s.resolveSecret(st, secret, now)
+	if errors.Is(err, structs.ErrACLNotFound) && secret != structs.ACLTokenAnonymousSecret && s.resolvesRemotely() {
+		return s.remoteAuthz(secret)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	memdb "github.com/hashicorp/go-memdb"
 
+	"consulate/acl"
 	"consulate/catalog"
 	"consulate/structs"
 	"consulate/tlsutil"
@@ -107,6 +108,15 @@ func (s *Server) autoEncryptSign(_ context.Context, args *structs.AutoEncryptSig
 	}
 	if args.Datacenter != "" && args.Datacenter != s.cfg.Datacenter {
 		return badRequest("auto-encrypt certificates are signed for datacenter %q only, not %q", s.cfg.Datacenter, args.Datacenter)
+	}
+	// With ACLs on, the agent token must allow writing the node, as in
+	// Consul: reaching the port without a certificate is not enough.
+	z, err := s.authorizer(args.Token)
+	if err != nil {
+		return err
+	}
+	if err := z.check(acl.ResourceNode, args.NodeName, acl.AccessWrite); err != nil {
+		return err
 	}
 	_, ca, err := s.State().AutoEncryptCA(nil)
 	if err != nil {

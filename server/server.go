@@ -128,6 +128,9 @@ type Server struct {
 	// authzCache holds resolved ACL tokens and parsed policies (see
 	// authz.go).
 	authzCache authzCache
+	// remoteAuthz caches global tokens resolved at the primary (a
+	// secondary without token replication).
+	remoteTokens remoteAuthzCache
 	// internalSecret is the token of the server's own calls through its
 	// endpoints (the leader's member reconciliation): management rights on
 	// this server only, never stored nor sent elsewhere on purpose.

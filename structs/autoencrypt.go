@@ -18,6 +18,10 @@ type AutoEncryptSignRequest struct {
 	NodeName string
 	// CSR is the PEM encoded PKCS #10 certificate request.
 	CSR string
+	// Token is the agent's ACL token; with ACLs on it needs node:write on
+	// NodeName (as Consul), so that reaching the server port is not
+	// enough to get a certificate.
+	Token string
 }
 
 // RequestDatacenter implements RPCInfo. It is always "" (local): a

@@ -2,6 +2,7 @@ package fedtest_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -226,5 +227,39 @@ func TestACLReplicationFollowsLeadership(t *testing.T) {
 	waitWithin(t, 5*time.Second, "policy at dc2's new leader", func() bool { return localPolicy(t, leader, pol.ID) != nil })
 	if st := replStatus(t, leader); !st.Running {
 		t.Fatalf("status at the new leader %+v", st)
+	}
+}
+
+// Without token replication a secondary resolves a global token at the
+// primary (as Consul): a token made in dc1 works in dc2 at once, and an
+// unknown one is refused there.
+func TestACLGlobalTokenWithoutTokenReplication(t *testing.T) {
+	c := fedtest.New(t, fedtest.Config{
+		DCs: []fedtest.DC{{Name: "dc1", Servers: 1}, {Name: "dc2", Servers: 1}},
+		Server: func(_ *fedtest.Node, cfg *server.Config) {
+			cfg.ACLsEnabled = true
+			cfg.ACLDefaultPolicy = "deny"
+			cfg.PrimaryDatacenter = "dc1"
+			cfg.ACLInitialManagementToken = aclMgmtSecret
+			cfg.ACLReplicationToken = aclMgmtSecret
+		},
+	})
+	dc1 := c.Leader("dc1")
+	dc2 := c.WaitLeader("dc2")
+	wr := structs.WriteRequest{Token: aclMgmtSecret}
+	var pol structs.ACLPolicy
+	call(t, dc1, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Datacenter: "dc1", WriteRequest: wr,
+		Policy: structs.ACLPolicy{Name: "kv-read", Rules: `key_prefix "" { policy = "read" }`}}, &pol)
+	var tok structs.ACLToken
+	call(t, dc1, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Datacenter: "dc1", Create: true, WriteRequest: wr,
+		ACLToken: structs.ACLToken{Policies: []*structs.ACLLink{{ID: pol.ID}}}}, &tok)
+	var out structs.IndexedDirEntries
+	call(t, dc2, structs.MethodKVSGet, &structs.KeyRequest{Key: "k", QueryOptions: structs.QueryOptions{Token: tok.SecretID}}, &out)
+	if err := callErr(dc2, structs.MethodKVSApply, &structs.KVSRequest{Op: structs.KVSet,
+		DirEnt: structs.DirEntry{Key: "k", Value: []byte("v")}, WriteRequest: structs.WriteRequest{Token: tok.SecretID}}, new(bool)); !errors.Is(err, structs.ErrPermissionDenied) {
+		t.Fatalf("write with a read token in dc2: %v", err)
+	}
+	if err := callErr(dc2, structs.MethodKVSGet, &structs.KeyRequest{Key: "k", QueryOptions: structs.QueryOptions{Token: "no-such-secret"}}, &out); !errors.Is(err, structs.ErrACLNotFound) {
+		t.Fatalf("unknown token in dc2: %v", err)
 	}
 }
