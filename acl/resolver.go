@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,15 @@ type entry struct {
 	expires time.Time
 }
 
+// tokenExpired reports whether the token itself has expired at now (its
+// ExpirationTime), whatever the cache's own TTL says.
+func (e *entry) tokenExpired(now time.Time) bool {
+	if e.token == nil || e.token.ExpirationTime == nil || e.token.ExpirationTime.IsZero() {
+		return false
+	}
+	return !now.Before(*e.token.ExpirationTime)
+}
+
 // call is one ACL.Resolve in flight; done is closed when ent/err are set.
 type call struct {
 	done chan struct{}
@@ -152,6 +162,13 @@ func (r *Resolver) Resolve(ctx context.Context, secret string) (Authorizer, *str
 	now := r.cfg.Now()
 	r.mu.Lock()
 	cached := r.cache[secret]
+	if cached != nil && cached.tokenExpired(now) {
+		// Past the token's own expiration no cache or down policy keeps
+		// it alive.
+		delete(r.cache, secret)
+		r.mu.Unlock()
+		return nil, nil, structs.ErrACLNotFound
+	}
 	if cached != nil && now.Before(cached.expires) {
 		r.mu.Unlock()
 		return cached.authz, cached.token, nil
@@ -183,10 +200,20 @@ func (r *Resolver) Resolve(ctx context.Context, secret string) (Authorizer, *str
 	if c.err == nil {
 		return c.ent.authz, c.ent.token, nil
 	}
+	if isACLDisabled(c.err) {
+		// The servers run without ACLs (a configuration mismatch):
+		// they enforce nothing, so neither does the agent, as Consul.
+		return AllowAll(), nil, nil
+	}
 	if !isDown(c.err) {
 		return nil, nil, c.err
 	}
 	return r.down(secret, c.err)
+}
+
+// isACLDisabled reports whether the servers answered that ACLs are off.
+func isACLDisabled(err error) bool {
+	return err != nil && strings.Contains(err.Error(), structs.ErrACLDisabled.Error())
 }
 
 // Wait blocks until background refreshes started so far are done (for
@@ -203,7 +230,7 @@ func (r *Resolver) down(secret string, err error) (Authorizer, *structs.ACLToken
 		r.mu.Lock()
 		cached := r.cache[secret]
 		r.mu.Unlock()
-		if cached != nil {
+		if cached != nil && !cached.tokenExpired(r.cfg.Now()) {
 			r.logger.Warn("ACL servers unreachable, using the cached token", "down_policy", r.cfg.DownPolicy, "error", err)
 			return cached.authz, cached.token, nil
 		}

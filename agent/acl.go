@@ -88,6 +88,9 @@ func (a *Agent) Authorize(ctx context.Context, secret string) (acl.Authorizer, s
 // /v1/agent/token/:type names it (tokenstore.ParseKind; an unknown name
 // wraps tokenstore.ErrUnknownKind).
 func (a *Agent) SetAgentToken(kind, secret string) error {
+	if a.resolver == nil {
+		return structs.ErrACLDisabled
+	}
 	if err := a.tokens.Set(kind, secret); err != nil {
 		return err
 	}

@@ -286,6 +286,11 @@ func (s *Server) aclTokenRead(ctx context.Context, args *structs.ACLTokenGetRequ
 	if args.BySecret {
 		// token/self: the secret is its own credential, no acl:read needed.
 		read = s.aclReadUnchecked
+		if args.TokenID == "" {
+			// No token given: the agent filled in its default one, as
+			// Consul reads token/self with it.
+			args.TokenID = args.Token
+		}
 	}
 	return read(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		var idx uint64

@@ -580,6 +580,19 @@ func (s *Server) vetRegister(args *structs.RegisterRequest, checks structs.Healt
 		if err := z.check(acl.ResourceService, args.Service.Service, acl.AccessWrite); err != nil {
 			return err
 		}
+		// Re-registering an ID under another name also needs write on
+		// the service it replaces (as Consul), or a token for "web"
+		// could take over "db".
+		if _, existing, err = st.NodeServices(nil, args.Node); err != nil {
+			return err
+		}
+		if existing != nil {
+			if old := existing.Services[args.Service.ID]; old != nil && old.Service != args.Service.Service {
+				if err := z.check(acl.ResourceService, old.Service, acl.AccessWrite); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	for _, c := range checks {
 		if c.ServiceID == "" {
@@ -629,6 +642,11 @@ func (s *Server) vetDeregister(args *structs.DeregisterRequest) error {
 	z, err := s.authorizer(args.Token)
 	if err != nil || z == nil {
 		return err
+	}
+	// Node write covers everything on the node (as Consul), so an agent
+	// can clean up services it no longer holds a service token for.
+	if z.check(acl.ResourceNode, args.Node, acl.AccessWrite) == nil {
+		return nil
 	}
 	st := s.State()
 	switch {
