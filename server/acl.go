@@ -140,10 +140,14 @@ func (s *Server) aclRead(ctx context.Context, opts *structs.QueryOptions, meta *
 	if !s.cfg.ACLsEnabled {
 		return aclDisabled()
 	}
-	if err := s.authorize(opts.Token, "acl", "", aclRead); err != nil {
-		return err
-	}
-	return s.blockingQuery(ctx, opts, meta, fn)
+	return s.blockingQuery(ctx, opts, meta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Checked on every wake, so a token revoked while it waits
+		// stops reading at once.
+		if err := s.authorize(opts.Token, "acl", "", aclRead); err != nil {
+			return err
+		}
+		return fn(ws, st)
+	})
 }
 
 // aclReadUnchecked is aclRead without the authorization hook.

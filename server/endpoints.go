@@ -201,11 +201,16 @@ func metaMatch(meta, filters map[string]string) bool {
 }
 
 func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedNodes) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, nodes, err := st.Nodes(ws)
 		if err != nil {
 			return err
@@ -224,11 +229,16 @@ func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificR
 }
 
 func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedServices) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		if len(args.NodeMetaFilters) == 0 {
 			idx, svcs, err := st.Services(ws)
 			reply.Index = idx
@@ -287,8 +297,7 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 	if args.ServiceName == "" && args.ServiceAddress == "" {
 		return badRequest("Must provide service name")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	var tags []string
@@ -296,6 +305,12 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 		tags = args.ServiceTags
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, sn, err := st.ServiceNodes(ws, args.ServiceName, tags)
 		if err != nil {
 			return err
@@ -321,11 +336,16 @@ func (s *Server) catalogNodeServices(ctx context.Context, args *structs.NodeSpec
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, ns, err := st.NodeServices(ws, args.Node)
 		reply.Index = idx
 		reply.NodeServices, reply.ResultsFilteredByACLs = z.filterNodeServices(ns)
@@ -339,11 +359,16 @@ func (s *Server) healthNodeChecks(ctx context.Context, args *structs.NodeSpecifi
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, checks, err := st.NodeChecks(ws, args.Node)
 		reply.Index = idx
 		reply.HealthChecks, reply.ResultsFilteredByACLs = z.filterChecks(checks)
@@ -379,11 +404,16 @@ func (s *Server) healthServiceChecks(ctx context.Context, args *structs.ServiceS
 	if args.ServiceName == "" {
 		return badRequest("Must provide service name")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, checks, err := st.ServiceChecks(ws, args.ServiceName)
 		if err != nil {
 			return err
@@ -399,8 +429,7 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 	if args.ServiceName == "" {
 		return badRequest("Must provide service name")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	var tags []string
@@ -408,6 +437,12 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 		tags = args.ServiceTags
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, csn, err := st.CheckServiceNodes(ws, args.ServiceName, tags)
 		if err != nil {
 			return err
@@ -431,11 +466,16 @@ func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksIn
 	default:
 		return badRequest("Invalid check state %q", args.State)
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, checks, err := st.ChecksInState(ws, args.State)
 		if err != nil {
 			return err
@@ -491,14 +531,16 @@ func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bo
 }
 
 func (s *Server) kvsGet(ctx context.Context, args *structs.KeyRequest, reply *structs.IndexedDirEntries) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
-		return err
-	}
-	if err := z.check(acl.ResourceKey, args.Key, acl.AccessRead); err != nil {
-		return err
-	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Checked on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
+		if err := z.check(acl.ResourceKey, args.Key, acl.AccessRead); err != nil {
+			return err
+		}
 		idx, e, err := st.KVGet(ws, args.Key)
 		if err != nil {
 			return err
@@ -626,11 +668,16 @@ func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpd
 }
 
 func (s *Server) coordinateListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedCoordinates) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, list, err := st.Coordinates(ws)
 		reply.Index = idx
 		reply.Coordinates, reply.ResultsFilteredByACLs = z.filterCoordinates(list)

@@ -89,11 +89,16 @@ func findQuery(all structs.PreparedQueries, id string) *structs.PreparedQuery {
 }
 
 func (s *Server) preparedQueryGet(ctx context.Context, args *structs.PreparedQuerySpecificRequest, reply *structs.IndexedPreparedQueries) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, all, err := st.PreparedQueryList(ws)
 		if err != nil {
 			return err
@@ -112,11 +117,16 @@ func (s *Server) preparedQueryGet(ctx context.Context, args *structs.PreparedQue
 }
 
 func (s *Server) preparedQueryList(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedPreparedQueries) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, all, err := st.PreparedQueryList(ws)
 		reply.Index = idx
 		reply.Queries, reply.ResultsFilteredByACLs = z.filterQueries(all)

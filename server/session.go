@@ -114,11 +114,16 @@ func (s *Server) sessionGet(ctx context.Context, args *structs.SessionSpecificRe
 	if args.SessionID == "" {
 		return badRequest("Must provide session ID")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, sess, err := st.SessionGet(ws, args.SessionID)
 		reply.Index, reply.Sessions = idx, structs.Sessions{}
 		if sess != nil {
@@ -129,11 +134,16 @@ func (s *Server) sessionGet(ctx context.Context, args *structs.SessionSpecificRe
 }
 
 func (s *Server) sessionList(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedSessions) error {
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, list, err := st.SessionList(ws)
 		reply.Index = idx
 		reply.Sessions, reply.ResultsFilteredByACLs = z.filterSessions(list)
@@ -145,11 +155,16 @@ func (s *Server) sessionNodeSessions(ctx context.Context, args *structs.NodeSpec
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
-	z, err := s.authorizer(args.Token)
-	if err != nil {
+	if _, err := s.authorizer(args.Token); err != nil {
 		return err
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
 		idx, list, err := st.NodeSessions(ws, args.Node)
 		reply.Index = idx
 		reply.Sessions, reply.ResultsFilteredByACLs = z.filterSessions(list)
