@@ -158,7 +158,18 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 		}
 	}
 	req.Token = s.internalSecret
-	return s.RPC(ctx, structs.MethodCatalogRegister, req, &struct{}{})
+	return s.leaderCall(ctx, structs.MethodCatalogRegister, req, &struct{}{})
+}
+
+// leaderCall runs one of this server's endpoints for the leader's own
+// duties, here and only while this server leads: the internal secret it
+// carries never leaves the server, and no request limit applies. A
+// server that lost leadership gives up (the new leader reconciles).
+func (s *Server) leaderCall(ctx context.Context, method structs.Method, args, reply any) error {
+	if !s.IsLeader() {
+		return structs.ErrNoLeader
+	}
+	return s.endpoints[method].call(ctx, args, reply)
 }
 
 func (s *Server) deregisterNode(ctx context.Context, name string) error {
@@ -167,7 +178,7 @@ func (s *Server) deregisterNode(ctx context.Context, name string) error {
 		return err
 	}
 	s.logger.Info("deregistering node that left", "node", name)
-	return s.RPC(ctx, structs.MethodCatalogDeregister,
+	return s.leaderCall(ctx, structs.MethodCatalogDeregister,
 		&structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: name,
 			WriteRequest: structs.WriteRequest{Token: s.internalSecret}}, &struct{}{})
 }
