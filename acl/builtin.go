@@ -55,17 +55,19 @@ func NodeIdentityPolicy(node string) *Policy {
 
 // ManageAll is the authorizer of a management token (global-management, the
 // initial management token): everything, ACL management included.
-func ManageAll() Authorizer {
-	return &policyAuthorizer{defaultAllow: true, manage: true}
-}
+func ManageAll() Authorizer { return manageAll }
 
 // AllowAll is default_policy "allow" on its own: everything except ACL
 // management, which no default grants (as Consul's allow-all authorizer).
-func AllowAll() Authorizer {
-	return &policyAuthorizer{defaultAllow: true}
-}
+func AllowAll() Authorizer { return allowAll }
 
 // DenyAll is default_policy "deny" on its own: nothing.
-func DenyAll() Authorizer {
-	return &policyAuthorizer{}
-}
+func DenyAll() Authorizer { return denyAll }
+
+// The built-in authorizers hold no rules and never change, so one of each
+// serves every caller (no allocation per request with ACLs off).
+var (
+	manageAll Authorizer = &policyAuthorizer{defaultAllow: true, manage: true}
+	allowAll  Authorizer = &policyAuthorizer{defaultAllow: true}
+	denyAll   Authorizer = &policyAuthorizer{}
+)

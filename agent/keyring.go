@@ -61,7 +61,10 @@ func loadKeyring(dataDir, rel string, configured []byte) ([][]byte, string, erro
 func (a *Agent) resolveKeyrings() error {
 	var warn string
 	var err error
-	a.lanKeys, warn, err = loadKeyring(a.dataDir(), keyringFile, a.cfg.EncryptKey)
+	// The configured key seeds both keyrings; cfg.EncryptKey is set below
+	// to the LAN primary, which must not seed the WAN keyring.
+	configured := a.cfg.EncryptKey
+	a.lanKeys, warn, err = loadKeyring(a.dataDir(), keyringFile, configured)
 	if err != nil {
 		return err
 	}
@@ -75,7 +78,7 @@ func (a *Agent) resolveKeyrings() error {
 	if !a.cfg.ServerMode {
 		return nil
 	}
-	a.wanKeys, warn, err = loadKeyring(a.dataDir(), keyringFileWAN, a.cfg.EncryptKey)
+	a.wanKeys, warn, err = loadKeyring(a.dataDir(), keyringFileWAN, configured)
 	if err != nil {
 		return err
 	}

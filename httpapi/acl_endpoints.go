@@ -521,6 +521,11 @@ var agentTokenKinds = map[string]string{
 
 // agentToken is PUT /v1/agent/token/:type with {"Token": "..."}.
 func (s *Server) agentToken(w http.ResponseWriter, r *http.Request) (any, error) {
+	// The ACL check first, as Consul: an unauthorised caller learns
+	// nothing about token types or its body.
+	if err := s.authorizeFor(r, acl.ResourceACL, "", acl.AccessWrite); err != nil {
+		return nil, err
+	}
 	name := tail(r, "/v1/agent/token/")
 	var body struct{ Token string }
 	if err := s.decodeBody(r, &body, false, false); err != nil {
@@ -529,9 +534,6 @@ func (s *Server) agentToken(w http.ResponseWriter, r *http.Request) (any, error)
 	kind, ok := agentTokenKinds[name]
 	if !ok {
 		return nil, notFound("Token %q is unknown", name)
-	}
-	if err := s.authorizeFor(r, acl.ResourceACL, "", acl.AccessWrite); err != nil {
-		return nil, err
 	}
 	if err := aclError(s.agent.SetAgentToken(kind, body.Token)); err != nil {
 		return nil, err
