@@ -102,7 +102,7 @@ func checkServeOne(t *testing.T, m *Mux, c *wireCodec, payload []byte) {
 	var hdr requestHeader
 	hdrErr := c.decoder(payload).decode(&hdr)
 	var out bytes.Buffer
-	m.serveOne(context.Background(), &out, payload, "fuzz")
+	m.serveOne(context.Background(), &out, payload, "fuzz", nil)
 	reply, err := c.readFrame(&out)
 	if err != nil {
 		t.Fatalf("no readable reply frame: %v", err)

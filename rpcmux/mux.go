@@ -538,7 +538,7 @@ func (m *Mux) serveCallsOnly(rwc io.ReadWriteCloser, remote string, plain net.Co
 		if plain != nil {
 			_ = plain.SetReadDeadline(time.Time{})
 		}
-		if !m.serveOneOnly(ctx, rwc, f.payload, remote, allowed) {
+		if !m.serveOne(ctx, rwc, f.payload, remote, allowed) {
 			return
 		}
 		if plain != nil {
@@ -547,15 +547,10 @@ func (m *Mux) serveCallsOnly(rwc io.ReadWriteCloser, remote string, plain net.Co
 	}
 }
 
-// serveOne decodes, runs and answers one call. It returns false when the
+// serveOne decodes, runs and answers one call, refusing the methods
+// allowed does not allow (nil: all allowed). It returns false when the
 // stream can no longer be used.
-func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote string) bool {
-	return m.serveOneOnly(ctx, w, payload, remote, nil)
-}
-
-// serveOneOnly is serveOne refusing the methods allowed does not allow
-// (nil: all allowed).
-func (m *Mux) serveOneOnly(ctx context.Context, w io.Writer, payload []byte, remote string, allowed func(structs.Method) bool) bool {
+func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote string, allowed func(structs.Method) bool) bool {
 	dec := m.codec.decoder(payload)
 	defer dec.release()
 
