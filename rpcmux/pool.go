@@ -454,15 +454,8 @@ func (p *Pool) connect(ctx context.Context, dc structs.Datacenter, key sessKey) 
 		if conn, err = clientTLS(ctx, conn, tlsCfg, string(key.addr), RPCMultiplex); err != nil {
 			return nil, err
 		}
-	} else {
-		if dl, ok := ctx.Deadline(); ok {
-			_ = conn.SetWriteDeadline(dl)
-		}
-		if _, err := conn.Write([]byte{byte(RPCMultiplex)}); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		_ = conn.SetWriteDeadline(time.Time{})
+	} else if conn, err = clientPlain(ctx, conn, RPCMultiplex); err != nil {
+		return nil, err
 	}
 	ys, err := yamux.Client(conn, p.yamux)
 	if err != nil {

@@ -122,13 +122,8 @@ func (l *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net
 		}
 		return tc, nil
 	}
-	if timeout > 0 {
-		_ = conn.SetWriteDeadline(time.Now().Add(timeout))
-	}
-	if _, err := conn.Write([]byte{byte(RPCRaft)}); err != nil {
-		conn.Close()
+	if conn, err = clientPlain(ctx, conn, RPCRaft); err != nil {
 		return nil, fmt.Errorf("rpcmux: announcing raft to %s: %w", address, err)
 	}
-	_ = conn.SetWriteDeadline(time.Time{})
 	return conn, nil
 }

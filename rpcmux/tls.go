@@ -15,6 +15,20 @@ import (
 // expects: RPCTLS in plaintext, the TLS handshake, then the inner
 // protocol byte inside TLS. ctx bounds all of it. On error conn is
 // closed.
+// clientPlain announces protocol t on a plaintext connection, bounded by
+// ctx's deadline; on error conn is closed.
+func clientPlain(ctx context.Context, conn net.Conn, t RPCType) (net.Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetWriteDeadline(dl)
+	}
+	if _, err := conn.Write([]byte{byte(t)}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetWriteDeadline(time.Time{})
+	return conn, nil
+}
+
 func clientTLS(ctx context.Context, conn net.Conn, cfg *tls.Config, addr string, inner RPCType) (net.Conn, error) {
 	return clientTLSWith(ctx, conn, cfg, addr, RPCTLS, inner)
 }
