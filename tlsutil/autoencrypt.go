@@ -25,8 +25,11 @@ type extraRoots struct {
 // autoState is the certificate auto_encrypt obtained and the roots that
 // came with it.
 type autoState struct {
-	cert  *tls.Certificate
-	roots *x509.CertPool // the configured CA plus the returned roots
+	cert *tls.Certificate
+	// roots are the returned roots only; they are added to the
+	// configured CA current at each dial, so a reload that changes
+	// ca_file takes effect at once.
+	roots []*x509.Certificate
 }
 
 // ErrBadCSR is wrapped by SignCSR's refusals of a certificate request.
@@ -103,20 +106,15 @@ func (c *Configurator) SetAutoEncrypt(certPEM, keyPEM []byte, roots []string) er
 			return fmt.Errorf("tlsutil: auto-encrypt certificate: %w", err)
 		}
 	}
-	pool := x509.NewCertPool()
-	if p := c.st.Load().rpc.pool; p != nil {
-		pool = p.Clone()
-	}
+	var rootCerts []*x509.Certificate
 	for _, r := range roots {
 		certs, err := parseCerts([]byte(r))
 		if err != nil {
 			return fmt.Errorf("tlsutil: auto-encrypt roots: %w", err)
 		}
-		for _, cert := range certs {
-			pool.AddCert(cert)
-		}
+		rootCerts = append(rootCerts, certs...)
 	}
-	c.auto.Store(&autoState{cert: &pair, roots: pool})
+	c.auto.Store(&autoState{cert: &pair, roots: rootCerts})
 	return nil
 }
 

@@ -484,8 +484,15 @@ func (c *Configurator) OutgoingRPCConfig(dc string) (*tls.Config, error) {
 func (c *Configurator) outgoing(s *state, auto *autoState, dc string, noClientCert bool) (*tls.Config, error) {
 	ps := s.rpc
 	pool := ps.pool
-	if auto != nil {
-		pool = auto.roots
+	if auto != nil && len(auto.roots) > 0 {
+		if pool != nil {
+			pool = pool.Clone()
+		} else {
+			pool = x509.NewCertPool()
+		}
+		for _, r := range auto.roots {
+			pool.AddCert(r)
+		}
 	}
 	if pool == nil {
 		return nil, &ConfigError{Key: ps.prefix + ".verify_outgoing", Err: ErrNoCA}
