@@ -77,7 +77,9 @@ type queryKey struct {
 
 // pendingQuery is a query this member sent and waits on.
 type pendingQuery struct {
-	expected  map[string]bool // alive members when it was sent
+	expected map[string]bool // alive members when it was sent
+	// missing counts the expected members that have not answered yet.
+	missing   int
 	responses map[string][]byte
 	done      chan struct{}
 	closed    bool
@@ -173,6 +175,7 @@ func (p *Pool) query(ctx context.Context, name string, payload []byte, timeout t
 	for _, n := range expected {
 		pq.expected[n] = true
 	}
+	pq.missing = len(pq.expected)
 	p.q.mu.Lock()
 	if len(p.q.pending) >= maxPendingQueries {
 		p.q.mu.Unlock()
@@ -343,10 +346,11 @@ func (p *Pool) handleQueryResponse(msg *messageQueryResp) {
 		return
 	}
 	pq.responses[msg.From] = msg.Payload
-	for name := range pq.expected {
-		if _, ok := pq.responses[name]; !ok {
-			return
-		}
+	if pq.expected[msg.From] {
+		pq.missing--
+	}
+	if pq.missing > 0 {
+		return
 	}
 	pq.closed = true
 	close(pq.done)
