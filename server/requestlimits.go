@@ -97,10 +97,10 @@ func (l *requestLimiter) allow(method structs.Method, read bool) error {
 	if b.Allow() {
 		return nil
 	}
-	n := over.Add(1)
+	over.Add(1)
 	now := time.Now().UnixNano()
 	if last := logAt.Load(); now-last >= int64(l.logEvery) && logAt.CompareAndSwap(last, now) {
-		n = over.Swap(0)
+		n := over.Swap(0)
 		l.logger.Warn("RPC exceeded allowed rate limit", "rpc", string(method), "limit_type", kind,
 			"enforced", l.enforce, "exceeded_since_last_log", n)
 	}
