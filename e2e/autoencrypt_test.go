@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,22 +67,7 @@ func TestAutoEncrypt(t *testing.T) {
 	client.waitHTTP(20 * time.Second)
 	waitLog(t, client, "certificate obtained", "obtained an auto-encrypt certificate")
 
-	testutil.WaitForErr(t, 15*time.Second, "two LAN members", func() error {
-		ms, err := client.client().Agent().Members(false)
-		if err != nil {
-			return err
-		}
-		alive := 0
-		for _, m := range ms {
-			if m.Status == 1 {
-				alive++
-			}
-		}
-		if alive != 2 {
-			return fmt.Errorf("%d alive", alive)
-		}
-		return nil
-	})
+	client.waitAliveMembers(15*time.Second, 2)
 	// A write through the client travels to the server over TLS with the
 	// auto-encrypt certificate (the server verifies incoming).
 	testutil.WaitForErr(t, 10*time.Second, "write through the auto-encrypt client", func() error {

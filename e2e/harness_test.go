@@ -228,3 +228,24 @@ func (a *agentProc) waitLeader(within time.Duration) string {
 	})
 	return leader
 }
+
+// waitAliveMembers waits until the agent sees n alive LAN members.
+func (a *agentProc) waitAliveMembers(within time.Duration, n int) {
+	a.t.Helper()
+	testutil.WaitForErr(a.t, within, fmt.Sprintf("%d alive LAN members seen by %s", n, a.name), func() error {
+		ms, err := a.client().Agent().Members(false)
+		if err != nil {
+			return err
+		}
+		alive := 0
+		for _, m := range ms {
+			if m.Status == 1 {
+				alive++
+			}
+		}
+		if alive != n {
+			return fmt.Errorf("%d alive", alive)
+		}
+		return nil
+	})
+}

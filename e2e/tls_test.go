@@ -132,22 +132,7 @@ func TestTLSFederation(t *testing.T) {
 	dc2.waitLeader(15 * time.Second)
 
 	// Membership and Raft: four LAN members, three Raft voters.
-	testutil.WaitForErr(t, 15*time.Second, "four LAN members", func() error {
-		ms, err := client.client().Agent().Members(false)
-		if err != nil {
-			return err
-		}
-		alive := 0
-		for _, m := range ms {
-			if m.Status == 1 {
-				alive++
-			}
-		}
-		if alive != 4 {
-			return fmt.Errorf("%d alive", alive)
-		}
-		return nil
-	})
+	client.waitAliveMembers(15*time.Second, 4)
 	testutil.WaitForErr(t, 15*time.Second, "three Raft voters", func() error {
 		cfg, err := dc1[0].client().Operator().RaftGetConfiguration(nil)
 		if err != nil {
