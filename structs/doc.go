@@ -11,6 +11,7 @@
 //	query.go          QueryOptions/QueryMeta (consistency, blocking), WriteRequest, RPCInfo
 //	members.go        gossip members, their tags (MemberTags) and ParseServer
 //	catalog.go        nodes, services, checks and their requests
+//	stream.go         Subscribe.ServiceHealth: the live stream client views follow
 //	definitions.go    service and check definitions as the agent takes them
 //	kv.go             KV entries, sessions, transactions
 //	preparedquery.go  prepared queries

@@ -109,6 +109,8 @@ func ErrorCode(err error) string {
 		return CodePermission
 	case errors.Is(err, ErrACLNotFound):
 		return CodeACLNotFound
+	case errors.Is(err, ErrSubscriptionClosed):
+		return CodeSubscriptionClosed
 	case errors.As(err, &bad):
 		return CodeBadRequest
 	}
@@ -146,6 +148,8 @@ func (e *RemoteError) Is(target error) bool {
 		return target == ErrACLNotFound
 	case CodePermission:
 		return target == ErrPermissionDenied
+	case CodeSubscriptionClosed:
+		return target == ErrSubscriptionClosed
 	}
 	return false
 }
