@@ -27,6 +27,11 @@ type requestHeader struct {
 type responseHeader struct {
 	Seq   uint64
 	Error *structs.RemoteError
+	// More marks a frame of a streaming call (structs.IsStreamMethod)
+	// that carries a body and is followed by more frames; the last frame
+	// of a stream has it false and carries the stream's error, if any.
+	// Old peers ignore the field.
+	More bool `codec:",omitempty"`
 }
 
 // frameLenSize is the size of the big-endian length before every frame.

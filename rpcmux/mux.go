@@ -561,6 +561,11 @@ func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote 
 		return false
 	}
 
+	if structs.IsStreamMethod(hdr.Method) && (allowed == nil || allowed(hdr.Method)) {
+		// A stream's yamux stream is never used for another call.
+		m.serveStream(ctx, w, &hdr, dec, remote)
+		return false
+	}
 	var reply any
 	var err error
 	if allowed != nil && !allowed(hdr.Method) {
