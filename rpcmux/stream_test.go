@@ -219,7 +219,9 @@ func TestStreamServerShutdownEndsClient(t *testing.T) {
 	p := newTestPool(t, testPoolConfig())
 	errCh := make(chan error, 1)
 	var got []uint64
-	go func() { errCh <- subscribe(context.Background(), p, structs.ServerAddr(ln.Addr().String()), "hold", &got) }()
+	go func() {
+		errCh <- subscribe(context.Background(), p, structs.ServerAddr(ln.Addr().String()), "hold", &got)
+	}()
 	select {
 	case <-h.ctxCh:
 	case <-time.After(5 * time.Second):
