@@ -66,6 +66,16 @@ func (n *netCaller) Call(ctx context.Context, _ structs.Datacenter, addr structs
 	return nil
 }
 
+// Stream is a call whose answer is one frame.
+func (n *netCaller) Stream(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method,
+	args any, newFrame func() any, recv func(any) error) error {
+	f := newFrame()
+	if err := n.Call(ctx, dc, addr, method, args, f); err != nil {
+		return err
+	}
+	return recv(f)
+}
+
 func (n *netCaller) Ping(ctx context.Context, _ structs.Datacenter, sa structs.ServerAddr) (time.Duration, error) {
 	addr := string(sa)
 	n.mu.Lock()

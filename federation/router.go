@@ -19,6 +19,11 @@ import (
 // honour ctx.
 type Caller interface {
 	Call(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error
+	// Stream runs a streaming method (structs.IsStreamMethod): every
+	// frame the server sends is decoded into a fresh newFrame() and
+	// handed to recv, until the stream ends (see rpcmux.Pool.Stream).
+	Stream(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method,
+		args any, newFrame func() any, recv func(frame any) error) error
 }
 
 // RTTFunc estimates the round-trip time from this server to the named WAN

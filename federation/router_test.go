@@ -37,6 +37,26 @@ func (f *fakeCaller) Call(ctx context.Context, dc structs.Datacenter, sa structs
 	return nil
 }
 
+// Stream records the stream like a call; an address without a failure
+// sends one frame, its address, and ends cleanly.
+func (f *fakeCaller) Stream(ctx context.Context, dc structs.Datacenter, sa structs.ServerAddr, method structs.Method,
+	args any, newFrame func() any, recv func(any) error) error {
+	addr := string(sa)
+	f.mu.Lock()
+	f.calls = append(f.calls, addr)
+	f.dcs = append(f.dcs, dc)
+	err := f.fail[addr]
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	frame := newFrame()
+	if p, ok := frame.(*string); ok {
+		*p = addr
+	}
+	return recv(frame)
+}
+
 func newTestRouter(t *testing.T, c Caller, rtts map[string]time.Duration) *Router {
 	t.Helper()
 	cfg := DefaultConfig()

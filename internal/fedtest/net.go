@@ -303,6 +303,85 @@ func (e *Endpoint) call(ctx context.Context, addr structs.ServerAddr, method str
 	}
 }
 
+// Stream runs a streaming method on addr's handler (which must be an
+// rpcmux.StreamHandler), passing each frame through the wire codec into
+// a fresh newFrame() for recv, on the caller's goroutine, as
+// rpcmux.Pool.Stream does. The handler's error comes back as a
+// *structs.RemoteError; recv's error is returned as is and cancels the
+// handler; across a cut, frames are lost and the stream hangs until ctx
+// ends or CloseSession.
+func (e *Endpoint) Stream(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr, method structs.Method,
+	args any, newFrame func() any, recv func(frame any) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	closed, release := e.session(addr)
+	defer release()
+	h, cut, err := e.n.route(e.from, addr, true)
+	if err != nil {
+		return fmt.Errorf("fedtest: stream %s from %s to %s: %w", method, e.from, addr, err)
+	}
+	if cut {
+		return e.lost(ctx, closed)
+	}
+	sh, isStream := h.h.(rpcmux.StreamHandler)
+	hargs, _, ok := h.h.NewCall(method)
+	if !ok || !isStream {
+		e.n.wg.Done()
+		return structs.ToRemoteError(fmt.Errorf("%w: %q", structs.ErrUnknownMethod, method))
+	}
+	if err := e.n.copy(hargs, args); err != nil {
+		e.n.wg.Done()
+		return fmt.Errorf("encoding args: %w", err)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames := make(chan any)
+	done := make(chan error, 1)
+	go func() {
+		defer e.n.wg.Done()
+		h.served.Add(1)
+		done <- sh.Stream(hctx, method, hargs, func(f any) error {
+			if e.n.IsCut(e.from, addr) {
+				return nil // lost on the way
+			}
+			out := newFrame()
+			if err := e.n.copy(out, f); err != nil {
+				return err
+			}
+			select {
+			case frames <- out:
+				return nil
+			case <-hctx.Done():
+				return hctx.Err()
+			}
+		})
+	}()
+	for {
+		select {
+		case f := <-frames:
+			if err := recv(f); err != nil {
+				return err
+			}
+		case err := <-done:
+			if e.n.IsCut(e.from, addr) {
+				return e.lost(ctx, closed)
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				return toRemote(err)
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-closed:
+			return ErrSessionClosed
+		}
+	}
+}
+
 // toRemote is the error as it comes back over rpcmux.
 func toRemote(err error) error {
 	re := structs.ToRemoteError(err)
