@@ -48,6 +48,17 @@ func (f *fakeForwarder) ForwardDC(ctx context.Context, dc structs.Datacenter, me
 
 func (f *fakeForwarder) KnownDatacenters() []string { return []string{"dc1", "dc2"} }
 
+func (f *fakeForwarder) StreamDC(ctx context.Context, dc structs.Datacenter, method structs.Method,
+	args any, _ func() any, recv func(any) error) error {
+	f.mu.Lock()
+	s := f.dcs[string(dc)]
+	f.mu.Unlock()
+	if s == nil {
+		return &structs.ErrUnknownDC{DC: string(dc)}
+	}
+	return s.Stream(ctx, method, args, recv)
+}
+
 func TestThreeServerCluster(t *testing.T) {
 	fwd := &fakeForwarder{servers: map[raft.ServerAddress]*Server{}, dcs: map[string]*Server{}}
 	trans := connectedTransports(3)

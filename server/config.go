@@ -134,6 +134,10 @@ type Config struct {
 	// ACLEnableKeyListPolicy is acl.enable_key_list_policy: KV lists
 	// (recurse and keys) need key:list on the prefix, as Consul.
 	ACLEnableKeyListPolicy bool
+	// MaxSubscriptions bounds the streams (Subscribe.*) this server
+	// serves at once, relayed ones to other datacenters included; one
+	// more fails with structs.ErrRateLimited. 0 means no bound.
+	MaxSubscriptions int
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -165,6 +169,7 @@ func DefaultConfig() *Config {
 		ACLReplicationQueryTime:  5 * time.Minute,
 		ACLReplicationBackoffMin: 200 * time.Millisecond,
 		ACLReplicationBackoffMax: 10 * time.Second,
+		MaxSubscriptions:         10000,
 	}
 }
 
@@ -208,6 +213,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: ACL default policy %q is not \"allow\" or \"deny\"", ErrInvalidConfig, c.ACLDefaultPolicy)
 	case c.ACLTokenMinExpirationTTL < 0:
 		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
+	case c.MaxSubscriptions < 0:
+		return fmt.Errorf("%w: max subscriptions must not be negative", ErrInvalidConfig)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}

@@ -36,6 +36,9 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 		structs.MethodHealthServiceNodes:  ep(routeDefault, s.healthServiceNodes),
 		structs.MethodHealthChecksInState: ep(routeDefault, s.healthChecksInState),
 
+		// Streams (subscribe.go): served by Stream, never by RPC.
+		structs.MethodSubscribeServiceHealth: streamEp[structs.SubscribeRequest, structs.ServiceHealthEvent](s.subscribeServiceHealth),
+
 		structs.MethodKVSApply:    ep(routeLeader, s.kvsApply),
 		structs.MethodKVSGet:      ep(routeDefault, s.kvsGet),
 		structs.MethodKVSList:     ep(routeDefault, s.kvsList),
@@ -437,27 +440,41 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 		tags = args.ServiceTags
 	}
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
-		// Resolved on every wake: a token deleted or narrowed while the
-		// query waits counts at once.
-		z, err := s.authorizer(args.Token)
+		idx, out, filtered, err := s.readServiceHealth(ws, st, args.Token, args.ServiceName, tags, args.NodeMetaFilters)
 		if err != nil {
 			return err
 		}
-		idx, csn, err := st.CheckServiceNodes(ws, args.ServiceName, tags)
-		if err != nil {
-			return err
-		}
-		out := structs.CheckServiceNodes{}
-		for _, n := range csn {
-			if metaMatch(n.Node.Meta, args.NodeMetaFilters) {
-				out = append(out, n)
-			}
-		}
-		out, reply.ResultsFilteredByACLs = z.filterCheckServiceNodes(out)
+		reply.ResultsFilteredByACLs = filtered
 		sortByDistance(st, args.Source, s.cfg.Datacenter, out, func(n structs.CheckServiceNode) string { return n.Node.Node })
 		reply.Index, reply.Nodes = idx, out
 		return nil
 	})
+}
+
+// readServiceHealth is the read of Health.ServiceNodes (and of
+// Subscribe.ServiceHealth, which must see exactly what it sees): the
+// instances of service with tags (nil: all), whose node meta matches
+// nodeMeta, that the token may read; filtered says the token hid some.
+// The token is resolved on every call: one deleted or narrowed while a
+// query waits counts at once.
+func (s *Server) readServiceHealth(ws memdb.WatchSet, st *catalog.Store, token, service string, tags []string,
+	nodeMeta map[string]string) (idx uint64, out structs.CheckServiceNodes, filtered bool, err error) {
+	z, err := s.authorizer(token)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	idx, csn, err := st.CheckServiceNodes(ws, service, tags)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	out = structs.CheckServiceNodes{}
+	for _, n := range csn {
+		if metaMatch(n.Node.Meta, nodeMeta) {
+			out = append(out, n)
+		}
+	}
+	out, filtered = z.filterCheckServiceNodes(out)
+	return idx, out, filtered, nil
 }
 
 func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksInStateRequest, reply *structs.IndexedHealthChecks) error {

@@ -16,12 +16,12 @@ func TestCollectPortWithoutPort(t *testing.T) {
 		got[name] = v
 	})
 	for _, n := range []string{"consul.rpc.conns.open", "consul.rpc.conns.rejected", "consul.rpc.handshake.timeouts",
-		"consul.rpc.plain.idle_closed", "consul.rpc.streams.rejected"} {
+		"consul.rpc.plain.idle_closed", "consul.rpc.streams.rejected", "consul.server.subscriptions"} {
 		if v, ok := got[n]; !ok || v != 0 {
 			t.Errorf("%s = %v (%v)", n, v, ok)
 		}
 	}
-	if len(got) != 5 {
+	if len(got) != 6 {
 		t.Errorf("gauges %v", got)
 	}
 }

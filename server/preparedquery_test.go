@@ -21,6 +21,15 @@ func (f *dcForwarder) ForwardDC(ctx context.Context, dc structs.Datacenter, meth
 
 func (f *dcForwarder) KnownDatacenters() []string { return []string{"dc1", "dc2"} }
 
+func (f *dcForwarder) StreamDC(ctx context.Context, dc structs.Datacenter, method structs.Method,
+	args any, _ func() any, recv func(any) error) error {
+	s := f.dcs[string(dc)]
+	if s == nil {
+		return &structs.ErrUnknownDC{DC: string(dc)}
+	}
+	return s.Stream(ctx, method, args, recv)
+}
+
 func TestPreparedQueryFailover(t *testing.T) {
 	cfg2 := testConfig("dc2-s1")
 	cfg2.Datacenter, cfg2.Bootstrap = "dc2", true

@@ -48,6 +48,10 @@ func (f *netFwd) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 
 func (f *netFwd) KnownDatacenters() []string { return []string{"dc1"} }
 
+func (f *netFwd) StreamDC(_ context.Context, dc structs.Datacenter, _ structs.Method, _ any, _ func() any, _ func(any) error) error {
+	return &structs.ErrUnknownDC{DC: string(dc)}
+}
+
 func startCutCluster(t *testing.T, leaderWait time.Duration) (*cutNet, []*Server, []*raft.InmemTransport) {
 	t.Helper()
 	n := &cutNet{servers: map[raft.ServerAddress]*Server{}}

@@ -33,6 +33,11 @@ type endpoint struct {
 	newArgs  func() any
 	newReply func() any
 	call     func(ctx context.Context, args, reply any) error
+	// stream serves a streaming method (structs.IsStreamMethod) instead
+	// of call; newFrame returns a fresh frame of its type (for relaying
+	// another datacenter's frames). nil for a plain method.
+	stream   func(ctx context.Context, args any, send func(frame any) error) error
+	newFrame func() any
 }
 
 // ep builds an endpoint from a typed handler.
@@ -56,11 +61,15 @@ func ep[A, R any](rt route, fn func(ctx context.Context, args *A, reply *R) erro
 }
 
 // NewCall returns fresh args and reply values for method, for decoding a
-// request off the wire.
+// request off the wire; reply is nil for a stream method (served by
+// Stream).
 func (s *Server) NewCall(method structs.Method) (args, reply any, ok bool) {
 	e, ok := s.endpoints[method]
 	if !ok {
 		return nil, nil, false
+	}
+	if e.stream != nil {
+		return e.newArgs(), nil, true
 	}
 	return e.newArgs(), e.newReply(), true
 }
@@ -71,6 +80,9 @@ func (s *Server) RPC(ctx context.Context, method structs.Method, args, reply any
 	e, ok := s.endpoints[method]
 	if !ok {
 		return fmt.Errorf("%w: %q", structs.ErrUnknownMethod, method)
+	}
+	if e.stream != nil {
+		return badRequest("rpc: %s is a stream method (see Stream)", method)
 	}
 	if s.raft == nil || s.shutdownCtx.Err() != nil {
 		return ErrNotStarted

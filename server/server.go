@@ -33,6 +33,11 @@ type Forwarder interface {
 	ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error
 	// KnownDatacenters lists the datacenters the WAN pool knows.
 	KnownDatacenters() []string
+	// StreamDC runs a streaming method (structs.IsStreamMethod) on a
+	// server of another datacenter, handing every frame (a fresh
+	// newFrame()) to recv until the stream ends.
+	StreamDC(ctx context.Context, dc structs.Datacenter, method structs.Method,
+		args any, newFrame func() any, recv func(frame any) error) error
 }
 
 // Caller sends one call to one server of this datacenter (the leader, or
@@ -137,6 +142,8 @@ type Server struct {
 	internalSecret string
 	// restoring is set while a snapshot restore runs (see SnapshotRestore).
 	restoring atomic.Bool
+	// subscriptions counts the streams being served (subscribe.go).
+	subscriptions atomic.Int64
 
 	members     func() []structs.Member
 	reconcileCh chan struct{}
