@@ -142,8 +142,11 @@ type Server struct {
 	internalSecret string
 	// restoring is set while a snapshot restore runs (see SnapshotRestore).
 	restoring atomic.Bool
-	// subscriptions counts the streams being served (subscribe.go).
+	// subscriptions counts the streams being served (subscribe.go);
+	// subsWG waits for them, Add under subsMu once shutdownCtx is checked.
 	subscriptions atomic.Int64
+	subsMu        sync.Mutex
+	subsWG        sync.WaitGroup
 
 	members     func() []structs.Member
 	reconcileCh chan struct{}
@@ -548,6 +551,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 			s.wg.Wait()
 			s.sessions.wait()
+			// Every stream has seen shutdownCtx; let them end before the
+			// port closes under them.
+			s.subsMu.Lock()
+			//lint:ignore SA2001 an empty critical section is the barrier after which no stream is added
+			s.subsMu.Unlock()
+			s.subsWG.Wait()
 			if c, ok := s.trans.(io.Closer); ok && s.ownTrans {
 				_ = c.Close()
 			}

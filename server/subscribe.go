@@ -10,8 +10,12 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 
+	"consulate/rpcmux"
 	"consulate/structs"
 )
+
+// The server serves the streams of its own port too.
+var _ rpcmux.StreamHandler = (*Server)(nil)
 
 // streamEp builds the endpoint of a streaming method whose frames are F.
 func streamEp[A, F any](fn func(ctx context.Context, args *A, send func(frame any) error) error) endpoint {
@@ -51,18 +55,38 @@ func (s *Server) Stream(ctx context.Context, method structs.Method, args any, se
 			return err
 		}
 	}
+	// Shutdown waits for the streams (before it closes the port, so that
+	// their last frame can still say why they end).
+	s.subsMu.Lock()
+	if s.shutdownCtx.Err() != nil {
+		s.subsMu.Unlock()
+		return fmt.Errorf("%w: server shutting down", structs.ErrSubscriptionClosed)
+	}
+	s.subsWG.Add(1)
+	s.subsMu.Unlock()
+	defer s.subsWG.Done()
 	n := s.subscriptions.Add(1)
 	defer s.subscriptions.Add(-1)
 	if limit := s.cfg.MaxSubscriptions; limit > 0 && n > int64(limit) {
 		return fmt.Errorf("%w: this server serves %d subscriptions already", structs.ErrRateLimited, limit)
 	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.shutdownCtx, cancel)
+	defer stop()
+	var err error
 	if dc := info.RequestDatacenter(); dc != "" && dc != s.cfg.Datacenter {
 		if s.forwarder == nil {
 			return &structs.ErrUnknownDC{DC: dc, Known: []string{s.cfg.Datacenter}}
 		}
-		return s.forwarder.StreamDC(ctx, structs.Datacenter(dc), method, args, e.newFrame, send)
+		err = s.forwarder.StreamDC(sctx, structs.Datacenter(dc), method, args, e.newFrame, send)
+	} else {
+		err = e.stream(sctx, args, send)
 	}
-	return e.stream(ctx, args, send)
+	if err != nil && ctx.Err() == nil && s.shutdownCtx.Err() != nil {
+		return fmt.Errorf("%w: server shutting down", structs.ErrSubscriptionClosed)
+	}
+	return err
 }
 
 // Subscriptions is the number of streams this server is serving.

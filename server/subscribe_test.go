@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"testing"
 	"time"
 
+	"consulate/rpcmux"
 	"consulate/structs"
 )
 
@@ -266,5 +268,51 @@ func TestSubscribeRelaysToRemoteDC(t *testing.T) {
 	}
 	if dc1.Subscriptions() != 1 || dc2.Subscriptions() != 1 {
 		t.Fatalf("subscriptions dc1 %d dc2 %d", dc1.Subscriptions(), dc2.Subscriptions())
+	}
+}
+
+// Over the server port: a client's Pool.Stream gets the snapshot and the
+// deltas, and the server shutting down ends it with ErrSubscriptionClosed.
+func TestSubscribeOverThePort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.3.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig("port1")
+	cfg.Bootstrap = true
+	cfg.RPC.AdvertiseAddr = ln.Addr()
+	s := startServer(t, cfg, Deps{Listener: ln})
+	waitLeader(t, s)
+	registerWeb(t, s, "n1", "10.0.0.1", "web-1")
+
+	pool, err := rpcmux.NewPool(rpcmux.DefaultPoolConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Shutdown(context.Background()) })
+	events := make(chan *structs.ServiceHealthEvent, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- pool.Stream(context.Background(), "dc1", structs.ServerAddr(ln.Addr().String()), structs.MethodSubscribeServiceHealth,
+			&structs.SubscribeRequest{ServiceName: "web"},
+			func() any { return new(structs.ServiceHealthEvent) },
+			func(f any) error { events <- f.(*structs.ServiceHealthEvent); return nil })
+	}()
+	sub := &subscription{events: events, done: done}
+	ev := sub.next(t)
+	if !ev.Snapshot || !slices.Equal(instanceIDs(ev.Nodes), []string{"n1/web-1"}) || ev.Index != directRead(t, s, "").Index {
+		t.Fatalf("snapshot over the wire %+v", ev)
+	}
+	registerWeb(t, s, "n2", "10.0.0.2", "web-2")
+	if ev := sub.next(t); !slices.Equal(instanceIDs(ev.Nodes), []string{"n2/web-2"}) || ev.Index != directRead(t, s, "").Index {
+		t.Fatalf("delta over the wire %+v", ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.end(t); !errors.Is(err, structs.ErrSubscriptionClosed) {
+		t.Fatalf("on shutdown: %v", err)
 	}
 }
