@@ -18,8 +18,6 @@ func IsStreamMethod(method Method) bool { return method == MethodSubscribeServic
 // lost contact with the leader, or it is shutting down). The subscriber
 // drops what it holds as no longer known fresh and subscribes again,
 // possibly to another server.
-//
-//lint:ignore ST1005 the text reads as part of a log line
 var ErrSubscriptionClosed = errors.New("subscription closed by server, resubscribe")
 
 // CodeSubscriptionClosed carries ErrSubscriptionClosed across the wire.
