@@ -361,3 +361,55 @@ func TestStreamRefusedOverSessionCap(t *testing.T) {
 		<-errCh
 	}
 }
+
+// A plain (byte 0) connection serves a stream too: its frames, then the
+// last one, then the connection is closed (it serves nothing after).
+func TestStreamOnPlainConnection(t *testing.T) {
+	addr := startStreamServer(t, testConfig(), newStreamHandler())
+	conn, err := net.Dial("tcp", string(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte{byte(RPCPlain)}); err != nil {
+		t.Fatal(err)
+	}
+	c := newWireCodec(DefaultMaxMessageSize)
+	if err := c.writeFrame(conn, &requestHeader{Method: structs.MethodSubscribeServiceHealth, Seq: 7},
+		&structs.SubscribeRequest{ServiceName: "closed:2"}); err != nil {
+		t.Fatal(err)
+	}
+	var frames []uint64
+	for {
+		payload, err := c.readFrame(conn)
+		if err != nil {
+			t.Fatalf("after %d frames: %v", len(frames), err)
+		}
+		dec := c.decoder(payload)
+		var rh responseHeader
+		if err := dec.decode(&rh); err != nil {
+			t.Fatal(err)
+		}
+		if rh.Seq != 7 {
+			t.Fatalf("seq %d", rh.Seq)
+		}
+		if !rh.More {
+			if rh.Error == nil || rh.Error.Code != structs.CodeSubscriptionClosed {
+				t.Fatalf("last frame error %+v", rh.Error)
+			}
+			break
+		}
+		var ev structs.ServiceHealthEvent
+		if err := dec.decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, ev.Index)
+	}
+	if len(frames) != 2 {
+		t.Fatalf("frames %v", frames)
+	}
+	if _, err := c.readFrame(conn); err == nil {
+		t.Fatal("the connection served on after a stream")
+	}
+}
