@@ -24,6 +24,13 @@
 // a msgpack header and a msgpack body. The length prefix lets both sides
 // refuse an oversized message before allocating for it.
 //
+// A streaming call (structs.IsStreamMethod, served by a Handler that is
+// also a StreamHandler, run by Pool.Stream) sends one request frame and
+// gets many answers on the same stream, each marked "more follow" in its
+// header; the last carries the stream's error, if any. It holds its
+// stream, in the blocking lane, for its whole life and never reuses it;
+// the client closing it cancels the handler's ctx.
+//
 // It is not for routing: choosing which server or datacenter to call is the
 // federation package's job; this package only moves calls to an address.
 package rpcmux
