@@ -413,3 +413,17 @@ func TestStreamOnPlainConnection(t *testing.T) {
 		t.Fatal("the connection served on after a stream")
 	}
 }
+
+func TestStreamUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.3.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := structs.ServerAddr(ln.Addr().String())
+	ln.Close() // nothing listens there now
+	p := newTestPool(t, testPoolConfig())
+	var got []uint64
+	if err := subscribe(ctxTimeout(t, 5*time.Second), p, addr, "count:1", &got); !errors.Is(err, structs.ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+}
