@@ -163,6 +163,7 @@ func (s *Server) serviceRecords(r *request, nodes structs.CheckServiceNodes, tag
 		return
 	}
 	rand.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+	r.shuffled = len(c) > 1
 
 	qt := r.q.Qtype
 	// Build no more answers than can be sent: the UDP answer limit for
