@@ -77,11 +77,16 @@ type request struct {
 	// note the backend read the answer came from.
 	collect bool
 	// track follows that read (nil: the answer cannot be kept); index is
-	// the index of the value the answer was built from; shuffled says
-	// the answers were shuffled (so variants differ).
-	track    func() (uint64, bool)
-	index    uint64
-	shuffled bool
+	// the index of the value the answer was built from.
+	track func() (uint64, bool)
+	index uint64
+	// When collecting, the instances are shuffled with seed and then
+	// rotated left by rot, so that the variants of a reply (packed.go)
+	// share one order and together hand out every instance; candidates
+	// is how many there were.
+	seed       uint64
+	rot        int
+	candidates int
 }
 
 var requestPool = sync.Pool{New: func() any { return new(request) }}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,8 +23,11 @@ import (
 // name as asked (0x20 case), the SOA serial (the time, as a fresh reply
 // has it) and an OPT record (size and DO) when the query had EDNS.
 //
-// Shuffled answers are kept as a few variants, each packed from its own
-// shuffle, sent in rotation. A kept reply is used while the tracker
+// Shuffled answers are kept as variants sent in rotation: one shuffle of
+// the instances, rotated by the answers each variant holds, so that
+// replies cut to fit (the UDP answer limit, the payload size) hand out
+// every instance in turn, as replies shuffled per query would; replies
+// holding every instance rotate by an eighth so the order changes. A kept reply is used while the tracker
 // reports the index it was built from; otherwise the first query after
 // the change rebuilds it while the others for the same key wait (single
 // flight). Replies whose read is not tracked (other backends, reads the
@@ -39,11 +43,14 @@ import (
 // point into it and keep their case.
 
 const (
-	// maxVariants is how many shuffles of a shuffled answer are kept.
-	maxVariants = 8
+	// maxVariants bounds the variants of a shuffled reply.
+	maxVariants = 64
+	// orders is how many orders of a reply that holds every instance
+	// are kept.
+	orders = 8
 	// maxPackedBytes bounds the bytes of the replies kept; beyond it
 	// they are all dropped and rebuilt as queried.
-	maxPackedBytes = 8 << 20
+	maxPackedBytes = 4 << 20
 	// headerLen is the length of a DNS message header.
 	headerLen = 12
 	// optLen is the length of the OPT record added for EDNS queries.
@@ -233,16 +240,17 @@ func (s *Server) buildPacked(w dns.ResponseWriter, req *dns.Msg, opt *dns.OPT, t
 
 // build runs the lookup for the normalized question and packs the reply,
 // in variants when the answers are shuffled; nil when it cannot be packed.
+// Only a reply that may be kept gets more than one variant.
 func (s *Server) build(q dns.Question, opt *dns.OPT, tcp bool) *packed {
 	norm := &dns.Msg{MsgHdr: dns.MsgHdr{Opcode: dns.OpcodeQuery}, Question: []dns.Question{q}}
 	if opt != nil {
 		norm.SetEdns0(opt.UDPSize(), false)
 	}
 	p := new(packed)
-	n := 1
-	for v := 0; v < n; v++ {
+	seed, rot := rand.Uint64(), 0
+	for v := 0; v < maxVariants; v++ {
 		r := requestPool.Get().(*request)
-		r.req, r.tcp, r.collect = norm, tcp, true
+		r.req, r.tcp, r.collect, r.seed, r.rot = norm, tcp, true, seed, rot
 		resp := s.handle(r)
 		b, err := resp.Pack()
 		serial := 0
@@ -251,7 +259,7 @@ func (s *Server) build(q dns.Question, opt *dns.OPT, tcp bool) *packed {
 				serial = len(b) - 20 // serial, refresh, retry, expire, minttl
 			}
 		}
-		track, index, shuffled := r.track, r.index, r.shuffled
+		track, index, total, kept := r.track, r.index, r.candidates, len(resp.Answer)
 		r.reset()
 		requestPool.Put(r)
 		if err != nil || len(b) < headerLen {
@@ -266,14 +274,21 @@ func (s *Server) build(q dns.Question, opt *dns.OPT, tcp bool) *packed {
 				return nil
 			}
 			p.track, p.index, p.qend, p.serial = track, index, qend, serial
-			if track != nil && shuffled {
-				n = maxVariants
-			}
 		} else if track == nil || index != p.index || serial != p.serial {
 			break // the data changed meanwhile: keep what is consistent
 		}
 		p.variants = append(p.variants, b)
 		p.size += len(b)
+		if track == nil || total < 2 || kept == 0 {
+			break
+		}
+		step := kept
+		if kept >= total {
+			step = max(1, total/orders)
+		}
+		if rot += step; rot >= total {
+			break
+		}
 	}
 	if p.track != nil {
 		if idx, ok := p.track(); !ok || idx != p.index {

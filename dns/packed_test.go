@@ -226,3 +226,25 @@ func (w *countWriter) WriteMsg(m *dns.Msg) error {
 	w.bytes += len(b)
 	return err
 }
+
+func TestPackedVariantsHandOutEveryInstance(t *testing.T) {
+	b := newTrackedBackend(manyBackend(50))
+	s := newTestServer(t, testConfig(), b)
+	for _, qtype := range []uint16{dns.TypeSRV, dns.TypeA} {
+		q := new(dns.Msg)
+		q.SetQuestion("big.service.consul.", qtype)
+		seen := map[string]bool{}
+		for range 40 {
+			r := ask(t, s, q, false)
+			if len(r.Answer) != 3 {
+				t.Fatalf("%d answers, want the UDP answer limit 3", len(r.Answer))
+			}
+			for _, rr := range r.Answer {
+				seen[strings.Fields(rr.String())[4]+" "+strings.Join(strings.Fields(rr.String())[5:], " ")] = true
+			}
+		}
+		if len(seen) != 50 {
+			t.Fatalf("%s: %d instances handed out in 40 replies, want all 50", dns.TypeToString[qtype], len(seen))
+		}
+	}
+}
