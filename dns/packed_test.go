@@ -2,7 +2,9 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -245,6 +247,40 @@ func TestPackedVariantsHandOutEveryInstance(t *testing.T) {
 		}
 		if len(seen) != 50 {
 			t.Fatalf("%s: %d instances handed out in 40 replies, want all 50", dns.TypeToString[qtype], len(seen))
+		}
+	}
+}
+
+func TestPackedConcurrentChanges(t *testing.T) {
+	b := newTrackedBackend(manyBackend(20))
+	s := newTestServer(t, testConfig(), b)
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 300 {
+				q := new(dns.Msg)
+				q.SetQuestion("big.service.consul.", dns.TypeSRV)
+				q.Id = uint16(g*1000 + i)
+				if g%2 == 0 {
+					q.SetEdns0(4096, true)
+				}
+				w := &recorder{}
+				s.ServeDNS(w, q)
+				if len(w.msgs) != 1 || w.msgs[0].Id != q.Id || len(w.msgs[0].Answer) == 0 {
+					done <- errors.New("bad reply")
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for i := range 2000 {
+		b.index.Store(uint64(10 + i))
+		runtime.Gosched()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
