@@ -53,8 +53,6 @@ const (
 	maxPackedBytes = 4 << 20
 	// headerLen is the length of a DNS message header.
 	headerLen = 12
-	// optLen is the length of the OPT record added for EDNS queries.
-	optLen = 11
 )
 
 // packed is a reply ready to send, in one or more variants.
