@@ -4,10 +4,16 @@
 # from elsewhere on the machine hits both alike. Loopback only; bounded.
 #   OLD=/tmp/consulate-before NEW=/tmp/consulate-after bash bench/dns-ab.sh
 #   ROUNDS=6 DUR=4 OLD=... NEW=... bash bench/dns-ab.sh
+#   OLD_IP=127.0.6.4 NEW_IP=127.0.6.5 BARE_IP=127.0.6.3 ... # other addresses
+# With BARE_IP set, a bare miekg/dns server (bench/baredns) runs there too
+# and each round measures it as well (node A query), for the ratios.
 set -euo pipefail
 : "${OLD:?set OLD to the baseline binary}" "${NEW:?set NEW to the binary to compare}"
 ROUNDS=${ROUNDS:-6}
 DUR=${DUR:-4}
+OLD_IP=${OLD_IP:-127.0.0.64}
+NEW_IP=${NEW_IP:-127.0.0.65}
+BARE_IP=${BARE_IP:-}
 command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -21,17 +27,25 @@ start() { # bin ip
       \"Check\": {\"CheckID\": \"web-$i\", \"Name\": \"web\", \"ServiceID\": \"web-$i\", \"Status\": \"passing\"}}" >/dev/null
   done
 }
-start "$OLD" 127.0.0.64
-start "$NEW" 127.0.0.65
+start "$OLD" "$OLD_IP"
+start "$NEW" "$NEW_IP"
+if [ -n "$BARE_IP" ]; then
+  (cd "$(dirname "$0")/.." && go build -o "$tmp/baredns" ./bench/baredns)
+  "$tmp/baredns" -listen "$BARE_IP:8600" >/dev/null &
+fi
 echo "web.service.consul SRV" >"$tmp/srv.txt"
 echo "bench.node.consul A" >"$tmp/node.txt"
 for round in $(seq 1 "$ROUNDS"); do
   for f in srv node; do
-    for ip in 127.0.0.64 127.0.0.65; do
-      q=$(dnsperf -s $ip -p 8600 -d "$tmp/$f.txt" -l "$DUR" -c 4 -Q 200000 -q 200 2>&1 | awk '/Queries per second/ {print $4}')
-      v=old; [ $ip = 127.0.0.65 ] && v=new
+    for ip in "$OLD_IP" "$NEW_IP" $BARE_IP; do
+      [ "$ip" = "$BARE_IP" ] && [ $f = srv ] && continue
+      q=$(dnsperf -s "$ip" -p 8600 -d "$tmp/$f.txt" -l "$DUR" -c 4 -Q 200000 -q 200 2>&1 | awk '/Queries per second/ {print $4}')
+      v=old; [ "$ip" = "$NEW_IP" ] && v=new; [ "$ip" = "$BARE_IP" ] && v=bare
       echo "$round $f $v $q"
     done
   done
 done | tee "$tmp/runs.txt"
 awk '{s[$2" "$3]+=$4; n[$2" "$3]++} END {for (k in s) printf "%-9s mean %8.0f q/s over %d runs\n", k, s[k]/n[k], n[k]}' "$tmp/runs.txt" | sort
+if [ -n "$BARE_IP" ]; then
+  awk '{s[$2" "$3]+=$4; n[$2" "$3]++} END {b=s["node bare"]/n["node bare"]; for (k in s) if (k != "node bare") printf "%-9s %5.2fx bare\n", k, s[k]/n[k]/b}' "$tmp/runs.txt" | sort
+fi

@@ -4,12 +4,13 @@
 #   bash bench/dns.sh            # 10 s per run
 #   DURATION=30 bash bench/dns.sh
 #   BIN=/path/to/other/consulate bash bench/dns.sh   # compare a build
+#   AGENT_IP=127.0.6.1 BARE_IP=127.0.6.3 bash bench/dns.sh   # other addresses
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 DURATION=${DURATION:-10}
-AGENT_IP=127.0.0.61
-BARE_IP=127.0.0.63
+AGENT_IP=${AGENT_IP:-127.0.0.61}
+BARE_IP=${BARE_IP:-127.0.0.63}
 command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT

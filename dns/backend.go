@@ -71,3 +71,15 @@ type QueryResult struct {
 // ErrQueryNotFound is returned by a QueryExecutor for a query that does not
 // exist; the server answers NXDOMAIN.
 var ErrQueryNotFound = errors.New("dns: prepared query not found")
+
+// Tracker is optionally implemented by a Backend that answers some reads
+// from memory (the agent's cache does). Track returns nil for a read it
+// never answers from memory; otherwise a function reporting, without
+// allocating, the index of the value it would answer that read with now,
+// and false when it would not answer it from memory. The server keeps
+// the packed answers built from a tracked read and sends them again
+// while the index stays the same; it calls Track before RPC, with the
+// same args.
+type Tracker interface {
+	Track(method structs.Method, args any) func() (index uint64, ok bool)
+}

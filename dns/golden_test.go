@@ -39,6 +39,9 @@ func TestGolden(t *testing.T) {
 	cfg.AltDomain = "example-alt."
 	cfg.TranslateWANAddrs = true
 	s := newTestServer(t, cfg, seedBackend())
+	// The same server over a tracked backend keeps its replies packed:
+	// the first query builds them, the second is answered from them.
+	kept := newTestServer(t, cfg, newTrackedBackend(seedBackend()))
 	for _, tc := range []struct {
 		file  string
 		qname string
@@ -68,8 +71,8 @@ func TestGolden(t *testing.T) {
 			q := new(dns.Msg)
 			q.SetQuestion(tc.qname, tc.qtype)
 			q.RecursionDesired = true
-			got := fmt.Sprintf(";; %s %s tcp=%v\n", tc.qname, dns.TypeToString[tc.qtype], tc.tcp) +
-				renderReply(ask(t, s, q, tc.tcp))
+			head := fmt.Sprintf(";; %s %s tcp=%v\n", tc.qname, dns.TypeToString[tc.qtype], tc.tcp)
+			got := head + renderReply(ask(t, s, q, tc.tcp))
 			path := filepath.Join("testdata", "golden", tc.file+".golden")
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -86,6 +89,12 @@ func TestGolden(t *testing.T) {
 			}
 			if got != string(want) {
 				t.Fatalf("reply differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+			}
+			for i := range 2 {
+				q.Id = uint16(100 + i)
+				if got := head + renderReply(ask(t, kept, q, tc.tcp)); got != string(want) {
+					t.Fatalf("kept reply (query %d) differs from %s:\n--- got\n%s--- want\n%s", i, path, got, want)
+				}
 			}
 		})
 	}

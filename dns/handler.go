@@ -71,6 +71,22 @@ type request struct {
 	question [1]dns.Question
 	// seen holds the extra records' owner names, to add each once.
 	seen map[string]struct{}
+
+	// collect is set when the reply is built to be packed and kept
+	// (packed.go): finish leaves the OPT record out, and the lookups
+	// note the backend read the answer came from.
+	collect bool
+	// track follows that read (nil: the answer cannot be kept); index is
+	// the index of the value the answer was built from.
+	track func() (uint64, bool)
+	index uint64
+	// When collecting, the instances are shuffled with seed and then
+	// rotated left by rot, so that the variants of a reply (packed.go)
+	// share one order and together hand out every instance; candidates
+	// is how many there were.
+	seed       uint64
+	rot        int
+	candidates int
 }
 
 var requestPool = sync.Pool{New: func() any { return new(request) }}
@@ -96,6 +112,9 @@ func isTCP(w dns.ResponseWriter) bool {
 
 // ServeDNS answers one query. It implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if s.servePacked(w, req) {
+		return
+	}
 	r := requestPool.Get().(*request)
 	r.req = req
 	r.tcp = isTCP(w)
@@ -250,7 +269,7 @@ func (s *Server) dispatch(r *request, rest string) {
 
 // finish adds the OPT record a client that sent EDNS expects.
 func (s *Server) finish(r *request) {
-	if r.edns == nil {
+	if r.edns == nil || r.collect {
 		return
 	}
 	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}

@@ -24,6 +24,7 @@ func (s *Server) remote(r *request) bool { return r.dc != s.cfg.Datacenter }
 // lookupFailed turns a backend error into NXDOMAIN (unknown datacenter) or
 // SERVFAIL (anything else, an unreachable datacenter included).
 func (s *Server) lookupFailed(r *request, err error) {
+	r.track = nil
 	var udc *structs.ErrUnknownDC
 	switch {
 	case errors.As(err, &udc), errors.Is(err, ErrQueryNotFound):
@@ -58,14 +59,28 @@ func (s *Server) knownDC(r *request) bool {
 	return slices.Contains(out.Datacenters, r.dc)
 }
 
+// trackRead notes, for a reply being built to be kept, how to tell that
+// the backend's answer to this read changed. It runs before RPC, which may
+// fill in the args (a token, say).
+func (s *Server) trackRead(r *request, method structs.Method, args any) {
+	if !r.collect {
+		return
+	}
+	if t, ok := s.backend.(Tracker); ok {
+		r.track = t.Track(method, args)
+	}
+}
+
 // nodeLookup answers NAME.node[.DC].
 func (s *Server) nodeLookup(r *request, node string) {
 	args := structs.NodeSpecificRequest{Datacenter: r.dc, Node: node, QueryOptions: s.queryOptions()}
 	var out structs.IndexedNodeServices
+	s.trackRead(r, structs.MethodCatalogNodeServices, &args)
 	if err := s.backend.RPC(r.ctx, structs.MethodCatalogNodeServices, &args, &out); err != nil {
 		s.lookupFailed(r, err)
 		return
 	}
+	r.index = out.Index
 	if out.NodeServices == nil || out.NodeServices.Node == nil {
 		s.nxdomain(r)
 		return
@@ -107,10 +122,12 @@ func (s *Server) serviceLookup(r *request, labels string) {
 		args.ServiceTags, args.TagFilter = []string{tag}, true
 	}
 	var out structs.IndexedCheckServiceNodes
+	s.trackRead(r, structs.MethodHealthServiceNodes, &args)
 	if err := s.backend.RPC(r.ctx, structs.MethodHealthServiceNodes, &args, &out); err != nil {
 		s.lookupFailed(r, err)
 		return
 	}
+	r.index = out.Index
 	s.serviceRecords(r, out.Nodes, tag, s.ttl.lookup(service))
 }
 

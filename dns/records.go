@@ -162,7 +162,17 @@ func (s *Server) serviceRecords(r *request, nodes structs.CheckServiceNodes, tag
 		s.nxdomain(r)
 		return
 	}
-	rand.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+	if r.collect {
+		rand.New(rand.NewPCG(r.seed, 0)).Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+		if k := r.rot % len(c); k > 0 {
+			slices.Reverse(c[:k])
+			slices.Reverse(c[k:])
+			slices.Reverse(c)
+		}
+		r.candidates = len(c)
+	} else {
+		rand.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+	}
 
 	qt := r.q.Qtype
 	// Build no more answers than can be sent: the UDP answer limit for

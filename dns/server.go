@@ -31,6 +31,10 @@ type Server struct {
 	// waiting counts the lookups waiting on the backend, against
 	// cfg.MaxWaitingLookups.
 	waiting waitLimit
+	// answers are the replies kept ready to send (packed.go), when the
+	// backend tracks its reads (tracked).
+	answers answerCache
+	tracked bool
 
 	// mu guards the listeners' lifecycle.
 	mu       sync.Mutex
@@ -70,6 +74,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		nodeTTL:  seconds(cfg.NodeTTL),
 		queryExe: cfg.QueryExecutor,
 	}
+	_, s.tracked = backend.(Tracker)
 	if cfg.AltDomain != "" {
 		s.alt = normDomain(cfg.AltDomain)
 	}
