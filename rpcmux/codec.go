@@ -27,6 +27,10 @@ type requestHeader struct {
 type responseHeader struct {
 	Seq   uint64
 	Error *structs.RemoteError
+	// Leader is the RPC address of the leader the answering server knows
+	// (see LeaderHinter); empty when it knows none. Peers that predate it
+	// skip the unknown field.
+	Leader string `codec:",omitempty"`
 }
 
 // frameLenSize is the size of the big-endian length before every frame.

@@ -120,9 +120,14 @@ type Server struct {
 	// observation so waiters wake without polling.
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
-	observer      *raft.Observer
-	observeCh     chan raft.Observation
-	notifyCh      chan bool
+	// leaderHint is the known leader's RPC address ("" for none), read
+	// on every answer of the port (LeaderHint); set on leader changes.
+	leaderHint atomic.Pointer[string]
+	// leaderForwards counts requests this server forwarded to its leader.
+	leaderForwards atomic.Uint64
+	observer       *raft.Observer
+	observeCh      chan raft.Observation
+	notifyCh       chan bool
 
 	sessions *sessionTimers
 	// authzCache holds resolved ACL tokens and parsed policies (see
@@ -335,12 +340,37 @@ func (s *Server) observeLeader() {
 		case <-s.shutdownCtx.Done():
 			return
 		case <-s.observeCh:
+			s.noteLeaderHint()
 			s.leaderMu.Lock()
 			close(s.leaderChanged)
 			s.leaderChanged = make(chan struct{})
 			s.leaderMu.Unlock()
 		}
 	}
+}
+
+// noteLeaderHint refreshes the leader hint from Raft. The address is
+// the leader's Raft address, which is its RPC address (Raft runs on the
+// server port); without a port (an in-memory transport) there is no RPC
+// address to give.
+func (s *Server) noteLeaderHint() {
+	if s.mux == nil {
+		return
+	}
+	addr := string(s.Leader())
+	if old := s.leaderHint.Load(); old == nil || *old != addr {
+		s.leaderHint.Store(&addr)
+	}
+}
+
+// LeaderHint is the RPC address of the leader this server knows, "" when
+// none: the port sends it with every answer (rpcmux.LeaderHinter) so that
+// clients send the calls the leader must run to it directly.
+func (s *Server) LeaderHint() string {
+	if p := s.leaderHint.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // monitorLeadership runs the leader's duties while this server leads.
@@ -514,6 +544,9 @@ func (s *Server) Stats() map[string]map[string]string {
 			"datacenter":  s.cfg.Datacenter,
 			"leader":      fmt.Sprint(s.IsLeader()),
 			"leader_addr": string(s.Leader()),
+			// Requests this server sent on to its leader (clients that
+			// follow leader hints send few).
+			"leader_forwards": fmt.Sprint(s.leaderForwards.Load()),
 		},
 	}
 	if s.raft != nil {
