@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"consulate/structs"
 )
@@ -14,21 +15,35 @@ import (
 // LocalServers is a client agent's view of its own datacenter's servers,
 // fed by LAN membership. Calls go to one preferred server; on a transport
 // failure the next one is tried and becomes preferred. Rebalance shuffles
-// the preference so clients spread over servers.
+// the preference so clients spread over servers. Calls the leader must
+// run (writes, reads that are not ?stale) go first to the leader the
+// caller's hints name (LeaderHinter) when it is an alive server here,
+// saving the hop through a follower; the preference is left alone.
 type LocalServers struct {
 	caller Caller
+	hints  LeaderHinter // caller, when it gives leader hints; else nil
 	dc     structs.Datacenter
 
-	// mu guards servers and preferred.
+	// mu guards servers, preferred and the skipped hint.
 	mu        sync.Mutex
 	servers   map[string]Server
 	preferred structs.ServerAddr
+	// skipHint is a hinted leader that did not answer; it is not tried
+	// first again until skipUntil, or until the hint names another server.
+	skipHint  structs.ServerAddr
+	skipUntil time.Time
 }
+
+// hintSkip is how long a hinted leader that did not answer is not tried
+// first (the hint usually moves on sooner: the next server's answer
+// names the new leader once one is elected).
+const hintSkip = 5 * time.Second
 
 // NewLocalServers builds an empty LocalServers for the servers of
 // datacenter dc.
 func NewLocalServers(caller Caller, dc structs.Datacenter) *LocalServers {
-	return &LocalServers{caller: caller, dc: dc, servers: make(map[string]Server)}
+	hints, _ := caller.(LeaderHinter)
+	return &LocalServers{caller: caller, hints: hints, dc: dc, servers: make(map[string]Server)}
 }
 
 // Update records a LAN server's state; left servers are forgotten.
@@ -88,17 +103,28 @@ func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, re
 	if len(addrs) == 0 {
 		return structs.ErrNoServers
 	}
+	toLeader := false
+	if l.hints != nil && len(addrs) > 1 && wantsLeader(args) {
+		if hint := l.hints.LeaderHint(l.dc); hint != "" && l.hintUsable(hint) {
+			toLeader = leaderFirst(addrs, hint)
+		}
+	}
 	var lastErr error
-	for _, addr := range addrs {
+	for i, addr := range addrs {
 		err := l.caller.Call(ctx, l.dc, addr, method, args, reply)
 		if err != nil && !answered(err) {
 			// As Consul's NotifyFailedServer: a server that did not
 			// answer (cut off, paused, dead) is not asked first next
 			// time, even when this call cannot be retried.
 			l.demote(addr)
+			if toLeader && i == 0 {
+				l.mu.Lock()
+				l.skipHint, l.skipUntil = addr, time.Now().Add(hintSkip)
+				l.mu.Unlock()
+			}
 		}
 		if err == nil || !retryable(args, err) || ctx.Err() != nil {
-			if err == nil {
+			if err == nil && !(toLeader && i == 0) {
 				l.mu.Lock()
 				l.preferred = addr
 				l.mu.Unlock()
@@ -111,6 +137,14 @@ func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, re
 		return lastErr
 	}
 	return fmt.Errorf("%w: every server failed, last: %v", structs.ErrNoServers, lastErr)
+}
+
+// hintUsable tells whether hint may be tried first: it is not a hinted
+// leader that lately did not answer.
+func (l *LocalServers) hintUsable(hint structs.ServerAddr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return hint != l.skipHint || time.Now().After(l.skipUntil)
 }
 
 // answered reports whether a failed call got an answer from its server.

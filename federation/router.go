@@ -26,6 +26,48 @@ type Caller interface {
 		args any, newFrame func() any, recv func(frame any) error) error
 }
 
+// LeaderHinter is an optional interface of a Caller: LeaderHint returns
+// the RPC address of dc's leader as its servers' latest answers named it
+// ("" when unknown). rpcmux.Pool implements it. Calls the leader must run
+// go to the hinted server first when it is a known, answering server of
+// dc; a stale hint costs one forward, never a wrong answer.
+type LeaderHinter interface {
+	LeaderHint(dc structs.Datacenter) structs.ServerAddr
+}
+
+// wantsLeader reports whether a call must run on its datacenter's leader:
+// a write, or a read that is not ?stale (default consistency is served by
+// the leader, and ?consistent too). A stale read keeps the nearest
+// server, which answers it from its own store.
+func wantsLeader(args any) bool {
+	info, ok := args.(structs.RPCInfo)
+	if !ok || !info.IsRead() {
+		return true
+	}
+	q, ok := args.(structs.QueryOptionsGetter)
+	if !ok {
+		return false // a read without consistency options: any server
+	}
+	opts := q.GetQueryOptions()
+	return opts == nil || opts.RequireConsistent || !opts.AllowStale
+}
+
+// leaderFirst moves hint to the front of addrs when it is among them, and
+// reports whether it was.
+func leaderFirst(addrs []structs.ServerAddr, hint structs.ServerAddr) bool {
+	if hint == "" {
+		return false
+	}
+	for i, a := range addrs {
+		if a == hint {
+			copy(addrs[1:i+1], addrs[:i])
+			addrs[0] = hint
+			return true
+		}
+	}
+	return false
+}
+
 // RTTFunc estimates the round-trip time from this server to the named WAN
 // member. ok is false when no coordinate is known yet.
 type RTTFunc func(wanName string) (rtt time.Duration, ok bool)
@@ -161,6 +203,7 @@ type dcState struct {
 type Router struct {
 	cfg    Config
 	caller Caller
+	hints  LeaderHinter // caller, when it gives leader hints; else nil
 	rtt    RTTFunc
 	logger *slog.Logger
 
@@ -184,8 +227,9 @@ func New(cfg Config, caller Caller, rtt RTTFunc) (*Router, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	hints, _ := caller.(LeaderHinter)
 	return &Router{
-		cfg: cfg, caller: caller, rtt: rtt,
+		cfg: cfg, caller: caller, rtt: rtt, hints: hints,
 		logger: cfg.Logger.With("component", "federation"),
 		dcs:    make(map[string]*dcState),
 	}, nil
@@ -430,7 +474,9 @@ func (r *Router) usable(dcName string, addr structs.ServerAddr) bool {
 // A call that is not a blocking query gets AttemptTimeout in all, so a
 // datacenter that stopped answering fails fast instead of hanging; a
 // blocking query gets its wait plus BlockingGrace per attempt. A
-// datacenter none of whose servers answers fails at once.
+// datacenter none of whose servers answers fails at once. A call the
+// remote leader must run (see wantsLeader) goes first to the server the
+// caller's leader hint names, when it is one of the answering servers.
 //
 // Router is the server's Forwarder (server.Deps.Forwarder).
 func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error {
@@ -439,6 +485,9 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 	if err != nil {
 		r.record(dcName, "", time.Time{}, err, err)
 		return err
+	}
+	if r.hints != nil && len(addrs) > 1 && wantsLeader(args) {
+		leaderFirst(addrs, r.hints.LeaderHint(dc))
 	}
 	blocking := false
 	attempt := r.cfg.AttemptTimeout

@@ -32,6 +32,10 @@ type responseHeader struct {
 	// of a stream has it false and carries the stream's error, if any.
 	// Old peers ignore the field.
 	More bool `codec:",omitempty"`
+	// Leader is the RPC address of the leader the answering server knows
+	// (see LeaderHinter); empty when it knows none. Peers that predate it
+	// skip the unknown field.
+	Leader string `codec:",omitempty"`
 }
 
 // frameLenSize is the size of the big-endian length before every frame.

@@ -29,12 +29,22 @@ type Handler interface {
 	RPC(ctx context.Context, method structs.Method, args, reply any) error
 }
 
+// LeaderHinter is an optional interface of a Handler: LeaderHint returns
+// the RPC address of the leader of the handler's datacenter as it knows it
+// ("" when none), sent with every answer so that clients can go to the
+// leader directly (Pool.LeaderHint). It is called once per answer, from
+// many goroutines, and must be cheap and never block.
+type LeaderHinter interface {
+	LeaderHint() string
+}
+
 // Mux serves the server port: it accepts connections, reads the protocol
 // byte and hands each connection to the RPC server, the yamux session
 // server or the RaftLayer.
 type Mux struct {
 	cfg    Config
 	h      Handler
+	hinter LeaderHinter // h, when it gives leader hints; else nil
 	logger *slog.Logger
 	codec  *wireCodec
 	raft   *RaftLayer
@@ -77,6 +87,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		conns:      make(map[io.Closer]struct{}),
 		limit:      connlimit.New(cfg.MaxConnsPerClient),
 	}
+	m.hinter, _ = h.(LeaderHinter)
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
 	return m, nil
@@ -575,6 +586,9 @@ func (m *Mux) serveOne(ctx context.Context, w io.Writer, payload []byte, remote 
 		reply, err = m.dispatch(ctx, &hdr, dec)
 	}
 	resp := responseHeader{Seq: hdr.Seq}
+	if m.hinter != nil {
+		resp.Leader = m.hinter.LeaderHint()
+	}
 	if err != nil {
 		resp.Error = toRemote(err)
 		reply = nil

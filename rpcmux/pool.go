@@ -43,6 +43,10 @@ type Pool struct {
 	mu       sync.Mutex
 	addrs    map[sessKey]*addrState
 	shutdown bool
+
+	// hints maps a structs.Datacenter to an *atomic.Pointer[string], the
+	// latest leader hint its servers sent (see LeaderHint).
+	hints sync.Map
 }
 
 // lane separates calls that may wait for minutes from all others.
@@ -97,6 +101,7 @@ type addrState struct {
 // session is one yamux client session to one address.
 type session struct {
 	key     sessKey
+	dc      structs.Datacenter
 	ys      *yamux.Session
 	maxIdle int
 
@@ -264,6 +269,7 @@ func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte,
 	if err := dec.decode(&rh); err != nil {
 		return false, true, fmt.Errorf("%w: malformed reply header: %v", ErrProtocol, err)
 	}
+	p.noteLeader(s.dc, rh.Leader)
 	if rh.Seq != seq {
 		if rh.Seq == 0 && rh.Error != nil {
 			// The server refused the frame before reading its header.
@@ -279,6 +285,38 @@ func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte,
 		return false, true, fmt.Errorf("%w: decoding reply: %v", ErrProtocol, err)
 	}
 	return false, true, nil
+}
+
+// LeaderHint returns the RPC address of dc's leader as the latest answer
+// from one of its servers named it, "" when none has. A hint may be stale
+// (a server that is no longer leader forwards the call, and its answer
+// brings the new hint); use it only as a preference among known servers.
+// Answers count for the datacenter a session was first dialed for, which
+// is the one a server address belongs to.
+func (p *Pool) LeaderHint(dc structs.Datacenter) structs.ServerAddr {
+	if v, ok := p.hints.Load(dc); ok {
+		if h := v.(*atomic.Pointer[string]).Load(); h != nil {
+			return structs.ServerAddr(*h)
+		}
+	}
+	return ""
+}
+
+// noteLeader records hint, when set, as dc's leader. Most answers repeat
+// the hint already held, which costs a map read and a compare.
+func (p *Pool) noteLeader(dc structs.Datacenter, hint string) {
+	if hint == "" {
+		return
+	}
+	v, ok := p.hints.Load(dc)
+	if !ok {
+		v, _ = p.hints.LoadOrStore(dc, new(atomic.Pointer[string]))
+	}
+	ptr := v.(*atomic.Pointer[string])
+	if old := ptr.Load(); old == nil || *old != hint {
+		h := hint // only a change allocates
+		ptr.Store(&h)
+	}
 }
 
 // transportErr explains a failed read or write: a deadline or cancel of
@@ -462,7 +500,7 @@ func (p *Pool) connect(ctx context.Context, dc structs.Datacenter, key sessKey) 
 		conn.Close()
 		return nil, err
 	}
-	return &session{key: key, ys: ys, maxIdle: p.cfg.MaxIdleStreams, limit: p.cfg.MaxCallsPerSession}, nil
+	return &session{key: key, dc: dc, ys: ys, maxIdle: p.cfg.MaxIdleStreams, limit: p.cfg.MaxCallsPerSession}, nil
 }
 
 // watch drops s from the pool as soon as yamux closes it (keepalive

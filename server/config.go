@@ -31,6 +31,12 @@ type Config struct {
 	// bootstrapping; 1 behaves like Bootstrap. Larger values are handled by
 	// whoever calls BootstrapCluster once enough servers are known.
 	BootstrapExpect int
+	// RaftLogStore is the on-disk Raft log and stable store under
+	// DataDir/raft: LogStoreBoltDB (raft.db, two fsyncs per append) or
+	// LogStoreWAL (wal/, Consul's raft-wal, one fsync per append); ""
+	// (LogStoreAuto) keeps whichever the directory holds and uses the WAL
+	// for a new one. Unused without DataDir.
+	RaftLogStore string
 	// RaftConfig overrides Raft's defaults; LocalID and Logger are set by
 	// the server.
 	RaftConfig *raft.Config
@@ -173,6 +179,13 @@ func DefaultConfig() *Config {
 	}
 }
 
+// The Raft log stores (Config.RaftLogStore).
+const (
+	LogStoreAuto   = ""
+	LogStoreBoltDB = "boltdb"
+	LogStoreWAL    = "wal"
+)
+
 // ErrInvalidConfig is wrapped by every Validate error.
 var ErrInvalidConfig = errors.New("server: invalid config")
 
@@ -215,6 +228,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.MaxSubscriptions < 0:
 		return fmt.Errorf("%w: max subscriptions must not be negative", ErrInvalidConfig)
+	case c.RaftLogStore != LogStoreAuto && c.RaftLogStore != LogStoreBoltDB && c.RaftLogStore != LogStoreWAL:
+		return fmt.Errorf("%w: raft log store %q is not %q or %q", ErrInvalidConfig, c.RaftLogStore, LogStoreBoltDB, LogStoreWAL)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:
 		return fmt.Errorf("%w: query times %v..%v", ErrInvalidConfig, c.DefaultQueryTime, c.MaxQueryTime)
 	}

@@ -17,6 +17,9 @@ import (
 // the wire with NewCall and runs it with RPC.
 var _ rpcmux.Handler = (*Server)(nil)
 
+// Its answers name the leader it knows.
+var _ rpcmux.LeaderHinter = (*Server)(nil)
+
 // newPortTransport is Raft's transport over the server port's Raft layer
 // (the first byte of a connection picks Raft).
 func newPortTransport(mux *rpcmux.Mux) raft.Transport {

@@ -175,6 +175,7 @@ func (s *Server) forwardLeader(ctx context.Context, method structs.Method, args,
 		if s.servers == nil {
 			return fmt.Errorf("%w: leader is %s but this server cannot reach other servers", structs.ErrNoLeader, addr)
 		}
+		s.leaderForwards.Add(1)
 		err = s.servers.Call(ctx, structs.Datacenter(s.cfg.Datacenter), structs.ServerAddr(addr), method, args, reply)
 		if !errors.Is(err, structs.ErrUnreachable) && !errors.Is(err, structs.ErrNoLeader) {
 			return err

@@ -19,6 +19,8 @@ import (
 	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 
 	"consulate/catalog"
 	"consulate/rpcmux"
@@ -107,15 +109,16 @@ type Server struct {
 	mux      *rpcmux.Mux
 	portDone chan struct{} // closed when the port's accept loop ends
 
-	fsm       *catalog.FSM
-	trans     raft.Transport
-	ownTrans  bool
-	logs      raft.LogStore
-	stable    raft.StableStore
-	snaps     raft.SnapshotStore
-	boltStore *raftboltdb.BoltStore
-	raftConf  *raft.Config
-	raft      *raft.Raft
+	fsm      *catalog.FSM
+	trans    raft.Transport
+	ownTrans bool
+	logs     raft.LogStore
+	stable   raft.StableStore
+	snaps    raft.SnapshotStore
+	// storeCloser closes the on-disk log store (nil in memory).
+	storeCloser io.Closer
+	raftConf    *raft.Config
+	raft        *raft.Raft
 
 	endpoints map[structs.Method]endpoint
 	// limiter is limits.request_limits (nil when disabled).
@@ -125,9 +128,14 @@ type Server struct {
 	// observation so waiters wake without polling.
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
-	observer      *raft.Observer
-	observeCh     chan raft.Observation
-	notifyCh      chan bool
+	// leaderHint is the known leader's RPC address ("" for none), read
+	// on every answer of the port (LeaderHint); set on leader changes.
+	leaderHint atomic.Pointer[string]
+	// leaderForwards counts requests this server forwarded to its leader.
+	leaderForwards atomic.Uint64
+	observer       *raft.Observer
+	observeCh      chan raft.Observation
+	notifyCh       chan bool
 
 	sessions *sessionTimers
 	// authzCache holds resolved ACL tokens and parsed policies (see
@@ -278,23 +286,89 @@ func (s *Server) openStores() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("server: create raft dir: %w", err)
 	}
-	bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	backend, err := chooseLogStore(s.cfg.RaftLogStore, dir)
 	if err != nil {
-		return fmt.Errorf("server: open raft.db: %w", err)
+		return err
 	}
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, &slogWriter{l: s.logger.With("component", "raft.snapshot")})
 	if err != nil {
-		_ = bs.Close()
 		return fmt.Errorf("server: open snapshots: %w", err)
 	}
-	s.boltStore, s.logs, s.stable, s.snaps = bs, bs, bs, snaps
+	switch backend {
+	case LogStoreWAL:
+		wdir := filepath.Join(dir, "wal")
+		if err := os.MkdirAll(wdir, 0o700); err != nil {
+			return fmt.Errorf("server: create raft wal dir: %w", err)
+		}
+		// The WAL does not close a meta store it opened itself (v0.3.0),
+		// and its file lock would then block the next open: give it one
+		// and close it after the WAL.
+		meta := &metadb.BoltMetaDB{}
+		w, err := wal.Open(wdir, wal.WithMetaStore(meta), wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Info,
+			Output: &slogWriter{l: s.logger.With("component", "raft.wal")}})))
+		if err != nil {
+			_ = meta.Close()
+			return fmt.Errorf("server: open raft wal %s: %w", wdir, err)
+		}
+		s.storeCloser, s.logs, s.stable, s.snaps = closers{w, meta}, w, w, snaps
+	default:
+		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		if err != nil {
+			return fmt.Errorf("server: open raft.db: %w", err)
+		}
+		s.storeCloser, s.logs, s.stable, s.snaps = bs, bs, bs, snaps
+	}
+	s.logger.Debug("raft log store", "backend", backend, "dir", dir)
 	return nil
 }
 
+// chooseLogStore picks the Raft log store for the raft directory dir:
+// the configured one, or with LogStoreAuto the one whose files are there
+// (raft.db: BoltDB; wal/: the WAL), and the WAL for a new directory. A
+// configured store that finds the other's state fails, so a change of
+// backend never starts from an empty log by mistake.
+func chooseLogStore(want, dir string) (string, error) {
+	_, errBolt := os.Stat(filepath.Join(dir, "raft.db"))
+	hasBolt := errBolt == nil
+	entries, _ := os.ReadDir(filepath.Join(dir, "wal"))
+	hasWAL := len(entries) > 0
+	switch want {
+	case LogStoreAuto:
+		if hasBolt {
+			return LogStoreBoltDB, nil
+		}
+		return LogStoreWAL, nil
+	case LogStoreBoltDB:
+		if hasWAL && !hasBolt {
+			return "", fmt.Errorf("%w: raft log store %q configured but %s holds a WAL log; remove it or choose %q",
+				ErrInvalidConfig, want, filepath.Join(dir, "wal"), LogStoreWAL)
+		}
+	case LogStoreWAL:
+		if hasBolt && !hasWAL {
+			return "", fmt.Errorf("%w: raft log store %q configured but %s holds a BoltDB log; remove it or choose %q",
+				ErrInvalidConfig, want, filepath.Join(dir, "raft.db"), LogStoreBoltDB)
+		}
+	}
+	return want, nil
+}
+
+// closers closes each in turn and returns the first error.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 func (s *Server) closeStores() {
-	if s.boltStore != nil {
-		if err := s.boltStore.Close(); err != nil {
-			s.logger.Warn("closing raft.db", "error", err)
+	if s.storeCloser != nil {
+		if err := s.storeCloser.Close(); err != nil {
+			s.logger.Warn("closing the raft log store", "error", err)
 		}
 	}
 }
@@ -345,12 +419,37 @@ func (s *Server) observeLeader() {
 		case <-s.shutdownCtx.Done():
 			return
 		case <-s.observeCh:
+			s.noteLeaderHint()
 			s.leaderMu.Lock()
 			close(s.leaderChanged)
 			s.leaderChanged = make(chan struct{})
 			s.leaderMu.Unlock()
 		}
 	}
+}
+
+// noteLeaderHint refreshes the leader hint from Raft. The address is
+// the leader's Raft address, which is its RPC address (Raft runs on the
+// server port); without a port (an in-memory transport) there is no RPC
+// address to give.
+func (s *Server) noteLeaderHint() {
+	if s.mux == nil {
+		return
+	}
+	addr := string(s.Leader())
+	if old := s.leaderHint.Load(); old == nil || *old != addr {
+		s.leaderHint.Store(&addr)
+	}
+}
+
+// LeaderHint is the RPC address of the leader this server knows, "" when
+// none: the port sends it with every answer (rpcmux.LeaderHinter) so that
+// clients send the calls the leader must run to it directly.
+func (s *Server) LeaderHint() string {
+	if p := s.leaderHint.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // monitorLeadership runs the leader's duties while this server leads.
@@ -524,6 +623,9 @@ func (s *Server) Stats() map[string]map[string]string {
 			"datacenter":  s.cfg.Datacenter,
 			"leader":      fmt.Sprint(s.IsLeader()),
 			"leader_addr": string(s.Leader()),
+			// Requests this server sent on to its leader (clients that
+			// follow leader hints send few).
+			"leader_forwards": fmt.Sprint(s.leaderForwards.Load()),
 		},
 	}
 	if s.raft != nil {
