@@ -300,7 +300,8 @@ func (s *Server) openStores() error {
 		if err := os.MkdirAll(wdir, 0o700); err != nil {
 			return fmt.Errorf("server: create raft wal dir: %w", err)
 		}
-		// The WAL does not close a meta store it opened itself (v0.3.0),
+		// The WAL does not close a meta store it opened itself (seen in
+		// v0.3.0; kept for v0.4.0),
 		// and its file lock would then block the next open: give it one
 		// and close it after the WAL.
 		meta := &metadb.BoltMetaDB{}
