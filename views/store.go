@@ -1,0 +1,236 @@
+package views
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"consulate/structs"
+)
+
+// viewKey names a view: what one subscription can serve. dc is "" for the
+// local datacenter, service lower-cased (the catalog matches names without
+// case).
+type viewKey struct {
+	dc, service, token string
+}
+
+// Store holds the views and answers reads from them.
+type Store struct {
+	cfg    Config
+	deps   Deps
+	logger *slog.Logger
+
+	// mu guards views and closed.
+	mu     sync.RWMutex
+	views  map[viewKey]*view
+	closed bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New validates cfg and deps and builds a store. Views start on demand,
+// from Store.RPC; Shutdown ends them.
+func New(cfg Config, deps Deps) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Subscribe == nil {
+		return nil, fmt.Errorf("%w: Deps.Subscribe is required", ErrInvalidConfig)
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Store{cfg: cfg, deps: deps, logger: logger.With("component", "views"),
+		views: make(map[viewKey]*view), ctx: ctx, cancel: cancel}, nil
+}
+
+// RPC answers a read from a view when it can: Health.ServiceNodes that is
+// not ?consistent, for a view that holds a snapshot it may serve. handled
+// is false for everything else, and then the caller must make the call
+// itself; the first read of a (datacenter, service, token) is such a
+// read through, and starts the view. When handled, err is the read's
+// error (ctx ending during a blocking read).
+//
+// The reply's slice is the caller's to reorder or filter; the instances'
+// Node, Service and Checks are shared and must not be modified.
+func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any) (handled bool, err error) {
+	if method != structs.MethodHealthServiceNodes {
+		return false, nil
+	}
+	a, ok := args.(*structs.ServiceSpecificRequest)
+	out, ok2 := reply.(*structs.IndexedCheckServiceNodes)
+	if !ok || !ok2 || a.RequireConsistent || a.ServiceName == "" {
+		return false, nil
+	}
+	dc := a.Datacenter
+	if dc == s.cfg.LocalDC {
+		dc = ""
+	}
+	near := a.Source.Node
+	if near == "_agent" {
+		near = s.deps.NodeName
+	}
+	// As the servers: only the answering datacenter's coordinates are
+	// known, so a source elsewhere does not sort.
+	answering := a.Datacenter
+	if answering == "" {
+		answering = s.cfg.LocalDC
+	}
+	if srcDC := a.Source.Datacenter; srcDC != "" && srcDC != answering {
+		near = ""
+	}
+	if near != "" && s.deps.Coordinates == nil {
+		return false, nil
+	}
+	v := s.view(viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}, a)
+	if v == nil {
+		return false, nil
+	}
+	st, ok, err := v.await(ctx, a.MinQueryIndex, s.queryWait(a.MaxQueryTime))
+	if !ok || err != nil {
+		return ok, err
+	}
+	nodes := st.filter(a)
+	if near != "" {
+		// The servers ignore a failed coordinate read too: the order is
+		// then the catalog's.
+		if coords, err := s.deps.Coordinates(ctx, dc); err == nil {
+			structs.SortByDistance(coords, near, nodes, func(n structs.CheckServiceNode) string { return n.Node.Node })
+		}
+	}
+	level := "leader"
+	if a.AllowStale {
+		level = "stale"
+	}
+	*out = structs.IndexedCheckServiceNodes{Nodes: nodes, QueryMeta: structs.QueryMeta{
+		Index: max(st.index, 1), KnownLeader: true, ConsistencyLevel: level,
+		ResultsFilteredByACLs: st.filtered,
+	}}
+	return true, nil
+}
+
+// queryWait is how long a blocking read may wait, as the servers compute
+// it: the asked time or the default, capped, plus up to 1/16 jitter.
+func (s *Store) queryWait(asked time.Duration) time.Duration {
+	wait := asked
+	if wait <= 0 {
+		wait = s.cfg.DefaultQueryTime
+	}
+	wait = min(wait, s.cfg.MaxQueryTime)
+	if j := int64(wait / 16); j > 0 {
+		wait += time.Duration(rand.Int64N(j))
+	}
+	return wait
+}
+
+// view returns the view for key, marking it used, or starts one (then
+// returning nil: this read goes through) while there is room.
+func (s *Store) view(key viewKey, a *structs.ServiceSpecificRequest) *view {
+	s.mu.RLock()
+	v := s.views[key]
+	s.mu.RUnlock()
+	if v != nil {
+		v.touch()
+		return v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.views[key] != nil || len(s.views) >= s.cfg.MaxViews {
+		return nil
+	}
+	v = newView(key, &structs.SubscribeRequest{Datacenter: key.dc, ServiceName: a.ServiceName,
+		// Any server may stream: it ends the stream when it loses its
+		// leader, so a view never outlives contact with the leader.
+		QueryOptions: structs.QueryOptions{Token: a.Token, AllowStale: true}})
+	ctx, cancel := context.WithCancel(s.ctx)
+	v.cancel = cancel
+	s.views[key] = v
+	s.wg.Add(1)
+	go s.run(ctx, v)
+	return nil
+}
+
+// Len is the number of views held.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.views)
+}
+
+// Shutdown ends every subscription and waits for the views' goroutines
+// (within ctx). Reads after it are not handled. Idempotent.
+func (s *Store) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.cancel()
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run keeps v fed until it goes idle or the store shuts down: subscribe,
+// and after the stream ends (the view not served meanwhile) subscribe
+// again after a backoff.
+func (s *Store) run(ctx context.Context, v *view) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		if s.views[v.key] == v {
+			delete(s.views, v.key)
+		}
+		s.mu.Unlock()
+		v.publish(&viewState{})
+		v.cancel()
+	}()
+	// Idle check: rearmed until nobody read for IdleTTL.
+	var idle *time.Timer
+	idle = time.AfterFunc(s.cfg.IdleTTL, func() {
+		if since := time.Since(v.lastUsed()); since >= s.cfg.IdleTTL {
+			v.cancel()
+		} else {
+			idle.Reset(s.cfg.IdleTTL - since)
+		}
+	})
+	defer idle.Stop()
+
+	backoff := s.cfg.RetryMin
+	for ctx.Err() == nil {
+		v.streamSnapshot = false
+		err := s.deps.Subscribe(ctx, v.req, v.apply)
+		v.publish(&viewState{}) // not served until a fresh snapshot
+		if ctx.Err() != nil {
+			return
+		}
+		if v.streamSnapshot {
+			backoff = s.cfg.RetryMin
+		}
+		s.logger.Debug("subscription ended, resubscribing", "service", v.req.ServiceName,
+			"datacenter", v.req.Datacenter, "error", err, "backoff", backoff)
+		t := time.NewTimer(backoff + time.Duration(rand.Int64N(int64(backoff/4)+1)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, s.cfg.RetryMax)
+	}
+}

@@ -1,0 +1,204 @@
+package views
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"consulate/structs"
+)
+
+// errNoSnapshot ends a stream whose first frame is not a snapshot.
+var errNoSnapshot = errors.New("views: stream delta before its snapshot")
+
+// viewState is one published state of a view; immutable once published.
+type viewState struct {
+	// ready is false while the view may not be served.
+	ready    bool
+	index    uint64
+	nodes    structs.CheckServiceNodes // in the catalog's order
+	filtered bool
+	// changed is closed when the next state replaces this one.
+	changed chan struct{}
+}
+
+// view is one service's health in one datacenter as one token sees it.
+type view struct {
+	key    viewKey
+	req    *structs.SubscribeRequest
+	cancel context.CancelFunc
+
+	state atomic.Pointer[viewState]
+	// served is the highest index any read was answered with: a new
+	// snapshot below it is not served (the index never goes backwards).
+	served atomic.Uint64
+	// used is when the view was last read (unix nanoseconds).
+	used atomic.Int64
+
+	// Owned by the subscription goroutine.
+	instances      map[structs.ServiceInstanceID]structs.CheckServiceNode
+	streamSnapshot bool
+}
+
+func newView(key viewKey, req *structs.SubscribeRequest) *view {
+	v := &view{key: key, req: req}
+	v.state.Store(&viewState{changed: make(chan struct{})})
+	v.touch()
+	return v
+}
+
+// touch records a read; coarse, so concurrent readers rarely write.
+func (v *view) touch() {
+	now := time.Now().UnixNano()
+	if now-v.used.Load() > int64(100*time.Millisecond) {
+		v.used.Store(now)
+	}
+}
+
+func (v *view) lastUsed() time.Time { return time.Unix(0, v.used.Load()) }
+
+// publish replaces the state and wakes the readers waiting on the old one.
+func (v *view) publish(st *viewState) {
+	st.changed = make(chan struct{})
+	old := v.state.Swap(st)
+	close(old.changed)
+}
+
+// apply moves the view by one frame of its stream.
+func (v *view) apply(ev *structs.ServiceHealthEvent) error {
+	if ev.Snapshot {
+		v.instances = make(map[structs.ServiceInstanceID]structs.CheckServiceNode, len(ev.Nodes))
+		v.streamSnapshot = true
+	} else if !v.streamSnapshot {
+		return errNoSnapshot
+	}
+	for _, id := range ev.Deleted {
+		delete(v.instances, id)
+	}
+	for _, n := range ev.Nodes {
+		if n.Node == nil || n.Service == nil {
+			continue
+		}
+		v.instances[structs.ServiceInstanceID{Node: n.Node.Node, ServiceID: n.Service.ID}] = n
+	}
+	nodes := make(structs.CheckServiceNodes, 0, len(v.instances))
+	for _, n := range v.instances {
+		nodes = append(nodes, n)
+	}
+	sortCatalogOrder(nodes)
+	// Served only when it cannot move a reader's index backwards (a
+	// snapshot from a server behind the one that fed the last stream).
+	v.publish(&viewState{ready: ev.Index >= v.served.Load(), index: ev.Index, nodes: nodes,
+		filtered: ev.ResultsFilteredByACLs})
+	return nil
+}
+
+// sortCatalogOrder orders instances as the catalog lists them: by node
+// name without case, then service ID (its services table's id index).
+func sortCatalogOrder(nodes structs.CheckServiceNodes) {
+	sort.Slice(nodes, func(i, j int) bool {
+		a, b := strings.ToLower(nodes[i].Node.Node), strings.ToLower(nodes[j].Node.Node)
+		if a != b {
+			return a < b
+		}
+		return nodes[i].Service.ID < nodes[j].Service.ID
+	})
+}
+
+// await returns the state to answer from: at once unless minIndex asks to
+// block and the view has not passed it, then at the first change past it
+// or when wait is up. ok is false when the view may not be served (the
+// read goes to the servers); err is ctx's when it ends first.
+func (v *view) await(ctx context.Context, minIndex uint64, wait time.Duration) (st *viewState, ok bool, err error) {
+	st = v.state.Load()
+	if !st.ready {
+		return nil, false, nil
+	}
+	if minIndex > 0 && st.index <= minIndex {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+	wait:
+		for st.ready && st.index <= minIndex {
+			select {
+			case <-st.changed:
+				st = v.state.Load()
+			case <-t.C:
+				break wait
+			case <-ctx.Done():
+				return nil, true, ctx.Err()
+			}
+		}
+		if !st.ready {
+			return nil, false, nil
+		}
+	}
+	// Record the index before answering with it, then check the view did
+	// not change under us: a subscription restarting in between compares
+	// its new snapshot with served, so it either sees this index or this
+	// read sees the change and goes to the servers.
+	// Bounded: each retry needs a concurrent change; past a few, go direct.
+	for range 8 {
+		idx := st.index
+		for cur := v.served.Load(); cur < idx && !v.served.CompareAndSwap(cur, idx); cur = v.served.Load() {
+		}
+		now := v.state.Load()
+		if now == st {
+			return st, true, nil
+		}
+		if !now.ready {
+			return nil, false, nil
+		}
+		if now.index < st.index {
+			return nil, false, nil
+		}
+		st = now
+	}
+	return nil, false, nil
+}
+
+// filter applies the read's tag and node-meta parameters (what the
+// servers apply) into a new slice the caller owns.
+func (st *viewState) filter(a *structs.ServiceSpecificRequest) structs.CheckServiceNodes {
+	var tags []string
+	if a.TagFilter {
+		tags = a.ServiceTags
+	}
+	out := make(structs.CheckServiceNodes, 0, len(st.nodes))
+	for _, n := range st.nodes {
+		if hasTags(n.Service.Tags, tags) && metaMatch(n.Node.Meta, a.NodeMetaFilters) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// hasTags is the catalog's tag match: every wanted tag, without case.
+func hasTags(have, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// metaMatch is the servers' node-meta match: every filter key present
+// with the value.
+func metaMatch(meta, filters map[string]string) bool {
+	for k, v := range filters {
+		if got, ok := meta[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
