@@ -32,6 +32,7 @@ import (
 	"consulate/tlsutil"
 	"consulate/tokenstore"
 	"consulate/userevent"
+	"consulate/views"
 	"consulate/wan"
 )
 
@@ -72,6 +73,7 @@ type Agent struct {
 	http             *httpapi.Server
 	dns              []*dns.Server
 	cache            *cache.Cache
+	views            *views.Store // live health views on a client; nil on servers or with use_streaming_backend off
 
 	// tokens are the agent's ACL tokens; resolver decides tokens on the
 	// agent-local endpoints (nil with ACLs off).
@@ -218,6 +220,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 	}
 	if err := a.startLocal(runCtx); err != nil {
+		return err
+	}
+	if err := a.startViews(); err != nil {
 		return err
 	}
 	if err := a.startCache(); err != nil {

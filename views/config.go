@@ -45,13 +45,17 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between subscriptions after
 	// one ends; a stream that delivered a snapshot resets it.
 	RetryMin, RetryMax time.Duration
+	// CoordinateTTL is how long a datacenter's coordinates read for
+	// ?near= are reused (they move slowly; agents send theirs every few
+	// seconds at most).
+	CoordinateTTL time.Duration
 }
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
 	return Config{IdleTTL: 20 * time.Minute, MaxViews: 2048,
 		DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
-		RetryMin: 100 * time.Millisecond, RetryMax: 10 * time.Second}
+		RetryMin: 100 * time.Millisecond, RetryMax: 10 * time.Second, CoordinateTTL: 5 * time.Second}
 }
 
 // Validate reports a config that cannot work.
@@ -70,6 +74,8 @@ func (c *Config) Validate() error {
 		return bad("query times %v..%v must be positive and ordered", c.DefaultQueryTime, c.MaxQueryTime)
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return bad("retry backoff %v..%v must be positive and ordered", c.RetryMin, c.RetryMax)
+	case c.CoordinateTTL <= 0:
+		return bad("CoordinateTTL must be positive, got %v", c.CoordinateTTL)
 	}
 	return nil
 }

@@ -30,6 +30,11 @@ type Store struct {
 	views  map[viewKey]*view
 	closed bool
 
+	// coordMu guards coords: per datacenter, the coordinates last read
+	// and when.
+	coordMu sync.Mutex
+	coords  map[string]coordEntry
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -50,7 +55,31 @@ func New(cfg Config, deps Deps) (*Store, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Store{cfg: cfg, deps: deps, logger: logger.With("component", "views"),
-		views: make(map[viewKey]*view), ctx: ctx, cancel: cancel}, nil
+		views: make(map[viewKey]*view), coords: make(map[string]coordEntry), ctx: ctx, cancel: cancel}, nil
+}
+
+type coordEntry struct {
+	coords structs.Coordinates
+	at     time.Time
+}
+
+// coordinates returns dc's coordinates, read again once CoordinateTTL old.
+// Concurrent misses may read twice; the bound is one entry per datacenter.
+func (s *Store) coordinates(ctx context.Context, dc string) (structs.Coordinates, error) {
+	s.coordMu.Lock()
+	e, ok := s.coords[dc]
+	s.coordMu.Unlock()
+	if ok && time.Since(e.at) < s.cfg.CoordinateTTL {
+		return e.coords, nil
+	}
+	c, err := s.deps.Coordinates(ctx, dc)
+	if err != nil {
+		return nil, err
+	}
+	s.coordMu.Lock()
+	s.coords[dc] = coordEntry{coords: c, at: time.Now()}
+	s.coordMu.Unlock()
+	return c, nil
 }
 
 // RPC answers a read from a view when it can: Health.ServiceNodes that is
@@ -103,7 +132,7 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	if near != "" {
 		// The servers ignore a failed coordinate read too: the order is
 		// then the catalog's.
-		if coords, err := s.deps.Coordinates(ctx, dc); err == nil {
+		if coords, err := s.coordinates(ctx, dc); err == nil {
 			structs.SortByDistance(coords, near, nodes, func(n structs.CheckServiceNode) string { return n.Node.Node })
 		}
 	}
