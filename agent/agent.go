@@ -73,6 +73,7 @@ type Agent struct {
 	http             *httpapi.Server
 	dns              []*dns.Server
 	cache            *cache.Cache
+	agentCache       *cache.Agent // ?cached reads
 	views            *views.Store // live health views on a client; nil on servers or with use_streaming_backend off
 
 	// tokens are the agent's ACL tokens; resolver decides tokens on the
@@ -200,6 +201,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.localServers = federation.NewLocalServers(a.pool, structs.Datacenter(rt.Datacenter))
+	if err := a.buildReadPaths(); err != nil {
+		return err
+	}
 	// auto_encrypt: the certificate comes before anything talks to the
 	// servers.
 	if err := a.startAutoEncrypt(ctx); err != nil {
@@ -220,9 +224,6 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 	}
 	if err := a.startLocal(runCtx); err != nil {
-		return err
-	}
-	if err := a.startViews(); err != nil {
 		return err
 	}
 	if err := a.startCache(); err != nil {

@@ -133,6 +133,13 @@ func raftConfig(m int, dev bool) *raft.Config {
 // On a client, health reads a live view can answer (package views) are
 // answered from it first: they cost no server and no rate limit.
 func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
+	// ?cached reads the agent cache knows (servers too, as Consul); its
+	// own fetches come back here without UseCache.
+	if a.agentCache != nil {
+		if handled, err := a.agentCache.RPC(ctx, method, args, reply); handled {
+			return err
+		}
+	}
 	if a.server != nil {
 		return a.server.RPC(ctx, method, args, reply)
 	}
@@ -192,6 +199,20 @@ func (a *Agent) startCache() error {
 	return err
 }
 
+// buildReadPaths builds what Agent.RPC consults before the servers: the
+// agent cache behind ?cached, and on a client the live views. Built
+// before anything that calls RPC starts, so RPC reads them unlocked.
+func (a *Agent) buildReadPaths() error {
+	// ?cached: the requests carry their token already.
+	ac := cache.DefaultAgentConfig()
+	ac.Logger = a.base
+	var err error
+	if a.agentCache, err = cache.NewAgent(ac, a.RPC); err != nil {
+		return err
+	}
+	return a.startViews()
+}
+
 // streamFunc is a streaming call to this datacenter's servers, the shape
 // of federation.LocalServers.Stream.
 type streamFunc func(ctx context.Context, method structs.Method, args any,
@@ -210,7 +231,7 @@ func subscribeVia(stream streamFunc) views.SubscribeFunc {
 // startViews builds a client's live views (use_streaming_backend, on by
 // default; servers read their own store and have none).
 func (a *Agent) startViews() error {
-	if a.server != nil || !a.cfg.UseStreamingBackend {
+	if a.cfg.ServerMode || !a.cfg.UseStreamingBackend {
 		return nil
 	}
 	vc := views.DefaultConfig()
@@ -330,6 +351,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.cache != nil {
 			a.cache.Shutdown(ctx)
+		}
+		if a.agentCache != nil {
+			a.agentCache.Shutdown(ctx)
 		}
 		if a.views != nil {
 			a.views.Shutdown(ctx)
