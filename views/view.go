@@ -3,6 +3,7 @@ package views
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -38,8 +39,11 @@ type view struct {
 	// used is when the view was last read (unix nanoseconds).
 	used atomic.Int64
 
-	// Owned by the subscription goroutine.
+	// Owned by the subscription goroutine: the instances, and the last
+	// published list with its lower-cased node names (the sort keys).
 	instances      map[structs.ServiceInstanceID]structs.CheckServiceNode
+	sorted         structs.CheckServiceNodes
+	keys           []string
 	streamSnapshot bool
 }
 
@@ -78,17 +82,31 @@ func (v *view) apply(ev *structs.ServiceHealthEvent) error {
 	for _, id := range ev.Deleted {
 		delete(v.instances, id)
 	}
+	// The usual change (checks of instances already known) keeps the
+	// order: patch a copy of the list instead of sorting again.
+	patch := !ev.Snapshot && len(ev.Deleted) == 0 && v.sorted != nil
 	for _, n := range ev.Nodes {
 		if n.Node == nil || n.Service == nil {
 			continue
 		}
-		v.instances[structs.ServiceInstanceID{Node: n.Node.Node, ServiceID: n.Service.ID}] = n
+		id := structs.ServiceInstanceID{Node: n.Node.Node, ServiceID: n.Service.ID}
+		if _, ok := v.instances[id]; !ok {
+			patch = false
+		}
+		v.instances[id] = n
 	}
-	nodes := make(structs.CheckServiceNodes, 0, len(v.instances))
-	for _, n := range v.instances {
-		nodes = append(nodes, n)
+	var nodes structs.CheckServiceNodes
+	if patch {
+		nodes = v.patched(ev.Nodes)
 	}
-	sortCatalogOrder(nodes)
+	if nodes == nil {
+		nodes = make(structs.CheckServiceNodes, 0, len(v.instances))
+		for _, n := range v.instances {
+			nodes = append(nodes, n)
+		}
+		v.keys = sortCatalogOrder(nodes)
+	}
+	v.sorted = nodes
 	// Served only when it cannot move a reader's index backwards (a
 	// snapshot from a server behind the one that fed the last stream).
 	v.publish(&viewState{ready: ev.Index >= v.served.Load(), index: ev.Index, nodes: nodes,
@@ -96,16 +114,54 @@ func (v *view) apply(ev *structs.ServiceHealthEvent) error {
 	return nil
 }
 
-// sortCatalogOrder orders instances as the catalog lists them: by node
-// name without case, then service ID (its services table's id index).
-func sortCatalogOrder(nodes structs.CheckServiceNodes) {
-	sort.Slice(nodes, func(i, j int) bool {
-		a, b := strings.ToLower(nodes[i].Node.Node), strings.ToLower(nodes[j].Node.Node)
-		if a != b {
-			return a < b
+// patched returns a copy of the published list with changed replacing
+// the instances of the same IDs, or nil when one is not found.
+func (v *view) patched(changed structs.CheckServiceNodes) structs.CheckServiceNodes {
+	out := slices.Clone(v.sorted)
+	for _, n := range changed {
+		if n.Node == nil || n.Service == nil {
+			continue
 		}
-		return nodes[i].Service.ID < nodes[j].Service.ID
-	})
+		key := strings.ToLower(n.Node.Node)
+		i := sort.Search(len(out), func(i int) bool {
+			return v.keys[i] > key || (v.keys[i] == key && out[i].Service.ID >= n.Service.ID)
+		})
+		if i == len(out) || v.keys[i] != key || out[i].Service.ID != n.Service.ID {
+			return nil
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// sortCatalogOrder orders instances as the catalog lists them: by node
+// name without case, then service ID (its services table's id index),
+// and returns the lower-cased node names in that order.
+func sortCatalogOrder(nodes structs.CheckServiceNodes) []string {
+	// Lower-cased once, not per comparison.
+	keys := make([]string, len(nodes))
+	for i, n := range nodes {
+		keys[i] = strings.ToLower(n.Node.Node)
+	}
+	sort.Sort(byCatalogOrder{nodes, keys})
+	return keys
+}
+
+type byCatalogOrder struct {
+	nodes structs.CheckServiceNodes
+	keys  []string
+}
+
+func (b byCatalogOrder) Len() int { return len(b.nodes) }
+func (b byCatalogOrder) Less(i, j int) bool {
+	if b.keys[i] != b.keys[j] {
+		return b.keys[i] < b.keys[j]
+	}
+	return b.nodes[i].Service.ID < b.nodes[j].Service.ID
+}
+func (b byCatalogOrder) Swap(i, j int) {
+	b.nodes[i], b.nodes[j] = b.nodes[j], b.nodes[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }
 
 // await returns the state to answer from: at once unless minIndex asks to

@@ -554,3 +554,54 @@ func BenchmarkServe(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkApplyDelta measures one change (one instance's checks) to a
+// view of 1,000 instances: the map update, the rebuilt sorted list and
+// the publish.
+func BenchmarkApplyDelta(b *testing.B) {
+	v := newView(viewKey{service: "web"}, &structs.SubscribeRequest{ServiceName: "web"})
+	nodes := structs.CheckServiceNodes{}
+	for i := range 1000 {
+		nodes = append(nodes, inst(fmt.Sprintf("Node-%04d", i), "web", nil, nil, "passing"))
+	}
+	if err := v.apply(&structs.ServiceHealthEvent{Index: 1, Snapshot: true, Nodes: nodes}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		n := inst(fmt.Sprintf("Node-%04d", i%1000), "web", nil, nil, "critical")
+		if err := v.apply(&structs.ServiceHealthEvent{Index: uint64(i + 2), Nodes: structs.CheckServiceNodes{n}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestDeltaChangingKnownInstancesKeepsOrder(t *testing.T) {
+	v := newView(viewKey{service: "web"}, &structs.SubscribeRequest{ServiceName: "web"})
+	must := func(ev *structs.ServiceHealthEvent) {
+		t.Helper()
+		if err := v.apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(&structs.ServiceHealthEvent{Index: 1, Snapshot: true, Nodes: structs.CheckServiceNodes{
+		inst("c", "web", nil, nil, "passing"), inst("B", "web", nil, nil, "passing"), inst("a", "web", nil, nil, "passing"),
+		inst("a", "api", nil, nil, "passing")}})
+	must(&structs.ServiceHealthEvent{Index: 2, Nodes: structs.CheckServiceNodes{inst("B", "web", nil, nil, "critical"), inst("a", "api", nil, nil, "warning")}})
+	st := v.state.Load()
+	if got := fmt.Sprint(names(st.nodes)); got != "[a/api a/web B/web c/web]" {
+		t.Fatal(got)
+	}
+	if st.nodes[2].Checks[0].Status != "critical" || st.nodes[0].Checks[0].Status != "warning" || st.index != 2 {
+		t.Fatalf("patch lost: %+v", st.nodes)
+	}
+	// A new instance goes through the full rebuild, in order.
+	must(&structs.ServiceHealthEvent{Index: 3, Nodes: structs.CheckServiceNodes{inst("b2", "web", nil, nil, "passing"), inst("c", "web", nil, nil, "critical")}})
+	if got := fmt.Sprint(names(v.state.Load().nodes)); got != "[a/api a/web B/web b2/web c/web]" {
+		t.Fatal(got)
+	}
+	must(&structs.ServiceHealthEvent{Index: 4, Nodes: structs.CheckServiceNodes{inst("b2", "web", nil, nil, "critical")}})
+	if st := v.state.Load(); st.nodes[3].Checks[0].Status != "critical" || st.nodes[4].Checks[0].Status != "critical" {
+		t.Fatalf("%+v", names(st.nodes))
+	}
+}
