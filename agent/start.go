@@ -132,7 +132,7 @@ func raftConfig(m int, dev bool) *raft.Config {
 //
 // On a client, health reads a live view can answer (package views) are
 // answered from it first: they cost no server and no rate limit.
-func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
+func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) (err error) {
 	// ?cached reads the agent cache knows (servers too, as Consul); its
 	// own fetches come back here without UseCache.
 	if a.agentCache != nil {
@@ -147,6 +147,11 @@ func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any)
 		if handled, err := a.views.RPC(ctx, method, args, reply); handled {
 			return err
 		}
+		defer func() {
+			if err == nil {
+				a.views.Observe(method, args, reply)
+			}
+		}()
 	}
 	if a.rpcRate != nil && !a.rpcRate.Allow() {
 		return fmt.Errorf("%w: RPC rate limit exceeded (limits.rpc_rate %g/s, rpc_max_burst %d)",

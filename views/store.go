@@ -147,6 +147,34 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	return true, nil
 }
 
+// Observe records the answer of a read the store did not handle and the
+// caller made itself (the read through that starts a view, or one made
+// while the view may not be served): the view's next snapshot is served
+// only once it reaches that index, so a caller never sees the index go
+// back when its reads move from the servers to the view.
+func (s *Store) Observe(method structs.Method, args, reply any) {
+	if method != structs.MethodHealthServiceNodes {
+		return
+	}
+	a, ok := args.(*structs.ServiceSpecificRequest)
+	out, ok2 := reply.(*structs.IndexedCheckServiceNodes)
+	if !ok || !ok2 || a.ServiceName == "" {
+		return
+	}
+	dc := a.Datacenter
+	if dc == s.cfg.LocalDC {
+		dc = ""
+	}
+	s.mu.RLock()
+	v := s.views[viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}]
+	s.mu.RUnlock()
+	if v == nil {
+		return
+	}
+	for cur := v.served.Load(); cur < out.Index && !v.served.CompareAndSwap(cur, out.Index); cur = v.served.Load() {
+	}
+}
+
 // queryWait is how long a blocking read may wait, as the servers compute
 // it: the asked time or the default, capped, plus up to 1/16 jitter.
 func (s *Store) queryWait(asked time.Duration) time.Duration {

@@ -605,3 +605,17 @@ func TestDeltaChangingKnownInstancesKeepsOrder(t *testing.T) {
 		t.Fatalf("%+v", names(st.nodes))
 	}
 }
+
+func TestObservedDirectReadHoldsBackOlderSnapshot(t *testing.T) {
+	s, f := newStore(t, Config{}, Deps{})
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
+	read(t, s, args)
+	// The read through (made by the caller) answered index 40.
+	s.Observe(structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{QueryMeta: structs.QueryMeta{Index: 40}})
+	sub := f.nth(t, 1)
+	sub.frames <- &structs.ServiceHealthEvent{Index: 38, Snapshot: true}
+	sub.frames <- &structs.ServiceHealthEvent{Index: 40, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
+	if out := served(t, s, args); out.Index != 40 {
+		t.Fatalf("served %d before reaching the observed 40", out.Index)
+	}
+}
