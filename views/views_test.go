@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/internal/testutil"
+	"consulate/metrics"
 	"consulate/structs"
 )
 
@@ -186,6 +187,11 @@ func TestFirstReadGoesThroughThenSnapshotAndDeltas(t *testing.T) {
 	}
 	if f.count() != 1 {
 		t.Fatalf("subscriptions %d, want 1 shared", f.count())
+	}
+	got := map[string]float64{}
+	s.Collect(func(name string, _ metrics.Labels, v float64) { got[name] = v })
+	if got["consul.agent.views.count"] != 1 || got["consul.agent.views.served"] != 1 {
+		t.Fatalf("gauges %v", got)
 	}
 }
 
