@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"consulate/structs"
 )
@@ -13,13 +15,43 @@ import (
 //
 //	func (a *Agent) localServersStream() streamFunc { return a.localServers.Stream }
 //
-// Meanwhile every subscription fails at once and retries with backoff;
-// views never become ready, so every read goes to the servers as before.
+// Meanwhile Subscribe.ServiceHealth is emulated with blocking
+// Health.ServiceNodes reads through the local servers: every change
+// arrives as a whole snapshot at the read's index, and the emulated stream
+// ends (the view stops serving) on any error or when the answering server
+// knows no leader, as a real stream would.
 
-var errNoStreaming = errors.New("agent: streaming RPC not available in this build")
+var errNoLeaderKnown = errors.New("agent: answering server knows no leader")
 
 func (a *Agent) localServersStream() streamFunc {
-	return func(context.Context, structs.Method, any, func() any, func(any) error) error {
-		return errNoStreaming
+	return func(ctx context.Context, method structs.Method, args any, newFrame func() any, recv func(any) error) error {
+		req, ok := args.(*structs.SubscribeRequest)
+		if method != structs.MethodSubscribeServiceHealth || !ok {
+			return fmt.Errorf("%w: %s", structs.ErrUnknownMethod, method)
+		}
+		var index uint64
+		for ctx.Err() == nil {
+			q := &structs.ServiceSpecificRequest{Datacenter: req.Datacenter, ServiceName: req.ServiceName,
+				QueryOptions: structs.QueryOptions{Token: req.Token, AllowStale: true,
+					MinQueryIndex: index, MaxQueryTime: 5 * time.Minute}}
+			var out structs.IndexedCheckServiceNodes
+			if err := a.localServers.Call(ctx, structs.MethodHealthServiceNodes, q, &out); err != nil {
+				return err
+			}
+			if !out.KnownLeader {
+				return errNoLeaderKnown
+			}
+			if out.Index == index {
+				continue // the wait ended without a change
+			}
+			index = out.Index
+			ev := newFrame().(*structs.ServiceHealthEvent)
+			*ev = structs.ServiceHealthEvent{Index: out.Index, Snapshot: true, Nodes: out.Nodes,
+				ResultsFilteredByACLs: out.ResultsFilteredByACLs}
+			if err := recv(ev); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
 	}
 }
