@@ -45,6 +45,14 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between subscriptions after
 	// one ends; a stream that delivered a snapshot resets it.
 	RetryMin, RetryMax time.Duration
+	// RemoteDatacenters lets views serve reads of other datacenters too
+	// (one view per datacenter, service and token). Off by default: a view
+	// cannot tell that the WAN was cut a moment ago, and would answer from
+	// a dead stream until it broke, where the project promises that
+	// cross-DC reads fail within 2 s of a cut (e2e/TestWANPartition; the
+	// DNS cache reads through for the same reason). Turn it on once
+	// remote streams are known to end within that bound.
+	RemoteDatacenters bool
 	// CoordinateTTL is how long a datacenter's coordinates read for
 	// ?near= are reused (they move slowly; agents send theirs every few
 	// seconds at most).

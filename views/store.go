@@ -104,6 +104,9 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	if dc == s.cfg.LocalDC {
 		dc = ""
 	}
+	if dc != "" && !s.cfg.RemoteDatacenters {
+		return false, nil
+	}
 	near := a.Source.Node
 	if near == "_agent" {
 		near = s.deps.NodeName

@@ -512,7 +512,15 @@ func TestBoundAndShutdown(t *testing.T) {
 }
 
 func TestCrossDCKey(t *testing.T) {
-	s, f := newStore(t, Config{}, Deps{})
+	// Off by default: reads of other datacenters go through.
+	s0, f0 := newStore(t, Config{}, Deps{})
+	read(t, s0, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"})
+	if s0.Len() != 0 || f0.count() != 0 {
+		t.Fatal("remote view started with RemoteDatacenters off")
+	}
+	cfg := DefaultConfig()
+	cfg.LocalDC, cfg.RemoteDatacenters = "dc1", true
+	s, f := newStore(t, cfg, Deps{})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc1"})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web"})
