@@ -19,7 +19,10 @@ import (
 // Health.ServiceNodes reads through the local servers: every change
 // arrives as a whole snapshot at the read's index, and the emulated stream
 // ends (the view stops serving) on any error or when the answering server
-// knows no leader, as a real stream would.
+// knows no leader, as a real stream would. The server re-checks the token
+// only when a blocking read wakes, so the wait is short (30 s): a deleted
+// token stops being served within it. (A real stream must end when its
+// token or policies change, as Consul's do.)
 
 var errNoLeaderKnown = errors.New("agent: answering server knows no leader")
 
@@ -33,7 +36,7 @@ func (a *Agent) localServersStream() streamFunc {
 		for ctx.Err() == nil {
 			q := &structs.ServiceSpecificRequest{Datacenter: req.Datacenter, ServiceName: req.ServiceName,
 				QueryOptions: structs.QueryOptions{Token: req.Token, AllowStale: true,
-					MinQueryIndex: index, MaxQueryTime: 5 * time.Minute}}
+					MinQueryIndex: index, MaxQueryTime: 30 * time.Second}}
 			var out structs.IndexedCheckServiceNodes
 			if err := a.localServers.Call(ctx, structs.MethodHealthServiceNodes, q, &out); err != nil {
 				return err
