@@ -85,9 +85,11 @@ func (s *Store) coordinates(ctx context.Context, dc string) (structs.Coordinates
 // RPC answers a read from a view when it can: Health.ServiceNodes that is
 // not ?consistent, for a view that holds a snapshot it may serve. handled
 // is false for everything else, and then the caller must make the call
-// itself; the first read of a (datacenter, service, token) is such a
-// read through, and starts the view. When handled, err is the read's
-// error (ctx ending during a blocking read).
+// itself and report a successful answer with Observe: the first read of a
+// (datacenter, service, token) is such a read through, and its Observe
+// starts the view (so reads that fail, e.g. with an unknown token, start
+// nothing). When handled, err is the read's error (ctx ending during a
+// blocking read).
 //
 // The reply's slice is the caller's to reorder or filter; the instances'
 // Node, Service and Checks are shared and must not be modified.
@@ -97,16 +99,14 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	}
 	a, ok := args.(*structs.ServiceSpecificRequest)
 	out, ok2 := reply.(*structs.IndexedCheckServiceNodes)
-	if !ok || !ok2 || a.RequireConsistent || a.ServiceName == "" {
+	if !ok || !ok2 {
 		return false, nil
 	}
-	dc := a.Datacenter
-	if dc == s.cfg.LocalDC {
-		dc = ""
-	}
-	if dc != "" && !s.cfg.RemoteDatacenters {
+	key, ok := s.keyFor(a)
+	if !ok {
 		return false, nil
 	}
+	dc := key.dc
 	near := a.Source.Node
 	if near == "_agent" {
 		near = s.deps.NodeName
@@ -123,10 +123,13 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	if near != "" && s.deps.Coordinates == nil {
 		return false, nil
 	}
-	v := s.view(viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}, a)
+	s.mu.RLock()
+	v := s.views[key]
+	s.mu.RUnlock()
 	if v == nil {
 		return false, nil
 	}
+	v.touch()
 	st, ok, err := v.await(ctx, a.MinQueryIndex, s.queryWait(a.MaxQueryTime))
 	if !ok || err != nil {
 		return ok, err
@@ -150,27 +153,41 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	return true, nil
 }
 
-// Observe records the answer of a read the store did not handle and the
-// caller made itself (the read through that starts a view, or one made
-// while the view may not be served): the view's next snapshot is served
-// only once it reaches that index, so a caller never sees the index go
-// back when its reads move from the servers to the view.
+// keyFor names the view that can serve a, or says none can.
+func (s *Store) keyFor(a *structs.ServiceSpecificRequest) (viewKey, bool) {
+	if a.RequireConsistent || a.ServiceName == "" {
+		return viewKey{}, false
+	}
+	dc := a.Datacenter
+	if dc == s.cfg.LocalDC {
+		dc = ""
+	}
+	if dc != "" && !s.cfg.RemoteDatacenters {
+		return viewKey{}, false
+	}
+	return viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}, true
+}
+
+// Observe reports a successful answer to a read the store did not handle
+// and the caller made itself. The first for a (datacenter, service,
+// token) starts its view, while there is room. And the view's next
+// snapshot is served only once it reaches that answer's index, so a
+// caller never sees the index go back when its reads move from the
+// servers to the view.
 func (s *Store) Observe(method structs.Method, args, reply any) {
 	if method != structs.MethodHealthServiceNodes {
 		return
 	}
 	a, ok := args.(*structs.ServiceSpecificRequest)
 	out, ok2 := reply.(*structs.IndexedCheckServiceNodes)
-	if !ok || !ok2 || a.ServiceName == "" {
+	if !ok || !ok2 {
 		return
 	}
-	dc := a.Datacenter
-	if dc == s.cfg.LocalDC {
-		dc = ""
+	key, ok := s.keyFor(a)
+	if !ok {
+		return
 	}
-	s.mu.RLock()
-	v := s.views[viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}]
-	s.mu.RUnlock()
+	v := s.view(key, a)
 	if v == nil {
 		return
 	}
@@ -192,8 +209,8 @@ func (s *Store) queryWait(asked time.Duration) time.Duration {
 	return wait
 }
 
-// view returns the view for key, marking it used, or starts one (then
-// returning nil: this read goes through) while there is room.
+// view returns the view for key, marking it used, or starts one while
+// there is room (nil when there is none).
 func (s *Store) view(key viewKey, a *structs.ServiceSpecificRequest) *view {
 	s.mu.RLock()
 	v := s.views[key]
@@ -204,7 +221,10 @@ func (s *Store) view(key viewKey, a *structs.ServiceSpecificRequest) *view {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.views[key] != nil || len(s.views) >= s.cfg.MaxViews {
+	if v := s.views[key]; v != nil {
+		return v
+	}
+	if s.closed || len(s.views) >= s.cfg.MaxViews {
 		return nil
 	}
 	v = newView(key, &structs.SubscribeRequest{Datacenter: key.dc, ServiceName: a.ServiceName,
@@ -216,7 +236,7 @@ func (s *Store) view(key viewKey, a *structs.ServiceSpecificRequest) *view {
 	s.views[key] = v
 	s.wg.Add(1)
 	go s.run(ctx, v)
-	return nil
+	return v
 }
 
 // Len is the number of views held.

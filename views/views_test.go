@@ -119,6 +119,11 @@ func read(t *testing.T, s *Store, args *structs.ServiceSpecificRequest) (*struct
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
+	if !handled {
+		// The caller's read through, answered (at index 0: nothing
+		// held back).
+		s.Observe(structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{})
+	}
 	return &out, handled
 }
 
@@ -210,6 +215,9 @@ func TestNotHandled(t *testing.T) {
 	} {
 		if ok, err := s.RPC(context.Background(), c.method, c.args, &out); ok || err != nil {
 			t.Fatalf("%s %+v handled", c.method, c.args)
+		}
+		if c.method == structs.MethodHealthServiceNodes && c.args.(*structs.ServiceSpecificRequest).Source.Node == "" {
+			s.Observe(c.method, c.args, &out)
 		}
 	}
 	if f.count() != 0 || s.Len() != 0 {
@@ -543,7 +551,7 @@ func BenchmarkServe(b *testing.B) {
 	defer s.Shutdown(context.Background())
 	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
 	var out structs.IndexedCheckServiceNodes
-	s.RPC(context.Background(), structs.MethodHealthServiceNodes, args, &out)
+	s.Observe(structs.MethodHealthServiceNodes, args, &out)
 	nodes := structs.CheckServiceNodes{}
 	for i := range 50 {
 		nodes = append(nodes, inst(fmt.Sprintf("n%02d", i), "web", []string{"v1"}, nil, "passing"))
@@ -623,9 +631,13 @@ func TestDeltaChangingKnownInstancesKeepsOrder(t *testing.T) {
 func TestObservedDirectReadHoldsBackOlderSnapshot(t *testing.T) {
 	s, f := newStore(t, Config{}, Deps{})
 	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
-	read(t, s, args)
 	// The read through (made by the caller) answered index 40.
 	s.Observe(structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{QueryMeta: structs.QueryMeta{Index: 40}})
+	// A read that was not answered (its Observe never made) starts nothing.
+	var out structs.IndexedCheckServiceNodes
+	if ok, _ := s.RPC(context.Background(), structs.MethodHealthServiceNodes, &structs.ServiceSpecificRequest{ServiceName: "db"}, &out); ok || s.Len() != 1 {
+		t.Fatalf("view started without an answer: %v %d", ok, s.Len())
+	}
 	sub := f.nth(t, 1)
 	sub.frames <- &structs.ServiceHealthEvent{Index: 38, Snapshot: true}
 	sub.frames <- &structs.ServiceHealthEvent{Index: 40, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
