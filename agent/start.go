@@ -132,7 +132,7 @@ func raftConfig(m int, dev bool) *raft.Config {
 //
 // On a client, health reads a live view can answer (package views) are
 // answered from it first: they cost no server and no rate limit.
-func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) (err error) {
+func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
 	// ?cached reads the agent cache knows (servers too, as Consul); its
 	// own fetches come back here without UseCache.
 	if a.agentCache != nil {
@@ -147,12 +147,20 @@ func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any)
 		if handled, err := a.views.RPC(ctx, method, args, reply); handled {
 			return err
 		}
-		defer func() {
-			if err == nil {
-				a.views.Observe(method, args, reply)
-			}
-		}()
+		epoch := a.views.Epoch()
+		err := a.callServers(ctx, method, args, reply)
+		if err == nil {
+			a.views.Observe(epoch, method, args, reply)
+		}
+		a.views.NoteWrite(method)
+		return err
 	}
+	return a.callServers(ctx, method, args, reply)
+}
+
+// callServers sends a call to a server of this datacenter, within the
+// client's limits.rpc_rate.
+func (a *Agent) callServers(ctx context.Context, method structs.Method, args, reply any) error {
 	if a.rpcRate != nil && !a.rpcRate.Allow() {
 		return fmt.Errorf("%w: RPC rate limit exceeded (limits.rpc_rate %g/s, rpc_max_burst %d)",
 			structs.ErrRateLimited, a.cfg.RPCRate, a.cfg.RPCMaxBurst)

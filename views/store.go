@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"consulate/structs"
@@ -24,6 +25,10 @@ type Store struct {
 	cfg    Config
 	deps   Deps
 	logger *slog.Logger
+
+	// epoch counts the catalog writes this agent made (NoteWrite); a view
+	// serves only once confirmed by a read through made after the latest.
+	epoch atomic.Uint64
 
 	// mu guards views and closed.
 	mu     sync.RWMutex
@@ -130,6 +135,11 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 		return false, nil
 	}
 	v.touch()
+	if v.confirmed.Load() < s.epoch.Load() {
+		// This agent wrote to the catalog since the view was last
+		// confirmed: read through once, so the caller reads its write.
+		return false, nil
+	}
 	st, ok, err := v.await(ctx, a.MinQueryIndex, s.queryWait(a.MaxQueryTime))
 	if !ok || err != nil {
 		return ok, err
@@ -168,13 +178,31 @@ func (s *Store) keyFor(a *structs.ServiceSpecificRequest) (viewKey, bool) {
 	return viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}, true
 }
 
+// NoteWrite tells the store that this agent changed the catalog with
+// method (register, deregister, a transaction; other writes are ignored).
+// Until confirmed by a read through started after it, no view serves: a
+// read right after a write (the agent's anti-entropy sync of a check that
+// just failed, say) must see it, and a view's stream may not have
+// delivered it yet. Call it after the write returns, whatever its error.
+func (s *Store) NoteWrite(method structs.Method) {
+	switch method {
+	case structs.MethodCatalogRegister, structs.MethodCatalogDeregister, structs.MethodTxnApply:
+		s.epoch.Add(1)
+	}
+}
+
+// Epoch is what a read through must pass to Observe: take it before the
+// read is sent.
+func (s *Store) Epoch() uint64 { return s.epoch.Load() }
+
 // Observe reports a successful answer to a read the store did not handle
-// and the caller made itself. The first for a (datacenter, service,
-// token) starts its view, while there is room. And the view's next
-// snapshot is served only once it reaches that answer's index, so a
-// caller never sees the index go back when its reads move from the
-// servers to the view.
-func (s *Store) Observe(method structs.Method, args, reply any) {
+// and the caller made itself, sent after Epoch returned epoch. The first
+// for a (datacenter, service, token) starts its view, while there is
+// room; each confirms the view as of epoch. And the view's next snapshot
+// is served only once it reaches that answer's index, so a caller never
+// sees the index go back when its reads move from the servers to the
+// view (nor miss a write the answer showed).
+func (s *Store) Observe(epoch uint64, method structs.Method, args, reply any) {
 	if method != structs.MethodHealthServiceNodes {
 		return
 	}
@@ -192,6 +220,8 @@ func (s *Store) Observe(method structs.Method, args, reply any) {
 		return
 	}
 	for cur := v.served.Load(); cur < out.Index && !v.served.CompareAndSwap(cur, out.Index); cur = v.served.Load() {
+	}
+	for cur := v.confirmed.Load(); cur < epoch && !v.confirmed.CompareAndSwap(cur, epoch); cur = v.confirmed.Load() {
 	}
 }
 

@@ -38,6 +38,9 @@ type view struct {
 	served atomic.Uint64
 	// used is when the view was last read (unix nanoseconds).
 	used atomic.Int64
+	// confirmed is the store's write epoch as of the latest read through
+	// observed for this view.
+	confirmed atomic.Uint64
 
 	// Owned by the subscription goroutine: the instances, and the last
 	// published list with its lower-cased node names (the sort keys).
@@ -197,6 +200,16 @@ func (v *view) await(ctx context.Context, minIndex uint64, wait time.Duration) (
 	// read sees the change and goes to the servers.
 	// Bounded: each retry needs a concurrent change; past a few, go direct.
 	for range 8 {
+		if st.index < v.served.Load() {
+			// Behind an answer already given (a read through observed
+			// since, or a reader of a newer state): the newer state if
+			// there is one, else the servers.
+			if now := v.state.Load(); now != st && now.ready {
+				st = now
+				continue
+			}
+			return nil, false, nil
+		}
 		idx := st.index
 		for cur := v.served.Load(); cur < idx && !v.served.CompareAndSwap(cur, idx); cur = v.served.Load() {
 		}

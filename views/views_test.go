@@ -122,7 +122,7 @@ func read(t *testing.T, s *Store, args *structs.ServiceSpecificRequest) (*struct
 	if !handled {
 		// The caller's read through, answered (at index 0: nothing
 		// held back).
-		s.Observe(structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{})
+		s.Observe(s.Epoch(), structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{})
 	}
 	return &out, handled
 }
@@ -217,7 +217,7 @@ func TestNotHandled(t *testing.T) {
 			t.Fatalf("%s %+v handled", c.method, c.args)
 		}
 		if c.method == structs.MethodHealthServiceNodes && c.args.(*structs.ServiceSpecificRequest).Source.Node == "" {
-			s.Observe(c.method, c.args, &out)
+			s.Observe(s.Epoch(), c.method, c.args, &out)
 		}
 	}
 	if f.count() != 0 || s.Len() != 0 {
@@ -551,7 +551,7 @@ func BenchmarkServe(b *testing.B) {
 	defer s.Shutdown(context.Background())
 	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
 	var out structs.IndexedCheckServiceNodes
-	s.Observe(structs.MethodHealthServiceNodes, args, &out)
+	s.Observe(s.Epoch(), structs.MethodHealthServiceNodes, args, &out)
 	nodes := structs.CheckServiceNodes{}
 	for i := range 50 {
 		nodes = append(nodes, inst(fmt.Sprintf("n%02d", i), "web", []string{"v1"}, nil, "passing"))
@@ -632,7 +632,7 @@ func TestObservedDirectReadHoldsBackOlderSnapshot(t *testing.T) {
 	s, f := newStore(t, Config{}, Deps{})
 	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
 	// The read through (made by the caller) answered index 40.
-	s.Observe(structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{QueryMeta: structs.QueryMeta{Index: 40}})
+	s.Observe(s.Epoch(), structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{QueryMeta: structs.QueryMeta{Index: 40}})
 	// A read that was not answered (its Observe never made) starts nothing.
 	var out structs.IndexedCheckServiceNodes
 	if ok, _ := s.RPC(context.Background(), structs.MethodHealthServiceNodes, &structs.ServiceSpecificRequest{ServiceName: "db"}, &out); ok || s.Len() != 1 {
@@ -643,5 +643,34 @@ func TestObservedDirectReadHoldsBackOlderSnapshot(t *testing.T) {
 	sub.frames <- &structs.ServiceHealthEvent{Index: 40, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
 	if out := served(t, s, args); out.Index != 40 {
 		t.Fatalf("served %d before reaching the observed 40", out.Index)
+	}
+}
+
+func TestWriteThenReadGoesThroughUntilTheViewCatchesUp(t *testing.T) {
+	s, f := newStore(t, Config{}, Deps{})
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
+	read(t, s, args)
+	sub := f.nth(t, 1)
+	sub.frames <- &structs.ServiceHealthEvent{Index: 10, Snapshot: true, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
+	served(t, s, args)
+	// Writes that cannot change health leave the view alone.
+	s.NoteWrite(structs.MethodKVSApply)
+	if _, ok := read(t, s, args); !ok {
+		t.Fatal("a KV write stopped the view")
+	}
+	// This agent writes (index 11): the next read goes through...
+	s.NoteWrite(structs.MethodCatalogRegister)
+	var out structs.IndexedCheckServiceNodes
+	if ok, _ := s.RPC(context.Background(), structs.MethodHealthServiceNodes, args, &out); ok {
+		t.Fatal("served right after a write")
+	}
+	// ...and its answer (index 11) holds the view back until it has it.
+	s.Observe(s.Epoch(), structs.MethodHealthServiceNodes, args, &structs.IndexedCheckServiceNodes{QueryMeta: structs.QueryMeta{Index: 11}})
+	if ok, _ := s.RPC(context.Background(), structs.MethodHealthServiceNodes, args, &out); ok {
+		t.Fatalf("served index %d behind the observed 11", out.Index)
+	}
+	sub.frames <- &structs.ServiceHealthEvent{Index: 11, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "critical")}}
+	if out := served(t, s, args); out.Index != 11 || out.Nodes[0].Checks[0].Status != "critical" {
+		t.Fatalf("after catching up: %d", out.Index)
 	}
 }
