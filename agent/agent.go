@@ -32,6 +32,7 @@ import (
 	"consulate/tlsutil"
 	"consulate/tokenstore"
 	"consulate/userevent"
+	"consulate/views"
 	"consulate/wan"
 )
 
@@ -72,6 +73,8 @@ type Agent struct {
 	http             *httpapi.Server
 	dns              []*dns.Server
 	cache            *cache.Cache
+	agentCache       *cache.Agent // ?cached reads
+	views            *views.Store // live health views on a client; nil on servers or with use_streaming_backend off
 
 	// tokens are the agent's ACL tokens; resolver decides tokens on the
 	// agent-local endpoints (nil with ACLs off).
@@ -198,6 +201,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.localServers = federation.NewLocalServers(a.pool, structs.Datacenter(rt.Datacenter))
+	if err := a.buildReadPaths(); err != nil {
+		return err
+	}
 	// auto_encrypt: the certificate comes before anything talks to the
 	// servers.
 	if err := a.startAutoEncrypt(ctx); err != nil {

@@ -9,6 +9,9 @@ import "consulate/metrics"
 func (a *Agent) registerCollectors() {
 	a.metrics.AddCollector(metrics.CollectRuntime)
 	a.metrics.AddCollector(a.cache.Collect)
+	if a.views != nil {
+		a.metrics.AddCollector(a.views.Collect)
+	}
 	a.metrics.AddCollector(a.lan.Collect)
 	if a.wan != nil {
 		a.metrics.AddCollector(a.wan.Collect)

@@ -19,6 +19,7 @@ import (
 	"consulate/structs"
 	"consulate/ui"
 	"consulate/userevent"
+	"consulate/views"
 )
 
 // startServer opens the server port and builds the server on it: the
@@ -136,10 +137,38 @@ func raftConfig(m int, dev bool) *raft.Config {
 // RPC sends a call to the servers: in-process on a server, else to a
 // server of this datacenter chosen from the LAN pool, within the client's
 // limits.rpc_rate (as Consul, the limit is on what a client agent sends).
+//
+// On a client, health reads a live view can answer (package views) are
+// answered from it first: they cost no server and no rate limit.
 func (a *Agent) RPC(ctx context.Context, method structs.Method, args, reply any) error {
+	// ?cached reads the agent cache knows (servers too, as Consul); its
+	// own fetches come back here without UseCache.
+	if a.agentCache != nil {
+		if handled, err := a.agentCache.RPC(ctx, method, args, reply); handled {
+			return err
+		}
+	}
 	if a.server != nil {
 		return a.server.RPC(ctx, method, args, reply)
 	}
+	if a.views != nil {
+		if handled, err := a.views.RPC(ctx, method, args, reply); handled {
+			return err
+		}
+		epoch := a.views.Epoch()
+		err := a.callServers(ctx, method, args, reply)
+		if err == nil {
+			a.views.Observe(epoch, method, args, reply)
+		}
+		a.views.NoteWrite(method)
+		return err
+	}
+	return a.callServers(ctx, method, args, reply)
+}
+
+// callServers sends a call to a server of this datacenter, within the
+// client's limits.rpc_rate.
+func (a *Agent) callServers(ctx context.Context, method structs.Method, args, reply any) error {
 	if a.rpcRate != nil && !a.rpcRate.Allow() {
 		return fmt.Errorf("%w: RPC rate limit exceeded (limits.rpc_rate %g/s, rpc_max_burst %d)",
 			structs.ErrRateLimited, a.cfg.RPCRate, a.cfg.RPCMaxBurst)
@@ -189,6 +218,65 @@ func (a *Agent) startCache() error {
 	// DNS reads (the cache's only user) carry the default token.
 	a.cache, err = cache.New(cc, a.rpcWithToken(a.tokens.UserToken))
 	return err
+}
+
+// buildReadPaths builds what Agent.RPC consults before the servers: the
+// agent cache behind ?cached, and on a client the live views. Built
+// before anything that calls RPC starts, so RPC reads them unlocked.
+func (a *Agent) buildReadPaths() error {
+	// ?cached: the requests carry their token already.
+	ac := cache.DefaultAgentConfig()
+	ac.Logger = a.base
+	var err error
+	if a.agentCache, err = cache.NewAgent(ac, a.RPC); err != nil {
+		return err
+	}
+	return a.startViews()
+}
+
+// streamFunc is a streaming call to this datacenter's servers, the shape
+// of federation.LocalServers.Stream.
+type streamFunc func(ctx context.Context, method structs.Method, args any,
+	newFrame func() any, recv func(frame any) error) error
+
+// subscribeVia makes the views' subscriptions streaming calls of
+// Subscribe.ServiceHealth through stream.
+func subscribeVia(stream streamFunc) views.SubscribeFunc {
+	return func(ctx context.Context, req *structs.SubscribeRequest, recv func(*structs.ServiceHealthEvent) error) error {
+		return stream(ctx, structs.MethodSubscribeServiceHealth, req,
+			func() any { return new(structs.ServiceHealthEvent) },
+			func(f any) error { return recv(f.(*structs.ServiceHealthEvent)) })
+	}
+}
+
+// startViews builds a client's live views (use_streaming_backend, on by
+// default; servers read their own store and have none).
+func (a *Agent) startViews() error {
+	if a.cfg.ServerMode || !a.cfg.UseStreamingBackend {
+		return nil
+	}
+	vc := views.DefaultConfig()
+	vc.LocalDC = a.cfg.Datacenter
+	var err error
+	a.views, err = views.New(vc, views.Deps{
+		Subscribe:   subscribeVia(a.localServersStream()),
+		Coordinates: a.nodeCoordinates,
+		NodeName:    a.cfg.NodeName,
+		Logger:      a.base,
+	})
+	return err
+}
+
+// nodeCoordinates reads dc's LAN coordinates for ?near= sorting in the
+// views (with the agent token, as the agent's own reads).
+func (a *Agent) nodeCoordinates(ctx context.Context, dc string) (structs.Coordinates, error) {
+	req := &structs.DCSpecificRequest{Datacenter: dc, QueryOptions: structs.QueryOptions{
+		Token: a.tokens.AgentToken(), AllowStale: true}}
+	var out structs.IndexedCoordinates
+	if err := a.localServers.Call(ctx, structs.MethodCoordinateListNodes, req, &out); err != nil {
+		return nil, err
+	}
+	return out.Coordinates, nil
 }
 
 // wanCoordinates answers Coordinate.ListDatacenters from the WAN pool:
@@ -284,6 +372,12 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.cache != nil {
 			a.cache.Shutdown(ctx)
+		}
+		if a.agentCache != nil {
+			a.agentCache.Shutdown(ctx)
+		}
+		if a.views != nil {
+			a.views.Shutdown(ctx)
 		}
 		if a.state != nil {
 			a.state.Shutdown(ctx)

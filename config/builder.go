@@ -59,6 +59,7 @@ func DefaultConfig() *Config {
 		},
 		EnableScriptChecks:      ptr(false),
 		EnableLocalScriptChecks: ptr(false),
+		UseStreamingBackend:     ptr(true),
 		Performance:             &Performance{RaftMultiplier: ptr(1)},
 		Autopilot:               &Autopilot{CleanupDeadServers: ptr(true)},
 		Limits: &Limits{
@@ -260,6 +261,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 
 		EnableScriptChecks:          *c.EnableScriptChecks,
 		EnableLocalScriptChecks:     *c.EnableLocalScriptChecks,
+		UseStreamingBackend:         *c.UseStreamingBackend,
 		NodeMeta:                    c.NodeMeta,
 		RaftMultiplier:              *c.Performance.RaftMultiplier,
 		AutopilotCleanupDeadServers: *c.Autopilot.CleanupDeadServers,

@@ -98,6 +98,10 @@ type Config struct {
 	EnableScriptChecks      *bool `json:"enable_script_checks,omitempty"`
 	EnableLocalScriptChecks *bool `json:"enable_local_script_checks,omitempty"`
 
+	// UseStreamingBackend lets a client agent answer health reads from
+	// live views fed by a server's stream (Consul's key; default true).
+	UseStreamingBackend *bool `json:"use_streaming_backend,omitempty"`
+
 	NodeMeta    map[string]string `json:"node_meta,omitempty"`
 	Performance *Performance      `json:"performance,omitempty"`
 	Autopilot   *Autopilot        `json:"autopilot,omitempty"`

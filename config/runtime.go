@@ -100,6 +100,9 @@ type Runtime struct {
 
 	EnableScriptChecks      bool
 	EnableLocalScriptChecks bool
+	// UseStreamingBackend: client agents serve health reads from live
+	// views (package views).
+	UseStreamingBackend bool
 
 	NodeMeta                    map[string]string
 	RaftMultiplier              int

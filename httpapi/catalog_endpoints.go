@@ -170,6 +170,7 @@ func (s *Server) catalogServices(w http.ResponseWriter, r *http.Request) (any, e
 	if err := s.rpcRead(w, r, structs.MethodCatalogListServices, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
 		return nil, err
 	}
+	setCacheMeta(w, &args.QueryOptions, &out.QueryMeta)
 	if out.Services == nil {
 		out.Services = map[string][]string{}
 	}
@@ -215,6 +216,7 @@ func (s *Server) catalogService(w http.ResponseWriter, r *http.Request) (any, er
 	if err := s.rpcRead(w, r, structs.MethodCatalogServiceNodes, &args.QueryOptions, args, &out, &out.QueryMeta); err != nil {
 		return nil, err
 	}
+	setCacheMeta(w, &args.QueryOptions, &out.QueryMeta)
 	nodes := filter.Slice(f, out.ServiceNodes)
 	if nodes == nil {
 		nodes = structs.ServiceNodes{}

@@ -95,6 +95,7 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, err
 	if err := s.rpcRead(w, r, structs.MethodHealthServiceNodes, &args.QueryOptions, args, &out, &out.QueryMeta); err != nil {
 		return nil, err
 	}
+	setCacheMeta(w, &args.QueryOptions, &out.QueryMeta)
 	nodes := out.Nodes
 	if queryFlag(r, "passing") {
 		nodes = onlyPassing(nodes)

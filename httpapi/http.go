@@ -256,6 +256,12 @@ func (s *Server) parseRead(r *http.Request, dc *string, q *structs.QueryOptions)
 	}
 	if _, ok := vals["cached"]; ok {
 		q.UseCache = true
+		if q.RequireConsistent {
+			return nil, badRequest("Cannot specify ?cached with ?consistent, conflicting semantics.")
+		}
+		if err := parseCacheControl(r, q); err != nil {
+			return nil, err
+		}
 	}
 	if v := vals.Get("index"); v != "" {
 		idx, err := strconv.ParseUint(v, 10, 64)
@@ -318,6 +324,54 @@ func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMet
 	if m.ResultsFilteredByACLs {
 		h.Set("X-Consul-Results-Filtered-By-ACLs", "true")
 	}
+}
+
+// parseCacheControl reads the Cache-Control directives a ?cached read
+// honours (max-age, stale-if-error, must-revalidate; in seconds, as
+// Consul's agent cache).
+func parseCacheControl(r *http.Request, q *structs.QueryOptions) error {
+	raw := r.Header.Get("Cache-Control")
+	if raw == "" {
+		return nil
+	}
+	seconds := func(v string) (time.Duration, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, badRequest("Invalid Cache-Control header.")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	for _, d := range strings.Split(raw, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		var err error
+		switch {
+		case d == "must-revalidate":
+			q.MustRevalidate = true
+		case strings.HasPrefix(d, "max-age="):
+			q.MaxAge, err = seconds(strings.TrimPrefix(d, "max-age="))
+		case strings.HasPrefix(d, "stale-if-error="):
+			q.StaleIfError, err = seconds(strings.TrimPrefix(d, "stale-if-error="))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setCacheMeta sets the headers of a read that may be answered from the
+// agent cache (?cached on an endpoint that supports it): X-Cache, and
+// Age (whole seconds) on a hit.
+func setCacheMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMeta) {
+	if !q.UseCache {
+		return
+	}
+	if !m.CacheHit {
+		w.Header().Set("X-Cache", "MISS")
+		return
+	}
+	w.Header().Set("X-Cache", "HIT")
+	w.Header().Set("Age", strconv.FormatInt(int64(m.CacheAge.Round(time.Second)/time.Second), 10))
 }
 
 // setFilter validates the filter against the element type of the result.

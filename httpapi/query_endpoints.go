@@ -137,6 +137,7 @@ func (s *Server) preparedQueryExecute(w http.ResponseWriter, r *http.Request, id
 		return nil, err
 	}
 	setMeta(w, &args.QueryOptions, &reply.QueryMeta)
+	setCacheMeta(w, &args.QueryOptions, &reply.QueryMeta)
 	if reply.Nodes == nil {
 		reply.Nodes = structs.CheckServiceNodes{}
 	}

@@ -21,6 +21,14 @@ type QueryOptions struct {
 	Filter string
 	// UseCache allows an agent-side cached answer.
 	UseCache bool
+	// MaxAge, StaleIfError and MustRevalidate are the Cache-Control
+	// directives of a ?cached read, for the agent's cache only (never on
+	// the wire): a cached answer older than MaxAge (0: any age) is fetched
+	// again, unless the fetch fails and it is younger than StaleIfError;
+	// MustRevalidate always fetches again.
+	MaxAge         time.Duration `codec:"-" json:"-"`
+	StaleIfError   time.Duration `codec:"-" json:"-"`
+	MustRevalidate bool          `codec:"-" json:"-"`
 }
 
 // IsRead marks requests that are reads.
@@ -36,6 +44,10 @@ type QueryMeta struct {
 	// ResultsFilteredByACLs is set when the server dropped results the
 	// caller's token may not read (HTTP: X-Consul-Results-Filtered-By-ACLs).
 	ResultsFilteredByACLs bool
+	// CacheHit and CacheAge describe a ?cached read the agent's cache
+	// answered (HTTP: X-Cache, Age); set by the agent, never on the wire.
+	CacheHit bool          `codec:"-" json:"-"`
+	CacheAge time.Duration `codec:"-" json:"-"`
 }
 
 // WriteRequest is embedded in every write.
