@@ -403,3 +403,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	})
 	return nil
 }
+
+// localServersStream is the stream transport the live views subscribe
+// through: this datacenter's servers, as every other client call.
+func (a *Agent) localServersStream() streamFunc { return a.localServers.Stream }

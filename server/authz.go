@@ -706,3 +706,38 @@ func (z *authz) filterQueries(in structs.PreparedQueries) (structs.PreparedQueri
 	}
 	return out, len(out) != len(in)
 }
+
+// watchAuthz adds to ws what the resolution of secret depends on: its
+// token's row and the policy and role tables of the current generation,
+// and a channel that closes when the token expires (the returned stop
+// releases that timer). It adds nothing when ACLs are off, for the
+// server's own secret, or for a secret not cached here (resolved at the
+// primary, held for its TTL).
+func (s *Server) watchAuthz(ws memdb.WatchSet, secret string) (stop func()) {
+	stop = func() {}
+	if !s.cfg.ACLsEnabled || secret == s.internalSecret {
+		return stop
+	}
+	if secret == "" {
+		secret = structs.ACLTokenAnonymousSecret
+	}
+	c := &s.authzCache
+	c.mu.Lock()
+	e := c.bySecret[secret]
+	c.mu.Unlock()
+	if e == nil || e.gen == nil {
+		return stop
+	}
+	for _, ch := range []<-chan struct{}{e.token, e.gen.policies, e.gen.roles} {
+		if ch != nil {
+			ws.Add(ch)
+		}
+	}
+	if !e.expires.IsZero() {
+		expired := make(chan struct{})
+		t := time.AfterFunc(time.Until(e.expires), func() { close(expired) })
+		ws.Add(expired)
+		stop = func() { t.Stop() }
+	}
+	return stop
+}

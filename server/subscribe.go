@@ -131,6 +131,10 @@ func (s *Server) subscribeServiceHealth(ctx context.Context, args *structs.Subsc
 			return err
 		}
 		idx = max(idx, 1) // as blockingQuery answers Health.ServiceNodes
+		// A token deleted, expired or narrowed wakes the loop like a
+		// change of the service: the next read ends the stream with the
+		// ACL error or sends the instances it may no longer see as gone.
+		stopACLWatch := s.watchAuthz(ws, args.Token)
 		ev := diffInstances(sent, nodes)
 		if sent == nil || idx != lastIdx || f != filtered || len(ev.Nodes) > 0 || len(ev.Deleted) > 0 {
 			ev.Snapshot = sent == nil
@@ -140,7 +144,9 @@ func (s *Server) subscribeServiceHealth(ctx context.Context, args *structs.Subsc
 			}
 			sent, lastIdx, filtered = byInstance(nodes), idx, f
 		}
-		if err := ws.WatchCtx(ctx); err != nil {
+		err = ws.WatchCtx(ctx)
+		stopACLWatch()
+		if err != nil {
 			return err
 		}
 		select {

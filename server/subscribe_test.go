@@ -316,3 +316,42 @@ func TestSubscribeOverThePort(t *testing.T) {
 		t.Fatalf("on shutdown: %v", err)
 	}
 }
+
+// A token narrowed or deleted while its stream runs, with no change to the
+// service itself, reaches the stream: the instances it may no longer see
+// leave the view, and a deleted token ends it with ACL not found.
+func TestSubscribeFollowsTokenChanges(t *testing.T) {
+	s := enforcingServer(t, nil)
+	for _, n := range []string{"n1", "n2"} {
+		rpc(t, s, structs.MethodCatalogRegister, as(testMgmt, &structs.RegisterRequest{Node: n, Address: "10.0.0.1",
+			Service: &structs.NodeService{ID: "web-" + n, Service: "web", Port: 80}}), &struct{}{})
+	}
+	var pol structs.ACLPolicy
+	rpc(t, s, structs.MethodACLPolicySet, as(testMgmt, &structs.ACLPolicySetRequest{
+		Policy: structs.ACLPolicy{Name: "web-all", Rules: `service "web" { policy = "read" }
+node_prefix "" { policy = "read" }`}}), &pol)
+	var tok structs.ACLToken
+	rpc(t, s, structs.MethodACLTokenSet, as(testMgmt, &structs.ACLTokenSetRequest{Create: true,
+		ACLToken: structs.ACLToken{Policies: []*structs.ACLLink{{ID: pol.ID}}}}), &tok)
+
+	sub := subscribeTo(t, s, as(tok.SecretID, &structs.SubscribeRequest{ServiceName: "web"}))
+	if ev := sub.next(t); !slices.Equal(instanceIDs(ev.Nodes), []string{"n1/web-n1", "n2/web-n2"}) {
+		t.Fatalf("snapshot %v", instanceIDs(ev.Nodes))
+	}
+	pol.Rules = `service "web" { policy = "read" }
+node "n1" { policy = "read" }`
+	rpc(t, s, structs.MethodACLPolicySet, as(testMgmt, &structs.ACLPolicySetRequest{Policy: pol}), &pol)
+	ev := sub.next(t)
+	if len(ev.Deleted) != 1 || ev.Deleted[0] != (structs.ServiceInstanceID{Node: "n2", ServiceID: "web-n2"}) || !ev.ResultsFilteredByACLs {
+		t.Fatalf("after narrowing the policy: %+v", ev)
+	}
+	if direct := directRead(t, s, tok.SecretID); ev.Index != direct.Index {
+		t.Fatalf("stream index %d, Health.ServiceNodes %d", ev.Index, direct.Index)
+	}
+
+	var deleted string
+	rpc(t, s, structs.MethodACLTokenDelete, as(testMgmt, &structs.ACLTokenDeleteRequest{TokenID: tok.AccessorID}), &deleted)
+	if err := sub.end(t); !errors.Is(err, structs.ErrACLNotFound) {
+		t.Fatalf("after deleting the token: %v, want ACL not found", err)
+	}
+}
