@@ -210,6 +210,7 @@ func (a *Agent) startFrontEnds() error {
 		hc.NodeName = rt.NodeName
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
+		hc.EnableDebug, hc.ACLsEnabled = rt.EnableDebug, rt.ACLsEnabled
 		if len(httpsAddrs) > 0 {
 			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig
 		}

@@ -80,6 +80,7 @@ func DefaultConfig() *Config {
 		},
 		CheckUpdateInterval:       ptr(5 * time.Minute),
 		DisableUpdateCheck:        ptr(false),
+		EnableDebug:               ptr(false),
 		DisableAnonymousSignature: ptr(false),
 		ACL: &ACL{
 			Enabled: ptr(false), DefaultPolicy: ptr("allow"), DownPolicy: ptr("extend-cache"),
@@ -101,6 +102,7 @@ func devConfig() *Config {
 		LogLevel:                  ptr("debug"),
 		DisableAnonymousSignature: ptr(true),
 		CheckUpdateInterval:       ptr(time.Duration(0)),
+		EnableDebug:               ptr(true),
 	}
 }
 
@@ -276,6 +278,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 		CheckUpdateInterval:         *c.CheckUpdateInterval,
 		DisableUpdateCheck:          *c.DisableUpdateCheck,
 		DisableAnonymousSignature:   *c.DisableAnonymousSignature,
+		EnableDebug:                 *c.EnableDebug,
 
 		HTTPPort:    *c.Ports.HTTP,
 		DNSPort:     *c.Ports.DNS,

@@ -108,6 +108,7 @@ type Config struct {
 	CheckUpdateInterval       *time.Duration `json:"check_update_interval,omitempty"`
 	DisableUpdateCheck        *bool          `json:"disable_update_check,omitempty"`
 	DisableAnonymousSignature *bool          `json:"disable_anonymous_signature,omitempty"`
+	EnableDebug               *bool          `json:"enable_debug,omitempty"`
 
 	Service  *ServiceDef   `json:"service,omitempty"`
 	Services []*ServiceDef `json:"services,omitempty"`

@@ -708,3 +708,27 @@ func TestParseLeavesLegacyKeys(t *testing.T) {
 		t.Errorf("parsed source changed: %+v %+v", c, c.TLS)
 	}
 }
+
+func TestEnableDebug(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dev  bool
+		src  Source
+		want bool
+	}{
+		{"default off", false, data("a.json", `{"data_dir": "/tmp/x"}`), false},
+		{"json on", false, data("a.json", `{"data_dir": "/tmp/x", "enable_debug": true}`), true},
+		{"hcl on", false, data("a.hcl", `data_dir = "/tmp/x"
+enable_debug = true`), true},
+		{"dev on", true, data("a.json", `{}`), true},
+		{"dev turned off", true, data("a.json", `{"enable_debug": false}`), false},
+	} {
+		rt, err := Load(LoadOpts{Dev: tc.dev, Sources: []Source{tc.src}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if rt.EnableDebug != tc.want {
+			t.Errorf("%s: EnableDebug = %v, want %v", tc.name, rt.EnableDebug, tc.want)
+		}
+	}
+}

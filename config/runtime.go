@@ -127,6 +127,10 @@ type Runtime struct {
 	CheckUpdateInterval       time.Duration
 	DisableUpdateCheck        bool
 	DisableAnonymousSignature bool
+	// EnableDebug serves /debug/pprof/ on the HTTP API (to a token with
+	// operator:read; with ACLs on it is served whatever this says, as in
+	// Consul).
+	EnableDebug bool
 
 	// ACLsEnabled turns ACL enforcement on. ACLDefaultPolicy is "allow" or
 	// "deny"; ACLDownPolicy ("allow", "deny", "extend-cache" or
