@@ -58,6 +58,7 @@ func (a *Agent) startServer() error {
 	scfg.RequestLimitsReadRate = rt.RequestLimitsReadRate
 	scfg.RequestLimitsWriteRate = rt.RequestLimitsWriteRate
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
+	raftLogConfig(scfg.RaftConfig, rt)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy

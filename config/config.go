@@ -110,6 +110,10 @@ type Config struct {
 	DisableAnonymousSignature *bool          `json:"disable_anonymous_signature,omitempty"`
 	EnableDebug               *bool          `json:"enable_debug,omitempty"`
 
+	RaftSnapshotThreshold *int           `json:"raft_snapshot_threshold,omitempty"`
+	RaftSnapshotInterval  *time.Duration `json:"raft_snapshot_interval,omitempty"`
+	RaftTrailingLogs      *int           `json:"raft_trailing_logs,omitempty"`
+
 	Service  *ServiceDef   `json:"service,omitempty"`
 	Services []*ServiceDef `json:"services,omitempty"`
 	Check    *CheckDef     `json:"check,omitempty"`

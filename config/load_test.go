@@ -732,3 +732,30 @@ enable_debug = true`), true},
 		}
 	}
 }
+
+func TestRaftLogKeys(t *testing.T) {
+	rt, err := Load(LoadOpts{Sources: []Source{data("a.json", `{"data_dir": "/tmp/x"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Consul's defaults.
+	if rt.RaftSnapshotThreshold != 16384 || rt.RaftSnapshotInterval != 30*time.Second || rt.RaftTrailingLogs != 10240 {
+		t.Errorf("defaults: %d %s %d", rt.RaftSnapshotThreshold, rt.RaftSnapshotInterval, rt.RaftTrailingLogs)
+	}
+	rt, err = Load(LoadOpts{Sources: []Source{data("a.hcl", `data_dir = "/tmp/x"
+raft_snapshot_threshold = 1000
+raft_snapshot_interval = "5s"
+raft_trailing_logs = 500`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.RaftSnapshotThreshold != 1000 || rt.RaftSnapshotInterval != 5*time.Second || rt.RaftTrailingLogs != 500 {
+		t.Errorf("hcl: %d %s %d", rt.RaftSnapshotThreshold, rt.RaftSnapshotInterval, rt.RaftTrailingLogs)
+	}
+	for _, bad := range []string{`{"raft_snapshot_threshold": 0}`, `{"raft_snapshot_interval": "0s"}`, `{"raft_trailing_logs": 0}`} {
+		var ce *Error
+		if _, err := Load(LoadOpts{Dev: true, Sources: []Source{data("b.json", bad)}}); !errors.As(err, &ce) {
+			t.Errorf("%s: err = %v, want a *config.Error", bad, err)
+		}
+	}
+}

@@ -132,6 +132,17 @@ type Runtime struct {
 	// Consul).
 	EnableDebug bool
 
+	// RaftSnapshotThreshold, RaftSnapshotInterval and RaftTrailingLogs are
+	// Consul's raft_snapshot_* and raft_trailing_logs: a server checks
+	// every RaftSnapshotInterval (randomly up to twice that) whether
+	// RaftSnapshotThreshold entries were committed since its last
+	// snapshot; if so it snapshots and truncates its log to the last
+	// RaftTrailingLogs entries. They bound the raft log on disk, and so
+	// raft.db, whose pages the servers map and count in their RSS.
+	RaftSnapshotThreshold int
+	RaftSnapshotInterval  time.Duration
+	RaftTrailingLogs      int
+
 	// ACLsEnabled turns ACL enforcement on. ACLDefaultPolicy is "allow" or
 	// "deny"; ACLDownPolicy ("allow", "deny", "extend-cache" or
 	// "async-cache") decides when the token's datacenter cannot be asked.
