@@ -163,9 +163,14 @@ run_binary() { # TAG BIN
   if [ -n "$PROFILE_DIR" ]; then
     curl -sf -m 10 -o "$PROFILE_DIR/$tag-heap-leader.pb.gz" "http://$leader:8500/debug/pprof/heap" || true
     curl -sf -m 10 -o "$PROFILE_DIR/$tag-heap-client.pb.gz" "$CL/debug/pprof/heap" || true
-    for s in 1 2 3; do eval "grep -E '^(Rss|Anonymous|Pss_File)' /proc/\$PID_dc1_s$s/smaps_rollup" | tr -s ' \n' ' '; echo " (dc1-s$s)"; done
   fi
+  # Where the resident memory is: anonymous (Go heap, stacks) and file
+  # (the binary's text and, on servers, raft.db's mapped pages).
   local p
+  for s in dc1_s1 dc1_s2 dc1_s3 dc1_c1; do
+    eval "p=\$PID_$s"
+    echo "  $s: $(grep -E '^Rss(Anon|File)' "/proc/$p/status" | tr -s ' \t\n' ' ')"
+  done
   for p in "${PROFS[@]}"; do wait "$p" || echo "  (a profile failed: no /debug/pprof on this binary?)"; done
   PROFS=()
   stop_agents
