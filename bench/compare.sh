@@ -152,7 +152,6 @@ run_binary() { # TAG BIN
   put "$tag" cdns_dc2_qps "$(dnsperf_qps "$NET.14" "$tmp/srv-dc2.txt" "$DUR")"
   put "$tag" cat_local_p50_us "$("$tmp/loadgen" -mode get -url "$CL/v1/catalog/service/web" -c 1 -d "${DUR}s" | lg p50)"
   put "$tag" cat_dc2_p50_us "$("$tmp/loadgen" -mode get -url "$CL/v1/catalog/service/web?dc=dc2" -c 1 -d "${DUR}s" | lg p50)"
-  put "$tag" kv_keys "$(curl -sf "$CL/v1/kv/?keys" | tr ',' '\n' | grep -c bench || true)"
   local s max=0 r
   for s in 1 2 3; do
     eval "r=\$(rss_mb \$PID_dc1_s$s)"
@@ -160,10 +159,6 @@ run_binary() { # TAG BIN
   done
   put "$tag" rss_server_mb "$max"
   put "$tag" rss_client_mb "$(rss_mb "$PID_dc1_c1")"
-  if [ -n "$PROFILE_DIR" ]; then
-    curl -sf -m 10 -o "$PROFILE_DIR/$tag-heap-leader.pb.gz" "http://$leader:8500/debug/pprof/heap" || true
-    curl -sf -m 10 -o "$PROFILE_DIR/$tag-heap-client.pb.gz" "$CL/debug/pprof/heap" || true
-  fi
   # Where the resident memory is: anonymous (Go heap, stacks) and file
   # (the binary's text and, on servers, raft.db's mapped pages).
   local p
@@ -171,6 +166,13 @@ run_binary() { # TAG BIN
     eval "p=\$PID_$s"
     echo "  $s: $(grep -E '^Rss(Anon|File)' "/proc/$p/status" | tr -s ' \t\n' ' ')"
   done
+  # Counted after the RSS, on a server: the listing is large and would
+  # grow the client's heap.
+  put "$tag" kv_keys "$(curl -sf "http://$NET.12:8500/v1/kv/?keys&stale" | tr ',' '\n' | grep -c bench || true)"
+  if [ -n "$PROFILE_DIR" ]; then
+    curl -sf -m 10 -o "$PROFILE_DIR/$tag-heap-leader.pb.gz" "http://$leader:8500/debug/pprof/heap" || true
+    curl -sf -m 10 -o "$PROFILE_DIR/$tag-heap-client.pb.gz" "$CL/debug/pprof/heap" || true
+  fi
   for p in "${PROFS[@]}"; do wait "$p" || echo "  (a profile failed: no /debug/pprof on this binary?)"; done
   PROFS=()
   stop_agents
