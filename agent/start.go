@@ -59,6 +59,7 @@ func (a *Agent) startServer() error {
 	scfg.RequestLimitsReadRate = rt.RequestLimitsReadRate
 	scfg.RequestLimitsWriteRate = rt.RequestLimitsWriteRate
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
+	raftLogConfig(scfg.RaftConfig, rt)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy
@@ -306,6 +307,7 @@ func (a *Agent) startFrontEnds() error {
 		hc.NodeName = rt.NodeName
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
+		hc.EnableDebug, hc.ACLsEnabled = rt.EnableDebug, rt.ACLsEnabled
 		if len(httpsAddrs) > 0 {
 			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig
 		}

@@ -9,12 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${DURATION:-10s}
 DNSD=${DNS_DURATION:-10}
-command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 tmp=$(mktemp -d)
 declare -A PID
 cleanup() { for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 . bench/lib.sh
+need_dnsperf
 build_bin "$tmp"
 go build -o "$tmp/loadgen" ./bench/loadgen
 C="$BIN"

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 AGENT_IP=${AGENT_IP:-127.0.0.61}
 BARE_IP=${BARE_IP:-127.0.0.63}
-command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
+need_dnsperf
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 build_bin "$tmp"

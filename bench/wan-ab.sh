@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 : "${OLD:?set OLD to the baseline binary}" "${NEW:?set NEW to the binary to compare}"
 ROUNDS=${ROUNDS:-4}
 DUR=${DUR:-5}
-command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 . bench/lib.sh
+need_dnsperf
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 go build -o "$tmp/loadgen" ./bench/loadgen

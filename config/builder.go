@@ -81,6 +81,10 @@ func DefaultConfig() *Config {
 		},
 		CheckUpdateInterval:       ptr(5 * time.Minute),
 		DisableUpdateCheck:        ptr(false),
+		EnableDebug:               ptr(false),
+		RaftSnapshotThreshold:     ptr(16384),
+		RaftSnapshotInterval:      ptr(30 * time.Second),
+		RaftTrailingLogs:          ptr(10240),
 		DisableAnonymousSignature: ptr(false),
 		ACL: &ACL{
 			Enabled: ptr(false), DefaultPolicy: ptr("allow"), DownPolicy: ptr("extend-cache"),
@@ -102,6 +106,7 @@ func devConfig() *Config {
 		LogLevel:                  ptr("debug"),
 		DisableAnonymousSignature: ptr(true),
 		CheckUpdateInterval:       ptr(time.Duration(0)),
+		EnableDebug:               ptr(true),
 	}
 }
 
@@ -278,6 +283,10 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 		CheckUpdateInterval:         *c.CheckUpdateInterval,
 		DisableUpdateCheck:          *c.DisableUpdateCheck,
 		DisableAnonymousSignature:   *c.DisableAnonymousSignature,
+		EnableDebug:                 *c.EnableDebug,
+		RaftSnapshotThreshold:       *c.RaftSnapshotThreshold,
+		RaftSnapshotInterval:        *c.RaftSnapshotInterval,
+		RaftTrailingLogs:            *c.RaftTrailingLogs,
 
 		HTTPPort:    *c.Ports.HTTP,
 		DNSPort:     *c.Ports.DNS,
@@ -526,6 +535,15 @@ func (b *builder) gossipAndTimers(c *Config, rt *Runtime) error {
 	}
 	if rt.ReconnectTimeoutWAN < 8*time.Hour {
 		return b.errorf("reconnect_timeout_wan", "must be at least 8h, got %s", rt.ReconnectTimeoutWAN)
+	}
+	if rt.RaftSnapshotThreshold < 1 {
+		return b.errorf("raft_snapshot_threshold", "must be positive, got %d", rt.RaftSnapshotThreshold)
+	}
+	if rt.RaftSnapshotInterval < time.Millisecond {
+		return b.errorf("raft_snapshot_interval", "must be at least 1ms, got %s", rt.RaftSnapshotInterval)
+	}
+	if rt.RaftTrailingLogs < 1 {
+		return b.errorf("raft_trailing_logs", "must be positive, got %d", rt.RaftTrailingLogs)
 	}
 	if rt.RaftMultiplier < 1 || rt.RaftMultiplier > 10 {
 		return b.errorf("performance.raft_multiplier", "must be 1-10, got %d", rt.RaftMultiplier)

@@ -112,6 +112,11 @@ type Config struct {
 	CheckUpdateInterval       *time.Duration `json:"check_update_interval,omitempty"`
 	DisableUpdateCheck        *bool          `json:"disable_update_check,omitempty"`
 	DisableAnonymousSignature *bool          `json:"disable_anonymous_signature,omitempty"`
+	EnableDebug               *bool          `json:"enable_debug,omitempty"`
+
+	RaftSnapshotThreshold *int           `json:"raft_snapshot_threshold,omitempty"`
+	RaftSnapshotInterval  *time.Duration `json:"raft_snapshot_interval,omitempty"`
+	RaftTrailingLogs      *int           `json:"raft_trailing_logs,omitempty"`
 
 	Service  *ServiceDef   `json:"service,omitempty"`
 	Services []*ServiceDef `json:"services,omitempty"`

@@ -708,3 +708,54 @@ func TestParseLeavesLegacyKeys(t *testing.T) {
 		t.Errorf("parsed source changed: %+v %+v", c, c.TLS)
 	}
 }
+
+func TestEnableDebug(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dev  bool
+		src  Source
+		want bool
+	}{
+		{"default off", false, data("a.json", `{"data_dir": "/tmp/x"}`), false},
+		{"json on", false, data("a.json", `{"data_dir": "/tmp/x", "enable_debug": true}`), true},
+		{"hcl on", false, data("a.hcl", `data_dir = "/tmp/x"
+enable_debug = true`), true},
+		{"dev on", true, data("a.json", `{}`), true},
+		{"dev turned off", true, data("a.json", `{"enable_debug": false}`), false},
+	} {
+		rt, err := Load(LoadOpts{Dev: tc.dev, Sources: []Source{tc.src}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if rt.EnableDebug != tc.want {
+			t.Errorf("%s: EnableDebug = %v, want %v", tc.name, rt.EnableDebug, tc.want)
+		}
+	}
+}
+
+func TestRaftLogKeys(t *testing.T) {
+	rt, err := Load(LoadOpts{Sources: []Source{data("a.json", `{"data_dir": "/tmp/x"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Consul's defaults.
+	if rt.RaftSnapshotThreshold != 16384 || rt.RaftSnapshotInterval != 30*time.Second || rt.RaftTrailingLogs != 10240 {
+		t.Errorf("defaults: %d %s %d", rt.RaftSnapshotThreshold, rt.RaftSnapshotInterval, rt.RaftTrailingLogs)
+	}
+	rt, err = Load(LoadOpts{Sources: []Source{data("a.hcl", `data_dir = "/tmp/x"
+raft_snapshot_threshold = 1000
+raft_snapshot_interval = "5s"
+raft_trailing_logs = 500`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.RaftSnapshotThreshold != 1000 || rt.RaftSnapshotInterval != 5*time.Second || rt.RaftTrailingLogs != 500 {
+		t.Errorf("hcl: %d %s %d", rt.RaftSnapshotThreshold, rt.RaftSnapshotInterval, rt.RaftTrailingLogs)
+	}
+	for _, bad := range []string{`{"raft_snapshot_threshold": 0}`, `{"raft_snapshot_interval": "0s"}`, `{"raft_trailing_logs": 0}`} {
+		var ce *Error
+		if _, err := Load(LoadOpts{Dev: true, Sources: []Source{data("b.json", bad)}}); !errors.As(err, &ce) {
+			t.Errorf("%s: err = %v, want a *config.Error", bad, err)
+		}
+	}
+}

@@ -130,6 +130,21 @@ type Runtime struct {
 	CheckUpdateInterval       time.Duration
 	DisableUpdateCheck        bool
 	DisableAnonymousSignature bool
+	// EnableDebug serves /debug/pprof/ on the HTTP API (to a token with
+	// operator:read; with ACLs on it is served whatever this says, as in
+	// Consul).
+	EnableDebug bool
+
+	// RaftSnapshotThreshold, RaftSnapshotInterval and RaftTrailingLogs are
+	// Consul's raft_snapshot_* and raft_trailing_logs: a server checks
+	// every RaftSnapshotInterval (randomly up to twice that) whether
+	// RaftSnapshotThreshold entries were committed since its last
+	// snapshot; if so it snapshots and truncates its log to the last
+	// RaftTrailingLogs entries. They bound the raft log on disk, and so
+	// raft.db, whose pages the servers map and count in their RSS.
+	RaftSnapshotThreshold int
+	RaftSnapshotInterval  time.Duration
+	RaftTrailingLogs      int
 
 	// ACLsEnabled turns ACL enforcement on. ACLDefaultPolicy is "allow" or
 	// "deny"; ACLDownPolicy ("allow", "deny", "extend-cache" or

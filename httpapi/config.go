@@ -66,6 +66,13 @@ type Config struct {
 	// is not exempt (as in Consul); Unix socket clients are not counted.
 	// 0 means no limit.
 	MaxConnsPerClient int
+	// EnableDebug is enable_debug: serve Go's runtime profiles under
+	// /debug/pprof/. As in Consul they are also served, whatever this
+	// says, when ACLsEnabled; either way a request needs a token with
+	// operator:read (with ACLs off every token has it).
+	EnableDebug bool
+	// ACLsEnabled tells whether the agent enforces ACLs (acl.enabled).
+	ACLsEnabled bool
 }
 
 // DefaultConfig returns Consul's defaults.

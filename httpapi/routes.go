@@ -102,5 +102,9 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/acl/role/name/", s.aclRoleByName, get)
 	rt.handle("/v1/acl/roles", s.aclRoleList, get)
 	rt.handle("/v1/agent/token/", s.agentToken, put)
+
+	if s.cfg.EnableDebug || s.cfg.ACLsEnabled {
+		rt.handle("/debug/pprof/", s.pprof, get, post)
+	}
 	return rt
 }
