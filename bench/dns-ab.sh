@@ -14,7 +14,9 @@ DUR=${DUR:-4}
 OLD_IP=${OLD_IP:-127.0.0.64}
 NEW_IP=${NEW_IP:-127.0.0.65}
 BARE_IP=${BARE_IP:-}
-command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+need_dnsperf
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 start() { # bin ip
