@@ -43,6 +43,7 @@ func (a *Agent) startServer() error {
 	scfg.NodeID = a.nodeID
 	scfg.Datacenter = rt.Datacenter
 	scfg.DataDir = a.dataDir()
+	scfg.RaftLogStore = rt.RaftLogStoreBackend
 	scfg.Bootstrap = rt.Bootstrap || rt.DevMode
 	scfg.BootstrapExpect = rt.BootstrapExpect
 	scfg.Logger = a.base

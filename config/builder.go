@@ -61,6 +61,7 @@ func DefaultConfig() *Config {
 		EnableLocalScriptChecks: ptr(false),
 		UseStreamingBackend:     ptr(true),
 		Performance:             &Performance{RaftMultiplier: ptr(1)},
+		RaftLogStore:            &RaftLogStore{Backend: ptr("")},
 		Autopilot:               &Autopilot{CleanupDeadServers: ptr(true)},
 		Limits: &Limits{
 			RPCMaxConnsPerClient: ptr(100), RPCHandshakeTimeout: ptr(5 * time.Second),
@@ -285,6 +286,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 		DisableAnonymousSignature:   *c.DisableAnonymousSignature,
 		EnableDebug:                 *c.EnableDebug,
 		RaftSnapshotThreshold:       *c.RaftSnapshotThreshold,
+		RaftLogStoreBackend:         *c.RaftLogStore.Backend,
 		RaftSnapshotInterval:        *c.RaftSnapshotInterval,
 		RaftTrailingLogs:            *c.RaftTrailingLogs,
 
@@ -535,6 +537,11 @@ func (b *builder) gossipAndTimers(c *Config, rt *Runtime) error {
 	}
 	if rt.ReconnectTimeoutWAN < 8*time.Hour {
 		return b.errorf("reconnect_timeout_wan", "must be at least 8h, got %s", rt.ReconnectTimeoutWAN)
+	}
+	switch rt.RaftLogStoreBackend {
+	case "", "wal", "boltdb":
+	default:
+		return b.errorf("raft_logstore.backend", "must be \"wal\" or \"boltdb\", got %q", rt.RaftLogStoreBackend)
 	}
 	if rt.RaftSnapshotThreshold < 1 {
 		return b.errorf("raft_snapshot_threshold", "must be positive, got %d", rt.RaftSnapshotThreshold)

@@ -117,6 +117,7 @@ type Config struct {
 	RaftSnapshotThreshold *int           `json:"raft_snapshot_threshold,omitempty"`
 	RaftSnapshotInterval  *time.Duration `json:"raft_snapshot_interval,omitempty"`
 	RaftTrailingLogs      *int           `json:"raft_trailing_logs,omitempty"`
+	RaftLogStore          *RaftLogStore  `json:"raft_logstore,omitempty"`
 
 	Service  *ServiceDef   `json:"service,omitempty"`
 	Services []*ServiceDef `json:"services,omitempty"`
@@ -170,6 +171,14 @@ type SOA struct {
 	MinTTL  *int `json:"min_ttl,omitempty"`
 	Refresh *int `json:"refresh,omitempty"`
 	Retry   *int `json:"retry,omitempty"`
+}
+
+// RaftLogStore is the raft_logstore stanza: which store holds a server's
+// Raft log.
+type RaftLogStore struct {
+	// Backend is "wal" or "boltdb"; unset picks what the data directory
+	// holds (raft.db: boltdb), and the WAL for a new one.
+	Backend *string `json:"backend,omitempty"`
 }
 
 // Performance is the performance stanza.

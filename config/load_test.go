@@ -759,3 +759,26 @@ raft_trailing_logs = 500`)}})
 		}
 	}
 }
+
+func TestRaftLogStoreBackend(t *testing.T) {
+	for _, tc := range []struct{ hcl, want, err string }{
+		{``, "", ""},
+		{`raft_logstore { backend = "wal" }`, "wal", ""},
+		{`raft_logstore { backend = "boltdb" }`, "boltdb", ""},
+		{`raft_logstore { backend = "rocks" }`, "", "raft_logstore.backend"},
+	} {
+		rt, err := Load(LoadOpts{Sources: []Source{data("a.hcl", "data_dir = \"/tmp/x\"\n"+tc.hcl)}})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one naming %s", tc.hcl, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.hcl, err)
+		}
+		if rt.RaftLogStoreBackend != tc.want {
+			t.Errorf("%q: backend %q, want %q", tc.hcl, rt.RaftLogStoreBackend, tc.want)
+		}
+	}
+}

@@ -145,6 +145,9 @@ type Runtime struct {
 	RaftSnapshotThreshold int
 	RaftSnapshotInterval  time.Duration
 	RaftTrailingLogs      int
+	// RaftLogStoreBackend is raft_logstore.backend: "wal", "boltdb", or
+	// "" for what the data directory holds (the WAL for a new one).
+	RaftLogStoreBackend string
 
 	// ACLsEnabled turns ACL enforcement on. ACLDefaultPolicy is "allow" or
 	// "deny"; ACLDownPolicy ("allow", "deny", "extend-cache" or
