@@ -44,6 +44,7 @@ func (a *Agent) startServer() error {
 	scfg.Datacenter = rt.Datacenter
 	scfg.DataDir = a.dataDir()
 	scfg.RaftLogStore = rt.RaftLogStoreBackend
+	scfg.RaftBoltNoFreelistSync = rt.RaftBoltNoFreelistSync
 	scfg.Bootstrap = rt.Bootstrap || rt.DevMode
 	scfg.BootstrapExpect = rt.BootstrapExpect
 	scfg.Logger = a.base

@@ -179,6 +179,14 @@ type RaftLogStore struct {
 	// Backend is "wal" or "boltdb"; unset picks what the data directory
 	// holds (raft.db: boltdb), and the WAL for a new one.
 	Backend *string `json:"backend,omitempty"`
+	// BoltDB holds the BoltDB store's settings.
+	BoltDB *RaftBoltDB `json:"boltdb,omitempty"`
+}
+
+// RaftBoltDB is the raft_logstore.boltdb stanza.
+type RaftBoltDB struct {
+	// NoFreelistSync skips writing the freelist on every commit.
+	NoFreelistSync *bool `json:"no_freelist_sync,omitempty"`
 }
 
 // Performance is the performance stanza.

@@ -145,9 +145,12 @@ type Runtime struct {
 	RaftSnapshotThreshold int
 	RaftSnapshotInterval  time.Duration
 	RaftTrailingLogs      int
-	// RaftLogStoreBackend is raft_logstore.backend: "wal", "boltdb", or
-	// "" for what the data directory holds (the WAL for a new one).
+	// RaftLogStoreBackend is raft_logstore.backend: "wal" (experimental),
+	// "boltdb", or "" for what the data directory holds (BoltDB for a new
+	// one).
 	RaftLogStoreBackend string
+	// RaftBoltNoFreelistSync is raft_logstore.boltdb.no_freelist_sync.
+	RaftBoltNoFreelistSync bool
 
 	// ACLsEnabled turns ACL enforcement on. ACLDefaultPolicy is "allow" or
 	// "deny"; ACLDownPolicy ("allow", "deny", "extend-cache" or

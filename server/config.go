@@ -33,10 +33,16 @@ type Config struct {
 	BootstrapExpect int
 	// RaftLogStore is the on-disk Raft log and stable store under
 	// DataDir/raft: LogStoreBoltDB (raft.db, two fsyncs per append) or
-	// LogStoreWAL (wal/, Consul's raft-wal, one fsync per append); ""
-	// (LogStoreAuto) keeps whichever the directory holds and uses the WAL
-	// for a new one. Unused without DataDir.
+	// LogStoreWAL (wal/, raft-wal, one fsync per append; experimental, as
+	// in Consul: raft-wal v0.4.0 can fail to reopen a log whose suffix was
+	// truncated before a crash, hashicorp/raft-wal#31, which our chaos
+	// test reproduces); "" (LogStoreAuto) keeps whichever the directory
+	// holds and uses BoltDB for a new one. Unused without DataDir.
 	RaftLogStore string
+	// RaftBoltNoFreelistSync is raft_logstore.boltdb.no_freelist_sync:
+	// raft.db does not write its freelist on every commit (less to write
+	// per append; the freelist is rebuilt by a scan when it opens).
+	RaftBoltNoFreelistSync bool
 	// RaftConfig overrides Raft's defaults; LocalID and Logger are set by
 	// the server.
 	RaftConfig *raft.Config

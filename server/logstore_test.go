@@ -29,7 +29,7 @@ func TestChooseLogStore(t *testing.T) {
 		name, want, dir, got string
 		bad                  bool
 	}{
-		{"auto, new dir: the WAL", LogStoreAuto, fresh, LogStoreWAL, false},
+		{"auto, new dir: BoltDB", LogStoreAuto, fresh, LogStoreBoltDB, false},
 		{"auto keeps BoltDB", LogStoreAuto, bolt, LogStoreBoltDB, false},
 		{"auto keeps the WAL", LogStoreAuto, walDir, LogStoreWAL, false},
 		{"boltdb, new dir", LogStoreBoltDB, fresh, LogStoreBoltDB, false},

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/raft"
@@ -304,6 +306,8 @@ func (s *Server) openStores() error {
 		// v0.3.0; kept for v0.4.0),
 		// and its file lock would then block the next open: give it one
 		// and close it after the WAL.
+		s.logger.Warn("raft log store: the WAL is experimental; raft-wal v0.4.0 can fail to reopen a log whose suffix was truncated before a crash (hashicorp/raft-wal#31)",
+			"dir", wdir)
 		meta := &metadb.BoltMetaDB{}
 		w, err := wal.Open(wdir, wal.WithMetaStore(meta), wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Info,
 			Output: &slogWriter{l: s.logger.With("component", "raft.wal")}})))
@@ -313,7 +317,11 @@ func (s *Server) openStores() error {
 		}
 		s.storeCloser, s.logs, s.stable, s.snaps = closers{w, meta}, w, w, snaps
 	default:
-		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		// The timeout turns a data dir locked by another process into an
+		// error instead of a hang.
+		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"),
+			BoltOptions: &bbolt.Options{Timeout: 5 * time.Second, NoFreelistSync: s.cfg.RaftBoltNoFreelistSync,
+				FreelistType: bbolt.FreelistMapType}})
 		if err != nil {
 			return fmt.Errorf("server: open raft.db: %w", err)
 		}
@@ -335,10 +343,10 @@ func chooseLogStore(want, dir string) (string, error) {
 	hasWAL := len(entries) > 0
 	switch want {
 	case LogStoreAuto:
-		if hasBolt {
-			return LogStoreBoltDB, nil
+		if hasWAL && !hasBolt {
+			return LogStoreWAL, nil
 		}
-		return LogStoreWAL, nil
+		return LogStoreBoltDB, nil
 	case LogStoreBoltDB:
 		if hasWAL && !hasBolt {
 			return "", fmt.Errorf("%w: raft log store %q configured but %s holds a WAL log; remove it or choose %q",
