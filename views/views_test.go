@@ -530,19 +530,15 @@ func TestBoundAndShutdown(t *testing.T) {
 }
 
 func TestCrossDCKey(t *testing.T) {
-	// Switched off, reads of other datacenters go through.
-	off := DefaultConfig()
-	off.LocalDC, off.RemoteDatacenters = "dc1", false
-	s0, f0 := newStore(t, off, Deps{})
+	// Off (the default), reads of other datacenters go through.
+	s0, f0 := newStore(t, Config{}, Deps{})
 	read(t, s0, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"})
 	if s0.Len() != 0 || f0.count() != 0 {
 		t.Fatal("remote view started with RemoteDatacenters off")
 	}
-	// On by default.
-	if !DefaultConfig().RemoteDatacenters {
-		t.Fatal("RemoteDatacenters is off by default")
-	}
-	s, f := newStore(t, Config{}, Deps{})
+	on := DefaultConfig()
+	on.LocalDC, on.RemoteDatacenters = "dc1", true
+	s, f := newStore(t, on, Deps{})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc1"})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web"})
@@ -759,12 +755,9 @@ func TestHeartbeatsKeepTheViewServing(t *testing.T) {
 func TestSilentStreamStopsServing(t *testing.T) {
 	const staleAfter = 200 * time.Millisecond
 	s, f := newStore(t, Config{StaleAfter: staleAfter}, Deps{})
-	args := &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"}
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
 	read(t, s, args)
 	sub := f.nth(t, 1)
-	if sub.req.Datacenter != "dc2" {
-		t.Fatalf("subscribed to %q", sub.req.Datacenter)
-	}
 	sub.frames <- &structs.ServiceHealthEvent{Index: 40, Snapshot: true, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
 	served(t, s, args)
 
@@ -780,7 +773,7 @@ func TestSilentStreamStopsServing(t *testing.T) {
 		go func() {
 			var out structs.IndexedCheckServiceNodes
 			ok, err := s.RPC(context.Background(), structs.MethodHealthServiceNodes,
-				&structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2",
+				&structs.ServiceSpecificRequest{ServiceName: "web",
 					QueryOptions: structs.QueryOptions{MinQueryIndex: 40, MaxQueryTime: 5 * time.Minute}}, &out)
 			results <- result{ok, err, time.Now()}
 		}()
@@ -828,7 +821,7 @@ func TestSilentStreamStopsServing(t *testing.T) {
 // too and tried again.
 func TestSilentNewSubscriptionRetried(t *testing.T) {
 	s, f := newStore(t, Config{StaleAfter: 100 * time.Millisecond}, Deps{})
-	args := &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"}
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
 	read(t, s, args)
 	f.nth(t, 3).frames <- &structs.ServiceHealthEvent{Index: 3, Snapshot: true}
 	if out := served(t, s, args); out.Index != 3 {
