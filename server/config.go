@@ -150,6 +150,12 @@ type Config struct {
 	// serves at once, relayed ones to other datacenters included; one
 	// more fails with structs.ErrRateLimited. 0 means no bound.
 	MaxSubscriptions int
+	// SubscriptionHeartbeat is how long a subscription (Subscribe.*) may
+	// send nothing: past it the server sends a heartbeat frame (one with
+	// nothing in it but the current index), so a subscriber that hears
+	// nothing for a few of these knows the stream is dead (a cut network
+	// ends no connection quickly). Must be positive.
+	SubscriptionHeartbeat time.Duration
 }
 
 // DefaultConfig returns Consul's defaults for a server in dc1.
@@ -182,6 +188,7 @@ func DefaultConfig() *Config {
 		ACLReplicationBackoffMin: 200 * time.Millisecond,
 		ACLReplicationBackoffMax: 10 * time.Second,
 		MaxSubscriptions:         10000,
+		SubscriptionHeartbeat:    500 * time.Millisecond,
 	}
 }
 
@@ -234,6 +241,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: ACL token minimum expiration TTL must not be negative", ErrInvalidConfig)
 	case c.MaxSubscriptions < 0:
 		return fmt.Errorf("%w: max subscriptions must not be negative", ErrInvalidConfig)
+	case c.SubscriptionHeartbeat <= 0:
+		return fmt.Errorf("%w: subscription heartbeat must be positive, got %v", ErrInvalidConfig, c.SubscriptionHeartbeat)
 	case c.RaftLogStore != LogStoreAuto && c.RaftLogStore != LogStoreBoltDB && c.RaftLogStore != LogStoreWAL:
 		return fmt.Errorf("%w: raft log store %q is not %q or %q", ErrInvalidConfig, c.RaftLogStore, LogStoreBoltDB, LogStoreWAL)
 	case c.DefaultQueryTime <= 0 || c.MaxQueryTime < c.DefaultQueryTime:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
@@ -95,7 +96,9 @@ func (s *Server) Subscriptions() int { return int(s.subscriptions.Load()) }
 // subscribeServiceHealth is Subscribe.ServiceHealth: a snapshot of the
 // service's instances as Health.ServiceNodes reads them (same store read,
 // same ACL filter, same index), then on every change of them the delta
-// from the previous frame. It ends with structs.ErrSubscriptionClosed
+// from the previous frame, and a heartbeat (a frame with nothing in it
+// but the current index) whenever it sent nothing for
+// Config.SubscriptionHeartbeat. It ends with structs.ErrSubscriptionClosed
 // when the state store is replaced (snapshot restore), when the leader
 // this server knows changes or it has none, and on Shutdown; with the
 // ACL error when the token no longer resolves.
@@ -115,6 +118,7 @@ func (s *Server) subscribeServiceHealth(ctx context.Context, args *structs.Subsc
 		sent     map[structs.ServiceInstanceID]structs.CheckServiceNode
 		lastIdx  uint64
 		filtered bool
+		lastSent time.Time
 	)
 	for {
 		changed := s.leaderChangedCh()
@@ -140,11 +144,15 @@ func (s *Server) subscribeServiceHealth(ctx context.Context, args *structs.Subsc
 			ev.Snapshot = sent == nil
 			ev.Index, ev.ResultsFilteredByACLs = idx, f
 			if err := send(ev); err != nil {
+				stopACLWatch()
 				return err
 			}
 			sent, lastIdx, filtered = byInstance(nodes), idx, f
+			lastSent = time.Now()
 		}
-		err = ws.WatchCtx(ctx)
+		err = s.watchWithHeartbeats(ctx, ws, leader, &lastSent, func() error {
+			return send(&structs.ServiceHealthEvent{Index: lastIdx, ResultsFilteredByACLs: filtered})
+		})
 		stopACLWatch()
 		if err != nil {
 			return err
@@ -154,6 +162,31 @@ func (s *Server) subscribeServiceHealth(ctx context.Context, args *structs.Subsc
 			return fmt.Errorf("%w: state restored from a snapshot", structs.ErrSubscriptionClosed)
 		default:
 		}
+	}
+}
+
+// watchWithHeartbeats waits for ws to fire (nil) or ctx to end (its
+// error), sending a heartbeat with beat whenever the stream has sent
+// nothing for Config.SubscriptionHeartbeat since *lastSent: the
+// subscriber counts silence as a dead stream. A heartbeat is sent only
+// while the leader the subscription started with is still the one this
+// server knows.
+func (s *Server) watchWithHeartbeats(ctx context.Context, ws memdb.WatchSet, leader raft.ServerAddress,
+	lastSent *time.Time, beat func() error) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.SubscriptionHeartbeat-time.Since(*lastSent))
+		err := ws.WatchCtx(wctx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if err := s.subscriptionLive(leader); err != nil {
+			return err
+		}
+		if err := beat(); err != nil {
+			return err
+		}
+		*lastSent = time.Now()
 	}
 }
 

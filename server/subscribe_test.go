@@ -45,18 +45,27 @@ func subscribeTo(t *testing.T, s *Server, req *structs.SubscribeRequest) *subscr
 	return sub
 }
 
+// next is the next frame that is not a heartbeat.
 func (sub *subscription) next(t *testing.T) *structs.ServiceHealthEvent {
 	t.Helper()
-	select {
-	case ev := <-sub.events:
-		return ev
-	case err := <-sub.done:
-		sub.done <- err
-		t.Fatalf("stream ended: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no frame within 5s")
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-sub.events:
+			if !isHeartbeat(ev) {
+				return ev
+			}
+		case err := <-sub.done:
+			sub.done <- err
+			t.Fatalf("stream ended: %v", err)
+		case <-deadline:
+			t.Fatal("no frame within 5s")
+		}
 	}
-	return nil
+}
+
+func isHeartbeat(ev *structs.ServiceHealthEvent) bool {
+	return !ev.Snapshot && len(ev.Nodes) == 0 && len(ev.Deleted) == 0
 }
 
 func (sub *subscription) end(t *testing.T) error {
@@ -150,7 +159,9 @@ func TestSubscribeServiceHealthSnapshotThenDeltas(t *testing.T) {
 	}
 	select {
 	case ev := <-sub.events:
-		t.Fatalf("unexpected frame %+v", ev)
+		if !isHeartbeat(ev) {
+			t.Fatalf("unexpected frame %+v", ev)
+		}
 	default:
 	}
 
@@ -353,5 +364,94 @@ node "n1" { policy = "read" }`
 	rpc(t, s, structs.MethodACLTokenDelete, as(testMgmt, &structs.ACLTokenDeleteRequest{TokenID: tok.AccessorID}), &deleted)
 	if err := sub.end(t); !errors.Is(err, structs.ErrACLNotFound) {
 		t.Fatalf("after deleting the token: %v, want ACL not found", err)
+	}
+}
+
+// A subscription that has nothing to send sends heartbeats (frames with
+// nothing in them) carrying the current index, locally and through a
+// relay from another datacenter; a change in between is sent as usual
+// and the heartbeats after it carry its index.
+func TestSubscribeHeartbeats(t *testing.T) {
+	const beat = 50 * time.Millisecond
+	cfg2 := testConfig("dc2-s1")
+	cfg2.Datacenter, cfg2.Bootstrap, cfg2.SubscriptionHeartbeat = "dc2", true, beat
+	dc2 := startServer(t, cfg2, Deps{})
+	waitLeader(t, dc2)
+	registerWeb(t, dc2, "n1", "10.0.2.1", "web-1")
+	cfg1 := testConfig("dc1-s1")
+	// The relaying server's own interval does not matter: dc2's
+	// heartbeats are passed through.
+	cfg1.Bootstrap, cfg1.SubscriptionHeartbeat = true, time.Hour
+	dc1 := startServer(t, cfg1, Deps{Forwarder: &dcForwarder{dcs: map[string]*Server{"dc2": dc2}}})
+	waitLeader(t, dc1)
+
+	for _, tc := range []struct {
+		name string
+		via  *Server
+		dc   string
+	}{{"local", dc2, ""}, {"relayed", dc1, "dc2"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := subscribeTo(t, tc.via, &structs.SubscribeRequest{Datacenter: tc.dc, ServiceName: "web"})
+			raw := func() (*structs.ServiceHealthEvent, time.Time) {
+				t.Helper()
+				select {
+				case ev := <-sub.events:
+					return ev, time.Now()
+				case err := <-sub.done:
+					sub.done <- err
+					t.Fatalf("stream ended: %v", err)
+				case <-time.After(5 * time.Second):
+					t.Fatal("no frame within 5s")
+				}
+				return nil, time.Time{}
+			}
+			snap, last := raw()
+			if !snap.Snapshot {
+				t.Fatalf("first frame %+v", snap)
+			}
+			idx := snap.Index
+			sawChange := false
+			for i := 0; i < 8; i++ {
+				if i == 3 {
+					registerWeb(t, dc2, "n2", "10.0.2.2", "web-"+tc.name)
+				}
+				ev, at := raw()
+				// Silence between frames stays near the interval
+				// (bounded loosely: the machine may be loaded).
+				if gap := at.Sub(last); gap > 20*beat {
+					t.Errorf("frame %d came %v after the previous one (heartbeat %v)", i, gap, beat)
+				}
+				last = at
+				if !isHeartbeat(ev) {
+					if ev.Index <= idx {
+						t.Fatalf("delta %+v does not move the index from %d", ev, idx)
+					}
+					idx, sawChange = ev.Index, true
+					continue
+				}
+				if ev.Index != idx {
+					t.Fatalf("heartbeat at index %d, last frame's index %d", ev.Index, idx)
+				}
+				// While the registration is on its way a heartbeat may
+				// still carry the index before it.
+				if i >= 3 && !sawChange {
+					continue
+				}
+				if want := directRead(t, dc2, "").Index; ev.Index != want {
+					t.Fatalf("heartbeat at index %d, Health.ServiceNodes %d", ev.Index, want)
+				}
+			}
+			if !sawChange {
+				t.Fatal("the registration was not sent between the heartbeats")
+			}
+		})
+	}
+}
+
+func TestConfigRejectsNonPositiveHeartbeat(t *testing.T) {
+	cfg := testConfig("x")
+	cfg.SubscriptionHeartbeat = 0
+	if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Validate with a zero heartbeat: %v", err)
 	}
 }

@@ -47,6 +47,14 @@ type ServiceInstanceID struct {
 // ServiceHealthEvent is one frame of a MethodSubscribeServiceHealth
 // stream. The first frame of every stream is a snapshot; each later
 // frame is a delta that moves the view to Index.
+//
+// A frame with nothing in it is a heartbeat: no Nodes, no Deleted,
+// Snapshot false, and Index (and ResultsFilteredByACLs) as the last
+// frame left them. The server sends one whenever it has sent nothing for
+// its subscription heartbeat interval (half a second by default), also
+// through a relay from another datacenter, so that a subscriber hearing
+// nothing for a few intervals knows the stream is dead even when the
+// connection under it has not broken (a cut network).
 type ServiceHealthEvent struct {
 	// Index is the index the view reaches with this frame: exactly the
 	// X-Consul-Index Health.ServiceNodes would return for the service

@@ -29,6 +29,8 @@ type Store struct {
 	// epoch counts the catalog writes this agent made (NoteWrite); a view
 	// serves only once confirmed by a read through made after the latest.
 	epoch atomic.Uint64
+	// staleCount counts the streams ended for silence (Config.StaleAfter).
+	staleCount atomic.Uint64
 
 	// mu guards views and closed.
 	mu     sync.RWMutex
@@ -324,7 +326,7 @@ func (s *Store) run(ctx context.Context, v *view) {
 	backoff := s.cfg.RetryMin
 	for ctx.Err() == nil {
 		v.streamSnapshot = false
-		err := s.deps.Subscribe(ctx, v.req, v.apply)
+		err := s.subscribe(ctx, v)
 		v.publish(&viewState{}) // not served until a fresh snapshot
 		if ctx.Err() != nil {
 			return
@@ -343,4 +345,53 @@ func (s *Store) run(ctx context.Context, v *view) {
 		}
 		backoff = min(2*backoff, s.cfg.RetryMax)
 	}
+}
+
+// subscribe runs one subscription of v until its stream ends, or until it
+// delivers no frame (a change or a heartbeat) for Config.StaleAfter: a cut
+// network may end no connection for a long while, and a view must not
+// answer from a dead stream. Then the view stops serving at once, which
+// wakes its blocked readers (they go to the servers), and the
+// subscription is cancelled; the error is then errStale.
+func (s *Store) subscribe(ctx context.Context, v *view) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// mu orders the frames and the watchdog: once it has stopped the
+	// view, no frame that was on its way can make it serve again.
+	var (
+		mu       sync.Mutex
+		last     = time.Now()
+		stale    bool
+		watchdog *time.Timer
+	)
+	mu.Lock()
+	watchdog = time.AfterFunc(s.cfg.StaleAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if since := time.Since(last); since < s.cfg.StaleAfter {
+			watchdog.Reset(s.cfg.StaleAfter - since)
+			return
+		}
+		stale = true
+		v.publish(&viewState{})
+		cancel()
+	})
+	mu.Unlock()
+	defer watchdog.Stop()
+	err := s.deps.Subscribe(sctx, v.req, func(ev *structs.ServiceHealthEvent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if stale {
+			return errStale
+		}
+		last = time.Now()
+		return v.apply(ev)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if stale {
+		s.staleCount.Add(1)
+		return fmt.Errorf("%w (nothing for %v): %w", errStale, s.cfg.StaleAfter, err)
+	}
+	return err
 }

@@ -15,6 +15,9 @@ import (
 // errNoSnapshot ends a stream whose first frame is not a snapshot.
 var errNoSnapshot = errors.New("views: stream delta before its snapshot")
 
+// errStale ends a stream that delivered nothing for Config.StaleAfter.
+var errStale = errors.New("views: stream silent too long")
+
 // viewState is one published state of a view; immutable once published.
 type viewState struct {
 	// ready is false while the view may not be served.
@@ -48,6 +51,10 @@ type view struct {
 	sorted         structs.CheckServiceNodes
 	keys           []string
 	streamSnapshot bool
+	// lastIndex and lastFiltered are what the stream's latest frame
+	// left; a heartbeat repeating them changes nothing.
+	lastIndex    uint64
+	lastFiltered bool
 }
 
 func newView(key viewKey, req *structs.SubscribeRequest) *view {
@@ -81,7 +88,13 @@ func (v *view) apply(ev *structs.ServiceHealthEvent) error {
 		v.streamSnapshot = true
 	} else if !v.streamSnapshot {
 		return errNoSnapshot
+	} else if len(ev.Nodes) == 0 && len(ev.Deleted) == 0 &&
+		ev.Index == v.lastIndex && ev.ResultsFilteredByACLs == v.lastFiltered {
+		// A heartbeat: the stream is alive (the caller noted it) and
+		// nothing moved, so the blocked readers sleep on.
+		return nil
 	}
+	v.lastIndex, v.lastFiltered = ev.Index, ev.ResultsFilteredByACLs
 	for _, id := range ev.Deleted {
 		delete(v.instances, id)
 	}

@@ -93,6 +93,12 @@ func newStore(t *testing.T, cfg Config, deps Deps) (*Store, *fakeServer) {
 		if cfg.MaxViews != 0 {
 			def.MaxViews = cfg.MaxViews
 		}
+		// The fake streams send no heartbeats unless a test does; the
+		// tests of staleness set their own.
+		def.StaleAfter = time.Minute
+		if cfg.StaleAfter != 0 {
+			def.StaleAfter = cfg.StaleAfter
+		}
 		cfg = def
 	}
 	if deps.Subscribe == nil {
@@ -155,6 +161,10 @@ func TestConfigValidate(t *testing.T) {
 	cfg.LocalDC = "dc1"
 	if _, err := New(cfg, Deps{}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("missing Subscribe: %v", err)
+	}
+	cfg.StaleAfter = 0
+	if _, err := New(cfg, Deps{Subscribe: (&fakeServer{}).subscribe}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("zero StaleAfter: %v", err)
 	}
 }
 
@@ -520,15 +530,15 @@ func TestBoundAndShutdown(t *testing.T) {
 }
 
 func TestCrossDCKey(t *testing.T) {
-	// Off by default: reads of other datacenters go through.
+	// Off (the default), reads of other datacenters go through.
 	s0, f0 := newStore(t, Config{}, Deps{})
 	read(t, s0, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"})
 	if s0.Len() != 0 || f0.count() != 0 {
 		t.Fatal("remote view started with RemoteDatacenters off")
 	}
-	cfg := DefaultConfig()
-	cfg.LocalDC, cfg.RemoteDatacenters = "dc1", true
-	s, f := newStore(t, cfg, Deps{})
+	on := DefaultConfig()
+	on.LocalDC, on.RemoteDatacenters = "dc1", true
+	s, f := newStore(t, on, Deps{})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc1"})
 	read(t, s, &structs.ServiceSpecificRequest{ServiceName: "web"})
@@ -672,5 +682,149 @@ func TestWriteThenReadGoesThroughUntilTheViewCatchesUp(t *testing.T) {
 	sub.frames <- &structs.ServiceHealthEvent{Index: 11, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "critical")}}
 	if out := served(t, s, args); out.Index != 11 || out.Nodes[0].Checks[0].Status != "critical" {
 		t.Fatalf("after catching up: %d", out.Index)
+	}
+}
+
+func heartbeat(index uint64) *structs.ServiceHealthEvent {
+	return &structs.ServiceHealthEvent{Index: index}
+}
+
+// Heartbeats keep a quiet view serving well past StaleAfter, and change
+// nothing a reader sees (a blocked reader is not woken by them).
+func TestHeartbeatsKeepTheViewServing(t *testing.T) {
+	const staleAfter = 150 * time.Millisecond
+	s, f := newStore(t, Config{StaleAfter: staleAfter}, Deps{})
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
+	read(t, s, args)
+	sub := f.nth(t, 1)
+	sub.frames <- &structs.ServiceHealthEvent{Index: 7, Snapshot: true, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
+	served(t, s, args)
+	v := s.views[viewKey{service: "web"}]
+	before := v.state.Load()
+
+	// A blocked reader through the heartbeats: woken only by the change.
+	got := make(chan uint64, 1)
+	go func() {
+		var out structs.IndexedCheckServiceNodes
+		ok, err := s.RPC(context.Background(), structs.MethodHealthServiceNodes,
+			&structs.ServiceSpecificRequest{ServiceName: "web", QueryOptions: structs.QueryOptions{MinQueryIndex: 7, MaxQueryTime: time.Minute}}, &out)
+		if !ok || err != nil {
+			got <- 0
+			return
+		}
+		got <- out.Index
+	}()
+	end := time.Now().Add(5 * staleAfter)
+	for n := 0; n < 1000 && time.Now().Before(end); n++ {
+		select {
+		case sub.frames <- heartbeat(7):
+		case <-time.After(time.Second):
+			t.Fatal("the view stopped reading its stream")
+		}
+		if out, ok := read(t, s, args); !ok || out.Index != 7 {
+			t.Fatalf("not served during heartbeats: %v %d", ok, out.Index)
+		}
+		time.Sleep(staleAfter / 5)
+	}
+	if v.state.Load() != before {
+		t.Fatal("a heartbeat published a new state")
+	}
+	select {
+	case idx := <-got:
+		t.Fatalf("blocked reader woken by heartbeats (index %d)", idx)
+	default:
+	}
+	if f.count() != 1 {
+		t.Fatalf("%d subscriptions, want 1", f.count())
+	}
+	sub.frames <- &structs.ServiceHealthEvent{Index: 8, Nodes: structs.CheckServiceNodes{inst("b", "web", nil, nil, "passing")}}
+	select {
+	case idx := <-got:
+		if idx != 8 {
+			t.Fatalf("blocked reader got index %d", idx)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("blocked reader not woken by the change")
+	}
+}
+
+// A stream silent for StaleAfter (a cut network: no end, no frame) stops
+// the view at once: reads go to the servers, blocked readers wake to go
+// there too, and the view subscribes again; only a new snapshot at least
+// as recent as what it served makes it serve again.
+func TestSilentStreamStopsServing(t *testing.T) {
+	const staleAfter = 200 * time.Millisecond
+	s, f := newStore(t, Config{StaleAfter: staleAfter}, Deps{})
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
+	read(t, s, args)
+	sub := f.nth(t, 1)
+	sub.frames <- &structs.ServiceHealthEvent{Index: 40, Snapshot: true, Nodes: structs.CheckServiceNodes{inst("a", "web", nil, nil, "passing")}}
+	served(t, s, args)
+
+	// Readers blocked on the view, with a long wait; then silence.
+	type result struct {
+		handled bool
+		err     error
+		at      time.Time
+	}
+	const readers = 4
+	results := make(chan result, readers)
+	for range readers {
+		go func() {
+			var out structs.IndexedCheckServiceNodes
+			ok, err := s.RPC(context.Background(), structs.MethodHealthServiceNodes,
+				&structs.ServiceSpecificRequest{ServiceName: "web",
+					QueryOptions: structs.QueryOptions{MinQueryIndex: 40, MaxQueryTime: 5 * time.Minute}}, &out)
+			results <- result{ok, err, time.Now()}
+		}()
+	}
+	silentFrom := time.Now()
+	for range readers {
+		select {
+		case r := <-results:
+			if r.handled || r.err != nil {
+				t.Fatalf("blocked reader: handled %v, err %v; want a fall back to the servers", r.handled, r.err)
+			}
+			if d := r.at.Sub(silentFrom); d < staleAfter/2 {
+				t.Fatalf("blocked reader gave up after %v, before the stream was silent for %v", d, staleAfter)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("blocked reader still waiting on a dead view")
+		}
+	}
+	if _, ok := read(t, s, args); ok {
+		t.Fatal("stale view served")
+	}
+	// The dead stream was cancelled and a new one opened.
+	sub2 := f.nth(t, 2)
+	// A snapshot behind what was served is not served; one that caught
+	// up is.
+	sub2.frames <- &structs.ServiceHealthEvent{Index: 39, Snapshot: true}
+	sub2.frames <- heartbeat(39)
+	if _, ok := read(t, s, args); ok {
+		t.Fatal("served a snapshot behind the last index served")
+	}
+	sub2.frames <- &structs.ServiceHealthEvent{Index: 41, Nodes: structs.CheckServiceNodes{inst("b", "web", nil, nil, "passing")}}
+	out := served(t, s, args)
+	if out.Index != 41 || len(out.Nodes) != 1 {
+		t.Fatalf("after resubscribing: %d %v", out.Index, names(out.Nodes))
+	}
+	m := map[string]float64{}
+	s.Collect(func(name string, _ metrics.Labels, v float64) { m[name] = v })
+	if m["consul.agent.views.stale_streams"] < 1 {
+		t.Fatalf("stale streams metric %v", m)
+	}
+}
+
+// A new subscription that delivers nothing (a relay that cannot reach
+// the other datacenter and does not say so) is given up after StaleAfter
+// too and tried again.
+func TestSilentNewSubscriptionRetried(t *testing.T) {
+	s, f := newStore(t, Config{StaleAfter: 100 * time.Millisecond}, Deps{})
+	args := &structs.ServiceSpecificRequest{ServiceName: "web"}
+	read(t, s, args)
+	f.nth(t, 3).frames <- &structs.ServiceHealthEvent{Index: 3, Snapshot: true}
+	if out := served(t, s, args); out.Index != 3 {
+		t.Fatal(out.Index)
 	}
 }
