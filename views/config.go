@@ -57,6 +57,14 @@ type Config struct {
 	// cut (up to StaleAfter is possible). Off, such reads go to the
 	// servers, which fail them at once.
 	RemoteDatacenters bool
+	// RemoteBlocking serves blocking reads (MinQueryIndex > 0) of other
+	// datacenters from views even with RemoteDatacenters off, so every
+	// watcher of a remote service on this agent (consul-template, watch
+	// plans) shares one subscription. A blocking read answers when its
+	// view changes, which only a frame from the remote servers does, so
+	// a cut WAN holds it (and after StaleAfter sends it to the servers)
+	// rather than answering it from a dead view. On by default.
+	RemoteBlocking bool
 	// StaleAfter is how long a view's stream may deliver nothing (no
 	// change, no heartbeat) before the view counts as dead: it stops
 	// serving, as when its stream ends, its blocked readers go to the
@@ -75,7 +83,7 @@ func DefaultConfig() Config {
 	return Config{IdleTTL: 20 * time.Minute, MaxViews: 2048,
 		DefaultQueryTime: 5 * time.Minute, MaxQueryTime: 10 * time.Minute,
 		RetryMin: 100 * time.Millisecond, RetryMax: 10 * time.Second, CoordinateTTL: 5 * time.Second,
-		StaleAfter: 1500 * time.Millisecond}
+		StaleAfter: 1500 * time.Millisecond, RemoteBlocking: true}
 }
 
 // Validate reports a config that cannot work.

@@ -174,7 +174,7 @@ func (s *Store) keyFor(a *structs.ServiceSpecificRequest) (viewKey, bool) {
 	if dc == s.cfg.LocalDC {
 		dc = ""
 	}
-	if dc != "" && !s.cfg.RemoteDatacenters {
+	if dc != "" && !s.cfg.RemoteDatacenters && (!s.cfg.RemoteBlocking || a.MinQueryIndex == 0) {
 		return viewKey{}, false
 	}
 	return viewKey{dc: dc, service: strings.ToLower(a.ServiceName), token: a.Token}, true

@@ -536,6 +536,29 @@ func TestCrossDCKey(t *testing.T) {
 	if s0.Len() != 0 || f0.count() != 0 {
 		t.Fatal("remote view started with RemoteDatacenters off")
 	}
+	// Blocking reads of another datacenter share a view by default; the
+	// plain ones keep going through.
+	blocking := &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2",
+		QueryOptions: structs.QueryOptions{MinQueryIndex: 5, MaxQueryTime: time.Second}}
+	read(t, s0, blocking)
+	sub := f0.nth(t, 1)
+	if sub.req.Datacenter != "dc2" || s0.Len() != 1 {
+		t.Fatalf("blocking remote read: subscribed to %q, %d views", sub.req.Datacenter, s0.Len())
+	}
+	sub.frames <- &structs.ServiceHealthEvent{Index: 9, Snapshot: true, Nodes: structs.CheckServiceNodes{}}
+	if out := served(t, s0, blocking); out.Index != 9 {
+		t.Fatalf("blocking remote read served index %d, want 9", out.Index)
+	}
+	if _, ok := read(t, s0, &structs.ServiceSpecificRequest{ServiceName: "web", Datacenter: "dc2"}); ok {
+		t.Fatal("plain remote read answered from the view with RemoteDatacenters off")
+	}
+	noBlock, fnb := newStore(t, Config{}, Deps{})
+	noBlock.cfg.RemoteBlocking = false
+	read(t, noBlock, blocking)
+	if noBlock.Len() != 0 || fnb.count() != 0 {
+		t.Fatal("remote view started with RemoteBlocking off")
+	}
+
 	on := DefaultConfig()
 	on.LocalDC, on.RemoteDatacenters = "dc1", true
 	s, f := newStore(t, on, Deps{})
