@@ -97,6 +97,9 @@ type Cache struct {
 	negatives int
 	recent    recentSet
 
+	// remote shares concurrent reads through of other datacenters.
+	remote coalescer
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -217,7 +220,7 @@ func (c *Cache) RPC(ctx context.Context, method structs.Method, args, reply any)
 	}
 	remote := req.dc != "" && req.dc != c.cfg.LocalDC
 	if remote && (c.cfg.Reachable == nil || !c.cfg.Reachable(req.dc)) {
-		return c.rpc(ctx, method, args, reply)
+		return c.remote.read(ctx, req, reply, func(ctx context.Context) error { return c.rpc(ctx, method, args, reply) })
 	}
 	now := time.Now()
 	c.mu.Lock()
