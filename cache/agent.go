@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"consulate/internal/waitctx"
 	"consulate/structs"
 )
 
@@ -471,15 +472,5 @@ func (c *Agent) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
 	c.cancel()
 	c.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		c.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitctx.Wait(ctx, &c.wg)
 }

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"consulate/internal/waitctx"
 	"context"
 	"errors"
 	"fmt"
@@ -205,14 +206,8 @@ func (s *Server) stopLocked(ctx context.Context) error {
 		}
 	}
 	s.servers = nil
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		if first == nil {
-			first = ctx.Err()
-		}
+	if err := waitctx.Wait(ctx, &s.wg); err != nil && first == nil {
+		first = err
 	}
 	return first
 }

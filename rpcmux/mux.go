@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"consulate/internal/connlimit"
+	"consulate/internal/waitctx"
 	"consulate/structs"
 )
 
@@ -669,23 +670,8 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	}
 	m.raft.Close()
 
-	if err := waitGroup(ctx, &m.wg); err != nil {
+	if err := waitctx.Wait(ctx, &m.wg); err != nil {
 		return fmt.Errorf("rpcmux: shutdown: %w", err)
 	}
 	return nil
-}
-
-// waitGroup waits for wg, or until ctx ends.
-func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 
+	"consulate/internal/waitctx"
 	"consulate/structs"
 )
 
@@ -698,7 +699,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	for _, s := range sessions {
 		s.ys.Close()
 	}
-	if err := waitGroup(ctx, &p.wg); err != nil {
+	if err := waitctx.Wait(ctx, &p.wg); err != nil {
 		return fmt.Errorf("rpcmux: pool shutdown: %w", err)
 	}
 	return nil

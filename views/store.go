@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"consulate/internal/waitctx"
 	"consulate/structs"
 )
 
@@ -285,17 +286,7 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	s.closed = true
 	s.cancel()
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitctx.Wait(ctx, &s.wg)
 }
 
 // run keeps v fed until it goes idle or the store shuts down: subscribe,

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
 	"consulate/federation"
+	"consulate/internal/waitctx"
 	"consulate/rpcmux"
 	"consulate/server"
 	"consulate/structs"
@@ -154,14 +155,10 @@ func (n *Net) Close(ctx context.Context) error {
 	for _, e := range eps {
 		e.closeAll()
 	}
-	done := make(chan struct{})
-	go func() { n.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("fedtest: handlers still running: %w", ctx.Err())
+	if err := waitctx.Wait(ctx, &n.wg); err != nil {
+		return fmt.Errorf("fedtest: handlers still running: %w", err)
 	}
+	return nil
 }
 
 // route looks up a call from one address to another: the target's host,
