@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"sort"
-	"strings"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -85,24 +84,6 @@ func serviceIndex(txn *memdb.Txn, ws memdb.WatchSet, name string, tables ...stri
 	return maxIndex(txn, tables...)
 }
 
-// hasTags reports whether have holds every tag in want (case-insensitive,
-// as Consul compares tags).
-func hasTags(have, want []string) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if strings.EqualFold(h, w) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
 // serviceRows returns the instances of a service with all the tags given.
 func serviceRows(txn *memdb.Txn, ws memdb.WatchSet, service string, tags []string) ([]*serviceRow, error) {
 	it, err := txn.Get(tableServices, "service", service)
@@ -113,7 +94,7 @@ func serviceRows(txn *memdb.Txn, ws memdb.WatchSet, service string, tags []strin
 	var out []*serviceRow
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		r := raw.(*serviceRow)
-		if hasTags(r.NS.Tags, tags) {
+		if structs.HasTags(r.NS.Tags, tags) {
 			out = append(out, r)
 		}
 	}

@@ -193,16 +193,6 @@ func (s *Server) catalogDatacenters(_ context.Context, _ *structs.EmptyRequest, 
 	return nil
 }
 
-// metaMatch reports whether meta holds every filter pair.
-func metaMatch(meta, filters map[string]string) bool {
-	for k, v := range filters {
-		if got, ok := meta[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedNodes) error {
 	if _, err := s.authorizer(args.Token); err != nil {
 		return err
@@ -220,7 +210,7 @@ func (s *Server) catalogListNodes(ctx context.Context, args *structs.DCSpecificR
 		}
 		out := structs.Nodes{}
 		for _, n := range nodes {
-			if metaMatch(n.Meta, args.NodeMetaFilters) {
+			if structs.MatchesNodeMeta(n.Meta, args.NodeMetaFilters) {
 				out = append(out, n)
 			}
 		}
@@ -255,7 +245,7 @@ func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecif
 		}
 		tags := map[string]map[string]bool{}
 		for _, n := range nodes {
-			if !metaMatch(n.Meta, args.NodeMetaFilters) {
+			if !structs.MatchesNodeMeta(n.Meta, args.NodeMetaFilters) {
 				continue
 			}
 			if !z.nodeRead(n.Node) {
@@ -320,7 +310,7 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 		}
 		out := structs.ServiceNodes{}
 		for _, n := range sn {
-			if !metaMatch(n.NodeMeta, args.NodeMetaFilters) {
+			if !structs.MatchesNodeMeta(n.NodeMeta, args.NodeMetaFilters) {
 				continue
 			}
 			if args.ServiceAddress != "" && n.ServiceAddress != args.ServiceAddress {
@@ -393,7 +383,7 @@ func filterChecksByNodeMeta(ws memdb.WatchSet, st *catalog.Store, checks structs
 			if err != nil {
 				return nil, err
 			}
-			ok = n != nil && metaMatch(n.Meta, filters)
+			ok = n != nil && structs.MatchesNodeMeta(n.Meta, filters)
 			cache[c.Node] = ok
 		}
 		if ok {
@@ -469,7 +459,7 @@ func (s *Server) readServiceHealth(ws memdb.WatchSet, st *catalog.Store, token, 
 	}
 	out = structs.CheckServiceNodes{}
 	for _, n := range csn {
-		if metaMatch(n.Node.Meta, nodeMeta) {
+		if structs.MatchesNodeMeta(n.Node.Meta, nodeMeta) {
 			out = append(out, n)
 		}
 	}

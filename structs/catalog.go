@@ -1,5 +1,7 @@
 package structs
 
+import "strings"
+
 // Health check states, as Consul names them.
 const (
 	HealthAny      = "any"
@@ -308,3 +310,33 @@ type EmptyRequest struct {
 
 // RequestDatacenter implements RPCInfo.
 func (r *EmptyRequest) RequestDatacenter() string { return r.Datacenter }
+
+// HasTags reports whether have holds every tag in want, compared without
+// case as Consul compares tags (the catalog's tag filter; client views
+// filter the same way).
+func HasTags(have, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// MatchesNodeMeta reports whether meta holds every filter pair
+// (?node-meta=key:value, all of them).
+func MatchesNodeMeta(meta, filters map[string]string) bool {
+	for k, v := range filters {
+		if got, ok := meta[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}

@@ -250,37 +250,9 @@ func (st *viewState) filter(a *structs.ServiceSpecificRequest) structs.CheckServ
 	}
 	out := make(structs.CheckServiceNodes, 0, len(st.nodes))
 	for _, n := range st.nodes {
-		if hasTags(n.Service.Tags, tags) && metaMatch(n.Node.Meta, a.NodeMetaFilters) {
+		if structs.HasTags(n.Service.Tags, tags) && structs.MatchesNodeMeta(n.Node.Meta, a.NodeMetaFilters) {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-// hasTags is the catalog's tag match: every wanted tag, without case.
-func hasTags(have, want []string) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if strings.EqualFold(h, w) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-// metaMatch is the servers' node-meta match: every filter key present
-// with the value.
-func metaMatch(meta, filters map[string]string) bool {
-	for k, v := range filters {
-		if got, ok := meta[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
