@@ -618,3 +618,12 @@ func (r *Router) evidenceLocked(dcName string, dc *dcState, addr structs.ServerA
 	}
 	r.noteReachLocked(dcName, dc, now)
 }
+
+// RawReplies reports whether the Router's Caller fills a
+// *rpcmux.RawReply passed as the reply (rpcmux.RawReplier): ForwardDC
+// hands the reply to it untouched, so a relaying server may then forward
+// a call's reply undecoded.
+func (r *Router) RawReplies() bool {
+	c, ok := r.caller.(interface{ RawReplies() bool })
+	return ok && c.RawReplies()
+}
