@@ -516,9 +516,17 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 			continue
 		}
 		started := r.cfg.Now()
-		actx, cancel := context.WithTimeout(ctx, attempt)
+		// A non-blocking call's attempt is bounded by ctx already (its
+		// deadline is no later than AttemptTimeout from now), so only a
+		// blocking query pays for a timer per attempt.
+		actx, cancel := ctx, context.CancelFunc(nil)
+		if blocking {
+			actx, cancel = context.WithTimeout(ctx, attempt)
+		}
 		err := r.caller.Call(actx, dc, addr, method, args, reply)
-		cancel()
+		if cancel != nil {
+			cancel()
+		}
 		var answered *structs.RemoteError
 		isAnswer := errors.As(err, &answered)
 		if err == nil || (isAnswer && !errors.Is(err, structs.ErrNoLeader) && !errors.Is(err, structs.ErrRateLimited)) {
@@ -617,4 +625,13 @@ func (r *Router) evidenceLocked(dcName string, dc *dcState, addr structs.ServerA
 		}
 	}
 	r.noteReachLocked(dcName, dc, now)
+}
+
+// RawReplies reports whether the Router's Caller fills a
+// *rpcmux.RawReply passed as the reply (rpcmux.RawReplier): ForwardDC
+// hands the reply to it untouched, so a relaying server may then forward
+// a call's reply undecoded.
+func (r *Router) RawReplies() bool {
+	c, ok := r.caller.(interface{ RawReplies() bool })
+	return ok && c.RawReplies()
 }

@@ -85,7 +85,10 @@ func (c *wireCodec) encodeFrame(hdr, body any) (*bytes.Buffer, error) {
 		enc.Reset(buf)
 	}
 	err := enc.Encode(hdr)
-	if err == nil {
+	if raw, ok := body.(*RawReply); ok && err == nil {
+		// Already encoded: written as it came (see RawReply).
+		buf.Write(raw.body)
+	} else if err == nil {
 		err = enc.Encode(body)
 	}
 	c.encs.Put(enc)
@@ -172,5 +175,8 @@ func (f frameDecoder) decode(v any) error {
 	}
 	return f.d.Decode(v)
 }
+
+// rest returns the payload bytes not yet decoded.
+func (f frameDecoder) rest(payload []byte) []byte { return payload[f.d.NumBytesRead():] }
 
 func (f frameDecoder) release() { f.c.decs.Put(f.d) }

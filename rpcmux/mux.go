@@ -46,6 +46,7 @@ type Mux struct {
 	cfg    Config
 	h      Handler
 	hinter LeaderHinter // h, when it gives leader hints; else nil
+	relay  Relayer      // h, when it relays raw replies; else nil
 	logger *slog.Logger
 	codec  *wireCodec
 	raft   *RaftLayer
@@ -89,6 +90,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		limit:      connlimit.New(cfg.MaxConnsPerClient),
 	}
 	m.hinter, _ = h.(LeaderHinter)
+	m.relay, _ = h.(Relayer)
 	m.baseCtx, m.baseCancel = context.WithCancel(context.Background())
 	m.raft = newRaftLayer(m)
 	return m, nil
@@ -628,7 +630,17 @@ func (m *Mux) dispatch(ctx context.Context, hdr *requestHeader, dec frameDecoder
 			reply, err = nil, fmt.Errorf("%w: %s: %v", ErrHandlerPanic, hdr.Method, r)
 		}
 	}()
-	return reply, m.h.RPC(ctx, hdr.Method, args, reply)
+	if m.relay == nil {
+		return reply, m.h.RPC(ctx, hdr.Method, args, reply)
+	}
+	var raw RawReply
+	if err := m.relay.RPCRelay(ctx, hdr.Method, args, reply, &raw); err != nil {
+		return nil, err
+	}
+	if raw.filled {
+		return &raw, nil // written verbatim by encodeFrame
+	}
+	return reply, nil
 }
 
 // Shutdown stops accepting, closes every listener, session and connection

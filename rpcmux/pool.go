@@ -159,9 +159,10 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) (*Pool, error) {
 
 // Call runs method on the server at addr (host:port) of datacenter dc
 // (which picks its TLS config, see PoolConfig.TLS), encoding args and
-// decoding the answer into reply (a pointer, or nil to discard it). ctx
-// bounds the dial, the wait for a stream and the call itself; its deadline
-// also travels to the server. An error from the handler comes back as a
+// decoding the answer into reply (a pointer, or nil to discard it; a
+// *RawReply keeps the answer's body undecoded). ctx bounds the dial, the
+// wait for a stream and the call itself; its deadline also travels to
+// the server. An error from the handler comes back as a
 // *structs.RemoteError, so errors.Is(err, structs.ErrNoLeader) and the like
 // work; a deadline or cancellation matches context.DeadlineExceeded or
 // context.Canceled.
@@ -281,6 +282,15 @@ func (p *Pool) callOn(ctx context.Context, s *session, seq uint64, frame []byte,
 	reusable = true
 	if rh.Error != nil {
 		return true, true, fromRemote(rh.Error)
+	}
+	if raw, ok := reply.(*RawReply); ok {
+		// Relayed as it came; payload is this call's own buffer.
+		body := dec.rest(payload)
+		if len(body) == 0 {
+			return false, true, fmt.Errorf("%w: reply has no body", ErrProtocol)
+		}
+		raw.set(body)
+		return false, true, nil
 	}
 	if err := dec.decode(reply); err != nil {
 		return false, true, fmt.Errorf("%w: decoding reply: %v", ErrProtocol, err)

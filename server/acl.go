@@ -126,7 +126,7 @@ func (s *Server) aclWrite(ctx context.Context, method structs.Method, args any, 
 		return s.forwarder.ForwardDC(ctx, structs.Datacenter(*dc), method, args, reply)
 	}
 	if !s.IsLeader() {
-		return s.forwardLeader(ctx, method, args, reply)
+		return s.forwardLeader(ctx, method, args, reply, nil)
 	}
 	if err := s.waitLeaderReady(ctx); err != nil {
 		return err

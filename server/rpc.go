@@ -11,6 +11,7 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 
 	"consulate/catalog"
+	"consulate/rpcmux"
 	"consulate/structs"
 )
 
@@ -77,6 +78,28 @@ func (s *Server) NewCall(method structs.Method) (args, reply any, ok bool) {
 // RPC answers one request: it forwards to another datacenter or to the
 // leader when needed, else runs the handler here.
 func (s *Server) RPC(ctx context.Context, method structs.Method, args, reply any) error {
+	return s.rpc(ctx, method, args, reply, nil)
+}
+
+// RPCRelay is RPC for a call that came over the wire (rpcmux.Relayer): a
+// call this server only forwards, to another datacenter or to its leader,
+// is answered with the remote server's reply body as it came, in raw,
+// without decoding and re-encoding it here (reply is then left unset).
+// Calls served here fill reply as RPC does.
+func (s *Server) RPCRelay(ctx context.Context, method structs.Method, args, reply any, raw *rpcmux.RawReply) error {
+	return s.rpc(ctx, method, args, reply, raw)
+}
+
+// rawReplies reports whether c fills a *rpcmux.RawReply reply.
+func rawReplies(c any) bool {
+	r, ok := c.(rpcmux.RawReplier)
+	return ok && r.RawReplies()
+}
+
+// rpc is RPC; raw, when not nil, is the reply to forward with when the
+// call is only relayed (see RPCRelay). Nothing here reads a forwarded
+// reply: the remote server applied its ACLs and set its QueryMeta.
+func (s *Server) rpc(ctx context.Context, method structs.Method, args, reply any, raw *rpcmux.RawReply) error {
 	e, ok := s.endpoints[method]
 	if !ok {
 		return fmt.Errorf("%w: %q", structs.ErrUnknownMethod, method)
@@ -100,11 +123,14 @@ func (s *Server) RPC(ctx context.Context, method structs.Method, args, reply any
 		if s.forwarder == nil {
 			return &structs.ErrUnknownDC{DC: dc, Known: []string{s.cfg.Datacenter}}
 		}
+		if raw != nil && s.rawForwardDC {
+			return s.forwarder.ForwardDC(ctx, structs.Datacenter(dc), method, args, raw)
+		}
 		return s.forwarder.ForwardDC(ctx, structs.Datacenter(dc), method, args, reply)
 	}
 	if s.needsLeader(e.route, info) {
 		if !s.IsLeader() {
-			return s.forwardLeader(ctx, method, args, reply)
+			return s.forwardLeader(ctx, method, args, reply, raw)
 		}
 		if err := s.waitLeaderReady(ctx); err != nil {
 			return err
@@ -143,7 +169,9 @@ func (s *Server) needsLeader(rt route, info structs.RPCInfo) bool {
 // LeaderWait) through an election: while no leader is known, and when the
 // known leader cannot be reached or says it is no longer leader, it waits
 // for the next leader and tries again, as Consul's rpc_hold_timeout does.
-func (s *Server) forwardLeader(ctx context.Context, method structs.Method, args, reply any) error {
+// raw, when not nil, takes the leader's reply undecoded (see RPCRelay);
+// a call this server ends up running itself fills reply.
+func (s *Server) forwardLeader(ctx context.Context, method structs.Method, args, reply any, raw *rpcmux.RawReply) error {
 	hold, cancel := context.WithTimeout(ctx, s.cfg.LeaderWait)
 	defer cancel()
 	var lastErr error
@@ -176,7 +204,11 @@ func (s *Server) forwardLeader(ctx context.Context, method structs.Method, args,
 			return fmt.Errorf("%w: leader is %s but this server cannot reach other servers", structs.ErrNoLeader, addr)
 		}
 		s.leaderForwards.Add(1)
-		err = s.servers.Call(ctx, structs.Datacenter(s.cfg.Datacenter), structs.ServerAddr(addr), method, args, reply)
+		out := reply
+		if raw != nil && s.rawForwardLeader {
+			out = raw
+		}
+		err = s.servers.Call(ctx, structs.Datacenter(s.cfg.Datacenter), structs.ServerAddr(addr), method, args, out)
 		if !errors.Is(err, structs.ErrUnreachable) && !errors.Is(err, structs.ErrNoLeader) {
 			return err
 		}

@@ -100,8 +100,12 @@ type Server struct {
 	logger    *slog.Logger
 	forwarder Forwarder
 	servers   Caller
-	events    EventFirer
-	wanCoords func() []*structs.DatacenterMap
+	// rawForwardDC and rawForwardLeader: forwarder and servers fill a
+	// *rpcmux.RawReply, so calls that came over the wire are relayed
+	// without decoding the reply (see RPCRelay).
+	rawForwardDC, rawForwardLeader bool
+	events                         EventFirer
+	wanCoords                      func() []*structs.DatacenterMap
 
 	lanKeyring, wanKeyring Keyring
 	autoTLS                AutoEncryptTLS
@@ -201,22 +205,24 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	}
 	logger = logger.With("component", "server")
 	s := &Server{
-		cfg:           cfg,
-		logger:        logger,
-		forwarder:     deps.Forwarder,
-		servers:       deps.Servers,
-		events:        deps.Events,
-		wanCoords:     deps.WANCoordinates,
-		lanKeyring:    deps.LANKeyring,
-		wanKeyring:    deps.WANKeyring,
-		autoTLS:       deps.AutoEncrypt,
-		ln:            deps.Listener,
-		members:       deps.Members,
-		reconcileCh:   make(chan struct{}, 1),
-		fsm:           catalog.NewFSM(cfg.Logger),
-		trans:         deps.Transport,
-		leaderChanged: make(chan struct{}),
-		readyCh:       make(chan struct{}),
+		cfg:              cfg,
+		logger:           logger,
+		forwarder:        deps.Forwarder,
+		servers:          deps.Servers,
+		rawForwardDC:     rawReplies(deps.Forwarder),
+		rawForwardLeader: rawReplies(deps.Servers),
+		events:           deps.Events,
+		wanCoords:        deps.WANCoordinates,
+		lanKeyring:       deps.LANKeyring,
+		wanKeyring:       deps.WANKeyring,
+		autoTLS:          deps.AutoEncrypt,
+		ln:               deps.Listener,
+		members:          deps.Members,
+		reconcileCh:      make(chan struct{}, 1),
+		fsm:              catalog.NewFSM(cfg.Logger),
+		trans:            deps.Transport,
+		leaderChanged:    make(chan struct{}),
+		readyCh:          make(chan struct{}),
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sessions = newSessionTimers(s)
