@@ -312,6 +312,23 @@ func parseWrite(r *http.Request, dc *string, w *structs.WriteRequest) {
 	}
 }
 
+// The canonical forms of the meta headers (what Header.Set would compute
+// on every call) and the shared values of those with few: set as map
+// entries directly, the wire is the same without the per-request work.
+// Nothing modifies a header's values in place (Set replaces, Add appends
+// to a full slice, so copies).
+var (
+	hdrIndex       = http.CanonicalHeaderKey("X-Consul-Index")
+	hdrKnownLeader = http.CanonicalHeaderKey("X-Consul-KnownLeader")
+	hdrLastContact = http.CanonicalHeaderKey("X-Consul-LastContact")
+	hdrConsistency = http.CanonicalHeaderKey("X-Consul-Effective-Consistency")
+	hdrFiltered    = http.CanonicalHeaderKey("X-Consul-Results-Filtered-By-ACLs")
+	valTrue        = []string{"true"}
+	valFalse       = []string{"false"}
+	valLevels      = map[string][]string{"leader": {"leader"}, "stale": {"stale"}, "consistent": {"consistent"}}
+	valJSON        = []string{"application/json"}
+)
+
 // setMeta writes the blocking-query and consistency headers.
 func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMeta) {
 	idx := m.Index
@@ -319,9 +336,17 @@ func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMet
 		idx = 1 // a zero index would make clients busy-loop
 	}
 	h := w.Header()
-	h.Set("X-Consul-Index", strconv.FormatUint(idx, 10))
-	h.Set("X-Consul-KnownLeader", strconv.FormatBool(m.KnownLeader))
-	h.Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
+	h[hdrIndex] = []string{strconv.FormatUint(idx, 10)}
+	if m.KnownLeader {
+		h[hdrKnownLeader] = valTrue
+	} else {
+		h[hdrKnownLeader] = valFalse
+	}
+	if ms := m.LastContact.Milliseconds(); ms == 0 {
+		h[hdrLastContact] = valZero
+	} else {
+		h[hdrLastContact] = []string{strconv.FormatInt(ms, 10)}
+	}
 	level := m.ConsistencyLevel
 	if level == "" {
 		switch {
@@ -333,11 +358,17 @@ func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMet
 			level = "leader"
 		}
 	}
-	h.Set("X-Consul-Effective-Consistency", level)
+	if v, ok := valLevels[level]; ok {
+		h[hdrConsistency] = v
+	} else {
+		h[hdrConsistency] = []string{level}
+	}
 	if m.ResultsFilteredByACLs {
-		h.Set("X-Consul-Results-Filtered-By-ACLs", "true")
+		h[hdrFiltered] = valTrue
 	}
 }
+
+var valZero = []string{"0"}
 
 // parseCacheControl reads the Cache-Control directives a ?cached read
 // honours (max-age, stale-if-error, must-revalidate; in seconds, as

@@ -129,7 +129,7 @@ func encodeJSON(obj any, pretty bool) ([]byte, error) {
 
 // jsonBody returns an encoded JSON body as serve would write it.
 func jsonBody(w http.ResponseWriter, b []byte) rawBody {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = valJSON
 	return rawBody(b)
 }
 
