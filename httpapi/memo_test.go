@@ -212,8 +212,8 @@ func TestHealthMemoIdentical(t *testing.T) {
 		on, off answer
 	}
 	done := make(chan res, 1)
+	url := "/v1/health/service/web?passing&index=" + strconv.FormatUint(idx, 10)
 	go func() {
-		url := "/v1/health/service/web?passing&index=" + strconv.FormatUint(idx, 10)
 		var r res
 		var wg sync.WaitGroup
 		wg.Add(2)
@@ -222,7 +222,8 @@ func TestHealthMemoIdentical(t *testing.T) {
 		wg.Wait()
 		done <- r
 	}()
-	time.Sleep(50 * time.Millisecond) // let both block (either way the answer must match)
+	// Whether the reads block before the change or find it, they answer
+	// the new state.
 	idx = a.push(0, structs.HealthPassing)
 	select {
 	case r := <-done:

@@ -20,7 +20,10 @@ type Probe struct {
 	// Known, when set, is asked with the answering state's generation
 	// before the reply is built. True means the caller holds what it
 	// derives from that state already: the reply then carries its meta
-	// only (Nodes nil), sparing the copy and the filtering.
+	// only (Nodes nil), sparing the copy and the filtering. What the
+	// caller keeps must depend on nothing but the state and the read's
+	// parameters: a read sorted by ?near= also follows the coordinates,
+	// so its Known must answer false.
 	Known func(gen uint64) bool
 	// Gen is set by Store.RPC to the generation of the state that
 	// answered: unique among the states of all views of the process (a
