@@ -288,7 +288,7 @@ func (s *Server) aclTokenList(w http.ResponseWriter, r *http.Request) (any, erro
 	if err := validateFilter(f, &aclTokenListEntry{}); err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q := query(r)
 	args.Policy, args.Role = q.Get("policy"), q.Get("role")
 	var out structs.ACLTokensResponse
 	if err := s.aclRead(w, r, structs.MethodACLTokenList, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {

@@ -112,7 +112,7 @@ func (s *Server) blockLocal(r *http.Request, want string, wait time.Duration, co
 }
 
 func (s *Server) localWait(r *http.Request) (time.Duration, error) {
-	if v := r.URL.Query().Get("wait"); v != "" {
+	if v := query(r).Get("wait"); v != "" {
 		return s.parseWait(v)
 	}
 	return s.cfg.DefaultQueryTime, nil
@@ -210,7 +210,7 @@ func (s *Server) agentService(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	dc := s.agent.Self().Datacenter
-	obj, hash, err := s.blockLocal(r, r.URL.Query().Get("hash"), wait, func() (any, string, error) {
+	obj, hash, err := s.blockLocal(r, query(r).Get("hash"), wait, func() (any, string, error) {
 		ns, ok := s.agent.Services()[id]
 		if !ok {
 			return nil, "", notFound("unknown service ID: %s", id)
@@ -366,7 +366,7 @@ func (s *Server) checkStatusHandler(prefix, status string) handlerFunc {
 		if id == "" {
 			return nil, badRequest("Missing check ID")
 		}
-		return nil, s.updateCheck(r, id, status, r.URL.Query().Get("note"))
+		return nil, s.updateCheck(r, id, status, query(r).Get("note"))
 	}
 }
 
@@ -461,7 +461,7 @@ func (s *Server) agentForceLeave(w http.ResponseWriter, r *http.Request) (any, e
 }
 
 func parseEnable(r *http.Request) (bool, error) {
-	v, ok := r.URL.Query()["enable"]
+	v, ok := query(r)["enable"]
 	if !ok || v[0] == "" {
 		return false, badRequest("Missing value for enable")
 	}
@@ -488,7 +488,7 @@ func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request)
 	if err := s.authorizeFor(r, acl.ResourceService, ns.Service, acl.AccessWrite); err != nil {
 		return nil, err
 	}
-	if err := s.agent.ServiceMaintenance(id, enable, r.URL.Query().Get("reason")); err != nil {
+	if err := s.agent.ServiceMaintenance(id, enable, query(r).Get("reason")); err != nil {
 		return nil, err
 	}
 	s.syncLocal(r)
@@ -503,7 +503,7 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	if err := s.authorizeFor(r, acl.ResourceNode, s.nodeName(), acl.AccessWrite); err != nil {
 		return nil, err
 	}
-	if err := s.agent.NodeMaintenance(enable, r.URL.Query().Get("reason")); err != nil {
+	if err := s.agent.NodeMaintenance(enable, query(r).Get("reason")); err != nil {
 		return nil, err
 	}
 	s.syncLocal(r)
@@ -514,7 +514,7 @@ func (s *Server) agentMetrics(w http.ResponseWriter, r *http.Request) (any, erro
 	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessRead); err != nil {
 		return nil, err
 	}
-	if r.URL.Query().Get("format") == "prometheus" {
+	if query(r).Get("format") == "prometheus" {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		if s.cfg.PrometheusText == nil {
 			return rawBody(""), nil

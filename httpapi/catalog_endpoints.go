@@ -19,7 +19,7 @@ func (s *Server) rpcRead(w http.ResponseWriter, r *http.Request, method structs.
 
 // nodeMetaFilters parses repeatable ?node-meta=key:value.
 func nodeMetaFilters(r *http.Request) (map[string]string, error) {
-	vals := r.URL.Query()["node-meta"]
+	vals := query(r)["node-meta"]
 	if len(vals) == 0 {
 		return nil, nil
 	}
@@ -36,7 +36,7 @@ func nodeMetaFilters(r *http.Request) (map[string]string, error) {
 
 // source fills the ?near= source; "_agent" means this agent's node.
 func (s *Server) source(r *http.Request, dc string) structs.QuerySource {
-	near := r.URL.Query().Get("near")
+	near := query(r).Get("near")
 	if near == "_agent" {
 		near = s.agent.Self().NodeName
 	}
@@ -48,7 +48,7 @@ func (s *Server) catalogRegister(w http.ResponseWriter, r *http.Request) (any, e
 	if err := s.decodeBody(r, &args, false, false); err != nil {
 		return nil, err
 	}
-	if dc := r.URL.Query().Get("dc"); dc != "" && args.Datacenter == "" {
+	if dc := query(r).Get("dc"); dc != "" && args.Datacenter == "" {
 		args.Datacenter = dc
 	}
 	args.Token = token(r)
@@ -96,7 +96,7 @@ func (s *Server) catalogDeregister(w http.ResponseWriter, r *http.Request) (any,
 	if err := s.decodeBody(r, &args, false, false); err != nil {
 		return nil, err
 	}
-	if dc := r.URL.Query().Get("dc"); dc != "" && args.Datacenter == "" {
+	if dc := query(r).Get("dc"); dc != "" && args.Datacenter == "" {
 		args.Datacenter = dc
 	}
 	args.Token = token(r)
@@ -197,7 +197,7 @@ func (s *Server) serviceRequest(r *http.Request, prefix string, sample any) (*st
 	if args.ServiceName = tail(r, prefix); args.ServiceName == "" {
 		return nil, nil, badRequest("Missing service name")
 	}
-	if tags := r.URL.Query()["tag"]; len(tags) > 0 {
+	if tags := query(r)["tag"]; len(tags) > 0 {
 		args.ServiceTags, args.TagFilter = tags, true
 	}
 	if args.NodeMetaFilters, err = nodeMetaFilters(r); err != nil {

@@ -32,7 +32,7 @@ func (s *Server) eventFire(w http.ResponseWriter, r *http.Request) (any, error) 
 	if name == "" {
 		return nil, badRequest("Missing name")
 	}
-	q := r.URL.Query()
+	q := query(r)
 	id, err := uuid.GenerateUUID()
 	if err != nil {
 		return nil, err
@@ -73,9 +73,9 @@ func (s *Server) eventList(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	filtered := false
-	name := r.URL.Query().Get("name")
+	name := query(r).Get("name")
 	want := ""
-	if _, ok := r.URL.Query()["index"]; ok {
+	if _, ok := query(r)["index"]; ok {
 		want = strconv.FormatUint(q.MinQueryIndex, 10)
 	}
 	wait := q.MaxQueryTime

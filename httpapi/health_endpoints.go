@@ -5,6 +5,7 @@ import (
 
 	"consulate/httpapi/filter"
 	"consulate/structs"
+	"consulate/views"
 )
 
 // nonNilChecks makes an empty list encode as [] (the rows themselves may be
@@ -91,13 +92,31 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
+	passing := queryFlag(r, "passing")
+	_, pretty := query(r)["pretty"]
+	ctx := r.Context()
+	// A read a live view may answer carries a probe: the view state that
+	// answers names the memoized body (memo.go).
+	var probe *healthProbe
+	if s.memo != nil && !args.UseCache && args.Source.Node == "" {
+		probe = &healthProbe{memo: s.memo, key: memoKey{passing: passing, pretty: pretty,
+			translate: s.translates(args.Datacenter), extra: memoExtra(args)}}
+		probe.Args = args
+		probe.Known = probe.known
+		ctx = views.WithProbe(ctx, &probe.Probe)
+	}
 	var out structs.IndexedCheckServiceNodes
-	if err := s.rpcRead(w, r, structs.MethodHealthServiceNodes, &args.QueryOptions, args, &out, &out.QueryMeta); err != nil {
+	if err := s.agent.RPC(ctx, structs.MethodHealthServiceNodes, args, &out); err != nil {
 		return nil, err
 	}
+	setMeta(w, &args.QueryOptions, &out.QueryMeta)
 	setCacheMeta(w, &args.QueryOptions, &out.QueryMeta)
+	translate := s.translate(w, args.Datacenter)
+	if probe != nil && probe.body != nil {
+		return jsonBody(w, probe.body), nil
+	}
 	nodes := out.Nodes
-	if queryFlag(r, "passing") {
+	if passing {
 		nodes = onlyPassing(nodes)
 	}
 	nodes = filter.Slice(f, nodes)
@@ -107,8 +126,14 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, err
 	for i := range nodes {
 		nodes[i].Checks = nonNilChecks(nodes[i].Checks)
 	}
-	if s.translate(w, args.Datacenter) {
+	if translate {
 		translateCheckServiceNodes(nodes)
+	}
+	if probe != nil && probe.Gen != 0 {
+		if b, err := encodeJSON(nodes, pretty); err == nil {
+			s.memo.put(probe.key, b)
+			return jsonBody(w, b), nil
+		}
 	}
 	return nodes, nil
 }

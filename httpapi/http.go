@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -139,6 +140,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		return
 	}
 	start := time.Now()
+	if r.Form == nil {
+		// The query, parsed once for every query(r) of the request (no
+		// handler parses forms).
+		r.Form = r.URL.Query()
+	}
 	s.limitBodyTime(w, r, s.cfg.BodyReadTimeout)
 	obj, err := ep.fn(w, r)
 	if err != nil {
@@ -165,27 +171,34 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		w.Write(raw)
 		return
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if _, ok := r.URL.Query()["pretty"]; ok {
-		enc.SetIndent("", "    ")
-	}
-	if err := enc.Encode(obj); err != nil {
+	_, pretty := query(r)["pretty"]
+	b, err := encodeJSON(obj, pretty)
+	if err != nil {
 		s.logger.Error("encoding response", "url", r.URL.Path, "error", err)
 		http.Error(w, "failed to encode response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(buf.Bytes())
+	w.Write(b)
 }
 
 // rawBody is written as is (KV ?raw, prometheus text).
 type rawBody []byte
 
+// query is the request's query parameters: parsed once by serve (kept in
+// r.Form, which no handler fills otherwise), else parsed now. Callers
+// must not modify the values.
+func query(r *http.Request) url.Values {
+	if r.Form != nil {
+		return r.Form
+	}
+	return r.URL.Query()
+}
+
 // queryFlag reports whether a flag parameter (?stale, ?recurse) is present
 // and not explicitly false.
 func queryFlag(r *http.Request, name string) bool {
-	v, ok := r.URL.Query()[name]
+	v, ok := query(r)[name]
 	if !ok {
 		return false
 	}
@@ -200,7 +213,7 @@ func queryFlag(r *http.Request, name string) bool {
 // X-Consul-Token, then "Authorization: Bearer" (scheme case-insensitive).
 // "" when none is given (the agent's default token applies).
 func token(r *http.Request) string {
-	if t := r.URL.Query().Get("token"); t != "" {
+	if t := query(r).Get("token"); t != "" {
 		return t
 	}
 	if t := r.Header.Get("X-Consul-Token"); t != "" {
@@ -233,7 +246,7 @@ func (s *Server) parseWait(v string) (time.Duration, error) {
 // parseRead fills the datacenter and query options of a read from the
 // URL and compiles ?filter=.
 func (s *Server) parseRead(r *http.Request, dc *string, q *structs.QueryOptions) (*filter.Expr, error) {
-	vals := r.URL.Query()
+	vals := query(r)
 	if dc != nil {
 		*dc = vals.Get("dc")
 	}
@@ -292,12 +305,29 @@ func (s *Server) parseRead(r *http.Request, dc *string, q *structs.QueryOptions)
 // parseWrite reads ?dc= and the token of a write.
 func parseWrite(r *http.Request, dc *string, w *structs.WriteRequest) {
 	if dc != nil {
-		*dc = r.URL.Query().Get("dc")
+		*dc = query(r).Get("dc")
 	}
 	if w != nil {
 		w.Token = token(r)
 	}
 }
+
+// The canonical forms of the meta headers (what Header.Set would compute
+// on every call) and the shared values of those with few: set as map
+// entries directly, the wire is the same without the per-request work.
+// Nothing modifies a header's values in place (Set replaces, Add appends
+// to a full slice, so copies).
+var (
+	hdrIndex       = http.CanonicalHeaderKey("X-Consul-Index")
+	hdrKnownLeader = http.CanonicalHeaderKey("X-Consul-KnownLeader")
+	hdrLastContact = http.CanonicalHeaderKey("X-Consul-LastContact")
+	hdrConsistency = http.CanonicalHeaderKey("X-Consul-Effective-Consistency")
+	hdrFiltered    = http.CanonicalHeaderKey("X-Consul-Results-Filtered-By-ACLs")
+	valTrue        = []string{"true"}
+	valFalse       = []string{"false"}
+	valLevels      = map[string][]string{"leader": {"leader"}, "stale": {"stale"}, "consistent": {"consistent"}}
+	valJSON        = []string{"application/json"}
+)
 
 // setMeta writes the blocking-query and consistency headers.
 func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMeta) {
@@ -306,9 +336,17 @@ func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMet
 		idx = 1 // a zero index would make clients busy-loop
 	}
 	h := w.Header()
-	h.Set("X-Consul-Index", strconv.FormatUint(idx, 10))
-	h.Set("X-Consul-KnownLeader", strconv.FormatBool(m.KnownLeader))
-	h.Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
+	h[hdrIndex] = []string{strconv.FormatUint(idx, 10)}
+	if m.KnownLeader {
+		h[hdrKnownLeader] = valTrue
+	} else {
+		h[hdrKnownLeader] = valFalse
+	}
+	if ms := m.LastContact.Milliseconds(); ms == 0 {
+		h[hdrLastContact] = valZero
+	} else {
+		h[hdrLastContact] = []string{strconv.FormatInt(ms, 10)}
+	}
 	level := m.ConsistencyLevel
 	if level == "" {
 		switch {
@@ -320,11 +358,17 @@ func setMeta(w http.ResponseWriter, q *structs.QueryOptions, m *structs.QueryMet
 			level = "leader"
 		}
 	}
-	h.Set("X-Consul-Effective-Consistency", level)
+	if v, ok := valLevels[level]; ok {
+		h[hdrConsistency] = v
+	} else {
+		h[hdrConsistency] = []string{level}
+	}
 	if m.ResultsFilteredByACLs {
-		h.Set("X-Consul-Results-Filtered-By-ACLs", "true")
+		h[hdrFiltered] = valTrue
 	}
 }
+
+var valZero = []string{"0"}
 
 // parseCacheControl reads the Cache-Control directives a ?cached read
 // honours (max-age, stale-if-error, must-revalidate; in seconds, as

@@ -22,7 +22,7 @@ const maxKeyringBody = 4096
 func (s *Server) operatorKeyring(w http.ResponseWriter, r *http.Request) (any, error) {
 	args := structs.KeyringRequest{}
 	args.Token = token(r)
-	q := r.URL.Query()
+	q := query(r)
 	if v := q.Get("relay-factor"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 8)
 		if err != nil {

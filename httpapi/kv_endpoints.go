@@ -38,7 +38,7 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request, key string) (any,
 		if _, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions); err != nil {
 			return nil, err
 		}
-		args.Seperator = r.URL.Query().Get("separator")
+		args.Seperator = query(r).Get("separator")
 		var out structs.IndexedKeyList
 		if err := s.rpcRead(w, r, structs.MethodKVSListKeys, &args.QueryOptions, &args, &out, &out.QueryMeta); err != nil {
 			return nil, err
@@ -88,7 +88,7 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request, key string) (any,
 }
 
 func parseUintParam(r *http.Request, name string) (uint64, bool, error) {
-	v, ok := r.URL.Query()[name]
+	v, ok := query(r)[name]
 	if !ok {
 		return 0, false, nil
 	}
@@ -105,7 +105,7 @@ func (s *Server) kvPut(w http.ResponseWriter, r *http.Request, key string) (any,
 	}
 	args := structs.KVSRequest{Op: structs.KVSet, DirEnt: structs.DirEntry{Key: key}}
 	parseWrite(r, &args.Datacenter, &args.WriteRequest)
-	q := r.URL.Query()
+	q := query(r)
 	flags, _, err := parseUintParam(r, "flags")
 	if err != nil {
 		return nil, err

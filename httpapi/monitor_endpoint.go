@@ -16,7 +16,7 @@ func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) (any, erro
 	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessRead); err != nil {
 		return nil, err
 	}
-	level := r.URL.Query().Get("loglevel")
+	level := query(r).Get("loglevel")
 	if level == "" {
 		level = "info"
 	}

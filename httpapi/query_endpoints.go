@@ -110,7 +110,7 @@ func (s *Server) executeArgs(r *http.Request, idOrName string) (*structs.Prepare
 	if _, err := s.parseRead(r, &args.Datacenter, &args.QueryOptions); err != nil {
 		return nil, err
 	}
-	if v := r.URL.Query().Get("limit"); v != "" {
+	if v := query(r).Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return nil, badRequest("Invalid limit %q", v)
@@ -118,7 +118,7 @@ func (s *Server) executeArgs(r *http.Request, idOrName string) (*structs.Prepare
 		args.Limit = n
 	}
 	args.Source = args.Agent
-	if near := r.URL.Query().Get("near"); near != "" && near != "_agent" {
+	if near := query(r).Get("near"); near != "" && near != "_agent" {
 		args.Source.Node = near
 	}
 	return args, nil

@@ -22,6 +22,9 @@ type Server struct {
 	logger  *slog.Logger
 	handler http.Handler
 	conns   *connlimit.Limiter
+	// memo keeps the encoded bodies of view-served health reads (memo.go);
+	// nil keeps none.
+	memo *bodyMemo
 
 	mu        sync.Mutex
 	servers   []*http.Server
@@ -43,7 +46,7 @@ func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http")}
+	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http"), memo: newBodyMemo()}
 	s.handler = s.routes()
 	s.conns = connlimit.New(cfg.MaxConnsPerClient)
 	return s, nil

@@ -195,7 +195,7 @@ func (s *Server) sessionList(w http.ResponseWriter, r *http.Request) (any, error
 
 func (s *Server) sessionRenew(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args structs.SessionSpecificRequest
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	args.Token = token(r)
 	if args.SessionID = tail(r, "/v1/session/renew/"); args.SessionID == "" {
 		return nil, badRequest("Missing session")

@@ -51,7 +51,7 @@ func (s *Server) raftConfiguration(w http.ResponseWriter, r *http.Request) (any,
 func (s *Server) raftPeer(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args structs.RaftRemovePeerRequest
 	parseWrite(r, &args.Datacenter, &args.WriteRequest)
-	q := r.URL.Query()
+	q := query(r)
 	args.Address, args.ID = q.Get("address"), q.Get("id")
 	switch {
 	case args.Address == "" && args.ID == "":

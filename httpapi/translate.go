@@ -10,7 +10,7 @@ import (
 // (translate_wan_addrs, for a datacenter other than ours), and says so in
 // the header the official client reads.
 func (s *Server) translate(w http.ResponseWriter, dc string) bool {
-	if !s.cfg.TranslateWANAddrs || dc == "" || dc == s.cfg.Datacenter {
+	if !s.translates(dc) {
 		return false
 	}
 	w.Header().Set("X-Consul-Translate-Addresses", "true")
@@ -68,4 +68,9 @@ func translateCheckServiceNodes(in structs.CheckServiceNodes) {
 			}
 		}
 	}
+}
+
+// translates reports whether answers about dc carry WAN addresses.
+func (s *Server) translates(dc string) bool {
+	return s.cfg.TranslateWANAddrs && dc != "" && dc != s.cfg.Datacenter
 }

@@ -100,7 +100,9 @@ func (s *Store) coordinates(ctx context.Context, dc string) (structs.Coordinates
 // blocking read).
 //
 // The reply's slice is the caller's to reorder or filter; the instances'
-// Node, Service and Checks are shared and must not be modified.
+// Node, Service and Checks are shared and must not be modified. A Probe
+// in ctx (WithProbe) for args learns the answering state and may spare
+// the reply's instances.
 func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any) (handled bool, err error) {
 	if method != structs.MethodHealthServiceNodes {
 		return false, nil
@@ -147,6 +149,19 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 	if !ok || err != nil {
 		return ok, err
 	}
+	level := "leader"
+	if a.AllowStale {
+		level = "stale"
+	}
+	meta := structs.QueryMeta{Index: max(st.index, 1), KnownLeader: true, ConsistencyLevel: level,
+		ResultsFilteredByACLs: st.filtered}
+	if p := probeFor(ctx, args); p != nil {
+		p.Gen = st.gen
+		if p.Known != nil && p.Known(st.gen) {
+			*out = structs.IndexedCheckServiceNodes{QueryMeta: meta}
+			return true, nil
+		}
+	}
 	nodes := st.filter(a)
 	if near != "" {
 		// The servers ignore a failed coordinate read too: the order is
@@ -155,14 +170,7 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 			structs.SortByDistance(coords, near, nodes, func(n structs.CheckServiceNode) string { return n.Node.Node })
 		}
 	}
-	level := "leader"
-	if a.AllowStale {
-		level = "stale"
-	}
-	*out = structs.IndexedCheckServiceNodes{Nodes: nodes, QueryMeta: structs.QueryMeta{
-		Index: max(st.index, 1), KnownLeader: true, ConsistencyLevel: level,
-		ResultsFilteredByACLs: st.filtered,
-	}}
+	*out = structs.IndexedCheckServiceNodes{Nodes: nodes, QueryMeta: meta}
 	return true, nil
 }
 

@@ -21,7 +21,9 @@ var errStale = errors.New("views: stream silent too long")
 // viewState is one published state of a view; immutable once published.
 type viewState struct {
 	// ready is false while the view may not be served.
-	ready    bool
+	ready bool
+	// gen identifies the state among all views' states (Probe.Gen).
+	gen      uint64
 	index    uint64
 	nodes    structs.CheckServiceNodes // in the catalog's order
 	filtered bool
@@ -77,6 +79,7 @@ func (v *view) lastUsed() time.Time { return time.Unix(0, v.used.Load()) }
 // publish replaces the state and wakes the readers waiting on the old one.
 func (v *view) publish(st *viewState) {
 	st.changed = make(chan struct{})
+	st.gen = stateGen.Add(1)
 	old := v.state.Swap(st)
 	close(old.changed)
 }
