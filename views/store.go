@@ -145,7 +145,15 @@ func (s *Store) RPC(ctx context.Context, method structs.Method, args, reply any)
 		// confirmed: read through once, so the caller reads its write.
 		return false, nil
 	}
-	st, ok, err := v.await(ctx, a.MinQueryIndex, s.queryWait(a.MaxQueryTime))
+	start, wait := time.Now(), s.queryWait(a.MaxQueryTime)
+	st, ok, err := v.await(ctx, a.MinQueryIndex, wait)
+	if !ok && err == nil && a.MinQueryIndex > 0 {
+		// The view stopped serving while this read waited on it: the
+		// caller reads through next, for what is left of its wait only
+		// (at least a moment, so the server answers as a timed-out
+		// blocking query does).
+		a.MaxQueryTime = max(wait-time.Since(start), time.Millisecond)
+	}
 	if !ok || err != nil {
 		return ok, err
 	}
@@ -361,12 +369,18 @@ func (s *Store) subscribe(ctx context.Context, v *view) error {
 		mu       sync.Mutex
 		last     = time.Now()
 		stale    bool
+		ended    bool
 		watchdog *time.Timer
 	)
 	mu.Lock()
 	watchdog = time.AfterFunc(s.cfg.StaleAfter, func() {
 		mu.Lock()
 		defer mu.Unlock()
+		if ended {
+			// This subscription is over; Stop lost the race with this
+			// call, which must neither re-arm nor stop the next one's view.
+			return
+		}
 		if since := time.Since(last); since < s.cfg.StaleAfter {
 			watchdog.Reset(s.cfg.StaleAfter - since)
 			return
@@ -376,7 +390,12 @@ func (s *Store) subscribe(ctx context.Context, v *view) error {
 		cancel()
 	})
 	mu.Unlock()
-	defer watchdog.Stop()
+	defer func() {
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+		watchdog.Stop()
+	}()
 	err := s.deps.Subscribe(sctx, v.req, func(ev *structs.ServiceHealthEvent) error {
 		mu.Lock()
 		defer mu.Unlock()

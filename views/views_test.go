@@ -367,18 +367,22 @@ func TestBlockingReads(t *testing.T) {
 		t.Fatalf("ctx end: %v %v", ok, err)
 	}
 	// A stream ending during a wait sends the read to the servers.
+	// It reads through for what is left of its wait, not a new one.
+	waiting := &structs.ServiceSpecificRequest{ServiceName: "web", QueryOptions: structs.QueryOptions{MinQueryIndex: 11, MaxQueryTime: time.Second}}
 	go func() {
 		var out structs.IndexedCheckServiceNodes
-		ok, err := s.RPC(context.Background(), structs.MethodHealthServiceNodes,
-			&structs.ServiceSpecificRequest{ServiceName: "web", QueryOptions: structs.QueryOptions{MinQueryIndex: 11, MaxQueryTime: time.Minute}}, &out)
+		ok, err := s.RPC(context.Background(), structs.MethodHealthServiceNodes, waiting, &out)
 		res <- result{&out, ok, err}
 	}()
-	time.Sleep(20 * time.Millisecond) // let it wait (a sleep only orders the test; either order passes)
+	time.Sleep(300 * time.Millisecond) // let it wait (it waits up to 1 s + 1/16)
 	sub.end <- structs.ErrSubscriptionClosed
 	select {
 	case r := <-res:
 		if r.ok || r.err != nil {
 			t.Fatalf("stream end during wait: %+v", r)
+		}
+		if waiting.MaxQueryTime > 800*time.Millisecond || waiting.MaxQueryTime <= 0 {
+			t.Fatalf("read through with MaxQueryTime %v, want what was left of its wait", waiting.MaxQueryTime)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("wait not ended by the stream end")
