@@ -710,9 +710,10 @@ func (z *authz) filterQueries(in structs.PreparedQueries) (structs.PreparedQueri
 // watchAuthz adds to ws what the resolution of secret depends on: its
 // token's row and the policy and role tables of the current generation,
 // and a channel that closes when the token expires (the returned stop
-// releases that timer). It adds nothing when ACLs are off, for the
-// server's own secret, or for a secret not cached here (resolved at the
-// primary, held for its TTL).
+// releases that timer). It adds nothing when ACLs are off or for the
+// server's own secret; for a secret with no current entry here (resolved
+// at the primary, or the cache moved on since the read) a timer of
+// remoteTokenTTL, so the stream resolves it again within that.
 func (s *Server) watchAuthz(ws memdb.WatchSet, secret string) (stop func()) {
 	stop = func() {}
 	if !s.cfg.ACLsEnabled || secret == s.internalSecret {
@@ -724,9 +725,18 @@ func (s *Server) watchAuthz(ws memdb.WatchSet, secret string) (stop func()) {
 	c := &s.authzCache
 	c.mu.Lock()
 	e := c.bySecret[secret]
+	current := e != nil && e.gen != nil && e.gen == c.gen
 	c.mu.Unlock()
-	if e == nil || e.gen == nil {
-		return stop
+	if !current {
+		// Nothing here to watch: resolved at the primary (a secondary
+		// without token replication holds that answer remoteTokenTTL),
+		// or the cache moved on since the read (evicted, or a policy or
+		// role changed meanwhile). Resolve again when such an answer
+		// expires, so a revoked token ends the stream within that.
+		recheck := make(chan struct{})
+		t := time.AfterFunc(remoteTokenTTL, func() { close(recheck) })
+		ws.Add(recheck)
+		return func() { t.Stop() }
 	}
 	for _, ch := range []<-chan struct{}{e.token, e.gen.policies, e.gen.roles} {
 		if ch != nil {
