@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -422,6 +423,13 @@ func (c *Agent) refreshLoop(d *cachedRead, method structs.Method, e *agentEntry)
 		start := time.Now()
 		err := c.rpc(c.ctx, method, d.fetch(idx, c.cfg.RefreshWait), reply)
 		if c.ctx.Err() != nil {
+			return
+		}
+		if err != nil && (errors.Is(err, structs.ErrACLNotFound) || errors.Is(err, structs.ErrPermissionDenied)) {
+			// The token lost its rights (or is gone): that is an answer,
+			// not lost contact, and the entry must not go on serving the
+			// value it read before. Dropped on return.
+			c.logger.Debug("cache refresh refused by ACLs; dropping the entry", "key", d.key, "error", err)
 			return
 		}
 		if err != nil {

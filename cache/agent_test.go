@@ -171,3 +171,22 @@ func TestAgentBoundAndIdle(t *testing.T) {
 	}
 	testutil.WaitFor(t, 5*time.Second, "idle entries dropped", func() bool { return c.Len() == 0 })
 }
+
+// A refresh the servers refuse for the token's rights drops the entry: the
+// next read is a miss that gets the refusal, never the old value.
+func TestAgentRefreshRefusedByACLsDrops(t *testing.T) {
+	f := newFakeServers()
+	c := newTestAgent(t, f, nil)
+	if _, ok, err := readCached(c, "web"); !ok || err != nil {
+		t.Fatalf("first read: %v %v", ok, err)
+	}
+	f.mu.Lock()
+	f.fail = &structs.RemoteError{Code: structs.CodeACLNotFound, Msg: "ACL not found"}
+	f.mu.Unlock()
+	f.bump()
+	testutil.WaitFor(t, 5*time.Second, "the refused entry dropped", func() bool { return c.Len() == 0 })
+	out, _, err := readCached(c, "web")
+	if !errors.Is(err, structs.ErrACLNotFound) || out.CacheHit {
+		t.Fatalf("read after the refusal: hit=%v err=%v, want a miss with ACL not found", out.CacheHit, err)
+	}
+}
