@@ -248,6 +248,8 @@ func TestParseCacheControl(t *testing.T) {
 		{"Max-Age=30, Stale-If-Error=3600", structs.QueryOptions{MaxAge: 30 * time.Second, StaleIfError: time.Hour}, false},
 		{"must-revalidate, no-cache", structs.QueryOptions{MustRevalidate: true}, false},
 		{"max-age=-1", structs.QueryOptions{}, true},
+		// max-age=0 alone asks for a fresh answer, not "no limit".
+		{"max-age=0", structs.QueryOptions{MustRevalidate: true}, false},
 	} {
 		r, _ := http.NewRequest("GET", "/", nil)
 		if c.hdr != "" {

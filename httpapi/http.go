@@ -393,6 +393,11 @@ func parseCacheControl(r *http.Request, q *structs.QueryOptions) error {
 			q.MustRevalidate = true
 		case strings.HasPrefix(d, "max-age="):
 			q.MaxAge, err = seconds(strings.TrimPrefix(d, "max-age="))
+			if err == nil && q.MaxAge == 0 {
+				// max-age=0 asks for an answer no older than now: only
+				// the servers give that (MaxAge 0 alone means no limit).
+				q.MustRevalidate = true
+			}
 		case strings.HasPrefix(d, "stale-if-error="):
 			q.StaleIfError, err = seconds(strings.TrimPrefix(d, "stale-if-error="))
 		}
