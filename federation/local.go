@@ -104,7 +104,10 @@ func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, re
 		return structs.ErrNoServers
 	}
 	toLeader := false
-	if l.hints != nil && len(addrs) > 1 && wantsLeader(args) {
+	// Only for this datacenter: a call for another one is relayed by
+	// whichever local server takes it, and the local leader should not
+	// carry every such relay.
+	if l.hints != nil && len(addrs) > 1 && wantsLeader(args) && l.forLocalDC(args) {
 		if hint := l.hints.LeaderHint(l.dc); hint != "" && l.hintUsable(hint) {
 			toLeader = leaderFirst(addrs, hint)
 		}
@@ -169,4 +172,14 @@ func (l *LocalServers) demote(addr structs.ServerAddr) {
 	if len(others) > 0 {
 		l.preferred = others[rand.IntN(len(others))]
 	}
+}
+
+// forLocalDC reports whether args are for this datacenter.
+func (l *LocalServers) forLocalDC(args any) bool {
+	info, ok := args.(structs.RPCInfo)
+	if !ok {
+		return true
+	}
+	dc := info.RequestDatacenter()
+	return dc == "" || structs.Datacenter(dc) == l.dc
 }
