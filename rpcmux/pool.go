@@ -167,8 +167,33 @@ func NewPool(cfg PoolConfig, logger *slog.Logger) (*Pool, error) {
 // work; a deadline or cancellation matches context.DeadlineExceeded or
 // context.Canceled.
 func (p *Pool) Call(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method, args, reply any) error {
+	return p.request(ctx, dc, addr, method, args, laneOf(args), "call", func(s *session, seq uint64, frame []byte) attempt {
+		remote, sent, err := p.callOn(ctx, s, seq, frame, reply)
+		// A remote error is the handler's, returned as it came so that
+		// the caller gets the *structs.RemoteError itself.
+		return attempt{err: err, remote: remote, sent: sent}
+	})
+}
+
+// attempt is how one try of a request on a session ended.
+type attempt struct {
+	err error
+	// remote: err is the server's answer; sent: some of the request may
+	// have reached the server; final: err is returned as it is, with no
+	// retry (recv's error, or a stream that already delivered frames).
+	remote, sent, final bool
+}
+
+// request encodes a request for method and runs it with try on a
+// session of lane ln to addr, retrying as Call documents: a session can
+// die between being handed out and being used, so a request that sent
+// nothing on it is safe to retry once on a fresh session; a stream the
+// server refused for its session's cap never ran, so it moves on to
+// another session, a few times at most. verb names the request in errors.
+func (p *Pool) request(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, method structs.Method,
+	args any, ln lane, verb string, try func(s *session, seq uint64, frame []byte) attempt) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+		return fmt.Errorf("rpcmux: %s %s to %s: %w", verb, method, addr, err)
 	}
 	seq := p.seq.Add(1)
 	hdr := requestHeader{Method: method, Seq: seq}
@@ -177,15 +202,10 @@ func (p *Pool) Call(ctx context.Context, dc structs.Datacenter, addr structs.Ser
 	}
 	buf, err := p.codec.encodeFrame(&hdr, args)
 	if err != nil {
-		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+		return fmt.Errorf("rpcmux: %s %s to %s: %w", verb, method, addr, err)
 	}
 	defer p.codec.putBuf(buf)
 
-	// A session can die between being handed out and being used; a call
-	// that sent nothing on it is safe to retry once on a fresh session.
-	// A stream the server refused for its session's cap never ran, so it
-	// moves on to another session, a few times at most.
-	ln := laneOf(args)
 	retriedDead, refusals := false, 0
 	for {
 		s, err := p.getSession(ctx, dc, addr, ln)
@@ -193,31 +213,31 @@ func (p *Pool) Call(ctx context.Context, dc structs.Datacenter, addr structs.Ser
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrTooManyStreams) {
 				err = fmt.Errorf("%w: %w", structs.ErrUnreachable, err)
 			}
-			return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+			return fmt.Errorf("rpcmux: %s %s to %s: %w", verb, method, addr, err)
 		}
-		remote, sent, err := p.callOn(ctx, s, seq, buf.Bytes(), reply)
+		a := try(s, seq, buf.Bytes())
 		p.release(s)
-		if err == nil {
+		switch {
+		case a.err == nil:
 			return nil
-		}
-		if remote {
-			if errors.Is(err, ErrTooManyStreams) && refusals < 3 && ctx.Err() == nil {
+		case a.final:
+			return a.err
+		case a.remote:
+			if errors.Is(a.err, ErrTooManyStreams) && refusals < 3 && ctx.Err() == nil {
 				refusals++
 				p.lowerLimit(s)
 				continue
 			}
-			// The handler's error, returned as it came so that the caller
-			// gets the *structs.RemoteError itself.
-			return err
+			return a.err
 		}
 		if s.ys.IsClosed() {
 			p.removeSession(s)
-			if !sent && !retriedDead && ctx.Err() == nil {
+			if !a.sent && !retriedDead && ctx.Err() == nil {
 				retriedDead = true
 				continue
 			}
 		}
-		return fmt.Errorf("rpcmux: call %s to %s: %w", method, addr, err)
+		return fmt.Errorf("rpcmux: %s %s to %s: %w", verb, method, addr, a.err)
 	}
 }
 

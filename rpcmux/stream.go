@@ -119,57 +119,13 @@ func (m *Mux) runStream(ctx context.Context, hdr *requestHeader, dec frameDecode
 // starts outlives it.
 func (p *Pool) Stream(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr,
 	method structs.Method, args any, newFrame func() any, recv func(frame any) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("rpcmux: stream %s to %s: %w", method, addr, err)
-	}
-	seq := p.seq.Add(1)
-	hdr := requestHeader{Method: method, Seq: seq}
-	if dl, ok := ctx.Deadline(); ok {
-		hdr.Timeout = max(int64(time.Until(dl)), 1)
-	}
-	buf, err := p.codec.encodeFrame(&hdr, args)
-	if err != nil {
-		return fmt.Errorf("rpcmux: stream %s to %s: %w", method, addr, err)
-	}
-	defer p.codec.putBuf(buf)
-
-	// As in Call: a request that never reached the server may go to a
-	// fresh session once, and a stream refused for the session's cap to
-	// another session, a few times.
-	retriedDead, refusals := false, 0
-	for {
-		s, err := p.getSession(ctx, dc, addr, laneBlocking)
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrTooManyStreams) {
-				err = fmt.Errorf("%w: %w", structs.ErrUnreachable, err)
-			}
-			return fmt.Errorf("rpcmux: stream %s to %s: %w", method, addr, err)
-		}
-		res := p.streamOn(ctx, s, seq, buf.Bytes(), newFrame, recv)
-		p.release(s)
-		err = res.err
-		switch {
-		case err == nil:
-			return nil
-		case res.fromRecv:
-			return err
-		case res.remote:
-			if errors.Is(err, ErrTooManyStreams) && !res.framed && refusals < 3 && ctx.Err() == nil {
-				refusals++
-				p.lowerLimit(s)
-				continue
-			}
-			return err
-		}
-		if s.ys.IsClosed() {
-			p.removeSession(s)
-			if !res.sent && !retriedDead && ctx.Err() == nil {
-				retriedDead = true
-				continue
-			}
-		}
-		return fmt.Errorf("rpcmux: stream %s to %s: %w", method, addr, err)
-	}
+	return p.request(ctx, dc, addr, method, args, laneBlocking, "stream", func(s *session, seq uint64, frame []byte) attempt {
+		res := p.streamOn(ctx, s, seq, frame, newFrame, recv)
+		// recv's error, and the server's once frames came, end the
+		// stream as they are; a refusal before any frame may move on.
+		return attempt{err: res.err, remote: res.remote, sent: res.sent,
+			final: res.fromRecv || (res.remote && res.framed)}
+	})
 }
 
 // streamResult says how streamOn ended.
