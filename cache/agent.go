@@ -136,104 +136,65 @@ func fetchOpts(q structs.QueryOptions, index uint64, wait time.Duration) structs
 	return q
 }
 
+// readOf builds the cachedRead of a request A answered by a reply R:
+// fetch copies the args with fetchOpts (setOpts puts them in), load and
+// store move R values, clone copies R's containers for the caller, meta
+// finds R's QueryMeta.
+func readOf[A, R any](key string, refresh bool, a *A, opts *structs.QueryOptions, setOpts func(*A, structs.QueryOptions),
+	meta func(*R) *structs.QueryMeta, clone func(*R)) *cachedRead {
+	return &cachedRead{key: key, refresh: refresh, opts: opts,
+		fetch: func(idx uint64, wait time.Duration) any {
+			c := *a
+			setOpts(&c, fetchOpts(*opts, idx, wait))
+			return &c
+		},
+		newReply: func() any { return new(R) },
+		load: func(r any) (any, uint64) {
+			v := *r.(*R)
+			return v, meta(&v).Index
+		},
+		store: func(v, r any) *structs.QueryMeta {
+			out := r.(*R)
+			*out = v.(R)
+			clone(out)
+			return meta(out)
+		},
+	}
+}
+
 func describeCached(method structs.Method, args any) (*cachedRead, bool) {
 	switch a := args.(type) {
 	case *structs.ServiceSpecificRequest:
+		key := fmt.Sprintf("%s|%s|%s|%v|%q|%v|%s|%v|%q|%s", method, a.Datacenter, strings.ToLower(a.ServiceName),
+			a.TagFilter, a.ServiceTags, a.NodeMetaFilters, a.ServiceAddress, a.Source, a.Filter, a.Token)
+		set := func(c *structs.ServiceSpecificRequest, q structs.QueryOptions) { c.QueryOptions = q }
 		switch method {
 		case structs.MethodHealthServiceNodes:
-			return &cachedRead{
-				key: fmt.Sprintf("%s|%s|%s|%v|%q|%v|%s|%v|%q|%s", method, a.Datacenter, strings.ToLower(a.ServiceName),
-					a.TagFilter, a.ServiceTags, a.NodeMetaFilters, a.ServiceAddress, a.Source, a.Filter, a.Token),
-				refresh: true, opts: &a.QueryOptions,
-				fetch: func(idx uint64, wait time.Duration) any {
-					c := *a
-					c.QueryOptions = fetchOpts(a.QueryOptions, idx, wait)
-					return &c
-				},
-				newReply: func() any { return &structs.IndexedCheckServiceNodes{} },
-				load: func(r any) (any, uint64) {
-					v := *r.(*structs.IndexedCheckServiceNodes)
-					return v, v.Index
-				},
-				store: func(v, r any) *structs.QueryMeta {
-					out := r.(*structs.IndexedCheckServiceNodes)
-					*out = v.(structs.IndexedCheckServiceNodes)
-					out.Nodes = slices.Clone(out.Nodes)
-					return &out.QueryMeta
-				},
-			}, true
+			return readOf(key, true, a, &a.QueryOptions, set,
+				func(r *structs.IndexedCheckServiceNodes) *structs.QueryMeta { return &r.QueryMeta },
+				func(r *structs.IndexedCheckServiceNodes) { r.Nodes = slices.Clone(r.Nodes) }), true
 		case structs.MethodCatalogServiceNodes:
-			return &cachedRead{
-				key: fmt.Sprintf("%s|%s|%s|%v|%q|%v|%s|%v|%q|%s", method, a.Datacenter, strings.ToLower(a.ServiceName),
-					a.TagFilter, a.ServiceTags, a.NodeMetaFilters, a.ServiceAddress, a.Source, a.Filter, a.Token),
-				refresh: true, opts: &a.QueryOptions,
-				fetch: func(idx uint64, wait time.Duration) any {
-					c := *a
-					c.QueryOptions = fetchOpts(a.QueryOptions, idx, wait)
-					return &c
-				},
-				newReply: func() any { return &structs.IndexedServiceNodes{} },
-				load: func(r any) (any, uint64) {
-					v := *r.(*structs.IndexedServiceNodes)
-					return v, v.Index
-				},
-				store: func(v, r any) *structs.QueryMeta {
-					out := r.(*structs.IndexedServiceNodes)
-					*out = v.(structs.IndexedServiceNodes)
-					out.ServiceNodes = slices.Clone(out.ServiceNodes)
-					return &out.QueryMeta
-				},
-			}, true
+			return readOf(key, true, a, &a.QueryOptions, set,
+				func(r *structs.IndexedServiceNodes) *structs.QueryMeta { return &r.QueryMeta },
+				func(r *structs.IndexedServiceNodes) { r.ServiceNodes = slices.Clone(r.ServiceNodes) }), true
 		}
 	case *structs.DCSpecificRequest:
 		if method != structs.MethodCatalogListServices {
 			return nil, false
 		}
-		return &cachedRead{
-			key:     fmt.Sprintf("%s|%s|%v|%q|%s", method, a.Datacenter, a.NodeMetaFilters, a.Filter, a.Token),
-			refresh: true, opts: &a.QueryOptions,
-			fetch: func(idx uint64, wait time.Duration) any {
-				c := *a
-				c.QueryOptions = fetchOpts(a.QueryOptions, idx, wait)
-				return &c
-			},
-			newReply: func() any { return &structs.IndexedServices{} },
-			load: func(r any) (any, uint64) {
-				v := *r.(*structs.IndexedServices)
-				return v, v.Index
-			},
-			store: func(v, r any) *structs.QueryMeta {
-				out := r.(*structs.IndexedServices)
-				*out = v.(structs.IndexedServices)
-				out.Services = maps.Clone(out.Services)
-				return &out.QueryMeta
-			},
-		}, true
+		return readOf(fmt.Sprintf("%s|%s|%v|%q|%s", method, a.Datacenter, a.NodeMetaFilters, a.Filter, a.Token), true,
+			a, &a.QueryOptions, func(c *structs.DCSpecificRequest, q structs.QueryOptions) { c.QueryOptions = q },
+			func(r *structs.IndexedServices) *structs.QueryMeta { return &r.QueryMeta },
+			func(r *structs.IndexedServices) { r.Services = maps.Clone(r.Services) }), true
 	case *structs.PreparedQueryExecuteRequest:
 		if method != structs.MethodPreparedQueryExecute {
 			return nil, false
 		}
-		return &cachedRead{
-			key: fmt.Sprintf("%s|%s|%s|%d|%v|%v|%s", method, a.Datacenter, a.QueryIDOrName, a.Limit,
-				a.Source, a.Agent, a.Token),
-			opts: &a.QueryOptions,
-			fetch: func(idx uint64, wait time.Duration) any {
-				c := *a
-				c.QueryOptions = fetchOpts(a.QueryOptions, idx, wait)
-				return &c
-			},
-			newReply: func() any { return &structs.PreparedQueryExecuteResponse{} },
-			load: func(r any) (any, uint64) {
-				v := *r.(*structs.PreparedQueryExecuteResponse)
-				return v, v.Index
-			},
-			store: func(v, r any) *structs.QueryMeta {
-				out := r.(*structs.PreparedQueryExecuteResponse)
-				*out = v.(structs.PreparedQueryExecuteResponse)
-				out.Nodes = slices.Clone(out.Nodes)
-				return &out.QueryMeta
-			},
-		}, true
+		return readOf(fmt.Sprintf("%s|%s|%s|%d|%v|%v|%s", method, a.Datacenter, a.QueryIDOrName, a.Limit,
+			a.Source, a.Agent, a.Token), false,
+			a, &a.QueryOptions, func(c *structs.PreparedQueryExecuteRequest, q structs.QueryOptions) { c.QueryOptions = q },
+			func(r *structs.PreparedQueryExecuteResponse) *structs.QueryMeta { return &r.QueryMeta },
+			func(r *structs.PreparedQueryExecuteResponse) { r.Nodes = slices.Clone(r.Nodes) }), true
 	}
 	return nil, false
 }
