@@ -42,6 +42,16 @@ func (a *Agent) Leave(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("LAN leave: %w", err))
 		}
 	}
+	if a.server != nil && a.cfg.LeaveDrainTime > 0 {
+		// performance.leave_drain_time: keep serving while clients notice
+		// the leave and move their RPCs to the other servers.
+		t := time.NewTimer(a.cfg.LeaveDrainTime)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 	go func() {
 		sctx, c := context.WithTimeout(context.Background(), leaveTimeout)
 		defer c()

@@ -63,6 +63,7 @@ func (a *Agent) startServer() error {
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	raftLogConfig(scfg.RaftConfig, rt)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
+	scfg.SessionTTLMin = rt.SessionTTLMin
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy
 	scfg.ACLEnableKeyListPolicy = rt.ACLEnableKeyListPolicy
@@ -194,6 +195,7 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	lc.EnableScriptChecks = rt.EnableScriptChecks
 	lc.EnableLocalScriptChecks = rt.EnableLocalScriptChecks
 	lc.CheckUpdateInterval = rt.CheckUpdateInterval
+	lc.CheckOutputMaxSize = rt.CheckOutputMaxSize
 	lc.Logger = a.base
 	// Retry a failed sync soon: at start-up the first one often races
 	// the first election.
@@ -309,6 +311,7 @@ func (a *Agent) startFrontEnds() error {
 		hc.NodeName = rt.NodeName
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
+		hc.DefaultQueryTime, hc.MaxQueryTime = rt.DefaultQueryTime, rt.MaxQueryTime
 		hc.EnableDebug, hc.ACLsEnabled = rt.EnableDebug, rt.ACLsEnabled
 		if len(httpsAddrs) > 0 {
 			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig

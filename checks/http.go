@@ -51,13 +51,20 @@ func newHTTPCheck(id string, ct *structs.CheckType, interval time.Duration, n No
 	tr := &http.Transport{
 		Proxy:             nil,
 		DisableKeepAlives: true,
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: ct.TLSSkipVerify}, //nolint:gosec // the user asked for it
+		TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: ct.TLSSkipVerify, //nolint:gosec // the user asked for it
+			ServerName:         ct.TLSServerName,
+		},
 	}
 	timeout := httpTCPTimeout(ct.Timeout, interval)
+	client := &http.Client{Transport: tr, Timeout: timeout}
+	if ct.DisableRedirects {
+		// The redirect itself is the result (a 3xx: critical).
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
 	return &httpCheck{
 		id: id, url: ct.HTTP, method: method, header: h, body: ct.Body,
-		timeout: timeout, n: n, maxOut: maxOut,
-		client: &http.Client{Transport: tr, Timeout: timeout},
+		timeout: timeout, n: n, maxOut: maxOut, client: client,
 	}, nil
 }
 

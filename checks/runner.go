@@ -85,9 +85,21 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 	}
 	logger = logger.With("component", "checks", "check", id)
 	kind := ct.Kind()
-	if kind == "ttl" {
-		return NewTTL(id, ct.TTL, n, opts.maxOutput()), nil
+	maxOut := opts.maxOutput()
+	if ct.OutputMaxSize > 0 && ct.OutputMaxSize < maxOut {
+		// The check's own bound applies when it is the smaller, as in
+		// Consul.
+		maxOut = ct.OutputMaxSize
 	}
+	if ct.OutputMaxSize < 0 || ct.SuccessBeforePassing < 0 || ct.FailuresBeforeWarning < 0 || ct.FailuresBeforeCritical < 0 {
+		return nil, fmt.Errorf("%w: %q: output size and thresholds must not be negative", ErrInvalidCheck, id)
+	}
+	if kind == "ttl" {
+		return NewTTL(id, ct.TTL, n, maxOut), nil
+	}
+	// Every check that runs here counts consecutive results before its
+	// status flips (success_before_passing, failures_before_*).
+	n = newThresholds(n, ct)
 	if kind == "" {
 		return nil, fmt.Errorf("%w: %q has none of http, tcp, ttl, args or script", ErrInvalidCheck, id)
 	}
@@ -104,7 +116,7 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 	}
 	switch kind {
 	case "http":
-		c, err := newHTTPCheck(id, ct, interval, n, opts.maxOutput())
+		c, err := newHTTPCheck(id, ct, interval, n, maxOut)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +131,7 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 		if !opts.EnableScriptChecks {
 			return nil, fmt.Errorf("%w: check %q", ErrScriptChecksDisabled, id)
 		}
-		c := newScriptCheck(id, ct, n, opts.maxOutput(), logger)
+		c := newScriptCheck(id, ct, n, maxOut, logger)
 		return newPeriodic(interval, c.run), nil
 	}
 	return nil, fmt.Errorf("%w: unsupported kind %q", ErrInvalidCheck, kind)

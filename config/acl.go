@@ -52,6 +52,8 @@ var legacyACLKeys = []legacyACLKey{
 		func(c *Config, v any) bool { return setStr(&c.ACL.DefaultPolicy, v) }},
 	{"acl_down_policy", "acl.down_policy", func(c *Config) any { return c.LegacyACLDownPolicy },
 		func(c *Config, v any) bool { return setStr(&c.ACL.DownPolicy, v) }},
+	{"acl_enable_key_list_policy", "acl.enable_key_list_policy", func(c *Config) any { return c.LegacyACLEnableKeyListPolicy },
+		func(c *Config, v any) bool { return setBool(&c.ACL.EnableKeyListPolicy, v) }},
 	{"acl_ttl", "acl.token_ttl", func(c *Config) any { return c.LegacyACLTTL },
 		func(c *Config, v any) bool { return setDur(&c.ACL.TokenTTL, v) }},
 	{"acl.tokens.master", "acl.tokens.initial_management", func(c *Config) any { return legacyToken(c, false) },

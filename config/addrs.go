@@ -105,7 +105,7 @@ func joinList(in []string) ([]string, error) {
 	var out []string
 	for _, a := range in {
 		if strings.Contains(a, "provider=") {
-			return nil, unsupported("cloud auto-join (%q) is not supported by consulate", a)
+			return nil, unsupported("cloud auto-join is not available in Consulate (provider %q in %q); list the servers' addresses or a DNS name instead", cloudProvider(a), a)
 		}
 		r, err := render(a)
 		if err != nil {
@@ -148,4 +148,14 @@ func recursorList(in []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// cloudProvider is the provider=<name> of a go-discover string.
+func cloudProvider(s string) string {
+	for _, f := range strings.Fields(s) {
+		if v, ok := strings.CutPrefix(f, "provider="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -47,20 +47,28 @@ func DefaultConfig() *Config {
 		EncryptVerifyOutgoing: ptr(true),
 		Domain:                ptr("consul."),
 		DNS: &DNSConfig{
-			AllowStale:      ptr(true),
-			MaxStale:        ptr(87600 * time.Hour),
-			NodeTTL:         ptr(time.Duration(0)),
-			OnlyPassing:     ptr(false),
-			EnableTruncate:  ptr(false),
-			UDPAnswerLimit:  ptr(3),
-			ARecordLimit:    ptr(0),
-			RecursorTimeout: ptr(2 * time.Second),
-			SOA:             &SOA{Expire: ptr(86400), MinTTL: ptr(0), Refresh: ptr(3600), Retry: ptr(600)},
+			AllowStale:       ptr(true),
+			MaxStale:         ptr(87600 * time.Hour),
+			NodeTTL:          ptr(time.Duration(0)),
+			OnlyPassing:      ptr(false),
+			EnableTruncate:   ptr(false),
+			UDPAnswerLimit:   ptr(3),
+			ARecordLimit:     ptr(0),
+			RecursorTimeout:  ptr(2 * time.Second),
+			RecursorStrategy: ptr("sequential"),
+			SOA:              &SOA{Expire: ptr(86400), MinTTL: ptr(0), Refresh: ptr(3600), Retry: ptr(600)},
 		},
 		EnableScriptChecks:      ptr(false),
 		EnableLocalScriptChecks: ptr(false),
 		UseStreamingBackend:     ptr(true),
-		Performance:             &Performance{RaftMultiplier: ptr(1)},
+		// leave_drain_time is 5s in Consul; Consulate's servers hand over
+		// leadership before leaving and drain only when it is set.
+		Performance:        &Performance{RaftMultiplier: ptr(1), LeaveDrainTime: ptr(time.Duration(0))},
+		RaftProtocol:       ptr(3),
+		SessionTTLMin:      ptr(10 * time.Second),
+		DefaultQueryTime:   ptr(300 * time.Second),
+		MaxQueryTime:       ptr(600 * time.Second),
+		CheckOutputMaxSize: ptr(4096),
 		// no_freelist_sync defaults on here (off in Consul): one write
 		// less per Raft append; a large raft.db opens a little slower.
 		RaftLogStore: &RaftLogStore{Backend: ptr(""), BoltDB: &RaftBoltDB{NoFreelistSync: ptr(true)}},
@@ -151,28 +159,33 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 		scripts  []scriptCheck
 	)
 	for _, s := range srcs {
+		b.warns = append(b.warns, s.cfg.warnings...)
 		sc := *s.cfg
 		// Definitions are converted per source so errors name their file,
 		// and they accumulate rather than merge.
 		if sc.Service != nil {
-			def, err := convertService(defLoc{s.name, "service"}, sc.Service, &scripts)
+			def, err := convertService(defLoc{s.name, "service"}, sc.Service, &scripts, &b.warns)
 			if err != nil {
 				return nil, err
 			}
-			services = append(services, def)
-			svcLocs = append(svcLocs, defLoc{s.name, "service"})
+			if def != nil {
+				services = append(services, def)
+				svcLocs = append(svcLocs, defLoc{s.name, "service"})
+			}
 		}
 		for i, d := range sc.Services {
-			def, err := convertService(defLoc{s.name, fmt.Sprintf("services[%d]", i)}, d, &scripts)
+			def, err := convertService(defLoc{s.name, fmt.Sprintf("services[%d]", i)}, d, &scripts, &b.warns)
 			if err != nil {
 				return nil, err
 			}
-			services = append(services, def)
-			svcLocs = append(svcLocs, defLoc{s.name, fmt.Sprintf("services[%d]", i)})
+			if def != nil {
+				services = append(services, def)
+				svcLocs = append(svcLocs, defLoc{s.name, fmt.Sprintf("services[%d]", i)})
+			}
 		}
 		topCheck := func(key string, d *CheckDef) error {
-			ct, err := convertCheck(defLoc{s.name, key}, d, "", &scripts)
-			if err != nil {
+			ct, err := convertCheck(defLoc{s.name, key}, d, "", &scripts, &b.warns)
+			if err != nil || ct == nil {
 				return err
 			}
 			if ct.Name == "" {
@@ -228,7 +241,7 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 		seenChecks[ct.CheckID] = true
 	}
 	rt.Services, rt.Checks = services, checks
-	rt.Warnings = b.warns
+	rt.Warnings = dedupe(b.warns)
 	return rt, nil
 }
 
@@ -306,7 +319,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.misc,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.misc, b.compat,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {

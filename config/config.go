@@ -119,11 +119,31 @@ type Config struct {
 	RaftTrailingLogs      *int           `json:"raft_trailing_logs,omitempty"`
 	RaftLogStore          *RaftLogStore  `json:"raft_logstore,omitempty"`
 
+	// RaftProtocol is accepted as Consul 1.16 accepts it: only 3.
+	RaftProtocol *int `json:"raft_protocol,omitempty"`
+	// SessionTTLMin is the shortest session TTL a server accepts.
+	SessionTTLMin *time.Duration `json:"session_ttl_min,omitempty"`
+	// DefaultQueryTime is a blocking query's wait when none is given;
+	// MaxQueryTime caps ?wait=.
+	DefaultQueryTime *time.Duration `json:"default_query_time,omitempty"`
+	MaxQueryTime     *time.Duration `json:"max_query_time,omitempty"`
+	// CheckOutputMaxSize bounds the output a check keeps (default 4096).
+	CheckOutputMaxSize *int `json:"check_output_max_size,omitempty"`
+	// LegacyACLEnableKeyListPolicy is the deprecated acl_enable_key_list_policy.
+	LegacyACLEnableKeyListPolicy *bool `json:"acl_enable_key_list_policy,omitempty"`
+
 	Service  *ServiceDef   `json:"service,omitempty"`
 	Services []*ServiceDef `json:"services,omitempty"`
 	Check    *CheckDef     `json:"check,omitempty"`
 	Checks   []*CheckDef   `json:"checks,omitempty"`
+
+	// warnings are the ignored keys this source set (see ignoredKeys).
+	warnings []string
 }
+
+// Warnings returns one line for each key this source set that Consulate
+// accepts without effect.
+func (c *Config) Warnings() []string { return c.warnings }
 
 // Addresses overrides client_addr for single listeners. Each value is a
 // space-separated list of IPs or go-sockaddr templates.
@@ -162,7 +182,9 @@ type DNSConfig struct {
 	UDPAnswerLimit  *int                     `json:"udp_answer_limit,omitempty"`
 	ARecordLimit    *int                     `json:"a_record_limit,omitempty"`
 	RecursorTimeout *time.Duration           `json:"recursor_timeout,omitempty"`
-	SOA             *SOA                     `json:"soa,omitempty"`
+	// RecursorStrategy is "sequential" (what Consulate does) or "random".
+	RecursorStrategy *string `json:"recursor_strategy,omitempty"`
+	SOA              *SOA    `json:"soa,omitempty"`
 }
 
 // SOA holds the SOA record's timers, in seconds.
@@ -192,6 +214,9 @@ type RaftBoltDB struct {
 // Performance is the performance stanza.
 type Performance struct {
 	RaftMultiplier *int `json:"raft_multiplier,omitempty"`
+	// LeaveDrainTime is how long a leaving server keeps serving after it
+	// left the LAN pool, so clients move to other servers first.
+	LeaveDrainTime *time.Duration `json:"leave_drain_time,omitempty"`
 }
 
 // Limits is the limits stanza: bounds on what one client may hold open.
@@ -353,4 +378,26 @@ type CheckDef struct {
 	Interval                       *time.Duration      `json:"interval,omitempty"`
 	Timeout                        *time.Duration      `json:"timeout,omitempty"`
 	DeregisterCriticalServiceAfter *time.Duration      `json:"deregister_critical_service_after,omitempty"`
+	TLSServerName                  *string             `json:"tls_server_name,omitempty"`
+	DisableRedirects               *bool               `json:"disable_redirects,omitempty"`
+	OutputMaxSize                  *int                `json:"output_max_size,omitempty"`
+	// SuccessBeforePassing, FailuresBeforeWarning and
+	// FailuresBeforeCritical are how many consecutive results it takes
+	// before the status flips (Consul's thresholds).
+	SuccessBeforePassing   *int `json:"success_before_passing,omitempty"`
+	FailuresBeforeWarning  *int `json:"failures_before_warning,omitempty"`
+	FailuresBeforeCritical *int `json:"failures_before_critical,omitempty"`
+
+	// The kinds of check Consul runs and Consulate does not: a check
+	// that sets one is not registered, with a warning (see convertCheck).
+	GRPC              *string `json:"grpc,omitempty"`
+	GRPCUseTLS        *bool   `json:"grpc_use_tls,omitempty"`
+	H2Ping            *string `json:"h2ping,omitempty"`
+	H2PingUseTLS      *bool   `json:"h2ping_use_tls,omitempty"`
+	UDP               *string `json:"udp,omitempty"`
+	OSService         *string `json:"os_service,omitempty"`
+	DockerContainerID *string `json:"docker_container_id,omitempty"`
+	Shell             *string `json:"shell,omitempty"`
+	AliasNode         *string `json:"alias_node,omitempty"`
+	AliasService      *string `json:"alias_service,omitempty"`
 }

@@ -22,30 +22,6 @@ var (
 		reflect.TypeOf(Weights{}):        true,
 		reflect.TypeOf(ServiceAddress{}): true,
 	}
-	// unsupportedKeys are Consul keys this agent knows and refuses with a
-	// clear reason rather than "unknown key".
-	unsupportedKeys = map[reflect.Type]map[string]string{
-		reflect.TypeOf(Config{}): {
-			"connect":   "Connect",
-			"watches":   "config-file watches",
-			"ui_dir":    "an external UI directory",
-			"segments":  "network segments",
-			"telemetry": "telemetry",
-		},
-		reflect.TypeOf(CheckDef{}): {
-			"grpc":                   "gRPC checks",
-			"grpcusetls":             "gRPC checks",
-			"dockercontainerid":      "Docker checks",
-			"shell":                  "Docker checks",
-			"aliasnode":              "alias checks",
-			"aliasservice":           "alias checks",
-			"h2ping":                 "H2PING checks",
-			"udp":                    "UDP checks",
-			"osservice":              "OS service checks",
-			"successbeforepassing":   "check thresholds",
-			"failuresbeforecritical": "check thresholds",
-		},
-	}
 )
 
 // fieldInfo is one decodable field of a struct.
@@ -89,6 +65,8 @@ func normKey(k string) string {
 // into, with errors naming the source and the key path.
 type decoder struct {
 	src string
+	// warns collects one warning per ignored key (see ignoredKeys).
+	warns []string
 }
 
 func (d *decoder) fail(path string, err error) error {
@@ -142,8 +120,9 @@ func (d *decoder) decodeStruct(path string, obj map[string]any, v reflect.Value)
 		fi, ok := fields[lookup]
 		if !ok {
 			kp := joinPath(path, k)
-			if why, ok := unsupportedKeys[t][lookup]; ok {
-				return d.fail(kp, unsupported("%s are not supported by consulate", why))
+			if why, ok := ignoredKeys[t][lookup]; ok {
+				d.warns = append(d.warns, ignoredWarning(d.src, kp, why))
+				continue
 			}
 			e := &Error{Source: d.src, Key: kp, Err: ErrUnknownKey}
 			if s := suggest(lookup, fields); s != "" {

@@ -138,6 +138,7 @@ func Parse(name string, data []byte, format string) (*Config, error) {
 	if err := d.decodeStruct("", raw, reflect0(c)); err != nil {
 		return nil, err
 	}
+	c.warnings = d.warns
 	return c, nil
 }
 

@@ -199,8 +199,16 @@ func TestLoadErrors(t *testing.T) {
 			`config: c.json: service.name: a service needs a name`, ErrInvalid},
 		{"duplicate service", LoadOpts{Sources: []Source{file("web.json"), file("web.json")}, Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x") })},
 			`config: testdata/web.json: service: service id "web" is defined more than once`, ErrInvalid},
-		{"grpc check", client(`{"check": {"name": "g", "grpc": "127.0.0.1:1", "interval": "5s"}}`),
-			`config: c.json: check.grpc: gRPC checks are not supported by consulate`, ErrUnsupported},
+		{"negative threshold", client(`{"check": {"name": "g", "tcp": "127.0.0.1:1", "interval": "5s", "failures_before_critical": -1}}`),
+			`config: c.json: check.failures_before_critical: check "g": must not be negative, got -1`, ErrInvalid},
+		{"raft_protocol 2", client(`{"raft_protocol": 2}`),
+			`config: c.json: raft_protocol: raft_protocol version 2 is not supported by this version of Consul (only 3)`, ErrInvalid},
+		{"default over max query time", client(`{"default_query_time": "20m"}`),
+			`config: c.json: default_query_time: 20m0s is longer than max_query_time 10m0s`, ErrInvalid},
+		{"bad recursor strategy", client(`{"dns_config": {"recursor_strategy": "fastest"}}`),
+			`config: c.json: dns_config.recursor_strategy: must be "sequential" or "random", got "fastest"`, ErrInvalid},
+		{"unknown service kind", client(`{"service": {"name": "x", "kind": "sidecar"}}`),
+			`config: c.json: service.kind: service "x": unknown kind "sidecar"`, ErrInvalid},
 		{"unknown extension", LoadOpts{Sources: []Source{file("dir/03-ignored.txt")}},
 			`config: testdata/dir/03-ignored.txt: cannot tell the format from the extension (want .json or .hcl, or set -config-format)`, ErrInvalid},
 		{"missing file", LoadOpts{Sources: []Source{file("nope.json")}},
@@ -289,7 +297,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative write rate", client(`{"limits": {"request_limits": {"write_rate": -2}}}`),
 			`config: c.json: limits.request_limits.write_rate: must not be negative, got -2`, ErrInvalid},
 		{"cloud join", client(`{"retry_join": ["provider=aws tag_key=x"]}`),
-			`config: c.json: retry_join: cloud auto-join ("provider=aws tag_key=x") is not supported by consulate`, ErrUnsupported},
+			`config: c.json: retry_join: cloud auto-join is not available in Consulate (provider "aws" in "provider=aws tag_key=x")`, ErrUnsupported},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,9 @@ func merge(dst, src *Config, name string, og origins) {
 func mergeStruct(path string, dst, src reflect.Value, name string, og origins) {
 	t := dst.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if !t.Field(i).IsExported() {
+			continue
+		}
 		key, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		kp := joinPath(path, key)
 		d, s := dst.Field(i), src.Field(i)

@@ -96,7 +96,10 @@ type Runtime struct {
 	DNSUDPAnswerLimit  int
 	DNSARecordLimit    int
 	DNSRecursorTimeout time.Duration
-	DNSSOA             SOARuntime
+	// DNSRecursorStrategy is "sequential" or "random" (recursors are
+	// always tried in order here; "random" adds a warning).
+	DNSRecursorStrategy string
+	DNSSOA              SOARuntime
 
 	EnableScriptChecks      bool
 	EnableLocalScriptChecks bool
@@ -172,6 +175,20 @@ type Runtime struct {
 	// PrimaryDatacenter is authoritative for ACLs; the agent's own
 	// datacenter when not set.
 	PrimaryDatacenter string
+
+	// RaftProtocol is always 3 (the only version Consul 1.16 accepts).
+	RaftProtocol int
+	// SessionTTLMin is the shortest session TTL servers accept.
+	SessionTTLMin time.Duration
+	// DefaultQueryTime is a blocking query's wait without ?wait=;
+	// MaxQueryTime caps ?wait=.
+	DefaultQueryTime time.Duration
+	MaxQueryTime     time.Duration
+	// CheckOutputMaxSize bounds the output each check keeps.
+	CheckOutputMaxSize int
+	// LeaveDrainTime is how long a leaving server keeps serving after it
+	// left the LAN pool (0: it shuts down at once).
+	LeaveDrainTime time.Duration
 
 	// Warnings are things the configuration says that work but deserve a
 	// log line at start (deprecated keys, settings that have no effect).

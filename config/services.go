@@ -30,7 +30,9 @@ type scriptCheck struct {
 
 // convertService checks one service stanza and turns it into the shared
 // definition type.
-func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck) (*structs.ServiceDefinition, error) {
+// A service of a kind Consulate does not run (a Connect proxy or gateway)
+// is not registered: it returns nil and a warning is added to warns.
+func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]string) (*structs.ServiceDefinition, error) {
 	out := &structs.ServiceDefinition{
 		Kind:    str(d.Kind),
 		ID:      str(d.ID),
@@ -47,8 +49,14 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck) (*structs
 	if strings.TrimSpace(out.Name) == "" {
 		return nil, defLoc{loc.src, joinPath(loc.key, "name")}.errorf("a service needs a name")
 	}
-	if out.Kind != "" && out.Kind != "typical" {
-		return nil, &Error{Source: loc.src, Key: joinPath(loc.key, "kind"), Err: unsupported("service kind %q is not supported by consulate", out.Kind)}
+	switch out.Kind {
+	case "", "typical":
+	case "connect-proxy", "mesh-gateway", "terminating-gateway", "ingress-gateway", "api-gateway":
+		*warns = append(*warns, ignoredWarning(loc.src, joinPath(loc.key, "kind"),
+			fmt.Sprintf("service %q of kind %q is not registered: %s", out.Name, out.Kind, whyMesh)))
+		return nil, nil
+	default:
+		return nil, defLoc{loc.src, joinPath(loc.key, "kind")}.errorf("service %q: unknown kind %q", out.Name, out.Kind)
 	}
 	out.Kind = ""
 	if out.Port < 0 || out.Port > 65535 {
@@ -83,13 +91,15 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck) (*structs
 		sid = out.Name
 	}
 	add := func(key string, c *CheckDef) (*structs.CheckType, error) {
-		ct, err := convertCheck(defLoc{loc.src, key}, c, fmt.Sprintf("service %q", out.Name), scripts)
-		if err != nil {
+		ct, err := convertCheck(defLoc{loc.src, key}, c, fmt.Sprintf("service %q", out.Name), scripts, warns)
+		if err != nil || ct == nil {
 			return nil, err
 		}
 		ct.ServiceID = sid
 		return ct, nil
 	}
+	// A check Consulate does not run is left out; the first one kept
+	// stays in Check so check IDs stay as Consul numbers them.
 	if d.Check != nil {
 		ct, err := add(joinPath(loc.key, "check"), d.Check)
 		if err != nil {
@@ -102,14 +112,35 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck) (*structs
 		if err != nil {
 			return nil, err
 		}
-		out.Checks = append(out.Checks, ct)
+		if ct != nil {
+			out.Checks = append(out.Checks, ct)
+		}
 	}
 	return out, nil
 }
 
+// unrunKinds are the check kinds Consul runs and Consulate does not, by
+// the key that selects them.
+var unrunKinds = []struct {
+	key, kind string
+	get       func(c *CheckDef) bool
+}{
+	{"grpc", "gRPC", func(c *CheckDef) bool { return c.GRPC != nil }},
+	{"h2ping", "H2PING", func(c *CheckDef) bool { return c.H2Ping != nil }},
+	{"udp", "UDP", func(c *CheckDef) bool { return c.UDP != nil }},
+	{"os_service", "OS service", func(c *CheckDef) bool { return c.OSService != nil }},
+	{"docker_container_id", "Docker", func(c *CheckDef) bool { return c.DockerContainerID != nil }},
+	{"alias_service", "alias", func(c *CheckDef) bool { return c.AliasService != nil }},
+	{"alias_node", "alias", func(c *CheckDef) bool { return c.AliasNode != nil }},
+}
+
 // convertCheck validates a check like Consul does: exactly one kind, an
-// interval for http/tcp/script, a ttl for TTL checks.
-func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck) (*structs.CheckType, error) {
+// interval for http/tcp/script, a ttl for TTL checks. A check of a kind
+// Consulate does not run (gRPC, H2PING, UDP, OS service, Docker, alias)
+// yields nil and one warning: Consul would run it, so refusing the file
+// would stop an agent Consul starts, and registering it with a status
+// nobody updates would be a lie; leaving it out is what the warning says.
+func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck, warns *[]string) (*structs.CheckType, error) {
 	ct := &structs.CheckType{
 		CheckID:   str(c.ID),
 		Name:      str(c.Name),
@@ -132,6 +163,14 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck)
 	if c.TLSSkipVerify != nil {
 		ct.TLSSkipVerify = *c.TLSSkipVerify
 	}
+	ct.TLSServerName = str(c.TLSServerName)
+	if c.DisableRedirects != nil {
+		ct.DisableRedirects = *c.DisableRedirects
+	}
+	ct.OutputMaxSize = intv(c.OutputMaxSize)
+	ct.SuccessBeforePassing = intv(c.SuccessBeforePassing)
+	ct.FailuresBeforeWarning = intv(c.FailuresBeforeWarning)
+	ct.FailuresBeforeCritical = intv(c.FailuresBeforeCritical)
 	what := owner
 	if ct.Name != "" || ct.CheckID != "" {
 		label := ct.Name
@@ -146,6 +185,22 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck)
 		what = "check"
 	} else {
 		what += ": check"
+	}
+
+	for name, v := range map[string]int{
+		"output_max_size": ct.OutputMaxSize, "success_before_passing": ct.SuccessBeforePassing,
+		"failures_before_warning": ct.FailuresBeforeWarning, "failures_before_critical": ct.FailuresBeforeCritical,
+	} {
+		if v < 0 {
+			return nil, defLoc{loc.src, joinPath(loc.key, name)}.errorf("%s: must not be negative, got %d", what, v)
+		}
+	}
+	for _, k := range unrunKinds {
+		if k.get(c) {
+			*warns = append(*warns, ignoredWarning(loc.src, joinPath(loc.key, k.key),
+				fmt.Sprintf("%s: Consulate does not run %s checks; this check is not registered", what, k.kind)))
+			return nil, nil
+		}
 	}
 
 	var kinds []string

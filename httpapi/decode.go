@@ -64,6 +64,8 @@ type checkBody struct {
 	Body                           string
 	TLSSkipVerify                  bool
 	TLSServerName                  string
+	DisableRedirects               bool
+	OutputMaxSize                  int
 	TCP                            string
 	Interval                       duration
 	Timeout                        duration
@@ -71,18 +73,21 @@ type checkBody struct {
 	DeregisterCriticalServiceAfter duration
 
 	// Accepted so the official client's full shape decodes; the kinds
-	// below are rejected when set because nothing here runs them.
-	DockerContainerID      string
-	Shell                  string
-	GRPC                   string
-	GRPCUseTLS             bool
-	UDP                    string
-	H2PING                 string
-	H2PingUseTLS           bool
-	TCPUseTLS              bool
-	AliasNode              string
-	AliasService           string
-	OSService              string
+	// below are rejected when set because nothing here runs them (a
+	// client that registers one learns it at once; config files, which
+	// Consul would load, get a warning instead).
+	DockerContainerID string
+	Shell             string
+	GRPC              string
+	GRPCUseTLS        bool
+	UDP               string
+	H2PING            string
+	H2PingUseTLS      bool
+	TCPUseTLS         bool
+	AliasNode         string
+	AliasService      string
+	OSService         string
+	// Consecutive results before the status flips (checks.thresholds).
 	SuccessBeforePassing   int
 	FailuresBeforeWarning  int
 	FailuresBeforeCritical int
@@ -117,6 +122,13 @@ func (c *checkBody) checkType() (*structs.CheckType, error) {
 		TCP: c.TCP, Args: args, Script: c.Script, TTL: time.Duration(c.TTL),
 		Interval: time.Duration(c.Interval), Timeout: time.Duration(c.Timeout),
 		DeregisterCriticalServiceAfter: time.Duration(c.DeregisterCriticalServiceAfter),
+
+		TLSServerName: c.TLSServerName, DisableRedirects: c.DisableRedirects, OutputMaxSize: c.OutputMaxSize,
+		SuccessBeforePassing: c.SuccessBeforePassing, FailuresBeforeWarning: c.FailuresBeforeWarning,
+		FailuresBeforeCritical: c.FailuresBeforeCritical,
+	}
+	if c.SuccessBeforePassing < 0 || c.FailuresBeforeWarning < 0 || c.FailuresBeforeCritical < 0 || c.OutputMaxSize < 0 {
+		return nil, badRequest("Invalid check: SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical and OutputMaxSize must not be negative")
 	}
 	switch ct.Status {
 	case "", structs.HealthPassing, structs.HealthWarning, structs.HealthCritical:

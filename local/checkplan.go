@@ -97,6 +97,7 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 		// files, never from the HTTP API.
 		EnableScriptChecks: s.cfg.EnableScriptChecks || (s.cfg.EnableLocalScriptChecks && source == SourceConfig),
 		MinInterval:        s.cfg.MinCheckInterval,
+		OutputMaxSize:      s.cfg.CheckOutputMaxSize,
 	})
 	if err != nil {
 		return nil, badInput(ErrInvalidCheck, "%v", err)

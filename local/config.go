@@ -56,6 +56,9 @@ type Config struct {
 	CheckUpdateInterval time.Duration
 	// MinCheckInterval raises shorter check intervals; 0 leaves them.
 	MinCheckInterval time.Duration
+	// CheckOutputMaxSize bounds the output a check keeps (Consul's
+	// check_output_max_size); 0 means the checks package's default.
+	CheckOutputMaxSize int
 	// ReapInterval is how often services past their
 	// deregister_critical_service_after are looked for; 0 means 30s.
 	ReapInterval time.Duration

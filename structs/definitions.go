@@ -26,6 +26,22 @@ type CheckType struct {
 	Interval                       time.Duration
 	Timeout                        time.Duration
 	DeregisterCriticalServiceAfter time.Duration
+
+	// TLSServerName is the name an HTTPS check verifies (default: the
+	// URL's host); DisableRedirects makes an HTTP check report a redirect
+	// instead of following it; OutputMaxSize bounds the output kept (0:
+	// the agent's default).
+	TLSServerName    string `json:",omitempty"`
+	DisableRedirects bool   `json:",omitempty"`
+	OutputMaxSize    int    `json:",omitempty"`
+	// SuccessBeforePassing and FailuresBeforeCritical are how many
+	// consecutive results it takes before the status becomes passing (or
+	// warning) and critical; FailuresBeforeWarning (default:
+	// FailuresBeforeCritical) is how many failures turn it warning first.
+	// 0 means 1, as in Consul.
+	SuccessBeforePassing   int `json:",omitempty"`
+	FailuresBeforeWarning  int `json:",omitempty"`
+	FailuresBeforeCritical int `json:",omitempty"`
 }
 
 // Kind names the kind of check, as Consul's Type field does.

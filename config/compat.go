@@ -1,0 +1,191 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+)
+
+// Consul compatibility: every key Consul 1.16's agent accepts either works
+// here (a field of Config or of one of its stanzas) or is listed in
+// ignoredKeys, which accepts it, skips its value and adds one warning
+// naming the file and the key. Keys Consul itself rejects stay errors.
+
+// Reasons shared by several ignored keys.
+const (
+	whyEnterprise = "a Consul Enterprise feature"
+	whyMesh       = "Consulate has no service mesh (Connect)"
+	whyHCP        = "HCP integration is not available"
+	whyGRPC       = "Consulate serves no gRPC port"
+	whyUIDir      = "only the built-in UI is served"
+)
+
+// ignoredKeys maps, per stanza type, the Consul keys that are accepted
+// with a warning to the reason they have no effect. Keys of the lenient
+// types (services, checks) are written normalised (see normKey).
+var ignoredKeys = map[reflect.Type]map[string]string{
+	reflect.TypeOf(Config{}): {
+		"advertise_addr_ipv4":                  "the IPv4/IPv6 tagged addresses are not published; advertise_addr is",
+		"advertise_addr_ipv6":                  "the IPv4/IPv6 tagged addresses are not published; advertise_addr is",
+		"advertise_addr_wan_ipv4":              "the IPv4/IPv6 tagged addresses are not published; advertise_addr_wan is",
+		"advertise_addr_wan_ipv6":              "the IPv4/IPv6 tagged addresses are not published; advertise_addr_wan is",
+		"advertise_reconnect_timeout":          "members use reconnect_timeout",
+		"audit":                                whyEnterprise,
+		"auto_config":                          "auto-config is not available; configure clients with files",
+		"auto_reload_config":                   "configuration is reloaded on SIGHUP or `consulate reload`",
+		"cache":                                "the agent cache's fetch rate is not configurable",
+		"cloud":                                whyHCP,
+		"config_entries":                       "config entries are not available",
+		"connect":                              whyMesh,
+		"disable_coordinates":                  "not configurable in Consulate",
+		"disable_http_unprintable_char_filter": "not configurable in Consulate",
+		"disable_keyring_file":                 "not configurable in Consulate",
+		"discard_check_output":                 "check output is always kept",
+		"discovery_max_stale":                  "HTTP reads use ?stale and ?max_stale as given",
+		"enable_agent_tls_for_checks":          "checks do not present the agent's certificate",
+		"enable_central_service_config":        "centralized service configuration is not available",
+		"experiments":                          "Consul's experiments are not available",
+		"license_path":                         whyEnterprise,
+		"locality":                             "locality-aware routing is not available",
+		"non_voting_server":                    whyEnterprise,
+		"partition":                            whyEnterprise,
+		"peering":                              "cluster peering is not available",
+		"primary_gateways":                     whyMesh,
+		"primary_gateways_interval":            whyMesh,
+		"raft_boltdb":                          "use raft_logstore.boltdb",
+		"read_replica":                         whyEnterprise,
+		"reporting":                            whyEnterprise,
+		"rpc":                                  "streaming is always enabled on servers",
+		"segment":                              whyEnterprise,
+		"segments":                             whyEnterprise,
+		"serf_lan_allowed_cidrs":               "gossip is not filtered by source network",
+		"serf_wan_allowed_cidrs":               "gossip is not filtered by source network",
+		"server_name":                          "the TLS server name is derived from the node and datacenter",
+		"server_rejoin_age_max":                "servers always rejoin after a restart",
+		"snapshot_agent":                       whyEnterprise,
+		"tagged_addresses":                     "the node's tagged addresses are lan and wan only",
+		"ui_content_path":                      whyUIDir,
+		"ui_dir":                               whyUIDir,
+		"unix_sockets":                         "unix socket ownership and mode are not set",
+		"watches":                              "watches in the agent's config are not run; use `consulate watch`",
+		"xds":                                  whyMesh,
+	},
+	reflect.TypeOf(Addresses{}): {
+		"grpc_tls": whyGRPC,
+	},
+	reflect.TypeOf(Ports{}): {
+		"grpc_tls":         whyGRPC,
+		"sidecar_min_port": whyMesh,
+		"sidecar_max_port": whyMesh,
+		"expose_min_port":  whyMesh,
+		"expose_max_port":  whyMesh,
+		"proxy_min_port":   whyMesh,
+		"proxy_max_port":   whyMesh,
+	},
+	reflect.TypeOf(DNSConfig{}): {
+		"disable_compression":             "DNS answers are always compressed",
+		"enable_additional_node_meta_txt": "node metadata TXT records are not added to answers",
+		"use_cache":                       "DNS reads go to the servers (or the local views) directly",
+		"cache_max_age":                   "DNS reads go to the servers (or the local views) directly",
+		"prefer_namespace":                whyEnterprise,
+	},
+	reflect.TypeOf(Performance{}): {
+		"rpc_hold_timeout":        "RPCs are retried on Consulate's own schedule during an election",
+		"grpc_keepalive_interval": whyGRPC,
+		"grpc_keepalive_timeout":  whyGRPC,
+	},
+	reflect.TypeOf(Limits{}): {
+		"https_handshake_timeout": "the HTTPS handshake uses Go's defaults",
+		"rpc_client_timeout":      "RPC calls are bounded by the blocking query's wait",
+		"kv_max_value_size":       "the KV value size limit is fixed at 512 KiB",
+		"txn_max_req_len":         "the transaction size limit is fixed at 512 KiB",
+	},
+	reflect.TypeOf(UI{}): {
+		"dir":                           whyUIDir,
+		"content_path":                  whyUIDir,
+		"metrics_provider":              "the UI shows no metrics",
+		"metrics_provider_files":        "the UI shows no metrics",
+		"metrics_provider_options_json": "the UI shows no metrics",
+		"metrics_proxy":                 "the UI shows no metrics",
+		"dashboard_url_templates":       "the UI shows no dashboard links",
+		"hcp_enabled":                   whyHCP,
+	},
+	reflect.TypeOf(ACL{}): {
+		"msp_disable_bootstrap": whyEnterprise,
+		"disabled_ttl":          "deprecated in Consul; nothing uses it",
+	},
+	reflect.TypeOf(ACLTokens{}): {
+		"dns":                      "DNS answers use the default token",
+		"managed_service_provider": whyEnterprise,
+	},
+	reflect.TypeOf(RaftLogStore{}): {
+		"disable_log_cache": "not configurable in Consulate",
+		"verification":      "Raft log verification is not available",
+		"wal":               "the WAL's settings are fixed",
+	},
+	reflect.TypeOf(ServiceDef{}): {
+		"token":      "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
+		"proxy":      whyMesh,
+		"connect":    whyMesh,
+		"socketpath": "services are reached by address and port",
+		"locality":   "locality-aware routing is not available",
+		"namespace":  whyEnterprise,
+		"partition":  whyEnterprise,
+	},
+	reflect.TypeOf(CheckDef{}): {
+		"token":     "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
+		"tcpusetls": "TCP checks connect without TLS",
+		"namespace": whyEnterprise,
+		"partition": whyEnterprise,
+	},
+}
+
+// ignoredWarning is the one warning an ignored key adds.
+func ignoredWarning(src, key, why string) string {
+	return fmt.Sprintf("%s: %s: accepted but has no effect in Consulate (%s)", src, key, why)
+}
+
+// dedupe returns ws without repeats, in first-seen order.
+func dedupe(ws []string) []string {
+	seen := make(map[string]bool, len(ws))
+	out := ws[:0:0]
+	for _, w := range ws {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// IgnoredKeys lists every Consul key Consulate accepts without effect, as
+// dotted paths from the top level ("dns_config.use_cache"); keys of
+// service and check definitions are given under "service." and "check.".
+func IgnoredKeys() []string {
+	paths := map[reflect.Type]string{
+		reflect.TypeOf(Config{}):       "",
+		reflect.TypeOf(Addresses{}):    "addresses",
+		reflect.TypeOf(Ports{}):        "ports",
+		reflect.TypeOf(DNSConfig{}):    "dns_config",
+		reflect.TypeOf(Performance{}):  "performance",
+		reflect.TypeOf(Limits{}):       "limits",
+		reflect.TypeOf(UI{}):           "ui_config",
+		reflect.TypeOf(ACL{}):          "acl",
+		reflect.TypeOf(ACLTokens{}):    "acl.tokens",
+		reflect.TypeOf(RaftLogStore{}): "raft_logstore",
+		reflect.TypeOf(ServiceDef{}):   "service",
+		reflect.TypeOf(CheckDef{}):     "check",
+	}
+	var out []string
+	for t, keys := range ignoredKeys {
+		p, ok := paths[t]
+		if !ok {
+			panic(fmt.Sprintf("config: no path for %v", t))
+		}
+		for k := range keys {
+			out = append(out, joinPath(p, k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
