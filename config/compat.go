@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 )
 
 // Consul compatibility: every key Consul 1.16's agent accepts either works
@@ -14,7 +15,7 @@ import (
 // Reasons shared by several ignored keys.
 const (
 	whyEnterprise = "a Consul Enterprise feature"
-	whyMesh       = "Consulate has no service mesh (Connect)"
+	whyMesh       = "Consulate has no Connect service mesh"
 	whyHCP        = "HCP integration is not available"
 	whyGRPC       = "Consulate serves no gRPC port"
 	whyUIDir      = "only the built-in UI is served"
@@ -124,20 +125,82 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"wal":               "the WAL's settings are fixed",
 	},
 	reflect.TypeOf(ServiceDef{}): {
-		"token":      "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
-		"proxy":      whyMesh,
-		"connect":    whyMesh,
-		"socketpath": "services are reached by address and port",
-		"locality":   "locality-aware routing is not available",
-		"namespace":  whyEnterprise,
-		"partition":  whyEnterprise,
+		"token":       "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
+		"proxy":       whyMesh,
+		"connect":     whyMesh,
+		"socket_path": "services are reached by address and port",
+		"locality":    "locality-aware routing is not available",
+		"namespace":   whyEnterprise,
+		"partition":   whyEnterprise,
 	},
 	reflect.TypeOf(CheckDef{}): {
-		"token":     "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
-		"tcpusetls": "TCP checks connect without TLS",
-		"namespace": whyEnterprise,
-		"partition": whyEnterprise,
+		"token":       "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
+		"tcp_use_tls": "TCP checks connect without TLS",
+		"namespace":   whyEnterprise,
+		"partition":   whyEnterprise,
 	},
+}
+
+// harmlessValues are values of ignored keys that ask for what Consulate
+// does anyway (compression on, no cache, ...): setting a key to one of
+// them adds no warning.
+var harmlessValues = map[reflect.Type]map[string]any{
+	reflect.TypeOf(Config{}): {
+		"auto_reload_config":                   false,
+		"disable_coordinates":                  false,
+		"disable_http_unprintable_char_filter": false,
+		"discard_check_output":                 false,
+		"enable_agent_tls_for_checks":          false,
+		"enable_central_service_config":        false,
+		"serf_lan_allowed_cidrs":               []any{},
+		"serf_wan_allowed_cidrs":               []any{},
+		"primary_gateways":                     []any{},
+	},
+	reflect.TypeOf(DNSConfig{}): {
+		"disable_compression":             false,
+		"enable_additional_node_meta_txt": false,
+		"use_cache":                       false,
+	},
+}
+
+// ignoredKey returns the reason key (as written) of stanza type t has no
+// effect, and the table's spelling of it.
+func ignoredKey(t reflect.Type, key string) (why, name string, ok bool) {
+	keys := ignoredKeys[t]
+	if why, ok := keys[key]; ok {
+		return why, key, true
+	}
+	if lenientTypes[t] {
+		n := normKey(key)
+		for k, why := range keys {
+			if normKey(k) == n {
+				return why, k, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// harmless reports whether raw is a value of key that changes nothing.
+func harmless(t reflect.Type, key string, raw any) bool {
+	want, ok := harmlessValues[t][key]
+	if !ok {
+		return false
+	}
+	switch w := want.(type) {
+	case bool:
+		switch r := raw.(type) {
+		case bool:
+			return r == w
+		case string:
+			b, err := strconv.ParseBool(r)
+			return err == nil && b == w
+		}
+	case []any:
+		l, ok := raw.([]any)
+		return ok && len(l) == 0
+	}
+	return false
 }
 
 // ignoredWarning is the one warning an ignored key adds.

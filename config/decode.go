@@ -120,8 +120,10 @@ func (d *decoder) decodeStruct(path string, obj map[string]any, v reflect.Value)
 		fi, ok := fields[lookup]
 		if !ok {
 			kp := joinPath(path, k)
-			if why, ok := ignoredKeys[t][lookup]; ok {
-				d.warns = append(d.warns, ignoredWarning(d.src, kp, why))
+			if why, name, ok := ignoredKey(t, k); ok {
+				if !harmless(t, name, obj[k]) {
+					d.warns = append(d.warns, ignoredWarning(d.src, kp, why))
+				}
 				continue
 			}
 			e := &Error{Source: d.src, Key: kp, Err: ErrUnknownKey}

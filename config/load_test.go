@@ -48,6 +48,7 @@ func TestLoadGolden(t *testing.T) {
 		}},
 		{"server-hcl", LoadOpts{Sources: []Source{file("server.hcl")}}},
 		{"config-dir", LoadOpts{Sources: []Source{dir("dir")}}},
+		{"consul-prod", LoadOpts{Sources: []Source{dir("consul-prod")}}},
 		{"merge-order", LoadOpts{
 			Sources: []Source{file("web.json"), dir("dir"), data("late.json", `{"node_name": "late", "retry_join": ["127.0.0.24"], "ports": {"dns": 8653}}`)},
 			Flags: flags(func(c *Config) {

@@ -137,6 +137,7 @@ func (e *env) commands() []*cli.Command {
 		e.servicesCommand(),
 		e.tlsCommand(),
 		e.versionCommand(),
+		e.validateCommand(),
 		notImplementedCommand("exec", "Executes a command on Consulate nodes"),
 		e.monitorCommand(),
 		e.snapshotCommand(),
