@@ -311,7 +311,7 @@ func (a *Agent) startFrontEnds() error {
 		hc.NodeName = rt.NodeName
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
-		hc.DefaultQueryTime, hc.MaxQueryTime = rt.DefaultQueryTime, rt.MaxQueryTime
+		hc.DefaultQueryTime, hc.MaxQueryTime, hc.SessionTTLMin = rt.DefaultQueryTime, rt.MaxQueryTime, rt.SessionTTLMin
 		hc.EnableDebug, hc.ACLsEnabled = rt.EnableDebug, rt.ACLsEnabled
 		if len(httpsAddrs) > 0 {
 			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig

@@ -20,6 +20,9 @@ type Config struct {
 	MaxQueryTime time.Duration
 	// DefaultQueryTime is the wait of a blocking query without ?wait=.
 	DefaultQueryTime time.Duration
+	// SessionTTLMin is the shortest session TTL /v1/session/create
+	// accepts (Consul's session_ttl_min; 0 means Consul's 10s).
+	SessionTTLMin time.Duration
 	// ReadHeaderTimeout and IdleTimeout are given to http.Server: a client
 	// that has not sent its request line and headers within
 	// ReadHeaderTimeout is cut off. 0 means no limit, as in http.Server.

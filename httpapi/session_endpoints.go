@@ -106,8 +106,12 @@ func (s *Server) sessionCreate(w http.ResponseWriter, r *http.Request) (any, err
 		if err != nil {
 			return nil, badRequest("Session TTL '%s' invalid: %v", sess.TTL, err)
 		}
-		if ttl != 0 && (ttl < minSessionTTL || ttl > maxSessionTTL) {
-			return nil, badRequest("Invalid Session TTL '%s', must be between [%s=%s]", sess.TTL, minSessionTTL, maxSessionTTL)
+		minTTL := s.cfg.SessionTTLMin
+		if minTTL <= 0 {
+			minTTL = minSessionTTL
+		}
+		if ttl != 0 && (ttl < minTTL || ttl > maxSessionTTL) {
+			return nil, badRequest("Invalid Session TTL '%s', must be between [%s=%s]", sess.TTL, minTTL, maxSessionTTL)
 		}
 	}
 	args.Session = sess
