@@ -9,7 +9,9 @@ import (
 var (
 	// ErrUnknownKey is a key no Consul agent config accepts here.
 	ErrUnknownKey = errors.New("unknown key")
-	// ErrUnsupported is a Consul key this agent knows but does not implement.
+	// ErrUnsupported is a value Consul accepts that this agent cannot honour
+	// safely (cloud auto-join); keys without effect only warn (see
+	// IgnoredKeys).
 	ErrUnsupported = errors.New("not supported by consulate")
 	// ErrInvalid is a value of the wrong type or out of range.
 	ErrInvalid = errors.New("invalid value")

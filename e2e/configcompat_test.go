@@ -49,6 +49,9 @@ func TestProdConfigDirStarts(t *testing.T) {
 	local, err := json.Marshal(map[string]any{
 		"bootstrap_expect": 1,
 		"session_ttl_min":  "2s",
+		// Blocking queries: wait 1s without ?wait=, 3s at most.
+		"default_query_time": "1s",
+		"max_query_time":     "3s",
 		"tls": map[string]any{"defaults": map[string]any{
 			"ca_file":   filepath.Join(certs, "consul-agent-ca.pem"),
 			"cert_file": filepath.Join(certs, "dc1-server-consul-0.pem"),
@@ -118,6 +121,19 @@ func TestProdConfigDirStarts(t *testing.T) {
 	}
 	if _, _, err := c.Session().Create(&api.SessionEntry{TTL: "1s"}, nil); err == nil {
 		t.Fatal("session with TTL 1s accepted below session_ttl_min")
+	}
+
+	// max_query_time caps ?wait=: a 30s blocking read returns within it.
+	_, meta, err := c.KV().Get("compat/none", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, _, err := c.KV().Get("compat/none", &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 2*time.Second || d > 10*time.Second {
+		t.Fatalf("blocking read with wait=30s took %s, want about max_query_time (3s)", d)
 	}
 
 	// FailuresBeforeCritical through /v1/agent/check/register: a passing
