@@ -90,6 +90,8 @@ var consulKeys = []struct{ key, value string }{
 	{"reconnect_timeout_wan", `"8h"`}, {"recursors", `["127.0.0.53"]`}, {"rejoin_after_leave", `true`},
 	{"reporting", `{"license": {"enabled": false}}`},
 	{"retry_interval", `"10s"`}, {"retry_join", `["127.0.0.2"]`}, {"retry_max", `3`},
+	{"retry_interval_wan", `"10s"`}, {"retry_join_wan", `["127.0.0.2"]`}, {"retry_max_wan", `3`},
+	{"start_join_wan", `["127.0.0.2"]`}, {"auto_encrypt.allow_tls", `true`}, {"server", `true`},
 	{"rpc", `{"enable_streaming": true}`}, {"segment", `"alpha"`}, {"segments", `[{"name": "alpha", "bind": "127.0.0.1", "port": 8303}]`},
 	{"serf_lan", `"127.0.0.1"`}, {"serf_lan_allowed_cidrs", `["10.0.0.0/8"]`}, {"serf_wan", `"127.0.0.1"`},
 	{"serf_wan_allowed_cidrs", `["10.0.0.0/8"]`}, {"server_name", `"server.dc1.consul"`},
@@ -181,10 +183,10 @@ func compatSource(t *testing.T, key, value string) Source {
 		if _, ok := chk["args"]; ok {
 			obj["enable_local_script_checks"] = true
 		}
-	case strings.HasPrefix(key, "tls.defaults"), key == "ca_file", key == "ca_path":
-	case key == "auto_encrypt.tls" || strings.HasPrefix(key, "auto_encrypt."):
+	case key == "auto_encrypt.allow_tls", key == "retry_join_wan", key == "start_join_wan":
+		obj["server"] = true // server-only keys
+	case strings.HasPrefix(key, "auto_encrypt."):
 		obj["auto_encrypt"].(map[string]any)["tls"] = true
-	case key == "retry_join" || key == "start_join":
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
@@ -218,9 +220,6 @@ func TestConsulKeysAccepted(t *testing.T) {
 			}
 			// The warning names the file and the key path as written.
 			path := tc.key
-			if strings.HasPrefix(path, "service.") || strings.HasPrefix(path, "check.") {
-				path = compatPath(tc.key)
-			}
 			var named []string
 			for _, w := range rt.Warnings {
 				if strings.Contains(w, "compat.json: "+path+":") {
@@ -252,9 +251,6 @@ func TestConsulKeysAccepted(t *testing.T) {
 // valueWarns are real fields whose value in consulKeys asks for something
 // Consulate does not do (recursor_strategy "random"): one warning.
 var valueWarns = map[string]bool{"dns_config.recursor_strategy": true}
-
-// compatPath is where a definition key's warning points.
-func compatPath(key string) string { return key }
 
 // unrunCheckKey is a key that selects a check kind Consulate does not run:
 // the check is left out with one warning naming that key.
