@@ -107,6 +107,8 @@ type Runtime struct {
 	NodeMeta                    map[string]string
 	RaftMultiplier              int
 	AutopilotCleanupDeadServers bool
+	// Autopilot is the rest of the autopilot stanza (autopilot.go).
+	Autopilot AutopilotRuntime
 	GossipLAN                   GossipRuntime
 	GossipWAN                   GossipRuntime
 
