@@ -107,10 +107,11 @@ type Runtime struct {
 	NodeMeta                    map[string]string
 	RaftMultiplier              int
 	AutopilotCleanupDeadServers bool
-	// Autopilot is the rest of the autopilot stanza (autopilot.go).
-	Autopilot AutopilotRuntime
 	GossipLAN                   GossipRuntime
 	GossipWAN                   GossipRuntime
+
+	// Autopilot is the rest of the autopilot stanza (autopilot.go).
+	Autopilot AutopilotRuntime
 
 	// RPCMaxConnsPerClient caps server-port connections per client IP
 	// (0: unlimited); RPCHandshakeTimeout bounds each one's preamble.

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"consulate/internal/testutil"
+	"consulate/structs"
+)
+
+// startAutopilotCluster starts three in-memory servers reaching each
+// other through a fakeForwarder and waits for a leader.
+func startAutopilotCluster(t *testing.T) []*Server {
+	t.Helper()
+	fwd := &fakeForwarder{servers: map[raft.ServerAddress]*Server{}, dcs: map[string]*Server{}}
+	var servers []*Server
+	for i, tr := range connectedTransports(3) {
+		cfg := testConfig([]string{"ap1", "ap2", "ap3"}[i])
+		cfg.AutopilotHealthInterval = 100 * time.Millisecond
+		cfg.Autopilot.MaxTrailingLogs = 77
+		s := startServer(t, cfg, Deps{Transport: tr, Servers: fwd})
+		fwd.mu.Lock()
+		fwd.servers[tr.LocalAddr()] = s
+		fwd.mu.Unlock()
+		servers = append(servers, s)
+	}
+	bootstrapAll(t, servers)
+	return servers
+}
+
+func findLeader(servers []*Server) *Server {
+	for _, s := range servers {
+		if s.IsLeader() {
+			return s
+		}
+	}
+	return nil
+}
+
+// The leader seeds the autopilot configuration; set and CAS work through
+// a follower; health reports three healthy servers, then one unhealthy
+// once it stops; leadership moves to a given server.
+func TestAutopilotCluster(t *testing.T) {
+	servers := startAutopilotCluster(t)
+	ctx := context.Background()
+	var follower *Server
+	for _, s := range servers {
+		if !s.IsLeader() {
+			follower = s
+			break
+		}
+	}
+	var cfg structs.AutopilotConfig
+	testutil.WaitForErr(t, 5*time.Second, "seeded autopilot config", func() error {
+		return follower.RPC(ctx, structs.MethodOperatorAutopilotGetConfiguration, &structs.DCSpecificRequest{}, &cfg)
+	})
+	if !cfg.CleanupDeadServers || cfg.MaxTrailingLogs != 77 || cfg.LastContactThreshold != 200*time.Millisecond || cfg.ModifyIndex == 0 {
+		t.Fatalf("seeded config %+v", cfg)
+	}
+	var ok bool
+	stale := cfg
+	cfg.CleanupDeadServers = false
+	rpc(t, follower, structs.MethodOperatorAutopilotSetConfiguration, &structs.AutopilotSetConfigRequest{Config: cfg, CAS: true}, &ok)
+	if !ok {
+		t.Fatal("CAS with the current index failed")
+	}
+	rpc(t, follower, structs.MethodOperatorAutopilotSetConfiguration, &structs.AutopilotSetConfigRequest{Config: stale, CAS: true}, &ok)
+	if ok {
+		t.Fatal("CAS with a stale index succeeded")
+	}
+	rpc(t, follower, structs.MethodOperatorAutopilotGetConfiguration, &structs.DCSpecificRequest{}, &cfg)
+	if cfg.CleanupDeadServers || cfg.CreateIndex != stale.CreateIndex || cfg.ModifyIndex <= stale.ModifyIndex {
+		t.Fatalf("after CAS %+v (before %+v)", cfg, stale)
+	}
+	if findLeader(servers).autopilotConfig().CleanupDeadServers {
+		t.Fatal("the leader's dead-server cleanup does not follow the stored config")
+	}
+
+	var h structs.OperatorHealthReply
+	testutil.WaitForErr(t, 5*time.Second, "three healthy servers", func() error {
+		if err := follower.RPC(ctx, structs.MethodOperatorServerHealth, &structs.DCSpecificRequest{}, &h); err != nil {
+			return err
+		}
+		if !h.Healthy || h.FailureTolerance != 1 || len(h.Servers) != 3 {
+			return fmt.Errorf("health %+v", h)
+		}
+		return nil
+	})
+
+	// Leadership to a given server.
+	old := findLeader(servers)
+	var target *Server
+	for _, s := range servers {
+		if s != old {
+			target = s
+		}
+	}
+	var tr structs.RaftLeaderTransferResponse
+	rpc(t, follower, structs.MethodOperatorRaftTransferLeader, &structs.RaftLeaderTransferRequest{ID: string(target.LocalID())}, &tr)
+	if !tr.Success {
+		t.Fatal("transfer not successful")
+	}
+	testutil.WaitFor(t, 5*time.Second, "the target leads", target.IsLeader)
+	var bad structs.RaftLeaderTransferResponse
+	if err := target.RPC(ctx, structs.MethodOperatorRaftTransferLeader, &structs.RaftLeaderTransferRequest{ID: "nope"}, &bad); err == nil {
+		t.Fatal("transfer to an unknown ID succeeded")
+	}
+
+	// Stop a follower: the leader sees it unhealthy.
+	var stopped *Server
+	for _, s := range servers {
+		if !s.IsLeader() {
+			stopped = s
+			break
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := stopped.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitForErr(t, 5*time.Second, "one unhealthy server", func() error {
+		l := findLeader(servers)
+		if l == nil {
+			return fmt.Errorf("no leader")
+		}
+		if err := l.RPC(ctx, structs.MethodOperatorServerHealth, &structs.DCSpecificRequest{}, &h); err != nil {
+			return err
+		}
+		unhealthy := 0
+		for _, sh := range h.Servers {
+			if !sh.Healthy {
+				unhealthy++
+				if sh.ID != string(stopped.LocalID()) {
+					return fmt.Errorf("%s unhealthy", sh.ID)
+				}
+			}
+		}
+		if h.Healthy || unhealthy != 1 || h.FailureTolerance != 0 {
+			return fmt.Errorf("health %+v", h)
+		}
+		return nil
+	})
+	var st structs.AutopilotState
+	rpc(t, findLeader(servers), structs.MethodOperatorAutopilotState, &structs.DCSpecificRequest{}, &st)
+	if st.Healthy || len(st.Servers) != 3 || len(st.Voters) != 3 || st.Servers[st.Leader].Status != "leader" || st.OptimisticFailureTolerance != 1 {
+		t.Fatalf("state %+v", st)
+	}
+}
