@@ -63,6 +63,7 @@ func (a *Agent) startServer() error {
 	scfg.RaftConfig = raftConfig(rt.RaftMultiplier, rt.DevMode)
 	raftLogConfig(scfg.RaftConfig, rt)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
+	scfg.Autopilot = autopilotSeed(rt)
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy
 	scfg.ACLEnableKeyListPolicy = rt.ACLEnableKeyListPolicy
@@ -86,6 +87,7 @@ func (a *Agent) startServer() error {
 		LANKeyring:     a.lan,
 		WANKeyring:     server.KeyringFunc(a.wanKeyring),
 		AutoEncrypt:    a.tls,
+		WANHealth:      a.serverWANHealth,
 	})
 	if err != nil {
 		ln.Close()
