@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/raft"
 
 	"consulate/internal/testutil"
@@ -150,4 +151,29 @@ func TestAutopilotCluster(t *testing.T) {
 	if st.Healthy || len(st.Servers) != 3 || len(st.Voters) != 3 || st.Servers[st.Leader].Status != "leader" || st.OptimisticFailureTolerance != 1 {
 		t.Fatalf("state %+v", st)
 	}
+}
+
+// The leader emits autopilot.healthy and autopilot.failure_tolerance
+// through go-metrics' global.
+func TestAutopilotGauges(t *testing.T) {
+	sink := gometrics.NewInmemSink(time.Minute, time.Hour)
+	mcfg := gometrics.DefaultConfig("consul")
+	mcfg.EnableHostname, mcfg.EnableRuntimeMetrics = false, false
+	if _, err := gometrics.NewGlobal(mcfg, sink); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gometrics.NewGlobal(mcfg, &gometrics.BlackholeSink{}) })
+	startAutopilotCluster(t)
+	testutil.WaitForErr(t, 5*time.Second, "autopilot gauges", func() error {
+		for _, iv := range sink.Data() {
+			iv.RLock()
+			h, hok := iv.Gauges["consul.autopilot.healthy"]
+			ft, fok := iv.Gauges["consul.autopilot.failure_tolerance"]
+			iv.RUnlock()
+			if hok && fok && h.Value == 1 && ft.Value == 1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no healthy gauges yet")
+	})
 }
