@@ -177,3 +177,37 @@ func TestAutopilotGauges(t *testing.T) {
 		return fmt.Errorf("no healthy gauges yet")
 	})
 }
+
+// operator:read reads autopilot's configuration and health; writing it
+// and moving leadership need operator:write.
+func TestAutopilotACL(t *testing.T) {
+	s := enforcingServerDeps(t, func(c *Config) { c.AutopilotHealthInterval = 50 * time.Millisecond }, Deps{})
+	none := tokenWith(t, s, "none", `node "x" { policy = "read" }`)
+	reader := tokenWith(t, s, "opr", `operator = "read"`)
+	writer := tokenWith(t, s, "opw", `operator = "write"`)
+	var cfg structs.AutopilotConfig
+	testutil.WaitForErr(t, 5*time.Second, "seeded config", func() error {
+		return s.RPC(context.Background(), structs.MethodOperatorAutopilotGetConfiguration, as(reader, &structs.DCSpecificRequest{}), &cfg)
+	})
+	wantDenied(t, "get config", call(s, structs.MethodOperatorAutopilotGetConfiguration, as(none, &structs.DCSpecificRequest{}), &cfg))
+	var h structs.OperatorHealthReply
+	wantDenied(t, "health", call(s, structs.MethodOperatorServerHealth, as(none, &structs.DCSpecificRequest{}), &h))
+	rpc(t, s, structs.MethodOperatorServerHealth, as(reader, &structs.DCSpecificRequest{}), &h)
+	if !h.Healthy || len(h.Servers) != 1 || h.FailureTolerance != 0 {
+		t.Fatalf("single server health %+v", h)
+	}
+	var st structs.AutopilotState
+	wantDenied(t, "state", call(s, structs.MethodOperatorAutopilotState, as(none, &structs.DCSpecificRequest{}), &st))
+	var ok bool
+	wantDenied(t, "set config with operator:read", call(s, structs.MethodOperatorAutopilotSetConfiguration,
+		as(reader, &structs.AutopilotSetConfigRequest{Config: cfg}), &ok))
+	rpc(t, s, structs.MethodOperatorAutopilotSetConfiguration, as(writer, &structs.AutopilotSetConfigRequest{Config: cfg}), &ok)
+	var tr structs.RaftLeaderTransferResponse
+	wantDenied(t, "transfer with operator:read", call(s, structs.MethodOperatorRaftTransferLeader,
+		as(reader, &structs.RaftLeaderTransferRequest{}), &tr))
+	if err := call(s, structs.MethodOperatorRaftTransferLeader, as(writer, &structs.RaftLeaderTransferRequest{}), &tr); err == nil || tr.Success {
+		t.Fatalf("transfer with a single voter: %v", err)
+	}
+	var wan structs.WANHealthReply
+	wantDenied(t, "wan", call(s, structs.MethodOperatorWANHealth, as(none, &structs.DCSpecificRequest{}), &wan))
+}
