@@ -211,3 +211,52 @@ func TestAutopilotACL(t *testing.T) {
 	var wan structs.WANHealthReply
 	wantDenied(t, "wan", call(s, structs.MethodOperatorWANHealth, as(none, &structs.DCSpecificRequest{}), &wan))
 }
+
+// Dead-server cleanup follows the stored configuration, not the server's
+// config: off, then blocked by min_quorum, then on.
+func TestAutopilotCleanupFollowsStoredConfig(t *testing.T) {
+	servers := startAutopilotCluster(t)
+	leader := findLeader(servers)
+	var victim *Server
+	for _, s := range servers {
+		if s != leader {
+			victim = s
+		}
+	}
+	leader.cfg.DeadServerGrace = 0
+	failed := []structs.Member{{Name: "victim", Addr: "127.0.17.9", Status: structs.StatusFailed, Tags: map[string]string{
+		structs.TagRole: structs.RoleServer, structs.TagDatacenter: "dc1", structs.TagPort: "8300", structs.TagID: string(victim.LocalID())}}}
+	voters := func() int {
+		f := leader.raft.GetConfiguration()
+		if err := f.Error(); err != nil {
+			t.Fatal(err)
+		}
+		return len(f.Configuration().Servers)
+	}
+	var cfg structs.AutopilotConfig
+	testutil.WaitForErr(t, 5*time.Second, "seeded config", func() error {
+		return leader.RPC(context.Background(), structs.MethodOperatorAutopilotGetConfiguration, &structs.DCSpecificRequest{}, &cfg)
+	})
+	set := func(c structs.AutopilotConfig) {
+		var ok bool
+		rpc(t, leader, structs.MethodOperatorAutopilotSetConfiguration, &structs.AutopilotSetConfigRequest{Config: c}, &ok)
+	}
+	cfg.CleanupDeadServers = false
+	set(cfg)
+	leader.reconcileRaft(failed)
+	if n := voters(); n != 3 {
+		t.Fatalf("cleanup off: %d servers", n)
+	}
+	cfg.CleanupDeadServers, cfg.MinQuorum = true, 3
+	set(cfg)
+	leader.reconcileRaft(failed)
+	if n := voters(); n != 3 {
+		t.Fatalf("min_quorum 3: %d servers", n)
+	}
+	cfg.MinQuorum = 0
+	set(cfg)
+	leader.reconcileRaft(failed)
+	if n := voters(); n != 2 {
+		t.Fatalf("cleanup on: %d servers", n)
+	}
+}
