@@ -64,6 +64,7 @@ func (a *Agent) startServer() error {
 	raftLogConfig(scfg.RaftConfig, rt)
 	scfg.CleanupDeadServers = rt.AutopilotCleanupDeadServers
 	scfg.SessionTTLMin = rt.SessionTTLMin
+	scfg.Autopilot = autopilotSeed(rt)
 	scfg.ACLsEnabled = rt.ACLsEnabled
 	scfg.ACLDefaultPolicy = rt.ACLDefaultPolicy
 	scfg.ACLEnableKeyListPolicy = rt.ACLEnableKeyListPolicy
@@ -87,6 +88,7 @@ func (a *Agent) startServer() error {
 		LANKeyring:     a.lan,
 		WANKeyring:     server.KeyringFunc(a.wanKeyring),
 		AutoEncrypt:    a.tls,
+		WANHealth:      a.serverWANHealth,
 	})
 	if err != nil {
 		ln.Close()

@@ -42,6 +42,9 @@ const (
 	// ACLReplicateType applies one batch of ACL replication from the
 	// primary datacenter (ACLReplicateRequest, catalog/acl_replication.go).
 	ACLReplicateType
+	// AutopilotSetType stores the autopilot configuration
+	// (AutopilotSetRequest); it returns whether it wrote.
+	AutopilotSetType
 )
 
 func (t MessageType) String() string {
@@ -80,6 +83,8 @@ func (t MessageType) String() string {
 		return "ACLBootstrap"
 	case ACLReplicateType:
 		return "ACLReplicate"
+	case AutopilotSetType:
+		return "AutopilotSet"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -213,6 +218,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 			return f.decodeErr(t, err)
 		}
 		ok, err := st.AutoEncryptCASet(idx, &req)
+		if err != nil {
+			return err
+		}
+		return ok
+	case AutopilotSetType:
+		var req AutopilotSetRequest
+		if err := f.decode(body, &req); err != nil {
+			return f.decodeErr(t, err)
+		}
+		ok, err := st.AutopilotSet(idx, &req.Config, req.CAS)
 		if err != nil {
 			return err
 		}

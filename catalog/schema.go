@@ -22,6 +22,8 @@ const (
 	// tableAutoEncryptCA holds the one auto-encrypt signing CA (with its
 	// private key); no read of the HTTP API reaches it.
 	tableAutoEncryptCA = "auto_encrypt_ca"
+	// tableAutopilot holds the one autopilot configuration.
+	tableAutopilot = "autopilot_config"
 	// tableLockDelays is advisory state, not replicated through snapshots:
 	// when a session is destroyed, its locks cannot be taken again until
 	// its LockDelay passes (checked by the leader before a lock).
@@ -115,6 +117,9 @@ func schema() *memdb.DBSchema {
 			"name": {Name: "name", Unique: true, AllowMissing: true, Indexer: id("Name", true)},
 		}},
 		tableAutoEncryptCA: {Name: tableAutoEncryptCA, Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: id("ID", false)},
+		}},
+		tableAutopilot: {Name: tableAutopilot, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: id("ID", false)},
 		}},
 		tableLockDelays: {Name: tableLockDelays, Indexes: map[string]*memdb.IndexSchema{

@@ -38,6 +38,8 @@ const (
 	recACLPolicy
 	recACLRole
 	recACLToken
+	// recAutopilot is the autopilot configuration.
+	recAutopilot
 )
 
 // snapshotHeader opens a snapshot stream.
@@ -63,6 +65,7 @@ var snapTables = []struct {
 	{tableSessions, recSession}, {tableKVs, recKV}, {tableTombstones, recTombstone},
 	{tableCoordinates, recCoordinate}, {tablePreparedQuery, recPreparedQuery}, {tableAutoEncryptCA, recAutoEncryptCA},
 	{tableACLPolicies, recACLPolicy}, {tableACLRoles, recACLRole}, {tableACLTokens, recACLToken},
+	{tableAutopilot, recAutopilot},
 	{tableIndex, recIndex},
 }
 
@@ -179,6 +182,8 @@ func restoreRecord(txn *memdb.Txn, dec *codec.Decoder, rt recordType) error {
 		row, table = &structs.ACLRole{}, tableACLRoles
 	case recACLToken:
 		row, table = &structs.ACLToken{}, tableACLTokens
+	case recAutopilot:
+		row, table = &autopilotRow{}, tableAutopilot
 	default:
 		return fmt.Errorf("catalog: restore: unknown record type %d", rt)
 	}

@@ -72,7 +72,7 @@ func DefaultConfig() *Config {
 		// no_freelist_sync defaults on here (off in Consul): one write
 		// less per Raft append; a large raft.db opens a little slower.
 		RaftLogStore: &RaftLogStore{Backend: ptr(""), BoltDB: &RaftBoltDB{NoFreelistSync: ptr(true)}},
-		Autopilot:    &Autopilot{CleanupDeadServers: ptr(true)},
+		Autopilot:    autopilotDefaults(),
 		Limits: &Limits{
 			RPCMaxConnsPerClient: ptr(100), RPCHandshakeTimeout: ptr(5 * time.Second),
 			HTTPMaxConnsPerClient: ptr(200), RPCRate: ptr(math.Inf(1)), RPCMaxBurst: ptr(1000),
@@ -211,6 +211,9 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 		sc.Service, sc.Services, sc.Check, sc.Checks = nil, nil, nil, nil
 		b.applyLegacyTLS(&sc, s.name)
 		b.applyLegacyACL(&sc, s.name)
+		if err := b.autopilotWarnings(&sc, s.name); err != nil {
+			return nil, err
+		}
 		merge(c, &sc, s.name, b.og)
 	}
 
@@ -242,6 +245,7 @@ func build(srcs []namedConfig, dev bool) (*Runtime, error) {
 	}
 	rt.Services, rt.Checks = services, checks
 	rt.Warnings = dedupe(b.warns)
+	rt.Autopilot = autopilotRuntime(c.Autopilot)
 	return rt, nil
 }
 

@@ -315,9 +315,16 @@ type ACLTokens struct {
 	LegacyAgentMaster *string `json:"agent_master,omitempty"`
 }
 
-// Autopilot is the autopilot stanza.
+// Autopilot is the autopilot stanza (the rest of it in autopilot.go).
 type Autopilot struct {
-	CleanupDeadServers *bool `json:"cleanup_dead_servers,omitempty"`
+	CleanupDeadServers      *bool          `json:"cleanup_dead_servers,omitempty"`
+	LastContactThreshold    *time.Duration `json:"last_contact_threshold,omitempty"`
+	MaxTrailingLogs         *int           `json:"max_trailing_logs,omitempty"`
+	MinQuorum               *int           `json:"min_quorum,omitempty"`
+	ServerStabilizationTime *time.Duration `json:"server_stabilization_time,omitempty"`
+	RedundancyZoneTag       *string        `json:"redundancy_zone_tag,omitempty"`
+	DisableUpgradeMigration *bool          `json:"disable_upgrade_migration,omitempty"`
+	UpgradeVersionTag       *string        `json:"upgrade_version_tag,omitempty"`
 }
 
 // Gossip tunes one memberlist pool (gossip_lan / gossip_wan).

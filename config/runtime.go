@@ -113,6 +113,9 @@ type Runtime struct {
 	GossipLAN                   GossipRuntime
 	GossipWAN                   GossipRuntime
 
+	// Autopilot is the rest of the autopilot stanza (autopilot.go).
+	Autopilot AutopilotRuntime
+
 	// RPCMaxConnsPerClient caps server-port connections per client IP
 	// (0: unlimited); RPCHandshakeTimeout bounds each one's preamble.
 	RPCMaxConnsPerClient int

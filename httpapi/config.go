@@ -48,7 +48,8 @@ type Config struct {
 	// Monitor, when set, streams the agent's log lines at a level or above
 	// for /v1/agent/monitor until ctx ends (the channel is then closed).
 	Monitor func(ctx context.Context, level string) (<-chan []byte, error)
-	// WANHealth, when set, answers /v1/operator/wan (servers only).
+	// WANHealth, when set, answers /v1/operator/wan (servers); without
+	// it the handler asks a server (Operator.WANHealth).
 	WANHealth func(ctx context.Context) (any, error)
 	// Datacenter is the agent's datacenter; with TranslateWANAddrs,
 	// answers about any other one use nodes' WAN addresses.

@@ -160,10 +160,11 @@ func (s *Server) preparedQueryExplain(w http.ResponseWriter, r *http.Request, id
 	return reply, nil
 }
 
-// operatorWAN serves /v1/operator/wan: the per-datacenter WAN health view.
+// operatorWAN serves /v1/operator/wan: the per-datacenter WAN health view,
+// on a client agent (no WANHealth) asked of a server (operator:read).
 func (s *Server) operatorWAN(w http.ResponseWriter, r *http.Request) (any, error) {
 	if s.cfg.WANHealth == nil {
-		return nil, notFound("WAN health is only available on servers")
+		return s.operatorWANFromServer(r)
 	}
 	return s.cfg.WANHealth(r.Context())
 }

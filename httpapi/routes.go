@@ -79,6 +79,10 @@ func (s *Server) routes() http.Handler {
 
 	rt.handle("/v1/operator/raft/configuration", s.raftConfiguration, get)
 	rt.handle("/v1/operator/raft/peer", s.raftPeer, del)
+	rt.handle("/v1/operator/raft/transfer-leader", s.raftTransferLeader, post)
+	rt.handle("/v1/operator/autopilot/configuration", s.autopilotConfiguration, get, put)
+	rt.handle("/v1/operator/autopilot/health", s.autopilotHealth, get)
+	rt.handle("/v1/operator/autopilot/state", s.autopilotState, get)
 	rt.handle("/v1/query", s.preparedQueries, get, post)
 	rt.handle("/v1/query/", s.preparedQuery, get, put, del)
 	rt.handle("/v1/operator/wan", s.operatorWAN, get)

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"consulate/rpcmux"
+	"consulate/structs"
 )
 
 // Config configures a Server.
@@ -72,8 +73,17 @@ type Config struct {
 	TombstoneTTL         time.Duration
 	TombstoneGranularity time.Duration
 	// CleanupDeadServers lets the leader remove failed servers from Raft
-	// (autopilot's cleanup_dead_servers).
+	// (autopilot's cleanup_dead_servers). Like the rest of Autopilot it is
+	// the default the first leader stores in Raft; the stored
+	// configuration (operator autopilot set-config) decides from then on.
 	CleanupDeadServers bool
+	// Autopilot is the rest of the autopilot configuration the leader
+	// stores in Raft when none is stored (its CleanupDeadServers is
+	// ignored: see the field above).
+	Autopilot structs.AutopilotConfig
+	// AutopilotHealthInterval is how often the leader computes server
+	// health for the autopilot gauges. Must be positive.
+	AutopilotHealthInterval time.Duration
 	// DeadServerGrace is how long a server must have been failed in the
 	// LAN pool before CleanupDeadServers removes it. A partition that
 	// heals sooner leaves the server a voter, so it catches up through
@@ -158,6 +168,12 @@ type Config struct {
 	SubscriptionHeartbeat time.Duration
 }
 
+// defaultAutopilot is Consul's default autopilot configuration.
+func defaultAutopilot() structs.AutopilotConfig {
+	return structs.AutopilotConfig{CleanupDeadServers: true, LastContactThreshold: 200 * time.Millisecond,
+		MaxTrailingLogs: 250, ServerStabilizationTime: 10 * time.Second}
+}
+
 // DefaultConfig returns Consul's defaults for a server in dc1.
 func DefaultConfig() *Config {
 	return &Config{
@@ -172,6 +188,8 @@ func DefaultConfig() *Config {
 		MaxQueryTime:             600 * time.Second,
 		ReconcileInterval:        60 * time.Second,
 		CleanupDeadServers:       true,
+		Autopilot:                defaultAutopilot(),
+		AutopilotHealthInterval:  2 * time.Second,
 		DeadServerGrace:          30 * time.Second,
 		TombstoneTTL:             15 * time.Minute,
 		TombstoneGranularity:     30 * time.Second,
@@ -225,6 +243,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: reconcile interval must be positive", ErrInvalidConfig)
 	case c.DeadServerGrace < 0:
 		return fmt.Errorf("%w: dead server grace must not be negative", ErrInvalidConfig)
+	case c.AutopilotHealthInterval <= 0:
+		return fmt.Errorf("%w: autopilot health interval must be positive", ErrInvalidConfig)
+	case c.Autopilot.LastContactThreshold < 0 || c.Autopilot.ServerStabilizationTime < 0:
+		return fmt.Errorf("%w: autopilot durations must not be negative", ErrInvalidConfig)
 	case c.UserEventSizeLimit <= 0:
 		return fmt.Errorf("%w: user event size limit must be positive", ErrInvalidConfig)
 	case c.AutoEncryptAllowTLS && c.AutoEncryptCertTTL <= 0:

@@ -64,6 +64,15 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 		structs.MethodOperatorRaftConfiguration: ep(routeDefault, s.operatorRaftConfiguration),
 		structs.MethodOperatorRaftRemovePeer:    ep(routeLeader, s.operatorRaftRemovePeer),
 
+		// Autopilot and the newer operator methods (autopilot.go).
+		structs.MethodStatusRaftStats:                   ep(routeLocal, s.statusRaftStats),
+		structs.MethodOperatorAutopilotGetConfiguration: ep(routeDefault, s.autopilotGetConfiguration),
+		structs.MethodOperatorAutopilotSetConfiguration: ep(routeLeader, s.autopilotSetConfiguration),
+		structs.MethodOperatorServerHealth:              ep(routeLeader, s.autopilotServerHealth),
+		structs.MethodOperatorAutopilotState:            ep(routeLeader, s.autopilotState),
+		structs.MethodOperatorRaftTransferLeader:        ep(routeLeader, s.operatorRaftTransferLeader),
+		structs.MethodOperatorWANHealth:                 ep(routeLocal, s.operatorWANHealth),
+
 		structs.MethodSnapshotSave:    ep(routeLeader, s.snapshotSave),
 		structs.MethodSnapshotRestore: ep(routeLeader, s.snapshotRestore),
 

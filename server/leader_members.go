@@ -229,10 +229,17 @@ func (s *Server) reconcileRaft(members []structs.Member) {
 		// than at the next periodic pass.
 		time.AfterFunc(next, s.MemberChanged)
 	}
-	if !s.cfg.CleanupDeadServers || len(failed) == 0 {
+	ap := s.autopilotConfig()
+	if !ap.CleanupDeadServers || len(failed) == 0 {
 		return
 	}
 	voters := len(inConf)
+	// min_quorum: never clean up below it.
+	if ap.MinQuorum > 0 && voters-len(failed) < int(ap.MinQuorum) {
+		s.logger.Warn("not removing failed servers: fewer than min_quorum would remain",
+			"failed", len(failed), "voters", voters, "min_quorum", ap.MinQuorum)
+		return
+	}
 	// Remove failed servers only while fewer than half are failed, so the
 	// rest still form a majority of the old configuration.
 	if len(failed)*2 >= voters {

@@ -89,6 +89,10 @@ type Deps struct {
 	// Config.AutoEncryptAllowTLS needs it; required with it, unused
 	// without.
 	AutoEncrypt AutoEncryptTLS
+	// WANHealth is the WAN view `operator wan` shows (JSON-encodable),
+	// served to client agents by Operator.WANHealth; nil: that method
+	// fails.
+	WANHealth func(ctx context.Context) any
 }
 
 // ErrNotStarted is returned by RPC before Start and after Shutdown.
@@ -106,6 +110,9 @@ type Server struct {
 	rawForwardDC, rawForwardLeader bool
 	events                         EventFirer
 	wanCoords                      func() []*structs.DatacenterMap
+	wanHealth                      func(ctx context.Context) any
+	// apHealth is autopilot's memory of server health (autopilot.go).
+	apHealth autopilotHealth
 
 	lanKeyring, wanKeyring Keyring
 	autoTLS                AutoEncryptTLS
@@ -213,6 +220,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		rawForwardLeader: rawReplies(deps.Servers),
 		events:           deps.Events,
 		wanCoords:        deps.WANCoordinates,
+		wanHealth:        deps.WANHealth,
 		lanKeyring:       deps.LANKeyring,
 		wanKeyring:       deps.WANKeyring,
 		autoTLS:          deps.AutoEncrypt,
@@ -416,6 +424,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.ACLsEnabled {
 		s.wg.Go(s.aclTokenReaper)
 	}
+	s.wg.Go(s.autopilotLoop)
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()
@@ -521,6 +530,9 @@ func (s *Server) establishLeadership() {
 	s.readyMu.Unlock()
 	if err := s.initializeACLs(); err != nil {
 		s.logger.Error("initializing ACLs", "error", err)
+	}
+	if err := s.initializeAutopilot(); err != nil {
+		s.logger.Error("initializing the autopilot configuration", "error", err)
 	}
 	s.startACLReplication()
 }

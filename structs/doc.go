@@ -18,4 +18,5 @@
 //	coordinates.go    network coordinates (LAN per node, WAN per datacenter)
 //	events.go         user events
 //	operator.go       Raft configuration and snapshots
+//	autopilot.go      autopilot configuration and server health, leadership transfer, Status.RaftStats, Operator.WANHealth
 package structs

@@ -12,12 +12,13 @@ func (e *env) operatorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "operator",
 		Usage: "Provides cluster-level tools for Consulate operators",
-		Subcommands: []*cli.Command{e.operatorWANCommand(), {
+		Subcommands: []*cli.Command{e.operatorWANCommand(), e.operatorAutopilotCommand(), {
 			Name:  "raft",
 			Usage: "Inspect and change the Raft configuration",
 			Subcommands: []*cli.Command{
 				e.raftListPeersCommand(),
 				e.raftRemovePeerCommand(),
+				e.raftTransferLeaderCommand(),
 			},
 		}},
 	}
