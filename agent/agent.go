@@ -46,6 +46,9 @@ type Options struct {
 	Logger *slog.Logger
 	// LogOutput is where logs go when Logger is nil (stderr by default).
 	LogOutput io.Writer
+
+	// syslogNet and syslogAddr replace the local syslog daemon in tests.
+	syslogNet, syslogAddr string
 }
 
 // Agent is one running consulate agent.
@@ -86,6 +89,10 @@ type Agent struct {
 	changes *notify.Broadcast
 	metrics *metrics.Registry
 
+	// logClose closes the log file and syslog connection; nil when
+	// Options.Logger was given.
+	logClose io.Closer
+
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
 	wg           sync.WaitGroup
@@ -97,14 +104,14 @@ type Agent struct {
 func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	hub := newLogHub()
 	logger := opts.Logger
+	var logClose io.Closer
 	if logger == nil {
 		out := opts.LogOutput
 		if out == nil {
 			out = os.Stderr
 		}
 		var err error
-		logger, err = NewLogger(io.MultiWriter(out, hub), rt.LogLevel, rt.SyslogFacility, rt.LogJSON, rt.EnableSyslog)
-		if err != nil {
+		if logger, logClose, err = newLogger(agentLogSetup(rt, opts, out, hub)); err != nil {
 			return nil, err
 		}
 	}
@@ -114,6 +121,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	a := &Agent{
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
 		logs:       hub,
+		logClose:   logClose,
 		changes:    notify.New(),
 		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
@@ -273,6 +281,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	}
 	a.logger.Info("agent started", "node", rt.NodeName, "datacenter", rt.Datacenter,
 		"server", rt.ServerMode, "node_id", a.nodeID, "version", a.opts.Version)
+	a.notifyServiceManager(sdReady)
 	return nil
 }
 
