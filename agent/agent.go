@@ -101,7 +101,7 @@ type Agent struct {
 
 // New builds an agent from a validated runtime configuration. Nothing
 // listens until Start.
-func New(rt *config.Runtime, opts Options) (*Agent, error) {
+func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 	hub := newLogHub()
 	logger := opts.Logger
 	var logClose io.Closer
@@ -110,10 +110,14 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		if out == nil {
 			out = os.Stderr
 		}
-		var err error
 		if logger, logClose, err = newLogger(agentLogSetup(rt, opts, out, hub)); err != nil {
 			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				logClose.Close()
+			}
+		}()
 	}
 	if opts.Version == "" {
 		opts.Version = "0.0.0-dev"
