@@ -46,6 +46,9 @@ type Options struct {
 	Logger *slog.Logger
 	// LogOutput is where logs go when Logger is nil (stderr by default).
 	LogOutput io.Writer
+
+	// syslogNet and syslogAddr replace the local syslog daemon in tests.
+	syslogNet, syslogAddr string
 }
 
 // Agent is one running consulate agent.
@@ -86,6 +89,10 @@ type Agent struct {
 	changes *notify.Broadcast
 	metrics *metrics.Registry
 
+	// logClose closes the log file and syslog connection; nil when
+	// Options.Logger was given.
+	logClose io.Closer
+
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
 	wg           sync.WaitGroup
@@ -94,19 +101,23 @@ type Agent struct {
 
 // New builds an agent from a validated runtime configuration. Nothing
 // listens until Start.
-func New(rt *config.Runtime, opts Options) (*Agent, error) {
+func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 	hub := newLogHub()
 	logger := opts.Logger
+	var logClose io.Closer
 	if logger == nil {
 		out := opts.LogOutput
 		if out == nil {
 			out = os.Stderr
 		}
-		var err error
-		logger, err = NewLogger(io.MultiWriter(out, hub), rt.LogLevel, rt.SyslogFacility, rt.LogJSON, rt.EnableSyslog)
-		if err != nil {
+		if logger, logClose, err = newLogger(agentLogSetup(rt, opts, out, hub)); err != nil {
 			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				logClose.Close()
+			}
+		}()
 	}
 	if opts.Version == "" {
 		opts.Version = "0.0.0-dev"
@@ -114,6 +125,7 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 	a := &Agent{
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
 		logs:       hub,
+		logClose:   logClose,
 		changes:    notify.New(),
 		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
@@ -273,6 +285,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	}
 	a.logger.Info("agent started", "node", rt.NodeName, "datacenter", rt.Datacenter,
 		"server", rt.ServerMode, "node_id", a.nodeID, "version", a.opts.Version)
+	a.notifyServiceManager(sdReady)
 	return nil
 }
 

@@ -107,6 +107,7 @@ func (a *Agent) self() httpapi.Self {
 			"Datacenter": rt.Datacenter, "NodeName": rt.NodeName, "ServerMode": rt.ServerMode,
 			"DevMode": rt.DevMode, "Bootstrap": rt.Bootstrap, "BootstrapExpect": rt.BootstrapExpect,
 			"DataDir": rt.DataDir, "DNSDomain": rt.DNSDomain, "EncryptKey": len(rt.EncryptKey) > 0,
+			"EnableDebug": rt.EnableDebug,
 		},
 	}
 	if a.lan != nil {

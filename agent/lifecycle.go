@@ -23,6 +23,7 @@ const leaveTimeout = 15 * time.Second
 // what `consulate leave`, PUT /v1/agent/leave and Ctrl-C do.
 func (a *Agent) Leave(ctx context.Context) error {
 	a.logger.Info("gracefully leaving the cluster")
+	a.notifyServiceManager(sdStopping)
 	ctx, cancel := context.WithTimeout(ctx, leaveTimeout)
 	defer cancel()
 	var errs []error
@@ -63,6 +64,8 @@ func (a *Agent) Leave(ctx context.Context) error {
 // Reload re-reads the configuration files and applies what can change
 // without a restart: services, checks and the log level.
 func (a *Agent) Reload(ctx context.Context) error {
+	a.notifyServiceManager(sdReloading)
+	defer a.notifyServiceManager(sdReady)
 	rt, err := config.Load(a.opts.LoadOpts)
 	if err != nil {
 		a.logger.Error("reload failed", "error", err)

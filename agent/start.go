@@ -370,6 +370,7 @@ func (a *Agent) startFrontEnds() error {
 func (a *Agent) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
 		a.logger.Info("shutting down agent")
+		a.notifyServiceManager(sdStopping)
 		if a.cancel != nil {
 			a.cancel()
 		}
@@ -408,6 +409,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		a.wg.Wait()
 		removePIDFile(a.cfg.PidFile)
+		a.closeLogs()
 		close(a.shutdownCh)
 	})
 	return nil

@@ -32,6 +32,12 @@ type Config struct {
 	UI             *bool   `json:"ui,omitempty"`
 	UIConfig       *UI     `json:"ui_config,omitempty"`
 
+	// log_file and log_rotate_*: see logfile.go.
+	LogFile           *string        `json:"log_file,omitempty"`
+	LogRotateBytes    *int           `json:"log_rotate_bytes,omitempty"`
+	LogRotateDuration *time.Duration `json:"log_rotate_duration,omitempty"`
+	LogRotateMaxFiles *int           `json:"log_rotate_max_files,omitempty"`
+
 	StartJoinAddrsLAN    []string       `json:"start_join,omitempty"`
 	RetryJoinLAN         []string       `json:"retry_join,omitempty"`
 	RetryIntervalLAN     *time.Duration `json:"retry_interval,omitempty"`

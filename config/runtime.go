@@ -49,6 +49,7 @@ type Runtime struct {
 	LogJSON        bool
 	EnableSyslog   bool
 	SyslogFacility string
+	LogFile        LogFile // log_file and log_rotate_* (logfile.go)
 	PidFile        string
 	UIEnabled      bool
 

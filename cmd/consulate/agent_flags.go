@@ -48,6 +48,10 @@ func agentFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "disable-host-node-id", Usage: "do not derive the node ID from the host"},
 		&cli.StringFlag{Name: "log-level", Usage: "trace, debug, info, warn or err"},
 		&cli.BoolFlag{Name: "log-json", Usage: "log as JSON"},
+		&cli.StringFlag{Name: "log-file", Usage: "file (or directory ending in /) to write logs to"},
+		&cli.IntFlag{Name: "log-rotate-bytes", Usage: "rotate the log file after this many bytes (0: no limit)"},
+		&cli.DurationFlag{Name: "log-rotate-duration", Usage: "rotate the log file after this long (default 24h)"},
+		&cli.IntFlag{Name: "log-rotate-max-files", Usage: "rotated log files to keep (0: all, -1: none)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "file to write the agent's PID to"},
 		&cli.BoolFlag{Name: "syslog", Usage: "log to syslog too"},
 		&cli.BoolFlag{Name: "ui", Usage: "serve the web UI"},
@@ -128,6 +132,13 @@ func configFromFlags(c *cli.Context) (*config.Config, error) {
 	boolean("disable-host-node-id", &cfg.DisableHostNodeID)
 	str("log-level", &cfg.LogLevel)
 	boolean("log-json", &cfg.LogJSON)
+	str("log-file", &cfg.LogFile)
+	integer("log-rotate-bytes", &cfg.LogRotateBytes)
+	if c.IsSet("log-rotate-duration") {
+		v := c.Duration("log-rotate-duration")
+		cfg.LogRotateDuration = &v
+	}
+	integer("log-rotate-max-files", &cfg.LogRotateMaxFiles)
 	str("pid-file", &cfg.PidFile)
 	boolean("syslog", &cfg.EnableSyslog)
 	boolean("ui", &cfg.UI)

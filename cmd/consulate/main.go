@@ -122,6 +122,7 @@ func (e *env) commands() []*cli.Command {
 		agentCommand(),
 		e.aclCommand(),
 		e.catalogCommand(),
+		e.debugCommand(),
 		e.eventCommand(),
 		e.forceLeaveCommand(),
 		e.infoCommand(),
