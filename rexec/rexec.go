@@ -109,8 +109,9 @@ type Executor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	seen map[string]bool // sessions already handled
+	mu     sync.Mutex
+	closed bool            // Shutdown was called: no new jobs
+	seen   map[string]bool // sessions already handled
 	// order bounds seen: the oldest sessions are forgotten first.
 	order []string
 }
@@ -150,27 +151,24 @@ func (x *Executor) Handle(ev *structs.UserEvent) {
 		x.logger.Error("remote exec event missing prefix or session")
 		return
 	}
-	if !x.firstTime(e.Session) {
+	if !x.admit(e.Session) {
 		return
 	}
-	select {
-	case <-x.ctx.Done():
-		return
-	default:
-	}
-	x.wg.Add(1)
 	go func() {
 		defer x.wg.Done()
 		x.run(x.ctx, e)
 	}()
 }
 
-func (x *Executor) firstTime(session string) bool {
+// admit tells whether a job for session should start: not after
+// Shutdown, and once per session. On true the job is counted in wg.
+func (x *Executor) admit(session string) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.seen[session] {
+	if x.closed || x.seen[session] {
 		return false
 	}
+	x.wg.Add(1)
 	x.seen[session] = true
 	x.order = append(x.order, session)
 	if len(x.order) > maxSeen {
@@ -183,6 +181,9 @@ func (x *Executor) firstTime(session string) bool {
 // Shutdown kills running jobs and waits for them within ctx. It is
 // idempotent.
 func (x *Executor) Shutdown(ctx context.Context) error {
+	x.mu.Lock()
+	x.closed = true
+	x.mu.Unlock()
 	x.cancel()
 	done := make(chan struct{})
 	go func() {

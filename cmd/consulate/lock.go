@@ -37,7 +37,7 @@ func (e *env) lockCommand() *cli.Command {
 			&cli.StringFlag{Name: "name", Usage: "optional name to associate with the lock session (default: one derived from the prefix and child)"},
 			&cli.BoolFlag{Name: "pass-stdin", Usage: "pass stdin to the child process"},
 			&cli.BoolFlag{Name: "shell", Value: true, Usage: "run the child under a shell (-shell=false runs it directly)"},
-			&cli.DurationFlag{Name: "timeout", Usage: "maximum time to wait for the lock; 0 waits forever"},
+			&cli.DurationFlag{Name: "timeout", Aliases: []string{"try"}, Usage: "maximum time to wait for the lock; 0 waits forever"},
 			&cli.IntFlag{Name: "monitor-retry", Value: defaultMonitorRetry, Usage: "retries on 500 errors while monitoring the lock; 0 gives up on the first"},
 			&cli.BoolFlag{Name: "child-exit-code", Usage: "exit 2 when the child exits with an error (otherwise its failure is not propagated)"},
 			&cli.BoolFlag{Name: "verbose", Usage: "print what the command does"},
