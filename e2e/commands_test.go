@@ -273,6 +273,29 @@ func TestCommandsOnCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("lock-timeout-and-interrupt", func(t *testing.T) {
+		marker := filepath.Join(t.TempDir(), "held")
+		holder := startCLI(t, "lock", addr, "locks/d", "touch "+marker+"; exec sleep 60")
+		testutil.WaitForErr(t, 15*time.Second, "the holder's child", func() error { _, err := os.Stat(marker); return err })
+		start := time.Now()
+		out, err := cli(t, "lock", addr, "-timeout=500ms", "locks/d", "echo should not run")
+		if exitCodeOf(err) != 1 || !strings.Contains(out, "Shutdown triggered or timeout during lock acquisition") ||
+			strings.Contains(out, "should not run") {
+			t.Fatalf("lock -timeout on a held lock: exit %d:\n%s", exitCodeOf(err), out)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("-timeout=500ms took %v", d)
+		}
+		// An interrupt kills the child, releases the lock and removes it.
+		holder.cmd.Process.Signal(os.Interrupt)
+		if code := holder.wait(t, 15*time.Second); code != 0 {
+			t.Fatalf("interrupted holder exited %d:\n%s", code, holder.out.String())
+		}
+		if p, _, _ := srv.client().KV().Get("locks/d/.lock", nil); p != nil {
+			t.Fatalf("lock key left behind after an interrupt: %+v", p)
+		}
+	})
+
 	t.Run("lock-lost", func(t *testing.T) {
 		pidFile := filepath.Join(t.TempDir(), "child.pid")
 		holder := startCLI(t, "lock", addr, "-verbose", "locks/b", "echo $$ > "+pidFile+"; exec sleep 60")
