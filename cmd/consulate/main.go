@@ -185,14 +185,3 @@ func noArgs(c *cli.Context) error {
 	}
 	return nil
 }
-
-func notImplementedCommand(name, usage string) *cli.Command {
-	return &cli.Command{
-		Name:            name,
-		Usage:           usage + " (not implemented yet)",
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			return fmt.Errorf("consulate %s: not implemented yet", name)
-		},
-	}
-}
