@@ -227,6 +227,23 @@ func TestCommandsOnCluster(t *testing.T) {
 			t.Fatalf("filtered job: %v:\n%s", err, out)
 		}
 
+		// Service and tag filters match the agents' own services.
+		if err := srv.client().Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80, Tags: []string{"blue"}}); err != nil {
+			t.Fatal(err)
+		}
+		out, err = cli(t, "exec", addr, "-wait=1s", "-service=^web$", "echo svc")
+		if err != nil || !strings.Contains(out, "    cmd-s1: svc") || !strings.Contains(out, "1 / 1 node(s)") {
+			t.Fatalf("-service=web: %v:\n%s", err, out)
+		}
+		out, err = cli(t, "exec", addr, "-wait=1s", "-service=^web$", "-tag=^blue$", "echo tagged")
+		if err != nil || !strings.Contains(out, "    cmd-s1: tagged") {
+			t.Fatalf("-tag=blue: %v:\n%s", err, out)
+		}
+		out, err = cli(t, "exec", addr, "-wait=1s", "-service=^web$", "-tag=nosuchtag", "echo svc")
+		if err != nil || !strings.Contains(out, "0 / 0 node(s)") {
+			t.Fatalf("-tag matching nothing: %v:\n%s", err, out)
+		}
+
 		// A script from stdin, and output larger than one chunk.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
