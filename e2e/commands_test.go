@@ -384,3 +384,49 @@ func TestCommandsOnCluster(t *testing.T) {
 		testutil.WaitFor(t, 20*time.Second, "the third holder", func() bool { return len(held()) == 3 })
 	})
 }
+
+// TestExecWithACLs: with default deny, the agent reads the job and writes
+// its replies with its own agent token, whatever token the CLI used: an
+// agent token with write on "_rexec/" runs the job; one without does not
+// (the job is never acknowledged).
+func TestExecWithACLs(t *testing.T) {
+	srv := startAgent(t, "cmd-acl1", "127.0.16.11", "-server", "-bootstrap",
+		"-config-file", aclConfig(t, `initial_management = "root-secret"`),
+		"-config-file", writeJSONConfig(t, map[string]any{"disable_remote_exec": false}))
+	srv.waitHTTP(15 * time.Second)
+	root := tokenClient(t, srv, "root-secret")
+	testutil.WaitForErr(t, 15*time.Second, "the initial management token", func() error {
+		_, _, err := root.ACL().TokenReadSelf(nil)
+		return err
+	})
+	mk := func(name, rules, secret string) {
+		t.Helper()
+		if _, _, err := root.ACL().PolicyCreate(&api.ACLPolicy{Name: name, Rules: rules}, nil); err != nil {
+			t.Fatalf("policy %s: %v", name, err)
+		}
+		if _, _, err := root.ACL().TokenCreate(&api.ACLToken{SecretID: secret,
+			Policies: []*api.ACLTokenPolicyLink{{Name: name}}}, nil); err != nil {
+			t.Fatalf("token %s: %v", name, err)
+		}
+	}
+	mk("rexec-agent", `node_prefix "" { policy = "write" }
+key_prefix "_rexec/" { policy = "write" }`, "aaaaaaaa-0000-0000-0000-000000000001")
+	mk("plain-agent", `node_prefix "" { policy = "write" }`, "aaaaaaaa-0000-0000-0000-000000000002")
+	addr := "-http-addr=" + srv.httpAddr()
+
+	if _, err := root.Agent().UpdateAgentACLToken("aaaaaaaa-0000-0000-0000-000000000001", nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(t, "exec", addr, "-token=root-secret", "-wait=1s", "echo with acls")
+	if err != nil || !strings.Contains(out, "    cmd-acl1: with acls") || !strings.Contains(out, "1 / 1 node(s)") {
+		t.Fatalf("exec with an agent token allowed on _rexec/: %v\n%s", err, out)
+	}
+
+	if _, err := root.Agent().UpdateAgentACLToken("aaaaaaaa-0000-0000-0000-000000000002", nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err = cli(t, "exec", addr, "-token=root-secret", "-wait=1s", "echo with acls")
+	if err != nil || strings.Contains(out, "with acls") || !strings.Contains(out, "0 / 0 node(s)") {
+		t.Fatalf("exec with an agent token without _rexec/: %v\n%s", err, out)
+	}
+}
