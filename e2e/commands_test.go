@@ -215,6 +215,13 @@ func TestCommandsOnCluster(t *testing.T) {
 			return strings.Contains(cli2.log.String(), "ignoring remote exec event, disabled.")
 		})
 
+		// Through the client agent: the event goes out from there, the
+		// server runs the job.
+		out, err = cli(t, "exec", "-http-addr="+cli2.httpAddr(), "-wait=1s", "echo via client")
+		if err != nil || !strings.Contains(out, "    cmd-s1: via client") || !strings.Contains(out, "1 / 1 node(s)") {
+			t.Fatalf("exec through the client: %v\n%s", err, out)
+		}
+
 		// A failing command: the node's code is reported, the CLI exits 2.
 		out, err = cli(t, "exec", addr, "-wait=1s", "echo partial; exit 3")
 		if exitCodeOf(err) != 2 || !strings.Contains(out, "==> cmd-s1: finished with exit code 3") {
@@ -280,6 +287,16 @@ func TestCommandsOnCluster(t *testing.T) {
 		}
 		if p, _, _ := srv.client().KV().Get("locks/a/.lock", nil); p != nil {
 			t.Fatalf("lock key left behind: %+v", p)
+		}
+		// Through the client agent (its session is on the client's node),
+		// with stdin passed and without a shell.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binary, "lock", "-http-addr="+cli2.httpAddr(), "-pass-stdin", "-shell=false", "locks/e", "cat")
+		cmd.Stdin = strings.NewReader("from stdin\n")
+		b, err := cmd.CombinedOutput()
+		if err != nil || string(b) != "from stdin\n" {
+			t.Fatalf("lock -pass-stdin -shell=false via the client: %v %q", err, b)
 		}
 		// The child's failure: 0 unless -child-exit-code, then 2.
 		if _, err := cli(t, "lock", addr, "locks/a", "exit 3"); err != nil {
