@@ -447,3 +447,35 @@ key_prefix "_rexec/" { policy = "write" }`, "aaaaaaaa-0000-0000-0000-00000000000
 		t.Fatalf("exec with an agent token without _rexec/: %v\n%s", err, out)
 	}
 }
+
+// TestExecForeignDatacenter: `exec -datacenter dc2` from dc1 puts the job
+// and a session (on a dc2 server's node) in dc2, fires the event there and
+// collects dc2's replies across the WAN.
+func TestExecForeignDatacenter(t *testing.T) {
+	rexecOn := writeJSONConfig(t, map[string]any{"disable_remote_exec": false})
+	d1 := startAgent(t, "cmd-d1", "127.0.16.31", "-server", "-bootstrap", "-config-file", rexecOn)
+	d2 := startAgent(t, "cmd-d2", "127.0.16.41", "-server", "-bootstrap", "-datacenter", "dc2", "-config-file", rexecOn)
+	d1.waitHTTP(15 * time.Second)
+	d2.waitHTTP(15 * time.Second)
+	d1.waitLeader(15 * time.Second)
+	d2.waitLeader(15 * time.Second)
+	if out, err := cli(t, "join", "-wan", "-http-addr", d1.httpAddr(), "127.0.16.41"); err != nil {
+		t.Fatalf("join -wan: %v %s", err, out)
+	}
+	testutil.WaitForErr(t, 20*time.Second, "dc2's consul service seen from dc1", func() error {
+		e, _, err := d1.client().Health().Service("consul", "", true, &api.QueryOptions{Datacenter: "dc2"})
+		if err != nil || len(e) == 0 {
+			return fmt.Errorf("%d entries, %v", len(e), err)
+		}
+		return nil
+	})
+	out, err := cli(t, "exec", "-http-addr", d1.httpAddr(), "-datacenter", "dc2", "-wait=1s", "echo from dc2")
+	if err != nil || !strings.Contains(out, "    cmd-d2: from dc2") || !strings.Contains(out, "1 / 1 node(s)") ||
+		strings.Contains(out, "cmd-d1") {
+		t.Fatalf("exec -datacenter dc2: %v\n%s", err, out)
+	}
+	keys, _, err := d2.client().KV().Keys("_rexec/", "", nil)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("left behind in dc2: %v %v", keys, err)
+	}
+}
