@@ -330,6 +330,17 @@ func TestCommandsOnCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("lock-forwards-signals", func(t *testing.T) {
+		ready := filepath.Join(t.TempDir(), "ready")
+		holder := startCLI(t, "lock", addr, "locks/f",
+			"trap 'echo got-hup; exit 0' HUP; touch "+ready+"; while true; do sleep 0.1; done")
+		testutil.WaitForErr(t, 15*time.Second, "the child's trap set", func() error { _, err := os.Stat(ready); return err })
+		holder.cmd.Process.Signal(syscall.SIGHUP)
+		if code := holder.wait(t, 15*time.Second); code != 0 || !strings.Contains(holder.out.String(), "got-hup") {
+			t.Fatalf("SIGHUP not forwarded: exit %d\n%s", code, holder.out.String())
+		}
+	})
+
 	t.Run("lock-lost", func(t *testing.T) {
 		pidFile := filepath.Join(t.TempDir(), "child.pid")
 		holder := startCLI(t, "lock", addr, "-verbose", "locks/b", "echo $$ > "+pidFile+"; exec sleep 60")

@@ -163,14 +163,15 @@ func (e *env) lock(c *cli.Context) error {
 // holdAndRun runs the child while the lock is held and returns the exit
 // status the command should end with.
 func (r *lockRun) holdAndRun(shutdownCh, lockCh <-chan struct{}, args []string, passStdin, shell, childExitCode bool) int {
-	childErr := make(chan error, 1)
-	started := make(chan struct{})
-	go func() { childErr <- r.startChild(args, passStdin, shell, started) }()
-
-	// Signals other than interrupts go to the child as they are.
+	// Signals other than interrupts go to the child as they are (caught
+	// before the child starts, so none is lost in between).
 	sigCh := make(chan os.Signal, 4)
 	signal.Notify(sigCh, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigCh)
+
+	childErr := make(chan error, 1)
+	started := make(chan struct{})
+	go func() { childErr <- r.startChild(args, passStdin, shell, started) }()
 
 	for {
 		select {
