@@ -406,6 +406,11 @@ func TestCommandsOnCluster(t *testing.T) {
 		if n := len(held()); n != 2 {
 			t.Fatalf("%d holders with -n 2", n)
 		}
+		// A plain lock on the semaphore's prefix conflicts, as in Consul.
+		out, err := cli(t, "lock", addr, "-timeout=1s", "sem/x", "true")
+		if exitCodeOf(err) != 1 || !strings.Contains(out, "Lock acquisition failed: Existing key does not match lock use") {
+			t.Fatalf("lock on a semaphore prefix: exit %d\n%s", exitCodeOf(err), out)
+		}
 		// One holder stops (SIGTERM: its child is killed, its slot
 		// released); the waiting one takes the slot.
 		first := held()[0]
