@@ -26,6 +26,7 @@ import (
 	"consulate/lan"
 	"consulate/local"
 	"consulate/metrics"
+	"consulate/rexec"
 	"consulate/rpcmux"
 	"consulate/server"
 	"consulate/structs"
@@ -85,6 +86,7 @@ type Agent struct {
 	resolver *acl.Resolver
 
 	events  *userevent.Inbox
+	rexec   *rexec.Executor // remote exec jobs; nil with disable_remote_exec (see rexec.go)
 	logs    *logHub
 	changes *notify.Broadcast
 	metrics *metrics.Registry
@@ -132,6 +134,7 @@ func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 	}
 	a.events = userevent.NewInbox(userevent.InboxConfig{
 		NodeName: rt.NodeName, Services: a.localServices, OnEvent: a.changes.Notify, Logger: a.logger,
+		Deliver: a.deliverEvent,
 	})
 	if !rt.DevMode && rt.DataDir != "" {
 		if err := os.MkdirAll(rt.DataDir, 0o755); err != nil {
@@ -251,6 +254,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 				a.state.SyncFull(runCtx)
 			}
 		}()
+	}
+	if err := a.startRemoteExec(); err != nil {
+		return err
 	}
 	a.registerCollectors()
 	if err := a.startFrontEnds(); err != nil {

@@ -125,14 +125,14 @@ func TestUserEventsReachTheRing(t *testing.T) {
 	defer cancel()
 	woken := h.LocalChanged()
 	// Filtered out: another node, and a service this agent does not run.
-	if err := h.FireEvent(ctx, &structs.UserEvent{Name: "skip-node", NodeFilter: "^elsewhere$"}, ""); err != nil {
+	if err := h.FireEvent(ctx, &structs.UserEvent{Name: "skip-node", NodeFilter: "^elsewhere$"}, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.FireEvent(ctx, &structs.UserEvent{Name: "skip-svc", ServiceFilter: "^db$"}, ""); err != nil {
+	if err := h.FireEvent(ctx, &structs.UserEvent{Name: "skip-svc", ServiceFilter: "^db$"}, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	ev := &structs.UserEvent{Name: "deploy", Payload: []byte("v2"), NodeFilter: "^node-"}
-	if err := h.FireEvent(ctx, ev, ""); err != nil {
+	if err := h.FireEvent(ctx, ev, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if ev.ID == "" {
@@ -158,7 +158,7 @@ func TestUserEventsReachTheRing(t *testing.T) {
 	// The size limit is the server's, checked before gossip.
 	big := &structs.UserEvent{Name: "big", Payload: make([]byte, 2048)}
 	var bad *structs.BadRequestError
-	if err := h.FireEvent(ctx, big, ""); !errors.As(err, &bad) {
+	if err := h.FireEvent(ctx, big, "", ""); !errors.As(err, &bad) {
 		t.Fatalf("oversized event: %v", err)
 	}
 }

@@ -326,13 +326,15 @@ func (a *Agent) retryJoin(ctx context.Context, pool string, addrs []string, inte
 }
 
 // FireEvent fires a user event in dc ("" or the local one: through the
-// LAN pool here; else through a server of dc).
-func (a *Agent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
+// LAN pool here; else through a server of dc) with token, or the default
+// token when it is "", as Consul: the servers check event:write on it.
+func (a *Agent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc, token string) error {
 	req, err := userevent.FireRequest(ev, dc)
 	if err != nil {
 		return err
 	}
-	return a.RPC(ctx, structs.MethodEventFire, req, &structs.EventFireResponse{})
+	req.Token = token
+	return a.rpcWithToken(a.tokens.UserToken)(ctx, structs.MethodEventFire, req, &structs.EventFireResponse{})
 }
 
 // jitter spreads periodic work.

@@ -90,8 +90,10 @@ func (h *httpAgent) SyncChanges(ctx context.Context) error { return h.a.state.Sy
 
 func (h *httpAgent) LocalChanged() <-chan struct{} { return h.a.changes.Wait() }
 
-func (h *httpAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
-	return h.a.FireEvent(ctx, ev, dc)
+// FireEvent fires with the request's token, else the default token, as
+// Consul (the servers check event:write on it).
+func (h *httpAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc, token string) error {
+	return h.a.FireEvent(ctx, ev, dc, token)
 }
 
 func (h *httpAgent) UserEvents() []*structs.UserEvent { return h.a.events.List() }

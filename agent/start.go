@@ -389,6 +389,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		if a.views != nil {
 			a.views.Shutdown(ctx)
 		}
+		a.shutdownRemoteExec(ctx)
 		if a.state != nil {
 			a.state.Shutdown(ctx)
 		}

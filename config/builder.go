@@ -304,6 +304,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 		DisableUpdateCheck:          *c.DisableUpdateCheck,
 		DisableAnonymousSignature:   *c.DisableAnonymousSignature,
 		EnableDebug:                 *c.EnableDebug,
+		DisableRemoteExec:           disableRemoteExec(c),
 		RaftSnapshotThreshold:       *c.RaftSnapshotThreshold,
 		RaftLogStoreBackend:         *c.RaftLogStore.Backend,
 		RaftBoltNoFreelistSync:      *c.RaftLogStore.BoltDB.NoFreelistSync,

@@ -119,6 +119,7 @@ type Config struct {
 	DisableUpdateCheck        *bool          `json:"disable_update_check,omitempty"`
 	DisableAnonymousSignature *bool          `json:"disable_anonymous_signature,omitempty"`
 	EnableDebug               *bool          `json:"enable_debug,omitempty"`
+	DisableRemoteExec         *bool          `json:"disable_remote_exec,omitempty"` // see remoteexec.go
 
 	RaftSnapshotThreshold *int           `json:"raft_snapshot_threshold,omitempty"`
 	RaftSnapshotInterval  *time.Duration `json:"raft_snapshot_interval,omitempty"`

@@ -141,6 +141,9 @@ type Runtime struct {
 	// operator:read; with ACLs on it is served whatever this says, as in
 	// Consul).
 	EnableDebug bool
+	// DisableRemoteExec turns off the agent side of `consulate exec`
+	// (disable_remote_exec; true unless a file says false, as Consul).
+	DisableRemoteExec bool
 
 	// RaftSnapshotThreshold, RaftSnapshotInterval and RaftTrailingLogs are
 	// Consul's raft_snapshot_* and raft_trailing_logs: a server checks

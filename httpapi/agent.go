@@ -36,9 +36,10 @@ type Agent interface {
 	Authorize(ctx context.Context, secret string) (authz acl.Authorizer, accessor string, err error)
 
 	Local
-	// FireEvent sends a user event in datacenter dc ("" = local); the
-	// agent fills ev.ID and ev.LTime when it can.
-	FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error
+	// FireEvent sends a user event in datacenter dc ("" = local) with
+	// the request's token ("" = the agent's default token; the servers
+	// check event:write); the agent fills ev.ID and ev.LTime when it can.
+	FireEvent(ctx context.Context, ev *structs.UserEvent, dc, token string) error
 	// UserEvents returns the recent user events seen, oldest first.
 	UserEvents() []*structs.UserEvent
 	// SetAgentToken sets one of the agent's own ACL tokens (PUT

@@ -147,6 +147,14 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) 
 }
 
 func (s *Server) agentMembers(w http.ResponseWriter, r *http.Request) (any, error) {
+	var q structs.QueryOptions
+	f, err := s.parseRead(r, nil, &q)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateFilter(f, &structs.Member{}); err != nil {
+		return nil, err
+	}
 	z, err := s.authorize(r)
 	if err != nil {
 		return nil, err
@@ -166,6 +174,9 @@ func (s *Server) agentMembers(w http.ResponseWriter, r *http.Request) (any, erro
 		}
 	}
 	setFiltered(w, len(m) < len(all))
+	if m = filter.Slice(f, m); m == nil {
+		m = []structs.Member{}
+	}
 	return m, nil
 }
 

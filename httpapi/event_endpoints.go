@@ -53,7 +53,7 @@ func (s *Server) eventFire(w http.ResponseWriter, r *http.Request) (any, error) 
 	if len(payload) > 0 {
 		ev.Payload = payload
 	}
-	if err := s.agent.FireEvent(r.Context(), ev, q.Get("dc")); err != nil {
+	if err := s.agent.FireEvent(r.Context(), ev, q.Get("dc"), token(r)); err != nil {
 		return nil, err
 	}
 	return ev, nil

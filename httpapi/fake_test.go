@@ -184,7 +184,7 @@ func (f *fakeAgent) NodeMaintenance(enable bool, reason string) error {
 	return nil
 }
 
-func (f *fakeAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc string) error {
+func (f *fakeAgent) FireEvent(ctx context.Context, ev *structs.UserEvent, dc, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ev.LTime = uint64(len(f.events) + 1)

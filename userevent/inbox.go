@@ -18,6 +18,11 @@ type InboxConfig struct {
 	// OnEvent, if set, is called after each event that passed the filters
 	// (a duplicate included), to wake blocking readers.
 	OnEvent func()
+	// Deliver, if set, is called with each new event that passed the
+	// filters (not with duplicates), after it is kept: the agent's
+	// handlers of internal events (remote exec) hang here. It must not
+	// block.
+	Deliver func(*structs.UserEvent)
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -59,7 +64,9 @@ func (in *Inbox) Handle(u *structs.UserEvent) {
 		return
 	}
 	in.cfg.Logger.Info("user event", "name", ev.Name, "id", ev.ID)
-	in.ring.Add(ev)
+	if in.ring.Add(ev) && in.cfg.Deliver != nil {
+		in.cfg.Deliver(ev)
+	}
 	if in.cfg.OnEvent != nil {
 		in.cfg.OnEvent()
 	}

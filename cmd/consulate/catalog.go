@@ -75,6 +75,7 @@ func (e *env) catalogNodesCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detailed", Usage: "full node IDs, tagged addresses and metadata"},
 			&cli.StringFlag{Name: "service", Usage: "only nodes providing this service"},
 			&cli.StringFlag{Name: "near", Usage: "sort by round-trip time from this node (\"_agent\" for the agent's)"},
+			&cli.StringFlag{Name: "filter", Usage: "filter expression over the nodes (Node, Address, Datacenter, Meta, TaggedAddresses, …), as the API's ?filter"},
 			nodeMetaFlag(),
 		),
 		Action: e.catalogNodes,
@@ -106,6 +107,7 @@ func (e *env) catalogNodes(c *cli.Context) error {
 		return err
 	}
 	q.Near = c.String("near")
+	q.Filter = c.String("filter")
 
 	var nodes []*api.Node
 	if svc := c.String("service"); svc != "" {

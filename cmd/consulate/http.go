@@ -106,8 +106,17 @@ func (e *env) envBool(name string, def bool) (bool, error) {
 
 // client builds an API client for the command's flags and environment.
 func (e *env) client(c *cli.Context) (*api.Client, error) {
+	return e.clientCtx(c, c.Context, "")
+}
+
+// clientCtx is client with requests bound to ctx instead of the command's
+// context: commands that must clean up after an interrupt (lock, exec)
+// pass one that the interrupt does not cancel. A non-empty dc becomes the
+// client's default datacenter (for client helpers that take no options,
+// such as api.Lock).
+func (e *env) clientCtx(c *cli.Context, ctx context.Context, dc string) (*api.Client, error) {
 	addr := e.httpAddr(c)
-	cfg := &api.Config{Address: addr, Scheme: "http"}
+	cfg := &api.Config{Address: addr, Scheme: "http", Datacenter: dc}
 	ssl, err := e.envBool("HTTP_SSL", false)
 	if err != nil {
 		return nil, err
@@ -153,7 +162,7 @@ func (e *env) client(c *cli.Context) (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Error configuring HTTP client: %w", err)
 	}
-	hc.Transport = ctxTransport{ctx: c.Context, base: hc.Transport}
+	hc.Transport = ctxTransport{ctx: ctx, base: hc.Transport}
 	cfg.HttpClient = hc
 	cl, err := api.NewClient(cfg)
 	if err != nil {

@@ -139,7 +139,9 @@ func (e *env) commands() []*cli.Command {
 		e.tlsCommand(),
 		e.versionCommand(),
 		e.validateCommand(),
-		notImplementedCommand("exec", "Executes a command on Consulate nodes"),
+		e.execCommand(),
+		e.lockCommand(),
+		e.maintCommand(),
 		e.monitorCommand(),
 		e.snapshotCommand(),
 		e.watchCommand(),
@@ -184,15 +186,4 @@ func noArgs(c *cli.Context) error {
 		return fmt.Errorf("%s: this command takes no arguments, got %q", c.Command.HelpName, c.Args().Slice())
 	}
 	return nil
-}
-
-func notImplementedCommand(name, usage string) *cli.Command {
-	return &cli.Command{
-		Name:            name,
-		Usage:           usage + " (not implemented yet)",
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			return fmt.Errorf("consulate %s: not implemented yet", name)
-		},
-	}
 }

@@ -20,6 +20,7 @@ func (e *env) membersCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detailed", Usage: "show every tag of each member"},
 			&cli.StringFlag{Name: "status", Value: ".*", Usage: "only members whose status matches this regular expression"},
 			&cli.BoolFlag{Name: "wan", Usage: "list the WAN pool instead of the LAN pool"},
+			&cli.StringFlag{Name: "filter", Usage: "filter expression over the members (Name, Addr, Port, Status, Tags, …), as /v1/agent/members?filter"},
 		}),
 		Action: e.members,
 	}
@@ -37,7 +38,7 @@ func (e *env) members(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	members, err := cl.Agent().Members(c.Bool("wan"))
+	members, err := cl.Agent().MembersOpts(api.MembersOpts{WAN: c.Bool("wan"), Filter: c.String("filter")})
 	if err != nil {
 		return fmt.Errorf("Error retrieving members: %w", err)
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -71,15 +73,59 @@ func printVersion(w io.Writer) {
 		protocolDefault, protocolMin, protocolMax, protocolDefault)
 }
 
+// versionInfo is `version -format=json`, in the shape of Consul's
+// (VersionInfo: Version, Revision, Prerelease, BuildDate, RPC).
+type versionInfo struct {
+	Version    string
+	Revision   string
+	Prerelease string
+	BuildDate  time.Time
+	RPC        rpcVersionInfo
+}
+
+// rpcVersionInfo is the protocol range inside versionInfo.
+type rpcVersionInfo struct {
+	Default int
+	Min     int
+	Max     int
+}
+
+func currentVersionInfo() versionInfo {
+	info := versionInfo{
+		Version:    Version,
+		Revision:   revision(),
+		Prerelease: VersionPrerelease,
+		RPC:        rpcVersionInfo{Default: protocolDefault, Min: protocolMin, Max: protocolMax},
+	}
+	if t, err := time.Parse(time.RFC3339, BuildDate); err == nil {
+		info.BuildDate = t
+	}
+	return info
+}
+
 func (e *env) versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "Prints the Consulate version",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "pretty", Usage: "output format {pretty|json}"},
+		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			printVersion(e.stdout)
+			switch f := c.String("format"); f {
+			case "pretty":
+				printVersion(e.stdout)
+			case "json":
+				b, err := json.MarshalIndent(currentVersionInfo(), "", "    ")
+				if err != nil {
+					return fmt.Errorf("Error marshaling version info: %w", err)
+				}
+				fmt.Fprintln(e.stdout, string(b))
+			default:
+				return fmt.Errorf("Unknown format: %s", f)
+			}
 			return nil
 		},
 	}
