@@ -1,0 +1,146 @@
+package agent
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/consul/api"
+
+	"consulate/config"
+)
+
+// The API gaps of issue 13 tried with the official client against a real
+// agent (a dev server) on 127.0.18.x.
+
+const testHTTPPort13 = 18500
+
+// startAPIAgent starts a dev server on ip with its HTTP API on
+// testHTTPPort13 and returns it with an official client for it.
+func startAPIAgent(t *testing.T, ip, extra string, mutate func(*config.Runtime)) (*Agent, *api.Client) {
+	t.Helper()
+	a := startAgent(t, testOpts(t, ip, extra), func(rt *config.Runtime) {
+		rt.HTTPPort = testHTTPPort13
+		if mutate != nil {
+			mutate(rt)
+		}
+	})
+	cl, err := api.NewClient(&api.Config{Address: fmt.Sprintf("%s:%d", ip, testHTTPPort13)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, cl
+}
+
+func TestTxnGetOrEmptyAndCatalogOps(t *testing.T) {
+	a, cl := startAPIAgent(t, "127.0.18.1", "", nil)
+	txn := cl.Txn()
+
+	// get-or-empty: a missing key is an entry without value, no error.
+	ok, resp, _, err := txn.Txn(api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVGetOrEmpty, Key: "vault/missing"}},
+	}, nil)
+	if err != nil || !ok {
+		t.Fatalf("get-or-empty missing: ok=%v err=%v resp=%+v", ok, err, resp)
+	}
+	if len(resp.Results) != 1 || resp.Results[0].KV == nil || resp.Results[0].KV.Key != "vault/missing" ||
+		resp.Results[0].KV.Value != nil || resp.Results[0].KV.ModifyIndex != 0 {
+		t.Fatalf("get-or-empty missing result %+v", resp.Results)
+	}
+	if _, err := cl.KV().Put(&api.KVPair{Key: "vault/k", Value: []byte("v1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ok, resp, _, err = txn.Txn(api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVGetOrEmpty, Key: "vault/k"}},
+	}, nil)
+	if err != nil || !ok || len(resp.Results) != 1 || string(resp.Results[0].KV.Value) != "v1" || resp.Results[0].KV.ModifyIndex == 0 {
+		t.Fatalf("get-or-empty present: ok=%v err=%v resp=%+v", ok, err, resp)
+	}
+
+	// One transaction registers a node, a service and a check with a KV
+	// write; all of it lands together.
+	ok, resp, _, err = txn.Txn(api.TxnOps{
+		{Node: &api.NodeTxnOp{Verb: api.NodeSet, Node: api.Node{Node: "ext1", Address: "10.1.2.3"}}},
+		{Service: &api.ServiceTxnOp{Verb: api.ServiceSet, Node: "ext1", Service: api.AgentService{ID: "web1", Service: "web", Port: 80}}},
+		{Check: &api.CheckTxnOp{Verb: api.CheckSet, Check: api.HealthCheck{Node: "ext1", CheckID: "web-alive", Name: "alive",
+			Status: api.HealthPassing, ServiceID: "web1"}}},
+		{KV: &api.KVTxnOp{Verb: api.KVSet, Key: "reg/ext1", Value: []byte("x")}},
+	}, nil)
+	if err != nil || !ok {
+		t.Fatalf("catalog txn: ok=%v err=%v resp=%+v", ok, err, resp)
+	}
+	if len(resp.Results) != 4 || resp.Results[0].Node == nil || resp.Results[0].Node.Address != "10.1.2.3" ||
+		resp.Results[1].Service == nil || resp.Results[1].Service.Port != 80 ||
+		resp.Results[2].Check == nil || resp.Results[2].Check.ServiceName != "web" {
+		t.Fatalf("catalog txn results %+v", resp.Results)
+	}
+	svcs, _, err := cl.Health().Service("web", "", true, nil)
+	if err != nil || len(svcs) != 1 || svcs[0].Node.Node != "ext1" {
+		t.Fatalf("health after txn: %v %+v", err, svcs)
+	}
+	nodeIdx := resp.Results[0].Node.ModifyIndex
+
+	// A read-only transaction of gets is served as a read (leader and
+	// contact headers present).
+	ok, resp, qm, err := txn.Txn(api.TxnOps{
+		{Node: &api.NodeTxnOp{Verb: api.NodeGet, Node: api.Node{Node: "ext1"}}},
+		{Service: &api.ServiceTxnOp{Verb: api.ServiceGet, Node: "ext1", Service: api.AgentService{ID: "web1"}}},
+		{Check: &api.CheckTxnOp{Verb: api.CheckGet, Check: api.HealthCheck{Node: "ext1", CheckID: "web-alive"}}},
+	}, &api.QueryOptions{AllowStale: true})
+	if err != nil || !ok || len(resp.Results) != 3 || !qm.KnownLeader {
+		t.Fatalf("read txn: ok=%v err=%v resp=%+v qm=%+v", ok, err, resp, qm)
+	}
+
+	// A failing cas rolls back the whole transaction; errors name the op.
+	ok, resp, _, err = txn.Txn(api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVSet, Key: "reg/rolled-back", Value: []byte("x")}},
+		{Node: &api.NodeTxnOp{Verb: api.NodeCAS, Node: api.Node{Node: "ext1", Address: "10.9.9.9", ModifyIndex: nodeIdx + 1000}}},
+	}, nil)
+	if err != nil || ok || len(resp.Errors) != 1 || resp.Errors[0].OpIndex != 1 ||
+		!strings.Contains(resp.Errors[0].What, `failed to set node "ext1", index is stale`) {
+		t.Fatalf("stale cas: ok=%v err=%v resp=%+v", ok, err, resp)
+	}
+	if p, _, _ := cl.KV().Get("reg/rolled-back", nil); p != nil {
+		t.Fatal("rolled-back write applied")
+	}
+	ok, resp, _, err = txn.Txn(api.TxnOps{
+		{Check: &api.CheckTxnOp{Verb: api.CheckGet, Check: api.HealthCheck{Node: "ext1", CheckID: "nope"}}},
+	}, nil)
+	if err != nil || ok || len(resp.Errors) != 1 || resp.Errors[0].What != `check "nope" on node "ext1" doesn't exist` {
+		t.Fatalf("missing check get: ok=%v err=%v resp=%+v", ok, err, resp)
+	}
+
+	// delete-cas with the right index, then delete of the service.
+	ok, resp, _, err = txn.Txn(api.TxnOps{
+		{Service: &api.ServiceTxnOp{Verb: api.ServiceDelete, Node: "ext1", Service: api.AgentService{ID: "web1", Service: "web"}}},
+		{Node: &api.NodeTxnOp{Verb: api.NodeDeleteCAS, Node: api.Node{Node: "ext1", ModifyIndex: nodeIdx}}},
+	}, nil)
+	if err != nil || !ok {
+		t.Fatalf("delete txn: ok=%v err=%v resp=%+v", ok, err, resp)
+	}
+	if n, _, _ := cl.Catalog().Node("ext1", nil); n != nil {
+		t.Fatalf("node still there: %+v", n)
+	}
+
+	// Session delete (not in the official client's TxnOp: raw JSON, as
+	// Consul's endpoint takes it).
+	sid, _, err := cl.Session().Create(&api.SessionEntry{Name: "s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`[{"Session":{"Verb":"delete","Session":{"ID":%q}}}]`, sid)
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("http://127.0.18.1:%d/v1/txn", testHTTPPort13), strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("session delete txn: %d", res.StatusCode)
+	}
+	if s, _, _ := cl.Session().Info(sid, nil); s != nil {
+		t.Fatal("session survived its delete")
+	}
+	_ = a
+}
