@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/config"
 )
@@ -143,4 +144,90 @@ func TestTxnGetOrEmptyAndCatalogOps(t *testing.T) {
 		t.Fatal("session survived its delete")
 	}
 	_ = a
+}
+
+func TestAgentHostVersionHealthAndCoordinateUpdate(t *testing.T) {
+	_, cl := startAPIAgent(t, "127.0.18.2", "", nil)
+	ag := cl.Agent()
+
+	host, err := ag.Host()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"Memory", "CPU", "Host", "Disk", "CollectionTime"} {
+		if host[k] == nil {
+			t.Fatalf("host info without %s: %v", k, host)
+		}
+	}
+	if h := host["Host"].(map[string]any); h["hostname"] == "" || h["os"] != "linux" {
+		t.Fatalf("host part %v", h)
+	}
+	ver, err := ag.Version()
+	if err != nil || ver["HumanVersion"] != "1.2.3-test" {
+		t.Fatalf("version %v %v", ver, err)
+	}
+	for _, k := range []string{"SHA", "BuildDate", "FIPS"} {
+		if _, ok := ver[k]; !ok {
+			t.Fatalf("version without %s: %v", k, ver)
+		}
+	}
+
+	// Unknown: 404, and the client's (critical, nil, nil).
+	st, info, err := ag.AgentHealthServiceByID("nope")
+	if err != nil || st != api.HealthCritical || info != nil {
+		t.Fatalf("unknown id: %q %+v %v", st, info, err)
+	}
+	st, infos, err := ag.AgentHealthServiceByName("nope")
+	if err != nil || st != api.HealthCritical || len(infos) != 0 {
+		t.Fatalf("unknown name: %q %+v %v", st, infos, err)
+	}
+	for _, id := range []string{"web1", "web2"} {
+		if err := ag.ServiceRegister(&api.AgentServiceRegistration{ID: id, Name: "web", Port: 80,
+			Check: &api.AgentServiceCheck{CheckID: id + "-ttl", TTL: "1m", Status: api.HealthPassing}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, info, err = ag.AgentHealthServiceByID("web1")
+	if err != nil || st != api.HealthPassing || info == nil || info.Service.ID != "web1" || info.AggregatedStatus != api.HealthPassing || len(info.Checks) != 1 {
+		t.Fatalf("passing id: %q %+v %v", st, info, err)
+	}
+	if err := ag.UpdateTTL("web2-ttl", "slow", api.HealthWarning); err != nil {
+		t.Fatal(err)
+	}
+	st, infos, err = ag.AgentHealthServiceByName("web")
+	if err != nil || st != api.HealthWarning || len(infos) != 2 {
+		t.Fatalf("warning name: %q %+v %v", st, infos, err)
+	}
+	if err := ag.UpdateTTL("web1-ttl", "down", api.HealthCritical); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err = ag.AgentHealthServiceByName("web")
+	if err != nil || st != api.HealthCritical {
+		t.Fatalf("critical name: %q %v", st, err)
+	}
+	res, err := http.Get(fmt.Sprintf("http://127.0.18.2:%d/v1/agent/health/service/id/web2?format=text", testHTTPPort13))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 64)
+	n, _ := res.Body.Read(b)
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || string(b[:n]) != api.HealthWarning {
+		t.Fatalf("text: %d %q", res.StatusCode, b[:n])
+	}
+
+	// coordinate/update lands in the catalog's coordinates (for a node
+	// of its own: the agent keeps sending its own).
+	if _, err := cl.Catalog().Register(&api.CatalogRegistration{Node: "coord-ext", Address: "10.0.0.9"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := coordinate.NewCoordinate(coordinate.DefaultConfig())
+	c.Vec[0] = 0.25
+	if _, err := cl.Coordinate().Update(&api.CoordinateEntry{Node: "coord-ext", Coord: c}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "updated coordinate", func() bool {
+		ents, _, err := cl.Coordinate().Node("coord-ext", nil)
+		return err == nil && len(ents) == 1 && ents[0].Coord.Vec[0] == 0.25
+	})
 }
