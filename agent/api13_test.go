@@ -3,6 +3,8 @@ package agent
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -230,4 +232,74 @@ func TestAgentHostVersionHealthAndCoordinateUpdate(t *testing.T) {
 		ents, _, err := cl.Coordinate().Node("coord-ext", nil)
 		return err == nil && len(ents) == 1 && ents[0].Coord.Vec[0] == 0.25
 	})
+}
+
+func TestUnixSocketAndHTTPConfig(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "consul.sock")
+	extra := fmt.Sprintf(`, "addresses": {"http": "127.0.18.3 unix://%s"}, "unix_sockets": {"mode": "0700"},
+  "http_config": {"response_headers": {"Access-Control-Allow-Origin": "*", "X-Test": "yes"},
+    "allow_write_http_from": ["127.0.18.250/32"], "use_cache": false, "max_header_bytes": 8192}`, sock)
+	_, tcp := startAPIAgent(t, "127.0.18.3", extra, nil)
+	st, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o700 {
+		t.Fatalf("socket mode %v", st.Mode())
+	}
+	unix, err := api.NewClient(&api.Config{Address: "unix://" + sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Writes over TCP from an address outside allow_write_http_from: 403.
+	_, err = tcp.KV().Put(&api.KVPair{Key: "w", Value: []byte("1")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "Access is restricted") {
+		t.Fatalf("tcp write: %v", err)
+	}
+	// Over the socket they pass; reads pass over both.
+	if _, err := unix.KV().Put(&api.KVPair{Key: "w", Value: []byte("1")}, nil); err != nil {
+		t.Fatalf("unix write: %v", err)
+	}
+	if p, _, err := tcp.KV().Get("w", nil); err != nil || p == nil || string(p.Value) != "1" {
+		t.Fatalf("tcp read: %+v %v", p, err)
+	}
+
+	// response_headers on every answer (errors and the UI included).
+	for _, u := range []string{"/v1/agent/self", "/v1/kv/missing", "/v1/nope"} {
+		res, err := http.Get(fmt.Sprintf("http://127.0.18.3:%d%s", testHTTPPort13, u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.Header.Get("Access-Control-Allow-Origin") != "*" || res.Header.Get("X-Test") != "yes" {
+			t.Fatalf("%s: headers %v", u, res.Header)
+		}
+	}
+
+	// use_cache = false: ?cached is a plain read (no X-Cache).
+	_, qm, err := tcp.Health().Service("consul", "", false, &api.QueryOptions{UseCache: true})
+	if err != nil || qm.CacheHit || qm.CacheAge != 0 {
+		t.Fatalf("cached read %+v %v", qm, err)
+	}
+	res, err := http.Get(fmt.Sprintf("http://127.0.18.3:%d/v1/health/service/consul?cached", testHTTPPort13))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("X-Cache") != "" {
+		t.Fatalf("X-Cache with use_cache=false: %q", res.Header.Get("X-Cache"))
+	}
+
+	// max_header_bytes: a request with bigger headers is refused (431).
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.18.3:%d/v1/agent/self", testHTTPPort13), nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 16<<10))
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("big headers: %d", res.StatusCode)
+	}
 }

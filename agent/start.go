@@ -310,6 +310,7 @@ func (a *Agent) startFrontEnds() error {
 		hc.TranslateWANAddrs = rt.TranslateWANAddrs
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
 		hc.EnableDebug, hc.ACLsEnabled = rt.EnableDebug, rt.ACLsEnabled
+		applyHTTPConfig(&hc, rt)
 		if len(httpsAddrs) > 0 {
 			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig
 		}
