@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/miekg/dns"
 	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/config"
@@ -301,5 +304,53 @@ func TestUnixSocketAndHTTPConfig(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("big headers: %d", res.StatusCode)
+	}
+}
+
+func TestPTRLookupsFromTheCatalog(t *testing.T) {
+	const dnsPort = 18600
+	a, cl := startAPIAgent(t, "127.0.18.4", `, "dns_config": {"allow_stale": true}`, func(rt *config.Runtime) { rt.DNSPort = dnsPort })
+	if _, err := cl.Catalog().Register(&api.CatalogRegistration{Node: "db-host", Address: "10.20.30.40",
+		Service: &api.AgentService{ID: "pg1", Service: "postgres", Address: "10.20.30.41", Port: 5432}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Catalog().Register(&api.CatalogRegistration{Node: "six", Address: "2001:db8::7"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	server := fmt.Sprintf("127.0.18.4:%d", dnsPort)
+	ask := func(ip string) *dns.Msg {
+		t.Helper()
+		arpa, err := dns.ReverseAddr(ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := new(dns.Msg)
+		q.SetQuestion(arpa, dns.TypePTR)
+		m, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	dc := a.cfg.Datacenter
+	for ip, want := range map[string]string{
+		"127.0.18.4":  a.cfg.NodeName + ".node." + dc + ".consul.",
+		"10.20.30.40": "db-host.node." + dc + ".consul.",
+		"2001:db8::7": "six.node." + dc + ".consul.",
+		"10.20.30.41": "postgres.service.consul.",
+	} {
+		m := ask(ip)
+		if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].(*dns.PTR).Ptr != want {
+			t.Fatalf("PTR %s: %v, want %s", ip, m, want)
+		}
+	}
+	if m := ask("192.0.2.1"); len(m.Answer) != 0 || m.Rcode == dns.RcodeSuccess {
+		t.Fatalf("unknown address answered: %v", m)
+	}
+	if dig, err := exec.LookPath("dig"); err == nil {
+		out, err := exec.Command(dig, "+short", "+time=2", "+tries=1", "-p", fmt.Sprint(dnsPort), "@127.0.18.4", "-x", "10.20.30.40").Output()
+		if err != nil || strings.TrimSpace(string(out)) != "db-host.node."+dc+".consul." {
+			t.Fatalf("dig -x: %q %v", out, err)
+		}
 	}
 }

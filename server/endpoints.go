@@ -304,7 +304,14 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 		if err != nil {
 			return err
 		}
-		idx, sn, err := st.ServiceNodes(ws, args.ServiceName, tags)
+		var idx uint64
+		var sn structs.ServiceNodes
+		if args.ServiceName == "" {
+			// By address alone (reverse DNS), across every service.
+			idx, sn, err = st.ServiceAddressNodes(ws, args.ServiceAddress)
+		} else {
+			idx, sn, err = st.ServiceNodes(ws, args.ServiceName, tags)
+		}
 		if err != nil {
 			return err
 		}
