@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
-	"github.com/miekg/dns"
 	"github.com/hashicorp/serf/coordinate"
+	"github.com/miekg/dns"
 
 	"consulate/config"
 )
@@ -333,8 +333,12 @@ func TestPTRLookupsFromTheCatalog(t *testing.T) {
 		return m
 	}
 	dc := a.cfg.Datacenter
+	// The agent's own node reaches the catalog through anti-entropy.
+	waitFor(t, "own node's PTR", func() bool {
+		m := ask("127.0.18.4")
+		return len(m.Answer) == 1 && m.Answer[0].(*dns.PTR).Ptr == a.cfg.NodeName+".node."+dc+".consul."
+	})
 	for ip, want := range map[string]string{
-		"127.0.18.4":  a.cfg.NodeName + ".node." + dc + ".consul.",
 		"10.20.30.40": "db-host.node." + dc + ".consul.",
 		"2001:db8::7": "six.node." + dc + ".consul.",
 		"10.20.30.41": "postgres.service.consul.",
