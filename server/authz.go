@@ -543,7 +543,7 @@ func (z *authz) txnPreCheck(st *catalog.Store, ops []*structs.TxnOp) []*structs.
 				continue
 			}
 			if op.Node.Node.Node == "" {
-				err = errors.New("Must provide node")
+				err = badRequest("Must provide node")
 				break
 			}
 			err = z.check(acl.ResourceNode, op.Node.Node.Node, acl.AccessWrite)
@@ -553,7 +553,7 @@ func (z *authz) txnPreCheck(st *catalog.Store, ops []*structs.TxnOp) []*structs.
 			}
 			svc := &op.Service.Service
 			if svc.Service == "" {
-				err = errors.New("Must provide service name with ID")
+				err = badRequest("Must provide service name with ID")
 				break
 			}
 			err = z.check(acl.ResourceService, svc.Service, acl.AccessWrite)
