@@ -78,7 +78,8 @@ func TestTxnGetOrEmptyAndCatalogOps(t *testing.T) {
 	}
 	if len(resp.Results) != 4 || resp.Results[0].Node == nil || resp.Results[0].Node.Address != "10.1.2.3" ||
 		resp.Results[1].Service == nil || resp.Results[1].Service.Port != 80 ||
-		resp.Results[2].Check == nil || resp.Results[2].Check.ServiceName != "web" {
+		resp.Results[2].Check == nil || resp.Results[2].Check.ServiceName != "web" ||
+		resp.Results[3].KV == nil || resp.Results[3].KV.Value != nil {
 		t.Fatalf("catalog txn results %+v", resp.Results)
 	}
 	svcs, _, err := cl.Health().Service("web", "", true, nil)

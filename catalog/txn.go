@@ -68,6 +68,16 @@ func runTxn(txn *memdb.Txn, idx uint64, ops []*structs.TxnOp) *structs.TxnRespon
 			err = fmt.Errorf("%w: an operation needs exactly one of KV, Node, Service, Check or Session", ErrInvalidRequest)
 		case op.KV != nil:
 			results, err = txnKVOp(txn, idx, op.KV)
+			if v := op.KV.Verb; v != structs.KVGet && v != structs.KVGetOrEmpty && v != structs.KVGetTree {
+				// As Consul: only the gets answer values.
+				for _, r := range results {
+					if r.KV != nil {
+						cp := *r.KV
+						cp.Value = nil
+						r.KV = &cp
+					}
+				}
+			}
 		case op.Node != nil:
 			results, err = txnNodeOp(txn, idx, op.Node)
 		case op.Service != nil:
