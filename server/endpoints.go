@@ -681,7 +681,7 @@ func (s *Server) txnRead(ctx context.Context, args *structs.TxnReadRequest, repl
 
 // --- Coordinates ---
 
-func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
+func (s *Server) coordinateUpdate(ctx context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
 	if args.Node == "" || args.Coord == nil {
 		return badRequest("Must provide node and coordinate")
 	}
@@ -691,8 +691,7 @@ func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpd
 	if err := s.checkToken(args.Token, acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
 		return err
 	}
-	_, err := s.raftApply(catalog.CoordinateBatchUpdateType, structs.Coordinates{{Node: args.Node, Coord: args.Coord}})
-	return err
+	return s.queueCoordinate(ctx, &structs.Coordinate{Node: args.Node, Coord: args.Coord})
 }
 
 func (s *Server) coordinateListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedCoordinates) error {

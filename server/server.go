@@ -183,6 +183,8 @@ type Server struct {
 	// aclRepl is the ACL replication of a secondary's leader
 	// (acl_replication.go).
 	aclRepl aclReplication
+	// coords batches coordinate updates (coordbatch.go).
+	coords coordBatch
 
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
@@ -416,6 +418,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.ACLsEnabled {
 		s.wg.Go(s.aclTokenReaper)
 	}
+	s.wg.Go(s.coordinateFlusher)
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()
