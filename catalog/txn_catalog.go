@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"strings"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -48,8 +49,35 @@ func casMatches(want uint64, exists bool, current uint64) bool {
 	return exists && want == current
 }
 
+// txnGetNodeByID finds a node by its ID (a scan: nodes are indexed by
+// name only).
+func txnGetNodeByID(txn *memdb.Txn, id string) (*structs.Node, error) {
+	it, err := txn.Get(tableNodes, "id")
+	if err != nil {
+		return nil, err
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if n := raw.(*structs.Node); strings.EqualFold(n.ID, id) {
+			cp := *n
+			return &cp, nil
+		}
+	}
+	return nil, nil
+}
+
 func txnNodeOp(txn *memdb.Txn, idx uint64, op *structs.TxnNodeOp) ([]*structs.TxnResult, error) {
 	n := op.Node
+	if op.Verb == structs.TxnGet && n.ID != "" {
+		// As Consul, a get with an ID looks the node up by it.
+		got, err := txnGetNodeByID(txn, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		if got == nil {
+			return nil, fmt.Errorf("node %q doesn't exist", n.Node)
+		}
+		return []*structs.TxnResult{{Node: got}}, nil
+	}
 	if op.Verb != structs.TxnGet && n.Node == "" {
 		return nil, fmt.Errorf("%w: Must provide node", ErrInvalidRequest)
 	}
