@@ -41,6 +41,9 @@ import (
 type Options struct {
 	// Version is reported in gossip tags (Build) and /v1/agent/self.
 	Version string
+	// Revision and BuildDate describe the build for /v1/agent/self and
+	// /v1/agent/version ("" when unknown).
+	Revision, BuildDate string
 	// LoadOpts re-read the configuration on reload.
 	LoadOpts config.LoadOpts
 	// Logger; nil builds one from the config on LogOutput.

@@ -103,7 +103,7 @@ func (a *Agent) self() httpapi.Self {
 	rt := a.cfg
 	s := httpapi.Self{
 		NodeName: rt.NodeName, NodeID: a.nodeID, Datacenter: rt.Datacenter, Server: rt.ServerMode,
-		Version: a.opts.Version, Revision: "", BindAddr: rt.BindAddr.String(), AdvertiseAddr: rt.AdvertiseAddrLAN.String(),
+		Version: a.opts.Version, Revision: a.opts.Revision, BuildDate: a.opts.BuildDate, BindAddr: rt.BindAddr.String(), AdvertiseAddr: rt.AdvertiseAddrLAN.String(),
 		Stats: a.Stats(), Meta: rt.NodeMeta,
 		DebugConfig: map[string]any{
 			"Datacenter": rt.Datacenter, "NodeName": rt.NodeName, "ServerMode": rt.ServerMode,

@@ -315,6 +315,7 @@ func (a *Agent) startFrontEnds() error {
 		hc.MaxConnsPerClient = rt.HTTPMaxConnsPerClient
 		hc.DefaultQueryTime, hc.MaxQueryTime, hc.SessionTTLMin = rt.DefaultQueryTime, rt.MaxQueryTime, rt.SessionTTLMin
 		hc.EnableDebug, hc.ACLsEnabled = rt.EnableDebug, rt.ACLsEnabled
+		applyHTTPConfig(&hc, rt)
 		if len(httpsAddrs) > 0 {
 			hc.HTTPSConfig = a.tls.IncomingHTTPSConfig
 		}

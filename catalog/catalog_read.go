@@ -243,3 +243,32 @@ func (s *Store) CheckServiceNodes(ws memdb.WatchSet, service string, tags []stri
 	}
 	return idx, out, nil
 }
+
+// ServiceAddressNodes returns the instances of every service whose
+// address is addr, flattened with their nodes (Consul's lookup by
+// ServiceAddress, for reverse DNS); a full scan of the services.
+func (s *Store) ServiceAddressNodes(ws memdb.WatchSet, addr string) (uint64, structs.ServiceNodes, error) {
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	it, err := txn.Get(tableServices, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	ws.Add(it.WatchCh())
+	out := structs.ServiceNodes{}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		r := raw.(*serviceRow)
+		if r.NS.Address != addr {
+			continue
+		}
+		n, err := txn.First(tableNodes, "id", r.Node)
+		if err != nil {
+			return 0, nil, err
+		}
+		if n == nil {
+			continue
+		}
+		out = append(out, structs.ToServiceNode(n.(*structs.Node), r.NS))
+	}
+	return max(indexOf(txn, tableNodes), indexOf(txn, tableServices)), out, nil
+}

@@ -11,7 +11,7 @@ import (
 // IsReadVerb reports whether a KV txn verb only reads.
 func IsReadVerb(v structs.KVOp) bool {
 	switch v {
-	case structs.KVGet, structs.KVGetTree, structs.KVCheckSession, structs.KVCheckIndex, structs.KVCheckNotExists:
+	case structs.KVGet, structs.KVGetOrEmpty, structs.KVGetTree, structs.KVCheckSession, structs.KVCheckIndex, structs.KVCheckNotExists:
 		return true
 	}
 	return false
@@ -33,7 +33,7 @@ func (s *Store) Txn(idx uint64, ops []*structs.TxnOp) *structs.TxnResponse {
 // reported as an error.
 func (s *Store) TxnRead(ops []*structs.TxnOp) *structs.TxnResponse {
 	for i, op := range ops {
-		if op == nil || op.KV == nil || !IsReadVerb(op.KV.Verb) {
+		if !op.IsRead() {
 			return &structs.TxnResponse{Errors: []*structs.TxnError{{OpIndex: i, What: "only read verbs are allowed in a read transaction"}}}
 		}
 	}
@@ -41,17 +41,52 @@ func (s *Store) TxnRead(ops []*structs.TxnOp) *structs.TxnResponse {
 	defer txn.Abort()
 	resp := runTxn(txn, 0, ops)
 	resp.Index = indexOf(txn, tableKVs)
+	for _, op := range ops {
+		var t string
+		switch {
+		case op.Node != nil:
+			t = tableNodes
+		case op.Service != nil:
+			t = tableServices
+		case op.Check != nil:
+			t = tableChecks
+		default:
+			continue
+		}
+		resp.Index = max(resp.Index, indexOf(txn, t))
+	}
 	return resp
 }
 
 func runTxn(txn *memdb.Txn, idx uint64, ops []*structs.TxnOp) *structs.TxnResponse {
 	resp := &structs.TxnResponse{Index: idx}
 	for i, op := range ops {
-		if op == nil || op.KV == nil {
-			resp.Errors = append(resp.Errors, &structs.TxnError{OpIndex: i, What: "operation has no KV part"})
-			continue
+		var results []*structs.TxnResult
+		var err error
+		switch {
+		case op.Parts() != 1:
+			err = fmt.Errorf("%w: an operation needs exactly one of KV, Node, Service, Check or Session", ErrInvalidRequest)
+		case op.KV != nil:
+			results, err = txnKVOp(txn, idx, op.KV)
+			if v := op.KV.Verb; v != structs.KVGet && v != structs.KVGetOrEmpty && v != structs.KVGetTree {
+				// As Consul: only the gets answer values.
+				for _, r := range results {
+					if r.KV != nil {
+						cp := *r.KV
+						cp.Value = nil
+						r.KV = &cp
+					}
+				}
+			}
+		case op.Node != nil:
+			results, err = txnNodeOp(txn, idx, op.Node)
+		case op.Service != nil:
+			results, err = txnServiceOp(txn, idx, op.Service)
+		case op.Check != nil:
+			results, err = txnCheckOp(txn, idx, op.Check)
+		case op.Session != nil:
+			err = txnSessionOp(txn, idx, op.Session)
 		}
-		results, err := txnKVOp(txn, idx, op.KV)
 		if err != nil {
 			resp.Errors = append(resp.Errors, &structs.TxnError{OpIndex: i, What: err.Error()})
 			continue
@@ -128,6 +163,21 @@ func txnKVOp(txn *memdb.Txn, idx uint64, op *structs.TxnKVOp) ([]*structs.TxnRes
 		}
 		if got == nil {
 			return nil, fmt.Errorf("key %q doesn't exist: %w", key, ErrKeyNotFound)
+		}
+		return kvResult(copyEntry(got)), nil
+	case structs.KVGetOrEmpty:
+		// As Consul: a missing key answers the operation's own entry
+		// with no value and no indexes, not an error (Vault probes
+		// with it).
+		got, err := getKey(txn, key)
+		if err != nil {
+			return nil, err
+		}
+		if got == nil {
+			empty := e
+			empty.Value = nil
+			empty.CreateIndex, empty.ModifyIndex, empty.LockIndex = 0, 0, 0
+			return kvResult(&empty), nil
 		}
 		return kvResult(copyEntry(got)), nil
 	case structs.KVGetTree:

@@ -324,7 +324,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.misc, b.compat, b.logFile,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.httpConfig, b.misc, b.compat, b.logFile,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {
@@ -462,7 +462,7 @@ func (b *builder) addresses(c *Config, rt *Runtime) error {
 	rt.HTTPBindAddrs, rt.HTTPSBindAddrs, rt.DNSBindAddrs = rt.ClientAddrs, rt.ClientAddrs, rt.ClientAddrs
 	if a := c.Addresses; a != nil {
 		if a.HTTP != nil {
-			if rt.HTTPBindAddrs, err = ipList(*a.HTTP); err != nil {
+			if rt.HTTPBindAddrs, rt.HTTP.UnixSocketPaths, err = httpAddrList(*a.HTTP); err != nil {
 				return b.fail("addresses.http", err)
 			}
 		}

@@ -67,7 +67,6 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"tagged_addresses":                     "the node's tagged addresses are lan and wan only",
 		"ui_content_path":                      whyUIDir,
 		"ui_dir":                               whyUIDir,
-		"unix_sockets":                         "unix socket ownership and mode are not set",
 		"watches":                              "watches in the agent's config are not run; use `consulate watch`",
 		"xds":                                  whyMesh,
 	},

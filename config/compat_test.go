@@ -111,7 +111,7 @@ var consulKeys = []struct{ key, value string }{
 	{"ui_config.metrics_proxy", `{"base_url": "http://127.0.0.1:9090", "add_headers": [{"name": "A", "value": "b"}], "path_allowlist": ["/api/v1/query"]}`},
 	{"ui_config.dashboard_url_templates", `{"service": "https://grafana/{{Service.Name}}"}`},
 	{"ui_config.hcp_enabled", `true`}, {"ui_content_path", `"/ui/"`}, {"ui_dir", `"/opt/ui"`},
-	{"unix_sockets", `{"user": "consul", "group": "consul", "mode": "0770"}`}, {"use_streaming_backend", `true`},
+	{"unix_sockets", `{"user": "0", "group": "0", "mode": "0770"}`}, {"use_streaming_backend", `true`},
 	{"watches", `[{"type": "checks", "handler_type": "script", "args": ["/bin/true"]}]`},
 	{"xds", `{"update_max_per_second": 250}`},
 

@@ -58,6 +58,8 @@ type Config struct {
 	EncryptVerifyOutgoing *bool   `json:"encrypt_verify_outgoing,omitempty"`
 	Protocol              *int    `json:"protocol,omitempty"`
 
+	HTTPConfig  *HTTPConfig  `json:"http_config,omitempty"`
+	UnixSockets *UnixSockets `json:"unix_sockets,omitempty"`
 	TLS         *TLS         `json:"tls,omitempty"`
 	AutoEncrypt *AutoEncrypt `json:"auto_encrypt,omitempty"`
 

@@ -82,6 +82,8 @@ type Runtime struct {
 	// tls.defaults merged under each protocol. Certificate files are not
 	// read here: tlsutil does that.
 	TLS TLSRuntime
+	// HTTP is http_config, unix_sockets and addresses.http's unix sockets.
+	HTTP HTTPRuntime
 
 	// DNSDomain and DNSAltDomain are fully qualified ("consul.").
 	DNSDomain    string
@@ -262,9 +264,17 @@ type GossipRuntime struct {
 	RetransmitMult int
 }
 
-// HTTPAddrs returns the host:port addresses the HTTP API listens on, none
-// when it is disabled.
-func (r *Runtime) HTTPAddrs() []string { return joinAddrs(r.HTTPBindAddrs, r.HTTPPort) }
+// HTTPAddrs returns the addresses the HTTP API listens on: host:port, and
+// unix:///path for addresses.http's sockets; none when it is disabled.
+func (r *Runtime) HTTPAddrs() []string {
+	out := joinAddrs(r.HTTPBindAddrs, r.HTTPPort)
+	if r.HTTPPort > 0 {
+		for _, p := range r.HTTP.UnixSocketPaths {
+			out = append(out, "unix://"+p)
+		}
+	}
+	return out
+}
 
 // HTTPSAddrs returns the host:port addresses the HTTPS API listens on
 // (addresses.https, else client_addr), none when ports.https is disabled.

@@ -22,6 +22,10 @@ import (
 //     and *structs.IndexedNodeServices;
 //   - structs.MethodHealthServiceNodes with *structs.ServiceSpecificRequest
 //     and *structs.IndexedCheckServiceNodes;
+//   - for reverse (PTR) lookups, structs.MethodCatalogListNodes with
+//     *structs.DCSpecificRequest and *structs.IndexedNodes, then
+//     structs.MethodCatalogServiceNodes with a ServiceAddress and no
+//     ServiceName and *structs.IndexedServiceNodes;
 //   - structs.MethodCatalogDatacenters with *structs.EmptyRequest and
 //     *structs.DatacentersReply, only after a lookup in a named datacenter
 //     failed, to tell an unknown datacenter from an unreachable one.

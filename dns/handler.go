@@ -176,16 +176,26 @@ func (s *Server) handle(r *request) *dns.Msg {
 
 	name := strings.ToLower(r.q.Name)
 	rest, ok := s.splitDomain(r, name)
-	if !ok {
+	reverse := !ok && isReverse(name)
+	if !ok && !reverse {
 		return s.forward(r)
 	}
-	resp.Authoritative = true
 	lc := r.lctx
 	if lc == nil || !lc.reuse(s.ctx, s.cfg.LookupTimeout, &s.waiting) {
 		lc = newLookupContext(s.ctx, s.cfg.LookupTimeout, &s.waiting)
 		r.lctx = lc
 	}
 	r.ctx = lc
+	if reverse {
+		found := s.ptrLookup(r, name)
+		lc.release()
+		if !found {
+			return s.forward(r)
+		}
+		s.finish(r)
+		return resp
+	}
+	resp.Authoritative = true
 	if rest == "" {
 		s.apex(r)
 	} else {

@@ -86,6 +86,34 @@ func (f *fakeBackend) RPC(ctx context.Context, method structs.Method, args, repl
 		}
 		reply.(*structs.IndexedNodeServices).NodeServices = f.nodes[a.Datacenter][a.Node]
 		return nil
+	case structs.MethodCatalogListNodes:
+		a := args.(*structs.DCSpecificRequest)
+		if err := f.check(a.Datacenter, a.QueryOptions); err != nil {
+			return err
+		}
+		out := reply.(*structs.IndexedNodes)
+		for _, ns := range f.nodes[a.Datacenter] {
+			out.Nodes = append(out.Nodes, ns.Node)
+		}
+		return nil
+	case structs.MethodCatalogServiceNodes:
+		a := args.(*structs.ServiceSpecificRequest)
+		if err := f.check(a.Datacenter, a.QueryOptions); err != nil {
+			return err
+		}
+		if a.ServiceName != "" || a.ServiceAddress == "" {
+			return errors.New("fake: only lookups by address")
+		}
+		f.lastService = *a
+		out := reply.(*structs.IndexedServiceNodes)
+		for _, ns := range f.nodes[a.Datacenter] {
+			for _, svc := range ns.Services {
+				if svc.Address == a.ServiceAddress {
+					out.ServiceNodes = append(out.ServiceNodes, structs.ToServiceNode(ns.Node, svc))
+				}
+			}
+		}
+		return nil
 	case structs.MethodHealthServiceNodes:
 		a := args.(*structs.ServiceSpecificRequest)
 		if err := f.check(a.Datacenter, a.QueryOptions); err != nil {

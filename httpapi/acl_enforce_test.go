@@ -100,6 +100,13 @@ func TestAgentEndpointsEnforceACLs(t *testing.T) {
 		want                      int
 		wantText                  string
 	}{
+		{"GET", "/v1/agent/host", "agentr", "", 403, "operator:read"},
+		{"GET", "/v1/agent/host", "operw", "", 200, "CollectionTime"},
+		{"GET", "/v1/agent/version", "", "", 200, "HumanVersion"},
+		{"GET", "/v1/agent/health/service/id/web1", "webr", "", 503, "critical"},
+		{"GET", "/v1/agent/health/service/id/db1", "webr", "", 403, "service:read"},
+		{"GET", "/v1/agent/health/service/name/web?format=text", "webr", "", 503, "critical"},
+		{"GET", "/v1/agent/health/service/name/db", "webr", "", 403, "service:read"},
 		{"GET", "/v1/agent/self", "", "", 403, "Permission denied"},
 		{"GET", "/v1/agent/self", "bogus", "", 403, "ACL not found"},
 		{"GET", "/v1/agent/self", "agentr", "", 200, ""},

@@ -100,12 +100,14 @@ type Local interface {
 
 // Self is what /v1/agent/self reports.
 type Self struct {
-	NodeName      string
-	NodeID        string
-	Datacenter    string
-	Server        bool
-	Version       string
-	Revision      string
+	NodeName   string
+	NodeID     string
+	Datacenter string
+	Server     bool
+	Version    string
+	Revision   string
+	// BuildDate is the RFC 3339 build time ("" when unknown).
+	BuildDate     string
 	BindAddr      string
 	AdvertiseAddr string
 	// Stats is shown under "Stats" (e.g. "agent", "raft", "serf_lan").

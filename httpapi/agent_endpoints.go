@@ -126,7 +126,7 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) 
 	cfg := map[string]any{
 		"Datacenter": self.Datacenter, "PrimaryDatacenter": self.Datacenter, "NodeName": self.NodeName,
 		"NodeID": self.NodeID, "Server": self.Server, "Revision": self.Revision, "Version": self.Version,
-		"BuildDate": "", "BindAddr": self.BindAddr, "AdvertiseAddr": self.AdvertiseAddr,
+		"BuildDate": self.BuildDate, "BindAddr": self.BindAddr, "AdvertiseAddr": self.AdvertiseAddr,
 	}
 	stats := self.Stats
 	if stats == nil {

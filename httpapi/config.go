@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"os"
 	"time"
 
 	"consulate/snapshot"
@@ -77,6 +79,32 @@ type Config struct {
 	EnableDebug bool
 	// ACLsEnabled tells whether the agent enforces ACLs (acl.enabled).
 	ACLsEnabled bool
+	// ResponseHeaders is http_config.response_headers: set on every
+	// response (nil: none).
+	ResponseHeaders map[string]string
+	// AllowWriteFrom is http_config.allow_write_http_from: writes (every
+	// method but GET, HEAD and OPTIONS) from other addresses get a 403.
+	// Empty allows every address; Unix socket clients are always allowed.
+	AllowWriteFrom []*net.IPNet
+	// DisableCache is http_config.use_cache = false: ?cached reads go to
+	// the servers as plain reads. false (the zero value) honours ?cached.
+	DisableCache bool
+	// MaxHeaderBytes is http_config.max_header_bytes, given to
+	// http.Server (0 means Go's default, 1 MB).
+	MaxHeaderBytes int
+	// UnixSockets, when set, gives the owner and mode of the Unix sockets
+	// Start listens on (unix_sockets); nil leaves them as created.
+	UnixSockets *UnixSocketPerms
+}
+
+// UnixSocketPerms is the owner and mode of a Unix socket. Changing the
+// owner needs privileges: when that fails the server logs a warning and
+// serves anyway.
+type UnixSocketPerms struct {
+	// Mode is the socket's permission bits (0 leaves them).
+	Mode os.FileMode
+	// UID and GID own the socket (-1 leaves each as created).
+	UID, GID int
 }
 
 // DefaultConfig returns Consul's defaults.
@@ -110,6 +138,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxSnapshotBytes must be positive, got %d", ErrInvalidConfig, c.MaxSnapshotBytes)
 	case c.MaxConnsPerClient < 0:
 		return fmt.Errorf("%w: MaxConnsPerClient must not be negative, got %d", ErrInvalidConfig, c.MaxConnsPerClient)
+	case c.MaxHeaderBytes < 0:
+		return fmt.Errorf("%w: MaxHeaderBytes must not be negative, got %d", ErrInvalidConfig, c.MaxHeaderBytes)
 	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 || c.BodyReadTimeout < 0 || c.SnapshotReadTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative", ErrInvalidConfig)
 	}

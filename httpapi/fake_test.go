@@ -355,6 +355,10 @@ func (f *fakeAgent) RPC(ctx context.Context, method structs.Method, args, reply 
 		a := args.(*structs.TxnRequest)
 		out := reply.(*structs.TxnResponse)
 		for i, op := range a.Ops {
+			if op.KV == nil {
+				out.Errors = append(out.Errors, &structs.TxnError{OpIndex: i, What: "fake: KV only"})
+				continue
+			}
 			if op.KV.Verb == structs.KVCheckIndex {
 				if e, ok := f.kv[op.KV.DirEnt.Key]; !ok || e.ModifyIndex != op.KV.DirEnt.ModifyIndex {
 					out.Errors = append(out.Errors, &structs.TxnError{OpIndex: i, What: "index mismatch"})
@@ -376,6 +380,26 @@ func (f *fakeAgent) RPC(ctx context.Context, method structs.Method, args, reply 
 			}
 		}
 		out.Index = f.index
+	case structs.MethodTxnRead:
+		a := args.(*structs.TxnReadRequest)
+		out := reply.(*structs.TxnReadResponse)
+		for i, op := range a.Ops {
+			if op.KV == nil {
+				out.Errors = append(out.Errors, &structs.TxnError{OpIndex: i, What: "fake: KV only"})
+				continue
+			}
+			e, ok := f.kv[op.KV.DirEnt.Key]
+			switch {
+			case ok:
+				c := *e
+				out.Results = append(out.Results, &structs.TxnResult{KV: &c})
+			case op.KV.Verb == structs.KVGetOrEmpty:
+				out.Results = append(out.Results, &structs.TxnResult{KV: &structs.DirEntry{Key: op.KV.DirEnt.Key}})
+			case op.KV.Verb == structs.KVGet:
+				out.Errors = append(out.Errors, &structs.TxnError{OpIndex: i, What: "key doesn't exist"})
+			}
+		}
+		meta(&out.QueryMeta)
 	case structs.MethodSessionApply:
 		a := args.(*structs.SessionRequest)
 		if a.Op == structs.SessionCreate {

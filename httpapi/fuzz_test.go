@@ -203,8 +203,8 @@ func FuzzKVPut(f *testing.F) {
 }
 
 // FuzzTxn: PUT /v1/txn bodies. A 200 or 409 answers with Consul's shape
-// and carried at most 128 operations, each a valid KV verb with a value
-// within the KV limit.
+// and carried at most 128 operations, each with exactly one part: a valid
+// KV verb with a value within the KV limit, or a valid catalog verb.
 func FuzzTxn(f *testing.F) {
 	for _, s := range []string{
 		`[{"KV":{"Verb":"set","Key":"k","Value":"dmFsdWU="}},{"KV":{"Verb":"get","Key":"k"}}]`,
@@ -217,6 +217,9 @@ func FuzzTxn(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		code, resp := fuzzServe(t, h, "PUT", "/v1/txn", body)
 		args, _ := a.take(structs.MethodTxnApply).(*structs.TxnRequest)
+		if rd, ok := a.take(structs.MethodTxnRead).(*structs.TxnReadRequest); ok {
+			args = &structs.TxnRequest{Ops: rd.Ops}
+		}
 		if code != 200 && code != 409 {
 			return
 		}
@@ -228,8 +231,19 @@ func FuzzTxn(f *testing.F) {
 			t.Fatalf("%d with %v", code, args)
 		}
 		for _, op := range args.Ops {
-			if op.KV == nil || !validVerb(op.KV.Verb) || len(op.KV.DirEnt.Value) > structs.MaxKVValueSize {
-				t.Fatalf("accepted op %+v", op.KV)
+			if op.Parts() != 1 {
+				t.Fatalf("accepted op with %d parts", op.Parts())
+			}
+			switch {
+			case op.KV != nil:
+				if !validVerb(op.KV.Verb) || len(op.KV.DirEnt.Value) > structs.MaxKVValueSize {
+					t.Fatalf("accepted op %+v", op.KV)
+				}
+			case op.Node != nil && !validCatalogVerb(op.Node.Verb),
+				op.Service != nil && !validCatalogVerb(op.Service.Verb),
+				op.Check != nil && !validCatalogVerb(op.Check.Verb),
+				op.Session != nil && op.Session.Verb != structs.TxnDelete:
+				t.Fatalf("accepted op %+v", op)
 			}
 		}
 	})

@@ -267,7 +267,7 @@ func (s *Server) parseRead(r *http.Request, dc *string, q *structs.QueryOptions)
 	if queryFlag(r, "leader") && (q.AllowStale || q.RequireConsistent) {
 		return nil, badRequest("Cannot specify ?leader with ?stale or ?consistent, conflicting semantics.")
 	}
-	if _, ok := vals["cached"]; ok {
+	if _, ok := vals["cached"]; ok && !s.cfg.DisableCache {
 		q.UseCache = true
 		if q.RequireConsistent {
 			return nil, badRequest("Cannot specify ?cached with ?consistent, conflicting semantics.")

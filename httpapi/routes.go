@@ -49,6 +49,10 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/agent/join/", s.agentJoin, put)
 	rt.handle("/v1/agent/force-leave/", s.agentForceLeave, put)
 	rt.handle("/v1/agent/maintenance", s.agentNodeMaintenance, put)
+	rt.handle("/v1/agent/host", s.agentHost, get)
+	rt.handle("/v1/agent/version", s.agentVersion, get)
+	rt.handle("/v1/agent/health/service/id/", s.agentHealthServiceByID, get)
+	rt.handle("/v1/agent/health/service/name/", s.agentHealthServiceByName, get)
 
 	rt.handle("/v1/catalog/register", s.catalogRegister, put)
 	rt.handle("/v1/catalog/deregister", s.catalogDeregister, put)
@@ -91,6 +95,7 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/coordinate/datacenters", s.coordinateDatacenters, get)
 	rt.handle("/v1/coordinate/nodes", s.coordinateNodes, get)
 	rt.handle("/v1/coordinate/node/", s.coordinateNode, get)
+	rt.handle("/v1/coordinate/update", s.coordinateUpdate, put)
 
 	rt.handle("/v1/acl/bootstrap", s.aclBootstrap, put)
 	rt.handle("/v1/acl/replication", s.aclReplication, get)

@@ -47,7 +47,7 @@ func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http"), memo: newBodyMemo()}
-	s.handler = s.routes()
+	s.handler = s.withHTTPConfig(s.routes())
 	s.conns = connlimit.New(cfg.MaxConnsPerClient)
 	return s, nil
 }
@@ -92,6 +92,11 @@ func (s *Server) start(addrs []string, useTLS bool) error {
 			}
 		}
 		ln, err := net.Listen(network, addr)
+		if err == nil && network == "unix" {
+			if err = s.setSocketPerms(addr); err != nil {
+				ln.Close()
+			}
+		}
 		if err != nil {
 			for _, l := range opened {
 				l.Close()
@@ -110,6 +115,7 @@ func (s *Server) start(addrs []string, useTLS bool) error {
 			Handler:           s.handler,
 			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 			IdleTimeout:       s.cfg.IdleTimeout,
+			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 			TLSConfig:         tlsCfg,
 		}

@@ -499,7 +499,7 @@ func (z *authz) kvPreApply(op structs.KVOp, key string) error {
 			return &acl.PermissionDeniedError{Accessor: z.accessor, Resource: acl.ResourceKey, Access: acl.AccessWrite, Name: key}
 		}
 		return nil
-	case structs.KVGet, structs.KVGetTree:
+	case structs.KVGet, structs.KVGetOrEmpty, structs.KVGetTree:
 		return nil
 	case structs.KVCheckSession, structs.KVCheckIndex, structs.KVCheckNotExists:
 		return z.check(acl.ResourceKey, key, acl.AccessRead)
@@ -522,32 +522,91 @@ func (s *Server) kvListAuthz(secret, prefix string) (*authz, error) {
 	return z, nil
 }
 
-// txnPreCheck checks every operation of a transaction; the refused ones
-// are its errors (the transaction is not applied), as Consul.
-func (z *authz) txnPreCheck(ops []*structs.TxnOp) []*structs.TxnError {
-	if z == nil {
-		return nil
-	}
+// txnPreCheck checks every operation of a transaction as Consul's Txn
+// endpoint: KV as kvsPreApply, catalog writes need node:write (a node,
+// a node-level check) or service:write (a service, a service's check),
+// catalog gets nothing here (their results are filtered), a session
+// delete session:write on the session's node. The refused ones are the
+// transaction's errors (it is not applied). st finds the node of a
+// session being deleted.
+func (z *authz) txnPreCheck(st *catalog.Store, ops []*structs.TxnOp) []*structs.TxnError {
 	var out []*structs.TxnError
 	for i, op := range ops {
-		if op == nil || op.KV == nil {
+		var err error
+		switch {
+		case op == nil:
 			continue
+		case op.KV != nil:
+			err = z.kvPreApply(op.KV.Verb, op.KV.DirEnt.Key)
+		case op.Node != nil:
+			if op.Node.Verb == structs.TxnGet {
+				continue
+			}
+			if op.Node.Node.Node == "" {
+				err = badRequest("Must provide node")
+				break
+			}
+			err = z.check(acl.ResourceNode, op.Node.Node.Node, acl.AccessWrite)
+		case op.Service != nil:
+			if op.Service.Verb == structs.TxnGet {
+				continue
+			}
+			svc := &op.Service.Service
+			if svc.Service == "" {
+				err = badRequest("Must provide service name with ID")
+				break
+			}
+			err = z.check(acl.ResourceService, svc.Service, acl.AccessWrite)
+		case op.Check != nil:
+			if op.Check.Verb == structs.TxnGet {
+				continue
+			}
+			c := &op.Check.Check
+			if c.ServiceID == "" {
+				err = z.check(acl.ResourceNode, c.Node, acl.AccessWrite)
+			} else {
+				err = z.check(acl.ResourceService, c.ServiceName, acl.AccessWrite)
+			}
+		case op.Session != nil:
+			if z == nil || st == nil {
+				continue
+			}
+			_, sess, gerr := st.SessionGet(nil, op.Session.Session.ID)
+			switch {
+			case gerr != nil:
+				err = gerr
+			case sess != nil:
+				err = z.check(acl.ResourceSession, sess.Node, acl.AccessWrite)
+			}
 		}
-		if err := z.kvPreApply(op.KV.Verb, op.KV.DirEnt.Key); err != nil {
+		if err != nil {
 			out = append(out, &structs.TxnError{OpIndex: i, What: err.Error()})
 		}
 	}
 	return out
 }
 
-// filterTxnResults drops the KV results the caller may not read.
+// filterTxnResults drops the results the caller may not read: keys by
+// key:read, nodes by node:read, services by service:read, checks by the
+// read right of their service (node-level checks: of their node).
 func (z *authz) filterTxnResults(r *structs.TxnResponse) {
-	if z == nil || z.a.AllowPrefix(acl.ResourceKey, "", acl.AccessRead) {
+	if z == nil {
 		return
 	}
 	out := r.Results[:0:0]
 	for _, res := range r.Results {
-		if res != nil && res.KV != nil && !z.a.Allow(acl.ResourceKey, res.KV.Key, acl.AccessRead) {
+		switch {
+		case res == nil:
+			continue
+		case res.KV != nil && !z.a.Allow(acl.ResourceKey, res.KV.Key, acl.AccessRead):
+			continue
+		case res.Node != nil && !z.nodeRead(res.Node.Node):
+			continue
+		case res.Service != nil && !z.serviceRead(res.Service.Service):
+			continue
+		case res.Check != nil && res.Check.ServiceName != "" && !z.serviceRead(res.Check.ServiceName):
+			continue
+		case res.Check != nil && res.Check.ServiceName == "" && !z.nodeRead(res.Check.Node):
 			continue
 		}
 		out = append(out, res)

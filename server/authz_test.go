@@ -281,10 +281,11 @@ key "app/secret" { policy = "deny" }`)
 		t.Fatal("refused transaction applied")
 	}
 	// Txn reads: results the token may not read are dropped.
-	rpc(t, s, structs.MethodTxnRead, as(kv, &structs.TxnRequest{Ops: []*structs.TxnOp{
+	var rr structs.TxnReadResponse
+	rpc(t, s, structs.MethodTxnRead, as(kv, &structs.TxnReadRequest{Ops: []*structs.TxnOp{
 		{KV: &structs.TxnKVOp{Verb: structs.KVGetTree, DirEnt: structs.DirEntry{Key: ""}}},
-	}}), &tr)
-	for _, r := range tr.Results {
+	}}), &rr)
+	for _, r := range rr.Results {
 		if r.KV != nil && r.KV.Key != "app/a" {
 			t.Fatalf("txn read shows %q", r.KV.Key)
 		}

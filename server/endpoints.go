@@ -313,7 +313,14 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 		if err != nil {
 			return err
 		}
-		idx, sn, err := st.ServiceNodes(ws, args.ServiceName, tags)
+		var idx uint64
+		var sn structs.ServiceNodes
+		if args.ServiceName == "" {
+			// By address alone (reverse DNS), across every service.
+			idx, sn, err = st.ServiceAddressNodes(ws, args.ServiceAddress)
+		} else {
+			idx, sn, err = st.ServiceNodes(ws, args.ServiceName, tags)
+		}
 		if err != nil {
 			return err
 		}
@@ -602,10 +609,10 @@ func (s *Server) validateTxn(ops []*structs.TxnOp) error {
 		return badRequest("Transaction has no operations")
 	}
 	for i, op := range ops {
-		if op == nil || op.KV == nil {
-			return badRequest("Operation %d has no KV part", i)
+		if op.Parts() != 1 {
+			return badRequest("Operation %d must have exactly one of KV, Node, Service, Check or Session", i)
 		}
-		if len(op.KV.DirEnt.Value) > structs.MaxKVValueSize {
+		if op.KV != nil && len(op.KV.DirEnt.Value) > structs.MaxKVValueSize {
 			return badRequest("Operation %d: value exceeds %d byte limit", i, structs.MaxKVValueSize)
 		}
 	}
@@ -620,7 +627,7 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 	if err != nil {
 		return err
 	}
-	if denied := z.txnPreCheck(args.Ops); len(denied) > 0 {
+	if denied := z.txnPreCheck(s.State(), args.Ops); len(denied) > 0 {
 		*reply = structs.TxnResponse{Errors: denied}
 		return nil
 	}
@@ -645,12 +652,20 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 	if !ok {
 		return fmt.Errorf("server: txn returned %T", resp)
 	}
+	if len(tr.Errors) == 0 {
+		// Sessions deleted by the transaction lose their TTL timers.
+		for _, op := range args.Ops {
+			if op.Session != nil {
+				s.sessions.clear(op.Session.Session.ID)
+			}
+		}
+	}
 	*reply = *tr
 	z.filterTxnResults(reply)
 	return nil
 }
 
-func (s *Server) txnRead(_ context.Context, args *structs.TxnRequest, reply *structs.TxnResponse) error {
+func (s *Server) txnRead(ctx context.Context, args *structs.TxnReadRequest, reply *structs.TxnReadResponse) error {
 	if err := s.validateTxn(args.Ops); err != nil {
 		return err
 	}
@@ -658,18 +673,24 @@ func (s *Server) txnRead(_ context.Context, args *structs.TxnRequest, reply *str
 	if err != nil {
 		return err
 	}
-	if denied := z.txnPreCheck(args.Ops); len(denied) > 0 {
-		*reply = structs.TxnResponse{Errors: denied}
+	// As Consul, a read transaction does not block.
+	opts := args.QueryOptions
+	opts.MinQueryIndex = 0
+	return s.blockingQuery(ctx, &opts, &reply.QueryMeta, func(_ memdb.WatchSet, st *catalog.Store) error {
+		if denied := z.txnPreCheck(st, args.Ops); len(denied) > 0 {
+			reply.Results, reply.Errors = nil, denied
+			return nil
+		}
+		resp := st.TxnRead(args.Ops)
+		z.filterTxnResults(resp)
+		reply.Results, reply.Errors, reply.Index = resp.Results, resp.Errors, resp.Index
 		return nil
-	}
-	*reply = *s.fsm.State().TxnRead(args.Ops)
-	z.filterTxnResults(reply)
-	return nil
+	})
 }
 
 // --- Coordinates ---
 
-func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
+func (s *Server) coordinateUpdate(ctx context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
 	if args.Node == "" || args.Coord == nil {
 		return badRequest("Must provide node and coordinate")
 	}
@@ -679,8 +700,7 @@ func (s *Server) coordinateUpdate(_ context.Context, args *structs.CoordinateUpd
 	if err := s.checkToken(args.Token, acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
 		return err
 	}
-	_, err := s.raftApply(catalog.CoordinateBatchUpdateType, structs.Coordinates{{Node: args.Node, Coord: args.Coord}})
-	return err
+	return s.queueCoordinate(ctx, &structs.Coordinate{Node: args.Node, Coord: args.Coord})
 }
 
 func (s *Server) coordinateListNodes(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedCoordinates) error {

@@ -190,6 +190,8 @@ type Server struct {
 	// aclRepl is the ACL replication of a secondary's leader
 	// (acl_replication.go).
 	aclRepl aclReplication
+	// coords batches coordinate updates (coordbatch.go).
+	coords coordBatch
 
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
@@ -425,6 +427,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Go(s.aclTokenReaper)
 	}
 	s.wg.Go(s.autopilotLoop)
+	s.wg.Go(s.coordinateFlusher)
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()

@@ -32,6 +32,7 @@ const (
 	KVLock           KVOp = "lock"
 	KVUnlock         KVOp = "unlock"
 	KVGet            KVOp = "get"
+	KVGetOrEmpty     KVOp = "get-or-empty"
 	KVGetTree        KVOp = "get-tree"
 	KVCheckSession   KVOp = "check-session"
 	KVCheckIndex     KVOp = "check-index"
@@ -153,9 +154,84 @@ type TxnKVOp struct {
 	DirEnt DirEntry
 }
 
-// TxnOp is one operation of a transaction; only KV is supported so far.
+// Verbs of the catalog and session operations of a transaction (the
+// names /v1/txn uses for Node, Service and Check; Session has "delete").
+const (
+	TxnGet       = "get"
+	TxnSet       = "set"
+	TxnCAS       = "cas"
+	TxnDelete    = "delete"
+	TxnDeleteCAS = "delete-cas"
+)
+
+// TxnNodeOp is one node operation inside a transaction; Node.ModifyIndex
+// is the index a cas or delete-cas compares against.
+type TxnNodeOp struct {
+	Verb string
+	Node Node
+}
+
+// TxnServiceOp is one operation on a service instance of Node.
+type TxnServiceOp struct {
+	Verb    string
+	Node    string
+	Service NodeService
+}
+
+// TxnCheckOp is one operation on a check (Check.Node names its node).
+type TxnCheckOp struct {
+	Verb  string
+	Check HealthCheck
+}
+
+// TxnSessionOp is one session operation; only "delete" exists.
+type TxnSessionOp struct {
+	Verb    string
+	Session Session
+}
+
+// TxnOp is one operation of a transaction: exactly one part is set.
 type TxnOp struct {
-	KV *TxnKVOp
+	KV      *TxnKVOp
+	Node    *TxnNodeOp
+	Service *TxnServiceOp
+	Check   *TxnCheckOp
+	Session *TxnSessionOp
+}
+
+// IsRead reports whether the operation only reads.
+func (op *TxnOp) IsRead() bool {
+	switch {
+	case op == nil:
+		return false
+	case op.KV != nil:
+		switch op.KV.Verb {
+		case KVGet, KVGetOrEmpty, KVGetTree, KVCheckSession, KVCheckIndex, KVCheckNotExists:
+			return true
+		}
+		return false
+	case op.Node != nil:
+		return op.Node.Verb == TxnGet
+	case op.Service != nil:
+		return op.Service.Verb == TxnGet
+	case op.Check != nil:
+		return op.Check.Verb == TxnGet
+	}
+	return false
+}
+
+// Parts counts the parts of an operation that are set (1 when valid).
+func (op *TxnOp) Parts() int {
+	if op == nil {
+		return 0
+	}
+	n := 0
+	for _, set := range []bool{op.KV != nil, op.Node != nil, op.Service != nil, op.Check != nil, op.Session != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 // TxnRequest applies operations atomically.
@@ -170,7 +246,10 @@ func (r *TxnRequest) RequestDatacenter() string { return r.Datacenter }
 
 // TxnResult is one result of a transaction.
 type TxnResult struct {
-	KV *DirEntry `json:",omitempty"`
+	KV      *DirEntry    `json:",omitempty"`
+	Node    *Node        `json:",omitempty"`
+	Service *NodeService `json:",omitempty"`
+	Check   *HealthCheck `json:",omitempty"`
 }
 
 // TxnError names the operation that failed a transaction.
@@ -184,6 +263,24 @@ type TxnResponse struct {
 	Results []*TxnResult
 	Errors  []*TxnError
 	Index   uint64
+}
+
+// TxnReadRequest runs a transaction of read operations only, without
+// Raft, as any read (?stale and ?consistent apply).
+type TxnReadRequest struct {
+	Datacenter string
+	Ops        []*TxnOp
+	QueryOptions
+}
+
+// RequestDatacenter implements RPCInfo.
+func (r *TxnReadRequest) RequestDatacenter() string { return r.Datacenter }
+
+// TxnReadResponse is the reply to Txn.Read.
+type TxnReadResponse struct {
+	Results []*TxnResult
+	Errors  []*TxnError
+	QueryMeta
 }
 
 // TombstoneReapRequest drops KV tombstones up to and including ReapIndex;

@@ -38,7 +38,7 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(rt, agent.Options{LoadOpts: opts, LogOutput: c.App.ErrWriter, Version: Version})
+	a, err := agent.New(rt, agent.Options{LoadOpts: opts, LogOutput: c.App.ErrWriter, Version: Version, Revision: revision(), BuildDate: BuildDate})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}

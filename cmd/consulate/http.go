@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ const (
 // flag overrides its environment variable, as in Consul.
 func httpFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "http-addr", Usage: "address of the agent's HTTP API, host:port or http(s)://host:port (default from CONSULATE_HTTP_ADDR, CONSUL_HTTP_ADDR, then " + defaultHTTPAddr + "); CONSUL_HTTP_SSL=true selects https"},
+		&cli.StringFlag{Name: "http-addr", Usage: "address of the agent's HTTP API, host:port, http(s)://host:port or unix:///path/to/socket (default from CONSULATE_HTTP_ADDR, CONSUL_HTTP_ADDR, then " + defaultHTTPAddr + "); CONSUL_HTTP_SSL=true selects https"},
 		&cli.StringFlag{Name: "token", Usage: "ACL token for the request (default from CONSULATE_HTTP_TOKEN, CONSUL_HTTP_TOKEN)"},
 		&cli.StringFlag{Name: "token-file", Usage: "file holding the ACL token; wins over -token (default from CONSUL_HTTP_TOKEN_FILE)"},
 		&cli.StringFlag{Name: "ca-file", Usage: "PEM file of the CA that signed the agent's HTTPS certificate (default from CONSUL_CACERT)"},
@@ -158,6 +159,15 @@ func (e *env) clientCtx(c *cli.Context, ctx context.Context, dc string) (*api.Cl
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
+	if sock, ok := strings.CutPrefix(addr, "unix://"); ok {
+		// As the official client does for unix://, but on this
+		// transport, so the command's context still ends its requests.
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}
+		cfg.Address = sock
+	}
 	hc, err := api.NewHttpClient(tr, cfg.TLSConfig)
 	if err != nil {
 		return nil, fmt.Errorf("Error configuring HTTP client: %w", err)

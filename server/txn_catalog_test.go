@@ -1,0 +1,71 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"consulate/structs"
+)
+
+// TestTxnCatalogOpsACL: catalog writes in a transaction need node:write
+// or service:write, per operation; refused ones are the transaction's
+// errors by index and nothing is applied; gets are filtered by read.
+func TestTxnCatalogOpsACL(t *testing.T) {
+	s := enforcingServer(t, nil)
+	tok := tokenWith(t, s, "cat", `node_prefix "ok-" { policy = "write" }
+service_prefix "web" { policy = "write" }
+key_prefix "" { policy = "write" }`)
+	var tr structs.TxnResponse
+	rpc(t, s, structs.MethodTxnApply, as(tok, &structs.TxnRequest{Ops: []*structs.TxnOp{
+		{Node: &structs.TxnNodeOp{Verb: structs.TxnSet, Node: structs.Node{Node: "ok-1", Address: "10.0.0.1"}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnSet, Node: "ok-1", Service: structs.NodeService{Service: "web", Port: 80}}},
+		{Check: &structs.TxnCheckOp{Verb: structs.TxnSet, Check: structs.HealthCheck{Node: "ok-1", CheckID: "c", ServiceID: "web", ServiceName: "web"}}},
+	}}), &tr)
+	if len(tr.Errors) != 0 || len(tr.Results) != 3 || tr.Results[2].Check.Status != structs.HealthCritical {
+		t.Fatalf("allowed txn: %+v %+v", tr.Errors, tr.Results)
+	}
+
+	tr = structs.TxnResponse{}
+	rpc(t, s, structs.MethodTxnApply, as(tok, &structs.TxnRequest{Ops: []*structs.TxnOp{
+		{KV: &structs.TxnKVOp{Verb: structs.KVSet, DirEnt: structs.DirEntry{Key: "k", Value: []byte("1")}}},
+		{Node: &structs.TxnNodeOp{Verb: structs.TxnSet, Node: structs.Node{Node: "other", Address: "10.0.0.2"}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnDelete, Node: "ok-1", Service: structs.NodeService{ID: "db1", Service: "db"}}},
+		{Check: &structs.TxnCheckOp{Verb: structs.TxnDelete, Check: structs.HealthCheck{Node: "other", CheckID: "serf"}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnDelete, Node: "ok-1", Service: structs.NodeService{ID: "web"}}},
+	}}), &tr)
+	var idx []int
+	for _, e := range tr.Errors {
+		idx = append(idx, e.OpIndex)
+	}
+	if len(idx) != 4 || idx[0] != 1 || idx[1] != 2 || idx[2] != 3 || idx[3] != 4 ||
+		!strings.Contains(tr.Errors[3].What, "Must provide service name") {
+		t.Fatalf("refused ops: %+v", tr.Errors)
+	}
+	if _, e, _ := s.State().KVGet(nil, "k"); e != nil {
+		t.Fatal("refused transaction applied its KV write")
+	}
+
+	// Reads: a node the token may not read is dropped from the results.
+	reader := tokenWith(t, s, "reader", `node_prefix "nope-" { policy = "read" }`)
+	var rr structs.TxnReadResponse
+	rpc(t, s, structs.MethodTxnRead, as(reader, &structs.TxnReadRequest{Ops: []*structs.TxnOp{
+		{Node: &structs.TxnNodeOp{Verb: structs.TxnGet, Node: structs.Node{Node: "ok-1"}}},
+	}}), &rr)
+	if len(rr.Errors) != 0 || len(rr.Results) != 0 {
+		t.Fatalf("filtered read: %+v %+v", rr.Errors, rr.Results)
+	}
+	rpc(t, s, structs.MethodTxnRead, as(tok, &structs.TxnReadRequest{Ops: []*structs.TxnOp{
+		{Node: &structs.TxnNodeOp{Verb: structs.TxnGet, Node: structs.Node{Node: "ok-1"}}},
+	}}), &rr)
+	if len(rr.Results) != 1 || rr.Results[0].Node.Address != "10.0.0.1" || rr.Index == 0 {
+		t.Fatalf("allowed read: %+v", rr)
+	}
+	// A write verb is refused by Txn.Read.
+	rr = structs.TxnReadResponse{}
+	rpc(t, s, structs.MethodTxnRead, as(tok, &structs.TxnReadRequest{Ops: []*structs.TxnOp{
+		{Node: &structs.TxnNodeOp{Verb: structs.TxnSet, Node: structs.Node{Node: "ok-2"}}},
+	}}), &rr)
+	if len(rr.Errors) != 1 {
+		t.Fatalf("write in a read txn: %+v", rr)
+	}
+}
