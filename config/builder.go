@@ -306,7 +306,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.misc,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.misc, b.telemetry,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {

@@ -26,11 +26,10 @@ var (
 	// clear reason rather than "unknown key".
 	unsupportedKeys = map[reflect.Type]map[string]string{
 		reflect.TypeOf(Config{}): {
-			"connect":   "Connect",
-			"watches":   "config-file watches",
-			"ui_dir":    "an external UI directory",
-			"segments":  "network segments",
-			"telemetry": "telemetry",
+			"connect":  "Connect",
+			"watches":  "config-file watches",
+			"ui_dir":   "an external UI directory",
+			"segments": "network segments",
 		},
 		reflect.TypeOf(CheckDef{}): {
 			"grpc":                   "gRPC checks",
