@@ -115,7 +115,6 @@ func New(rt *config.Runtime, opts Options) (*Agent, error) {
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
 		logs:       hub,
 		changes:    notify.New(),
-		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
 	}
 	a.events = userevent.NewInbox(userevent.InboxConfig{
@@ -210,6 +209,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := a.startMetrics(); err != nil {
+		return err
+	}
 	if err := a.startLAN(); err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
+
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 
@@ -127,6 +129,7 @@ func (s *Server) statusPing(_ context.Context, _ *structs.EmptyRequest, _ *struc
 // --- Catalog ---
 
 func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterRequest, reply *struct{}) error {
+	defer gometrics.MeasureSince([]string{"catalog", "register"}, time.Now())
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
@@ -178,6 +181,7 @@ func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterReques
 }
 
 func (s *Server) catalogDeregister(_ context.Context, args *structs.DeregisterRequest, reply *struct{}) error {
+	defer gometrics.MeasureSince([]string{"catalog", "deregister"}, time.Now())
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
@@ -497,6 +501,7 @@ func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksIn
 // --- KVS ---
 
 func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bool) error {
+	defer gometrics.MeasureSince([]string{"kvs", "apply"}, time.Now())
 	switch args.Op {
 	case structs.KVSet, structs.KVCAS, structs.KVDelete, structs.KVDeleteCAS, structs.KVLock, structs.KVUnlock:
 		if args.DirEnt.Key == "" {
@@ -604,6 +609,7 @@ func (s *Server) validateTxn(ops []*structs.TxnOp) error {
 }
 
 func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *structs.TxnResponse) error {
+	defer gometrics.MeasureSince([]string{"txn", "apply"}, time.Now())
 	if err := s.validateTxn(args.Ops); err != nil {
 		return err
 	}

@@ -184,6 +184,9 @@ type Server struct {
 	// (acl_replication.go).
 	aclRepl aclReplication
 
+	// blockingQueries counts blocking queries in flight (a metric).
+	blockingQueries atomic.Int64
+
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
 	shutdownOnce   sync.Once
@@ -207,7 +210,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:              cfg,
 		logger:           logger,
-		forwarder:        deps.Forwarder,
+		forwarder:        countCrossDC(deps.Forwarder),
 		servers:          deps.Servers,
 		rawForwardDC:     rawReplies(deps.Forwarder),
 		rawForwardLeader: rawReplies(deps.Servers),
