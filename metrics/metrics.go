@@ -35,7 +35,7 @@ type Collector func(set func(name string, labels Labels, value float64))
 
 // Config is the agent's telemetry block, in the terms go-metrics uses.
 type Config struct {
-	// Prefix is telemetry.metrics_prefix ("consul").
+	// Prefix is telemetry.metrics_prefix ("consul"); empty: none.
 	Prefix string
 	// DisableHostname keeps the host name out of gauge names. As in
 	// Consul it matters only when a sink other than the in-memory one is
@@ -82,11 +82,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks the durations and the prefix.
+// Validate checks the durations. An empty Prefix is allowed (metric
+// names then start with their key, as go-metrics does).
 func (c Config) Validate() error {
 	switch {
-	case c.Prefix == "":
-		return fmt.Errorf("%w: the metrics prefix is empty", ErrInvalidConfig)
 	case c.Interval <= 0 || c.Retain < c.Interval:
 		return fmt.Errorf("%w: in-memory interval %v must be positive and at most the retention %v", ErrInvalidConfig, c.Interval, c.Retain)
 	case c.CollectInterval <= 0 || c.RuntimeInterval <= 0:
