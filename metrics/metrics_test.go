@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	armon "github.com/armon/go-metrics"
 	gometrics "github.com/hashicorp/go-metrics"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -243,5 +244,15 @@ func TestPrefixFilter(t *testing.T) {
 	}
 	if _, ok := g["consul.kvs.z"]; ok {
 		t.Error("unmatched gauge present with filter_default=false")
+	}
+}
+
+// TestLegacyGlobal: what raft-boltdb emits through armon/go-metrics (the
+// library's old home) reaches the agents too.
+func TestLegacyGlobal(t *testing.T) {
+	r := start(t, DefaultConfig())
+	armon.SetGauge([]string{"raft", "boltdb", "numFreePages"}, 7)
+	if g := gaugesOf(r.Summary())["consul.raft.boltdb.numFreePages"]; g.Value != 7 {
+		t.Errorf("boltdb gauge = %+v", g)
 	}
 }

@@ -308,6 +308,7 @@ func (t *sessionTimers) expire(id string, gen uint64) {
 	if !t.srv.IsLeader() {
 		return
 	}
+	defer gometrics.MeasureSince([]string{"session_ttl", "invalidate"}, time.Now())
 	req := &structs.SessionRequest{Op: structs.SessionDestroy, Session: structs.Session{ID: id}}
 	if _, err := t.srv.raftApply(catalog.SessionRequestType, req); err != nil {
 		t.srv.logger.Error("destroying expired session", "session", id, "error", err)
