@@ -20,6 +20,7 @@ func metricsConfig(t config.TelemetryRuntime) metrics.Config {
 	mc.StatsiteAddr = t.StatsiteAddr
 	mc.DogstatsdAddr = t.DogstatsdAddr
 	mc.DogstatsdTags = t.DogstatsdTags
+	mc.RetryFailedConnection = t.RetryFailedConnection
 	return mc
 }
 

@@ -56,8 +56,9 @@ type TelemetryRuntime struct {
 	StatsiteAddr  string
 	DogstatsdAddr string
 	DogstatsdTags []string
-	// RetryFailedConnection: the statsd and statsite sinks keep retrying
-	// their address whatever this says; it is kept for `validate`.
+	// RetryFailedConnection retries, in the background, a dogstatsd
+	// address whose host name does not resolve at start (the statsd and
+	// statsite sinks dial lazily and always retry).
 	RetryFailedConnection bool
 }
 

@@ -60,6 +60,10 @@ type Config struct {
 	StatsiteAddr  string
 	DogstatsdAddr string
 	DogstatsdTags []string
+	// RetryFailedConnection: a dogstatsd address whose host name does
+	// not resolve yet is retried in the background instead of failing
+	// New (statsd and statsite always retry, they dial lazily).
+	RetryFailedConnection bool
 	// Interval and Retain are the in-memory sink's aggregation interval
 	// and how long intervals are kept (Consul: 10s and 1m).
 	Interval time.Duration
@@ -104,12 +108,15 @@ type Registry struct {
 	inmem  *gometrics.InmemSink
 	m      *gometrics.Metrics
 	// extra are the sinks that need a Shutdown (statsd, statsite,
-	// dogstatsd).
+	// dogstatsd); guarded by mu once started.
 	extra []gometrics.ShutdownSink
 	// prom is nil when the Prometheus format is off.
 	prom    *prometheus.Registry
 	promH   http.Handler
 	promCtx context.CancelFunc
+	// late are the retries of sinks that could not be made yet, run by
+	// Start.
+	late []func()
 
 	// mu guards collectors and started/stopped.
 	mu         sync.Mutex
@@ -169,13 +176,27 @@ func New(cfg Config, logger *slog.Logger) (*Registry, error) {
 		sinks = append(sinks, s)
 	}
 	if cfg.DogstatsdAddr != "" {
-		s, err := datadog.NewDogStatsdSink(cfg.DogstatsdAddr, host)
-		if err != nil {
+		dog := func() (gometrics.ShutdownSink, error) {
+			s, err := datadog.NewDogStatsdSink(cfg.DogstatsdAddr, host)
+			if err != nil {
+				return nil, err
+			}
+			s.SetTags(cfg.DogstatsdTags)
+			return s, nil
+		}
+		s, err := dog()
+		switch {
+		case err == nil:
+			r.extra = append(r.extra, s)
+			sinks = append(sinks, s)
+		case cfg.RetryFailedConnection && retriable(err):
+			r.logger.Warn("dogstatsd address does not resolve; retrying", "addr", cfg.DogstatsdAddr, "error", err)
+			l := &lateSink{}
+			r.late = append(r.late, func() { r.retryLate(l, "dogstatsd", dog) })
+			sinks = append(sinks, l)
+		default:
 			return fail(fmt.Errorf("metrics: dogstatsd sink %s: %w", cfg.DogstatsdAddr, err))
 		}
-		s.SetTags(cfg.DogstatsdTags)
-		r.extra = append(r.extra, s)
-		sinks = append(sinks, s)
 	}
 	if cfg.PrometheusRetention > 0 {
 		reg := prometheus.NewRegistry()
@@ -243,8 +264,11 @@ func (r *Registry) Start() error {
 	}
 	r.started = true
 	global.attach(r.m)
-	r.wg.Add(1)
+	r.wg.Add(1 + len(r.late))
 	go r.loop()
+	for _, f := range r.late {
+		go f()
+	}
 	r.mu.Unlock()
 	r.collect()
 	return nil
@@ -269,7 +293,10 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	if r.promCtx != nil {
 		r.promCtx()
 	}
-	for _, s := range r.extra {
+	r.mu.Lock()
+	extra := r.extra
+	r.mu.Unlock()
+	for _, s := range extra {
 		s.Shutdown()
 	}
 	return err

@@ -256,3 +256,28 @@ func TestLegacyGlobal(t *testing.T) {
 		t.Errorf("boltdb gauge = %+v", g)
 	}
 }
+
+// TestDogstatsd: a dogstatsd sink sends labels and dogstatsd_tags as tags.
+func TestDogstatsd(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.14.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := DefaultConfig()
+	cfg.DogstatsdAddr = pc.LocalAddr().String()
+	cfg.DogstatsdTags = []string{"env:test"}
+	cfg.DisableHostname = true
+	start(t, cfg)
+	var seen strings.Builder
+	buf := make([]byte, 65536)
+	testutil.WaitFor(t, 10*time.Second, "a dogstatsd packet with tags", func() bool {
+		gometrics.IncrCounterWithLabels([]string{"rpc", "cross-dc"}, 1, []gometrics.Label{{Name: "datacenter", Value: "dc2"}})
+		pc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, _, err := pc.ReadFrom(buf); err == nil {
+			seen.Write(buf[:n])
+		}
+		s := seen.String()
+		return strings.Contains(s, "consul.rpc.cross-dc:1|c|#env:test,datacenter:dc2")
+	})
+}
