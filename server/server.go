@@ -23,6 +23,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	walmetrics "github.com/hashicorp/raft-wal/metrics"
 
 	"consulate/catalog"
 	"consulate/rpcmux"
@@ -318,7 +319,9 @@ func (s *Server) openStores() error {
 		s.logger.Warn("raft log store: the WAL is experimental; raft-wal v0.4.0 can fail to reopen a log whose suffix was truncated before a crash (hashicorp/raft-wal#31)",
 			"dir", wdir)
 		meta := &metadb.BoltMetaDB{}
-		w, err := wal.Open(wdir, wal.WithMetaStore(meta), wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Info,
+		// Its metrics go to armon/go-metrics' global, which the metrics
+		// package forwards (consul.raft.wal.*, as Consul names them).
+		w, err := wal.Open(wdir, wal.WithMetaStore(meta), wal.WithMetricsCollector(walmetrics.NewGoMetricsCollector([]string{"raft", "wal"}, nil, nil)), wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Info,
 			Output: &slogWriter{l: s.logger.With("component", "raft.wal")}})))
 		if err != nil {
 			_ = meta.Close()
