@@ -91,6 +91,7 @@ func TestMetricsPrometheusFromRealAgent(t *testing.T) {
 		"consul_rpc_request":             {dto.MetricType_COUNTER, nil},
 		"consul_rpc_query":               {dto.MetricType_COUNTER, nil},
 		"consul_kvs_apply":               {dto.MetricType_SUMMARY, nil},
+		"consul_health_service_query":    {dto.MetricType_COUNTER, map[string]string{"service": "consul"}},
 		"consul_api_http":                {dto.MetricType_SUMMARY, map[string]string{"method": "PUT", "path": "v1_kv_"}},
 		"consul_dns_domain_query":        {dto.MetricType_SUMMARY, map[string]string{"node": "node-127-0-14-1"}},
 		"consul_serf_member_join":        {dto.MetricType_COUNTER, map[string]string{"network": "lan"}},

@@ -80,6 +80,12 @@ var Names = []Name{
 	// State store writes (server).
 	{"catalog.register", KindSummary, "Time to complete a catalog register (ms)."},
 	{"catalog.deregister", KindSummary, "Time to complete a catalog deregister (ms)."},
+	{"catalog.service.query", KindCounter, "Catalog reads of a service's nodes, by service."},
+	{"catalog.service.query-tags", KindCounter, "Catalog reads of a service's nodes filtered by tags, by service and tags."},
+	{"catalog.service.not-found", KindCounter, "Catalog reads of a service that found no nodes, by service."},
+	{"health.service.query", KindCounter, "Health reads of a service's instances, by service."},
+	{"health.service.query-tags", KindCounter, "Health reads of a service's instances filtered by tags, by service and tags."},
+	{"health.service.not-found", KindCounter, "Health reads of a service that found no instances, by service."},
 	{"kvs.apply", KindSummary, "Time to complete a KV store update (ms)."},
 	{"txn.apply", KindSummary, "Time to apply a transaction (ms)."},
 	{"session.apply", KindSummary, "Time to apply a session operation (ms)."},

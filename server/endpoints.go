@@ -290,7 +290,7 @@ func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecif
 	})
 }
 
-func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedServiceNodes) error {
+func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedServiceNodes) (err error) {
 	if args.ServiceName == "" && args.ServiceAddress == "" {
 		return badRequest("Must provide service name")
 	}
@@ -301,6 +301,7 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 	if args.TagFilter {
 		tags = args.ServiceTags
 	}
+	defer func() { serviceQueried("catalog", args, len(reply.ServiceNodes) > 0, err) }()
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		// Resolved on every wake: a token deleted or narrowed while the
 		// query waits counts at once.
@@ -422,7 +423,7 @@ func (s *Server) healthServiceChecks(ctx context.Context, args *structs.ServiceS
 	})
 }
 
-func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedCheckServiceNodes) error {
+func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedCheckServiceNodes) (err error) {
 	if args.ServiceName == "" {
 		return badRequest("Must provide service name")
 	}
@@ -433,6 +434,7 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 	if args.TagFilter {
 		tags = args.ServiceTags
 	}
+	defer func() { serviceQueried("health", args, len(reply.Nodes) > 0, err) }()
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, out, filtered, err := s.readServiceHealth(ws, st, args.Token, args.ServiceName, tags, args.NodeMetaFilters)
 		if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	gometrics "github.com/hashicorp/go-metrics"
 
@@ -77,3 +78,25 @@ func (c crossDC) FailoverOrder(nearestN int, listed []string) []string {
 }
 
 var _ failoverOrderer = crossDC{}
+
+// serviceQueried counts a service read as Consul does, once it answered:
+// consul.<what>.service.query by service, .query-tags by service and
+// tags, .not-found when nothing matched (what is "catalog" or "health").
+func serviceQueried(what string, args *structs.ServiceSpecificRequest, found bool, err error) {
+	if err != nil {
+		return
+	}
+	svc := []gometrics.Label{{Name: "service", Value: args.ServiceName}}
+	gometrics.IncrCounterWithLabels([]string{what, "service", "query"}, 1, svc)
+	if args.TagFilter && len(args.ServiceTags) > 0 {
+		tags := slices.Sorted(slices.Values(args.ServiceTags))
+		labels := slices.Clone(svc)
+		for _, t := range tags {
+			labels = append(labels, gometrics.Label{Name: "tag", Value: t})
+		}
+		gometrics.IncrCounterWithLabels([]string{what, "service", "query-tags"}, 1, labels)
+	}
+	if !found {
+		gometrics.IncrCounterWithLabels([]string{what, "service", "not-found"}, 1, svc)
+	}
+}
