@@ -249,6 +249,17 @@ func TestMetricsJSONWithConsulClient(t *testing.T) {
 	if resp.StatusCode != http.StatusUnsupportedMediaType || string(body) != "Prometheus is not enabled since its retention time is not positive" {
 		t.Errorf("prometheus off: %d %q", resp.StatusCode, body)
 	}
+	// Asking for OpenMetrics in Accept is asking for Prometheus, as in Consul.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.14.3:%d/v1/agent/metrics", testMetricsHTTP), nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0,text/plain;q=0.5")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("Accept: openmetrics with prometheus off: %d", resp.StatusCode)
+	}
 }
 
 // startAgentNoLeader is startAgent for an agent that is no server.
