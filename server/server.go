@@ -422,6 +422,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.ACLsEnabled {
 		s.wg.Go(s.aclTokenReaper)
 	}
+	if bs, ok := s.storeCloser.(*raftboltdb.BoltStore); ok {
+		// consul.raft.boltdb.*, as Consul; it ends with shutdownCtx,
+		// before the store closes.
+		s.wg.Go(func() { bs.RunMetrics(s.shutdownCtx, 0) })
+	}
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()
