@@ -16,5 +16,11 @@
 // state (collectors) and the Go runtime gauges are the agent's own.
 //
 // Names: names.go lists the metrics Consulate emits under Consul's names,
-// with their type and help text (the Prometheus sink's definitions).
+// with their type and help text (the Prometheus sink's definitions). A
+// name has one type in Prometheus, so Consulate's own gauges stay off
+// Consul's counter names: failed members are consul.lan.members.failed
+// and consul.wan.servers.failed (consul.serf.member.failed counts
+// failures), and the router's per-datacenter figures are
+// consul.wan.servers.flaps and consul.wan.rpc.requests|errors
+// (consul.serf.member.flap and consul.rpc.cross-dc are counters).
 package metrics
