@@ -132,7 +132,6 @@ func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 		logs:       hub,
 		logClose:   logClose,
 		changes:    notify.New(),
-		metrics:    metrics.New(),
 		shutdownCh: make(chan struct{}),
 	}
 	a.events = userevent.NewInbox(userevent.InboxConfig{
@@ -228,6 +227,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := a.startMetrics(); err != nil {
+		return err
+	}
 	if err := a.startLAN(); err != nil {
 		return err
 	}

@@ -305,7 +305,7 @@ func TestStatsAndSelf(t *testing.T) {
 		names[g.Name] = true
 	}
 	for _, n := range []string{"consul.runtime.num_goroutines", "consul.cache.entries_count", "consul.memberlist.health.score",
-		"consul.serf.member.failed", "consul.rpc.conns.open", "consul.rpc.pool.sessions", "consul.wan.servers.alive"} {
+		"consul.lan.members.failed", "consul.rpc.conns.open", "consul.rpc.pool.sessions", "consul.wan.servers.alive"} {
 		if !names[n] {
 			t.Errorf("gauge %s missing", n)
 		}

@@ -304,7 +304,7 @@ func (a *Agent) startFrontEnds() error {
 	if len(httpAddrs)+len(httpsAddrs) > 0 {
 		hc := httpapi.DefaultConfig()
 		hc.Metrics = a.metricsJSON
-		hc.PrometheusText = a.metricsPrometheus
+		hc.Prometheus = a.metricsPrometheus()
 		if rt.UIEnabled {
 			hc.UI = ui.FS()
 		}
@@ -354,6 +354,7 @@ func (a *Agent) startFrontEnds() error {
 		dc.SOA = dns.SOAConfig{Refresh: rt.DNSSOA.Refresh, Retry: rt.DNSSOA.Retry, Expire: rt.DNSSOA.Expire, MinTTL: rt.DNSSOA.MinTTL}
 		dc.TranslateWANAddrs = rt.TranslateWANAddrs
 		dc.QueryExecutor = dns.NewRPCQueries(a.rpcWithToken(a.tokens.UserToken))
+		dc.Metrics = a.metrics.Metrics()
 		srv, err := dns.New(dc, a.cache, a.base)
 		if err != nil {
 			return err
@@ -408,6 +409,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.pool != nil {
 			a.pool.Shutdown(ctx)
+		}
+		if a.metrics != nil {
+			a.metrics.Shutdown(ctx)
 		}
 		a.wg.Wait()
 		removePIDFile(a.cfg.PidFile)

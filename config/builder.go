@@ -324,7 +324,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.httpConfig, b.misc, b.compat, b.logFile,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.httpConfig, b.misc, b.compat, b.logFile, b.telemetry,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {

@@ -116,6 +116,7 @@ type Config struct {
 	Limits      *Limits           `json:"limits,omitempty"`
 	GossipLAN   *Gossip           `json:"gossip_lan,omitempty"`
 	GossipWAN   *Gossip           `json:"gossip_wan,omitempty"`
+	Telemetry   *Telemetry        `json:"telemetry,omitempty"`
 
 	CheckUpdateInterval       *time.Duration `json:"check_update_interval,omitempty"`
 	DisableUpdateCheck        *bool          `json:"disable_update_check,omitempty"`

@@ -147,6 +147,9 @@ type Runtime struct {
 	// (disable_remote_exec; true unless a file says false, as Consul).
 	DisableRemoteExec bool
 
+	// Telemetry is the telemetry stanza (config/telemetry.go).
+	Telemetry TelemetryRuntime
+
 	// RaftSnapshotThreshold, RaftSnapshotInterval and RaftTrailingLogs are
 	// Consul's raft_snapshot_* and raft_trailing_logs: a server checks
 	// every RaftSnapshotInterval (randomly up to twice that) whether

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/miekg/dns"
 )
 
@@ -83,6 +84,9 @@ type Config struct {
 
 	// QueryExecutor runs NAME.query lookups; nil answers them NXDOMAIN.
 	QueryExecutor QueryExecutor
+	// Metrics receives Consul's consul.dns.* metrics (the agent's own
+	// go-metrics instance); nil emits none.
+	Metrics *gometrics.Metrics
 }
 
 // DefaultLookupTimeout is LookupTimeout's default: under the 2 s in which

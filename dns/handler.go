@@ -112,6 +112,11 @@ func isTCP(w dns.ResponseWriter) bool {
 
 // ServeDNS answers one query. It implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if m := s.cfg.Metrics; m != nil {
+		if key := s.queryMetric(req); key != nil {
+			defer m.MeasureSinceWithLabels(key, time.Now(), s.nodeLabel)
+		}
+	}
 	if s.servePacked(w, req) {
 		return
 	}

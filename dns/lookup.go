@@ -80,6 +80,7 @@ func (s *Server) nodeLookup(r *request, node string) {
 		s.lookupFailed(r, err)
 		return
 	}
+	s.noteStale(out.LastContact)
 	r.index = out.Index
 	if out.NodeServices == nil || out.NodeServices.Node == nil {
 		s.nxdomain(r)
@@ -127,6 +128,7 @@ func (s *Server) serviceLookup(r *request, labels string) {
 		s.lookupFailed(r, err)
 		return
 	}
+	s.noteStale(out.LastContact)
 	r.index = out.Index
 	s.serviceRecords(r, out.Nodes, tag, s.ttl.lookup(service))
 }

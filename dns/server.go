@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/miekg/dns"
 )
 
@@ -36,6 +37,8 @@ type Server struct {
 	// backend tracks its reads (tracked).
 	answers answerCache
 	tracked bool
+	// nodeLabel labels the query timers with this node, as Consul does.
+	nodeLabel []gometrics.Label
 
 	// mu guards the listeners' lifecycle.
 	mu       sync.Mutex
@@ -76,6 +79,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		queryExe: cfg.QueryExecutor,
 	}
 	_, s.tracked = backend.(Tracker)
+	s.nodeLabel = []gometrics.Label{{Name: "node", Value: cfg.NodeName}}
 	if cfg.AltDomain != "" {
 		s.alt = normDomain(cfg.AltDomain)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
+
 	"consulate/structs"
 )
 
@@ -99,8 +101,10 @@ func (l *LocalServers) Addrs() []structs.ServerAddr {
 // Call sends a call to a server of the local datacenter, moving on to the
 // next one when a server cannot be reached.
 func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, reply any) error {
+	gometrics.IncrCounter([]string{"client", "rpc"}, 1)
 	addrs := l.Addrs()
 	if len(addrs) == 0 {
+		gometrics.IncrCounter([]string{"client", "rpc", "failed"}, 1)
 		return structs.ErrNoServers
 	}
 	toLeader := false
@@ -119,6 +123,7 @@ func (l *LocalServers) Call(ctx context.Context, method structs.Method, args, re
 			// As Consul's NotifyFailedServer: a server that did not
 			// answer (cut off, paused, dead) is not asked first next
 			// time, even when this call cannot be retried.
+			gometrics.IncrCounterWithLabels([]string{"client", "rpc", "failed"}, 1, []gometrics.Label{{Name: "server", Value: string(addr)}})
 			l.demote(addr)
 			if toLeader && i == 0 {
 				l.mu.Lock()

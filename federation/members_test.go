@@ -169,12 +169,11 @@ func TestRouterCollect(t *testing.T) {
 		got[name+"/"+l["network"]+"/"+l["datacenter"]] = v
 	})
 	for k, want := range map[string]float64{
-		"consul.wan.servers.alive//dc2":     1,
-		"consul.wan.servers.failed//dc2":    1,
-		"consul.serf.member.failed/wan/dc2": 1,
-		"consul.serf.member.flap//dc2":      0,
-		"consul.rpc.cross-dc//dc2":          0,
-		"consul.rpc.cross-dc.errors//dc2":   0,
+		"consul.wan.servers.alive//dc2":  1,
+		"consul.wan.servers.failed//dc2": 1,
+		"consul.wan.servers.flaps//dc2":  0,
+		"consul.wan.rpc.requests//dc2":   0,
+		"consul.wan.rpc.errors//dc2":     0,
 	} {
 		if v, ok := got[k]; !ok || v != want {
 			t.Errorf("%s = %v (set %v), want %v", k, v, ok, want)

@@ -57,11 +57,15 @@ func (p *Pool) handleNodeJoin(n *memberlist.Node) {
 		p.members[n.Name] = ms
 	} else {
 		old = ms.member.Status
+		if old == structs.StatusFailed && !ms.leaveTime.IsZero() && p.now().Sub(ms.leaveTime) < flapTimeout {
+			p.countMember("flap")
+		}
 		ms.member = p.nodeToMember(n, structs.StatusAlive)
 		ms.leaveTime = time.Time{}
 	}
 	m := copyMember(ms.member)
 	p.logger.Info("member joined", "node", m.Name, "addr", m.Addr, "port", m.Port, "previous_status", old.String())
+	p.countMember("join")
 	p.emitLocked(Event{Type: MemberJoin, Members: []structs.Member{m}})
 	p.snapshotChanged()
 }
@@ -94,8 +98,10 @@ func (p *Pool) handleNodeLeave(n *memberlist.Node) {
 	m := copyMember(ms.member)
 	if typ == MemberFailed {
 		p.logger.Info("member failed", "node", m.Name, "addr", m.Addr)
+		p.countMember("failed")
 	} else {
 		p.logger.Info("member left", "node", m.Name, "addr", m.Addr)
+		p.countMember("left")
 	}
 	p.emitLocked(Event{Type: typ, Members: []structs.Member{m}})
 	p.snapshotChanged()
@@ -112,6 +118,7 @@ func (p *Pool) handleNodeUpdate(n *memberlist.Node) {
 	ms.member = p.nodeToMember(n, ms.member.Status)
 	m := copyMember(ms.member)
 	p.logger.Info("member updated", "node", m.Name, "addr", m.Addr)
+	p.countMember("update")
 	p.emitLocked(Event{Type: MemberUpdate, Members: []structs.Member{m}})
 	p.snapshotChanged()
 }
@@ -396,6 +403,7 @@ func (p *Pool) reapLoop() {
 			return
 		}
 		p.reap()
+		p.sampleQueues()
 	}
 }
 

@@ -521,16 +521,35 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	return nil, nil
 }
 
+// wantsPrometheus: ?format=prometheus, or an Accept header asking for
+// OpenMetrics or the Prometheus text format 0.4.0, as Consul decides.
+func wantsPrometheus(r *http.Request) bool {
+	if query(r).Get("format") == "prometheus" {
+		return true
+	}
+	for _, v := range strings.Split(r.Header.Get("Accept"), ",") {
+		parts := strings.Split(v, ";")
+		mime := strings.ToLower(strings.TrimSpace(parts[0]))
+		if mime == "application/openmetrics-text" {
+			return true
+		}
+		if mime == "text/plain" && len(parts) > 1 && strings.TrimSpace(parts[1]) == "version=0.4.0" {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) agentMetrics(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := s.authorizeFor(r, acl.ResourceAgent, s.nodeName(), acl.AccessRead); err != nil {
 		return nil, err
 	}
-	if query(r).Get("format") == "prometheus" {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		if s.cfg.PrometheusText == nil {
-			return rawBody(""), nil
+	if wantsPrometheus(r) {
+		if s.cfg.Prometheus == nil {
+			return nil, &codedError{http.StatusUnsupportedMediaType, "Prometheus is not enabled since its retention time is not positive"}
 		}
-		return rawBody(s.cfg.PrometheusText()), nil
+		s.cfg.Prometheus.ServeHTTP(w, r)
+		return nil, nil
 	}
 	if s.cfg.Metrics != nil {
 		return s.cfg.Metrics(), nil

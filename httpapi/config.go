@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -45,8 +46,10 @@ type Config struct {
 	SnapshotReadTimeout time.Duration
 	// Metrics, when set, returns the JSON body of /v1/agent/metrics.
 	Metrics func() any
-	// PrometheusText, when set, answers /v1/agent/metrics?format=prometheus.
-	PrometheusText func() string
+	// Prometheus, when set, answers /v1/agent/metrics?format=prometheus
+	// (and requests that accept OpenMetrics); when nil those get 415, as
+	// from Consul without telemetry.prometheus_retention_time.
+	Prometheus http.Handler
 	// Monitor, when set, streams the agent's log lines at a level or above
 	// for /v1/agent/monitor until ctx ends (the channel is then closed).
 	Monitor func(ctx context.Context, level string) (<-chan []byte, error)

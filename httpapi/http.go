@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
+
 	"consulate/httpapi/filter"
 	"consulate/structs"
 )
@@ -26,6 +28,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 type endpoint struct {
 	methods []string
 	fn      handlerFunc
+	// pathLabel is Consul's "path" label of consul.api.http: the route's
+	// pattern without its leading slash, "/" made "_" ("v1_kv_").
+	pathLabel string
 }
 
 type prefixRoute struct {
@@ -43,7 +48,7 @@ type router struct {
 }
 
 func (rt *router) handle(path string, fn handlerFunc, methods ...string) {
-	ep := endpoint{methods: methods, fn: fn}
+	ep := endpoint{methods: methods, fn: fn, pathLabel: strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "_")}
 	if strings.HasSuffix(path, "/") {
 		rt.prefixes = append(rt.prefixes, prefixRoute{path, ep})
 		sort.Slice(rt.prefixes, func(i, j int) bool { return len(rt.prefixes[i].prefix) > len(rt.prefixes[j].prefix) })
@@ -122,6 +127,11 @@ func (e *filterError) Error() string {
 func (e *filterError) Unwrap() error { return e.err }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	start := time.Now()
+	defer func() {
+		gometrics.MeasureSinceWithLabels([]string{"api", "http"}, start,
+			[]gometrics.Label{{Name: "method", Value: r.Method}, {Name: "path", Value: ep.pathLabel}})
+	}()
 	allowed := false
 	for _, m := range ep.methods {
 		if r.Method == m || (r.Method == http.MethodHead && m == http.MethodGet) {
@@ -139,7 +149,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
 		return
 	}
-	start := time.Now()
 	if r.Form == nil {
 		// The query, parsed once for every query(r) of the request (no
 		// handler parses forms).

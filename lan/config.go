@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
 	"consulate/gossip"
@@ -43,6 +44,8 @@ type Config struct {
 func DefaultConfig() *Config {
 	g := gossip.DefaultConfig()
 	g.Memberlist = memberlist.DefaultLANConfig()
+	// Consul labels serf's and memberlist's metrics with the network.
+	g.Memberlist.MetricLabels = []gometrics.Label{{Name: "network", Value: "lan"}}
 	g.BindPort = 8301
 	g.Component = "gossip.lan"
 	g.ReconnectTimeout = 72 * time.Hour

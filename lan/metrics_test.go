@@ -18,7 +18,7 @@ func TestCollect(t *testing.T) {
 	if _, ok := got["consul.memberlist.health.score"]; !ok {
 		t.Error("no health score")
 	}
-	if v, ok := got["consul.serf.member.failed"]; !ok || v != 0 {
+	if v, ok := got["consul.lan.members.failed"]; !ok || v != 0 {
 		t.Errorf("failed members %v %v", v, ok)
 	}
 }

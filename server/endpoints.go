@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
+
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 
@@ -136,6 +138,7 @@ func (s *Server) statusPing(_ context.Context, _ *structs.EmptyRequest, _ *struc
 // --- Catalog ---
 
 func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterRequest, reply *struct{}) error {
+	defer gometrics.MeasureSince([]string{"catalog", "register"}, time.Now())
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
@@ -187,6 +190,7 @@ func (s *Server) catalogRegister(_ context.Context, args *structs.RegisterReques
 }
 
 func (s *Server) catalogDeregister(_ context.Context, args *structs.DeregisterRequest, reply *struct{}) error {
+	defer gometrics.MeasureSince([]string{"catalog", "deregister"}, time.Now())
 	if args.Node == "" {
 		return badRequest("Must provide node")
 	}
@@ -295,7 +299,7 @@ func (s *Server) catalogListServices(ctx context.Context, args *structs.DCSpecif
 	})
 }
 
-func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedServiceNodes) error {
+func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedServiceNodes) (err error) {
 	if args.ServiceName == "" && args.ServiceAddress == "" {
 		return badRequest("Must provide service name")
 	}
@@ -306,6 +310,7 @@ func (s *Server) catalogServiceNodes(ctx context.Context, args *structs.ServiceS
 	if args.TagFilter {
 		tags = args.ServiceTags
 	}
+	defer func() { serviceQueried("catalog", args, len(reply.ServiceNodes) > 0, err) }()
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		// Resolved on every wake: a token deleted or narrowed while the
 		// query waits counts at once.
@@ -434,7 +439,7 @@ func (s *Server) healthServiceChecks(ctx context.Context, args *structs.ServiceS
 	})
 }
 
-func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedCheckServiceNodes) error {
+func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSpecificRequest, reply *structs.IndexedCheckServiceNodes) (err error) {
 	if args.ServiceName == "" {
 		return badRequest("Must provide service name")
 	}
@@ -445,6 +450,7 @@ func (s *Server) healthServiceNodes(ctx context.Context, args *structs.ServiceSp
 	if args.TagFilter {
 		tags = args.ServiceTags
 	}
+	defer func() { serviceQueried("health", args, len(reply.Nodes) > 0, err) }()
 	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
 		idx, out, filtered, err := s.readServiceHealth(ws, st, args.Token, args.ServiceName, tags, args.NodeMetaFilters)
 		if err != nil {
@@ -513,6 +519,7 @@ func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksIn
 // --- KVS ---
 
 func (s *Server) kvsApply(_ context.Context, args *structs.KVSRequest, reply *bool) error {
+	defer gometrics.MeasureSince([]string{"kvs", "apply"}, time.Now())
 	switch args.Op {
 	case structs.KVSet, structs.KVCAS, structs.KVDelete, structs.KVDeleteCAS, structs.KVLock, structs.KVUnlock:
 		if args.DirEnt.Key == "" {
@@ -620,6 +627,7 @@ func (s *Server) validateTxn(ops []*structs.TxnOp) error {
 }
 
 func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *structs.TxnResponse) error {
+	defer gometrics.MeasureSince([]string{"txn", "apply"}, time.Now())
 	if err := s.validateTxn(args.Ops); err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
+
 	memdb "github.com/hashicorp/go-memdb"
 
 	"consulate/catalog"
@@ -87,7 +89,13 @@ func (s *Server) RPC(ctx context.Context, method structs.Method, args, reply any
 // without decoding and re-encoding it here (reply is then left unset).
 // Calls served here fill reply as RPC does.
 func (s *Server) RPCRelay(ctx context.Context, method structs.Method, args, reply any, raw *rpcmux.RawReply) error {
-	return s.rpc(ctx, method, args, reply, raw)
+	// Consul counts the requests that come over the wire.
+	gometrics.IncrCounter([]string{"rpc", "request"}, 1)
+	err := s.rpc(ctx, method, args, reply, raw)
+	if err != nil {
+		gometrics.IncrCounter([]string{"rpc", "request_error"}, 1)
+	}
+	return err
 }
 
 // rawReplies reports whether c fills a *rpcmux.RawReply reply.
@@ -309,6 +317,7 @@ func badRequest(format string, a ...any) error {
 // replaced, ctx, shutdown, or the query time) and runs it again.
 func (s *Server) blockingQuery(ctx context.Context, opts *structs.QueryOptions, meta *structs.QueryMeta,
 	fn func(ws memdb.WatchSet, st *catalog.Store) error) error {
+	gometrics.IncrCounter([]string{"rpc", "query"}, 1)
 	if opts.RequireConsistent {
 		if err := s.await(s.raft.VerifyLeader()); err != nil {
 			return mapRaftErr(err)
@@ -331,6 +340,8 @@ func (s *Server) blockingQuery(ctx context.Context, opts *structs.QueryOptions, 
 		stop := context.AfterFunc(s.shutdownCtx, cancel)
 		defer stop()
 		qctx = c
+		gometrics.SetGauge([]string{"rpc", "queries_blocking"}, float32(s.blockingQueries.Add(1)))
+		defer s.blockingQueries.Add(-1)
 	}
 	for {
 		st := s.fsm.State()

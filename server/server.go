@@ -23,6 +23,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	walmetrics "github.com/hashicorp/raft-wal/metrics"
 
 	"consulate/catalog"
 	"consulate/rpcmux"
@@ -193,6 +194,9 @@ type Server struct {
 	// coords batches coordinate updates (coordbatch.go).
 	coords coordBatch
 
+	// blockingQueries counts blocking queries in flight (a metric).
+	blockingQueries atomic.Int64
+
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
 	shutdownOnce   sync.Once
@@ -216,7 +220,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:              cfg,
 		logger:           logger,
-		forwarder:        deps.Forwarder,
+		forwarder:        countCrossDC(deps.Forwarder),
 		servers:          deps.Servers,
 		rawForwardDC:     rawReplies(deps.Forwarder),
 		rawForwardLeader: rawReplies(deps.Servers),
@@ -325,7 +329,9 @@ func (s *Server) openStores() error {
 		s.logger.Warn("raft log store: the WAL is experimental; raft-wal v0.4.0 can fail to reopen a log whose suffix was truncated before a crash (hashicorp/raft-wal#31)",
 			"dir", wdir)
 		meta := &metadb.BoltMetaDB{}
-		w, err := wal.Open(wdir, wal.WithMetaStore(meta), wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Info,
+		// Its metrics go to armon/go-metrics' global, which the metrics
+		// package forwards (consul.raft.wal.*, as Consul names them).
+		w, err := wal.Open(wdir, wal.WithMetaStore(meta), wal.WithMetricsCollector(walmetrics.NewGoMetricsCollector([]string{"raft", "wal"}, nil, nil)), wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Info,
 			Output: &slogWriter{l: s.logger.With("component", "raft.wal")}})))
 		if err != nil {
 			_ = meta.Close()
@@ -428,6 +434,11 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.wg.Go(s.autopilotLoop)
 	s.wg.Go(s.coordinateFlusher)
+	if bs, ok := s.storeCloser.(*raftboltdb.BoltStore); ok {
+		// consul.raft.boltdb.*, as Consul; it ends with shutdownCtx,
+		// before the store closes.
+		s.wg.Go(func() { bs.RunMetrics(s.shutdownCtx, 0) })
+	}
 	s.wg.Add(4)
 	go s.observeLeader()
 	go s.monitorLeadership()

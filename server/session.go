@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	gometrics "github.com/hashicorp/go-metrics"
+
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-uuid"
 
@@ -34,6 +36,7 @@ func (s *Server) parseTTL(ttl string) (time.Duration, error) {
 }
 
 func (s *Server) sessionApply(_ context.Context, args *structs.SessionRequest, reply *string) error {
+	defer gometrics.MeasureSince([]string{"session", "apply"}, time.Now())
 	z, err := s.authorizer(args.Token)
 	if err != nil {
 		return err
@@ -305,6 +308,7 @@ func (t *sessionTimers) expire(id string, gen uint64) {
 	if !t.srv.IsLeader() {
 		return
 	}
+	defer gometrics.MeasureSince([]string{"session_ttl", "invalidate"}, time.Now())
 	req := &structs.SessionRequest{Op: structs.SessionDestroy, Session: structs.Session{ID: id}}
 	if _, err := t.srv.raftApply(catalog.SessionRequestType, req); err != nil {
 		t.srv.logger.Error("destroying expired session", "session", id, "error", err)

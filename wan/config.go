@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	gometrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
 	"consulate/gossip"
@@ -37,6 +38,8 @@ type Config struct {
 func DefaultConfig() *Config {
 	g := gossip.DefaultConfig()
 	g.Memberlist = memberlist.DefaultWANConfig()
+	// Consul labels serf's and memberlist's metrics with the network.
+	g.Memberlist.MetricLabels = []gometrics.Label{{Name: "network", Value: "wan"}}
 	g.BindPort = 8302
 	g.Component = "gossip.wan"
 	return &Config{
