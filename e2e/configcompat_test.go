@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -109,6 +110,23 @@ func TestProdConfigDirStarts(t *testing.T) {
 	if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
 		t.Errorf("X-Frame-Options = %q, want DENY (http_config.response_headers)", got)
 	}
+
+	// telemetry.prometheus_retention_time from the fixture turns on the
+	// Prometheus format; prefix_filter keeps consul.raft.apply.
+	testutil.WaitForErr(t, 15*time.Second, "prometheus metrics", func() error {
+		req, _ := http.NewRequest("GET", "http://"+a.httpAddr()+"/v1/agent/metrics?format=prometheus", nil)
+		req.Header.Set("X-Consul-Token", prodToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "consul_raft_apply") {
+			return fmt.Errorf("status %d, consul_raft_apply missing:\n%.500s", resp.StatusCode, b)
+		}
+		return nil
+	})
 
 	cfg := api.DefaultConfig()
 	cfg.Address, cfg.Token = a.httpAddr(), prodToken

@@ -115,3 +115,14 @@ http_config {
   use_cache             = true
   max_header_bytes      = 1048576
 }
+
+telemetry {
+  prometheus_retention_time = "60s"
+  disable_hostname          = true
+  metrics_prefix            = "consul"
+  filter_default            = true
+  prefix_filter             = ["+consul.raft.apply", "-consul.http"]
+  statsd_address            = "127.0.0.1:8125"
+  dogstatsd_addr            = "127.0.0.1:8126"
+  dogstatsd_tags            = ["env:prod"]
+}
