@@ -164,6 +164,7 @@ bootstrap:
     - encoding: UTF8
     - locale: C
     - auth: trust
+    - no-sync
   pg_hba:
     - local all all trust
     - host replication replicator 127.0.0.0/8 trust
@@ -174,6 +175,9 @@ postgresql:
   data_dir: %[8]s
   bin_dir: %[9]s
   pgpass: %[10]s
+  basebackup:
+    - checkpoint: fast
+    - no-sync
   authentication:
     replication:
       username: replicator
