@@ -378,9 +378,6 @@ func TestPatroniFailover(t *testing.T) {
 	cred := pgCredential(t)
 	start := time.Now()
 
-	a := startDevAgent(t, "patroni-dcs", patroniAgentIP)
-	c := a.client(t)
-
 	root := t.TempDir()
 	if cred != nil {
 		// PostgreSQL (running as postgres) must reach its directories
@@ -390,7 +387,18 @@ func TestPatroniFailover(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		for d := filepath.Dir(filepath.Dir(root)); ; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+				t.Skipf("the postgres user cannot reach %s (%s is not searchable by others); set TMPDIR to a directory it can reach", root, d)
+			}
+			if d == filepath.Dir(d) {
+				break
+			}
+		}
 	}
+
+	a := startDevAgent(t, "patroni-dcs", patroniAgentIP)
+	c := a.client(t)
 
 	n1 := startPatroni(t, patroni, binDir, root, "pg1", patroniNode1IP, cred)
 	testutil.WaitForErr(t, 40*time.Second, "pg1 to bootstrap and hold the leader key", func() error {
