@@ -156,6 +156,12 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 		if req.ID == "" {
 			req.ID = node.ID
 		}
+	} else {
+		// The node was missing when read: create it, but should the
+		// agent's own sync register it first (with its tagged addresses
+		// and meta), keep that one rather than overwrite it with none —
+		// the agent would not notice until its next full sync.
+		req.SkipNodeUpdate = true
 	}
 	req.Token = s.internalSecret
 	return s.leaderCall(ctx, structs.MethodCatalogRegister, req, &struct{}{})
