@@ -2,8 +2,12 @@ package consumers
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,4 +204,27 @@ func (a *agent) client(t *testing.T) *api.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// getJSON fetches url within 3 s and decodes its JSON body into out (when
+// non-nil); it returns the status code.
+func getJSON(url string, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decoding %s: %v: %s", url, err, body)
+		}
+	}
+	return resp.StatusCode, nil
 }

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -295,27 +293,9 @@ func procAlive(pid int) bool {
 	return i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(stat[i+1:]), []byte("Z"))
 }
 
-// patroniGet fetches a Patroni REST API path and decodes its JSON body
-// into out (when non-nil); it returns the status code.
+// patroniGet fetches a Patroni REST API path (getJSON).
 func patroniGet(n *patroniNode, path string, out any) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.apiURL(path), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decoding %s: %v: %s", path, err, body)
-		}
-	}
-	return resp.StatusCode, nil
+	return getJSON(n.apiURL(path), out)
 }
 
 // patroniCluster is the part of GET /cluster the test reads.

@@ -1,10 +1,7 @@
 package consumers
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -116,27 +113,9 @@ func startPrometheus(t *testing.T, config string) *proc {
 	return nil
 }
 
-// promGet fetches a Prometheus HTTP API path and decodes its JSON body
-// into out (when non-nil).
+// promGet fetches a Prometheus HTTP API path (getJSON).
 func promGet(path string, out any) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", promIP, promPort, path), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decoding %s: %v: %s", path, err, body)
-		}
-	}
-	return resp.StatusCode, nil
+	return getJSON(fmt.Sprintf("http://%s:%d%s", promIP, promPort, path), out)
 }
 
 // promTargets returns the active targets of job, keyed by their
