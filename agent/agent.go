@@ -164,6 +164,11 @@ func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 	if a.tls, err = tlsutil.NewConfigurator(tlsConfig(rt), a.base); err != nil {
 		return nil, err
 	}
+	// The remote exec executor exists before gossip can deliver events
+	// (deliverEvent reads a.rexec without a lock).
+	if err := a.buildRemoteExec(); err != nil {
+		return nil, err
+	}
 	for _, w := range rt.Warnings {
 		a.logger.Warn(w)
 	}
@@ -259,9 +264,6 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 				a.state.SyncFull(runCtx)
 			}
 		}()
-	}
-	if err := a.startRemoteExec(); err != nil {
-		return err
 	}
 	a.registerCollectors()
 	if err := a.startFrontEnds(); err != nil {
