@@ -71,6 +71,13 @@ func (a *Agent) Reload(ctx context.Context) error {
 		a.logger.Error("reload failed", "error", err)
 		return &structs.BadRequestError{Reason: "reload failed: " + err.Error()}
 	}
+	// log_level applies at once, as Consul's reload does.
+	if a.logLevel != nil {
+		if lvl, err := ParseLevel(rt.LogLevel); err == nil && lvl != a.logLevel.Level() {
+			a.logLevel.Set(lvl)
+			a.logger.Info("log level changed", "level", rt.LogLevel)
+		}
+	}
 	// New certificates serve new connections; open ones keep theirs. A
 	// certificate that does not load keeps the old ones in place.
 	if err := a.tls.Update(tlsConfig(rt)); err != nil {

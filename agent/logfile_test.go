@@ -197,6 +197,13 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// String is what was written so far.
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // httpGetOK fails unless GET url answers 200.
 func httpGetOK(url string) error {
 	c := &http.Client{Timeout: 2 * time.Second}
