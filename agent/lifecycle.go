@@ -24,7 +24,9 @@ const leaveTimeout = 15 * time.Second
 func (a *Agent) Leave(ctx context.Context) error {
 	a.logger.Info("gracefully leaving the cluster")
 	a.notifyServiceManager(sdStopping)
-	ctx, cancel := context.WithTimeout(ctx, leaveTimeout)
+	// The drain (performance.leave_drain_time) comes on top of the time
+	// the leave itself may take.
+	ctx, cancel := context.WithTimeout(ctx, leaveTimeout+a.cfg.LeaveDrainTime)
 	defer cancel()
 	var errs []error
 	if a.server != nil && a.server.IsLeader() {

@@ -2,7 +2,9 @@ package config
 
 import (
 	"math"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestConsulDefaultValuesAccepted: values that are Consul's own defaults
@@ -27,5 +29,57 @@ ports { serf_wan = -1 }
 	if _, err := Load(LoadOpts{Sources: []Source{data("p.json", `{"ports": {"serf_wan": -2}}`)},
 		Flags: flags(func(c *Config) { c.DataDir = ptr("/tmp/x"); c.NodeName = ptr("n") })}); err == nil {
 		t.Fatal("ports.serf_wan = -2 accepted")
+	}
+}
+
+// TestDefaultValuesOfIgnoredKeysDoNotWarn: an ignored key set to the value
+// that changes nothing (Consul's default) adds no warning; any other value
+// still warns.
+func TestDefaultValuesOfIgnoredKeysDoNotWarn(t *testing.T) {
+	quiet := map[string]string{
+		"hcl": `
+server = true
+ports { grpc_tls = -1 }
+disable_keyring_file = false
+rpc { enable_streaming = true }
+autopilot {
+  redundancy_zone_tag = ""
+  disable_upgrade_migration = false
+  upgrade_version_tag = ""
+}
+telemetry {
+  circonus_api_token = ""
+  circonus_api_url = ""
+}
+performance { leave_drain_time = "5m" }
+`,
+		"json": `{"server": true, "ports": {"grpc_tls": -1}, "disable_keyring_file": false, "rpc": {"enable_streaming": true},
+"autopilot": {"redundancy_zone_tag": "", "disable_upgrade_migration": false, "upgrade_version_tag": ""},
+"telemetry": {"circonus_api_token": "", "circonus_api_url": ""}, "performance": {"leave_drain_time": "5m"}}`,
+	}
+	for kind, body := range quiet {
+		rt := tlsLoad(t, data("q."+kind, body))
+		if len(rt.Warnings) != 0 {
+			t.Errorf("%s: warnings %q, want none", kind, rt.Warnings)
+		}
+		if rt.LeaveDrainTime != 5*time.Minute {
+			t.Errorf("%s: leave_drain_time %s, want 5m", kind, rt.LeaveDrainTime)
+		}
+	}
+	loud := `{"server": true, "ports": {"grpc_tls": 8503}, "disable_keyring_file": true, "rpc": {"enable_streaming": false},
+"autopilot": {"redundancy_zone_tag": "zone", "disable_upgrade_migration": true, "upgrade_version_tag": "v"},
+"telemetry": {"circonus_api_token": "x"}}`
+	rt := tlsLoad(t, data("l.json", loud))
+	for _, k := range []string{"ports.grpc_tls", "disable_keyring_file", "rpc", "autopilot.redundancy_zone_tag",
+		"autopilot.disable_upgrade_migration", "autopilot.upgrade_version_tag", "telemetry.circonus_api_token"} {
+		found := false
+		for _, w := range rt.Warnings {
+			if strings.Contains(w, ": "+k+": ") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no warning for %s in %q", k, rt.Warnings)
+		}
 	}
 }
