@@ -97,6 +97,9 @@ type Agent struct {
 	// logClose closes the log file and syslog connection; nil when
 	// Options.Logger was given.
 	logClose io.Closer
+	// logLevel is the level of the agent's own logger, which a reload
+	// changes; nil when Options.Logger was given.
+	logLevel *slog.LevelVar
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
@@ -110,12 +113,16 @@ func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 	hub := newLogHub()
 	logger := opts.Logger
 	var logClose io.Closer
+	var logLevel *slog.LevelVar
 	if logger == nil {
 		out := opts.LogOutput
 		if out == nil {
 			out = os.Stderr
 		}
-		if logger, logClose, err = newLogger(agentLogSetup(rt, opts, out, hub)); err != nil {
+		setup := agentLogSetup(rt, opts, out, hub)
+		setup.levelVar = new(slog.LevelVar)
+		logLevel = setup.levelVar
+		if logger, logClose, err = newLogger(setup); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -131,6 +138,7 @@ func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 		cfg: rt, opts: opts, base: logger, logger: logger.With("component", "agent"),
 		logs:       hub,
 		logClose:   logClose,
+		logLevel:   logLevel,
 		changes:    notify.New(),
 		shutdownCh: make(chan struct{}),
 	}
@@ -162,6 +170,11 @@ func New(rt *config.Runtime, opts Options) (_ *Agent, err error) {
 	// Certificates are loaded (and every problem named with its key and
 	// file) before anything listens.
 	if a.tls, err = tlsutil.NewConfigurator(tlsConfig(rt), a.base); err != nil {
+		return nil, err
+	}
+	// The remote exec executor exists before gossip can deliver events
+	// (deliverEvent reads a.rexec without a lock).
+	if err := a.buildRemoteExec(); err != nil {
 		return nil, err
 	}
 	for _, w := range rt.Warnings {
@@ -259,9 +272,6 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 				a.state.SyncFull(runCtx)
 			}
 		}()
-	}
-	if err := a.startRemoteExec(); err != nil {
-		return err
 	}
 	a.registerCollectors()
 	if err := a.startFrontEnds(); err != nil {

@@ -77,7 +77,8 @@ func (a *Agent) startLAN() error {
 	lc.Build = a.opts.Version
 	lc.BootstrapExpect = rt.BootstrapExpect
 	lc.Bootstrap = rt.Bootstrap || rt.DevMode
-	lc.WANJoinPort = rt.SerfPortWAN
+	// ports.serf_wan = -1: no WAN pool, nothing to flood-join.
+	lc.WANJoinPort = max(rt.SerfPortWAN, 0)
 	p, err := lan.New(lc)
 	if err != nil {
 		return fmt.Errorf("LAN gossip: %w", err)

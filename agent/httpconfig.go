@@ -12,6 +12,7 @@ func applyHTTPConfig(hc *httpapi.Config, rt *config.Runtime) {
 	h := rt.HTTP
 	hc.ResponseHeaders = h.ResponseHeaders
 	hc.AllowWriteFrom = h.AllowWriteHTTPFrom
+	hc.BlockEndpoints = h.BlockEndpoints
 	hc.DisableCache = !h.UseCache
 	hc.MaxHeaderBytes = h.MaxHeaderBytes
 	if h.UnixSocketMode != 0 || h.UnixSocketUID != nil || h.UnixSocketGID != nil {

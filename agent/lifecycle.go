@@ -24,7 +24,9 @@ const leaveTimeout = 15 * time.Second
 func (a *Agent) Leave(ctx context.Context) error {
 	a.logger.Info("gracefully leaving the cluster")
 	a.notifyServiceManager(sdStopping)
-	ctx, cancel := context.WithTimeout(ctx, leaveTimeout)
+	// The drain (performance.leave_drain_time) comes on top of the time
+	// the leave itself may take.
+	ctx, cancel := context.WithTimeout(ctx, leaveTimeout+a.cfg.LeaveDrainTime)
 	defer cancel()
 	var errs []error
 	if a.server != nil && a.server.IsLeader() {
@@ -70,6 +72,13 @@ func (a *Agent) Reload(ctx context.Context) error {
 	if err != nil {
 		a.logger.Error("reload failed", "error", err)
 		return &structs.BadRequestError{Reason: "reload failed: " + err.Error()}
+	}
+	// log_level applies at once, as Consul's reload does.
+	if a.logLevel != nil {
+		if lvl, err := ParseLevel(rt.LogLevel); err == nil && lvl != a.logLevel.Level() {
+			a.logLevel.Set(lvl)
+			a.logger.Info("log level changed", "level", rt.LogLevel)
+		}
 	}
 	// New certificates serve new connections; open ones keep theirs. A
 	// certificate that does not load keeps the old ones in place.

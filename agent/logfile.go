@@ -19,7 +19,8 @@ import (
 // <ext> (ext ".log" when the name has none) beside it and a new one is
 // opened. It rotates before a write once log_rotate_bytes were written to
 // the current file (when set) or log_rotate_duration passed since it was
-// opened. log_rotate_max_files old files are kept: 0 keeps all of them, a
+// opened (an existing file counts from its size and creation time).
+// log_rotate_max_files old files are kept: 0 keeps all of them, a
 // negative value none.
 type logFile struct {
 	dir, name string
@@ -81,7 +82,15 @@ func (l *logFile) open() error {
 	if err != nil {
 		return err
 	}
+	// An existing file (an agent restarted) keeps counting from its size
+	// and its creation time, so frequent restarts do not defer rotation.
 	l.f, l.written, l.opened = f, 0, l.now()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		l.written = fi.Size()
+		if c := fileCreated(l.path(), fi); c.Before(l.opened) {
+			l.opened = c
+		}
+	}
 	return nil
 }
 

@@ -197,6 +197,13 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// String is what was written so far.
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // httpGetOK fails unless GET url answers 200.
 func httpGetOK(url string) error {
 	c := &http.Client{Timeout: 2 * time.Second}
@@ -307,7 +314,8 @@ func TestNotifyReadyAfterHTTPServes(t *testing.T) {
 	path, conn := unixgramListener(t)
 	t.Setenv("NOTIFY_SOCKET", path)
 	ip := "127.0.15.3"
-	a := startAgent(t, testOpts(t, ip, ""), func(rt *config.Runtime) { rt.HTTPPort = 18500 })
+	port := testutil.FreePort(t, ip)
+	a := startAgent(t, testOpts(t, ip, ""), func(rt *config.Runtime) { rt.HTTPPort = port })
 	buf := make([]byte, 4096)
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, err := conn.Read(buf)
@@ -319,13 +327,13 @@ func TestNotifyReadyAfterHTTPServes(t *testing.T) {
 	}
 	// READY=1 was sent with the listener up: the API answers now.
 	c := &net.Dialer{Timeout: 2 * time.Second}
-	hc, err := c.Dial("tcp", net.JoinHostPort(ip, "18500"))
+	hc, err := c.Dial("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		t.Fatalf("HTTP port not listening at READY=1: %v", err)
 	}
 	hc.Close()
 	testutil.WaitForErr(t, 5*time.Second, "GET /v1/agent/self", func() error {
-		return httpGetOK("http://" + net.JoinHostPort(ip, "18500") + "/v1/agent/self")
+		return httpGetOK("http://" + net.JoinHostPort(ip, strconv.Itoa(port)) + "/v1/agent/self")
 	})
 	go a.Leave(context.Background())
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -340,5 +348,46 @@ func TestNotifyReadyAfterHTTPServes(t *testing.T) {
 	case <-a.ShutdownCh():
 	case <-time.After(20 * time.Second):
 		t.Fatal("agent did not shut down after leave")
+	}
+}
+
+// TestLogFileReopenKeepsSizeAndAge: an agent restarted on an existing log
+// file counts the bytes already in it and its age, so frequent restarts
+// still rotate.
+func TestLogFileReopenKeepsSizeAndAge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.log")
+	if err := os.WriteFile(path, []byte(strings.Repeat("x", 90)+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	l, err := openLogFile(config.LogFile{Path: path, RotateBytes: 100, RotateDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("0123456789\n")) // 102 bytes: the next write rotates
+	l.Write([]byte("0123456789\n"))
+	l.Close()
+	if n := len(rotated(t, dir, "agent", ".log")); n != 1 {
+		t.Fatalf("rotated %d files, want 1: the 91 bytes already there count toward log_rotate_bytes", n)
+	}
+
+	// Age: a file last written two hours ago is past a one-hour duration.
+	dir = t.TempDir()
+	path = filepath.Join(dir, "agent.log")
+	if err := os.WriteFile(path, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(path, past, past); err != nil {
+		t.Fatal(err)
+	}
+	l, err = openLogFile(config.LogFile{Path: path, RotateDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("new\n"))
+	l.Close()
+	if n := len(rotated(t, dir, "agent", ".log")); n != 1 {
+		t.Fatalf("rotated %d files, want 1: the file is older than log_rotate_duration", n)
 	}
 }

@@ -49,6 +49,9 @@ type logSetup struct {
 	// syslogNet and syslogAddr dial a syslog server instead of the local
 	// daemon (tests listen on a unixgram socket).
 	syslogNet, syslogAddr string
+	// levelVar, when set, carries the level (set to level here), so that
+	// a reload can change it later.
+	levelVar *slog.LevelVar
 }
 
 // agentLogSetup is the agent's logging configuration: out and the
@@ -68,7 +71,12 @@ func newLogger(s logSetup) (*slog.Logger, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+	lv := s.levelVar
+	if lv == nil {
+		lv = new(slog.LevelVar)
+	}
+	lv.Set(lvl)
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.LevelKey && len(groups) == 0 {
 			if l, ok := a.Value.Any().(slog.Level); ok && l == LevelTrace {
 				a.Value = slog.StringValue("TRACE")

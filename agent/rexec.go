@@ -7,10 +7,12 @@ import (
 	"consulate/structs"
 )
 
-// startRemoteExec builds the agent side of `consulate exec` when
+// buildRemoteExec builds the agent side of `consulate exec` when
 // disable_remote_exec is false; with it on (the default) `_rexec` events
-// are logged and ignored, as Consul does.
-func (a *Agent) startRemoteExec() error {
+// are logged and ignored, as Consul does. New calls it, so a.rexec is set
+// before any goroutine that may call deliverEvent starts, and never
+// changes after.
+func (a *Agent) buildRemoteExec() error {
 	if a.cfg.DisableRemoteExec {
 		return nil
 	}

@@ -11,7 +11,10 @@ import (
 // reported once SuccessBeforePassing results in a row agree, a critical
 // one once FailuresBeforeCritical failures in a row were seen; before
 // that, FailuresBeforeWarning failures in a row report warning. Results
-// that do not reach a threshold leave the status as it was.
+// that do not reach a threshold leave the status as it was. As in
+// Consul, both counters start at their thresholds, so the first result
+// after the check starts (registration, agent start, reload) is reported
+// as it is; the thresholds apply to the flips after it.
 type thresholds struct {
 	inner Notifier
 
@@ -37,6 +40,7 @@ func newThresholds(n Notifier, ct *structs.CheckType) Notifier {
 	if t.failuresWarn <= 0 {
 		t.failuresWarn = t.failuresCrit
 	}
+	t.successes, t.failures = t.successBefore, t.failuresCrit
 	return t
 }
 

@@ -21,14 +21,20 @@ func TestThresholdsSequence(t *testing.T) {
 		in, wantOK []string
 	}{
 		{"none", structs.CheckType{}, []string{P, C, P}, []string{P, C, P}},
+		// The first result after start is reported at once (Consul starts
+		// its counters at the thresholds); later flips wait for them.
 		{"success 3", structs.CheckType{SuccessBeforePassing: 3},
-			[]string{P, P, C, P, P, P, P}, []string{C, P, P}},
+			[]string{P, P, C, P, P, P, P}, []string{P, P, C, P, P}},
+		{"success 3 first failing", structs.CheckType{SuccessBeforePassing: 3},
+			[]string{C, P, P, P}, []string{C, P}},
 		{"critical 2", structs.CheckType{FailuresBeforeCritical: 2},
-			[]string{C, P, C, C, C}, []string{P, C, C}},
+			[]string{C, P, C, C, C}, []string{C, P, C, C}},
+		{"critical 3 first passing", structs.CheckType{FailuresBeforeCritical: 3},
+			[]string{P, C, C, C}, []string{P, C}},
 		{"warning 1 critical 3", structs.CheckType{FailuresBeforeWarning: 1, FailuresBeforeCritical: 3},
-			[]string{C, C, C, P}, []string{W, W, C, P}},
+			[]string{P, C, C, C, P}, []string{P, W, W, C, P}},
 		{"warning result counts as success", structs.CheckType{SuccessBeforePassing: 2},
-			[]string{W, W}, []string{W}},
+			[]string{W, W, C, W, W}, []string{W, W, C, W}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,13 +60,14 @@ func TestThresholdsSequence(t *testing.T) {
 }
 
 // TestHTTPCheckFailuresBeforeCritical runs a real HTTP check against a
-// server that fails: the check reports critical only after the third
-// consecutive failure.
+// server that passes once then fails: the check reports critical only
+// after the third consecutive failure.
 func TestHTTPCheckFailuresBeforeCritical(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		hits.Add(1)
-		w.WriteHeader(http.StatusInternalServerError)
+		if hits.Add(1) > 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
 	}))
 	defer srv.Close()
 	r := &recorder{}
@@ -72,8 +79,8 @@ func TestHTTPCheckFailuresBeforeCritical(t *testing.T) {
 	run.Start()
 	defer run.Stop()
 	r.waitStatus(t, structs.HealthCritical)
-	if h := hits.Load(); h < 3 {
-		t.Fatalf("critical after %d probes, want at least 3", h)
+	if h := hits.Load(); h < 4 {
+		t.Fatalf("critical after %d probes, want at least 1 passing and 3 failing", h)
 	}
 }
 

@@ -48,9 +48,10 @@ func (b *builder) autopilotWarnings(sc *Config, name string) error {
 		key string
 		set bool
 	}{
-		{"redundancy_zone_tag", a.RedundancyZoneTag != nil},
-		{"disable_upgrade_migration", a.DisableUpgradeMigration != nil},
-		{"upgrade_version_tag", a.UpgradeVersionTag != nil},
+		// Set to Consul's defaults ("", false) they change nothing.
+		{"redundancy_zone_tag", a.RedundancyZoneTag != nil && *a.RedundancyZoneTag != ""},
+		{"disable_upgrade_migration", a.DisableUpgradeMigration != nil && *a.DisableUpgradeMigration},
+		{"upgrade_version_tag", a.UpgradeVersionTag != nil && *a.UpgradeVersionTag != ""},
 	} {
 		if k.set {
 			b.warns = append(b.warns, fmt.Sprintf("%s: autopilot.%s: accepted but has no effect in Consulate (a Consul Enterprise feature)", name, k.key))

@@ -509,7 +509,7 @@ func (b *builder) ports(c *Config, rt *Runtime) error {
 		{"ports.grpc", rt.GRPCPort, true},
 		{"ports.server", rt.ServerPort, false},
 		{"ports.serf_lan", rt.SerfPortLAN, false},
-		{"ports.serf_wan", rt.SerfPortWAN, false},
+		{"ports.serf_wan", rt.SerfPortWAN, true},
 	} {
 		if err := check(p.key, p.v, p.dis); err != nil {
 			return err
@@ -677,16 +677,11 @@ func (b *builder) limits(c *Config, rt *Runtime) error {
 	if rt.RPCMaxBurst < 0 {
 		return b.errorf("limits.rpc_max_burst", "must not be negative, got %d", rt.RPCMaxBurst)
 	}
-	for _, r := range []struct {
-		key string
-		v   float64
-	}{
-		{"limits.rpc_rate", rt.RPCRate},
-		{"limits.request_limits.read_rate", rt.RequestLimitsReadRate},
-		{"limits.request_limits.write_rate", rt.RequestLimitsWriteRate},
-	} {
-		if r.v < 0 {
-			return b.errorf(r.key, "must not be negative, got %g", r.v)
+	// A negative rate is unlimited, as in Consul (whose own defaults
+	// are -1).
+	for _, r := range []*float64{&rt.RPCRate, &rt.RequestLimitsReadRate, &rt.RequestLimitsWriteRate} {
+		if *r < 0 {
+			*r = math.Inf(1)
 		}
 	}
 	switch rt.RequestLimitsMode {

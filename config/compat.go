@@ -148,12 +148,19 @@ var harmlessValues = map[reflect.Type]map[string]any{
 		"auto_reload_config":                   false,
 		"disable_coordinates":                  false,
 		"disable_http_unprintable_char_filter": false,
+		"disable_keyring_file":                 false,
 		"discard_check_output":                 false,
 		"enable_agent_tls_for_checks":          false,
 		"enable_central_service_config":        false,
 		"serf_lan_allowed_cidrs":               []any{},
 		"serf_wan_allowed_cidrs":               []any{},
 		"primary_gateways":                     []any{},
+		// Consul's default: streaming on, which is how Consulate's
+		// blocking health reads always work.
+		"rpc": map[string]any{"enable_streaming": true},
+	},
+	reflect.TypeOf(Ports{}): {
+		"grpc_tls": -1.0,
 	},
 	reflect.TypeOf(DNSConfig{}): {
 		"disable_compression":             false,
@@ -198,6 +205,39 @@ func harmless(t reflect.Type, key string, raw any) bool {
 	case []any:
 		l, ok := raw.([]any)
 		return ok && len(l) == 0
+	case float64:
+		f, ok := toFloat(raw)
+		return ok && f == w
+	case map[string]any:
+		// An object (a JSON object, HCL blocks) whose every key is listed
+		// with a harmless value.
+		objs, ok := objects(raw)
+		if !ok {
+			return false
+		}
+		for _, o := range objs {
+			for k, v := range o {
+				wv, ok := w[k]
+				if !ok || !harmlessValue(wv, v) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// harmlessValue compares one value of a harmless object.
+func harmlessValue(want, raw any) bool {
+	if b, ok := want.(bool); ok {
+		switch r := raw.(type) {
+		case bool:
+			return r == b
+		case string:
+			p, err := strconv.ParseBool(r)
+			return err == nil && p == b
+		}
 	}
 	return false
 }

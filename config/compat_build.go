@@ -34,10 +34,10 @@ func (b *builder) compat(c *Config, rt *Runtime) error {
 		return b.errorf("check_output_max_size", "must be positive, got %d", rt.CheckOutputMaxSize)
 	}
 	rt.LeaveDrainTime = *c.Performance.LeaveDrainTime
-	if rt.LeaveDrainTime < 0 || rt.LeaveDrainTime > time.Minute {
-		// Bounded so a leave cannot hang; the agent's leave timeout cuts it
-		// short anyway.
-		return b.errorf("performance.leave_drain_time", "must be between 0 and 1m, got %s", rt.LeaveDrainTime)
+	if rt.LeaveDrainTime < 0 {
+		// Any duration Consul accepts: the agent's leave timeout is
+		// extended by it, so a long drain is not cut short.
+		return b.errorf("performance.leave_drain_time", "must not be negative, got %s", rt.LeaveDrainTime)
 	}
 	switch s := *c.DNS.RecursorStrategy; s {
 	case "sequential":

@@ -92,7 +92,7 @@ var consulKeys = []struct{ key, value string }{
 	{"retry_interval", `"10s"`}, {"retry_join", `["127.0.0.2"]`}, {"retry_max", `3`},
 	{"retry_interval_wan", `"10s"`}, {"retry_join_wan", `["127.0.0.2"]`}, {"retry_max_wan", `3`},
 	{"start_join_wan", `["127.0.0.2"]`}, {"auto_encrypt.allow_tls", `true`}, {"server", `true`},
-	{"rpc", `{"enable_streaming": true}`}, {"segment", `"alpha"`}, {"segments", `[{"name": "alpha", "bind": "127.0.0.1", "port": 8303}]`},
+	{"rpc", `{"enable_streaming": false}`}, {"segment", `"alpha"`}, {"segments", `[{"name": "alpha", "bind": "127.0.0.1", "port": 8303}]`},
 	{"serf_lan", `"127.0.0.1"`}, {"serf_lan_allowed_cidrs", `["10.0.0.0/8"]`}, {"serf_wan", `"127.0.0.1"`},
 	{"serf_wan_allowed_cidrs", `["10.0.0.0/8"]`}, {"server_name", `"server.dc1.consul"`},
 	{"server_rejoin_age_max", `"168h"`}, {"session_ttl_min", `"5s"`}, {"skip_leave_on_interrupt", `true`},

@@ -20,6 +20,9 @@ type HTTPConfig struct {
 	UseCache *bool `json:"use_cache,omitempty"`
 	// MaxHeaderBytes bounds a request's headers (0: Go's default, 1 MB).
 	MaxHeaderBytes *int `json:"max_header_bytes,omitempty"`
+	// BlockEndpoints lists URL path prefixes the HTTP API refuses with a
+	// 403 (e.g. "/v1/acl", "/v1/agent/force-leave").
+	BlockEndpoints []string `json:"block_endpoints,omitempty"`
 }
 
 // UnixSockets is Consul's unix_sockets stanza: the owner and mode of the
@@ -38,6 +41,9 @@ type HTTPRuntime struct {
 	// UseCache is http_config.use_cache (default true).
 	UseCache       bool
 	MaxHeaderBytes int
+	// BlockEndpoints is http_config.block_endpoints: path prefixes
+	// answered 403 "Endpoint is blocked by agent configuration".
+	BlockEndpoints []string
 	// UnixSocketPaths are the addresses.http entries of the form
 	// unix:///path, served when ports.http is not disabled.
 	UnixSocketPaths []string
@@ -68,6 +74,11 @@ func (b *builder) httpConfig(c *Config, rt *Runtime) error {
 		}
 		if hc.UseCache != nil {
 			h.UseCache = *hc.UseCache
+		}
+		for _, e := range hc.BlockEndpoints {
+			if e = strings.TrimSpace(e); e != "" {
+				h.BlockEndpoints = append(h.BlockEndpoints, e)
+			}
 		}
 		if hc.MaxHeaderBytes != nil {
 			if *hc.MaxHeaderBytes < 0 {

@@ -18,18 +18,19 @@ http_config {
   allow_write_http_from = ["127.0.0.0/8", "::1/128"]
   use_cache = false
   max_header_bytes = 4096
+  block_endpoints = ["/v1/acl", "/v1/agent/force-leave"]
 }
 unix_sockets { user = "` + uid + `" mode = "0700" }
 `
 	js := `{"addresses": {"http": "127.0.18.9 unix:///tmp/consulate-test.sock"},
 "http_config": {"response_headers": {"Access-Control-Allow-Origin": "*"}, "allow_write_http_from": ["127.0.0.0/8", "::1/128"],
- "use_cache": false, "max_header_bytes": 4096},
+ "use_cache": false, "max_header_bytes": 4096, "block_endpoints": ["/v1/acl", "/v1/agent/force-leave"]},
 "unix_sockets": {"user": "` + uid + `", "mode": "0700"}}`
 	for name, src := range map[string]Source{"hcl": data("h.hcl", hcl), "json": data("h.json", js)} {
 		rt := tlsLoad(t, src)
 		h := rt.HTTP
 		if h.ResponseHeaders["Access-Control-Allow-Origin"] != "*" || len(h.AllowWriteHTTPFrom) != 2 || h.UseCache ||
-			h.MaxHeaderBytes != 4096 || h.UnixSocketMode != 0o700 || h.UnixSocketUID == nil || *h.UnixSocketUID != os.Getuid() || h.UnixSocketGID != nil {
+			h.MaxHeaderBytes != 4096 || !slices.Equal(h.BlockEndpoints, []string{"/v1/acl", "/v1/agent/force-leave"}) || h.UnixSocketMode != 0o700 || h.UnixSocketUID == nil || *h.UnixSocketUID != os.Getuid() || h.UnixSocketGID != nil {
 			t.Fatalf("%s: %+v", name, h)
 		}
 		want := []string{"127.0.18.9:8500", "unix:///tmp/consulate-test.sock"}

@@ -285,18 +285,12 @@ func TestLoadErrors(t *testing.T) {
 		// Limits.
 		{"negative http conns", client(`{"limits": {"http_max_conns_per_client": -1}}`),
 			`config: c.json: limits.http_max_conns_per_client: must not be negative (0 means unlimited), got -1`, ErrInvalid},
-		{"negative rpc rate", client(`{"limits": {"rpc_rate": -0.5}}`),
-			`config: c.json: limits.rpc_rate: must not be negative, got -0.5`, ErrInvalid},
 		{"rpc rate not number", client(`{"limits": {"rpc_rate": "fast"}}`),
 			`config: c.json: limits.rpc_rate: expected a number, got "fast"`, ErrInvalid},
 		{"negative burst", client(`{"limits": {"rpc_max_burst": -1}}`),
 			`config: c.json: limits.rpc_max_burst: must not be negative, got -1`, ErrInvalid},
 		{"bad request limits mode", LoadOpts{Sources: []Source{data("h.hcl", "data_dir = \"/tmp/x\"\nlimits { request_limits { mode = \"strict\" } }")}},
 			`config: h.hcl: limits.request_limits.mode: must be disabled, permissive or enforcing, got "strict"`, ErrInvalid},
-		{"negative read rate", client(`{"limits": {"request_limits": {"read_rate": -1}}}`),
-			`config: c.json: limits.request_limits.read_rate: must not be negative, got -1`, ErrInvalid},
-		{"negative write rate", client(`{"limits": {"request_limits": {"write_rate": -2}}}`),
-			`config: c.json: limits.request_limits.write_rate: must not be negative, got -2`, ErrInvalid},
 		{"cloud join", client(`{"retry_join": ["provider=aws tag_key=x"]}`),
 			`config: c.json: retry_join: cloud auto-join is not available in Consulate (provider "aws" in "provider=aws tag_key=x")`, ErrUnsupported},
 	}

@@ -133,7 +133,7 @@ func (b *builder) telemetry(c *Config, rt *Runtime) error {
 		{"circonus_submission_interval", t.CirconusSubmissionInterval},
 		{"circonus_submission_url", t.CirconusSubmissionURL},
 	} {
-		noEffect(k.key, k.v != nil, noCirconus)
+		noEffect(k.key, k.v != nil && *k.v != "", noCirconus)
 	}
 	noEffect("enable_host_metrics", t.EnableHostMetrics != nil && *t.EnableHostMetrics, "host metrics are for HCP, which Consulate does not connect to")
 	rt.Telemetry = out

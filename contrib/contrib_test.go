@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"consulate/config"
+	"consulate/internal/testutil"
 )
 
 // binary is the consulate binary, built once for the package.
@@ -160,8 +162,9 @@ func TestExampleConfigsLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rt.ServerMode != (role == "server") || rt.DataDir != "/var/lib/consulate" || !rt.EnableSyslog || rt.SyslogFacility != "LOCAL0" {
-				t.Errorf("runtime: server=%v data_dir=%q syslog=%v/%q", rt.ServerMode, rt.DataDir, rt.EnableSyslog, rt.SyslogFacility)
+			if rt.ServerMode != (role == "server") || rt.DataDir != "/var/lib/consulate" || rt.EnableSyslog || !strings.EqualFold(rt.LogLevel, "info") {
+				// Syslog stays off: stderr already reaches the journal.
+				t.Errorf("runtime: server=%v data_dir=%q syslog=%v log_level=%q", rt.ServerMode, rt.DataDir, rt.EnableSyslog, rt.LogLevel)
 			}
 			if len(rt.RetryJoinLAN) != 3 || len(rt.Services) != 1 || rt.Services[0].Name != "web" {
 				t.Errorf("retry_join=%v services=%d", rt.RetryJoinLAN, len(rt.Services))
@@ -195,8 +198,20 @@ func TestBinaryNotifiesServiceManager(t *testing.T) {
 	}
 	defer conn.Close()
 	ip := "127.0.15.10"
+	// Ports the kernel picks on this test's own address (serf and DNS also
+	// use UDP; a port free for TCP on a test-only address is in practice).
+	seen := map[int]bool{}
+	port := func() string {
+		for {
+			if p := testutil.FreePort(t, ip); !seen[p] {
+				seen[p] = true
+				return strconv.Itoa(p)
+			}
+		}
+	}
+	httpPort := port()
 	cmd := exec.Command(binary, "agent", "-dev", "-bind", ip, "-client", ip, "-node", "notify-test",
-		"-http-port", "18510", "-dns-port", "18610", "-server-port", "18310", "-serf-lan-port", "18311", "-serf-wan-port", "18312")
+		"-http-port", httpPort, "-dns-port", port(), "-server-port", port(), "-serf-lan-port", port(), "-serf-wan-port", port())
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -229,7 +244,7 @@ func TestBinaryNotifiesServiceManager(t *testing.T) {
 	}
 	// At READY=1 the HTTP API already serves: the first request answers.
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + net.JoinHostPort(ip, "18510") + "/v1/agent/self")
+	resp, err := c.Get("http://" + net.JoinHostPort(ip, httpPort) + "/v1/agent/self")
 	if err != nil {
 		t.Fatalf("HTTP API not serving at READY=1: %v", err)
 	}

@@ -179,9 +179,11 @@ func TestProdConfigDirStarts(t *testing.T) {
 	}
 
 	// FailuresBeforeCritical through /v1/agent/check/register: a passing
-	// check turns critical only after three failures in a row.
+	// check turns critical only after three failures in a row. As in
+	// Consul the first result after registration is reported at once, so
+	// the server fails only once a probe has passed.
 	var failing atomic.Bool
-	var failHits atomic.Int32
+	var failHits, okHits atomic.Int32
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +192,9 @@ func TestProdConfigDirStarts(t *testing.T) {
 		if failing.Load() {
 			failHits.Add(1)
 			w.WriteHeader(http.StatusInternalServerError)
+			return
 		}
+		okHits.Add(1)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -204,6 +208,7 @@ func TestProdConfigDirStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.WaitFor(t, 10*time.Second, "check thr probed once", func() bool { return okHits.Load() > 0 })
 	failing.Store(true)
 	testutil.WaitForErr(t, 20*time.Second, "check thr critical", func() error {
 		chks, err := c.Agent().Checks()

@@ -89,6 +89,10 @@ type Config struct {
 	// method but GET, HEAD and OPTIONS) from other addresses get a 403.
 	// Empty allows every address; Unix socket clients are always allowed.
 	AllowWriteFrom []*net.IPNet
+	// BlockEndpoints is http_config.block_endpoints: a request whose path
+	// starts with one of these prefixes gets a 403 "Endpoint is blocked by
+	// agent configuration", as Consul.
+	BlockEndpoints []string
 	// DisableCache is http_config.use_cache = false: ?cached reads go to
 	// the servers as plain reads. false (the zero value) honours ?cached.
 	DisableCache bool

@@ -6,14 +6,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 )
 
 // withHTTPConfig applies http_config to every request: the configured
 // response headers (on every answer, the UI's and errors included, as
-// Consul) and allow_write_http_from.
+// Consul), block_endpoints and allow_write_http_from.
 func (s *Server) withHTTPConfig(next http.Handler) http.Handler {
-	headers, allowed := s.cfg.ResponseHeaders, s.cfg.AllowWriteFrom
-	if len(headers) == 0 && len(allowed) == 0 {
+	headers, allowed, blocked := s.cfg.ResponseHeaders, s.cfg.AllowWriteFrom, s.cfg.BlockEndpoints
+	if len(headers) == 0 && len(allowed) == 0 && len(blocked) == 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -21,12 +22,30 @@ func (s *Server) withHTTPConfig(next http.Handler) http.Handler {
 		for k, v := range headers {
 			h.Set(k, v)
 		}
+		if endpointBlocked(r.URL.Path, blocked) {
+			const msg = "Endpoint is blocked by agent configuration"
+			s.logger.Error("Request error", "method", r.Method, "url", r.URL.Path, "from", r.RemoteAddr, "error", msg)
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, msg)
+			return
+		}
 		if len(allowed) > 0 && !writeAllowed(r, allowed) {
 			http.Error(w, "Access is restricted", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// endpointBlocked tells whether path starts with one of the
+// block_endpoints prefixes (a plain string prefix, as Consul's).
+func endpointBlocked(path string, blocked []string) bool {
+	for _, p := range blocked {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeAllowed is Consul's checkWriteAccess: reads always pass, a write

@@ -244,7 +244,7 @@ func (x *Executor) run(ctx context.Context, e Event) {
 	go func() {
 		err := cmd.Wait()
 		close(out.ch)
-		exitCh <- exitStatus(err)
+		exitCh <- exitStatus(cmd, err)
 	}()
 
 	if !x.stream(jobCtx, e, out.ch, wait) {
@@ -314,8 +314,17 @@ func (x *Executor) stream(ctx context.Context, e Event, data <-chan []byte, wait
 	}
 }
 
-// command builds the job's process; nil when the spec has nothing to run.
+// command builds the job's process, in a process group of its own that
+// cancelling ctx kills; nil when the spec has nothing to run.
 func (x *Executor) command(ctx context.Context, spec Spec) *exec.Cmd {
+	cmd := x.newCommand(ctx, spec)
+	if cmd != nil {
+		ownProcessGroup(cmd)
+	}
+	return cmd
+}
+
+func (x *Executor) newCommand(ctx context.Context, spec Spec) *exec.Cmd {
 	if len(spec.Args) > 0 {
 		return exec.CommandContext(ctx, spec.Args[0], spec.Args[1:]...)
 	}
@@ -386,15 +395,20 @@ func (x *Executor) write(ctx context.Context, e Event, suffix string, value []by
 	return true
 }
 
-// exitStatus is the command's exit code: 0, its status, or 1 for a
-// failure with none (killed by a signal, could not wait).
-func exitStatus(err error) int {
-	if err == nil {
-		return 0
+// exitStatus is the command's exit code once Wait returned err: its
+// status, -1 when a signal killed it (as Consul reports it), or 1 when it
+// could not be waited for. A grandchild that kept the output open past
+// WaitDelay does not change the command's own status.
+func exitStatus(cmd *exec.Cmd, err error) int {
+	if cmd.ProcessState != nil {
+		return cmd.ProcessState.ExitCode()
 	}
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() >= 0 {
+	if errors.As(err, &ee) {
 		return ee.ExitCode()
+	}
+	if err == nil {
+		return 0
 	}
 	return 1
 }

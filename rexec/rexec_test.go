@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,5 +237,84 @@ func TestNewValidates(t *testing.T) {
 	cfg.NodeName = "n"
 	if _, err := New(cfg, Deps{}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("no RPC: %v", err)
+	}
+}
+
+// alive tells whether pid runs (a zombie or a missing process is dead).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// TestLostSessionKillsGrandchildren: a background job and a pipeline the
+// shell started die with it when the session is lost.
+func TestLostSessionKillsGrandchildren(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	f := newFakeKV()
+	x := newTestExecutor(t, f)
+	fire(t, x, f, Spec{Command: "sleep 60 & echo $! > " + pidFile +
+		"; sleep 61 | cat & echo $! >> " + pidFile +
+		"; while true; do echo tick; sleep 0.05; done", Wait: time.Second})
+	var pids []int
+	testutil.WaitForErr(t, 10*time.Second, "grandchild pids", func() error {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return err
+		}
+		pids = pids[:0]
+		for _, l := range strings.Fields(string(b)) {
+			p, err := strconv.Atoi(l)
+			if err != nil {
+				return err
+			}
+			pids = append(pids, p)
+		}
+		if len(pids) < 2 {
+			return fmt.Errorf("pids %v", pids)
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		for _, p := range pids {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	for _, p := range pids {
+		if !alive(p) {
+			t.Fatalf("grandchild %d not running before the session is lost", p)
+		}
+	}
+	f.mu.Lock()
+	f.dead = true
+	f.mu.Unlock()
+	waitJobs(t, x, 10*time.Second)
+	testutil.WaitForErr(t, 5*time.Second, "grandchildren killed", func() error {
+		for _, p := range pids {
+			if alive(p) {
+				return fmt.Errorf("grandchild %d still running", p)
+			}
+		}
+		return nil
+	})
+}
+
+// TestJobKilledBySignalReportsMinusOne: Consul reports -1 for a command a
+// signal ended.
+func TestJobKilledBySignalReportsMinusOne(t *testing.T) {
+	f := newFakeKV()
+	x := newTestExecutor(t, f)
+	fire(t, x, f, Spec{Command: "kill -9 $$", Wait: time.Second})
+	testutil.WaitFor(t, 10*time.Second, "exit code", func() bool { _, ok := f.get("_rexec/sess/n1/exit"); return ok })
+	if v, _ := f.get("_rexec/sess/n1/exit"); string(v) != "-1" {
+		t.Fatalf("exit %q, want -1", v)
 	}
 }

@@ -10,13 +10,17 @@ data_dir   = "/var/lib/consulate"
 # the same one.
 # encrypt = "…"
 
-# Logs go to the journal through stderr. For a file of their own, as the
-# seed guide keeps in /var/log/consul/, either send them to syslog
-# (rsyslog.d/consulate.conf routes facility local0 to
-# /var/log/consulate/consulate.log) ...
-enable_syslog   = true
-syslog_facility = "LOCAL0"
-log_level       = "INFO"
+log_level = "INFO"
+
+# Logs go to the journal through stderr (the systemd unit), which is
+# enough on its own: with journald forwarding to syslog, turning on
+# enable_syslog as well would write every line twice. For a file of their
+# own, as the seed guide keeps in /var/log/consul/, either turn syslog on
+# where stderr does not reach the journal (or the journal does not forward
+# to rsyslog) and install rsyslog.d/consulate.conf, which routes facility
+# local0 to /var/log/consulate/consulate.log ...
+# enable_syslog   = true
+# syslog_facility = "LOCAL0"
 # ... or let the agent write and rotate the file itself:
 # log_file             = "/var/log/consulate/"
 # log_rotate_duration  = "24h"
