@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,11 +28,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "consulate")
-	build := exec.Command("go", "build", "-o", binary, "consulate/cmd/consulate")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building consulate:", err)
+	binary, err = testutil.BuildConsulate(dir, false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -213,7 +210,7 @@ func TestBinaryNotifiesServiceManager(t *testing.T) {
 	cmd := exec.Command(binary, "agent", "-dev", "-bind", ip, "-client", ip, "-node", "notify-test",
 		"-http-port", httpPort, "-dns-port", port(), "-server-port", port(), "-serf-lan-port", port(), "-serf-wan-port", port())
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -272,22 +269,4 @@ func TestBinaryNotifiesServiceManager(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("agent still running 30s after SIGINT")
 	}
-}
-
-// lockedBuffer collects the agent's stdout and stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

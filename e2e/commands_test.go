@@ -22,7 +22,7 @@ import (
 // bgCLI is a consulate command running in the background (lock holders).
 type bgCLI struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.Buffer
 	done chan struct{}
 	err  error
 }
@@ -31,7 +31,7 @@ type bgCLI struct {
 // cleanup kills it.
 func startCLI(t *testing.T, args ...string) *bgCLI {
 	t.Helper()
-	b := &bgCLI{out: &lockedBuffer{}, done: make(chan struct{})}
+	b := &bgCLI{out: &testutil.Buffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(binary, args...)
 	b.cmd.Env = append(os.Environ(), "CONSUL_HTTP_ADDR=", "CONSULATE_HTTP_ADDR=")
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out

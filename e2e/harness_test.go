@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,17 +27,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "consulate")
-	args := []string{"build", "-o", binary}
-	if os.Getenv("CONSULATE_E2E_RACE") != "" {
-		// Build the agents with the race detector; their logs then carry
-		// any race report, and a racing agent exits non-zero.
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "consulate/cmd/consulate")...)
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building consulate:", err)
+	// With CONSULATE_E2E_RACE the agents are built with the race detector;
+	// their logs then carry any race report, and a racing agent exits
+	// non-zero.
+	binary, err = testutil.BuildConsulate(dir, os.Getenv("CONSULATE_E2E_RACE") != "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -55,25 +48,8 @@ type agentProc struct {
 	args []string
 	dir  string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *testutil.Buffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startAgent runs `consulate agent` bound to ip with the given extra args.
@@ -121,7 +97,7 @@ func hasFlag(args []string, flag string) bool {
 
 func (a *agentProc) start() {
 	a.t.Helper()
-	a.log = &lockedBuffer{}
+	a.log = &testutil.Buffer{}
 	a.cmd = exec.Command(binary, a.args...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {

@@ -23,7 +23,7 @@ func TestMonitorAndWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	mon := exec.CommandContext(ctx, binary, "monitor", "-http-addr", a.httpAddr(), "-log-level", "debug")
-	monOut := &lockedBuffer{}
+	monOut := &testutil.Buffer{}
 	mon.Stdout = monOut
 	if err := mon.Start(); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestMonitorAndWatch(t *testing.T) {
 	}
 	w := exec.CommandContext(ctx, binary, "watch", "-http-addr", a.httpAddr(), "-type", "key", "-key", "watched",
 		"grep -o '\"Value\": \"[^\"]*\"'")
-	wOut := &lockedBuffer{}
+	wOut := &testutil.Buffer{}
 	w.Stdout = wOut
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"consulate/internal/waitctx"
 	"consulate/structs"
 )
 
@@ -185,17 +186,7 @@ func (x *Executor) Shutdown(ctx context.Context) error {
 	x.closed = true
 	x.mu.Unlock()
 	x.cancel()
-	done := make(chan struct{})
-	go func() {
-		x.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitctx.Wait(ctx, &x.wg)
 }
 
 func (x *Executor) token() string {

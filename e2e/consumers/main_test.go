@@ -1,7 +1,6 @@
 package consumers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,34 +49,12 @@ func consulateBinary(t *testing.T) string {
 			return
 		}
 		buildDir = dir
-		binaryPath = filepath.Join(dir, "consulate")
-		out, err := exec.Command("go", "build", "-o", binaryPath, "consulate/cmd/consulate").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("building consulate: %v\n%s", err, out)
-		}
+		binaryPath, buildErr = testutil.BuildConsulate(dir, false)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binaryPath
-}
-
-// lockedBuffer collects a process's output for the failure report.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // tail returns the last n lines of s.
@@ -94,7 +71,7 @@ func tail(s string, n int) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *testutil.Buffer
 	done chan struct{}
 }
 
@@ -102,7 +79,7 @@ type proc struct {
 // and kills the group in t's cleanup, logging the output's tail if t failed.
 func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, log: &testutil.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
