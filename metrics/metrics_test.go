@@ -281,3 +281,33 @@ func TestDogstatsd(t *testing.T) {
 		return strings.Contains(s, "consul.rpc.cross-dc:1|c|#env:test,datacenter:dc2")
 	})
 }
+
+// TestPrometheusEmptyPrefix: with metrics_prefix "" the definitions carry
+// no empty leading element, so no phantom "_rpc_request" family appears
+// and the real family keeps its help text.
+func TestPrometheusEmptyPrefix(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Prefix = ""
+	cfg.PrometheusRetention = time.Minute
+	cfg.DisableHostname = true
+	r := start(t, cfg)
+	gometrics.IncrCounterWithLabels([]string{"rpc", "request"}, 1, nil)
+	rec := httptest.NewRecorder()
+	r.PrometheusHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/agent/metrics?format=prometheus", nil))
+	fams := parseProm(t, rec.Body.String())
+	for name := range fams {
+		if strings.HasPrefix(name, "_") {
+			t.Errorf("phantom family %s", name)
+		}
+	}
+	f, ok := fams["rpc_request"]
+	if !ok {
+		t.Fatalf("no rpc_request family in\n%s", rec.Body.String())
+	}
+	if f.GetHelp() != "RPC requests a server received." {
+		t.Errorf("rpc_request help %q", f.GetHelp())
+	}
+	if f.GetType() != dto.MetricType_COUNTER {
+		t.Errorf("rpc_request type %v", f.GetType())
+	}
+}
