@@ -69,3 +69,57 @@ key_prefix "" { policy = "write" }`)
 		t.Fatalf("write in a read txn: %+v", rr)
 	}
 }
+
+// TestTxnCatalogStoredNameACL: service and check operations are
+// authorised by the stored instance's name too, not only by the name the
+// caller sends: a token with service:write on "web" cannot overwrite or
+// delete the "db" instance (or its check) by sending Service "web".
+func TestTxnCatalogStoredNameACL(t *testing.T) {
+	s := enforcingServer(t, nil)
+	admin := tokenWith(t, s, "admin", `node_prefix "" { policy = "write" }
+service_prefix "" { policy = "write" }`)
+	var tr structs.TxnResponse
+	rpc(t, s, structs.MethodTxnApply, as(admin, &structs.TxnRequest{Ops: []*structs.TxnOp{
+		{Node: &structs.TxnNodeOp{Verb: structs.TxnSet, Node: structs.Node{Node: "n1", Address: "10.0.0.1"}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnSet, Node: "n1", Service: structs.NodeService{ID: "db", Service: "db", Port: 5432}}},
+		{Check: &structs.TxnCheckOp{Verb: structs.TxnSet, Check: structs.HealthCheck{Node: "n1", CheckID: "db-check", ServiceID: "db", ServiceName: "db"}}},
+	}}), &tr)
+	if len(tr.Errors) != 0 {
+		t.Fatalf("seed: %+v", tr.Errors)
+	}
+	web := tokenWith(t, s, "web", `service "web" { policy = "write" }`)
+	ops := []*structs.TxnOp{
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnSet, Node: "n1", Service: structs.NodeService{ID: "db", Service: "web", Port: 1}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnCAS, Node: "n1", Service: structs.NodeService{ID: "db", Service: "web", Port: 1}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnDelete, Node: "n1", Service: structs.NodeService{ID: "db", Service: "web"}}},
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnDeleteCAS, Node: "n1", Service: structs.NodeService{ID: "db", Service: "web"}}},
+		// A new check attached to db's instance while naming "web".
+		{Check: &structs.TxnCheckOp{Verb: structs.TxnSet, Check: structs.HealthCheck{Node: "n1", CheckID: "sneaky", ServiceID: "db", ServiceName: "web"}}},
+		// db's own check, overwritten or deleted while naming "web".
+		{Check: &structs.TxnCheckOp{Verb: structs.TxnSet, Check: structs.HealthCheck{Node: "n1", CheckID: "db-check", ServiceID: "web", ServiceName: "web"}}},
+		{Check: &structs.TxnCheckOp{Verb: structs.TxnDelete, Check: structs.HealthCheck{Node: "n1", CheckID: "db-check", ServiceID: "web", ServiceName: "web"}}},
+	}
+	for i, op := range ops {
+		tr = structs.TxnResponse{}
+		rpc(t, s, structs.MethodTxnApply, as(web, &structs.TxnRequest{Ops: []*structs.TxnOp{op}}), &tr)
+		if len(tr.Errors) != 1 {
+			t.Errorf("op %d: not refused: %+v", i, tr)
+		}
+	}
+	_, ns, _ := s.State().NodeServices(nil, "n1")
+	if ns == nil || ns.Services["db"] == nil || ns.Services["db"].Service != "db" || ns.Services["db"].Port != 5432 {
+		t.Fatalf("db instance changed: %+v", ns)
+	}
+	_, checks, _ := s.State().NodeChecks(nil, "n1")
+	if len(checks) != 1 || checks[0].CheckID != "db-check" || checks[0].ServiceName != "db" {
+		t.Fatalf("checks changed: %+v", checks)
+	}
+	// The web token still writes its own service.
+	tr = structs.TxnResponse{}
+	rpc(t, s, structs.MethodTxnApply, as(web, &structs.TxnRequest{Ops: []*structs.TxnOp{
+		{Service: &structs.TxnServiceOp{Verb: structs.TxnSet, Node: "n1", Service: structs.NodeService{ID: "web1", Service: "web", Port: 80}}},
+	}}), &tr)
+	if len(tr.Errors) != 0 {
+		t.Fatalf("own service: %+v", tr.Errors)
+	}
+}
