@@ -12,6 +12,7 @@ import (
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/acl"
 	"consulate/catalog"
@@ -698,12 +699,25 @@ func (s *Server) txnRead(ctx context.Context, args *structs.TxnReadRequest, repl
 
 // --- Coordinates ---
 
+// ownCoordShape has the shape of this server's network coordinate.
+var ownCoordShape = coordinate.NewCoordinate(coordinate.DefaultConfig())
+
+// errIncompatibleCoordinate refuses a coordinate of another
+// dimensionality, with Consul's text.
+var errIncompatibleCoordinate = errors.New("incompatible coordinate")
+
 func (s *Server) coordinateUpdate(ctx context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
 	if args.Node == "" || args.Coord == nil {
 		return badRequest("Must provide node and coordinate")
 	}
 	if !args.Coord.IsValid() {
 		return badRequest("Invalid coordinate")
+	}
+	// As Consul, a coordinate from elsewhere must be compatible with the
+	// server's own (the gossip pool's Vivaldi client uses the default
+	// configuration: same dimensionality); a plain error, as Consul's.
+	if !ownCoordShape.IsCompatibleWith(args.Coord) {
+		return errIncompatibleCoordinate
 	}
 	if err := s.checkToken(args.Token, acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
 		return err

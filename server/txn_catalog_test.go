@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -122,4 +123,18 @@ service_prefix "" { policy = "write" }`)
 	if len(tr.Errors) != 0 {
 		t.Fatalf("own service: %+v", tr.Errors)
 	}
+}
+
+// TestCoordinateUpdateIncompatible: a coordinate of another dimensionality
+// than the server's is refused with Consul's "incompatible coordinate".
+func TestCoordinateUpdateIncompatible(t *testing.T) {
+	s := devServer(t)
+	c := validCoord()
+	c.Vec = c.Vec[:3]
+	err := s.RPC(context.Background(), structs.MethodCoordinateUpdate,
+		&structs.CoordinateUpdateRequest{Node: "n1", Coord: c}, &struct{}{})
+	if err == nil || err.Error() != "incompatible coordinate" {
+		t.Fatalf("3-dimensional coordinate: %v", err)
+	}
+	rpc(t, s, structs.MethodCoordinateUpdate, &structs.CoordinateUpdateRequest{Node: "n1", Coord: validCoord()}, &struct{}{})
 }
