@@ -198,8 +198,12 @@ func (s *Server) catalogDeregister(_ context.Context, args *structs.DeregisterRe
 	if err := s.vetDeregister(args); err != nil {
 		return err
 	}
-	_, err := s.raftApply(catalog.DeregisterRequestType, args)
-	return err
+	if _, err := s.raftApply(catalog.DeregisterRequestType, args); err != nil {
+		return err
+	}
+	// Sessions destroyed with the node or check lose their TTL timers.
+	s.sessions.prune()
+	return nil
 }
 
 func (s *Server) catalogDatacenters(_ context.Context, _ *structs.EmptyRequest, reply *structs.DatacentersReply) error {
@@ -662,11 +666,21 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 		return fmt.Errorf("server: txn returned %T", resp)
 	}
 	if len(tr.Errors) == 0 {
-		// Sessions deleted by the transaction lose their TTL timers.
+		// Sessions deleted by the transaction lose their TTL timers,
+		// also those destroyed with a deleted node or check.
+		catalogDelete := false
 		for _, op := range args.Ops {
-			if op.Session != nil {
+			switch {
+			case op.Session != nil:
 				s.sessions.clear(op.Session.Session.ID)
+			case op.Node != nil && (op.Node.Verb == structs.TxnDelete || op.Node.Verb == structs.TxnDeleteCAS),
+				op.Check != nil && (op.Check.Verb == structs.TxnDelete || op.Check.Verb == structs.TxnDeleteCAS),
+				op.Service != nil && (op.Service.Verb == structs.TxnDelete || op.Service.Verb == structs.TxnDeleteCAS):
+				catalogDelete = true
 			}
+		}
+		if catalogDelete {
+			s.sessions.prune()
 		}
 	}
 	*reply = *tr

@@ -138,3 +138,40 @@ func TestCoordinateUpdateIncompatible(t *testing.T) {
 	}
 	rpc(t, s, structs.MethodCoordinateUpdate, &structs.CoordinateUpdateRequest{Node: "n1", Coord: validCoord()}, &struct{}{})
 }
+
+// TestTxnNodeDeleteClearsSessionTimers: a session destroyed with its node
+// by a transaction (or a deregistration) loses its TTL timer.
+func TestTxnNodeDeleteClearsSessionTimers(t *testing.T) {
+	s := devServer(t)
+	timers := func() int {
+		s.sessions.mu.Lock()
+		defer s.sessions.mu.Unlock()
+		return len(s.sessions.timers)
+	}
+	for _, viaTxn := range []bool{true, false} {
+		rpc(t, s, structs.MethodCatalogRegister, &structs.RegisterRequest{Node: "n5", Address: "10.0.0.5"}, &struct{}{})
+		var id string
+		rpc(t, s, structs.MethodSessionApply, &structs.SessionRequest{Op: structs.SessionCreate,
+			Session: structs.Session{Node: "n5", TTL: "30s", NodeChecks: []string{}}}, &id)
+		if n := timers(); n != 1 {
+			t.Fatalf("timers after create: %d", n)
+		}
+		if viaTxn {
+			var tr structs.TxnResponse
+			rpc(t, s, structs.MethodTxnApply, &structs.TxnRequest{Ops: []*structs.TxnOp{
+				{Node: &structs.TxnNodeOp{Verb: structs.TxnDelete, Node: structs.Node{Node: "n5"}}},
+			}}, &tr)
+			if len(tr.Errors) != 0 {
+				t.Fatalf("txn: %+v", tr.Errors)
+			}
+		} else {
+			rpc(t, s, structs.MethodCatalogDeregister, &structs.DeregisterRequest{Node: "n5"}, &struct{}{})
+		}
+		if _, sess, _ := s.State().SessionGet(nil, id); sess != nil {
+			t.Fatal("session survived its node")
+		}
+		if n := timers(); n != 0 {
+			t.Fatalf("txn=%v: %d timers left", viaTxn, n)
+		}
+	}
+}
