@@ -342,7 +342,7 @@ func TestPTRLookupsFromTheCatalog(t *testing.T) {
 	for ip, want := range map[string]string{
 		"10.20.30.40": "db-host.node." + dc + ".consul.",
 		"2001:db8::7": "six.node." + dc + ".consul.",
-		"10.20.30.41": "postgres.service.consul.",
+		"10.20.30.41": "postgres.service." + dc + ".consul.",
 	} {
 		m := ask(ip)
 		if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].(*dns.PTR).Ptr != want {

@@ -195,7 +195,12 @@ func (s *Server) handle(r *request) *dns.Msg {
 		found := s.ptrLookup(r, name)
 		lc.release()
 		if !found {
-			return s.forward(r)
+			if len(s.recurse) > 0 {
+				return s.forward(r)
+			}
+			r.domain = s.domain
+			resp.Authoritative = true
+			s.nxdomain(r)
 		}
 		s.finish(r)
 		return resp

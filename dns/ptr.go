@@ -12,9 +12,10 @@ import (
 // Reverse lookups (PTR), as Consul answers them: a name under
 // in-addr.arpa. or ip6.arpa. is looked up among the catalog's node
 // addresses (answer NODE.node.DC.DOMAIN), then among service addresses
-// (answer SERVICE.service.DOMAIN); one record, TTL 0, whatever the type
-// asked. A name found nowhere goes to the recursors (REFUSED without
-// them), as any name outside the domain.
+// (answer SERVICE.service.DC.DOMAIN, the canonical name); one record,
+// TTL 0, whatever the type asked. A name found nowhere goes to the
+// recursors; without recursors it is NXDOMAIN with the domain's SOA, as
+// Consul's handlePtr answers.
 
 // isReverse reports whether name (lower-case, fully qualified) is under
 // the reverse-lookup zones.
@@ -109,7 +110,7 @@ func (s *Server) ptrLookup(r *request, name string) bool {
 		} else {
 			for _, sn := range svcs.ServiceNodes {
 				if sameAddr(sn.ServiceAddress, ip) {
-					target = sn.ServiceName + ".service." + domain
+					target = sn.ServiceName + ".service." + r.dc + "." + domain
 					break
 				}
 			}

@@ -44,7 +44,7 @@ func TestPTRFromCatalog(t *testing.T) {
 	cases := []struct{ ip, want string }{
 		{"127.0.0.11", "foo.node.dc1.consul."},
 		{"::1", "v6.node.dc1.consul."},
-		{"127.0.0.99", "web.service.consul."}, // a service address
+		{"127.0.0.99", "web.service.dc1.consul."}, // a service address, canonical
 	}
 	for _, c := range cases {
 		m := ptr(c.ip, dns.TypePTR)
@@ -59,9 +59,14 @@ func TestPTRFromCatalog(t *testing.T) {
 	if !b.lastService.AllowStale {
 		t.Fatal("reverse lookup did not honour allow_stale")
 	}
-	// Unknown, without recursors: as any name not served here.
-	if m := ptr("192.0.2.77", dns.TypePTR); m.Rcode != dns.RcodeRefused || len(m.Answer) != 0 {
+	// Unknown, without recursors: NXDOMAIN, authoritative, with the
+	// domain's SOA (Consul's handlePtr).
+	m := ptr("192.0.2.77", dns.TypePTR)
+	if m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 || !m.Authoritative || len(m.Ns) != 1 {
 		t.Fatalf("unknown: %v", m)
+	}
+	if soa, ok := m.Ns[0].(*dns.SOA); !ok || soa.Hdr.Name != "consul." {
+		t.Fatalf("unknown: authority %v", m.Ns)
 	}
 }
 

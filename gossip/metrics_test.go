@@ -34,13 +34,15 @@ func TestSerfMemberCounters(t *testing.T) {
 	p.sampleQueues()
 
 	got := map[string]int{}
-	s := r.Summary()
-	for _, c := range s.Counters {
+	// Totals: every retained interval, so a 10s interval boundary during
+	// the test neither splits nor hides the counts.
+	counters, samples := r.Totals()
+	for _, c := range counters {
 		if c.Labels["network"] == "lan" {
 			got[c.Name] += c.Count
 		}
 	}
-	for _, c := range s.Samples {
+	for _, c := range samples {
 		if c.Labels["network"] == "lan" {
 			got[c.Name] += c.Count
 		}

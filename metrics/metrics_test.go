@@ -281,3 +281,67 @@ func TestDogstatsd(t *testing.T) {
 		return strings.Contains(s, "consul.rpc.cross-dc:1|c|#env:test,datacenter:dc2")
 	})
 }
+
+// TestPrometheusEmptyPrefix: with metrics_prefix "" the definitions carry
+// no empty leading element, so no phantom "_rpc_request" family appears
+// and the real family keeps its help text.
+func TestPrometheusEmptyPrefix(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Prefix = ""
+	cfg.PrometheusRetention = time.Minute
+	cfg.DisableHostname = true
+	r := start(t, cfg)
+	gometrics.IncrCounterWithLabels([]string{"rpc", "request"}, 1, nil)
+	rec := httptest.NewRecorder()
+	r.PrometheusHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/agent/metrics?format=prometheus", nil))
+	fams := parseProm(t, rec.Body.String())
+	for name := range fams {
+		if strings.HasPrefix(name, "_") {
+			t.Errorf("phantom family %s", name)
+		}
+	}
+	f, ok := fams["rpc_request"]
+	if !ok {
+		t.Fatalf("no rpc_request family in\n%s", rec.Body.String())
+	}
+	if f.GetHelp() != "RPC requests a server received." {
+		t.Errorf("rpc_request help %q", f.GetHelp())
+	}
+	if f.GetType() != dto.MetricType_COUNTER {
+		t.Errorf("rpc_request type %v", f.GetType())
+	}
+}
+
+// TestTotalsAcrossIntervals: counts emitted in different in-memory
+// intervals all show in Totals (Summary shows one interval only).
+func TestTotalsAcrossIntervals(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Interval, cfg.Retain = 20*time.Millisecond, 10*time.Second
+	r := start(t, cfg)
+	key := []string{"totals", "test"}
+	lbl := []gometrics.Label{{Name: "case", Value: "across"}}
+	r.Metrics().IncrCounterWithLabels(key, 1, lbl)
+	r.Metrics().AddSampleWithLabels(key, 5, lbl)
+	start := len(r.inmem.Data())
+	testutil.WaitFor(t, 5*time.Second, "a new in-memory interval", func() bool {
+		r.Metrics().SetGauge([]string{"totals", "tick"}, 1)
+		return len(r.inmem.Data()) > start
+	})
+	r.Metrics().IncrCounterWithLabels(key, 1, lbl)
+	r.Metrics().AddSampleWithLabels(key, 7, lbl)
+	counters, samples := r.Totals()
+	find := func(list []Sampled) Sampled {
+		for _, s := range list {
+			if s.Name == "consul.totals.test" && s.Labels["case"] == "across" {
+				return s
+			}
+		}
+		return Sampled{}
+	}
+	if c := find(counters); c.Count != 2 {
+		t.Errorf("counter %+v, want count 2", c)
+	}
+	if s := find(samples); s.Count != 2 || s.Sum != 12 || s.Min != 5 || s.Max != 7 {
+		t.Errorf("sample %+v, want count 2 sum 12 min 5 max 7", s)
+	}
+}

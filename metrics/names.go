@@ -115,7 +115,13 @@ func prometheusDefinitions(prefix string) ([]gmprom.GaugeDefinition, []gmprom.Su
 		cs []gmprom.CounterDefinition
 	)
 	for _, n := range Names {
-		key := append([]string{prefix}, strings.Split(n.Key, ".")...)
+		// No empty leading element for an empty prefix: go-metrics would
+		// flatten it into a phantom "_key" family.
+		var key []string
+		if prefix != "" {
+			key = append(key, prefix)
+		}
+		key = append(key, strings.Split(n.Key, ".")...)
 		switch n.Kind {
 		case KindGauge:
 			gs = append(gs, gmprom.GaugeDefinition{Name: key, Help: n.Help})

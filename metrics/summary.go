@@ -117,3 +117,43 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// Totals sums the counters and samples of every retained in-memory
+// interval, the current one included, by name and labels (Count, Sum,
+// Min and Max; Rate, Mean and Stddev are left zero). Unlike Summary it
+// does not lose or split counts across an interval boundary, which is
+// what a test counting its own emissions needs.
+func (r *Registry) Totals() (counters, samples []Sampled) {
+	c := map[string]*Sampled{}
+	s := map[string]*Sampled{}
+	add := func(into map[string]*Sampled, from map[string]gometrics.SampledValue) {
+		for k, v := range from {
+			a := v.AggregateSample
+			if a == nil {
+				continue
+			}
+			t, ok := into[k]
+			if !ok {
+				t = &Sampled{Name: v.Name, Labels: display(v.Labels), Min: a.Min, Max: a.Max}
+				into[k] = t
+			}
+			t.Count += a.Count
+			t.Sum += a.Sum
+			t.Min, t.Max = min(t.Min, a.Min), max(t.Max, a.Max)
+		}
+	}
+	for _, iv := range r.inmem.Data() {
+		iv.RLock()
+		add(c, iv.Counters)
+		add(s, iv.Samples)
+		iv.RUnlock()
+	}
+	list := func(m map[string]*Sampled) []Sampled {
+		out := make([]Sampled, 0, len(m))
+		for _, k := range sortedKeys(m) {
+			out = append(out, *m[k])
+		}
+		return out
+	}
+	return list(c), list(s)
+}

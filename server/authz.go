@@ -557,6 +557,16 @@ func (z *authz) txnPreCheck(st *catalog.Store, ops []*structs.TxnOp) []*structs.
 				break
 			}
 			err = z.check(acl.ResourceService, svc.Service, acl.AccessWrite)
+			if err == nil {
+				// The instance the operation replaces or deletes is
+				// found by (node, ID): its stored name needs the right
+				// too, whatever name the caller sent.
+				id := svc.ID
+				if id == "" {
+					id = svc.Service
+				}
+				err = z.txnStoredService(st, op.Service.Node, id)
+			}
 		case op.Check != nil:
 			if op.Check.Verb == structs.TxnGet {
 				continue
@@ -566,6 +576,14 @@ func (z *authz) txnPreCheck(st *catalog.Store, ops []*structs.TxnOp) []*structs.
 				err = z.check(acl.ResourceNode, c.Node, acl.AccessWrite)
 			} else {
 				err = z.check(acl.ResourceService, c.ServiceName, acl.AccessWrite)
+				if err == nil {
+					// The store attaches the check to the service stored
+					// under ServiceID, whatever name the caller sent.
+					err = z.txnStoredService(st, c.Node, c.ServiceID)
+				}
+			}
+			if err == nil {
+				err = z.txnStoredCheck(st, c.Node, c.CheckID)
 			}
 		case op.Session != nil:
 			if z == nil || st == nil {
@@ -584,6 +602,45 @@ func (z *authz) txnPreCheck(st *catalog.Store, ops []*structs.TxnOp) []*structs.
 		}
 	}
 	return out
+}
+
+// txnStoredService requires service:write on the name of the service
+// stored on node under id, when there is one.
+func (z *authz) txnStoredService(st *catalog.Store, node, id string) error {
+	if z == nil || st == nil || node == "" || id == "" {
+		return nil
+	}
+	_, ns, err := st.NodeServices(nil, node)
+	if err != nil || ns == nil {
+		return err
+	}
+	if cur, ok := ns.Services[id]; ok {
+		return z.check(acl.ResourceService, cur.Service, acl.AccessWrite)
+	}
+	return nil
+}
+
+// txnStoredCheck requires the write right on what the check stored on
+// node under id belongs to, when there is one: node:write for a
+// node-level check, service:write on its service's name otherwise.
+func (z *authz) txnStoredCheck(st *catalog.Store, node string, id string) error {
+	if z == nil || st == nil || node == "" || id == "" {
+		return nil
+	}
+	_, checks, err := st.NodeChecks(nil, node)
+	if err != nil {
+		return err
+	}
+	for _, cur := range checks {
+		if cur.CheckID != id {
+			continue
+		}
+		if cur.ServiceID == "" {
+			return z.check(acl.ResourceNode, cur.Node, acl.AccessWrite)
+		}
+		return z.check(acl.ResourceService, cur.ServiceName, acl.AccessWrite)
+	}
+	return nil
 }
 
 // filterTxnResults drops the results the caller may not read: keys by

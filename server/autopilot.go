@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -52,6 +53,9 @@ func (s *Server) autopilotConfig() structs.AutopilotConfig {
 // (on gaining leadership, as Consul's leader does). A CAS with index 0
 // never overwrites one stored meanwhile.
 func (s *Server) initializeAutopilot() error {
+	if s.apInitFails.Load() > 0 && s.apInitFails.Add(-1) >= 0 {
+		return errors.New("autopilot initialization failed (test)")
+	}
 	if _, c, err := s.State().AutopilotConfig(nil); err != nil || c != nil {
 		return err
 	}
@@ -380,6 +384,12 @@ func (s *Server) autopilotLoop() {
 		case <-s.shutdownCtx.Done():
 			return
 		case <-s.leaderReadyCh():
+		}
+		// A retry of establishLeadership's seeding, which a Raft
+		// timeout may have failed: a no-op once a configuration is
+		// stored, and only while this server leads.
+		if err := s.initializeAutopilot(); err != nil {
+			s.logger.Warn("initializing the autopilot configuration", "error", err)
 		}
 		ctx, cancel := context.WithTimeout(s.shutdownCtx, s.cfg.AutopilotHealthInterval+raftStatsTimeout)
 		h, err := s.serverHealth(ctx)

@@ -260,3 +260,33 @@ func TestAutopilotCleanupFollowsStoredConfig(t *testing.T) {
 		t.Fatalf("cleanup on: %d servers", n)
 	}
 }
+
+// TestAutopilotInitRetried: when seeding the autopilot configuration fails
+// at leadership (a Raft timeout), the leader retries it instead of
+// answering "not initialized" until the next election.
+func TestAutopilotInitRetried(t *testing.T) {
+	cfg := testConfig("apinit")
+	cfg.Bootstrap = true
+	cfg.AutopilotHealthInterval = 50 * time.Millisecond
+	s, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.apInitFails.Store(3)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	waitLeader(t, s)
+	testutil.WaitFor(t, 10*time.Second, "the autopilot configuration stored", func() bool {
+		_, c, err := s.State().AutopilotConfig(nil)
+		return err == nil && c != nil
+	})
+	if n := s.apInitFails.Load(); n > 0 {
+		t.Errorf("%d injected failures left", n)
+	}
+}

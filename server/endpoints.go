@@ -12,6 +12,7 @@ import (
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/serf/coordinate"
 
 	"consulate/acl"
 	"consulate/catalog"
@@ -197,8 +198,12 @@ func (s *Server) catalogDeregister(_ context.Context, args *structs.DeregisterRe
 	if err := s.vetDeregister(args); err != nil {
 		return err
 	}
-	_, err := s.raftApply(catalog.DeregisterRequestType, args)
-	return err
+	if _, err := s.raftApply(catalog.DeregisterRequestType, args); err != nil {
+		return err
+	}
+	// Sessions destroyed with the node or check lose their TTL timers.
+	s.sessions.prune()
+	return nil
 }
 
 func (s *Server) catalogDatacenters(_ context.Context, _ *structs.EmptyRequest, reply *structs.DatacentersReply) error {
@@ -661,11 +666,21 @@ func (s *Server) txnApply(_ context.Context, args *structs.TxnRequest, reply *st
 		return fmt.Errorf("server: txn returned %T", resp)
 	}
 	if len(tr.Errors) == 0 {
-		// Sessions deleted by the transaction lose their TTL timers.
+		// Sessions deleted by the transaction lose their TTL timers,
+		// also those destroyed with a deleted node or check.
+		catalogDelete := false
 		for _, op := range args.Ops {
-			if op.Session != nil {
+			switch {
+			case op.Session != nil:
 				s.sessions.clear(op.Session.Session.ID)
+			case op.Node != nil && (op.Node.Verb == structs.TxnDelete || op.Node.Verb == structs.TxnDeleteCAS),
+				op.Check != nil && (op.Check.Verb == structs.TxnDelete || op.Check.Verb == structs.TxnDeleteCAS),
+				op.Service != nil && (op.Service.Verb == structs.TxnDelete || op.Service.Verb == structs.TxnDeleteCAS):
+				catalogDelete = true
 			}
+		}
+		if catalogDelete {
+			s.sessions.prune()
 		}
 	}
 	*reply = *tr
@@ -698,12 +713,25 @@ func (s *Server) txnRead(ctx context.Context, args *structs.TxnReadRequest, repl
 
 // --- Coordinates ---
 
+// ownCoordShape has the shape of this server's network coordinate.
+var ownCoordShape = coordinate.NewCoordinate(coordinate.DefaultConfig())
+
+// errIncompatibleCoordinate refuses a coordinate of another
+// dimensionality, with Consul's text.
+var errIncompatibleCoordinate = errors.New("incompatible coordinate")
+
 func (s *Server) coordinateUpdate(ctx context.Context, args *structs.CoordinateUpdateRequest, reply *struct{}) error {
 	if args.Node == "" || args.Coord == nil {
 		return badRequest("Must provide node and coordinate")
 	}
 	if !args.Coord.IsValid() {
 		return badRequest("Invalid coordinate")
+	}
+	// As Consul, a coordinate from elsewhere must be compatible with the
+	// server's own (the gossip pool's Vivaldi client uses the default
+	// configuration: same dimensionality); a plain error, as Consul's.
+	if !ownCoordShape.IsCompatibleWith(args.Coord) {
+		return errIncompatibleCoordinate
 	}
 	if err := s.checkToken(args.Token, acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
 		return err

@@ -150,21 +150,45 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 		},
 	}
 	if node != nil {
-		// Keep what anti-entropy set (meta, tagged addresses); only the
-		// address follows gossip.
-		req.TaggedAddresses, req.NodeMeta = node.TaggedAddresses, node.Meta
 		if req.ID == "" {
 			req.ID = node.ID
 		}
-	} else {
-		// The node was missing when read: create it, but should the
-		// agent's own sync register it first (with its tagged addresses
-		// and meta), keep that one rather than overwrite it with none —
-		// the agent would not notice until its next full sync.
-		req.SkipNodeUpdate = true
+		if node.Address != m.Addr || node.ID != req.ID {
+			if err := s.moveMemberNode(ctx, node, m.Addr, req.ID); err != nil {
+				return err
+			}
+		}
 	}
+	// The node's other fields (meta, tagged addresses) belong to the
+	// agent's anti-entropy: the register below writes only the service
+	// and the check. A node missing when read is created, but should the
+	// agent's own sync register it first, that one is kept rather than
+	// overwritten with none (the agent would not notice until its next
+	// full sync).
+	req.SkipNodeUpdate = true
 	req.Token = s.internalSecret
 	return s.leaderCall(ctx, structs.MethodCatalogRegister, req, &struct{}{})
+}
+
+// moveMemberNode sets the node's address (and ID) to what gossip says,
+// keeping the rest as read, in a transaction conditional on the node's
+// ModifyIndex: an agent sync that changed its meta or tagged addresses
+// since node was read makes it fail rather than be overwritten (the next
+// reconcile reads again).
+func (s *Server) moveMemberNode(ctx context.Context, node *structs.Node, addr, id string) error {
+	n := *node
+	n.Address, n.ID = addr, id
+	var resp structs.TxnResponse
+	err := s.leaderCall(ctx, structs.MethodTxnApply, &structs.TxnRequest{Datacenter: s.cfg.Datacenter,
+		Ops:          []*structs.TxnOp{{Node: &structs.TxnNodeOp{Verb: structs.TxnCAS, Node: n}}},
+		WriteRequest: structs.WriteRequest{Token: s.internalSecret}}, &resp)
+	if err != nil {
+		return err
+	}
+	if len(resp.Errors) > 0 {
+		return fmt.Errorf("updating node %q: %s", node.Node, resp.Errors[0].What)
+	}
+	return nil
 }
 
 // leaderCall runs one of this server's endpoints for the leader's own

@@ -114,6 +114,9 @@ type Server struct {
 	wanHealth                      func(ctx context.Context) any
 	// apHealth is autopilot's memory of server health (autopilot.go).
 	apHealth autopilotHealth
+	// apInitFails, set by tests before Start, is how many of the next
+	// initializeAutopilot calls fail as a Raft timeout would.
+	apInitFails atomic.Int32
 
 	lanKeyring, wanKeyring Keyring
 	autoTLS                AutoEncryptTLS
@@ -546,6 +549,7 @@ func (s *Server) establishLeadership() {
 		s.logger.Error("initializing ACLs", "error", err)
 	}
 	if err := s.initializeAutopilot(); err != nil {
+		// autopilotLoop retries it while this server leads.
 		s.logger.Error("initializing the autopilot configuration", "error", err)
 	}
 	s.startACLReplication()

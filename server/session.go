@@ -259,6 +259,24 @@ func (t *sessionTimers) clear(id string) {
 	delete(t.gens, id)
 }
 
+// prune drops the timers of sessions no longer in the state store: those
+// a catalog write destroyed with their node or check (a node deleted by
+// a transaction or a deregistration).
+func (t *sessionTimers) prune() {
+	t.mu.Lock()
+	ids := make([]string, 0, len(t.timers))
+	for id := range t.timers {
+		ids = append(ids, id)
+	}
+	t.mu.Unlock()
+	st := t.srv.fsm.State()
+	for _, id := range ids {
+		if _, sess, err := st.SessionGet(nil, id); err == nil && sess == nil {
+			t.clear(id)
+		}
+	}
+}
+
 // wait blocks until expiry callbacks in flight are done; call it after
 // the shutdown context is cancelled.
 func (t *sessionTimers) wait() {
