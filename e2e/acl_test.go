@@ -283,10 +283,17 @@ agent = "root-secret"`)
 		t.Fatalf("web reached the catalog without an agent token: %v %v", svcs, err)
 	}
 
-	out, err := cli(t, "acl", "set-agent-token", "--http-addr", client.httpAddr(), "-token", "root-secret", "agent", "root-secret")
-	if err != nil {
-		t.Fatalf("set-agent-token: %v\n%s", err, out)
-	}
+	// The client resolves the token on any server; a follower that has not
+	// yet applied the leader's initial management token answers "ACL not
+	// found" for a few milliseconds after the leader created it (as
+	// Consul's followers do), so the first call may need a retry.
+	testutil.WaitForErr(t, 10*time.Second, "set-agent-token", func() error {
+		out, err := cli(t, "acl", "set-agent-token", "--http-addr", client.httpAddr(), "-token", "root-secret", "agent", "root-secret")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
 	testutil.WaitForErr(t, 30*time.Second, "web synced with the agent token", func() error {
 		svcs, _, err := root.Catalog().Service("web", "", nil)
 		if err != nil {
