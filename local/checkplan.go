@@ -84,7 +84,8 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 	h.Type = kind
 	h.Definition = structs.HealthCheckDefinition{
 		HTTP: nct.HTTP, Header: nct.Header, Method: nct.Method, Body: nct.Body,
-		TLSSkipVerify: nct.TLSSkipVerify, TCP: nct.TCP,
+		TLSSkipVerify: nct.TLSSkipVerify, TCP: nct.TCP, UDP: nct.UDP,
+		GRPC: nct.GRPC, GRPCUseTLS: nct.GRPCUseTLS, OSService: nct.OSService,
 		Interval: durString(nct.Interval), Timeout: durString(nct.Timeout),
 		DeregisterCriticalServiceAfter: durString(nct.DeregisterCriticalServiceAfter),
 	}
