@@ -54,6 +54,8 @@ type Options struct {
 	// MinInterval raises shorter intervals to it (Consul uses 1s); 0
 	// leaves intervals alone.
 	MinInterval time.Duration
+	// Alias is what alias checks watch; without it they are refused.
+	Alias AliasSource
 }
 
 // DefaultOptions returns Consul's settings: script checks off, 4 KiB
@@ -96,6 +98,9 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 	}
 	if kind == "ttl" {
 		return NewTTL(id, ct.TTL, n, maxOut), nil
+	}
+	if kind == "alias" {
+		return newAliasCheck(id, ct, opts.Alias, n, logger)
 	}
 	if kind == "docker" {
 		// Not run: critical at once, thresholds or not.

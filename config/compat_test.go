@@ -252,22 +252,11 @@ func TestConsulKeysAccepted(t *testing.T) {
 // Consulate does not do (recursor_strategy "random"): one warning.
 var valueWarns = map[string]bool{"dns_config.recursor_strategy": true}
 
-// unrunCheckKey is a key that selects a check kind Consulate does not run:
-// the check is left out with one warning naming that key.
+// unrunCheckKey is a key that selects a check kind Consulate does not run
+// (Docker): the check is registered critical with one warning naming
+// that key.
 func unrunCheckKey(key string) bool {
-	k, ok := strings.CutPrefix(key, "check.")
-	if !ok {
-		return false
-	}
-	if k == "docker_container_id" {
-		return true // registered critical, with a warning
-	}
-	for _, u := range unrunKinds {
-		if u.key == k {
-			return true
-		}
-	}
-	return false
+	return key == "check.docker_container_id"
 }
 
 // TestProdConfigDir loads the production-style directory built from

@@ -119,24 +119,12 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]
 	return out, nil
 }
 
-// unrunKinds are the check kinds Consul runs and Consulate does not, by
-// the key that selects them.
-var unrunKinds = []struct {
-	key, kind string
-	get       func(c *CheckDef) bool
-}{
-	{"alias_service", "alias", func(c *CheckDef) bool { return c.AliasService != nil }},
-	{"alias_node", "alias", func(c *CheckDef) bool { return c.AliasNode != nil }},
-}
-
 // convertCheck validates a check like Consul does: exactly one kind, an
-// interval for every kind but TTL, a ttl for TTL checks. A check of a
-// kind Consulate does not run (alias) yields nil and one warning: Consul
-// would run it, so refusing the file would stop an agent Consul starts,
-// and registering it with a status nobody updates would be a lie. A
-// Docker check is registered but stays critical (with a warning): Consul
-// on a host without Docker reports it critical too, and leaving it out
-// would show the service healthy on a check nobody runs.
+// interval for every kind but TTL and alias, a ttl for TTL checks. A
+// Docker check, which Consulate does not run, is registered but stays
+// critical (with a warning): Consul on a host without Docker reports it
+// critical too, and leaving it out would show the service healthy on a
+// check nobody runs.
 func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck, warns *[]string) (*structs.CheckType, error) {
 	ct := &structs.CheckType{
 		CheckID:   str(c.ID),
@@ -165,12 +153,14 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 		ct.TLSSkipVerify = *c.TLSSkipVerify
 	}
 	ct.TLSServerName = str(c.TLSServerName)
-	// h2ping_use_tls defaults to true, as in Consul.
-	ct.H2PingUseTLS = c.H2PingUseTLS == nil || *c.H2PingUseTLS
+	// h2ping_use_tls defaults to true, as in Consul (kept only on H2PING
+	// checks, so other definitions compare as before).
+	ct.H2PingUseTLS = ct.H2PING != "" && (c.H2PingUseTLS == nil || *c.H2PingUseTLS)
 	if c.GRPCUseTLS != nil {
 		ct.GRPCUseTLS = *c.GRPCUseTLS
 	}
 	ct.DockerContainerID, ct.Shell = str(c.DockerContainerID), str(c.Shell)
+	ct.AliasNode, ct.AliasService = str(c.AliasNode), str(c.AliasService)
 	if c.DisableRedirects != nil {
 		ct.DisableRedirects = *c.DisableRedirects
 	}
@@ -202,13 +192,6 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 			return nil, defLoc{loc.src, joinPath(loc.key, name)}.errorf("%s: must not be negative, got %d", what, v)
 		}
 	}
-	for _, k := range unrunKinds {
-		if k.get(c) {
-			*warns = append(*warns, ignoredWarning(loc.src, joinPath(loc.key, k.key),
-				fmt.Sprintf("%s: Consulate does not run %s checks; this check is not registered", what, k.kind)))
-			return nil, nil
-		}
-	}
 
 	var kinds []string
 	for _, k := range []struct {
@@ -217,7 +200,7 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 	}{
 		{"docker", ct.DockerContainerID != ""}, {"http", ct.HTTP != ""}, {"tcp", ct.TCP != ""},
 		{"udp", ct.UDP != ""}, {"h2ping", ct.H2PING != ""}, {"grpc", ct.GRPC != ""},
-		{"os_service", ct.OSService != ""},
+		{"os_service", ct.OSService != ""}, {"alias", ct.AliasNode != "" || ct.AliasService != ""},
 	} {
 		if k.set {
 			kinds = append(kinds, k.name)
@@ -231,9 +214,9 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 	}
 	switch {
 	case len(kinds) == 0:
-		return nil, loc.errorf("%s: needs one of http, tcp, udp, h2ping, grpc, os_service, docker_container_id, ttl, args or script", what)
+		return nil, loc.errorf("%s: needs one of http, tcp, udp, h2ping, grpc, os_service, docker_container_id, alias_service, alias_node, ttl, args or script", what)
 	case len(kinds) > 1:
-		return nil, loc.errorf("%s: takes only one of http, tcp, udp, h2ping, grpc, os_service, docker_container_id, ttl, args or script, got %s", what, strings.Join(kinds, " and "))
+		return nil, loc.errorf("%s: takes only one of http, tcp, udp, h2ping, grpc, os_service, docker_container_id, alias_service/alias_node, ttl, args or script, got %s", what, strings.Join(kinds, " and "))
 	}
 	if len(ct.Args) > 0 && ct.Script != "" {
 		return nil, loc.errorf("%s: args and script cannot both be set", what)
@@ -251,6 +234,8 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 		if ct.Interval > 0 {
 			return nil, loc.errorf("%s: ttl and interval cannot both be set", what)
 		}
+	case "alias":
+		// An alias check watches its target; it takes no interval.
 	default:
 		if ct.Interval <= 0 {
 			return nil, loc.errorf("%s: a %s check needs an interval", what, kinds[0])

@@ -78,7 +78,7 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 	if kind == "" {
 		return nil, badInput(ErrInvalidCheck, "check %q: one of HTTP, TCP, TTL, Args or Script is required", h.CheckID)
 	}
-	if kind != "ttl" && nct.Interval <= 0 {
+	if kind != "ttl" && kind != "alias" && nct.Interval <= 0 {
 		return nil, badInput(ErrInvalidCheck, "check %q: interval required for a %s check", h.CheckID, kind)
 	}
 	h.Type = kind
@@ -99,6 +99,7 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 		EnableScriptChecks: s.cfg.EnableScriptChecks || (s.cfg.EnableLocalScriptChecks && source == SourceConfig),
 		MinInterval:        s.cfg.MinCheckInterval,
 		OutputMaxSize:      s.cfg.CheckOutputMaxSize,
+		Alias:              s,
 	})
 	if err != nil {
 		return nil, badInput(ErrInvalidCheck, "%v", err)

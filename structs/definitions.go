@@ -60,11 +60,17 @@ type CheckType struct {
 	// keeps it critical since it runs no Docker client.
 	DockerContainerID string `json:",omitempty"`
 	Shell             string `json:",omitempty"`
+	// AliasNode and AliasService make an alias check, mirroring the
+	// health of a service (on AliasNode, or this node) or of a node.
+	AliasNode    string `json:",omitempty"`
+	AliasService string `json:",omitempty"`
 }
 
 // Kind names the kind of check, as Consul's Type field does.
 func (c *CheckType) Kind() string {
 	switch {
+	case c.AliasNode != "" || c.AliasService != "":
+		return "alias"
 	case c.DockerContainerID != "":
 		return "docker"
 	case c.GRPC != "":
