@@ -20,10 +20,14 @@ type AliasSource interface {
 	AliasChecks(ctx context.Context, node, serviceID string, index uint64) (chks structs.HealthChecks, serviceFound bool, next uint64, err error)
 }
 
-// Alias retry bounds after a failed query.
+// Alias pacing: the retry bounds after a failed query, the wait after an
+// answer that did not move the index (a blocking query that timed out, or
+// a server that does not block), and the least time between queries.
 const (
 	aliasMinBackoff = time.Second
 	aliasMaxBackoff = time.Minute
+	aliasSameIndex  = time.Second
+	aliasMinGap     = 100 * time.Millisecond
 )
 
 // aliasCheck mirrors the aggregate health of a service (its checks and
@@ -86,7 +90,22 @@ func (c *aliasCheck) loop(ctx context.Context) {
 	defer close(c.done)
 	var index uint64
 	backoff := time.Duration(0)
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+	var last time.Time
 	for {
+		if gap := time.Since(last); !last.IsZero() && gap < aliasMinGap && !wait(aliasMinGap-gap) {
+			return
+		}
+		last = time.Now()
 		chks, found, next, err := c.src.AliasChecks(ctx, c.node, c.service, index)
 		if ctx.Err() != nil {
 			return
@@ -96,20 +115,21 @@ func (c *aliasCheck) loop(ctx context.Context) {
 			c.logger.Warn("alias check query failed", "error", err, "retry", backoff)
 			c.n.UpdateCheck(c.id, structs.HealthCritical, fmt.Sprintf("Failed to query alias target: %v", err))
 			index = 0
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !wait(backoff) {
 				return
-			case <-t.C:
 			}
 			continue
 		}
 		backoff = 0
 		status, output := aliasHealth(c.id, c.node, c.service, chks, found)
 		c.n.UpdateCheck(c.id, status, output)
-		if next < index {
+		switch {
+		case next < index:
 			next = 0 // the index went back (a new leader, a restore): start over
+		case next == index:
+			if !wait(aliasSameIndex) {
+				return
+			}
 		}
 		index = next
 	}
