@@ -11,7 +11,11 @@ func TestAliasHealth(t *testing.T) {
 	db := &structs.HealthCheck{CheckID: "db", Name: "db", ServiceID: "db1", Status: structs.HealthPassing}
 	other := &structs.HealthCheck{CheckID: "web", Name: "web", ServiceID: "web1", Status: structs.HealthCritical}
 	self := &structs.HealthCheck{CheckID: "me", Name: "me", Status: structs.HealthCritical}
-	crit := func(hc *structs.HealthCheck, st string) *structs.HealthCheck { c := *hc; c.Status, c.Output = st, "out"; return &c }
+	crit := func(hc *structs.HealthCheck, st string) *structs.HealthCheck {
+		c := *hc
+		c.Status, c.Output = st, "out"
+		return &c
+	}
 	cases := []struct {
 		name, node, service string
 		chks                structs.HealthChecks

@@ -2,8 +2,10 @@ package checks
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 )
 
 // h2pingCheck opens an HTTP/2 connection (TLS with ALPN "h2", or h2c
-// with prior knowledge when H2PingUseTLS is off) and sends a PING frame:
-// an acknowledged ping is passing, anything else critical.
+// with prior knowledge when H2PingUseTLS is off) and sends a PING frame
+// (golang.org/x/net/http2's framer): an acknowledged ping is passing,
+// anything else critical.
 type h2pingCheck struct {
 	id      string
 	addr    string
@@ -75,12 +78,63 @@ func (c *h2pingCheck) probe(ctx context.Context) error {
 		}
 		conn = tc
 	}
-	tr := &http2.Transport{AllowHTTP: c.tlsConf == nil}
-	cc, err := tr.NewClientConn(conn)
-	if err != nil {
-		conn.Close()
+	defer conn.Close()
+	return h2Ping(ctx, conn)
+}
+
+// h2PingMaxFrames bounds the frames read while waiting for the PING ack.
+const h2PingMaxFrames = 64
+
+// h2Ping speaks just enough HTTP/2 on conn to send a PING and wait for its
+// acknowledgement: the client preface, an empty SETTINGS, the PING, then
+// frames until the matching ack (answering the server's SETTINGS), a
+// GOAWAY, an error or ctx's deadline.
+func h2Ping(ctx context.Context, conn net.Conn) error {
+	if dl, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(dl); err != nil {
+			return err
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
 		return err
 	}
-	defer cc.Close()
-	return cc.Ping(ctx)
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		return err
+	}
+	var data [8]byte
+	if _, err := rand.Read(data[:]); err != nil {
+		return err
+	}
+	if err := fr.WritePing(false, data); err != nil {
+		return err
+	}
+	for range h2PingMaxFrames {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if err := fr.WriteSettingsAck(); err != nil {
+					return err
+				}
+			}
+		case *http2.PingFrame:
+			if f.IsAck() && f.Data == data {
+				return nil
+			}
+			if !f.IsAck() {
+				if err := fr.WritePing(true, f.Data); err != nil {
+					return err
+				}
+			}
+		case *http2.GoAwayFrame:
+			return fmt.Errorf("server sent GOAWAY (%v)", f.ErrCode)
+		}
+	}
+	return fmt.Errorf("no PING acknowledgement in %d frames", h2PingMaxFrames)
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -84,9 +83,9 @@ func serveH2(t *testing.T, cfg *tls.Config) string {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	if cfg != nil {
 		srv.TLSConfig = cfg
-		if err := http2.ConfigureServer(srv, nil); err != nil {
-			t.Fatal(err)
-		}
+		var p http.Protocols
+		p.SetHTTP2(true)
+		srv.Protocols = &p
 		go srv.ServeTLS(ln, "", "")
 	} else {
 		var p http.Protocols
