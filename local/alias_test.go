@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,11 +70,44 @@ func TestAliasFollowsLocalService(t *testing.T) {
 // TestAliasRemoteNode: an alias of another node's service asks the
 // servers (Health.NodeChecks, Catalog.NodeServices).
 func TestAliasRemoteNode(t *testing.T) {
+	// node2's data is answered here; everything else (node1's
+	// anti-entropy) goes to the fake catalog.
 	f := newFakeCatalog()
-	f.node = &structs.Node{Node: "node2"}
-	f.services["api1"] = &structs.NodeService{ID: "api1", Service: "api"}
-	f.checks["api-c"] = &structs.HealthCheck{Node: "node2", CheckID: "api-c", Name: "api-c", ServiceID: "api1", Status: structs.HealthCritical, Output: "boom"}
-	s := newTestState(t, testConfig(), f)
+	var mu sync.Mutex
+	calls := map[structs.Method]int{}
+	rpc := func(ctx context.Context, method structs.Method, args, reply any) error {
+		req, ok := args.(*structs.NodeSpecificRequest)
+		if !ok || req.Node != "node2" {
+			return f.RPC(ctx, method, args, reply)
+		}
+		mu.Lock()
+		calls[method]++
+		mu.Unlock()
+		switch method {
+		case structs.MethodHealthNodeChecks:
+			reply.(*structs.IndexedHealthChecks).HealthChecks = structs.HealthChecks{
+				{Node: "node2", CheckID: "api-c", Name: "api-c", ServiceID: "api1", Status: structs.HealthCritical, Output: "boom"},
+				{Node: "node2", CheckID: "other", Name: "other", ServiceID: "x1", Status: structs.HealthCritical},
+			}
+			reply.(*structs.IndexedHealthChecks).Index = 7
+		case structs.MethodCatalogNodeServices:
+			reply.(*structs.IndexedNodeServices).NodeServices = &structs.NodeServices{
+				Node: &structs.Node{Node: "node2"}, Services: map[string]*structs.NodeService{"api1": {ID: "api1", Service: "api"}},
+			}
+		default:
+			return fmt.Errorf("unexpected %s", method)
+		}
+		return nil
+	}
+	s, err := New(testConfig(), rpc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s.Start(ctx)
@@ -86,7 +120,50 @@ func TestAliasRemoteNode(t *testing.T) {
 		}
 		return nil
 	})
-	if f.count(structs.MethodHealthNodeChecks) == 0 {
-		t.Fatal("no Health.NodeChecks query")
+	mu.Lock()
+	defer mu.Unlock()
+	if calls[structs.MethodHealthNodeChecks] == 0 || calls[structs.MethodCatalogNodeServices] == 0 {
+		t.Fatalf("queries %v", calls)
+	}
+}
+
+// TestNewKindsPersist: checks of the new kinds come back from the data
+// directory with their definitions.
+func TestNewKindsPersist(t *testing.T) {
+	cfg := testConfig()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg, newFakeCatalog().RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts := []*structs.CheckType{
+		{CheckID: "u", UDP: "127.0.16.40:53", Interval: time.Minute},
+		{CheckID: "h", H2PING: "127.0.16.40:443", H2PingUseTLS: true, Interval: time.Minute},
+		{CheckID: "g", GRPC: "127.0.16.40:9090/web", GRPCUseTLS: true, Interval: time.Minute},
+		{CheckID: "o", OSService: "nginx", Interval: time.Minute},
+		{CheckID: "a", AliasService: "db1", AliasNode: "n2"},
+		{CheckID: "d", DockerContainerID: "abc", Args: []string{"true"}, Interval: time.Minute},
+	}
+	if err := s.AddService(web(), cts, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(bg); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newTestState(t, cfg, newFakeCatalog())
+	if err := s2.Load(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range cts {
+		got := s2.CheckDefinition(want.CheckID)
+		if got == nil || got.Kind() != want.Kind() || got.UDP != want.UDP || got.H2PING != want.H2PING ||
+			got.H2PingUseTLS != want.H2PingUseTLS || got.GRPC != want.GRPC || got.GRPCUseTLS != want.GRPCUseTLS ||
+			got.OSService != want.OSService || got.AliasService != want.AliasService || got.AliasNode != want.AliasNode ||
+			got.DockerContainerID != want.DockerContainerID {
+			t.Errorf("%s: got %+v, want %+v", want.CheckID, got, want)
+		}
+	}
+	if hc := s2.Check("u"); hc == nil || hc.Type != "udp" || hc.Definition.UDP != "127.0.16.40:53" {
+		t.Errorf("udp check %+v", hc)
 	}
 }
