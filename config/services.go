@@ -98,8 +98,7 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]
 		ct.ServiceID = sid
 		return ct, nil
 	}
-	// A check Consulate does not run is left out; the first one kept
-	// stays in Check so check IDs stay as Consul numbers them.
+	// Check stays first so check IDs stay as Consul numbers them.
 	if d.Check != nil {
 		ct, err := add(joinPath(loc.key, "check"), d.Check)
 		if err != nil {
