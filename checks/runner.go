@@ -54,6 +54,8 @@ type Options struct {
 	// MinInterval raises shorter intervals to it (Consul uses 1s); 0
 	// leaves intervals alone.
 	MinInterval time.Duration
+	// Alias is what alias checks watch; without it they are refused.
+	Alias AliasSource
 }
 
 // DefaultOptions returns Consul's settings: script checks off, 4 KiB
@@ -97,11 +99,18 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 	if kind == "ttl" {
 		return NewTTL(id, ct.TTL, n, maxOut), nil
 	}
+	if kind == "alias" {
+		return newAliasCheck(id, ct, opts.Alias, n, logger)
+	}
+	if kind == "docker" {
+		// Not run: critical at once, thresholds or not.
+		return &dockerCheck{id: id, container: ct.DockerContainerID, n: n}, nil
+	}
 	// Every check that runs here counts consecutive results before its
 	// status flips (success_before_passing, failures_before_*).
 	n = newThresholds(n, ct)
 	if kind == "" {
-		return nil, fmt.Errorf("%w: %q has none of http, tcp, ttl, args or script", ErrInvalidCheck, id)
+		return nil, fmt.Errorf("%w: %q has none of http, tcp, udp, h2ping, grpc, os_service, ttl, args or script", ErrInvalidCheck, id)
 	}
 	interval := ct.Interval
 	if interval <= 0 {
@@ -123,6 +132,30 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 		return newPeriodic(interval, c.run), nil
 	case "tcp":
 		c, err := newTCPCheck(id, ct, interval, n)
+		if err != nil {
+			return nil, err
+		}
+		return newPeriodic(interval, c.run), nil
+	case "udp":
+		c, err := newUDPCheck(id, ct, interval, n)
+		if err != nil {
+			return nil, err
+		}
+		return newPeriodic(interval, c.run), nil
+	case "h2ping":
+		c, err := newH2PingCheck(id, ct, interval, n)
+		if err != nil {
+			return nil, err
+		}
+		return newPeriodic(interval, c.run), nil
+	case "grpc":
+		c, err := newGRPCCheck(id, ct, interval, n)
+		if err != nil {
+			return nil, err
+		}
+		return newPeriodic(interval, c.run), nil
+	case "os_service":
+		c, err := newOSServiceCheck(id, ct, interval, n)
 		if err != nil {
 			return nil, err
 		}

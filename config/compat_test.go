@@ -252,19 +252,11 @@ func TestConsulKeysAccepted(t *testing.T) {
 // Consulate does not do (recursor_strategy "random"): one warning.
 var valueWarns = map[string]bool{"dns_config.recursor_strategy": true}
 
-// unrunCheckKey is a key that selects a check kind Consulate does not run:
-// the check is left out with one warning naming that key.
+// unrunCheckKey is a key that selects a check kind Consulate does not run
+// (Docker): the check is registered critical with one warning naming
+// that key.
 func unrunCheckKey(key string) bool {
-	k, ok := strings.CutPrefix(key, "check.")
-	if !ok {
-		return false
-	}
-	for _, u := range unrunKinds {
-		if u.key == k {
-			return true
-		}
-	}
-	return false
+	return key == "check.docker_container_id"
 }
 
 // TestProdConfigDir loads the production-style directory built from
@@ -295,8 +287,8 @@ func TestProdConfigDir(t *testing.T) {
 		switch s.Name {
 		case "web":
 			web = true
-			if len(s.Checks) != 1 || s.Checks[0].CheckID != "web-http" {
-				t.Fatalf("web checks %+v, want web-http only (the gRPC check is not run)", s.Checks)
+			if len(s.Checks) != 2 || s.Checks[0].CheckID != "web-http" || s.Checks[1].GRPC == "" {
+				t.Fatalf("web checks %+v, want web-http and the gRPC check", s.Checks)
 			}
 			c := s.Checks[0]
 			if c.SuccessBeforePassing != 2 || c.FailuresBeforeWarning != 1 || c.FailuresBeforeCritical != 3 ||

@@ -405,8 +405,8 @@ type CheckDef struct {
 	FailuresBeforeWarning  *int `json:"failures_before_warning,omitempty"`
 	FailuresBeforeCritical *int `json:"failures_before_critical,omitempty"`
 
-	// The kinds of check Consul runs and Consulate does not: a check
-	// that sets one is not registered, with a warning (see convertCheck).
+	// The other kinds of check (see convertCheck); a Docker check is
+	// registered but stays critical, with a warning.
 	GRPC              *string `json:"grpc,omitempty"`
 	GRPCUseTLS        *bool   `json:"grpc_use_tls,omitempty"`
 	H2Ping            *string `json:"h2ping,omitempty"`

@@ -18,8 +18,9 @@
 //
 // Compatibility rule: every key Consul 1.16's agent accepts either works
 // or is accepted with one warning naming its file and key and saying it
-// has no effect in Consulate (IgnoredKeys lists them; a check of a kind
-// Consulate does not run, such as gRPC, is left out with one warning).
+// has no effect in Consulate (IgnoredKeys lists them; a Docker check,
+// the one kind Consulate does not run, is registered critical with one
+// warning).
 // Only keys Consul itself rejects, or wrong values, are errors.
 //
 // It is not for watching files or reloading: callers run Load again.

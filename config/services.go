@@ -98,8 +98,7 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]
 		ct.ServiceID = sid
 		return ct, nil
 	}
-	// A check Consulate does not run is left out; the first one kept
-	// stays in Check so check IDs stay as Consul numbers them.
+	// Check stays first so check IDs stay as Consul numbers them.
 	if d.Check != nil {
 		ct, err := add(joinPath(loc.key, "check"), d.Check)
 		if err != nil {
@@ -119,27 +118,12 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]
 	return out, nil
 }
 
-// unrunKinds are the check kinds Consul runs and Consulate does not, by
-// the key that selects them.
-var unrunKinds = []struct {
-	key, kind string
-	get       func(c *CheckDef) bool
-}{
-	{"grpc", "gRPC", func(c *CheckDef) bool { return c.GRPC != nil }},
-	{"h2ping", "H2PING", func(c *CheckDef) bool { return c.H2Ping != nil }},
-	{"udp", "UDP", func(c *CheckDef) bool { return c.UDP != nil }},
-	{"os_service", "OS service", func(c *CheckDef) bool { return c.OSService != nil }},
-	{"docker_container_id", "Docker", func(c *CheckDef) bool { return c.DockerContainerID != nil }},
-	{"alias_service", "alias", func(c *CheckDef) bool { return c.AliasService != nil }},
-	{"alias_node", "alias", func(c *CheckDef) bool { return c.AliasNode != nil }},
-}
-
 // convertCheck validates a check like Consul does: exactly one kind, an
-// interval for http/tcp/script, a ttl for TTL checks. A check of a kind
-// Consulate does not run (gRPC, H2PING, UDP, OS service, Docker, alias)
-// yields nil and one warning: Consul would run it, so refusing the file
-// would stop an agent Consul starts, and registering it with a status
-// nobody updates would be a lie; leaving it out is what the warning says.
+// interval for every kind but TTL and alias, a ttl for TTL checks. A
+// Docker check, which Consulate does not run, is registered but stays
+// critical (with a warning): Consul on a host without Docker reports it
+// critical too, and leaving it out would show the service healthy on a
+// check nobody runs.
 func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck, warns *[]string) (*structs.CheckType, error) {
 	ct := &structs.CheckType{
 		CheckID:   str(c.ID),
@@ -152,6 +136,10 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 		Method:    strings.ToUpper(str(c.Method)),
 		Body:      str(c.Body),
 		TCP:       str(c.TCP),
+		UDP:       str(c.UDP),
+		H2PING:    str(c.H2Ping),
+		GRPC:      str(c.GRPC),
+		OSService: str(c.OSService),
 		Args:      c.Args,
 		Script:    str(c.Script),
 		TTL:       dur(c.TTL),
@@ -164,6 +152,14 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 		ct.TLSSkipVerify = *c.TLSSkipVerify
 	}
 	ct.TLSServerName = str(c.TLSServerName)
+	// h2ping_use_tls defaults to true, as in Consul (kept only on H2PING
+	// checks, so other definitions compare as before).
+	ct.H2PingUseTLS = ct.H2PING != "" && (c.H2PingUseTLS == nil || *c.H2PingUseTLS)
+	if c.GRPCUseTLS != nil {
+		ct.GRPCUseTLS = *c.GRPCUseTLS
+	}
+	ct.DockerContainerID, ct.Shell = str(c.DockerContainerID), str(c.Shell)
+	ct.AliasNode, ct.AliasService = str(c.AliasNode), str(c.AliasService)
 	if c.DisableRedirects != nil {
 		ct.DisableRedirects = *c.DisableRedirects
 	}
@@ -195,32 +191,31 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 			return nil, defLoc{loc.src, joinPath(loc.key, name)}.errorf("%s: must not be negative, got %d", what, v)
 		}
 	}
-	for _, k := range unrunKinds {
-		if k.get(c) {
-			*warns = append(*warns, ignoredWarning(loc.src, joinPath(loc.key, k.key),
-				fmt.Sprintf("%s: Consulate does not run %s checks; this check is not registered", what, k.kind)))
-			return nil, nil
-		}
-	}
 
 	var kinds []string
-	if ct.HTTP != "" {
-		kinds = append(kinds, "http")
-	}
-	if ct.TCP != "" {
-		kinds = append(kinds, "tcp")
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{
+		{"docker", ct.DockerContainerID != ""}, {"http", ct.HTTP != ""}, {"tcp", ct.TCP != ""},
+		{"udp", ct.UDP != ""}, {"h2ping", ct.H2PING != ""}, {"grpc", ct.GRPC != ""},
+		{"os_service", ct.OSService != ""}, {"alias", ct.AliasNode != "" || ct.AliasService != ""},
+	} {
+		if k.set {
+			kinds = append(kinds, k.name)
+		}
 	}
 	if c.TTL != nil {
 		kinds = append(kinds, "ttl")
 	}
-	if len(ct.Args) > 0 || ct.Script != "" {
+	if (len(ct.Args) > 0 || ct.Script != "") && ct.DockerContainerID == "" {
 		kinds = append(kinds, "args/script")
 	}
 	switch {
 	case len(kinds) == 0:
-		return nil, loc.errorf("%s: needs one of http, tcp, ttl, args or script", what)
+		return nil, loc.errorf("%s: needs one of http, tcp, udp, h2ping, grpc, os_service, docker_container_id, alias_service, alias_node, ttl, args or script", what)
 	case len(kinds) > 1:
-		return nil, loc.errorf("%s: takes only one of http, tcp, ttl, args or script, got %s", what, strings.Join(kinds, " and "))
+		return nil, loc.errorf("%s: takes only one of http, tcp, udp, h2ping, grpc, os_service, docker_container_id, alias_service/alias_node, ttl, args or script, got %s", what, strings.Join(kinds, " and "))
 	}
 	if len(ct.Args) > 0 && ct.Script != "" {
 		return nil, loc.errorf("%s: args and script cannot both be set", what)
@@ -238,6 +233,8 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 		if ct.Interval > 0 {
 			return nil, loc.errorf("%s: ttl and interval cannot both be set", what)
 		}
+	case "alias":
+		// An alias check watches its target; it takes no interval.
 	default:
 		if ct.Interval <= 0 {
 			return nil, loc.errorf("%s: a %s check needs an interval", what, kinds[0])
@@ -254,10 +251,24 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 			return nil, loc.errorf("%s: http must be an http:// or https:// URL, got %q", what, ct.HTTP)
 		}
 	}
-	if ct.TCP != "" {
-		if _, _, err := net.SplitHostPort(ct.TCP); err != nil {
-			return nil, loc.errorf("%s: tcp must be host:port, got %q", what, ct.TCP)
+	for key, addr := range map[string]string{"tcp": ct.TCP, "udp": ct.UDP, "h2ping": ct.H2PING} {
+		if addr == "" {
+			continue
 		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, loc.errorf("%s: %s must be host:port, got %q", what, key, addr)
+		}
+	}
+	if ct.GRPC != "" {
+		if hp, _, _ := strings.Cut(ct.GRPC, "/"); hp == "" {
+			return nil, loc.errorf("%s: grpc must be host:port or host:port/service, got %q", what, ct.GRPC)
+		} else if _, _, err := net.SplitHostPort(hp); err != nil {
+			return nil, loc.errorf("%s: grpc must be host:port or host:port/service, got %q", what, ct.GRPC)
+		}
+	}
+	if ct.DockerContainerID != "" {
+		*warns = append(*warns, ignoredWarning(loc.src, joinPath(loc.key, "docker_container_id"),
+			fmt.Sprintf("%s: Consulate does not run Docker checks; this check is registered and stays critical", what)))
 	}
 	if kinds[0] == "args/script" {
 		*scripts = append(*scripts, scriptCheck{loc: loc, what: what})

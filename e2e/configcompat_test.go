@@ -92,7 +92,6 @@ func TestProdConfigDirStarts(t *testing.T) {
 	// Each ignored key is logged once, naming its file.
 	for _, w := range []string{
 		"server.hcl: connect: accepted but has no effect in Consulate",
-		"services.json: services[0].checks[1].grpc: accepted but has no effect in Consulate",
 		"consul.hcl: performance.rpc_hold_timeout: accepted but has no effect in Consulate",
 	} {
 		waitLog(t, a, "warning", w)
@@ -151,8 +150,8 @@ func TestProdConfigDirStarts(t *testing.T) {
 				return fmt.Errorf("check %s missing from %v", id, keys(chks))
 			}
 		}
-		if chks["web-grpc"] != nil {
-			return fmt.Errorf("the gRPC check was registered")
+		if g := chks["web-grpc"]; g == nil || g.Type != "grpc" {
+			return fmt.Errorf("the gRPC check is not registered as one: %+v", g)
 		}
 		return nil
 	})

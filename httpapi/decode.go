@@ -72,17 +72,17 @@ type checkBody struct {
 	TTL                            duration
 	DeregisterCriticalServiceAfter duration
 
-	// Accepted so the official client's full shape decodes; the kinds
-	// below are rejected when set because nothing here runs them (a
-	// client that registers one learns it at once; config files, which
-	// Consul would load, get a warning instead).
+	// The other kinds. A Docker check registers and stays critical
+	// (nothing here runs Docker); TCPUseTLS is refused, so a client that
+	// asks for it learns it at once. H2PingUseTLS is true when absent, as
+	// in Consul (the client omits false).
 	DockerContainerID string
 	Shell             string
 	GRPC              string
 	GRPCUseTLS        bool
 	UDP               string
 	H2PING            string
-	H2PingUseTLS      bool
+	H2PingUseTLS      *bool
 	TCPUseTLS         bool
 	AliasNode         string
 	AliasService      string
@@ -97,14 +97,6 @@ type checkBody struct {
 
 // checkType validates the body and converts it.
 func (c *checkBody) checkType() (*structs.CheckType, error) {
-	for name, v := range map[string]string{
-		"DockerContainerID": c.DockerContainerID, "GRPC": c.GRPC, "UDP": c.UDP,
-		"H2PING": c.H2PING, "AliasNode": c.AliasNode, "AliasService": c.AliasService, "OSService": c.OSService,
-	} {
-		if v != "" {
-			return nil, badRequest("Invalid check: %s checks are not supported", name)
-		}
-	}
 	if c.TCPUseTLS {
 		return nil, badRequest("Invalid check: TCPUseTLS is not supported")
 	}
@@ -126,6 +118,11 @@ func (c *checkBody) checkType() (*structs.CheckType, error) {
 		TLSServerName: c.TLSServerName, DisableRedirects: c.DisableRedirects, OutputMaxSize: c.OutputMaxSize,
 		SuccessBeforePassing: c.SuccessBeforePassing, FailuresBeforeWarning: c.FailuresBeforeWarning,
 		FailuresBeforeCritical: c.FailuresBeforeCritical,
+
+		UDP: c.UDP, H2PING: c.H2PING, H2PingUseTLS: c.H2PING != "" && (c.H2PingUseTLS == nil || *c.H2PingUseTLS),
+		GRPC: c.GRPC, GRPCUseTLS: c.GRPCUseTLS, OSService: c.OSService,
+		DockerContainerID: c.DockerContainerID, Shell: c.Shell,
+		AliasNode: c.AliasNode, AliasService: c.AliasService,
 	}
 	if c.SuccessBeforePassing < 0 || c.FailuresBeforeWarning < 0 || c.FailuresBeforeCritical < 0 || c.OutputMaxSize < 0 {
 		return nil, badRequest("Invalid check: SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical and OutputMaxSize must not be negative")
@@ -136,20 +133,23 @@ func (c *checkBody) checkType() (*structs.CheckType, error) {
 		return nil, badRequest("Invalid check: Status %q is not one of passing, warning, critical", ct.Status)
 	}
 	kinds := 0
-	for _, set := range []bool{ct.HTTP != "", ct.TCP != "", len(ct.Args) > 0 || ct.Script != "", ct.TTL != 0} {
+	for _, set := range []bool{
+		ct.HTTP != "", ct.TCP != "", ct.UDP != "", ct.H2PING != "", ct.GRPC != "", ct.OSService != "",
+		ct.DockerContainerID != "", ct.AliasNode != "" || ct.AliasService != "", (len(ct.Args) > 0 || ct.Script != "") && ct.DockerContainerID == "", ct.TTL != 0,
+	} {
 		if set {
 			kinds++
 		}
 	}
 	switch {
 	case kinds == 0:
-		return nil, badRequest("Invalid check: must provide TTL, or one of HTTP, TCP, ScriptArgs with an Interval")
+		return nil, badRequest("Invalid check: must provide TTL, AliasService/AliasNode, or one of HTTP, TCP, UDP, H2PING, GRPC, OSService, DockerContainerID, ScriptArgs with an Interval")
 	case kinds > 1:
-		return nil, badRequest("Invalid check: provide only one of TTL, HTTP, TCP, ScriptArgs")
+		return nil, badRequest("Invalid check: provide only one of TTL, AliasService/AliasNode, HTTP, TCP, UDP, H2PING, GRPC, OSService, DockerContainerID, ScriptArgs")
 	case ct.TTL < 0, ct.Interval < 0, ct.Timeout < 0, ct.DeregisterCriticalServiceAfter < 0:
 		return nil, badRequest("Invalid check: durations must not be negative")
-	case ct.TTL == 0 && ct.Interval == 0:
-		return nil, badRequest("Invalid check: Interval must be > 0 for Script, HTTP or TCP checks")
+	case ct.TTL == 0 && ct.Interval == 0 && ct.AliasNode == "" && ct.AliasService == "":
+		return nil, badRequest("Invalid check: Interval must be > 0 for Script, HTTP, TCP, UDP, H2PING, GRPC, OSService or Docker checks")
 	}
 	return ct, nil
 }

@@ -78,13 +78,14 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 	if kind == "" {
 		return nil, badInput(ErrInvalidCheck, "check %q: one of HTTP, TCP, TTL, Args or Script is required", h.CheckID)
 	}
-	if kind != "ttl" && nct.Interval <= 0 {
+	if kind != "ttl" && kind != "alias" && nct.Interval <= 0 {
 		return nil, badInput(ErrInvalidCheck, "check %q: interval required for a %s check", h.CheckID, kind)
 	}
 	h.Type = kind
 	h.Definition = structs.HealthCheckDefinition{
 		HTTP: nct.HTTP, Header: nct.Header, Method: nct.Method, Body: nct.Body,
-		TLSSkipVerify: nct.TLSSkipVerify, TCP: nct.TCP,
+		TLSSkipVerify: nct.TLSSkipVerify, TCP: nct.TCP, UDP: nct.UDP,
+		GRPC: nct.GRPC, GRPCUseTLS: nct.GRPCUseTLS, OSService: nct.OSService,
 		Interval: durString(nct.Interval), Timeout: durString(nct.Timeout),
 		DeregisterCriticalServiceAfter: durString(nct.DeregisterCriticalServiceAfter),
 	}
@@ -98,6 +99,7 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 		EnableScriptChecks: s.cfg.EnableScriptChecks || (s.cfg.EnableLocalScriptChecks && source == SourceConfig),
 		MinInterval:        s.cfg.MinCheckInterval,
 		OutputMaxSize:      s.cfg.CheckOutputMaxSize,
+		Alias:              s,
 	})
 	if err != nil {
 		return nil, badInput(ErrInvalidCheck, "%v", err)

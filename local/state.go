@@ -27,6 +27,9 @@ type State struct {
 	started    bool
 	shutdown   bool
 	subs       map[chan struct{}]struct{}
+	// changeSeq counts notifications, so alias checks watching this
+	// State can tell whether they missed one.
+	changeSeq uint64
 
 	// syncSem (capacity 1) serialises syncs with each other; a channel
 	// rather than a mutex so a caller can stop waiting for a sync stuck
@@ -151,6 +154,7 @@ func (s *State) changedLocked() {
 }
 
 func (s *State) notifySubsLocked() {
+	s.changeSeq++
 	for ch := range s.subs {
 		select {
 		case ch <- struct{}{}:

@@ -42,11 +42,45 @@ type CheckType struct {
 	SuccessBeforePassing   int `json:",omitempty"`
 	FailuresBeforeWarning  int `json:",omitempty"`
 	FailuresBeforeCritical int `json:",omitempty"`
+
+	// UDP is host:port a UDP check sends a datagram to.
+	UDP string `json:",omitempty"`
+	// H2PING is host:port an HTTP/2 PING check dials; H2PingUseTLS
+	// selects TLS (Consul's default) over h2c.
+	H2PING       string `json:",omitempty"`
+	H2PingUseTLS bool   `json:",omitempty"`
+	// GRPC is host:port[/service] a gRPC health check asks; GRPCUseTLS
+	// dials it with TLS.
+	GRPC       string `json:",omitempty"`
+	GRPCUseTLS bool   `json:",omitempty"`
+	// OSService is the name of an operating-system service (systemd unit
+	// on Linux) whose state is the check's.
+	OSService string `json:",omitempty"`
+	// DockerContainerID (with Shell and Args) is a Docker check; Consulate
+	// keeps it critical since it runs no Docker client.
+	DockerContainerID string `json:",omitempty"`
+	Shell             string `json:",omitempty"`
+	// AliasNode and AliasService make an alias check, mirroring the
+	// health of a service (on AliasNode, or this node) or of a node.
+	AliasNode    string `json:",omitempty"`
+	AliasService string `json:",omitempty"`
 }
 
 // Kind names the kind of check, as Consul's Type field does.
 func (c *CheckType) Kind() string {
 	switch {
+	case c.AliasNode != "" || c.AliasService != "":
+		return "alias"
+	case c.DockerContainerID != "":
+		return "docker"
+	case c.GRPC != "":
+		return "grpc"
+	case c.H2PING != "":
+		return "h2ping"
+	case c.UDP != "":
+		return "udp"
+	case c.OSService != "":
+		return "os_service"
 	case c.HTTP != "":
 		return "http"
 	case c.TCP != "":

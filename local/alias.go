@@ -1,0 +1,94 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"consulate/structs"
+)
+
+// aliasWait bounds one wait of an alias check on the local state, and
+// aliasQueryTime one blocking query for a remote target.
+const (
+	aliasWait      = 5 * time.Minute
+	aliasQueryTime = 5 * time.Minute
+)
+
+// AliasChecks implements checks.AliasSource: the local node's checks come
+// from this State (waiting for a change), another node's from a blocking
+// Health.NodeChecks query over the agent's RPC.
+func (s *State) AliasChecks(ctx context.Context, node, serviceID string, index uint64) (structs.HealthChecks, bool, uint64, error) {
+	if node == "" || node == s.cfg.NodeName {
+		return s.localAlias(ctx, serviceID, index)
+	}
+	req := &structs.NodeSpecificRequest{
+		Datacenter: s.cfg.Datacenter, Node: node,
+		QueryOptions: structs.QueryOptions{AllowStale: true, MinQueryIndex: index, MaxQueryTime: aliasQueryTime},
+	}
+	var hcs structs.IndexedHealthChecks
+	if err := s.rpc(ctx, structs.MethodHealthNodeChecks, req, &hcs); err != nil {
+		return nil, false, 0, fmt.Errorf("reading checks of node %q: %w", node, err)
+	}
+	found := false
+	if serviceID != "" {
+		sreq := &structs.NodeSpecificRequest{
+			Datacenter: s.cfg.Datacenter, Node: node,
+			QueryOptions: structs.QueryOptions{AllowStale: true},
+		}
+		var ns structs.IndexedNodeServices
+		if err := s.rpc(ctx, structs.MethodCatalogNodeServices, sreq, &ns); err != nil {
+			return nil, false, 0, fmt.Errorf("reading services of node %q: %w", node, err)
+		}
+		if ns.NodeServices != nil {
+			_, found = ns.NodeServices.Services[serviceID]
+		}
+	}
+	next := hcs.Index
+	if next == 0 {
+		next = 1 // never 0, which would answer at once again
+	}
+	return hcs.HealthChecks, found, next, nil
+}
+
+// localAlias answers from this State once its change count has moved past
+// index (at once when index is 0), waiting at most aliasWait.
+func (s *State) localAlias(ctx context.Context, serviceID string, index uint64) (structs.HealthChecks, bool, uint64, error) {
+	ch, cancel := s.Subscribe()
+	defer cancel()
+	t := time.NewTimer(aliasWait)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		seq := s.changeSeq
+		s.mu.Unlock()
+		if index == 0 || seq+1 != index {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, 0, ctx.Err()
+		case <-t.C:
+			return s.aliasSnapshot(serviceID)
+		case <-ch:
+		}
+	}
+	return s.aliasSnapshot(serviceID)
+}
+
+func (s *State) aliasSnapshot(serviceID string) (structs.HealthChecks, bool, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out structs.HealthChecks
+	for _, c := range s.checks {
+		if !c.deleted && (c.check.ServiceID == "" || c.check.ServiceID == serviceID) {
+			out = append(out, cloneCheck(c.check))
+		}
+	}
+	found := false
+	if serviceID != "" {
+		ss := s.services[serviceID]
+		found = ss != nil && !ss.deleted
+	}
+	return out, found, s.changeSeq + 1, nil
+}
