@@ -283,3 +283,37 @@ func TestTimeoutRule(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutNotCappedByInterval: gRPC, H2PING and UDP take the given
+// timeout or 10s, an OS service check the given one or 30s, whatever the
+// interval (Consul's rule for these kinds).
+func TestTimeoutNotCappedByInterval(t *testing.T) {
+	iv := 2 * time.Second
+	for _, tc := range []struct {
+		timeout, want, osWant time.Duration
+	}{
+		{0, 10 * time.Second, 30 * time.Second},
+		{15 * time.Second, 15 * time.Second, 15 * time.Second},
+		{time.Second, time.Second, time.Second},
+	} {
+		g, err := newGRPCCheck("g", &structs.CheckType{GRPC: "127.0.16.1:1", Timeout: tc.timeout}, iv, &recorder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := newH2PingCheck("h", &structs.CheckType{H2PING: "127.0.16.1:1", Timeout: tc.timeout}, iv, &recorder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := newUDPCheck("u", &structs.CheckType{UDP: "127.0.16.1:1", Timeout: tc.timeout}, iv, &recorder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := newOSServiceCheck("o", &structs.CheckType{OSService: "x", Timeout: tc.timeout}, iv, &recorder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.timeout != tc.want || h.timeout != tc.want || u.timeout != tc.want || o.timeout != tc.osWant {
+			t.Errorf("timeout %v: grpc %v h2ping %v udp %v os %v; want %v (os %v)", tc.timeout, g.timeout, h.timeout, u.timeout, o.timeout, tc.want, tc.osWant)
+		}
+	}
+}

@@ -44,7 +44,7 @@ func newGRPCCheck(id string, ct *structs.CheckType, interval time.Duration, n No
 	}
 	return &grpcCheck{
 		id: id, target: ct.GRPC, addr: addr, service: service, creds: creds,
-		timeout: httpTCPTimeout(ct.Timeout, interval), n: n,
+		timeout: timeoutOr(ct.Timeout, DefaultHTTPTCPTimeout), n: n,
 	}, nil
 }
 

@@ -30,7 +30,7 @@ func newH2PingCheck(id string, ct *structs.CheckType, interval time.Duration, n 
 	if _, _, err := net.SplitHostPort(ct.H2PING); err != nil {
 		return nil, fmt.Errorf("%w: check %q: bad H2PING address %q: %v", ErrInvalidCheck, id, ct.H2PING, err)
 	}
-	c := &h2pingCheck{id: id, addr: ct.H2PING, timeout: httpTCPTimeout(ct.Timeout, interval), n: n}
+	c := &h2pingCheck{id: id, addr: ct.H2PING, timeout: timeoutOr(ct.Timeout, DefaultHTTPTCPTimeout), n: n}
 	if ct.H2PingUseTLS {
 		c.tlsConf = &tls.Config{
 			InsecureSkipVerify: ct.TLSSkipVerify, //nolint:gosec // the user asked for it

@@ -12,7 +12,7 @@ import (
 )
 
 // osServiceCheck asks the service manager whether a service is running:
-// on Linux `systemctl is-active NAME`, whose exit status 0 means active
+// on Linux `systemctl is-active -- NAME`, whose exit status 0 means active
 // (passing); any other status, or no systemctl, is critical.
 type osServiceCheck struct {
 	id      string
@@ -25,7 +25,7 @@ func newOSServiceCheck(id string, ct *structs.CheckType, interval time.Duration,
 	if strings.TrimSpace(ct.OSService) == "" || strings.HasPrefix(ct.OSService, "-") {
 		return nil, fmt.Errorf("%w: check %q: bad OS service name %q", ErrInvalidCheck, id, ct.OSService)
 	}
-	return &osServiceCheck{id: id, name: ct.OSService, timeout: httpTCPTimeout(ct.Timeout, interval), n: n}, nil
+	return &osServiceCheck{id: id, name: ct.OSService, timeout: timeoutOr(ct.Timeout, defaultOSServiceTimeout), n: n}, nil
 }
 
 func (c *osServiceCheck) run(ctx context.Context) {
@@ -39,7 +39,7 @@ func (c *osServiceCheck) run(ctx context.Context) {
 func (c *osServiceCheck) probe(ctx context.Context) (string, string) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "systemctl", "is-active", c.name).Output()
+	out, err := exec.CommandContext(ctx, "systemctl", "is-active", "--", c.name).Output()
 	state := strings.TrimSpace(string(out))
 	if err == nil {
 		return structs.HealthPassing, fmt.Sprintf("Service %q is healthy", c.name)

@@ -170,6 +170,19 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 	return nil, fmt.Errorf("%w: unsupported kind %q", ErrInvalidCheck, kind)
 }
 
+// defaultOSServiceTimeout bounds an OS service check given no timeout,
+// as Consul's does.
+const defaultOSServiceTimeout = 30 * time.Second
+
+// timeoutOr is the rule of Consul's UDP, gRPC, H2PING and OS service
+// checks: the given timeout, else def, whatever the interval.
+func timeoutOr(timeout, def time.Duration) time.Duration {
+	if timeout > 0 {
+		return timeout
+	}
+	return def
+}
+
 // httpTCPTimeout is Consul's rule: the given timeout when it is shorter
 // than the interval, otherwise the interval when that is under 10s,
 // otherwise 10s, so a check ends before the next begins.

@@ -27,7 +27,7 @@ func newUDPCheck(id string, ct *structs.CheckType, interval time.Duration, n Not
 	if _, _, err := net.SplitHostPort(ct.UDP); err != nil {
 		return nil, fmt.Errorf("%w: check %q: bad UDP address %q: %v", ErrInvalidCheck, id, ct.UDP, err)
 	}
-	return &udpCheck{id: id, addr: ct.UDP, timeout: httpTCPTimeout(ct.Timeout, interval), n: n}, nil
+	return &udpCheck{id: id, addr: ct.UDP, timeout: timeoutOr(ct.Timeout, DefaultHTTPTCPTimeout), n: n}, nil
 }
 
 func (c *udpCheck) run(ctx context.Context) {
