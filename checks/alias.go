@@ -37,6 +37,7 @@ const (
 type aliasCheck struct {
 	id      string
 	node    string
+	local   string // the local node's name, for leaving the check out
 	service string
 	src     AliasSource
 	n       Notifier
@@ -49,14 +50,14 @@ type aliasCheck struct {
 	done    chan struct{}
 }
 
-func newAliasCheck(id string, ct *structs.CheckType, src AliasSource, n Notifier, logger *slog.Logger) (*aliasCheck, error) {
+func newAliasCheck(id string, ct *structs.CheckType, src AliasSource, localNode string, n Notifier, logger *slog.Logger) (*aliasCheck, error) {
 	if src == nil {
 		return nil, fmt.Errorf("%w: alias check %q: no agent state to watch", ErrInvalidCheck, id)
 	}
 	if ct.AliasService == "" && ct.AliasNode == "" {
 		return nil, fmt.Errorf("%w: alias check %q needs alias_service or alias_node", ErrInvalidCheck, id)
 	}
-	return &aliasCheck{id: id, node: ct.AliasNode, service: ct.AliasService, src: src, n: n, logger: logger}, nil
+	return &aliasCheck{id: id, node: ct.AliasNode, local: localNode, service: ct.AliasService, src: src, n: n, logger: logger}, nil
 }
 
 // Start begins watching.
@@ -101,6 +102,7 @@ func (c *aliasCheck) loop(ctx context.Context) {
 		}
 	}
 	var last time.Time
+	failures := 0 // consecutive failed queries
 	for {
 		if gap := time.Since(last); !last.IsZero() && gap < aliasMinGap && !wait(aliasMinGap-gap) {
 			return
@@ -113,15 +115,19 @@ func (c *aliasCheck) loop(ctx context.Context) {
 		if err != nil {
 			backoff = min(max(2*backoff, aliasMinBackoff), aliasMaxBackoff)
 			c.logger.Warn("alias check query failed", "error", err, "retry", backoff)
-			c.n.UpdateCheck(c.id, structs.HealthCritical, fmt.Sprintf("Failed to query alias target: %v", err))
+			// As Consul's: one failure may be a passing hiccup (a leader
+			// change); the second in a row marks the check critical.
+			if failures++; failures > 1 {
+				c.n.UpdateCheck(c.id, structs.HealthCritical, fmt.Sprintf("Failed to query alias target: %v", err))
+			}
 			index = 0
 			if !wait(backoff) {
 				return
 			}
 			continue
 		}
-		backoff = 0
-		status, output := aliasHealth(c.id, c.node, c.service, chks, found)
+		backoff, failures = 0, 0
+		status, output := aliasHealth(c.id, c.node, c.local, c.service, chks, found)
 		c.n.UpdateCheck(c.id, status, output)
 		switch {
 		case next < index:
@@ -137,8 +143,9 @@ func (c *aliasCheck) loop(ctx context.Context) {
 
 // aliasHealth folds the target's checks into one status.
 // self, the alias check's own ID, is left out when the target is the
-// local node.
-func aliasHealth(self, node, service string, chks structs.HealthChecks, found bool) (string, string) {
+// local node (node "" or local, the local node's name).
+func aliasHealth(self, node, local, service string, chks structs.HealthChecks, found bool) (string, string) {
+	onLocal := node == "" || node == local
 	if service != "" && !found {
 		where := node
 		if where == "" {
@@ -150,7 +157,7 @@ func aliasHealth(self, node, service string, chks structs.HealthChecks, found bo
 	for _, hc := range chks {
 		// Node-level checks count for a service too; another service's
 		// checks do not.
-		if hc.ServiceID != "" && hc.ServiceID != service || node == "" && hc.CheckID == self {
+		if hc.ServiceID != "" && hc.ServiceID != service || onLocal && hc.CheckID == self {
 			continue
 		}
 		if node != "" && hc.Node != "" && hc.Node != node {

@@ -56,6 +56,9 @@ type Options struct {
 	MinInterval time.Duration
 	// Alias is what alias checks watch; without it they are refused.
 	Alias AliasSource
+	// NodeName is the local node's name: an alias check whose alias_node
+	// names it leaves itself out of what it mirrors.
+	NodeName string
 }
 
 // DefaultOptions returns Consul's settings: script checks off, 4 KiB
@@ -100,7 +103,7 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 		return NewTTL(id, ct.TTL, n, maxOut), nil
 	}
 	if kind == "alias" {
-		return newAliasCheck(id, ct, opts.Alias, n, logger)
+		return newAliasCheck(id, ct, opts.Alias, opts.NodeName, n, logger)
 	}
 	if kind == "docker" {
 		// Not run: critical at once, thresholds or not.

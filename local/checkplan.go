@@ -100,6 +100,7 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 		MinInterval:        s.cfg.MinCheckInterval,
 		OutputMaxSize:      s.cfg.CheckOutputMaxSize,
 		Alias:              s,
+		NodeName:           s.cfg.NodeName,
 	})
 	if err != nil {
 		return nil, badInput(ErrInvalidCheck, "%v", err)
