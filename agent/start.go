@@ -202,6 +202,9 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	// Retry a failed sync soon: at start-up the first one often races
 	// the first election.
 	lc.SyncRetryInterval = time.Second
+	// Alias checks of other nodes read with the user token (Consul's
+	// fallback when the registration carried none), never the agent's.
+	lc.AliasRPC = a.rpcWithToken(a.tokens.UserToken)
 	// Anti-entropy speaks with the agent token.
 	st, err := local.New(lc, a.antiEntropyRPC())
 	if err != nil {

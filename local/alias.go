@@ -17,7 +17,9 @@ const (
 
 // AliasChecks implements checks.AliasSource: the local node's checks come
 // from this State (waiting for a change), another node's from a blocking
-// Health.NodeChecks query over the agent's RPC.
+// Health.NodeChecks query through Config.AliasRPC. A failed
+// Catalog.NodeServices read counts the service as present, as Consul's
+// does: the checks alone then decide.
 func (s *State) AliasChecks(ctx context.Context, node, serviceID string, index uint64) (structs.HealthChecks, bool, uint64, error) {
 	if node == "" || node == s.cfg.NodeName {
 		return s.localAlias(ctx, serviceID, index)
@@ -26,22 +28,26 @@ func (s *State) AliasChecks(ctx context.Context, node, serviceID string, index u
 		Datacenter: s.cfg.Datacenter, Node: node,
 		QueryOptions: structs.QueryOptions{AllowStale: true, MinQueryIndex: index, MaxQueryTime: aliasQueryTime},
 	}
+	rpc := s.cfg.AliasRPC
+	if rpc == nil {
+		rpc = s.rpc
+	}
 	var hcs structs.IndexedHealthChecks
-	if err := s.rpc(ctx, structs.MethodHealthNodeChecks, req, &hcs); err != nil {
+	if err := rpc(ctx, structs.MethodHealthNodeChecks, req, &hcs); err != nil {
 		return nil, false, 0, fmt.Errorf("reading checks of node %q: %w", node, err)
 	}
-	found := false
+	found := true
 	if serviceID != "" {
 		sreq := &structs.NodeSpecificRequest{
 			Datacenter: s.cfg.Datacenter, Node: node,
 			QueryOptions: structs.QueryOptions{AllowStale: true},
 		}
 		var ns structs.IndexedNodeServices
-		if err := s.rpc(ctx, structs.MethodCatalogNodeServices, sreq, &ns); err != nil {
-			return nil, false, 0, fmt.Errorf("reading services of node %q: %w", node, err)
-		}
-		if ns.NodeServices != nil {
-			_, found = ns.NodeServices.Services[serviceID]
+		if err := rpc(ctx, structs.MethodCatalogNodeServices, sreq, &ns); err != nil {
+			s.logger.Debug("alias check: reading the target's services failed; counting the service as present",
+				"node", node, "service", serviceID, "error", err)
+		} else {
+			found = ns.NodeServices != nil && ns.NodeServices.Services[serviceID] != nil
 		}
 	}
 	next := hcs.Index

@@ -167,3 +167,63 @@ func TestNewKindsPersist(t *testing.T) {
 		t.Errorf("udp check %+v", hc)
 	}
 }
+
+// TestAliasRemoteUsesAliasRPC: a remote alias queries through
+// Config.AliasRPC (the agent's user token), never the sync RPC (the agent
+// token); and a failed Catalog.NodeServices read counts the service as
+// present, as Consul's does.
+func TestAliasRemoteUsesAliasRPC(t *testing.T) {
+	f := newFakeCatalog()
+	var mu sync.Mutex
+	viaSync, viaAlias := 0, 0
+	syncRPC := func(ctx context.Context, method structs.Method, args, reply any) error {
+		if req, ok := args.(*structs.NodeSpecificRequest); ok && req.Node == "node2" {
+			mu.Lock()
+			viaSync++
+			mu.Unlock()
+			return fmt.Errorf("asked with the agent token")
+		}
+		return f.RPC(ctx, method, args, reply)
+	}
+	cfg := testConfig()
+	cfg.AliasRPC = func(ctx context.Context, method structs.Method, args, reply any) error {
+		mu.Lock()
+		viaAlias++
+		mu.Unlock()
+		switch method {
+		case structs.MethodHealthNodeChecks:
+			reply.(*structs.IndexedHealthChecks).HealthChecks = structs.HealthChecks{
+				{Node: "node2", CheckID: "api-c", Name: "api-c", ServiceID: "api1", Status: structs.HealthPassing},
+			}
+			reply.(*structs.IndexedHealthChecks).Index = 7
+			return nil
+		case structs.MethodCatalogNodeServices:
+			return fmt.Errorf("rpc error: no leader")
+		}
+		return fmt.Errorf("unexpected %s", method)
+	}
+	s, err := New(cfg, syncRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx)
+	if err := s.AddCheck(&structs.HealthCheck{CheckID: "remote-alias"}, &structs.CheckType{AliasNode: "node2", AliasService: "api1"}, false); err != nil {
+		t.Fatal(err)
+	}
+	hc := waitCheckStatus(t, s, "remote-alias", structs.HealthPassing)
+	if hc.Output != "All checks passing." {
+		t.Fatalf("output %q", hc.Output)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if viaSync != 0 || viaAlias == 0 {
+		t.Fatalf("queries through the sync RPC %d, through AliasRPC %d", viaSync, viaAlias)
+	}
+}

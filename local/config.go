@@ -62,6 +62,13 @@ type Config struct {
 	// ReapInterval is how often services past their
 	// deregister_critical_service_after are looked for; 0 means 30s.
 	ReapInterval time.Duration
+	// AliasRPC is the RPC alias checks of other nodes query through. It
+	// must carry the agent's user token (acl.tokens.default), as Consul's
+	// alias checks do when their registration had none (this State keeps
+	// no per-check token), never the agent token: a caller who may only
+	// register a check must not read other nodes' checks with the
+	// agent's rights. nil means the RPC given to New.
+	AliasRPC RPCFunc
 	// Now is the clock for critical-since tracking; nil means time.Now.
 	Now func() time.Time
 	// Logger gets the package's logs; nil discards them.
