@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -154,7 +155,14 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 			req.ID = node.ID
 		}
 		if node.Address != m.Addr || node.ID != req.ID {
-			if err := s.moveMemberNode(ctx, node, m.Addr, req.ID); err != nil {
+			err := s.moveMemberNode(ctx, node, m.Addr, req.ID)
+			switch {
+			case errors.Is(err, errNodeMoveConflict):
+				// An agent sync won the race: the move waits for the
+				// next reconcile, but the member's health does not.
+				s.logger.Info("member's node changed while being moved; moving it at the next reconcile",
+					"node", m.Name, "error", err)
+			case err != nil:
 				return err
 			}
 		}
@@ -170,12 +178,19 @@ func (s *Server) ensureSerfHealth(ctx context.Context, m structs.Member, status,
 	return s.leaderCall(ctx, structs.MethodCatalogRegister, req, &struct{}{})
 }
 
+// errNodeMoveConflict: the node changed between the leader's read and its
+// conditional move.
+var errNodeMoveConflict = errors.New("node changed since read")
+
 // moveMemberNode sets the node's address (and ID) to what gossip says,
 // keeping the rest as read, in a transaction conditional on the node's
 // ModifyIndex: an agent sync that changed its meta or tagged addresses
-// since node was read makes it fail rather than be overwritten (the next
-// reconcile reads again).
+// since node was read makes it fail with errNodeMoveConflict rather than
+// be overwritten (the next reconcile reads again).
 func (s *Server) moveMemberNode(ctx context.Context, node *structs.Node, addr, id string) error {
+	if f := s.beforeNodeMove.Load(); f != nil {
+		(*f)()
+	}
 	n := *node
 	n.Address, n.ID = addr, id
 	var resp structs.TxnResponse
@@ -186,7 +201,7 @@ func (s *Server) moveMemberNode(ctx context.Context, node *structs.Node, addr, i
 		return err
 	}
 	if len(resp.Errors) > 0 {
-		return fmt.Errorf("updating node %q: %s", node.Node, resp.Errors[0].What)
+		return fmt.Errorf("updating node %q: %w: %s", node.Node, errNodeMoveConflict, resp.Errors[0].What)
 	}
 	return nil
 }

@@ -42,3 +42,39 @@ func TestSerfHealthKeepsAgentNodeFields(t *testing.T) {
 		t.Fatalf("checks: %+v", checks)
 	}
 }
+
+// TestSerfHealthSetWhenNodeMoveLosesRace: when the agent's sync changes
+// the node between the leader's read and its move, the move waits for the
+// next reconcile but serfHealth is still set (a failed member is marked
+// critical now, not a reconcile later).
+func TestSerfHealthSetWhenNodeMoveLosesRace(t *testing.T) {
+	s := devServer(t)
+	ctx := context.Background()
+	reg := func(meta string) {
+		rpc(t, s, structs.MethodCatalogRegister, &structs.RegisterRequest{Node: "n8", Address: "10.0.0.1",
+			NodeMeta: map[string]string{"v": meta}}, &struct{}{})
+	}
+	reg("1")
+	raced := false
+	hook := func() {
+		if !raced {
+			raced = true
+			reg("2") // the agent's sync wins the race
+		}
+	}
+	s.beforeNodeMove.Store(&hook)
+	defer s.beforeNodeMove.Store(nil)
+	if err := s.ensureSerfHealth(ctx, structs.Member{Name: "n8", Addr: "10.0.0.2"}, structs.HealthCritical, "Agent not live or unreachable"); err != nil {
+		t.Fatal(err)
+	}
+	if !raced {
+		t.Fatal("the node was not moved")
+	}
+	_, checks, _ := s.State().NodeChecks(nil, "n8")
+	if len(checks) != 1 || checks[0].CheckID != structs.SerfCheckID || checks[0].Status != structs.HealthCritical {
+		t.Fatalf("checks after a lost race: %+v", checks)
+	}
+	if _, n, _ := s.State().GetNode(nil, "n8"); n.Meta["v"] != "2" || n.Address != "10.0.0.1" {
+		t.Fatalf("node after a lost race: %+v", n)
+	}
+}

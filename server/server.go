@@ -101,6 +101,10 @@ var ErrNotStarted = errors.New("server: not running")
 
 // Server is one Consulate server.
 type Server struct {
+	// beforeNodeMove, when set (tests only), runs between the leader's
+	// read of a member's node and its conditional move.
+	beforeNodeMove atomic.Pointer[func()]
+
 	cfg       *Config
 	logger    *slog.Logger
 	forwarder Forwarder
