@@ -23,7 +23,8 @@ import (
 // each reach the status its peer calls for (127.0.16.x).
 func TestCheckKindsOfficialClient(t *testing.T) {
 	const ip = "127.0.16.31"
-	_, cl := startAPIAgent(t, ip, "", nil)
+	// The Docker check is a script check, as in Consul.
+	_, cl := startAPIAgent(t, ip, `, "enable_script_checks": true`, nil)
 
 	// Peers: a silent UDP listener, an h2c server, a gRPC health server,
 	// a fake systemctl on PATH.
@@ -52,7 +53,7 @@ func TestCheckKindsOfficialClient(t *testing.T) {
 	go gsrv.Serve(gln)
 	t.Cleanup(gsrv.Stop)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte("#!/bin/sh\n[ \"$2\" = web ] && { echo active; exit 0; }\necho inactive; exit 3\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte("#!/bin/sh\n[ \"$2\" = -- ] && [ \"$3\" = web ] && { echo active; exit 0; }\necho inactive; exit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))

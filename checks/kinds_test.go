@@ -2,6 +2,7 @@ package checks
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -171,7 +172,7 @@ func TestOSServiceCheck(t *testing.T) {
 	// A fake systemctl: "web" is active, anything else inactive (exit 3,
 	// as systemctl).
 	dir := t.TempDir()
-	script := "#!/bin/sh\nif [ \"$1\" = is-active ] && [ \"$2\" = web ]; then echo active; exit 0; fi\necho inactive; exit 3\n"
+	script := "#!/bin/sh\nif [ \"$1\" = is-active ] && [ \"$2\" = -- ] && [ \"$3\" = web ]; then echo active; exit 0; fi\necho inactive; exit 3\n"
 	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +190,21 @@ func TestOSServiceCheck(t *testing.T) {
 }
 
 func TestDockerCheckCritical(t *testing.T) {
-	rec := start(t, &structs.CheckType{DockerContainerID: "abc", Args: []string{"true"}, Interval: time.Second}, Options{})
+	rec := start(t, &structs.CheckType{DockerContainerID: "abc", Args: []string{"true"}, Interval: time.Second}, Options{EnableScriptChecks: true})
 	if res := rec.waitStatus(t, structs.HealthCritical); !strings.Contains(res.output, "does not run Docker") {
 		t.Fatalf("output %q", res.output)
+	}
+}
+
+// TestDockerCheckIsAScriptCheck: as in Consul, a Docker check is a script
+// check: refused with script checks off, and it needs args or script.
+func TestDockerCheckIsAScriptCheck(t *testing.T) {
+	_, err := NewRunner("d", &structs.CheckType{DockerContainerID: "abc", Args: []string{"true"}, Interval: time.Second}, &recorder{}, nil, Options{})
+	if !errors.Is(err, ErrScriptChecksDisabled) {
+		t.Fatalf("script checks off: %v", err)
+	}
+	_, err = NewRunner("d", &structs.CheckType{DockerContainerID: "abc", Interval: time.Second}, &recorder{}, nil, Options{EnableScriptChecks: true})
+	if !errors.Is(err, ErrInvalidCheck) {
+		t.Fatalf("no args or script: %v", err)
 	}
 }

@@ -106,6 +106,14 @@ func NewRunner(id string, ct *structs.CheckType, n Notifier, logger *slog.Logger
 		return newAliasCheck(id, ct, opts.Alias, opts.NodeName, n, logger)
 	}
 	if kind == "docker" {
+		// Consul runs the args or script inside the container: a script
+		// check, under the same gate and needing one of them.
+		if len(ct.Args) == 0 && ct.Script == "" {
+			return nil, fmt.Errorf("%w: docker check %q needs args or script", ErrInvalidCheck, id)
+		}
+		if !opts.EnableScriptChecks {
+			return nil, fmt.Errorf("%w: check %q", ErrScriptChecksDisabled, id)
+		}
 		// Not run: critical at once, thresholds or not.
 		return &dockerCheck{id: id, container: ct.DockerContainerID, n: n}, nil
 	}

@@ -64,3 +64,17 @@ service {
 		}
 	}
 }
+
+// TestDockerCheckNeedsArgs: as in Consul, docker_container_id runs args
+// or script in the container; without either the file is refused.
+func TestDockerCheckNeedsArgs(t *testing.T) {
+	_, err := Load(LoadOpts{
+		Sources: []Source{{Kind: SourceData, Path: "d.hcl", Data: []byte(`enable_local_script_checks = true
+check { id = "d", name = "d", docker_container_id = "f972c95ebf0e", interval = "10s" }
+`)}},
+		Flags: &Config{DataDir: ptr(t.TempDir()), NodeName: ptr("n")},
+	})
+	if err == nil || !strings.Contains(err.Error(), "docker_container_id needs args or script") {
+		t.Fatalf("docker check without args: %v", err)
+	}
+}

@@ -180,6 +180,9 @@ func compatSource(t *testing.T, key, value string) Source {
 				chk["interval"] = "10s"
 			}
 		}
+		if _, ok := chk["docker_container_id"]; ok {
+			chk["args"] = []string{"/bin/true"} // a Docker check runs args or script
+		}
 		if _, ok := chk["args"]; ok {
 			obj["enable_local_script_checks"] = true
 		}

@@ -220,6 +220,9 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 	if len(ct.Args) > 0 && ct.Script != "" {
 		return nil, loc.errorf("%s: args and script cannot both be set", what)
 	}
+	if kinds[0] == "docker" && len(ct.Args) == 0 && ct.Script == "" {
+		return nil, loc.errorf("%s: docker_container_id needs args or script", what)
+	}
 	for name, d := range map[string]time.Duration{"ttl": ct.TTL, "interval": ct.Interval, "timeout": ct.Timeout, "deregister_critical_service_after": ct.DeregisterCriticalServiceAfter} {
 		if d < 0 {
 			return nil, loc.errorf("%s: %s must not be negative", what, name)

@@ -146,6 +146,8 @@ func (c *checkBody) checkType() (*structs.CheckType, error) {
 		return nil, badRequest("Invalid check: must provide TTL, AliasService/AliasNode, or one of HTTP, TCP, UDP, H2PING, GRPC, OSService, DockerContainerID, ScriptArgs with an Interval")
 	case kinds > 1:
 		return nil, badRequest("Invalid check: provide only one of TTL, AliasService/AliasNode, HTTP, TCP, UDP, H2PING, GRPC, OSService, DockerContainerID, ScriptArgs")
+	case ct.DockerContainerID != "" && len(ct.Args) == 0 && ct.Script == "":
+		return nil, badRequest("Invalid check: DockerContainerID needs ScriptArgs")
 	case ct.TTL < 0, ct.Interval < 0, ct.Timeout < 0, ct.DeregisterCriticalServiceAfter < 0:
 		return nil, badRequest("Invalid check: durations must not be negative")
 	case ct.TTL == 0 && ct.Interval == 0 && ct.AliasNode == "" && ct.AliasService == "":

@@ -184,6 +184,7 @@ func TestServiceRegisterStrictDecoding(t *testing.T) {
 		{`{"ID":"x"}`, 400, "Missing service name"},
 		{`{"Name":"web","Check":{"Interval":"10s"}}`, 400, "Invalid check"},
 		{`{"Name":"web","Check":{"TTL":"ten"}}`, 400, "invalid duration"},
+		{`{"Name":"web","Check":{"DockerContainerID":"abc","Interval":"10s"}}`, 400, "DockerContainerID needs ScriptArgs"},
 		{`{"Name":"web","Check":{"TCP":"x:1","TCPUseTLS":true,"Interval":"1s"}}`, 400, "not supported"},
 		{`{"Name":"web","Port":"80"}`, 400, "Port"},
 		{``, 400, "empty body"},

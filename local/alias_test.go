@@ -132,6 +132,7 @@ func TestAliasRemoteNode(t *testing.T) {
 func TestNewKindsPersist(t *testing.T) {
 	cfg := testConfig()
 	cfg.DataDir = t.TempDir()
+	cfg.EnableScriptChecks = true // the Docker check is a script check
 	s, err := New(cfg, newFakeCatalog().RPC)
 	if err != nil {
 		t.Fatal(err)
