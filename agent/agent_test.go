@@ -52,7 +52,20 @@ func startAgent(t *testing.T, opts config.LoadOpts, mutate func(*config.Runtime)
 	if mutate != nil {
 		mutate(rt)
 	}
-	a, err := New(rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "1.2.3-test"})
+	a := runAgent(t, rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "1.2.3-test"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.server.WaitForLeader(ctx); err != nil {
+		t.Fatalf("no leader: %v", err)
+	}
+	return a
+}
+
+// runAgent builds and starts an agent from rt and o (within 5 s) and shuts
+// it down when the test ends.
+func runAgent(t *testing.T, rt *config.Runtime, o Options) *Agent {
+	t.Helper()
+	a, err := New(rt, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +79,6 @@ func startAgent(t *testing.T, opts config.LoadOpts, mutate func(*config.Runtime)
 		defer c()
 		a.Shutdown(sctx)
 	})
-	if _, err := a.server.WaitForLeader(ctx); err != nil {
-		t.Fatalf("no leader: %v", err)
-	}
 	return a
 }
 

@@ -21,20 +21,7 @@ func TestReloadChangesLogLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := &lockedBuffer{b: new(bytes.Buffer)}
-	a, err := New(rt, Options{LoadOpts: opts, LogOutput: out, Version: "1.2.3-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		a.Shutdown(sctx)
-	})
+	a := runAgent(t, rt, Options{LoadOpts: opts, LogOutput: out, Version: "1.2.3-test"})
 	a.logger.Debug("before reload marker")
 	path := opts.Sources[0].Path
 	b, err := os.ReadFile(path)
@@ -44,6 +31,8 @@ func TestReloadChangesLogLevel(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(string(b), `"log_level": "warn"`, `"log_level": "debug"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	if err := a.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}

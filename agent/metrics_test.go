@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -269,19 +268,5 @@ func startAgentNoLeader(t *testing.T, opts config.LoadOpts) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "1.2.3-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		a.Shutdown(sctx)
-	})
-	return a
+	return runAgent(t, rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "1.2.3-test"})
 }
