@@ -16,9 +16,9 @@ const (
 func (s *Server) routes() http.Handler {
 	rt := &router{exact: map[string]endpoint{}, s: s}
 	if s.cfg.UI != nil {
-		ui := http.StripPrefix("/ui/", http.FileServerFS(s.cfg.UI))
 		mux := http.NewServeMux()
-		mux.Handle("/ui/", ui)
+		mux.Handle("/ui/", uiHandler{fsys: s.cfg.UI})
+		mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 		mux.Handle("/{$}", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 		rt.other = mux
 	}
