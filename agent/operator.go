@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"time"
 
 	"consulate/config"
 	"consulate/structs"
@@ -27,4 +28,12 @@ func autopilotSeed(rt *config.Runtime) structs.AutopilotConfig {
 // (server.Deps.WANHealth, Operator.WANHealth).
 func (a *Agent) serverWANHealth(ctx context.Context) any {
 	return a.router.HealthWithLeaders(ctx, a.RPC)
+}
+
+// uiFederation is the UI's federation view on a server (httpapi's and
+// server.Deps' UIFederation): the router's WAN view with leaders, the
+// RTT matrix from the WAN coordinates and the WAN event log, blocking
+// while its index is not past minIndex.
+func (a *Agent) uiFederation(ctx context.Context, minIndex uint64, wait time.Duration) (any, uint64) {
+	return a.router.UIFederation(ctx, a.RPC, a.wanCoordinates, minIndex, wait)
 }

@@ -89,6 +89,7 @@ func (a *Agent) startServer() error {
 		WANKeyring:     server.KeyringFunc(a.wanKeyring),
 		AutoEncrypt:    a.tls,
 		WANHealth:      a.serverWANHealth,
+		UIFederation:   a.uiFederation,
 	})
 	if err != nil {
 		ln.Close()
@@ -324,6 +325,7 @@ func (a *Agent) startFrontEnds() error {
 		}
 		if a.server != nil {
 			hc.WANHealth = a.wanHealth
+			hc.UIFederation = a.uiFederation
 		}
 		var err error
 		if a.http, err = httpapi.New(hc, &httpAgent{a: a}, a.base); err != nil {

@@ -36,8 +36,9 @@ func (r *Router) SyncMembers(members []structs.Member, localName string) {
 
 // LogMembersChanged logs one line per WAN member in a membership event
 // (event is its type, e.g. "member-join"), with the member's datacenter
-// taken from its NODE.DC name.
+// taken from its NODE.DC name, and records them in the router's Feed.
 func (r *Router) LogMembersChanged(event string, changed []structs.Member) {
+	r.feed.Record(event, changed)
 	for _, m := range changed {
 		if _, dc, ok := structs.SplitWANMemberName(m.Name); ok {
 			r.logger.Info("WAN membership change", "event", event, "member", m.Name,

@@ -206,6 +206,7 @@ type Router struct {
 	hints  LeaderHinter // caller, when it gives leader hints; else nil
 	rtt    RTTFunc
 	logger *slog.Logger
+	feed   *Feed // WAN member events and state index for the UI
 
 	// mu guards dcs and everything under it.
 	mu  sync.Mutex
@@ -232,6 +233,7 @@ func New(cfg Config, caller Caller, rtt RTTFunc) (*Router, error) {
 		cfg: cfg, caller: caller, rtt: rtt, hints: hints,
 		logger: cfg.Logger.With("component", "federation"),
 		dcs:    make(map[string]*dcState),
+		feed:   NewFeed(cfg.Now),
 	}, nil
 }
 

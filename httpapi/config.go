@@ -56,6 +56,11 @@ type Config struct {
 	// WANHealth, when set, answers /v1/operator/wan (servers); without
 	// it the handler asks a server (Operator.WANHealth).
 	WANHealth func(ctx context.Context) (any, error)
+	// UIFederation, when set, answers /v1/internal/ui/federation (servers):
+	// the view and its index, blocking up to wait while the index is not
+	// past minIndex; without it the handler asks a server
+	// (Internal.UIFederation).
+	UIFederation func(ctx context.Context, minIndex uint64, wait time.Duration) (any, uint64)
 	// Datacenter is the agent's datacenter; with TranslateWANAddrs,
 	// answers about any other one use nodes' WAN addresses.
 	Datacenter string

@@ -16,9 +16,9 @@ const (
 func (s *Server) routes() http.Handler {
 	rt := &router{exact: map[string]endpoint{}, s: s}
 	if s.cfg.UI != nil {
-		ui := http.StripPrefix("/ui/", http.FileServerFS(s.cfg.UI))
 		mux := http.NewServeMux()
-		mux.Handle("/ui/", ui)
+		mux.Handle("/ui/", uiHandler{fsys: s.cfg.UI})
+		mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 		mux.Handle("/{$}", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 		rt.other = mux
 	}
@@ -90,6 +90,7 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/query", s.preparedQueries, get, post)
 	rt.handle("/v1/query/", s.preparedQuery, get, put, del)
 	rt.handle("/v1/operator/wan", s.operatorWAN, get)
+	rt.handle("/v1/internal/ui/federation", s.uiFederation, get)
 	rt.handle("/v1/operator/keyring", s.operatorKeyring, get, post, put, del)
 	rt.handle("/v1/snapshot", s.snapshot, get, put)
 	rt.handle("/v1/coordinate/datacenters", s.coordinateDatacenters, get)

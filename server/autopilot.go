@@ -409,3 +409,30 @@ func (s *Server) autopilotLoop() {
 		}
 	}
 }
+
+// uiFederationDefaultWait is the wait of an Internal.UIFederation call
+// that blocks without a MaxQueryTime.
+const uiFederationDefaultWait = 5 * time.Minute
+
+// internalUIFederation answers /v1/internal/ui/federation for client
+// agents (operator:read), blocking while the view's index is not past
+// MinQueryIndex.
+func (s *Server) internalUIFederation(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.UIFederationReply) error {
+	if err := s.checkToken(args.Token, acl.ResourceOperator, "", acl.AccessRead); err != nil {
+		return err
+	}
+	if s.uiFederation == nil {
+		return fmt.Errorf("server: no WAN view")
+	}
+	wait := args.MaxQueryTime
+	if wait <= 0 {
+		wait = uiFederationDefaultWait
+	}
+	view, idx := s.uiFederation(ctx, args.MinQueryIndex, wait)
+	buf, err := json.Marshal(view)
+	if err != nil {
+		return err
+	}
+	reply.JSON, reply.Index = buf, idx
+	return nil
+}

@@ -210,6 +210,8 @@ func TestAutopilotACL(t *testing.T) {
 	}
 	var wan structs.WANHealthReply
 	wantDenied(t, "wan", call(s, structs.MethodOperatorWANHealth, as(none, &structs.DCSpecificRequest{}), &wan))
+	var fed structs.UIFederationReply
+	wantDenied(t, "ui federation", call(s, structs.MethodInternalUIFederation, as(none, &structs.DCSpecificRequest{}), &fed))
 }
 
 // Dead-server cleanup follows the stored configuration, not the server's

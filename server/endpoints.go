@@ -75,6 +75,7 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 		structs.MethodOperatorAutopilotState:            ep(routeLeader, s.autopilotState),
 		structs.MethodOperatorRaftTransferLeader:        ep(routeLeader, s.operatorRaftTransferLeader),
 		structs.MethodOperatorWANHealth:                 ep(routeLocal, s.operatorWANHealth),
+		structs.MethodInternalUIFederation:              ep(routeLocal, s.internalUIFederation),
 
 		structs.MethodSnapshotSave:    ep(routeLeader, s.snapshotSave),
 		structs.MethodSnapshotRestore: ep(routeLeader, s.snapshotRestore),

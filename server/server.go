@@ -94,6 +94,11 @@ type Deps struct {
 	// served to client agents by Operator.WANHealth; nil: that method
 	// fails.
 	WANHealth func(ctx context.Context) any
+	// UIFederation is the UI's federation view (JSON-encodable) and its
+	// index, blocking up to wait while the index is not past minIndex;
+	// served to client agents by Internal.UIFederation; nil: that method
+	// fails.
+	UIFederation func(ctx context.Context, minIndex uint64, wait time.Duration) (any, uint64)
 }
 
 // ErrNotStarted is returned by RPC before Start and after Shutdown.
@@ -116,6 +121,7 @@ type Server struct {
 	events                         EventFirer
 	wanCoords                      func() []*structs.DatacenterMap
 	wanHealth                      func(ctx context.Context) any
+	uiFederation                   func(ctx context.Context, minIndex uint64, wait time.Duration) (any, uint64)
 	// apHealth is autopilot's memory of server health (autopilot.go).
 	apHealth autopilotHealth
 	// apInitFails, set by tests before Start, is how many of the next
@@ -234,6 +240,7 @@ func New(cfg *Config, deps Deps) (*Server, error) {
 		events:           deps.Events,
 		wanCoords:        deps.WANCoordinates,
 		wanHealth:        deps.WANHealth,
+		uiFederation:     deps.UIFederation,
 		lanKeyring:       deps.LANKeyring,
 		wanKeyring:       deps.WANKeyring,
 		autoTLS:          deps.AutoEncrypt,
