@@ -225,7 +225,7 @@ function renderKey(ctx, key) {
     if (!e) {
       if (formShown && dirty) return;
       formShown = false;
-      body.innerHTML = `<p data-test="empty" class="empty">No key ${esc(key)} in ${esc(dc)}.</p>`;
+      body.innerHTML = `<p data-test="empty" class="empty">No key ${esc(key)} in ${esc(dc)}. <a href="${ctx.base}/kv/${encPath(key + '/')}">Browse ${esc(key)}/ as a folder</a>.</p>`;
       return;
     }
     if (!formShown) {
