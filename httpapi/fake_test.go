@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"consulate/acl"
@@ -36,6 +37,8 @@ type fakeAgent struct {
 	// acls, when set, resolves tokens by secret (ACLs on); nil is ACLs
 	// off. See Authorize in acl_enforce_test.go.
 	acls map[string]acl.Authorizer
+	// waiting counts blocking reads waiting in block.
+	waiting atomic.Int32
 }
 
 func newFakeAgent() *fakeAgent {
@@ -256,6 +259,8 @@ func (f *fakeAgent) block(ctx context.Context, q *structs.QueryOptions) {
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	f.waiting.Add(1)
+	defer f.waiting.Add(-1)
 	for {
 		f.mu.Lock()
 		idx, ch := f.index, f.changed

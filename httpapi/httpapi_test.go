@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -734,4 +735,43 @@ func BenchmarkHealthServicePassing(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestShutdownReleasesBlockingQueries: a blocking query waiting with a
+// long ?wait= does not hold Shutdown (and its client) until the wait ends;
+// it is answered as soon as Shutdown starts.
+func TestShutdownReleasesBlockingQueries(t *testing.T) {
+	f := newFakeAgent()
+	srv := mustNew(t, DefaultConfig(), f)
+	if err := srv.Start([]string{"127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := api.NewClient(&api.Config{Address: srv.Addrs()[0].String()})
+	_, meta, err := c.KV().List("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.KV().List("", &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute})
+	}()
+	// The request must be waiting before Shutdown starts.
+	testutil.WaitFor(t, 5*time.Second, "blocking request waiting", func() bool {
+		return f.waiting.Load() > 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Shutdown took %v with a blocking query in flight", d)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("blocking query still waiting after Shutdown")
+	}
 }

@@ -25,6 +25,11 @@ type Server struct {
 	// memo keeps the encoded bodies of view-served health reads (memo.go);
 	// nil keeps none.
 	memo *bodyMemo
+	// drain is cancelled when Shutdown starts: it ends the requests that
+	// would otherwise hold Shutdown up to their wait (blocking queries,
+	// monitor streams), see releaseOnShutdown.
+	drain     context.Context
+	stopDrain context.CancelFunc
 
 	mu        sync.Mutex
 	servers   []*http.Server
@@ -47,7 +52,8 @@ func New(cfg Config, agent Agent, logger *slog.Logger) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, agent: agent, logger: logger.With("component", "http"), memo: newBodyMemo()}
-	s.handler = s.withHTTPConfig(s.routes())
+	s.drain, s.stopDrain = context.WithCancel(context.Background())
+	s.handler = s.releaseOnShutdown(s.withHTTPConfig(s.routes()))
 	s.conns = connlimit.New(cfg.MaxConnsPerClient)
 	return s, nil
 }
@@ -157,6 +163,7 @@ func (s *Server) Addrs() []net.Addr {
 // done (then closes them), and waits for the serving goroutines while
 // ctx allows. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopDrain()
 	s.mu.Lock()
 	s.shutdown = true
 	servers := s.servers
@@ -190,4 +197,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return firstErr
+}
+
+// releaseOnShutdown gives long-held requests (blocking queries, with
+// ?index=, and /v1/agent/monitor streams) a context that also ends when
+// Shutdown starts, so that a leaving agent answers them at once instead of
+// keeping its clients (and Shutdown) waiting up to their wait time. Other
+// requests finish normally: a write in flight still gets its answer.
+func (s *Server) releaseOnShutdown(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.Query().Has("index") && r.URL.Path != "/v1/agent/monitor" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(s.drain, cancel)
+		defer stop()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
