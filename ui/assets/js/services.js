@@ -1,0 +1,212 @@
+// Services list and service page.
+
+import { watch, url, HTTPError } from './api.js';
+import { esc, enc, tagList, dl, checksList, worst } from './util.js';
+
+/** render draws the services list, or one service when ctx.rest names it. */
+export function render(ctx) {
+  if (ctx.rest) return renderService(ctx, ctx.rest.replace(/\/$/, ''));
+  return renderList(ctx);
+}
+
+function errorText(err) {
+  return err instanceof HTTPError ? `The agent answered ${err.status}: ${err.body}` : `Cannot reach the agent: ${err.message}`;
+}
+
+function renderList(ctx) {
+  const { dc, main, signal } = ctx;
+  ctx.setTitle(`Services · ${dc}`);
+  const state = { filter: ctx.query.get('filter') || '', status: ctx.query.get('status') || 'all', sort: 'name', dir: 1 };
+  main.innerHTML = `<h1 data-test="page-title">Services <span class="muted">in ${esc(dc)}</span></h1>
+<div class="toolbar" role="search">
+  <label>Filter <input type="search" data-test="filter" placeholder="name or tag" value="${esc(state.filter)}"></label>
+  <label>Status <select data-test="status-filter">
+    ${['all', 'passing', 'warning', 'critical'].map((s) => `<option value="${s}"${s === state.status ? ' selected' : ''}>${s}</option>`).join('')}
+  </select></label>
+  <span class="muted" data-count aria-live="polite"></span>
+</div>
+<p class="error" data-error hidden></p>
+<div class="table-wrap"><table class="list" data-test="services-table">
+<caption class="sr-only">Services in ${esc(dc)} with check counts</caption>
+<thead><tr>
+  <th scope="col" data-col="name"><button type="button" data-sort="name">Service</button></th>
+  <th scope="col">Tags</th>
+  <th scope="col" class="num" data-col="passing"><button type="button" data-sort="passing">Passing</button></th>
+  <th scope="col" class="num" data-col="warning"><button type="button" data-sort="warning">Warning</button></th>
+  <th scope="col" class="num" data-col="critical"><button type="button" data-sort="critical">Critical</button></th>
+</tr></thead>
+<tbody><tr><td colspan="5" class="muted">Loading…</td></tr></tbody>
+</table></div>
+<p data-test="empty" class="empty" hidden></p>`;
+  const tbody = main.querySelector('tbody');
+  const empty = main.querySelector('[data-test="empty"]');
+  const errEl = main.querySelector('[data-error]');
+  const countEl = main.querySelector('[data-count]');
+  let tags = null; // name -> tags
+  let checks = null; // health/state/any
+  let lastHTML = '';
+
+  function rows() {
+    const by = new Map();
+    for (const name of Object.keys(tags || {})) by.set(name, { name, tags: tags[name] || [], passing: 0, warning: 0, critical: 0 });
+    // Node checks count for every service with checks on that node.
+    const nodeChecks = new Map();
+    const svcNodes = new Map();
+    for (const c of checks || []) {
+      if (!c.ServiceName) {
+        if (!nodeChecks.has(c.Node)) nodeChecks.set(c.Node, []);
+        nodeChecks.get(c.Node).push(c.Status);
+        continue;
+      }
+      let s = by.get(c.ServiceName);
+      if (!s) {
+        if (tags) continue; // deregistered between the two answers
+        s = { name: c.ServiceName, tags: c.ServiceTags || [], passing: 0, warning: 0, critical: 0 };
+        by.set(c.ServiceName, s);
+      }
+      if (c.Status in s) s[c.Status]++;
+      else s.critical++;
+      if (!svcNodes.has(c.ServiceName)) svcNodes.set(c.ServiceName, new Set());
+      svcNodes.get(c.ServiceName).add(c.Node);
+    }
+    for (const [name, set] of svcNodes) {
+      const s = by.get(name);
+      if (!s) continue;
+      for (const n of set) for (const st of nodeChecks.get(n) || []) s[st in s ? st : 'critical']++;
+    }
+    return [...by.values()];
+  }
+
+  function draw() {
+    if (tags === null && checks === null) return;
+    const all = rows();
+    const f = state.filter.trim().toLowerCase();
+    let list = all.filter((s) => {
+      if (f && !s.name.toLowerCase().includes(f) && !s.tags.some((t) => String(t).toLowerCase().includes(f))) return false;
+      if (state.status !== 'all') {
+        const w = s.critical ? 'critical' : s.warning ? 'warning' : 'passing';
+        if (w !== state.status) return false;
+      }
+      return true;
+    });
+    const k = state.sort;
+    list.sort((a, b) => (k === 'name' ? a.name.localeCompare(b.name) : a[k] - b[k] || a.name.localeCompare(b.name)) * state.dir);
+    const html = list
+      .map(
+        (s) => `<tr data-test="service-row" data-name="${esc(s.name)}"><th scope="row"><a href="${ctx.base}/services/${enc(s.name)}">${esc(s.name)}</a></th>
+<td>${s.tags.length ? esc(s.tags.join(', ')) : ''}</td>
+<td class="num" data-test="passing">${s.passing}</td><td class="num${s.warning ? ' warning' : ''}" data-test="warning">${s.warning}</td><td class="num${s.critical ? ' critical' : ''}" data-test="critical">${s.critical}</td></tr>`,
+      )
+      .join('');
+    if (html !== lastHTML) {
+      tbody.innerHTML = html;
+      lastHTML = html;
+    }
+    for (const th of main.querySelectorAll('th[data-col]')) {
+      th.setAttribute('aria-sort', th.dataset.col === k ? (state.dir > 0 ? 'ascending' : 'descending') : 'none');
+    }
+    countEl.textContent = `${list.length} of ${all.length} services`;
+    if (!all.length) {
+      empty.textContent = `No services registered in ${dc}.`;
+      empty.hidden = false;
+    } else if (!list.length) {
+      empty.textContent = 'No services match the filter.';
+      empty.hidden = false;
+    } else empty.hidden = true;
+  }
+
+  function syncQuery() {
+    const q = new URLSearchParams();
+    if (state.filter) q.set('filter', state.filter);
+    if (state.status !== 'all') q.set('status', state.status);
+    const s = q.toString();
+    history.replaceState(null, '', location.pathname + (s ? '?' + s : ''));
+  }
+
+  main.querySelector('[data-test="filter"]').addEventListener('input', (e) => {
+    state.filter = e.target.value;
+    syncQuery();
+    draw();
+  });
+  main.querySelector('[data-test="status-filter"]').addEventListener('change', (e) => {
+    state.status = e.target.value;
+    syncQuery();
+    draw();
+  });
+  main.querySelector('thead').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-sort]');
+    if (!b) return;
+    if (state.sort === b.dataset.sort) state.dir = -state.dir;
+    else {
+      state.sort = b.dataset.sort;
+      state.dir = state.sort === 'name' ? 1 : -1;
+    }
+    draw();
+  });
+
+  const onError = (err) => {
+    errEl.textContent = errorText(err);
+    errEl.hidden = false;
+  };
+  watch(url('/v1/catalog/services', { dc }), (d) => {
+    errEl.hidden = true;
+    tags = d || {};
+    draw();
+  }, signal, { onError });
+  watch(url('/v1/health/state/any', { dc }), (d) => {
+    errEl.hidden = true;
+    checks = d || [];
+    draw();
+  }, signal, { onError });
+}
+
+function renderService(ctx, name) {
+  const { dc, main, signal } = ctx;
+  ctx.setTitle(`${name} · ${dc}`);
+  main.innerHTML = `<nav aria-label="Breadcrumb" class="crumbs"><a href="${ctx.base}/services">Services</a> / <span>${esc(name)}</span></nav>
+<h1 data-test="page-title">${esc(name)}</h1>
+<p class="error" data-error hidden></p>
+<div data-instances><p class="muted">Loading…</p></div>`;
+  const box = main.querySelector('[data-instances]');
+  const errEl = main.querySelector('[data-error]');
+  let lastHTML = '';
+  watch(url(`/v1/health/service/${enc(name)}`, { dc }), (list) => {
+    errEl.hidden = true;
+    list = list || [];
+    let html;
+    if (!list.length) {
+      html = `<p data-test="empty" class="empty">No instances of ${esc(name)} registered in ${esc(dc)}.</p>`;
+    } else {
+      list.sort((a, b) => a.Node.Node.localeCompare(b.Node.Node) || a.Service.ID.localeCompare(b.Service.ID));
+      html = `<p class="muted">${list.length} instance${list.length === 1 ? '' : 's'}</p>` + list.map((e) => instance(ctx, e)).join('');
+    }
+    if (html !== lastHTML) {
+      box.innerHTML = html;
+      lastHTML = html;
+    }
+  }, signal, {
+    onError: (err) => {
+      errEl.textContent = errorText(err);
+      errEl.hidden = false;
+    },
+  });
+}
+
+function instance(ctx, e) {
+  const n = e.Node || {};
+  const s = e.Service || {};
+  const checks = (e.Checks || []).slice().sort((a, b) => (a.ServiceID ? 1 : 0) - (b.ServiceID ? 1 : 0) || a.CheckID.localeCompare(b.CheckID));
+  const st = worst(checks.map((c) => c.Status));
+  const addr = s.Address || n.Address || '';
+  return `<section class="card instance ${esc(st)}" data-test="instance" data-node="${esc(n.Node)}" data-id="${esc(s.ID)}" aria-label="Instance ${esc(s.ID)} on ${esc(n.Node)}">
+<h2>${esc(s.ID)} <span class="badge ${esc(st)}">${esc(st)}</span></h2>
+<dl class="facts">
+<dt>Node</dt><dd><a data-test="node-link" href="${ctx.base}/nodes/${enc(n.Node)}">${esc(n.Node)}</a></dd>
+<dt>Address</dt><dd data-test="address">${esc(addr)}</dd>
+<dt>Port</dt><dd data-test="port">${esc(s.Port)}</dd>
+<dt>Tags</dt><dd data-test="tags">${tagList(s.Tags)}</dd>
+</dl>
+<h3>Meta</h3>${dl(s.Meta)}
+<h3>Checks</h3>${checksList(checks)}
+</section>`;
+}
