@@ -49,28 +49,35 @@ func dcRow(v federation.UIFederation, dc string) (federation.UIDatacenter, bool)
 
 // A dc1 server, a dc1 client agent and a dc2 server: the federation view
 // on the server and (through Internal.UIFederation) on the client lists
-// both DCs, and a blocking read wakes when the dc2 server leaves, with
-// the leave in the events.
-func TestUIFederationBlocksAndWakesOnWANLeave(t *testing.T) {
+// both DCs, and a blocking read wakes when the dc2 server leaves (or
+// fails: shut down without leaving), with the event in the log.
+func TestUIFederationBlocksAndWakes(t *testing.T) {
+	t.Run("leave", func(t *testing.T) { testUIFederationWakes(t, "127.0.21.2", true) })
+	t.Run("fail", func(t *testing.T) { testUIFederationWakes(t, "127.0.21.3", false) })
+}
+
+// testUIFederationWakes runs the cluster on prefix+"1", "2" and "3" (dc1
+// server, dc2 server, dc1 client); leave picks how the dc2 server goes.
+func testUIFederationWakes(t *testing.T, prefix string, leave bool) {
 	const httpPort = 18500
 	httpOn := fmt.Sprintf(`, "ports": {"dns": -1, "http": %d, "server": %d, "serf_lan": %d, "serf_wan": %d}`,
 		httpPort, testServerPort, testSerfLAN, testSerfWAN)
-	startAgent(t, testOpts(t, "127.0.21.21", httpOn), nil)
-	s2 := startAgent(t, testOpts(t, "127.0.21.22", `, "datacenter": "dc2"`), nil)
+	startAgent(t, testOpts(t, prefix+"1", httpOn), nil)
+	s2 := startAgent(t, testOpts(t, prefix+"2", `, "datacenter": "dc2"`), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := s2.Join(ctx, []string{fmt.Sprintf("127.0.21.21:%d", testSerfWAN)}, true); err != nil {
+	if _, err := s2.Join(ctx, []string{fmt.Sprintf("%s1:%d", prefix, testSerfWAN)}, true); err != nil {
 		t.Fatal(err)
 	}
 
 	// The client agent, LAN-joined to s1.
-	copts := testOpts(t, "127.0.21.23", httpOn)
+	copts := testOpts(t, prefix+"3", httpOn)
 	rt, err := config.Load(copts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rt.ServerMode = false
-	rt.StartJoinAddrsLAN = []string{fmt.Sprintf("127.0.21.21:%d", testSerfLAN)}
+	rt.StartJoinAddrsLAN = []string{fmt.Sprintf("%s1:%d", prefix, testSerfLAN)}
 	c, err := New(rt, Options{LoadOpts: copts, Logger: slog.New(slog.DiscardHandler), Version: "1.2.3-test"})
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +91,8 @@ func TestUIFederationBlocksAndWakesOnWANLeave(t *testing.T) {
 		c.Shutdown(sctx)
 	})
 
-	server := fmt.Sprintf("http://127.0.21.21:%d", httpPort)
-	client := fmt.Sprintf("http://127.0.21.23:%d", httpPort)
+	server := fmt.Sprintf("http://%s1:%d", prefix, httpPort)
+	client := fmt.Sprintf("http://%s3:%d", prefix, httpPort)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		v, i := getUIFederation(t, server, "")
@@ -118,7 +125,7 @@ func TestUIFederationBlocksAndWakesOnWANLeave(t *testing.T) {
 		t.Fatalf("client view dc1 not local: %+v", cv)
 	}
 
-	// Block on both agents; the dc2 server leaves.
+	// Block on both agents; the dc2 server leaves or fails.
 	type answer struct {
 		v   federation.UIFederation
 		idx uint64
@@ -129,7 +136,7 @@ func TestUIFederationBlocksAndWakesOnWANLeave(t *testing.T) {
 	results := make(chan answer, 2)
 	for base, i := range map[string]uint64{server: sidx, client: cidx} {
 		go func() {
-			v, got := getUIFederation(t, base, fmt.Sprintf("?index=%d&wait=20s", i))
+			v, got := getUIFederation(t, base, fmt.Sprintf("?index=%d&wait=25s", i))
 			results <- answer{v, got, time.Now()}
 		}()
 	}
@@ -137,8 +144,16 @@ func TestUIFederationBlocksAndWakesOnWANLeave(t *testing.T) {
 	left := time.Now()
 	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer lcancel()
-	if err := s2.Leave(lctx); err != nil {
-		t.Fatal(err)
+	event := "leave"
+	if leave {
+		if err := s2.Leave(lctx); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		event = "fail"
+		if err := s2.Shutdown(lctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for range 2 {
 		select {
@@ -146,16 +161,16 @@ func TestUIFederationBlocksAndWakesOnWANLeave(t *testing.T) {
 			if a.at.Before(left) {
 				t.Fatalf("answered before the leave: %+v", a.v)
 			}
-			if a.at.Sub(left) > 15*time.Second {
+			if a.at.Sub(left) > 20*time.Second {
 				t.Fatalf("woke %v after the leave", a.at.Sub(left))
 			}
-		case <-time.After(25 * time.Second):
-			t.Fatal("a blocking read did not wake on the dc2 leave")
+		case <-time.After(30 * time.Second):
+			t.Fatalf("a blocking read did not wake on the dc2 %s", event)
 		}
 	}
-	// The leave is in the events, newest first.
-	testWaitEvent(t, server, "leave", "dc2")
-	testWaitEvent(t, client, "leave", "dc2")
+	// The event is in the log.
+	testWaitEvent(t, server, event, "dc2")
+	testWaitEvent(t, client, event, "dc2")
 }
 
 func testWaitEvent(t *testing.T, base, event, dc string) {

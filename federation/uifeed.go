@@ -197,7 +197,7 @@ func StateSignature(dcs []UIDatacenter) string {
 }
 
 // Block answers a blocking read: it takes a snapshot, and while the index
-// is not past minIndex (0: answer at once) it waits for an index move, a
+// equals minIndex (0, or any other index: answer at once) it waits for an index move, a
 // FeedRecheck tick (to see state changes that come without events) or the
 // end of wait, and snapshots again. It returns the last snapshot and the
 // index it belongs to.
@@ -209,7 +209,9 @@ func (f *Feed) Block(ctx context.Context, minIndex uint64, wait time.Duration,
 		ch := f.Changed()
 		snap := snapshot(ctx)
 		idx := f.Observe(StateSignature(snap.Datacenters))
-		if minIndex == 0 || idx > minIndex || ctx.Err() != nil {
+		// An index below minIndex is another server's or an earlier run's:
+		// answer at once so the reader starts over from this one.
+		if minIndex == 0 || idx != minIndex || ctx.Err() != nil {
 			return snap, idx
 		}
 		recheck := time.NewTimer(FeedRecheck)

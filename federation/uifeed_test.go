@@ -81,6 +81,11 @@ func TestFeedBlockWakes(t *testing.T) {
 	if _, got := f.Block(context.Background(), idx, 100*time.Millisecond, snap); got != idx || time.Since(start) < 100*time.Millisecond {
 		t.Fatalf("timed-out read: index %d after %v", got, time.Since(start))
 	}
+	// An index this feed never gave (another server's) answers at once.
+	start = time.Now()
+	if _, got := f.Block(context.Background(), idx+100, 10*time.Second, snap); got != idx || time.Since(start) > 5*time.Second {
+		t.Fatalf("foreign index: got %d after %v", got, time.Since(start))
+	}
 	done := make(chan uint64, 1)
 	go func() {
 		_, got := f.Block(context.Background(), idx, 30*time.Second, snap)

@@ -51,9 +51,15 @@ export async function request(path, { method = 'GET', body, signal, allow404 = f
   try {
     res = await fetch(path, { method, body, signal, headers, cache: 'no-store' });
   } catch (err) {
-    if (signal && signal.aborted) throw err;
+    const timedOut = signal && signal.aborted && signal.reason && signal.reason.name === 'TimeoutError';
+    if (signal && signal.aborted && !timedOut) throw err;
     unreachableHandler(true);
     throw new NetworkError(String(err && err.message ? err.message : err));
+  }
+  // A gateway in front of the agent answering 502/504 means the same thing.
+  if (res.status === 502 || res.status === 504) {
+    unreachableHandler(true);
+    throw new NetworkError(`gateway answered ${res.status}`);
   }
   unreachableHandler(false);
   const index = Number(res.headers.get('X-Consul-Index')) || 0;

@@ -1,6 +1,6 @@
 // The shell: History-API router on real /ui/ paths, nav, DC switcher, banner.
 
-import { get, watch, onUnreachable, url, HTTPError } from './api.js';
+import { get, request, watch, onUnreachable, HTTPError } from './api.js';
 import { esc, refreshTimes } from './util.js';
 import * as services from './services.js';
 import * as nodes from './nodes.js';
@@ -179,7 +179,14 @@ async function boot() {
       },
     },
   );
-  setInterval(() => refreshTimes(main), 15000);
+  // The clock: relative times, and a liveness probe of the agent itself so the
+  // banner shows even while every view is parked in a blocking query.
+  setInterval(() => {
+    refreshTimes(main);
+    if (document.visibilityState === 'visible') {
+      request('/v1/agent/self', { signal: AbortSignal.timeout(5000) }).catch(() => {});
+    }
+  }, 10000);
 }
 
 boot();

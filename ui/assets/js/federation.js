@@ -56,7 +56,7 @@ function row(d) {
 <td><span class="badge ${st}">${st}</span></td>
 <td class="num">${esc(d.Alive)}</td><td class="num">${esc(d.Suspect)}</td><td class="num">${esc(d.Failed)}</td><td class="num">${esc(d.Left)}</td>
 <td>${d.HasLeader ? 'known' : '<strong>none</strong>'}</td>
-<td class="num">${d.MedianRTTKnown ? fmtMs(d.MedianRTT / 1e6) : '—'}</td>
+<td class="num">${d.Local ? '<span class="muted">local</span>' : d.MedianRTTKnown ? fmtMs(d.MedianRTT / 1e6) : '—'}</td>
 <td class="num">${esc(d.Requests)}</td><td class="num"${err}>${esc(d.Errors)}${d.LastError ? ' <span class="muted">(' + esc(d.LastError.slice(0, 60)) + ')</span>' : ''}</td>
 <td class="num">${esc(d.FlapsLastHour)}</td>
 <td>${d.Local ? '<span class="muted">local</span>' : timeTag(d.LastReached)}</td></tr>`;

@@ -196,6 +196,7 @@ function renderKey(ctx, key) {
       const cur = await request(url(`/v1/kv/${encPath(key)}`, { dc }), { allow404: true });
       const e = cur.data && cur.data[0];
       saved.textContent = '';
+      f.querySelector('[data-newer]').hidden = true;
       if (e) {
         conflict.innerHTML = `<p><strong>Not saved:</strong> the key changed since you loaded it (now at ModifyIndex ${esc(e.ModifyIndex)}). Its current value is below; save again to replace it with your text.</p><pre data-test="kv-conflict-value">${esc(decode(e.Value))}</pre>`;
         entry = e;
@@ -228,7 +229,7 @@ function renderKey(ctx, key) {
     if (!e) {
       if (formShown && dirty) return;
       formShown = false;
-      body.innerHTML = `<p data-test="empty" class="empty">No key ${esc(key)} in ${esc(dc)}.</p>`;
+      body.innerHTML = `<p data-test="empty" class="empty">No key ${esc(key)} in ${esc(dc)}. <a href="${ctx.base}/kv/${encPath(key + '/')}">Browse ${esc(key)}/ as a folder</a>.</p>`;
       return;
     }
     if (!formShown) {

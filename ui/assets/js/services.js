@@ -77,27 +77,29 @@ function renderList(ctx) {
     return [...by.values()];
   }
 
-  function draw() {
-    if (tags === null && checks === null) return;
-    const all = rows();
-    const f = state.filter.trim().toLowerCase();
-    let list = all.filter((s) => {
-      if (f && !s.name.toLowerCase().includes(f) && !s.tags.some((t) => String(t).toLowerCase().includes(f))) return false;
-      if (state.status !== 'all') {
-        const w = s.critical ? 'critical' : s.warning ? 'warning' : 'passing';
-        if (w !== state.status) return false;
-      }
-      return true;
-    });
-    const k = state.sort;
-    list.sort((a, b) => (k === 'name' ? a.name.localeCompare(b.name) : a[k] - b[k] || a.name.localeCompare(b.name)) * state.dir);
-    const html = list
-      .map(
-        (s) => `<tr data-test="service-row" data-name="${esc(s.name)}"><th scope="row"><a href="${ctx.base}/services/${enc(s.name)}">${esc(s.name)}</a></th>
+  let all = null; // aggregated rows, rebuilt only when data changes
+  const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+  function rebuild() {
+    all = rows();
+    for (const s of all) {
+      s.hay = (s.name + '\n' + s.tags.join('\n')).toLowerCase();
+      s.worst = s.critical ? 'critical' : s.warning ? 'warning' : 'passing';
+      s.html = `<tr data-test="service-row" data-name="${esc(s.name)}"><th scope="row"><a href="${ctx.base}/services/${enc(s.name)}">${esc(s.name)}</a></th>
 <td>${s.tags.length ? esc(s.tags.join(', ')) : ''}</td>
-<td class="num" data-test="passing">${s.passing}</td><td class="num${s.warning ? ' warning' : ''}" data-test="warning">${s.warning}</td><td class="num${s.critical ? ' critical' : ''}" data-test="critical">${s.critical}</td></tr>`,
-      )
-      .join('');
+<td class="num" data-test="passing">${s.passing}</td><td class="num${s.warning ? ' warning' : ''}" data-test="warning">${s.warning}</td><td class="num${s.critical ? ' critical' : ''}" data-test="critical">${s.critical}</td></tr>`;
+    }
+  }
+
+  function draw() {
+    // Wait for both answers so the first paint has the counts.
+    if (tags === null || checks === null) return;
+    if (!all) rebuild();
+    const f = state.filter.trim().toLowerCase();
+    const list = all.filter((s) => (!f || s.hay.includes(f)) && (state.status === 'all' || s.worst === state.status));
+    const k = state.sort;
+    list.sort((a, b) => (k === 'name' ? cmp(a.name, b.name) : a[k] - b[k] || cmp(a.name, b.name)) * state.dir);
+    const html = list.map((s) => s.html).join('');
     if (html !== lastHTML) {
       tbody.innerHTML = html;
       lastHTML = html;
@@ -151,11 +153,13 @@ function renderList(ctx) {
   watch(url('/v1/catalog/services', { dc }), (d) => {
     errEl.hidden = true;
     tags = d || {};
+    all = null;
     draw();
   }, signal, { onError });
   watch(url('/v1/health/state/any', { dc }), (d) => {
     errEl.hidden = true;
     checks = d || [];
+    all = null;
     draw();
   }, signal, { onError });
 }
