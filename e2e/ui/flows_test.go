@@ -270,7 +270,11 @@ func TestUIFlows(t *testing.T) {
 			t.Fatal(err)
 		}
 		run(t, ctx, 10*time.Second, "save", chromedp.Click(chromedp.CSS(`[data-test="kv-save"]`)))
-		waitJS(t, ctx, `(e => !!e && !e.hidden && e.textContent.includes("postgres://theirs"))(document.querySelector('[data-test="kv-conflict"]'))`, 10*time.Second)
+		if err := waitJSErr(ctx, `(e => !!e && !e.hidden && e.textContent.includes("postgres://theirs"))(document.querySelector('[data-test="kv-conflict"]'))`, 10*time.Second); err != nil {
+			p, _, _ := kv.Get("app/config/db", nil)
+			state := get(t, ctx, 5*time.Second, "page state", chromedp.Evaluate[string](`JSON.stringify({value: document.querySelector('textarea[data-test="kv-value"]').value, index: document.querySelector('[data-test="kv-modify-index"]').textContent, saved: (document.querySelector('[data-saved]') || {}).textContent, newer: (document.querySelector('[data-newer]') || {}).textContent, conflict: document.querySelector('[data-test="kv-conflict"]').outerHTML})`))
+			t.Fatalf("no CAS conflict shown after saving over a newer value: %v\npage: %s\nkey now: %+v", err, state, p)
+		}
 		if p, _, _ := kv.Get("app/config/db", nil); p == nil || string(p.Value) != "postgres://theirs" {
 			t.Errorf("after the refused save the key is %+v; want postgres://theirs", p)
 		}
