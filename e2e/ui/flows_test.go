@@ -269,6 +269,10 @@ func TestUIFlows(t *testing.T) {
 		if _, err := kv.Put(&api.KVPair{Key: "app/config/db", Value: []byte("postgres://theirs")}, nil); err != nil {
 			t.Fatal(err)
 		}
+		// The page notices the newer value while the edit is open (and
+		// the notice moves the Save button: wait for it before clicking,
+		// or the click can land where the button was).
+		waitJS(t, ctx, `(e => !!e && !e.hidden)(document.querySelector('[data-newer]'))`, 10*time.Second)
 		run(t, ctx, 10*time.Second, "save", chromedp.Click(chromedp.CSS(`[data-test="kv-save"]`)))
 		if err := waitJSErr(ctx, `(e => !!e && !e.hidden && e.textContent.includes("postgres://theirs"))(document.querySelector('[data-test="kv-conflict"]'))`, 10*time.Second); err != nil {
 			p, _, _ := kv.Get("app/config/db", nil)
