@@ -114,6 +114,13 @@ export async function watch(path, onData, signal, { onError = () => {}, allow404
     } catch (err) {
       if (signal.aborted) return;
       onError(err);
+      // After a network error, ask again without blocking: a blocking
+      // retry on the old index would get no answer (so the banner would
+      // stay up) until the data changes or the wait ends.
+      if (err instanceof NetworkError) {
+        index = 0;
+        first = true;
+      }
       await sleep(backoff, signal);
       backoff = Math.min(backoff * 2, 10000);
     }

@@ -184,9 +184,13 @@ function renderKey(ctx, key) {
       const r = await request(url(`/v1/kv/${encPath(key)}`, { cas: entry ? entry.ModifyIndex : 0, flags, dc }), { method: 'PUT', body: f.value.value });
       if (r.data === true) {
         conflict.hidden = true;
-        saved.textContent = 'Saved.';
         dirty = false;
-        return; // the watch brings the new ModifyIndex
+        // The watch brings the new ModifyIndex, unless its answer came
+        // while the edit was dirty (it is then in newer): with the CAS
+        // won, that answer is this write or a later one, so show it.
+        if (newer) fill(newer);
+        saved.textContent = 'Saved.';
+        return;
       }
       // CAS failed: someone changed (or deleted) the key since it was loaded.
       const cur = await request(url(`/v1/kv/${encPath(key)}`, { dc }), { allow404: true });
