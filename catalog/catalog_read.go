@@ -272,3 +272,122 @@ func (s *Store) ServiceAddressNodes(ws memdb.WatchSet, addr string) (uint64, str
 	}
 	return max(indexOf(txn, tableNodes), indexOf(txn, tableServices)), out, nil
 }
+
+// ServiceSummaries returns one summary per service name (sorted by name)
+// for the UI's services list, in one read of the services and checks
+// tables. An instance counts when serviceOK accepts its service name; a
+// node's node-level checks count toward each of its instances only when
+// nodeOK accepts the node. filtered reports whether either predicate
+// hid anything. Datacenter is left for the caller to fill.
+func (s *Store) ServiceSummaries(ws memdb.WatchSet, serviceOK, nodeOK func(string) bool) (idx uint64, out []*structs.ServiceSummary, filtered bool, err error) {
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	sit, err := txn.Get(tableServices, "id")
+	if err != nil {
+		return 0, nil, false, err
+	}
+	ws.Add(sit.WatchCh())
+	cit, err := txn.Get(tableChecks, "id")
+	if err != nil {
+		return 0, nil, false, err
+	}
+	ws.Add(cit.WatchCh())
+
+	type counts struct{ passing, warning, critical int }
+	add := func(c *counts, status string, n int) {
+		switch status {
+		case structs.HealthPassing:
+			c.passing += n
+		case structs.HealthWarning:
+			c.warning += n
+		case structs.HealthCritical:
+			c.critical += n
+		}
+	}
+	// Node-level checks per node, and service checks per instance.
+	nodeChecks := map[string]*counts{}
+	instChecks := map[[2]string]*counts{}
+	for raw := cit.Next(); raw != nil; raw = cit.Next() {
+		c := raw.(*structs.HealthCheck)
+		var cc *counts
+		if c.ServiceID == "" {
+			if cc = nodeChecks[c.Node]; cc == nil {
+				cc = &counts{}
+				nodeChecks[c.Node] = cc
+			}
+		} else {
+			key := [2]string{c.Node, c.ServiceID}
+			if cc = instChecks[key]; cc == nil {
+				cc = &counts{}
+				instChecks[key] = cc
+			}
+		}
+		add(cc, c.Status, 1)
+	}
+
+	type agg struct {
+		sum   *structs.ServiceSummary
+		tags  map[string]struct{}
+		nodes map[string]struct{}
+	}
+	byName := map[string]*agg{}
+	nodeAllowed := map[string]bool{}
+	for raw := sit.Next(); raw != nil; raw = sit.Next() {
+		r := raw.(*serviceRow)
+		if !serviceOK(r.Service) {
+			filtered = true
+			continue
+		}
+		a := byName[r.Service]
+		if a == nil {
+			a = &agg{
+				sum:   &structs.ServiceSummary{Kind: r.NS.Kind, Name: r.Service},
+				tags:  map[string]struct{}{},
+				nodes: map[string]struct{}{},
+			}
+			byName[r.Service] = a
+		}
+		a.sum.InstanceCount++
+		a.nodes[r.Node] = struct{}{}
+		for _, t := range r.NS.Tags {
+			a.tags[t] = struct{}{}
+		}
+		if cc := instChecks[[2]string{r.Node, r.ID}]; cc != nil {
+			a.sum.ChecksPassing += cc.passing
+			a.sum.ChecksWarning += cc.warning
+			a.sum.ChecksCritical += cc.critical
+		}
+		ok, seen := nodeAllowed[r.Node]
+		if !seen {
+			ok = nodeOK(r.Node)
+			nodeAllowed[r.Node] = ok
+		}
+		if cc := nodeChecks[r.Node]; cc != nil {
+			if !ok {
+				filtered = true
+				continue
+			}
+			a.sum.ChecksPassing += cc.passing
+			a.sum.ChecksWarning += cc.warning
+			a.sum.ChecksCritical += cc.critical
+		}
+	}
+	out = make([]*structs.ServiceSummary, 0, len(byName))
+	for _, a := range byName {
+		a.sum.Tags = sortedKeys(a.tags)
+		a.sum.Nodes = sortedKeys(a.nodes)
+		out = append(out, a.sum)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return maxIndex(txn, tableServices, tableChecks), out, filtered, nil
+}
+
+// sortedKeys returns the keys of a set, sorted.
+func sortedKeys(set map[string]struct{}) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

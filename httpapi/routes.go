@@ -91,6 +91,7 @@ func (s *Server) routes() http.Handler {
 	rt.handle("/v1/query/", s.preparedQuery, get, put, del)
 	rt.handle("/v1/operator/wan", s.operatorWAN, get)
 	rt.handle("/v1/internal/ui/federation", s.uiFederation, get)
+	rt.handle("/v1/internal/ui/services", s.uiServices, get)
 	rt.handle("/v1/operator/keyring", s.operatorKeyring, get, post, put, del)
 	rt.handle("/v1/snapshot", s.snapshot, get, put)
 	rt.handle("/v1/coordinate/datacenters", s.coordinateDatacenters, get)

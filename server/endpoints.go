@@ -39,6 +39,8 @@ func (s *Server) buildEndpoints() map[structs.Method]endpoint {
 		structs.MethodHealthServiceNodes:  ep(routeDefault, s.healthServiceNodes),
 		structs.MethodHealthChecksInState: ep(routeDefault, s.healthChecksInState),
 
+		structs.MethodInternalServiceSummary: ep(routeDefault, s.internalServiceSummary),
+
 		// Streams (subscribe.go): served by Stream, never by RPC.
 		structs.MethodSubscribeServiceHealth: streamEp[structs.SubscribeRequest, structs.ServiceHealthEvent](s.subscribeServiceHealth),
 
@@ -519,6 +521,34 @@ func (s *Server) healthChecksInState(ctx context.Context, args *structs.ChecksIn
 		reply.Index = idx
 		reply.HealthChecks, reply.ResultsFilteredByACLs = z.filterChecks(checks)
 		return err
+	})
+}
+
+// internalServiceSummary answers the UI's services list: one summary per
+// service the token may read, counting node-level checks only on nodes
+// it may read.
+func (s *Server) internalServiceSummary(ctx context.Context, args *structs.DCSpecificRequest, reply *structs.IndexedServiceSummaries) error {
+	if _, err := s.authorizer(args.Token); err != nil {
+		return err
+	}
+	return s.blockingQuery(ctx, &args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *catalog.Store) error {
+		// Resolved on every wake: a token deleted or narrowed while the
+		// query waits counts at once.
+		z, err := s.authorizer(args.Token)
+		if err != nil {
+			return err
+		}
+		idx, out, filtered, err := st.ServiceSummaries(ws, z.serviceRead, z.nodeRead)
+		if err != nil {
+			return err
+		}
+		for _, sum := range out {
+			sum.Datacenter = s.cfg.Datacenter
+		}
+		reply.Index = idx
+		reply.Services = out
+		reply.ResultsFilteredByACLs = filtered
+		return nil
 	})
 }
 

@@ -33,7 +33,7 @@ func TestModulesUseTheAPI(t *testing.T) {
 		"js/app.js":        {"/v1/agent/self", "/v1/catalog/datacenters", "/v1/internal/ui/federation"},
 		"js/api.js":        {"X-Consul-Index", "X-Consul-Token"},
 		"js/util.js":       {"Adjustment", "Height"},
-		"js/services.js":   {"/v1/catalog/services", "/v1/health/state/any", "/v1/health/service/"},
+		"js/services.js":   {"/v1/internal/ui/services", "/v1/health/service/"},
 		"js/nodes.js":      {"/v1/catalog/nodes", "/v1/catalog/node/", "/v1/health/node/", "/v1/coordinate/nodes"},
 		"js/kv.js":         {"/v1/kv/", "cas", "recurse"},
 		"js/federation.js": {"/v1/internal/ui/federation", "rtt-matrix"},

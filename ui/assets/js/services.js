@@ -42,39 +42,20 @@ function renderList(ctx) {
   const empty = main.querySelector('[data-test="empty"]');
   const errEl = main.querySelector('[data-error]');
   const countEl = main.querySelector('[data-count]');
-  let tags = null; // name -> tags
-  let checks = null; // health/state/any
+  let summaries = null; // /v1/internal/ui/services
   let lastHTML = '';
 
+  // One row per service from the server's summary: its counts cover each
+  // instance's own checks plus its node's checks (serfHealth), once per
+  // instance, as Consul's UI shows them.
   function rows() {
-    const by = new Map();
-    for (const name of Object.keys(tags || {})) by.set(name, { name, tags: tags[name] || [], passing: 0, warning: 0, critical: 0 });
-    // Node checks count for every service with checks on that node.
-    const nodeChecks = new Map();
-    const svcNodes = new Map();
-    for (const c of checks || []) {
-      if (!c.ServiceName) {
-        if (!nodeChecks.has(c.Node)) nodeChecks.set(c.Node, []);
-        nodeChecks.get(c.Node).push(c.Status);
-        continue;
-      }
-      let s = by.get(c.ServiceName);
-      if (!s) {
-        if (tags) continue; // deregistered between the two answers
-        s = { name: c.ServiceName, tags: c.ServiceTags || [], passing: 0, warning: 0, critical: 0 };
-        by.set(c.ServiceName, s);
-      }
-      if (c.Status in s) s[c.Status]++;
-      else s.critical++;
-      if (!svcNodes.has(c.ServiceName)) svcNodes.set(c.ServiceName, new Set());
-      svcNodes.get(c.ServiceName).add(c.Node);
-    }
-    for (const [name, set] of svcNodes) {
-      const s = by.get(name);
-      if (!s) continue;
-      for (const n of set) for (const st of nodeChecks.get(n) || []) s[st in s ? st : 'critical']++;
-    }
-    return [...by.values()];
+    return (summaries || []).map((d) => ({
+      name: d.Name,
+      tags: d.Tags || [],
+      passing: d.ChecksPassing || 0,
+      warning: d.ChecksWarning || 0,
+      critical: d.ChecksCritical || 0,
+    }));
   }
 
   let all = null; // aggregated rows, rebuilt only when data changes
@@ -92,8 +73,7 @@ function renderList(ctx) {
   }
 
   function draw() {
-    // Wait for both answers so the first paint has the counts.
-    if (tags === null || checks === null) return;
+    if (summaries === null) return;
     if (!all) rebuild();
     const f = state.filter.trim().toLowerCase();
     const list = all.filter((s) => (!f || s.hay.includes(f)) && (state.status === 'all' || s.worst === state.status));
@@ -150,15 +130,9 @@ function renderList(ctx) {
     errEl.textContent = errorText(err);
     errEl.hidden = false;
   };
-  watch(url('/v1/catalog/services', { dc }), (d) => {
+  watch(url('/v1/internal/ui/services', { dc }), (d) => {
     errEl.hidden = true;
-    tags = d || {};
-    all = null;
-    draw();
-  }, signal, { onError });
-  watch(url('/v1/health/state/any', { dc }), (d) => {
-    errEl.hidden = true;
-    checks = d || [];
+    summaries = d || [];
     all = null;
     draw();
   }, signal, { onError });
