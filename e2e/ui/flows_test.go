@@ -20,13 +20,9 @@ import (
 	"consulate/internal/testutil"
 )
 
-// The flow tests run their own two-DC cluster on 127.0.23.x, apart from
-// the smoke test's 127.0.21.x, so both can run at once.
-const (
-	flowDC1ServerIP = "127.0.23.1"
-	flowDC1ClientIP = "127.0.23.2"
-	flowDC2ServerIP = "127.0.23.11"
-)
+// flowIPs: the flow tests run their own two-DC cluster on 127.0.23.x,
+// apart from the smoke test's 127.0.21.x, so both can run at once.
+var flowIPs = clusterIPs{DC1Server: "127.0.23.1", DC1Client: "127.0.23.2", DC2Server: "127.0.23.11"}
 
 // fastWANGossip makes WAN failure detection take a few seconds instead
 // of tens: probe every 200 ms, suspect for 2 probe intervals.
@@ -39,56 +35,15 @@ const fastWANGossip = `{
 // 2 × 200 ms) plus the blocking query's wake and a render.
 const wanFailBound = 15 * time.Second
 
-// startFlowCluster starts the same shape as startCluster (dc1: server +
-// client with -ui; dc2: one server, WAN-joined) on 127.0.23.x, with
-// short WAN gossip timers on the servers.
+// startFlowCluster starts startCluster's shape on flowIPs, with short
+// WAN gossip timers on the servers.
 func startFlowCluster(t *testing.T) *cluster {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "gossip.json")
 	if err := os.WriteFile(cfg, []byte(fastWANGossip), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{
-		DC1Server: startAgent(t, "dc1-s1", flowDC1ServerIP, "-server", "-datacenter", "dc1", "-bootstrap-expect", "1",
-			"-config-file", cfg),
-		DC2Server: startAgent(t, "dc2-s1", flowDC2ServerIP, "-server", "-datacenter", "dc2", "-bootstrap-expect", "1",
-			"-config-file", cfg, "-retry-join-wan", flowDC1ServerIP, "-retry-interval-wan", "200ms"),
-		DC1Client: startAgent(t, "dc1-c1", flowDC1ClientIP, "-datacenter", "dc1", "-ui",
-			"-retry-join", flowDC1ServerIP, "-retry-interval", "200ms"),
-	}
-	for _, a := range []*agentProc{c.DC1Server, c.DC2Server, c.DC1Client} {
-		a.waitHTTP(20 * time.Second)
-	}
-	for _, a := range []*agentProc{c.DC1Server, c.DC2Server} {
-		testutil.WaitForErr(t, 20*time.Second, a.name+" leader", func() error {
-			var leader string
-			if err := a.getJSON("/v1/status/leader", &leader); err != nil {
-				return err
-			}
-			if leader == "" {
-				return fmt.Errorf("no leader")
-			}
-			return nil
-		})
-	}
-	testutil.WaitForErr(t, 20*time.Second, "the client to see dc2 with a leader", func() error {
-		var dcs []string
-		if err := c.DC1Client.getJSON("/v1/catalog/datacenters", &dcs); err != nil {
-			return err
-		}
-		if len(dcs) != 2 {
-			return fmt.Errorf("datacenters %v", dcs)
-		}
-		var leader string
-		if err := c.DC1Client.getJSON("/v1/status/leader?dc=dc2", &leader); err != nil {
-			return err
-		}
-		if leader == "" {
-			return fmt.Errorf("no dc2 leader")
-		}
-		return nil
-	})
-	return c
+	return startCluster(t, flowIPs, "-config-file", cfg)
 }
 
 // apiClient is the official Go client talking to agent a.

@@ -36,12 +36,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Addresses of the cluster's agents.
-const (
-	dc1ServerIP = "127.0.21.1"
-	dc1ClientIP = "127.0.21.2"
-	dc2ServerIP = "127.0.21.11"
-)
+// clusterIPs are the addresses of a cluster's three agents.
+type clusterIPs struct {
+	DC1Server, DC1Client, DC2Server string
+}
+
+// smokeIPs is the smoke test's cluster; the flow tests run theirs on
+// other addresses (flowIPs) so that both can run at once.
+var smokeIPs = clusterIPs{DC1Server: "127.0.21.1", DC1Client: "127.0.21.2", DC2Server: "127.0.21.11"}
 
 // agentProc is one running agent process.
 type agentProc struct {
@@ -192,17 +194,20 @@ type cluster struct {
 }
 
 // startCluster starts dc1 (a server and a client agent with -ui) and dc2
-// (one server, WAN-joined to dc1's), and waits until both datacenters
-// have a leader, the WAN pool lists both servers alive and the client
-// sees dc2.
-func startCluster(t *testing.T) *cluster {
+// (one server, WAN-joined to dc1's) on ips, the servers with serverArgs
+// added, and waits until both datacenters have a leader, the WAN pool
+// lists both servers alive and the client sees dc2.
+func startCluster(t *testing.T, ips clusterIPs, serverArgs ...string) *cluster {
 	t.Helper()
+	server := func(dc string, extra ...string) []string {
+		args := []string{"-server", "-datacenter", dc, "-bootstrap-expect", "1"}
+		return append(append(args, serverArgs...), extra...)
+	}
 	c := &cluster{
-		DC1Server: startAgent(t, "dc1-s1", dc1ServerIP, "-server", "-datacenter", "dc1", "-bootstrap-expect", "1"),
-		DC2Server: startAgent(t, "dc2-s1", dc2ServerIP, "-server", "-datacenter", "dc2", "-bootstrap-expect", "1",
-			"-retry-join-wan", dc1ServerIP, "-retry-interval-wan", "200ms"),
-		DC1Client: startAgent(t, "dc1-c1", dc1ClientIP, "-datacenter", "dc1", "-ui",
-			"-retry-join", dc1ServerIP, "-retry-interval", "200ms"),
+		DC1Server: startAgent(t, "dc1-s1", ips.DC1Server, server("dc1")...),
+		DC2Server: startAgent(t, "dc2-s1", ips.DC2Server, server("dc2", "-retry-join-wan", ips.DC1Server, "-retry-interval-wan", "200ms")...),
+		DC1Client: startAgent(t, "dc1-c1", ips.DC1Client, "-datacenter", "dc1", "-ui",
+			"-retry-join", ips.DC1Server, "-retry-interval", "200ms"),
 	}
 	for _, a := range []*agentProc{c.DC1Server, c.DC2Server, c.DC1Client} {
 		a.waitHTTP(20 * time.Second)

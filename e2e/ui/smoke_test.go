@@ -11,7 +11,7 @@ import (
 // loads the UI's shell.
 func TestSmokeDeepLink(t *testing.T) {
 	skipWithoutChromium(t)
-	c := startCluster(t)
+	c := startCluster(t, smokeIPs)
 	ctx := newBrowser(t)
 	navigate(t, ctx, c.UI("/ui/dc1/services"))
 	// main#main is the shell of the UI (issue 14); the earlier page has a
