@@ -338,6 +338,17 @@ func (s *Store) ServiceSummaries(ws memdb.WatchSet, serviceOK, nodeOK func(strin
 			filtered = true
 			continue
 		}
+		// As Consul, an instance on a node the token cannot read is left
+		// out whole: its node's name is not shown either.
+		ok, seen := nodeAllowed[r.Node]
+		if !seen {
+			ok = nodeOK(r.Node)
+			nodeAllowed[r.Node] = ok
+		}
+		if !ok {
+			filtered = true
+			continue
+		}
 		a := byName[r.Service]
 		if a == nil {
 			a = &agg{
@@ -357,16 +368,7 @@ func (s *Store) ServiceSummaries(ws memdb.WatchSet, serviceOK, nodeOK func(strin
 			a.sum.ChecksWarning += cc.warning
 			a.sum.ChecksCritical += cc.critical
 		}
-		ok, seen := nodeAllowed[r.Node]
-		if !seen {
-			ok = nodeOK(r.Node)
-			nodeAllowed[r.Node] = ok
-		}
 		if cc := nodeChecks[r.Node]; cc != nil {
-			if !ok {
-				filtered = true
-				continue
-			}
 			a.sum.ChecksPassing += cc.passing
 			a.sum.ChecksWarning += cc.warning
 			a.sum.ChecksCritical += cc.critical

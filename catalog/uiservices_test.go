@@ -53,11 +53,13 @@ func TestServiceSummaries(t *testing.T) {
 		t.Fatalf("after n1 critical: %+v", w)
 	}
 
-	// ACL: db hidden, n2's node checks not counted.
+	// ACL: db hidden; n2 not readable, so its instances are left out
+	// whole, as Consul does (its name does not appear in Nodes).
 	_, out, filtered, _ = s.ServiceSummaries(memdb.NewWatchSet(),
 		func(svc string) bool { return svc != "db" }, func(n string) bool { return n != "n2" })
-	if !filtered || len(out) != 1 || out[0].Name != "web" || out[0].InstanceCount != 3 ||
-		out[0].ChecksPassing != 2 || out[0].ChecksCritical != 1 {
+	if !filtered || len(out) != 1 || out[0].Name != "web" || out[0].InstanceCount != 1 ||
+		out[0].ChecksPassing != 1 || out[0].ChecksCritical != 1 ||
+		!reflect.DeepEqual(out[0].Nodes, []string{"n1"}) || !reflect.DeepEqual(out[0].Tags, []string{"primary"}) {
 		t.Fatalf("filtered=%v %+v", filtered, out)
 	}
 }

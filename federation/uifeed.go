@@ -208,6 +208,12 @@ func (f *Feed) Block(ctx context.Context, minIndex uint64, wait time.Duration,
 	for {
 		ch := f.Changed()
 		snap := snapshot(ctx)
+		if ctx.Err() != nil {
+			// A reader that went away (or a draining agent) took its
+			// snapshot with a cancelled context: its leader asks failed, so
+			// its state is not news for the other readers.
+			return snap, f.Index()
+		}
 		idx := f.Observe(StateSignature(snap.Datacenters))
 		// An index below minIndex is another server's or an earlier run's:
 		// answer at once so the reader starts over from this one.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,6 +157,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	}
 	s.limitBodyTime(w, r, s.cfg.BodyReadTimeout)
 	obj, err := ep.fn(w, r)
+	if err != nil && errors.Is(context.Cause(r.Context()), errDraining) {
+		err = &codedError{http.StatusServiceUnavailable, errDraining.Error()}
+	}
 	if err != nil {
 		code := statusFor(err)
 		if code >= 500 {

@@ -751,10 +751,10 @@ func TestShutdownReleasesBlockingQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
-		c.KV().List("", &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute})
+		_, _, err := c.KV().List("", &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute})
+		done <- err
 	}()
 	// The request must be waiting before Shutdown starts.
 	testutil.WaitFor(t, 5*time.Second, "blocking request waiting", func() bool {
@@ -770,8 +770,29 @@ func TestShutdownReleasesBlockingQueries(t *testing.T) {
 		t.Fatalf("Shutdown took %v with a blocking query in flight", d)
 	}
 	select {
-	case <-done:
+	case err := <-done:
+		// The current data (this fake's wait returns without an error) or
+		// a clean "try elsewhere", never a 500 "context canceled".
+		if err != nil && (!strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "shutting down")) {
+			t.Fatalf("blocking query ended with %v, want an answer or 503 Agent is shutting down", err)
+		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("blocking query still waiting after Shutdown")
+	}
+}
+
+// TestDrainingRequestIs503: a long-held request whose wait ends with the
+// context's error because Shutdown started is answered 503 "Agent is
+// shutting down", not 500 "context canceled".
+func TestDrainingRequestIs503(t *testing.T) {
+	f := newFakeAgent()
+	f.errs = map[structs.Method]error{structs.MethodKVSList: context.Canceled}
+	srv := mustNew(t, DefaultConfig(), f)
+	srv.stopDrain()
+	req := httptest.NewRequest("GET", "/v1/kv/?recurse&index=5", nil)
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "shutting down") {
+		t.Fatalf("got %d %q, want 503 Agent is shutting down", rec.Code, rec.Body.String())
 	}
 }

@@ -199,6 +199,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return firstErr
 }
 
+// errDraining is the cause of a long-held request's context when Shutdown
+// ends it: serve answers such a request 503 "Agent is shutting down", a
+// status clients retry (elsewhere), rather than a 500.
+var errDraining = errors.New("Agent is shutting down")
+
 // releaseOnShutdown gives long-held requests (blocking queries, with
 // ?index=, and /v1/agent/monitor streams) a context that also ends when
 // Shutdown starts, so that a leaving agent answers them at once instead of
@@ -210,9 +215,9 @@ func (s *Server) releaseOnShutdown(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		stop := context.AfterFunc(s.drain, cancel)
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		stop := context.AfterFunc(s.drain, func() { cancel(errDraining) })
 		defer stop()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

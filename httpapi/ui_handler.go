@@ -44,6 +44,13 @@ func (h uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.send(w, r, name, b, "")
 			return
 		}
+		// A missing asset (a top-level file such as app.css, or anything
+		// under js/) is a 404, not the page: a module that fails to load
+		// must say so. Routes are DC/section/… and fall through.
+		if strings.HasPrefix(name, "js/") || (!strings.Contains(name, "/") && path.Ext(name) != "") {
+			http.Error(w, "404 page not found", http.StatusNotFound)
+			return
+		}
 	}
 	b, err := fs.ReadFile(h.fsys, "index.html")
 	if err != nil {

@@ -27,7 +27,7 @@ func TestUIServing(t *testing.T) {
 		{"/ui/dc1/services", "text/html", "no-cache", "<main"},
 		{"/ui/dc2/kv/a/b/", "text/html", "no-cache", "<main"},
 		{"/ui/dc1/nodes/n1.example", "text/html", "no-cache", "<main"},
-		{"/ui/js/missing.js", "text/html", "no-cache", "<main"},
+		{"/ui/dc1/kv/config.json", "text/html", "no-cache", "<main"},
 		{"/ui/app.css", "text/css", "", "body{}"},
 		{"/ui/js/app.js", "text/javascript", "", "export"},
 		{"/ui/favicon.svg", "image/svg+xml", "", "<svg"},
@@ -49,6 +49,12 @@ func TestUIServing(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/ui/" {
 			t.Errorf("%s: %d %q", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	// A missing asset is a 404, not the page.
+	for _, p := range []string{"/ui/js/missing.js", "/ui/missing.css"} {
+		if code, _, _ := do(t, ts, "GET", p, ""); code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, code)
 		}
 	}
 	if code, _, _ := do(t, ts, "POST", "/ui/dc1/services", ""); code != http.StatusMethodNotAllowed {

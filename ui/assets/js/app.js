@@ -29,7 +29,12 @@ function parse(pathname) {
   const tail = pathname.slice(4);
   if (!tail) return null;
   const i = tail.indexOf('/');
-  const dc = decodeURIComponent(i < 0 ? tail : tail.slice(0, i));
+  let dc;
+  try {
+    dc = decodeURIComponent(i < 0 ? tail : tail.slice(0, i));
+  } catch {
+    return null; // a malformed escape: treat as an unknown path
+  }
   const after = i < 0 ? '' : tail.slice(i + 1);
   const j = after.indexOf('/');
   const section = j < 0 ? after : after.slice(0, j);
