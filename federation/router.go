@@ -201,6 +201,9 @@ type dcState struct {
 
 // Router maps datacenters to servers and forwards calls.
 type Router struct {
+	// uiLeaders shares leader asks among the UI's readers (uifeed.go).
+	uiLeaders leaderAsks
+
 	cfg    Config
 	caller Caller
 	hints  LeaderHinter // caller, when it gives leader hints; else nil

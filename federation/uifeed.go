@@ -298,11 +298,46 @@ func (r *Router) Feed() *Feed { return r.feed }
 func (r *Router) UIFederation(ctx context.Context, rpc RPCFunc, coords func() []*structs.DatacenterMap,
 	minIndex uint64, wait time.Duration) (UIFederation, uint64) {
 	return r.feed.Block(ctx, minIndex, wait, func(ctx context.Context) UIFederation {
-		out := UIFederation{Datacenters: UIRows(r.HealthWithLeaders(ctx, rpc)), RTT: map[string]map[string]float64{}}
+		out := UIFederation{Datacenters: UIRows(r.uiLeaders.get(ctx, r, rpc)), RTT: map[string]map[string]float64{}}
 		if coords != nil {
 			out.RTT = RTTMatrix(coords())
 		}
 		out.Events = r.feed.Events()
 		return out
 	})
+}
+
+// uiLeaderTTL is how long the UI's readers share one round of leader
+// asks: every parked reader rechecks every FeedRecheck, and without
+// sharing each would ask every datacenter over the WAN.
+const uiLeaderTTL = time.Second
+
+// leaderAsks shares HealthWithLeaders' answers among the UI's readers:
+// one round at a time (readers arriving meanwhile wait for it), reused
+// for uiLeaderTTL; counters and membership are always read fresh.
+type leaderAsks struct {
+	mu      sync.Mutex
+	at      time.Time
+	leaders map[string]bool
+}
+
+func (l *leaderAsks) get(ctx context.Context, r *Router, rpc RPCFunc) []DCHealthWithLeader {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leaders != nil && time.Since(l.at) < uiLeaderTTL {
+		rows := r.Health()
+		out := make([]DCHealthWithLeader, len(rows))
+		for i, h := range rows {
+			out[i] = DCHealthWithLeader{DCHealth: h, HasLeader: l.leaders[h.Datacenter]}
+		}
+		return out
+	}
+	out := r.HealthWithLeaders(ctx, rpc)
+	if ctx.Err() == nil { // a cancelled round's "no leader" is not an answer
+		l.at, l.leaders = time.Now(), make(map[string]bool, len(out))
+		for _, h := range out {
+			l.leaders[h.Datacenter] = h.HasLeader
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,5 +123,38 @@ func TestRTTMatrix(t *testing.T) {
 	}
 	if got := m["dc1"]["dc1"]; got < 1.9 || got > 2.1 {
 		t.Fatalf("dc1→dc1 %v", got)
+	}
+}
+
+// TestUILeaderAsksShared: many UI readers snapshotting at once ask each
+// datacenter for its leader once per uiLeaderTTL, not once each.
+func TestUILeaderAsksShared(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LocalDC = "dc1"
+	r, err := New(cfg, &fakeCaller{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.UpdateServer(Server{Name: "a.dc2", Datacenter: "dc2", Addr: "a:1", Status: structs.StatusAlive})
+	var asks atomic.Int32
+	rpc := func(ctx context.Context, m structs.Method, args, reply any) error {
+		asks.Add(1)
+		*(reply.(*string)) = "leader:8300"
+		return nil
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Go(func() {
+			got, _ := r.UIFederation(context.Background(), rpc, nil, 0, time.Second)
+			for _, d := range got.Datacenters {
+				if !d.HasLeader {
+					t.Errorf("%s without leader in a shared answer", d.Datacenter)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := int(asks.Load()); n != len(r.Datacenters()) {
+		t.Fatalf("%d leader asks for 20 readers of %d datacenters, want one round", n, len(r.Datacenters()))
 	}
 }
