@@ -211,7 +211,10 @@ var errDraining = errors.New("Agent is shutting down")
 // requests finish normally: a write in flight still gets its answer.
 func (s *Server) releaseOnShutdown(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !r.URL.Query().Has("index") && r.URL.Path != "/v1/agent/monitor" {
+		// RawQuery is looked at before it is parsed: this runs on every
+		// request, and most carry no index.
+		blocking := strings.Contains(r.URL.RawQuery, "index") && r.URL.Query().Has("index")
+		if !blocking && r.URL.Path != "/v1/agent/monitor" {
 			next.ServeHTTP(w, r)
 			return
 		}
