@@ -22,22 +22,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "consulate-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	// With CONSULATE_E2E_RACE the agents are built with the race detector;
 	// their logs then carry any race report, and a racing agent exits
 	// non-zero.
-	binary, err = testutil.BuildConsulate(dir, os.Getenv("CONSULATE_E2E_RACE") != "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.RunWithConsulate(m, "consulate-e2e-", os.Getenv("CONSULATE_E2E_RACE") != "", &binary))
 }
 
 // agentProc is one running agent.

@@ -21,19 +21,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "consulate-e2e-ui-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary, err = testutil.BuildConsulate(dir, os.Getenv("CONSULATE_E2E_RACE") != "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.RunWithConsulate(m, "consulate-e2e-ui-", os.Getenv("CONSULATE_E2E_RACE") != "", &binary))
 }
 
 // clusterIPs are the addresses of a cluster's three agents.

@@ -3,9 +3,11 @@ package testutil
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // Buffer collects a process's output (stdout and stderr written from
@@ -43,4 +45,23 @@ func BuildConsulate(dir string, race bool) (string, error) {
 		return "", fmt.Errorf("building consulate: %v\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// RunWithConsulate is a TestMain body for packages that start the built
+// binary: it builds cmd/consulate into a temporary directory named after
+// prefix (with the race detector when race is set), stores the path in
+// *bin, runs the tests and removes the directory. It returns the exit
+// code for os.Exit (1 when the build fails).
+func RunWithConsulate(m *testing.M, prefix string, race bool, bin *string) int {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildConsulate(dir, race); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
