@@ -38,9 +38,23 @@ type Executor struct {
 	AgentNode string
 }
 
+// MaxFailoverConcurrency bounds how many failover datacenters Execute asks
+// at the same time.
+const MaxFailoverConcurrency = 32
+
 // Execute runs q here and, if it finds no healthy instance, in the
-// failover datacenters one at a time, each at most once. Failovers counts
-// the datacenters tried beyond the local one up to the one that answered.
+// failover datacenters, each asked at most once. The answer is the one of
+// the first datacenter in failover order with healthy instances, as when
+// asking them one at a time; Failovers counts the datacenters up to and
+// including that one (all of them when none answers), as Consul reports.
+//
+// The failover datacenters are asked at once (at most
+// MaxFailoverConcurrency in flight, started in order), so the latency is
+// that of the slowest datacenter needed, not the sum of all of them. The
+// price: a datacenter later in order is asked even when an earlier one
+// answers, at most one RPC each, and cancelled as soon as the answer is
+// known. A datacenter that fails counts as one without instances, as
+// Consul does.
 func (e *Executor) Execute(ctx context.Context, q *structs.PreparedQuery, limit int) (*structs.PreparedQueryExecuteResponse, error) {
 	resp, err := e.ExecuteLocal(ctx, q, limit)
 	if err != nil {
@@ -49,37 +63,100 @@ func (e *Executor) Execute(ctx context.Context, q *structs.PreparedQuery, limit 
 	if len(resp.Nodes) > 0 || e.Remote == nil || e.Order == nil {
 		return resp, nil
 	}
-	var lastErr error
-	tried := 0
-	for _, dc := range e.Order(q.Service.Failover.NearestN, q.Service.Failover.Datacenters) {
-		if dc == e.LocalDC {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		tried++
-		remote, err := e.Remote(ctx, dc, q, limit)
-		if err != nil {
-			// An unreachable or unknown datacenter is skipped, as Consul
-			// does; the next one may answer.
-			lastErr = err
-			continue
-		}
-		if len(remote.Nodes) == 0 {
-			continue
-		}
-		remote.Failovers = tried
-		remote.Datacenter = dc
-		remote.Service = q.Service.Service
-		remote.DNS = q.DNS
-		return remote, nil
+	dcs := e.failoverDCs(q)
+	if len(dcs) == 0 {
+		return resp, nil
 	}
-	resp.Failovers = tried
-	if lastErr != nil && tried > 0 && errors.Is(lastErr, context.Canceled) {
-		return nil, lastErr
+	i, remote, started, err := e.firstAnswer(ctx, dcs, q, limit)
+	if err != nil {
+		return nil, err
 	}
-	return resp, nil
+	if remote == nil {
+		resp.Failovers = started
+		return resp, nil
+	}
+	remote.Failovers = i + 1
+	remote.Datacenter = dcs[i]
+	remote.Service = q.Service.Service
+	remote.DNS = q.DNS
+	return remote, nil
+}
+
+// failoverDCs is the failover order without the local datacenter and
+// without repeats (each datacenter is asked once).
+func (e *Executor) failoverDCs(q *structs.PreparedQuery) []string {
+	order := e.Order(q.Service.Failover.NearestN, q.Service.Failover.Datacenters)
+	seen := make(map[string]bool, len(order))
+	out := make([]string, 0, len(order))
+	for _, dc := range order {
+		if dc == e.LocalDC || seen[dc] {
+			continue
+		}
+		seen[dc] = true
+		out = append(out, dc)
+	}
+	return out
+}
+
+type remoteResult struct {
+	i    int
+	resp *structs.PreparedQueryExecuteResponse
+	err  error
+}
+
+// firstAnswer asks the datacenters concurrently and returns the index and
+// answer of the first one in order with instances, or a nil answer when
+// none has any; started is how many were asked. The calls still running
+// when it returns are cancelled. It fails only when ctx is cancelled
+// before the answer is known (a deadline ends the failover like a
+// sequential one would: no answer).
+func (e *Executor) firstAnswer(ctx context.Context, dcs []string, q *structs.PreparedQuery, limit int) (int, *structs.PreparedQueryExecuteResponse, int, error) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Buffered for every call so that none blocks once we stopped reading.
+	done := make(chan remoteResult, len(dcs))
+	results := make([]*remoteResult, len(dcs))
+	started, inflight, next := 0, 0, 0
+	start := func() {
+		i := started
+		started++
+		inflight++
+		go func() {
+			r, err := e.Remote(cctx, dcs[i], q, limit)
+			done <- remoteResult{i: i, resp: r, err: err}
+		}()
+	}
+	for started < len(dcs) && inflight < MaxFailoverConcurrency {
+		start()
+	}
+	for inflight > 0 {
+		select {
+		case r := <-done:
+			inflight--
+			results[r.i] = &r
+			// The earliest datacenters in order that answered decide.
+			for next < len(dcs) && results[next] != nil {
+				if res := results[next]; res.err == nil && res.resp != nil && len(res.resp.Nodes) > 0 {
+					return next, res.resp, started, nil
+				}
+				next++
+			}
+			if started < len(dcs) && ctx.Err() == nil {
+				start()
+			}
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return 0, nil, started, ctx.Err()
+			}
+			return 0, nil, started, nil
+		}
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The calls failed because the caller went away, not because
+		// their datacenters have nothing.
+		return 0, nil, started, ctx.Err()
+	}
+	return 0, nil, started, nil
 }
 
 // ExecuteLocal runs q against the local datacenter only.
