@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"consulate/structs"
 )
@@ -85,5 +88,80 @@ func TestPreparedQueryFailover(t *testing.T) {
 	rpc(t, dc1, structs.MethodPreparedQueryList, &structs.DCSpecificRequest{}, &list)
 	if len(list.Queries) != 0 {
 		t.Fatalf("after delete %+v", list)
+	}
+}
+
+// slowForwarder answers for datacenters other than dc2 after a delay, with
+// nothing (an empty reply), and counts every cross-DC call.
+type slowForwarder struct {
+	dcForwarder
+	delay time.Duration
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (f *slowForwarder) ForwardDC(ctx context.Context, dc structs.Datacenter, method structs.Method, args, reply any) error {
+	f.mu.Lock()
+	f.calls[string(dc)]++
+	f.mu.Unlock()
+	if f.dcs[string(dc)] != nil {
+		return f.dcForwarder.ForwardDC(ctx, dc, method, args, reply)
+	}
+	t := time.NewTimer(f.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestPreparedQueryFailoverTwentyDCs fails over through 19 empty
+// datacenters 100 ms away and then dc2, which has the service: one call
+// per datacenter, all at once, so the answer takes about 100 ms, not 1.9 s.
+func TestPreparedQueryFailoverTwentyDCs(t *testing.T) {
+	cfg2 := testConfig("dc2-s1")
+	cfg2.Datacenter, cfg2.Bootstrap = "dc2", true
+	dc2 := startServer(t, cfg2, Deps{})
+	waitLeader(t, dc2)
+	registerWeb(t, dc2, "n2", "10.0.2.1", "web-1")
+
+	fwd := &slowForwarder{dcForwarder: dcForwarder{dcs: map[string]*Server{"dc2": dc2}},
+		delay: 100 * time.Millisecond, calls: map[string]int{}}
+	cfg1 := testConfig("dc1-s1")
+	cfg1.Bootstrap = true
+	dc1 := startServer(t, cfg1, Deps{Forwarder: fwd})
+	waitLeader(t, dc1)
+
+	var listed []string
+	for i := 3; i <= 21; i++ {
+		listed = append(listed, fmt.Sprintf("dc%d", i))
+	}
+	listed = append(listed, "dc2")
+	var id string
+	rpc(t, dc1, structs.MethodPreparedQueryApply, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate,
+		Query: &structs.PreparedQuery{Name: "web-far", Service: structs.ServiceQuery{Service: "web",
+			Failover: structs.QueryFailoverOptions{Datacenters: listed}}}}, &id)
+
+	begin := time.Now()
+	var resp structs.PreparedQueryExecuteResponse
+	rpc(t, dc1, structs.MethodPreparedQueryExecute, &structs.PreparedQueryExecuteRequest{QueryIDOrName: "web-far"}, &resp)
+	took := time.Since(begin)
+	if resp.Datacenter != "dc2" || resp.Failovers != 20 || len(resp.Nodes) != 1 {
+		t.Fatalf("resp %+v", resp)
+	}
+	if sequential := time.Duration(len(listed)-1) * fwd.delay; took > sequential/3 {
+		t.Fatalf("took %v; one after another would take %v", took, sequential)
+	}
+	fwd.mu.Lock()
+	defer fwd.mu.Unlock()
+	if len(fwd.calls) != len(listed) {
+		t.Fatalf("calls %v", fwd.calls)
+	}
+	for dc, n := range fwd.calls {
+		if n != 1 {
+			t.Errorf("%s asked %d times", dc, n)
+		}
 	}
 }
