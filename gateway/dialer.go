@@ -165,6 +165,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *S
 		c, st, err := d.try(ctx, gw, hdr)
 		if err != nil {
 			d.failed(gw)
+			d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
 			derr.Tries = append(derr.Tries, fmt.Errorf("via %s: %w", gw, err))
 			continue
 		}
