@@ -533,3 +533,42 @@ func TestGatewayHostGone(t *testing.T) {
 		return errors.New(routesString(a.Routes()))
 	})
 }
+
+// A next hop that accepts and never answers: the local gateway gives up on
+// it and says so before the client gives up on the local gateway.
+func TestSilentNextHop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.31.33:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				<-done
+				c.Close()
+			}()
+		}
+	}()
+	cfg := testConfig("dc1", "127.0.31.21", &fakeLocal{})
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	a := startGW(t, cfg)
+	d := newDialer(t, a.Advertise())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = d.Info(ctx, ln.Addr().String())
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), ln.Addr().String()) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("info through a silent gateway: %v", err)
+	}
+	if el, want := time.Since(start), a.statusWait(0); el < want || el > want+time.Second {
+		t.Errorf("refused after %v, want about %v", el, want)
+	}
+}
