@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -571,4 +572,35 @@ func TestSilentNextHop(t *testing.T) {
 	if el, want := time.Since(start), a.statusWait(0); el < want || el > want+time.Second {
 		t.Errorf("refused after %v, want about %v", el, want)
 	}
+}
+
+// Eight datacenters whose gateways each know only the first one's: every
+// gateway learns every other from the adverts and routes each directly.
+func TestMeshLearnedFromOnePeer(t *testing.T) {
+	const n = 8
+	var gws []*Gateway
+	for i := range n {
+		var peers []string
+		if i > 0 {
+			peers = []string{gws[0].Advertise()}
+		}
+		cfg := testConfig(fmt.Sprintf("dc%d", i+1), fmt.Sprintf("127.0.31.%d", 60+i), &fakeLocal{}, peers...)
+		cfg.ProbeInterval = 200 * time.Millisecond
+		gws = append(gws, startGW(t, cfg))
+	}
+	testutil.WaitForErr(t, 10*time.Second, "full mesh", func() error {
+		for _, g := range gws {
+			rs := g.Routes()
+			direct := 0
+			for _, r := range rs {
+				if r.Via == "" && len(r.Gateways) == 1 {
+					direct++
+				}
+			}
+			if direct != n-1 {
+				return fmt.Errorf("%s: %s", g.Advertise(), routesString(rs))
+			}
+		}
+		return nil
+	})
 }
