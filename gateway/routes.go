@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -23,6 +24,12 @@ const (
 	ewmaWeight = 0.3
 	// maxProbeTimeout bounds a probe whatever the interval.
 	maxProbeTimeout = time.Second
+	// maxFromGateways bounds the gateways a probe request names (64
+	// addresses of ≤ 50 bytes fit MaxHeaderLen).
+	maxFromGateways = 64
+	// maxPeers bounds the remote gateways a table keeps (adverts come
+	// from the network).
+	maxPeers = 1024
 )
 
 // peer is what the table knows of one remote gateway.
@@ -43,6 +50,7 @@ func (p *peer) alive() bool { return !p.lastOK.IsZero() && p.fails < downAfter }
 type table struct {
 	dc       string
 	interval time.Duration
+	logger   *slog.Logger
 
 	// mu guards self and peers.
 	mu    sync.Mutex
@@ -59,7 +67,7 @@ type candidate struct {
 }
 
 func newTable(dc string, interval time.Duration, configured []string) *table {
-	t := &table{dc: dc, interval: interval, peers: make(map[string]*peer)}
+	t := &table{dc: dc, interval: interval, peers: make(map[string]*peer), logger: slog.New(slog.DiscardHandler)}
 	for _, a := range configured {
 		t.peers[a] = &peer{addr: a, configured: true}
 	}
@@ -86,6 +94,9 @@ func (t *table) addPeerLocked(addr, dc string) {
 		if p.dc == "" {
 			p.dc = dc
 		}
+		return
+	}
+	if len(t.peers) >= maxPeers {
 		return
 	}
 	t.peers[addr] = &peer{addr: addr, dc: dc}
@@ -135,6 +146,9 @@ func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
 		delete(t.peers, addr)
 		return
 	}
+	if !p.alive() {
+		t.logger.Info("remote gateway up", "gateway", addr, "datacenter", a.DC)
+	}
 	if p.lastOK.IsZero() || p.rtt == 0 {
 		p.rtt = rtt
 	} else {
@@ -157,6 +171,9 @@ func (t *table) suspect(addr string) {
 		return
 	}
 	p.fails++
+	if p.fails == downAfter && !p.lastOK.IsZero() {
+		t.logger.Warn("remote gateway down", "gateway", addr, "datacenter", p.dc)
+	}
 	if !p.configured && p.fails >= forgetAfter {
 		delete(t.peers, addr)
 	}
@@ -205,16 +222,17 @@ func (t *table) direct() []Reach {
 }
 
 // route lists the next hops for datacenter dc in the order to try them:
-// its own alive gateways by RTT, then alive gateways of a transit
-// datacenter whose advert lists dc as direct, by RTT through the transit.
-// Within each group, gateways with a recent failure come last.
-func (t *table) route(dc string) []candidate {
+// its own alive gateways by RTT, then (unless directOnly) alive gateways
+// of a transit datacenter whose advert lists dc as direct, by RTT through
+// the transit. Within each group, gateways with a recent failure come
+// last.
+func (t *table) route(dc string, directOnly bool) []candidate {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.routeLocked(dc)
+	return t.routeLocked(dc, directOnly)
 }
 
-func (t *table) routeLocked(dc string) []candidate {
+func (t *table) routeLocked(dc string, directOnly bool) []candidate {
 	var direct, via []candidate
 	for _, p := range t.peers {
 		if !p.alive() || p.dc == "" {
@@ -224,7 +242,7 @@ func (t *table) routeLocked(dc string) []candidate {
 			direct = append(direct, candidate{addr: p.addr, cost: p.rtt, suspect: p.fails > 0})
 			continue
 		}
-		if p.advert == nil {
+		if p.advert == nil || directOnly {
 			continue
 		}
 		for _, r := range p.advert.Direct {
@@ -248,7 +266,10 @@ func (t *table) routeLocked(dc string) []candidate {
 	return append(direct, via...)
 }
 
-// routes is the table for operators: a route per known datacenter.
+// routes is the table for operators: a route per known datacenter, the
+// preferred one (direct when there is a direct gateway), with its
+// next-hop gateways in order. New connections fall back further (to
+// transit gateways) when all of those fail.
 func (t *table) routes() []Route {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -268,11 +289,13 @@ func (t *table) routes() []Route {
 	out := make([]Route, 0, len(dcs))
 	for dc := range dcs {
 		r := Route{DC: dc}
-		for i, c := range t.routeLocked(dc) {
+		for i, c := range t.routeLocked(dc, false) {
 			if i == 0 {
 				r.Via, r.RTT = c.via, c.cost
 			}
-			if !slices.Contains(r.Gateways, c.addr) {
+			// The route shown is the preferred one: its gateways, not
+			// the fallbacks through other datacenters.
+			if c.via == r.Via && !slices.Contains(r.Gateways, c.addr) {
 				r.Gateways = append(r.Gateways, c.addr)
 			}
 		}
@@ -302,7 +325,12 @@ func (g *Gateway) probeLoop() {
 // have ended.
 func (g *Gateway) probeRound() {
 	timeout := min(g.cfg.ProbeInterval, maxProbeTimeout)
-	adv := g.advert()
+	// A request carries only this datacenter's gateways (the receiver
+	// learns them as peers; routes come from the answers' adverts), so
+	// the header stays within MaxHeaderLen however many datacenters there
+	// are.
+	full := g.advert()
+	adv := &Advert{DC: full.DC, Gateways: full.Gateways[:min(len(full.Gateways), maxFromGateways)]}
 	var wg sync.WaitGroup
 	for _, addr := range g.table.addrs() {
 		wg.Add(1)
