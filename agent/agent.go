@@ -74,6 +74,7 @@ type Agent struct {
 	localServers *federation.LocalServers
 	lan          *lan.Pool
 	wan          *wan.Pool
+	gateway      *gateway.Gateway // gateway.enabled; nil otherwise
 	// gwDialer and gwTransport: a server federated through gateways
 	// (see gatewayfed.go); nil otherwise.
 	gwDialer    *gateway.Dialer
@@ -255,6 +256,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := a.startLAN(); err != nil {
+		return err
+	}
+	if err := a.startGateway(); err != nil {
 		return err
 	}
 	if rt.ServerMode {

@@ -478,3 +478,58 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("dialer without gateways: %v", err)
 	}
 }
+
+// A gateway whose host is gone (packets dropped, so dials time out rather
+// than being refused): new conns reach the other gateway of its DC after
+// one dial timeout, and the table marks it down within two intervals.
+func TestGatewayHostGone(t *testing.T) {
+	netfault.Require(t)
+	srv := newEcho(t, "127.0.31.12")
+	l2 := &fakeLocal{}
+	l2.addServer("s2", srv.addr())
+	b1 := startGW(t, testConfig("dc2", "127.0.31.31", l2))
+	b2 := startGW(t, testConfig("dc2", "127.0.31.32", l2))
+	l2.setGateways(b1.Advertise(), b2.Advertise())
+	a := startGW(t, testConfig("dc1", "127.0.31.21", &fakeLocal{}, b1.Advertise()))
+	testutil.WaitForErr(t, 5*time.Second, "both dc2 gateways routed", func() error {
+		if rs := a.Routes(); len(rs) == 1 && len(rs[0].Gateways) == 2 {
+			return nil
+		}
+		return errors.New(routesString(a.Routes()))
+	})
+	gone, other := b1, b2
+	if a.Routes()[0].Gateways[0] == b2.Advertise() {
+		gone, other = b2, b1
+	}
+	goneIP := gone.Addr().(*net.TCPAddr).IP.String()
+	nf, err := netfault.New("gateway_gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nf.Close()
+	if err := nf.Drop("127.0.31.21", goneIP); err != nil {
+		t.Fatal(err)
+	}
+	d := newDialer(t, a.Advertise())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := d.Dial(ctx, "dc2", srv.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoCheck(t, c, "around a lost host")
+	c.Close()
+	if el := time.Since(start); el > a.cfg.DialTimeout+500*time.Millisecond {
+		t.Errorf("dial took %v", el)
+	}
+	if other.Stats().Local != 1 || gone.Stats().Local != 0 {
+		t.Errorf("conns: other %+v, gone %+v", other.Stats(), gone.Stats())
+	}
+	testutil.WaitForErr(t, 2*time.Second, "lost gateway out of the route", func() error {
+		if rs := a.Routes(); len(rs) == 1 && slices.Equal(rs[0].Gateways, []string{other.Advertise()}) {
+			return nil
+		}
+		return errors.New(routesString(a.Routes()))
+	})
+}

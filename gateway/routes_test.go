@@ -24,12 +24,15 @@ func TestRouteOrder(t *testing.T) {
 	add("h2-a", "dc2", 5*time.Millisecond, 0, Reach{DC: "dc3", RTT: 50 * time.Millisecond})
 	add("h4-a", "dc4", 5*time.Millisecond, 0, Reach{DC: "dc3", RTT: 20 * time.Millisecond}, Reach{DC: "dc5", RTT: time.Millisecond})
 	var got []string
-	for _, c := range tb.route("dc3") {
+	for _, c := range tb.route("dc3", false) {
 		got = append(got, c.addr+"/"+c.via)
 	}
 	want := []string{"d3-fast/", "d3-slow/", "d3-suspect/", "h4-a/dc4", "h2-a/dc2"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("route dc3 = %v, want %v", got, want)
+	}
+	if got := tb.route("dc3", true); len(got) != 3 || got[2].addr != "d3-suspect" {
+		t.Fatalf("direct only: %+v", got)
 	}
 	// dc5 only through dc4; its RTT is through the transit.
 	rs := tb.routes()
@@ -65,11 +68,11 @@ func TestLearnAndForget(t *testing.T) {
 	}
 	// Down after two failures, forgotten after many (configured: never).
 	tb.suspect("g2:1")
-	if len(tb.route("dc2")) != 1 {
+	if len(tb.route("dc2", false)) != 1 {
 		t.Error("one failure took the gateway out")
 	}
 	tb.suspect("g2:1")
-	if len(tb.route("dc2")) != 0 {
+	if len(tb.route("dc2", false)) != 0 {
 		t.Error("two failures did not")
 	}
 	for range forgetAfter {
