@@ -31,6 +31,10 @@ func (a *Agent) startServer() error {
 	rcfg := federation.DefaultConfig()
 	rcfg.LocalDC = rt.Datacenter
 	rcfg.Logger = a.base
+	if a.gwDialer != nil {
+		// operator wan and the UI show the local gateways' routes.
+		rcfg.GatewayRoutes = gatewayRoutes(a.gwDialer)
+	}
 	var err error
 	// The WAN pool starts after the server (nil until then, or for good
 	// with the WAN port disabled): no coordinates, no distances.
