@@ -31,6 +31,10 @@ func (a *Agent) startServer() error {
 	rcfg := federation.DefaultConfig()
 	rcfg.LocalDC = rt.Datacenter
 	rcfg.Logger = a.base
+	if a.gwDialer != nil {
+		// operator wan and the UI show the local gateways' routes.
+		rcfg.GatewayRoutes = gatewayRoutes(a.gwDialer)
+	}
 	var err error
 	// The WAN pool starts after the server (nil until then, or for good
 	// with the WAN port disabled): no coordinates, no distances.
@@ -56,6 +60,12 @@ func (a *Agent) startServer() error {
 	scfg.RPC.RequireTLS = a.tls.RequireIncomingRPCTLS
 	scfg.RPC.RaftDialTLS = func() (*tls.Config, error) { return a.tls.OutgoingRPCConfig(rt.Datacenter) }
 	scfg.RPC.VerifyRaftPeer = a.tls.VerifyServerPeer
+	if a.gwTransport != nil {
+		scfg.RPC.Gossip = a.gwTransport.HandleConn
+	}
+	if a.gatewayMode() {
+		scfg.RPC.LimitExempt = a.isLocalGatewayIP
+	}
 	scfg.UserEventSizeLimit = userevent.SizeLimit
 	scfg.RequestLimitsMode = rt.RequestLimitsMode
 	scfg.RequestLimitsReadRate = rt.RequestLimitsReadRate
