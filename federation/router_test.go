@@ -207,6 +207,9 @@ func TestFailoverOrder(t *testing.T) {
 		{2, []string{"dc2", "dc4"}, []string{"dc3", "dc2", "dc4"}},
 		{5, []string{"dc1", "dc2"}, []string{"dc3", "dc2", "dc4"}},
 		{0, []string{"dc2", "dc2", "dc1"}, []string{"dc2"}},
+		// Unknown listed datacenters are skipped, the order kept.
+		{0, []string{"dc9", "dc4", "dcx", "dc2"}, []string{"dc4", "dc2"}},
+		{1, []string{"dc9"}, []string{"dc3"}},
 	}
 	for _, c := range cases {
 		got := failoverOrder("dc1", []string{"dc1", "dc3", "dc2", "dc4"}, c.nearest, c.listed)

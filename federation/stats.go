@@ -83,7 +83,9 @@ func (r *Router) Health() []DCHealth {
 
 // FailoverOrder lists the datacenters a prepared query fails over to: the
 // nearestN nearest other datacenters by RTT, then the listed ones, each at
-// most once and never the local one.
+// most once and never the local one. A listed datacenter the router does
+// not know is skipped (not asked, not counted in Failovers), as Consul
+// does.
 func (r *Router) FailoverOrder(nearestN int, listed []string) []string {
 	return failoverOrder(r.cfg.LocalDC, r.Datacenters(), nearestN, listed)
 }
@@ -102,8 +104,12 @@ func failoverOrder(local string, byRTT []string, nearestN int, listed []string) 
 		out = append(out, dc)
 		nearestN--
 	}
+	known := make(map[string]bool, len(byRTT))
+	for _, dc := range byRTT {
+		known[dc] = true
+	}
 	for _, dc := range listed {
-		if seen[dc] {
+		if seen[dc] || !known[dc] {
 			continue
 		}
 		seen[dc] = true

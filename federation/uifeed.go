@@ -191,12 +191,14 @@ func (f *Feed) Changed() <-chan struct{} {
 }
 
 // StateSignature is what moves the index among the datacenters' rows:
-// Alive, Failed, Left, HasLeader, Unreachable and Route of each (not
-// counters).
+// Alive, Failed, Left, HasLeader, Unreachable, Route, Gateways and
+// RouteError of each (not counters). A switch to another gateway on the
+// same route moves it, as does a route error appearing or going.
 func StateSignature(dcs []UIDatacenter) string {
 	var b strings.Builder
 	for _, d := range dcs {
-		fmt.Fprintf(&b, "%s:%d/%d/%d/%t/%t/%s;", d.Datacenter, d.Alive, d.Failed, d.Left, d.HasLeader, d.Unreachable, d.Route)
+		fmt.Fprintf(&b, "%s:%d/%d/%d/%t/%t/%q/%q/%q;", d.Datacenter, d.Alive, d.Failed, d.Left, d.HasLeader,
+			d.Unreachable, d.Route, strings.Join(d.Gateways, ","), d.RouteError)
 	}
 	return b.String()
 }

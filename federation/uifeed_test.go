@@ -158,3 +158,27 @@ func TestUILeaderAsksShared(t *testing.T) {
 		t.Fatalf("%d leader asks for 20 readers of %d datacenters, want one round", n, len(r.Datacenters()))
 	}
 }
+
+// A gateway switch on the same route, or a route error, is a state change:
+// a blocking UI read waiting on the old index answers at once.
+func TestFeedBlockWakesOnGatewaySwitch(t *testing.T) {
+	row := UIDatacenter{Datacenter: "dc2", Alive: 3, HasLeader: true, Route: "gateway",
+		Gateways: []string{"127.0.41.21:8443"}}
+	switched := row
+	switched.Gateways = []string{"127.0.41.22:8443"}
+	failing := row
+	failing.RouteError = "gateway 127.0.41.21:8443: no route to datacenter \"dc2\""
+	for name, next := range map[string]UIDatacenter{"gateways": switched, "route error": failing} {
+		f := NewFeed(nil)
+		_, idx := f.Block(context.Background(), 0, time.Second, func(context.Context) UIFederation {
+			return UIFederation{Datacenters: []UIDatacenter{row}}
+		})
+		start := time.Now()
+		_, got := f.Block(context.Background(), idx, 10*time.Second, func(context.Context) UIFederation {
+			return UIFederation{Datacenters: []UIDatacenter{next}}
+		})
+		if got == idx || time.Since(start) > 5*time.Second {
+			t.Errorf("%s changed: index %d (was %d) after %v", name, got, idx, time.Since(start))
+		}
+	}
+}
