@@ -36,6 +36,10 @@ type Executor struct {
 	// "_agent" stands for.
 	Near      NearFunc
 	AgentNode string
+
+	// beforeWait, for tests, runs before each wait for a failover
+	// answer; pending tells how many answers are in and not yet read.
+	beforeWait func(pending func() int)
 }
 
 // MaxFailoverConcurrency bounds how many failover datacenters Execute asks
@@ -55,6 +59,13 @@ const MaxFailoverConcurrency = 32
 // answers, at most one RPC each, and cancelled as soon as the answer is
 // known. A datacenter that fails counts as one without instances, as
 // Consul does.
+//
+// The cost, against Consul: whenever no local instance is healthy, one
+// query RPC goes to every failover datacenter at once (up to
+// MaxFailoverConcurrency, 32, in flight), where Consul asks them one at a
+// time and stops at the first with instances. A query failing over to N
+// datacenters thus costs up to N remote RPCs per execution even when the
+// first answers; the ones still running are cancelled then.
 func (e *Executor) Execute(ctx context.Context, q *structs.PreparedQuery, limit int) (*structs.PreparedQueryExecuteResponse, error) {
 	resp, err := e.ExecuteLocal(ctx, q, limit)
 	if err != nil {
@@ -109,7 +120,8 @@ type remoteResult struct {
 // none has any; started is how many were asked. The calls still running
 // when it returns are cancelled. It fails only when ctx is cancelled
 // before the answer is known (a deadline ends the failover like a
-// sequential one would: no answer).
+// sequential one would: no answer). Answers already in when ctx ends are
+// still read and decide.
 func (e *Executor) firstAnswer(ctx context.Context, dcs []string, q *structs.PreparedQuery, limit int) (int, *structs.PreparedQueryExecuteResponse, int, error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -129,34 +141,60 @@ func (e *Executor) firstAnswer(ctx context.Context, dcs []string, q *structs.Pre
 	for started < len(dcs) && inflight < MaxFailoverConcurrency {
 		start()
 	}
+	// decide records r and reports the answer of the earliest datacenters
+	// in order that answered, if one has instances.
+	decide := func(r remoteResult) (int, *structs.PreparedQueryExecuteResponse) {
+		inflight--
+		results[r.i] = &r
+		for next < len(dcs) && results[next] != nil {
+			if res := results[next]; res.err == nil && res.resp != nil && len(res.resp.Nodes) > 0 {
+				return next, res.resp
+			}
+			next++
+		}
+		return 0, nil
+	}
 	for inflight > 0 {
+		if e.beforeWait != nil {
+			e.beforeWait(func() int { return len(done) })
+		}
 		select {
 		case r := <-done:
-			inflight--
-			results[r.i] = &r
-			// The earliest datacenters in order that answered decide.
-			for next < len(dcs) && results[next] != nil {
-				if res := results[next]; res.err == nil && res.resp != nil && len(res.resp.Nodes) > 0 {
-					return next, res.resp, started, nil
-				}
-				next++
+			if i, resp := decide(r); resp != nil {
+				return i, resp, started, nil
 			}
 			if started < len(dcs) && ctx.Err() == nil {
 				start()
 			}
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return 0, nil, started, ctx.Err()
+			// select picks at random among ready cases: answers already
+			// in count before giving up, so that an answer that made the
+			// deadline is not thrown away.
+			for drained := false; !drained; {
+				select {
+				case r := <-done:
+					if i, resp := decide(r); resp != nil {
+						return i, resp, started, nil
+					}
+				default:
+					drained = true
+				}
 			}
-			return 0, nil, started, nil
+			return 0, nil, started, endErr(ctx)
 		}
 	}
+	return 0, nil, started, endErr(ctx)
+}
+
+// endErr is firstAnswer's error once no datacenter answered: the caller's
+// cancellation (the calls failed because the caller went away, not
+// because their datacenters have nothing), or nil for a deadline, which
+// ends the failover as a sequential one would: no answer.
+func endErr(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		// The calls failed because the caller went away, not because
-		// their datacenters have nothing.
-		return 0, nil, started, ctx.Err()
+		return ctx.Err()
 	}
-	return 0, nil, started, nil
+	return nil
 }
 
 // ExecuteLocal runs q against the local datacenter only.

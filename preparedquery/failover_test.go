@@ -273,3 +273,52 @@ func TestFailoverCallerGoesAway(t *testing.T) {
 		t.Fatalf("deadline: %+v %v", resp, err)
 	}
 }
+
+// manualDeadline is a context whose deadline the test makes pass.
+type manualDeadline struct {
+	context.Context
+	done chan struct{}
+}
+
+func (m *manualDeadline) Done() <-chan struct{} { return m.done }
+
+func (m *manualDeadline) Err() error {
+	select {
+	case <-m.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// TestFailoverAnswerInAtDeadlineKept: the first datacenter in order has
+// answered with instances when the deadline passes, before Execute read
+// the answer. Both are ready when it waits; the answer must win every
+// time (select alone picks one of them at random).
+func TestFailoverAnswerInAtDeadlineKept(t *testing.T) {
+	for run := range 40 {
+		ctx := &manualDeadline{Context: context.Background(), done: make(chan struct{})}
+		e := &Executor{
+			LocalDC: "dc01",
+			Local: func(context.Context, string) (structs.CheckServiceNodes, error) {
+				return nil, nil
+			},
+			Order: func(int, []string) []string { return []string{"dc02"} },
+			Remote: func(_ context.Context, dc string, q *structs.PreparedQuery, _ int) (*structs.PreparedQueryExecuteResponse, error) {
+				return &structs.PreparedQueryExecuteResponse{
+					Nodes: structs.CheckServiceNodes{inst("in-"+dc, q.Service.Service, nil, "passing")}}, nil
+			},
+		}
+		e.beforeWait = func(pending func() int) {
+			testutil.WaitFor(t, 5*time.Second, "the answer in", func() bool { return pending() == 1 })
+			close(ctx.done)
+		}
+		resp, err := e.Execute(ctx, webQuery([]string{"dc02"}), 0)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if len(resp.Nodes) != 1 || resp.Datacenter != "dc02" || resp.Failovers != 1 {
+			t.Fatalf("run %d: the answer in at the deadline was thrown away: %+v", run, resp)
+		}
+	}
+}
