@@ -148,13 +148,22 @@ func (s *Server) resolveQuery(idOrName string) (*structs.PreparedQuery, uint64, 
 }
 
 // executor builds the prepared-query executor over this server's store and
-// forwarder.
-func (s *Server) executor(opts structs.QueryOptions, agent structs.QuerySource) *preparedquery.Executor {
+// forwarder. The local instances are filtered with z before the executor
+// sees them, as Consul does: instances the token may not read neither
+// count as an answer (a query whose local instances are all hidden fails
+// over) nor take a place under the limit. *filtered records whether ACLs
+// hid any local instance.
+func (s *Server) executor(opts structs.QueryOptions, agent structs.QuerySource, z *authz, filtered *bool) *preparedquery.Executor {
 	e := &preparedquery.Executor{
 		LocalDC: s.cfg.Datacenter,
 		Local: func(ctx context.Context, service string) (structs.CheckServiceNodes, error) {
 			_, nodes, err := s.State().CheckServiceNodes(nil, service, nil)
-			return nodes, err
+			if err != nil {
+				return nil, err
+			}
+			nodes, hidden := z.filterCheckServiceNodes(nodes)
+			*filtered = *filtered || hidden
+			return nodes, nil
 		},
 		AgentNode: agent.Node,
 		Near: func(node string, nodes structs.CheckServiceNodes) bool {
@@ -190,13 +199,24 @@ func (s *Server) preparedQueryExecute(ctx context.Context, args *structs.Prepare
 	if err != nil {
 		return err
 	}
-	resp, err := s.executor(args.QueryOptions, args.Agent).Execute(ctx, q, args.Limit)
+	var localFiltered bool
+	resp, err := s.executor(args.QueryOptions, args.Agent, z, &localFiltered).Execute(ctx, q, args.Limit)
 	if err != nil {
 		return err
 	}
 	*reply = *resp
+	remoteFiltered := resp.ResultsFilteredByACLs
 	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
-	reply.Nodes, reply.ResultsFilteredByACLs = z.filterCheckServiceNodes(reply.Nodes)
+	if resp.Datacenter == s.cfg.Datacenter {
+		// Filtered before the executor decided (see executor).
+		reply.ResultsFilteredByACLs = localFiltered
+	} else {
+		// The remote datacenter filtered with the same token; this
+		// datacenter's view of it is applied too.
+		var hidden bool
+		reply.Nodes, hidden = z.filterCheckServiceNodes(reply.Nodes)
+		reply.ResultsFilteredByACLs = remoteFiltered || hidden
+	}
 	reply.Index = max(idx, 1)
 	return nil
 }
@@ -206,13 +226,14 @@ func (s *Server) preparedQueryExecuteRemote(ctx context.Context, args *structs.P
 	if err != nil {
 		return err
 	}
-	resp, err := s.executor(args.QueryOptions, structs.QuerySource{}).ExecuteLocal(ctx, &args.Query, args.Limit)
+	var filtered bool
+	resp, err := s.executor(args.QueryOptions, structs.QuerySource{}, z, &filtered).ExecuteLocal(ctx, &args.Query, args.Limit)
 	if err != nil {
 		return err
 	}
 	*reply = *resp
 	s.setQueryMeta(&args.QueryOptions, &reply.QueryMeta)
-	reply.Nodes, reply.ResultsFilteredByACLs = z.filterCheckServiceNodes(reply.Nodes)
+	reply.ResultsFilteredByACLs = filtered
 	reply.Index = max(s.State().Index("services"), 1)
 	return nil
 }

@@ -165,3 +165,42 @@ func TestPreparedQueryFailoverTwentyDCs(t *testing.T) {
 		}
 	}
 }
+
+// TestPreparedQueryACLFilterThenFailover: the only local instance is on a
+// node the token may not read. Filtering comes before the failover
+// decision, as in Consul: the query fails over to dc2 instead of answering
+// an empty list from dc1.
+func TestPreparedQueryACLFilterThenFailover(t *testing.T) {
+	cfg2 := testConfig("dc2-s1")
+	cfg2.Datacenter, cfg2.Bootstrap = "dc2", true
+	dc2 := startServer(t, cfg2, Deps{})
+	waitLeader(t, dc2)
+	registerWeb(t, dc2, "n2", "10.0.2.1", "web-2")
+
+	dc1 := enforcingServerDeps(t, nil, Deps{Forwarder: &dcForwarder{dcs: map[string]*Server{"dc2": dc2}}})
+	rpc(t, dc1, structs.MethodCatalogRegister, registerAs(testMgmt, "n1", "web"), &struct{}{})
+	tok := tokenWith(t, dc1, "web-n2", `service "web" { policy = "read" }
+node "n2" { policy = "read" }`)
+	var id string
+	rpc(t, dc1, structs.MethodPreparedQueryApply, as(testMgmt, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate,
+		Query: &structs.PreparedQuery{Name: "web-q", Service: structs.ServiceQuery{Service: "web",
+			Failover: structs.QueryFailoverOptions{Datacenters: []string{"dc2"}}}}}), &id)
+
+	var resp structs.PreparedQueryExecuteResponse
+	rpc(t, dc1, structs.MethodPreparedQueryExecute, as(tok, &structs.PreparedQueryExecuteRequest{QueryIDOrName: "web-q"}), &resp)
+	if resp.Datacenter != "dc2" || resp.Failovers != 1 || len(resp.Nodes) != 1 || resp.Nodes[0].Node.Node != "n2" {
+		t.Fatalf("hidden local instance did not fail over: %+v", resp)
+	}
+	// The management token sees the local one: answered here, unfiltered.
+	rpc(t, dc1, structs.MethodPreparedQueryExecute, as(testMgmt, &structs.PreparedQueryExecuteRequest{QueryIDOrName: "web-q"}), &resp)
+	if resp.Datacenter != "dc1" || len(resp.Nodes) != 1 || resp.ResultsFilteredByACLs {
+		t.Fatalf("management: %+v", resp)
+	}
+	// No failover target: the local answer is empty and says it was filtered.
+	rpc(t, dc1, structs.MethodPreparedQueryApply, as(testMgmt, &structs.PreparedQueryRequest{Op: structs.PreparedQueryCreate,
+		Query: &structs.PreparedQuery{Name: "web-local", Service: structs.ServiceQuery{Service: "web"}}}), &id)
+	rpc(t, dc1, structs.MethodPreparedQueryExecute, as(tok, &structs.PreparedQueryExecuteRequest{QueryIDOrName: "web-local"}), &resp)
+	if resp.Datacenter != "dc1" || len(resp.Nodes) != 0 || !resp.ResultsFilteredByACLs {
+		t.Fatalf("local only: %+v", resp)
+	}
+}
