@@ -80,6 +80,11 @@
 //     probes backed off to 30 s, and are evicted first from a full
 //     table (1024).
 //
+// As inbound probes teach only addresses on the prober's own IP, a
+// gateway behind NAT (advertised address not the IP it dials from) is
+// learned only from its own datacenter's answers or from configuration:
+// give it as a peer of the gateways that must reach it.
+//
 // A host that reaches the port and answers probes as datacenter X can
 // still become a route to X. The real fix is mutual TLS on the gateway
 // port (gateway certificates naming their datacenter), left for later.

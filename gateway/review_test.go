@@ -185,6 +185,13 @@ func TestUnansweredQuota(t *testing.T) {
 	if n := tb.unanswered; n != maxUnanswered {
 		t.Fatalf("unanswered %d, want %d", n, maxUnanswered)
 	}
+	// Learned before the table knew its own address: not counted after.
+	st := newTable("dc1", time.Second, nil)
+	st.learn(&Advert{DC: "dc2", Gateways: []string{"me:1"}})
+	st.setSelf("me:1")
+	if st.unanswered != 0 || len(st.peers) != 0 {
+		t.Fatalf("self kept: %d unanswered, %d peers", st.unanswered, len(st.peers))
+	}
 	// A full table evicts a never-answered peer for a new one.
 	full := newTable("dc1", time.Second, nil)
 	full.learn(&Advert{DC: "dc2", Gateways: []string{"old:1"}})

@@ -105,7 +105,7 @@ func (t *table) setSelf(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.self = addr
-	delete(t.peers, addr)
+	t.deleteLocked(addr)
 }
 
 // addPeerLocked adds a gateway said to be of datacenter dc ("" unknown)
