@@ -58,8 +58,17 @@ func (a *Agent) gatewayLocal() gateway.Local {
 			continue
 		}
 		ls := gateway.LocalServer{Name: m.Name, Addr: s.Addr, Alive: m.Status == structs.StatusAlive}
+		// Servers of other datacenters know this one by its WAN
+		// address (tag wan_addr when it differs from the LAN one).
+		wanIP := m.Addr
+		if w := m.Tags[structs.TagWANAddr]; w != "" && net.ParseIP(w) != nil {
+			wanIP = w
+			if w != m.Addr {
+				ls.WANAddr = net.JoinHostPort(w, strconv.Itoa(s.Port))
+			}
+		}
 		if s.WANJoinPort > 0 {
-			ls.GossipAddr = net.JoinHostPort(m.Addr, strconv.Itoa(s.WANJoinPort))
+			ls.GossipAddr = net.JoinHostPort(wanIP, strconv.Itoa(s.WANJoinPort))
 		}
 		l.Servers = append(l.Servers, ls)
 	}
@@ -68,9 +77,8 @@ func (a *Agent) gatewayLocal() gateway.Local {
 }
 
 // gatewaysOf lists the alive gateways (tag "gw") of datacenter dc
-// among LAN members: what a gateway.Dialer of a server in gateway mode
-// dials, and the addresses exempt from the server port's per-client
-// connection limit.
+// among LAN members by their advertised (WAN) addresses: what a gateway
+// tells other datacenters. Local servers dial gatewayDialAddrs.
 func gatewaysOf(members []structs.Member, dc string) []string {
 	var out []string
 	for _, m := range members {
@@ -83,12 +91,32 @@ func gatewaysOf(members []structs.Member, dc string) []string {
 	return out
 }
 
+// gatewayDialAddrs lists the alive gateways of datacenter dc among LAN
+// members as this datacenter's servers dial them: the member's LAN
+// address and the port of its tag "gw" (the tag's host is the WAN
+// address other datacenters use, which a NAT may not let back in).
+func gatewayDialAddrs(members []structs.Member, dc string) []string {
+	var out []string
+	for _, m := range members {
+		gw := m.Tags[structs.TagGateway]
+		if gw == "" || m.Status != structs.StatusAlive || m.Tags[structs.TagDatacenter] != dc {
+			continue
+		}
+		_, port, err := net.SplitHostPort(gw)
+		if err != nil || m.Addr == "" {
+			continue
+		}
+		out = append(out, net.JoinHostPort(m.Addr, port))
+	}
+	return out
+}
+
 // gatewayRoutes adapts a Dialer's Routes to what the federation router
 // shows in /v1/operator/wan: a datacenter the gateway knows but cannot
 // reach has no route (federation.RouteNone), so it is left out.
 func gatewayRoutes(d *gateway.Dialer) federation.GatewayRoutesFunc {
 	return func(ctx context.Context) ([]federation.GatewayRoute, error) {
-		rs, err := d.Routes(ctx)
+		local, rs, err := d.Routes(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +125,7 @@ func gatewayRoutes(d *gateway.Dialer) federation.GatewayRoutesFunc {
 			if len(r.Gateways) == 0 {
 				continue
 			}
-			out = append(out, federation.GatewayRoute{DC: r.DC, Via: r.Via, Gateways: r.Gateways})
+			out = append(out, federation.GatewayRoute{DC: r.DC, Via: r.Via, Gateways: r.Gateways, LocalGateway: local})
 		}
 		return out, nil
 	}

@@ -48,8 +48,10 @@ func (a *Agent) lanGatewayMembers() []structs.Member {
 }
 
 // dialerGateways is the gateway.Dialer's list: the alive local gateways'
-// addresses (gatewaysOf, agent/gateway.go).
-func (a *Agent) dialerGateways() []string { return gatewaysOf(a.lanMembers(), a.cfg.Datacenter) }
+// LAN addresses (gatewayDialAddrs, agent/gateway.go).
+func (a *Agent) dialerGateways() []string {
+	return gatewayDialAddrs(a.lanMembers(), a.cfg.Datacenter)
+}
 
 // isLocalGatewayIP reports whether ip is a local gateway's (its LAN
 // address or the host of its advertised gateway address): those carry
@@ -186,7 +188,7 @@ func (a *Agent) waitGatewayRoute(ctx context.Context, dc string) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		routes, err := a.gwDialer.Routes(ctx)
+		_, routes, err := a.gwDialer.Routes(ctx)
 		if err == nil {
 			for _, r := range routes {
 				if r.DC == dc && len(r.Gateways) > 0 {

@@ -79,6 +79,13 @@ func (a *Agent) startLAN() error {
 	lc.Bootstrap = rt.Bootstrap || rt.DevMode
 	// ports.serf_wan = -1: no WAN pool, nothing to flood-join.
 	lc.WANJoinPort = max(rt.SerfPortWAN, 0)
+	if rt.ServerMode && rt.AdvertiseAddrWAN != nil && !rt.AdvertiseAddrWAN.Equal(rt.AdvertiseAddrLAN) {
+		// Local gateways carry conns for this server's WAN address.
+		if g.Tags == nil {
+			g.Tags = map[string]string{}
+		}
+		g.Tags[structs.TagWANAddr] = rt.AdvertiseAddrWAN.String()
+	}
 	if rt.GatewayEnabled {
 		// Servers and the other gateways find this gateway by this tag.
 		if g.Tags == nil {

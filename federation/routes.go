@@ -32,6 +32,8 @@ type GatewayRoute struct {
 	Via string
 	// Gateways are the next-hop gateways, in order of preference.
 	Gateways []string
+	// LocalGateway is the local gateway whose table this is.
+	LocalGateway string
 }
 
 // GatewayRoutesFunc asks a local gateway for its routing table; the
@@ -43,9 +45,10 @@ const RoutesTimeout = time.Second
 
 // dcRoute is what a row shows of its route.
 type dcRoute struct {
-	route    string
-	gateways []string
-	err      string
+	route        string
+	gateways     []string
+	localGateway string
+	err          string
 }
 
 // routeTable asks cfg.GatewayRoutes (when set) and returns each remote
@@ -64,7 +67,7 @@ func (r *Router) routeTable(ctx context.Context) map[string]dcRoute {
 		return out
 	}
 	for _, rt := range routes {
-		d := dcRoute{route: RouteGateway, gateways: rt.Gateways}
+		d := dcRoute{route: RouteGateway, gateways: rt.Gateways, localGateway: rt.LocalGateway}
 		if rt.Via != "" {
 			d.route = RouteViaPrefix + rt.Via
 		}
@@ -89,5 +92,5 @@ func routeOf(table map[string]dcRoute, dc string, local bool) dcRoute {
 
 // setRoute fills a row's route fields.
 func (h *DCHealthWithLeader) setRoute(d dcRoute) {
-	h.Route, h.Gateways, h.RouteError = d.route, d.gateways, d.err
+	h.Route, h.Gateways, h.LocalGateway, h.RouteError = d.route, d.gateways, d.localGateway, d.err
 }

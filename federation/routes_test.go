@@ -76,8 +76,8 @@ func TestHealthRoutesFromGateway(t *testing.T) {
 			t.Error("routes asked without a deadline")
 		}
 		return []GatewayRoute{
-			{DC: "dc2", Gateways: []string{"127.0.33.21:8443", "127.0.33.22:8443"}},
-			{DC: "dc3", Via: "dc2", Gateways: []string{"127.0.33.21:8443"}},
+			{DC: "dc2", Gateways: []string{"127.0.33.21:8443", "127.0.33.22:8443"}, LocalGateway: "127.0.33.20:8443"},
+			{DC: "dc3", Via: "dc2", Gateways: []string{"127.0.33.21:8443"}, LocalGateway: "127.0.33.20:8443"},
 		}, nil
 	})
 	rows := r.HealthWithLeaders(context.Background(), leaderRPC)
@@ -93,12 +93,13 @@ func TestHealthRoutesFromGateway(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("routes asked %d times for one view, want once", calls)
 	}
-	// The JSON of /v1/operator/wan carries Route and Gateways.
+	// The JSON of /v1/operator/wan carries Route, Gateways and the local
+	// gateway whose table it is.
 	b, err := json.Marshal(rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := string(b); !strings.Contains(s, `"Route":"via dc2","Gateways":["127.0.33.21:8443"]`) {
+	if s := string(b); !strings.Contains(s, `"Route":"via dc2","Gateways":["127.0.33.21:8443"],"LocalGateway":"127.0.33.20:8443"`) {
 		t.Fatalf("json %s", s)
 	}
 }

@@ -25,8 +25,11 @@ type DCHealthWithLeader struct {
 	// "unknown" (the local gateway did not answer; RouteError says why).
 	Route string
 	// Gateways are the next-hop gateways of the route, in order.
-	Gateways   []string `json:",omitempty"`
-	RouteError string   `json:",omitempty"`
+	Gateways []string `json:",omitempty"`
+	// LocalGateway is the local gateway whose routing table gave Route
+	// (gateway mode).
+	LocalGateway string `json:",omitempty"`
+	RouteError   string `json:",omitempty"`
 }
 
 // HealthWithLeaders is Health plus, for each datacenter, whether it

@@ -14,8 +14,13 @@ var ErrInvalidConfig = errors.New("gateway: invalid config")
 // LocalServer is one server of the gateway's own datacenter, as its LAN
 // pool sees it.
 type LocalServer struct {
-	Name       string // node name
-	Addr       string // RPC host:port
+	Name string // node name
+	Addr string // RPC host:port on the LAN (what the gateway dials)
+	// WANAddr is the RPC port at the server's WAN address
+	// (advertise_addr_wan), which is how servers of other datacenters
+	// name it; "" when the same as Addr or unknown. A conn naming it is
+	// carried to Addr.
+	WANAddr    string
 	GossipAddr string // WAN gossip host:port; "" unknown
 	Alive      bool
 }
@@ -46,14 +51,15 @@ type Config struct {
 	// learned from their adverts.
 	Peers []string
 	// ProbeInterval is how often every known remote gateway is probed
-	// (each probe bounded by the interval, at most 1 s).
+	// (each probe bounded by the interval, at most 1 s; learned gateways
+	// that never answered are probed less often, up to every 30 s).
 	ProbeInterval time.Duration
 	// DialTimeout bounds each dial to a next hop or a server.
 	DialTimeout time.Duration
-	// HandshakeTimeout bounds the reading of a client's header; the wait
-	// for a next hop's status is HandshakeTimeout plus DialTimeout per
-	// hop still possible (see MaxHops), longer at the first gateway than
-	// further along.
+	// HandshakeTimeout bounds the reading of a client's header. The
+	// next hops of one request (all the candidates tried together) get
+	// HandshakeTimeout plus DialTimeout per hop still possible (see
+	// MaxHops), longer at the first gateway than further along.
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a spliced connection when no byte has crossed it
 	// in either direction for that long. RPC sessions send keepalives

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,10 +25,12 @@ type DialerConfig struct {
 	Source net.IP
 	// Gateways returns the alive local gateways (required).
 	Gateways func() []string
-	// DialTimeout bounds the connection to a local gateway; the wait for
-	// the path's status is bounded by the context and by 10×DialTimeout
-	// (with the defaults, longer than the local gateway waits for its
-	// next hop: 5 s plus 1 s per hop still possible).
+	// DialTimeout bounds the connection to a local gateway. One request
+	// (all the local gateways tried for it together) is bounded by the
+	// context and by 10×DialTimeout, which with the defaults is longer
+	// than a local gateway waits for its next hops (5 s plus 1 s per hop
+	// still possible: 9 s), so the gateway's refusal, naming the hop
+	// that failed, arrives before the Dialer gives up.
 	DialTimeout time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
@@ -76,14 +79,19 @@ func NewDialer(cfg DialerConfig) (*Dialer, error) {
 // tries the local gateways in order of fewest recent failures; the error
 // names each one tried.
 func (d *Dialer) Dial(ctx context.Context, dc, addr string) (net.Conn, error) {
-	c, _, err := d.do(ctx, &Header{Kind: KindConn, DC: dc, Addr: addr}, fmt.Sprintf("conn to %s %s", dc, addr))
+	server := addr
+	if server == "" {
+		server = "any server"
+	}
+	c, _, err := d.do(ctx, &Header{Kind: KindConn, DC: dc, Addr: addr}, fmt.Sprintf("conn to %s %s", dc, server))
 	return c, err
 }
 
 // Info asks a gateway about its datacenter: next "" is the local gateway
 // itself, else the local gateway forwards the question to the gateway
 // next (joining through a remote gateway whose datacenter is not known
-// yet).
+// yet; the local gateway does so only for the IP of a server of its
+// datacenter).
 func (d *Dialer) Info(ctx context.Context, next string) (*Info, error) {
 	what := "info"
 	if next != "" {
@@ -100,13 +108,67 @@ func (d *Dialer) Info(ctx context.Context, next string) (*Info, error) {
 	return st.Info, nil
 }
 
-// Routes is the routing table of a local gateway.
-func (d *Dialer) Routes(ctx context.Context) ([]Route, error) {
-	info, err := d.Info(ctx, "")
-	if err != nil {
-		return nil, err
+// routesParallel is how many local gateways Routes asks at once.
+const routesParallel = 4
+
+// Routes is the routing table of a local gateway, and which local
+// gateway gave it. It asks up to routesParallel local gateways at once
+// (in the order Dial uses) and takes the first answer, so that one
+// gateway that hangs does not use up the caller's time.
+func (d *Dialer) Routes(ctx context.Context) (local string, routes []Route, err error) {
+	gws := d.order()
+	if len(gws) == 0 {
+		return "", nil, &DialError{What: "info"}
 	}
-	return info.Routes, nil
+	gws = gws[:min(len(gws), routesParallel)]
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		gw   string
+		info *Info
+		err  error
+	}
+	answers := make(chan answer, len(gws))
+	for _, gw := range gws {
+		go func() {
+			info, err := d.infoFrom(ctx, gw)
+			answers <- answer{gw, info, err}
+		}()
+	}
+	derr := &DialError{What: "info"}
+	for range gws {
+		a := <-answers
+		if a.err == nil {
+			return a.gw, a.info.Routes, nil
+		}
+		derr.Tries = append(derr.Tries, a.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	return "", nil, derr
+}
+
+// infoFrom asks the local gateway gw alone for its info.
+func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
+	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
+	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline)
+	if err != nil {
+		if cerr := callerGaveUp(ctx); cerr != nil {
+			return nil, cerr
+		}
+		d.failed(gw)
+		return nil, fmt.Errorf("via %s: %w", gw, err)
+	}
+	d.succeeded(gw)
+	c.Close()
+	if !st.OK {
+		return nil, &RefusedError{Gateway: gw, Reason: st.Error}
+	}
+	if st.Info == nil {
+		return nil, &RefusedError{Gateway: gw, Reason: "gateway " + gw + " answered info without info"}
+	}
+	return st.Info, nil
 }
 
 // order sorts the local gateways by recent failures (stable: the given
@@ -154,17 +216,28 @@ func (d *Dialer) succeeded(addr string) {
 
 // do sends hdr to the local gateways in turn until one answers OK. A
 // refusal tries the next local gateway too (each has its own routing
-// table) but does not count as the refusing gateway's failure.
+// table) but does not count as the refusing gateway's failure. One
+// deadline, 10×DialTimeout from now (or ctx's, if sooner), bounds all
+// the tries; the error names each gateway tried. When the caller gives
+// up (ctx done or its deadline passed) the error is ctx's and no gateway
+// is blamed.
 func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *Status, error) {
 	gws := d.order()
 	derr := &DialError{What: what}
-	for _, gw := range gws {
+	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
+	for i, gw := range gws {
 		if err := ctx.Err(); err != nil {
-			derr.Tries = append(derr.Tries, err)
+			return nil, nil, err
+		}
+		if time.Until(deadline) <= 0 {
+			derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[i:], ", ")))
 			break
 		}
-		c, st, err := d.try(ctx, gw, hdr)
+		c, st, err := d.try(ctx, gw, hdr, deadline)
 		if err != nil {
+			if cerr := callerGaveUp(ctx); cerr != nil {
+				return nil, nil, cerr
+			}
 			d.failed(gw)
 			d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
 			derr.Tries = append(derr.Tries, fmt.Errorf("via %s: %w", gw, err))
@@ -181,15 +254,30 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *S
 	return nil, nil, derr
 }
 
-// try is one exchange with one local gateway.
-func (d *Dialer) try(ctx context.Context, gw string, hdr *Header) (net.Conn, *Status, error) {
-	c, err := d.dialer.DialContext(ctx, "tcp", gw)
-	if err != nil {
-		return nil, nil, err
+// callerGaveUp is the caller's error when a failure is the caller's
+// doing: ctx is done, or its deadline has passed (a conn deadline set
+// from it may fire before ctx's own timer); nil otherwise.
+func callerGaveUp(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// try is one exchange with one local gateway, bounded by deadline and
+// ctx.
+func (d *Dialer) try(ctx context.Context, gw string, hdr *Header, deadline time.Time) (net.Conn, *Status, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	c, err := d.dialer.DialContext(dctx, "tcp", gw)
+	if err != nil {
+		return nil, nil, err
 	}
 	c.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })

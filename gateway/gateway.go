@@ -256,12 +256,13 @@ func (g *Gateway) handle(c net.Conn) {
 			return
 		}
 		g.stats.refused.Add(1)
+		gometrics.IncrCounter([]string{"gateway", "conns", "refused"}, 1)
 		g.logger.Debug("dropping connection", "remote", c.RemoteAddr().String(), "error", err)
 		return
 	}
 	switch h.Kind {
 	case KindProbe:
-		g.table.learn(&h.From)
+		g.table.learnProber(&h.From, remoteIP(c))
 		WriteStatus(c, &Status{OK: true, Advert: g.advert()})
 	case KindInfo:
 		g.handleInfo(c, h)
@@ -301,15 +302,32 @@ func (g *Gateway) advert() *Advert {
 	return &Advert{DC: g.cfg.Datacenter, Gateways: g.localGateways(g.cfg.Local()), Direct: g.table.direct()}
 }
 
+// handleInfo answers an info request, or with Next (first hop only)
+// asks the gateway Next and relays its answer. Only a server of this
+// datacenter may name a Next (it is how a server joins through a remote
+// gateway), and only an info exchange goes there, never a splice; a Next
+// that does not answer is refused without the dial's error, so that the
+// gateway is no port scanner for whoever reaches it.
 func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 	if h.Next == "" || h.Hops > 0 {
 		WriteStatus(c, &Status{OK: true, Info: g.Info()})
 		return
 	}
+	if !g.isLocalServer(remoteIP(c)) {
+		g.refuse(c, g.errorf("only a server of %s may name a next gateway", g.cfg.Datacenter))
+		return
+	}
 	c.SetDeadline(time.Time{}) // forward bounds its own waits; a status is a small write
 	down, st, err := g.forward([]candidate{{addr: h.Next}}, &Header{Kind: KindInfo, Hops: h.Hops + 1})
+	if err == nil && st.OK && st.Info == nil {
+		err = errors.New("no info")
+	}
 	if err != nil {
-		g.refuse(c, g.errorf("%v", err))
+		if down != nil {
+			g.untrack(down)
+		}
+		g.logger.Debug("next gateway failed", "next", h.Next, "error", err)
+		g.refuse(c, g.errorf("next gateway %s did not answer as a gateway", h.Next))
 		return
 	}
 	if down != nil {
@@ -329,8 +347,10 @@ func (g *Gateway) handleConn(c net.Conn, h *Header) {
 		return
 	}
 	dc := h.DC
-	if h.Next != "" && h.Hops == 0 {
-		g.forwardConn(c, h, []candidate{{addr: h.Next}})
+	if h.Next != "" {
+		// Only info may name a next hop: a conn goes to a gateway of
+		// the routing table or a server of this datacenter.
+		g.refuse(c, g.errorf("a conn request may not name a next gateway"))
 		return
 	}
 	if dc == "" || dc == g.cfg.Datacenter {
@@ -356,7 +376,7 @@ func (g *Gateway) connLocal(c net.Conn, addr string) {
 	var alive []string
 	known := false
 	for _, s := range local.Servers {
-		if addr != "" && sameAddr(s.Addr, addr) {
+		if addr != "" && (sameAddr(s.Addr, addr) || (s.WANAddr != "" && sameAddr(s.WANAddr, addr))) {
 			known = true
 			if s.Alive {
 				alive = append(alive, s.Addr)
@@ -394,7 +414,7 @@ func (g *Gateway) connLocal(c net.Conn, addr string) {
 		g.untrack(s)
 		return
 	}
-	g.refuse(c, g.errorf("dialing a server of %s: %v", g.cfg.Datacenter, errors.Join(errs...)))
+	g.refuse(c, g.errorf("dialing a server of %s: %v", g.cfg.Datacenter, joinErrs(errs)))
 }
 
 // forwardConn carries a conn request to the next gateway and, once the
@@ -424,21 +444,29 @@ func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 // forward tries each candidate in order: dial, send hdr, read its status.
 // A candidate that cannot be dialled or does not answer is marked suspect
 // and the next one is tried at once; one that refuses (its routing table
-// or server list differs) makes way for the next too. It returns the
-// tracked connection and its OK status; or no connection and the
-// refusals' status when every candidate that answered refused; or err
-// listing every failure when none answered.
+// or server list differs) makes way for the next too. One deadline,
+// statusWait from now, bounds all the candidates together (each dial
+// also by DialTimeout), so that this gateway answers its client before
+// the client gives up on it. It returns the tracked connection and its
+// OK status; or no connection and the refusals' status when every
+// candidate that answered refused; or err listing every failure when
+// none answered.
 func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, error) {
+	deadline := time.Now().Add(g.statusWait(hdr.Hops - 1))
 	var errs []error
 	var refusals []string
-	for _, cand := range cands {
-		down, err := g.dial(cand.addr)
+	for i, cand := range cands {
+		if time.Until(deadline) <= 0 {
+			errs = append(errs, fmt.Errorf("no time left for %d more gateway(s) after %v", len(cands)-i, g.statusWait(hdr.Hops-1)))
+			break
+		}
+		down, err := g.dialBy(cand.addr, deadline)
 		if err != nil {
 			g.table.suspect(cand.addr)
 			errs = append(errs, err)
 			continue
 		}
-		down.SetDeadline(time.Now().Add(g.statusWait(hdr.Hops - 1)))
+		down.SetDeadline(deadline)
 		err = WriteHeader(down, hdr)
 		var st *Status
 		if err == nil {
@@ -462,7 +490,7 @@ func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, er
 		// The refusals name the gateways that made them.
 		return nil, &Status{Error: strings.Join(refusals, "; ")}, nil
 	}
-	return nil, nil, errors.Join(errs...)
+	return nil, nil, joinErrs(errs)
 }
 
 // statusWait bounds the wait for a next hop's status at a gateway that
@@ -476,7 +504,18 @@ func (g *Gateway) statusWait(hops int) time.Duration {
 // dial connects from the bind address, bounded by DialTimeout, and
 // tracks the connection.
 func (g *Gateway) dial(addr string) (net.Conn, error) {
-	c, err := g.dialer.DialContext(g.ctx, "tcp", addr)
+	return g.dialBy(addr, time.Time{})
+}
+
+// dialBy is dial, also bounded by deadline (zero: none).
+func (g *Gateway) dialBy(addr string, deadline time.Time) (net.Conn, error) {
+	ctx := g.ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	c, err := g.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -555,6 +594,56 @@ func (g *Gateway) pipe(dst, src net.Conn, last *atomic.Int64) {
 		abort()
 		return
 	}
+}
+
+// joinErrs is errors.Join on one line: statuses and logs show it.
+func joinErrs(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = e.Error()
+	}
+	return &joinedError{msg: strings.Join(parts, "; "), errs: errs}
+}
+
+type joinedError struct {
+	msg  string
+	errs []error
+}
+
+func (e *joinedError) Error() string   { return e.msg }
+func (e *joinedError) Unwrap() []error { return e.errs }
+
+// remoteIP is the IP a connection comes from (nil if not TCP).
+func remoteIP(c net.Conn) net.IP {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
+}
+
+// isLocalServer reports whether ip is the IP of an alive server of this
+// datacenter (its LAN or WAN address).
+func (g *Gateway) isLocalServer(ip net.IP) bool {
+	if ip == nil {
+		return false
+	}
+	for _, s := range g.cfg.Local().Servers {
+		if !s.Alive {
+			continue
+		}
+		for _, a := range []string{s.Addr, s.WANAddr} {
+			if h, _, err := net.SplitHostPort(a); err == nil && net.ParseIP(h).Equal(ip) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sameAddr compares two host:port addresses, IPs by value.

@@ -30,17 +30,40 @@ const (
 	// maxPeers bounds the remote gateways a table keeps (adverts come
 	// from the network).
 	maxPeers = 1024
+	// maxUnanswered bounds the learned gateways that never answered a
+	// probe: addresses anyone may advertise, so they get a small quota,
+	// are evicted first when the table is full, and are probed less and
+	// less often (maxProbeBackoff).
+	maxUnanswered = 64
+	// maxProbeBackoff bounds the wait between probes of a learned
+	// gateway that never answered.
+	maxProbeBackoff = 30 * time.Second
+	// Bounds on what an advert from the network may say.
+	maxAdvertDirect   = 256              // datacenters in Direct
+	maxReachGateways  = 16               // gateways per Reach
+	maxAdvertRTT      = 60 * time.Second // a Reach's RTT is clamped to [0, this]
+	maxAdvertGateways = maxFromGateways  // gateways of the advertising DC
 )
 
 // peer is what the table knows of one remote gateway.
 type peer struct {
-	addr       string
-	dc         string // "" until it answered a probe or was advertised
+	addr string
+	// dc is the datacenter it answered a probe as; "" until then.
+	// Adverts never set it.
+	dc         string
 	configured bool
-	rtt        time.Duration // EWMA of probe round trips
-	lastOK     time.Time
-	fails      int     // consecutive failures
-	advert     *Advert // its latest advert
+	// vouched is a datacenter the address was vouched for as a gateway
+	// of: listed in the Gateways of an answer (probe or info) of that
+	// datacenter, or the own address of a gateway of that datacenter
+	// that probed this one. A learned peer is accepted as a gateway of
+	// the datacenter it answers as only if vouched for it, or if its own
+	// answer lists it.
+	vouched string
+	rtt     time.Duration // EWMA of probe round trips
+	lastOK  time.Time
+	fails   int       // consecutive failures
+	next    time.Time // not probed before (backoff of never-answered learned peers)
+	advert  *Advert   // its latest advert
 }
 
 func (p *peer) alive() bool { return !p.lastOK.IsZero() && p.fails < downAfter }
@@ -52,10 +75,14 @@ type table struct {
 	interval time.Duration
 	logger   *slog.Logger
 
-	// mu guards self and peers.
+	// mu guards the fields below.
 	mu    sync.Mutex
 	self  string
 	peers map[string]*peer
+	// unanswered counts the learned peers that never answered.
+	unanswered int
+	// fullLogged: the table-full warning was logged since the last add.
+	fullLogged bool
 }
 
 // candidate is one next hop for a datacenter.
@@ -78,12 +105,15 @@ func (t *table) setSelf(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.self = addr
-	delete(t.peers, addr)
+	t.deleteLocked(addr)
 }
 
-// addPeerLocked adds a gateway of datacenter dc ("" unknown) unless it is
-// this one, of this datacenter, or already known.
-func (t *table) addPeerLocked(addr, dc string) {
+// addPeerLocked adds a gateway said to be of datacenter dc ("" unknown)
+// unless it is this one, said to be of this datacenter, or already
+// known; vouched records dc as vouched for (see peer.vouched). A learned
+// address that would pass maxUnanswered, or a full table without a
+// never-answered peer to evict, is dropped.
+func (t *table) addPeerLocked(addr, dc string, vouched bool) {
 	if addr == "" || addr == t.self || dc == t.dc {
 		return
 	}
@@ -91,46 +121,113 @@ func (t *table) addPeerLocked(addr, dc string) {
 		return
 	}
 	if p, ok := t.peers[addr]; ok {
-		if p.dc == "" {
-			p.dc = dc
+		if vouched && dc != "" {
+			p.vouched = dc
 		}
 		return
 	}
-	if len(t.peers) >= maxPeers {
+	if t.unanswered >= maxUnanswered || (len(t.peers) >= maxPeers && !t.evictUnansweredLocked()) {
+		if !t.fullLogged {
+			t.fullLogged = true
+			t.logger.Warn("gateway table full: not adding learned gateways",
+				"peers", len(t.peers), "never_answered", t.unanswered)
+		}
 		return
 	}
-	t.peers[addr] = &peer{addr: addr, dc: dc}
+	t.fullLogged = false
+	p := &peer{addr: addr}
+	if vouched {
+		p.vouched = dc
+	}
+	t.peers[addr] = p
+	t.unanswered++
 }
 
+// evictUnansweredLocked forgets one learned peer that never answered;
+// false when there is none.
+func (t *table) evictUnansweredLocked() bool {
+	for a, p := range t.peers {
+		if !p.configured && p.lastOK.IsZero() {
+			t.deleteLocked(a)
+			return true
+		}
+	}
+	return false
+}
+
+func (t *table) deleteLocked(addr string) {
+	p, ok := t.peers[addr]
+	if !ok {
+		return
+	}
+	if !p.configured && p.lastOK.IsZero() {
+		t.unanswered--
+	}
+	delete(t.peers, addr)
+}
+
+// addPeer adds the gateway a local server named for a join (Next), which
+// answered info as dc.
 func (t *table) addPeer(addr, dc string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.addPeerLocked(addr, dc)
+	t.addPeerLocked(addr, dc, true)
 }
 
-// learn adds the gateways an advert names: those of its datacenter and
-// those it reaches directly.
+// learn adds the gateways an answer of a gateway of a.DC names: those of
+// a.DC (vouched for: a gateway of a.DC said so) and those it reaches
+// directly (to be probed; what they are is what they answer).
 func (t *table) learn(a *Advert) {
 	if a == nil || a.DC == "" {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.learnLocked(a)
+	t.learnLocked(sanitize(a))
 }
 
 func (t *table) learnLocked(a *Advert) {
 	for _, g := range a.Gateways {
-		t.addPeerLocked(g, a.DC)
+		t.addPeerLocked(g, a.DC, true)
 	}
 	for _, r := range a.Direct {
 		if r.DC == "" {
 			continue
 		}
 		for _, g := range r.Gateways {
-			t.addPeerLocked(g, r.DC)
+			t.addPeerLocked(g, r.DC, false)
 		}
 	}
+}
+
+// learnProber takes from an inbound probe's advert only the prober's own
+// addresses: those whose host is ip, the connection's remote IP. The
+// rest of what a prober says is not trusted (anyone can connect); the
+// gateways it names are learned from its answer when probed back.
+func (t *table) learnProber(a *Advert, ip net.IP) {
+	if a == nil || a.DC == "" || ip == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, g := range a.Gateways[:min(len(a.Gateways), maxAdvertGateways)] {
+		host, _, err := net.SplitHostPort(g)
+		if err != nil || !net.ParseIP(host).Equal(ip) {
+			continue
+		}
+		t.addPeerLocked(g, a.DC, true)
+	}
+}
+
+// sanitize bounds an advert from the network: list lengths and RTTs.
+func sanitize(a *Advert) *Advert {
+	out := &Advert{DC: a.DC, Gateways: a.Gateways[:min(len(a.Gateways), maxAdvertGateways)]}
+	for _, r := range a.Direct[:min(len(a.Direct), maxAdvertDirect)] {
+		r.Gateways = r.Gateways[:min(len(r.Gateways), maxReachGateways)]
+		r.RTT = min(max(r.RTT, 0), maxAdvertRTT)
+		out.Direct = append(out.Direct, r)
+	}
+	return out
 }
 
 // ok records a probe answer.
@@ -143,8 +240,18 @@ func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
 	}
 	if a.DC == t.dc {
 		// A gateway of this datacenter given as a peer: not a route.
-		delete(t.peers, addr)
+		t.deleteLocked(addr)
 		return
+	}
+	a = sanitize(a)
+	if !p.configured && p.vouched != a.DC && !slices.Contains(a.Gateways, addr) {
+		// Learned, and nothing of a.DC says it is one of its gateways.
+		t.logger.Debug("remote gateway not vouched for", "gateway", addr, "datacenter", a.DC)
+		t.failLocked(p)
+		return
+	}
+	if p.lastOK.IsZero() && !p.configured {
+		t.unanswered--
 	}
 	if !p.alive() {
 		t.logger.Info("remote gateway up", "gateway", addr, "datacenter", a.DC)
@@ -166,26 +273,36 @@ func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
 func (t *table) suspect(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p, found := t.peers[addr]
-	if !found {
-		return
-	}
-	p.fails++
-	if p.fails == downAfter && !p.lastOK.IsZero() {
-		t.logger.Warn("remote gateway down", "gateway", addr, "datacenter", p.dc)
-	}
-	if !p.configured && p.fails >= forgetAfter {
-		delete(t.peers, addr)
+	if p, found := t.peers[addr]; found {
+		t.failLocked(p)
 	}
 }
 
-// addrs lists the gateways to probe.
+func (t *table) failLocked(p *peer) {
+	p.fails++
+	if p.fails == downAfter && !p.lastOK.IsZero() {
+		t.logger.Warn("remote gateway down", "gateway", p.addr, "datacenter", p.dc)
+	}
+	if !p.configured && p.fails >= forgetAfter {
+		t.deleteLocked(p.addr)
+		return
+	}
+	if !p.configured && p.lastOK.IsZero() {
+		// Never answered: probe it less and less often.
+		p.next = time.Now().Add(min(t.interval<<min(p.fails, 20), maxProbeBackoff))
+	}
+}
+
+// addrs lists the gateways to probe now.
 func (t *table) addrs() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now := time.Now()
 	out := make([]string, 0, len(t.peers))
-	for a := range t.peers {
-		out = append(out, a)
+	for a, p := range t.peers {
+		if !now.Before(p.next) {
+			out = append(out, a)
+		}
 	}
 	slices.Sort(out)
 	return out

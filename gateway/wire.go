@@ -58,13 +58,18 @@ type Header struct {
 	// Addr is the destination server's RPC address (host:port) in DC
 	// (KindConn); "" is any alive server of DC.
 	Addr string `json:",omitempty"`
-	// Next is an explicit next-hop gateway (KindConn and KindInfo); only
-	// the first, local gateway (Hops 0) honours it. It reaches a remote
-	// gateway whose datacenter is not known yet (joining).
+	// Next is an explicit gateway to ask for its info (KindInfo only; a
+	// conn naming one is refused). Only the first, local gateway (Hops
+	// 0) honours it, and only from a server of its own datacenter. It
+	// reaches a remote gateway whose datacenter is not known yet
+	// (joining).
 	Next string `json:",omitempty"`
 	// Hops counts the gateways already traversed.
 	Hops int `json:",omitempty"`
-	// From is the sender's advertisement (KindProbe only).
+	// From is the sender's advertisement (KindProbe only): its
+	// datacenter and that datacenter's gateways, without Direct. The
+	// receiver learns from it only the addresses on the connection's
+	// remote IP.
 	From Advert `json:",omitzero"`
 }
 

@@ -80,6 +80,11 @@ const (
 	// TagGateway is Consulate's own: a LAN member running a federation
 	// gateway advertises its address (host:port) in it.
 	TagGateway = "gw"
+	// TagWANAddr is Consulate's own: a server whose advertise_addr_wan
+	// differs from its LAN address publishes the WAN IP in it, so that
+	// a gateway of its datacenter knows the address other datacenters
+	// name it by.
+	TagWANAddr = "wan_addr"
 )
 
 // Values of TagRole.
