@@ -90,6 +90,11 @@ type Config struct {
 	// log line. verify_server_hostname uses it so that a client
 	// certificate cannot pose as a server.
 	VerifyRaftPeer func(tls.ConnectionState) error
+	// VerifyGossipPeer, when set, checks the TLS state of an incoming
+	// RPCGossip connection inside TLS (servers of any datacenter send
+	// it): an error refuses it, with a log line. verify_server_hostname
+	// uses it so that a client certificate cannot inject WAN gossip.
+	VerifyGossipPeer func(tls.ConnectionState) error
 	// InsecureTLS returns the config a connection opening with
 	// RPCTLSInsecure is served with: the server's certificate and no
 	// client certificate asked for. Nil, or returning nil, refuses such

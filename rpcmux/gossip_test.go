@@ -137,6 +137,19 @@ func TestGossipInsideTLS(t *testing.T) {
 	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc7", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil || dials.Load() != 2 {
 		t.Fatalf("call over TLS through the Dialer: %v (%d dials)", err, dials.Load())
 	}
+	// VerifyGossipPeer refusing the peer's certificate closes the conn.
+	cfg.VerifyGossipPeer = func(tls.ConnectionState) error { return errors.New("a client certificate") }
+	strict := startServer(t, cfg, newTestHandler(), "127.0.32.2:0")
+	sconn, err := p.DialProto(ctxTimeout(t, 5*time.Second), "dc7", strict.addr, RPCGossip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(t, sconn); got != "" {
+		t.Fatalf("gossip from a refused peer answered %q, want it closed", got)
+	}
+	if n := sink.got.Load(); n != 1 {
+		t.Fatalf("handler got %d conns, want 1", n)
+	}
 }
 
 // Shutdown closes a gossip conn its handler still holds, and a handler

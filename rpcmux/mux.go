@@ -340,11 +340,22 @@ func (m *Mux) handleConn(conn net.Conn) {
 		switch inner := RPCType(first[0]); inner {
 		case RPCGossip:
 			// Servers of other datacenters send it, so VerifyRaftPeer
-			// (a server of this datacenter) does not apply.
+			// (a server of this datacenter) does not apply, but
+			// VerifyGossipPeer (a server of any) does.
 			if m.cfg.Gossip == nil {
 				m.logger.Warn("unknown protocol byte inside TLS; closing connection", "remote", remote, "byte", int(first[0]))
 				m.closeConn(tc)
 				return
+			}
+			if m.cfg.VerifyGossipPeer != nil {
+				if err := m.cfg.VerifyGossipPeer(tc.ConnectionState()); err != nil {
+					m.stats.tlsFailed.Add(1)
+					if m.stats.raftPeerWarnAllowed(time.Now()) {
+						m.logger.Warn("gossip connection refused: the peer is not a server", "remote", remote, "error", err)
+					}
+					m.closeConn(tc)
+					return
+				}
 			}
 			m.serveProto(tc, inner, remote)
 		case RPCRaft:
