@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,36 +37,69 @@ const gatewayDialTimeout = time.Second
 // gateways.
 func (a *Agent) gatewayMode() bool { return a.cfg.ServerMode && a.cfg.GatewayFederation }
 
-// lanGatewayMembers lists the alive LAN members that run a gateway of
-// this datacenter.
-func (a *Agent) lanGatewayMembers() []structs.Member {
-	var out []structs.Member
-	for _, m := range a.lanMembers() {
-		if m.Status == structs.StatusAlive && m.Tags[structs.TagGateway] != "" && m.Tags[structs.TagDatacenter] == a.cfg.Datacenter {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // dialerGateways is the gateway.Dialer's list: the alive local gateways'
 // addresses (gatewaysOf, agent/gateway.go).
 func (a *Agent) dialerGateways() []string { return gatewaysOf(a.lanMembers(), a.cfg.Datacenter) }
 
-// isLocalGatewayIP reports whether ip is a local gateway's (its LAN
-// address or the host of its advertised gateway address): those carry
-// every other datacenter's connections and are exempt from
-// rpc_max_conns_per_client.
-func (a *Agent) isLocalGatewayIP(ip net.IP) bool {
-	for _, m := range a.lanGatewayMembers() {
-		if net.ParseIP(m.Addr).Equal(ip) {
-			return true
+// localGateways is this datacenter's alive gateways as the LAN pool
+// saw them at the last LAN event: the gateway dialer's list and the
+// gateways' LAN addresses. Computing it walks every LAN member, so it is
+// done once per LAN event, not once per connection.
+type localGateways struct {
+	addrs []string                // gatewaysOf: the advertised gateway addresses
+	ips   map[netip.Addr]struct{} // the gateway members' LAN addresses
+}
+
+// localGatewaysOf builds the view from members. Only a member's LAN
+// address (the one gossip verified, and the one servers dial) makes an
+// IP exempt: the gw tag's host is whatever the member declares.
+func localGatewaysOf(members []structs.Member, dc string) *localGateways {
+	lg := &localGateways{addrs: gatewaysOf(members, dc), ips: map[netip.Addr]struct{}{}}
+	for _, m := range members {
+		if m.Status != structs.StatusAlive || m.Tags[structs.TagGateway] == "" || m.Tags[structs.TagDatacenter] != dc {
+			continue
 		}
-		if host, _, err := net.SplitHostPort(m.Tags[structs.TagGateway]); err == nil && net.ParseIP(host).Equal(ip) {
-			return true
+		if ip, err := netip.ParseAddr(m.Addr); err == nil {
+			lg.ips[ip.Unmap()] = struct{}{}
 		}
 	}
-	return false
+	return lg
+}
+
+// refreshLocalGateways recomputes the cached view; the LAN event loop
+// calls it on every membership event. Nothing without gateway mode.
+func (a *Agent) refreshLocalGateways() {
+	if !a.gatewayMode() {
+		return
+	}
+	a.gwLocal.Store(localGatewaysOf(a.lanMembers(), a.cfg.Datacenter))
+}
+
+// localGatewayView is the cached view, computed now when no LAN event
+// has refreshed it yet.
+func (a *Agent) localGatewayView() *localGateways {
+	if lg := a.gwLocal.Load(); lg != nil {
+		return lg
+	}
+	return localGatewaysOf(a.lanMembers(), a.cfg.Datacenter)
+}
+
+// cachedDialerGateways is dialerGateways from the cached view: the
+// gateway dialer calls it on every dial.
+func (a *Agent) cachedDialerGateways() []string { return slices.Clone(a.localGatewayView().addrs) }
+
+// isLocalGatewayIP reports whether ip is the LAN address of a local
+// gateway: those carry every other datacenter's connections and get the
+// larger per-IP cap of rpcmux.Config.MaxConnsPerExemptClient instead of
+// rpc_max_conns_per_client. Called on every accepted connection: a
+// lookup in the cached view.
+func (a *Agent) isLocalGatewayIP(ip net.IP) bool {
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	_, ok = a.localGatewayView().ips[addr.Unmap()]
+	return ok
 }
 
 // buildGatewayFederation builds the gateway dialer and the WAN gateway
@@ -77,7 +112,7 @@ func (a *Agent) buildGatewayFederation() error {
 	rt := a.cfg
 	d, err := gateway.NewDialer(gateway.DialerConfig{
 		Source:      rt.BindAddr,
-		Gateways:    a.dialerGateways,
+		Gateways:    a.cachedDialerGateways,
 		DialTimeout: gatewayDialTimeout,
 		Logger:      a.base,
 	})

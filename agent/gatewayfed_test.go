@@ -236,3 +236,30 @@ func TestGatewayFederationFailover(t *testing.T) {
 	})
 	wanAlive(t, 2, s1, s2)
 }
+
+// The cached view of the local gateways: alive members of this DC with a
+// gw tag; only their LAN address is exempt, never the host their tag
+// declares.
+func TestLocalGatewaysOf(t *testing.T) {
+	gw := func(name, addr, tag, dc string, st structs.MemberStatus) structs.Member {
+		return structs.Member{Name: name, Addr: addr, Status: st,
+			Tags: map[string]string{structs.TagGateway: tag, structs.TagDatacenter: dc}}
+	}
+	lg := localGatewaysOf([]structs.Member{
+		gw("g1", "127.0.32.81", "127.0.32.99:8443", "dc1", structs.StatusAlive),
+		gw("g2", "127.0.32.82", "127.0.32.82:8443", "dc1", structs.StatusFailed),
+		gw("g3", "127.0.32.83", "127.0.32.83:8443", "dc2", structs.StatusAlive),
+		gw("s1", "127.0.32.84", "", "dc1", structs.StatusAlive),
+	}, "dc1")
+	if len(lg.addrs) != 1 || lg.addrs[0] != "127.0.32.99:8443" {
+		t.Fatalf("addrs %v", lg.addrs)
+	}
+	a := &Agent{cfg: &config.Runtime{ServerMode: true, GatewayFederation: true, Datacenter: "dc1"}}
+	a.gwLocal.Store(lg)
+	for ip, want := range map[string]bool{"127.0.32.81": true, "::ffff:127.0.32.81": true,
+		"127.0.32.99": false, "127.0.32.82": false, "127.0.32.83": false, "127.0.32.84": false} {
+		if got := a.isLocalGatewayIP(net.ParseIP(ip)); got != want {
+			t.Errorf("isLocalGatewayIP(%s) = %v, want %v", ip, got, want)
+		}
+	}
+}
