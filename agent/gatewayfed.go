@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"consulate/config"
 	"consulate/gateway"
 	"consulate/gossip"
 	"consulate/rpcmux"
@@ -152,32 +154,22 @@ func (a *Agent) gatewayPoolDialer() func(ctx context.Context, dc structs.Datacen
 	}
 }
 
-// defaultGatewayPort is the gateway port of an address given without one.
-const defaultGatewayPort = 8443
-
 // joinThroughGateways is Join(wan) in gateway mode: every address is a
-// federation gateway (local or remote); its datacenter's servers, as it
-// describes them, are joined by name through the local gateways.
+// federation gateway (local or remote; port config.DefaultGatewayPort
+// when it has none); its datacenter's servers, as it describes them, are
+// joined by name through the local gateways.
 func (a *Agent) joinThroughGateways(ctx context.Context, addrs []string) (int, error) {
 	if a.gwDialer == nil || a.wan == nil || a.wan.Gateway() == nil {
 		return 0, &structs.BadRequestError{Reason: "WAN join through gateways needs the WAN pool"}
 	}
-	port := a.cfg.GatewayPort
-	if port <= 0 {
-		port = defaultGatewayPort
-	}
 	var servers []wan.RemoteServer
 	var errs []error
-	for _, addr := range gossip.WithDefaultPort(addrs, port) {
+	for _, addr := range gossip.WithDefaultPort(addrs, config.DefaultGatewayPort) {
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		info, err := a.gwDialer.Info(ictx, addr)
 		cancel()
 		if err != nil {
-			var refused *gateway.RefusedError
-			if errors.As(err, &refused) {
-				err = fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
-			}
-			errs = append(errs, err)
+			errs = append(errs, joinInfoError(addr, err))
 			continue
 		}
 		if info.DC != a.cfg.Datacenter {
@@ -204,6 +196,51 @@ func (a *Agent) joinThroughGateways(ctx context.Context, addrs []string) (int, e
 		err = errors.Join(err, errors.Join(errs...))
 	}
 	return n, err
+}
+
+// joinInfoError words a failed Info about the gateway addr for a join.
+// A local gateway relays what happened at addr as a refusal whose text
+// ends in the error it met there: addr answering but not as a gateway
+// (closing on the header, or answering something that is not a status)
+// means it is not a federation gateway; addr not answering at all
+// (refused, timed out, unreachable) means it is down or cut off, which
+// says nothing about what it is. Anything else (no local gateway, a
+// refusal by the remote gateway itself) is returned as it is.
+func joinInfoError(addr string, err error) error {
+	var tries []error
+	var derr *gateway.DialError
+	if errors.As(err, &derr) {
+		tries = derr.Tries
+	} else {
+		tries = []error{err}
+	}
+	var unreachable *gateway.RefusedError
+	for _, e := range tries {
+		var refused *gateway.RefusedError
+		if !errors.As(e, &refused) {
+			continue
+		}
+		switch {
+		case containsAny(refused.Reason, "EOF", "bad status", "bad magic", "connection reset", "bad header"):
+			return fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
+		case unreachable == nil && containsAny(refused.Reason, "connection refused", "i/o timeout", "no route to host",
+			"network is unreachable", "host is down", "deadline exceeded"):
+			unreachable = refused
+		}
+	}
+	if unreachable != nil {
+		return fmt.Errorf("no answer from gateway %s through local gateway %s: %s", addr, unreachable.Gateway, unreachable.Reason)
+	}
+	return err
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // gatewayRouteWait bounds the wait for the local gateways to route to a

@@ -2,16 +2,19 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"consulate/config"
 	"consulate/gateway"
+	"consulate/gossip"
 	"consulate/gossip/gossiptest"
 	"consulate/lan"
 	"consulate/structs"
@@ -98,6 +101,12 @@ func TestGatewayFederationJoinAndRPC(t *testing.T) {
 	_, err := s2.Join(ctx, []string{"127.0.32.61:18302"}, true)
 	if err == nil || !strings.Contains(err.Error(), "127.0.32.61:18302 is not a federation gateway (servers in gateway mode join other datacenters through their gateways)") {
 		t.Fatalf("join -wan of a server: %v", err)
+	}
+	// A gateway address where nothing answers: down, not "not a gateway".
+	_, err = s2.Join(ctx, []string{"127.0.32.69:1"}, true)
+	if err == nil || !strings.Contains(err.Error(), "no answer from gateway 127.0.32.69:1 through local gateway "+g2.Advertise()+": ") ||
+		strings.Contains(err.Error(), "not a federation gateway") {
+		t.Fatalf("join -wan of a dead gateway: %v", err)
 	}
 	if n, err := s2.Join(ctx, []string{g1.Advertise()}, true); err != nil || n == 0 {
 		t.Fatalf("join -wan through the gateway: %d, %v", n, err)
@@ -261,5 +270,44 @@ func TestLocalGatewaysOf(t *testing.T) {
 		if got := a.isLocalGatewayIP(net.ParseIP(ip)); got != want {
 			t.Errorf("isLocalGatewayIP(%s) = %v, want %v", ip, got, want)
 		}
+	}
+}
+
+// In gateway mode the WAN snapshot's servers of other datacenters are not
+// rejoined directly (the snapshot has no RPC address to route them by).
+func TestGatewayRejoinOnlyLocalDC(t *testing.T) {
+	addrs, skipped := localRejoinAddrs([]gossip.PreviousMember{
+		{Name: "s1.dc1", Addr: "127.0.32.91:8302"},
+		{Name: "s2.dc2", Addr: "127.0.32.92:8302"},
+		{Name: "s3.dc3", Addr: "127.0.32.93:8302"},
+	}, "dc1")
+	if !slices.Equal(addrs, []string{"s1.dc1/127.0.32.91:8302"}) || !slices.Equal(skipped, []string{"s2.dc2", "s3.dc3"}) {
+		t.Fatalf("rejoin %q, skipped %q", addrs, skipped)
+	}
+}
+
+// joinInfoError: a reply that is not a gateway's says "not a federation
+// gateway"; no answer says the gateway is unreachable; the rest passes.
+func TestJoinInfoError(t *testing.T) {
+	refused := func(reason string) error {
+		return &gateway.DialError{What: "info from 10.0.0.1:8443", Tries: []error{
+			&gateway.RefusedError{Gateway: "127.0.32.71:8443", Reason: "gateway 127.0.32.71:8443: " + reason}}}
+	}
+	for reason, want := range map[string]string{
+		"10.0.0.1:8443: EOF":                                    "10.0.0.1:8443 is not a federation gateway",
+		"10.0.0.1:8443: unexpected EOF":                         "10.0.0.1:8443 is not a federation gateway",
+		"10.0.0.1:8443: gateway: bad status: invalid character": "10.0.0.1:8443 is not a federation gateway",
+		"dial tcp 10.0.0.1:8443: connect: connection refused":   "no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443: gateway 127.0.32.71:8443: dial tcp",
+		"dial tcp 10.0.0.1:8443: i/o timeout":                   "no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443",
+		"too many connections (4096)":                           "gateway: info from 10.0.0.1:8443: gateway 127.0.32.71:8443: too many connections",
+	} {
+		if got := joinInfoError("10.0.0.1:8443", refused(reason)).Error(); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: %q, want prefix %q", reason, got, want)
+		}
+	}
+	// No local gateway answered: as it is.
+	derr := &gateway.DialError{What: "info", Tries: []error{errors.New("via 127.0.32.71:8443: connection refused")}}
+	if got := joinInfoError("10.0.0.1:8443", derr); got != error(derr) {
+		t.Errorf("local failure reworded: %v", got)
 	}
 }
