@@ -18,6 +18,7 @@ import (
 	"consulate/gossip/gossiptest"
 	"consulate/lan"
 	"consulate/structs"
+	"consulate/wan"
 )
 
 // testGateway runs a gateway of dc on ip whose local view is the one
@@ -309,5 +310,51 @@ func TestJoinInfoError(t *testing.T) {
 	derr := &gateway.DialError{What: "info", Tries: []error{errors.New("via 127.0.32.71:8443: connection refused")}}
 	if got := joinInfoError("10.0.0.1:8443", derr); got != error(derr) {
 		t.Errorf("local failure reworded: %v", got)
+	}
+}
+
+// A server in gateway mode whose WAN pool fails to start (after the
+// server port is serving gossip) still shuts its gateway transport down:
+// an incoming pipe then ends at once instead of waiting forever for a
+// WAN pool to take its packets, which would hold the server port's
+// Shutdown up.
+func TestGatewayTransportShutdownWithoutWANPool(t *testing.T) {
+	const ip = "127.0.32.67"
+	busy, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(testSerfWAN)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	opts := testOpts(t, ip, "")
+	rt, err := config.Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.GatewayFederation = true
+	a, err := New(rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "1.2.3-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err == nil {
+		a.Shutdown(ctx)
+		t.Fatal("started with the WAN port taken")
+	}
+	if a.gwTransport == nil || a.wan != nil {
+		t.Fatalf("want a gateway transport and no WAN pool: %v %v", a.gwTransport, a.wan)
+	}
+	cli, srv := net.Pipe()
+	defer cli.Close()
+	done := make(chan struct{})
+	go func() { a.gwTransport.HandleConn(srv); close(done) }()
+	from := "127.0.32.68:8302"
+	msg := append([]byte{wan.GossipPacketPipe, 0, byte(len(from))}, from...)
+	msg = append(msg, 0, 0, 0, 1, 'x')
+	go func() { _, _ = cli.Write(msg) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("incoming pipe still held after the agent shut down")
 	}
 }
