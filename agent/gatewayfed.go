@@ -50,13 +50,19 @@ func (a *Agent) dialerGateways() []string { return gatewaysOf(a.lanMembers(), a.
 type localGateways struct {
 	addrs []string                // gatewaysOf: the advertised gateway addresses
 	ips   map[netip.Addr]struct{} // the gateway members' LAN addresses
+	at    time.Time               // when computed
 }
+
+// localGatewaysMaxAge bounds how stale the cached view may get should a
+// LAN event be lost (the event queue drops when full): an older view is
+// recomputed on use.
+const localGatewaysMaxAge = 10 * time.Second
 
 // localGatewaysOf builds the view from members. Only a member's LAN
 // address (the one gossip verified, and the one servers dial) makes an
 // IP exempt: the gw tag's host is whatever the member declares.
 func localGatewaysOf(members []structs.Member, dc string) *localGateways {
-	lg := &localGateways{addrs: gatewaysOf(members, dc), ips: map[netip.Addr]struct{}{}}
+	lg := &localGateways{addrs: gatewaysOf(members, dc), ips: map[netip.Addr]struct{}{}, at: time.Now()}
 	for _, m := range members {
 		if m.Status != structs.StatusAlive || m.Tags[structs.TagGateway] == "" || m.Tags[structs.TagDatacenter] != dc {
 			continue
@@ -78,12 +84,16 @@ func (a *Agent) refreshLocalGateways() {
 }
 
 // localGatewayView is the cached view, computed now when no LAN event
-// has refreshed it yet.
+// has refreshed it yet or it is older than localGatewaysMaxAge.
 func (a *Agent) localGatewayView() *localGateways {
-	if lg := a.gwLocal.Load(); lg != nil {
+	if lg := a.gwLocal.Load(); lg != nil && time.Since(lg.at) < localGatewaysMaxAge {
 		return lg
 	}
-	return localGatewaysOf(a.lanMembers(), a.cfg.Datacenter)
+	lg := localGatewaysOf(a.lanMembers(), a.cfg.Datacenter)
+	if a.gatewayMode() {
+		a.gwLocal.Store(lg)
+	}
+	return lg
 }
 
 // cachedDialerGateways is dialerGateways from the cached view: the
