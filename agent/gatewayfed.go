@@ -27,8 +27,12 @@ import (
 //   - the WAN pool's transport: wan.GatewayTransport, whose connections
 //     ride the pool (Pool.DialProto with rpcmux.RPCGossip) and whose
 //     receiving side is the server port's gossip handler;
-//   - the server port exempts the local gateways from
-//     rpc_max_conns_per_client;
+//   - the server port gives the local gateways' LAN addresses a larger
+//     per-IP cap than rpc_max_conns_per_client (rpcmux
+//     MaxConnsPerExemptClient), from a view of the local gateways
+//     cached per LAN event;
+//   - WAN gossip inside TLS must come from a server certificate of some
+//     datacenter when verify_server_hostname is on;
 //   - join -wan ADDR (and primary_gateways) ask the gateway ADDR about its
 //     datacenter and join its servers by name through the gateways.
 

@@ -155,11 +155,12 @@ type GatewayStats struct {
 
 // GatewayTransport is the WAN pool's memberlist transport in gateway
 // mode (servers federated through gateways): gossip to a member named
-// NODE.DC of another datacenter whose server RPC address is known goes
-// through the local gateways to that server's RPC port (packets over one
-// persistent pipe per member, streams over a connection each); everything
-// else (this datacenter, names without an RPC address) goes through the
-// base transport as before. The receiving side is HandleConn, the server
+// NODE.DC of another datacenter goes through the local gateways to that
+// server's RPC port (packets over one persistent pipe per member,
+// streams over a connection each), never directly: while its RPC
+// address is not known yet, packets to it are dropped and streams
+// refused. This datacenter's members and names without a datacenter go
+// through the base transport as before. The receiving side is HandleConn, the server
 // port's gossip handler; what it receives comes out of the same PacketCh
 // and StreamCh as the base transport's.
 //
