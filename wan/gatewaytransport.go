@@ -160,9 +160,9 @@ type GatewayStats struct {
 // streams over a connection each), never directly: while its RPC
 // address is not known yet, packets to it are dropped and streams
 // refused. This datacenter's members and names without a datacenter go
-// through the base transport as before. The receiving side is HandleConn, the server
-// port's gossip handler; what it receives comes out of the same PacketCh
-// and StreamCh as the base transport's.
+// through the base transport as before. The receiving side is
+// HandleConn, the server port's gossip handler; what it receives comes
+// out of the same PacketCh and StreamCh as the base transport's.
 //
 // Build it with NewGatewayTransport, hand it to the WAN pool
 // (Config.Gateway), which wraps its bound transport with Wrap.
