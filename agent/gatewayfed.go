@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"consulate/config"
 	"consulate/gateway"
 	"consulate/gossip"
 	"consulate/rpcmux"
@@ -23,8 +27,12 @@ import (
 //   - the WAN pool's transport: wan.GatewayTransport, whose connections
 //     ride the pool (Pool.DialProto with rpcmux.RPCGossip) and whose
 //     receiving side is the server port's gossip handler;
-//   - the server port exempts the local gateways from
-//     rpc_max_conns_per_client;
+//   - the server port gives the local gateways' LAN addresses a larger
+//     per-IP cap than rpc_max_conns_per_client (rpcmux
+//     MaxConnsPerExemptClient), from a view of the local gateways
+//     cached per LAN event;
+//   - WAN gossip inside TLS must come from a server certificate of some
+//     datacenter when verify_server_hostname is on;
 //   - join -wan ADDR (and primary_gateways) ask the gateway ADDR about its
 //     datacenter and join its servers by name through the gateways.
 
@@ -35,38 +43,81 @@ const gatewayDialTimeout = time.Second
 // gateways.
 func (a *Agent) gatewayMode() bool { return a.cfg.ServerMode && a.cfg.GatewayFederation }
 
-// lanGatewayMembers lists the alive LAN members that run a gateway of
-// this datacenter.
-func (a *Agent) lanGatewayMembers() []structs.Member {
-	var out []structs.Member
-	for _, m := range a.lanMembers() {
-		if m.Status == structs.StatusAlive && m.Tags[structs.TagGateway] != "" && m.Tags[structs.TagDatacenter] == a.cfg.Datacenter {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // dialerGateways is the gateway.Dialer's list: the alive local gateways'
 // LAN addresses (gatewayDialAddrs, agent/gateway.go).
 func (a *Agent) dialerGateways() []string {
 	return gatewayDialAddrs(a.lanMembers(), a.cfg.Datacenter)
 }
 
-// isLocalGatewayIP reports whether ip is a local gateway's (its LAN
-// address or the host of its advertised gateway address): those carry
-// every other datacenter's connections and are exempt from
-// rpc_max_conns_per_client.
-func (a *Agent) isLocalGatewayIP(ip net.IP) bool {
-	for _, m := range a.lanGatewayMembers() {
-		if net.ParseIP(m.Addr).Equal(ip) {
-			return true
+// localGateways is this datacenter's alive gateways as the LAN pool
+// saw them at the last LAN event: the gateway dialer's list and the
+// gateways' LAN addresses. Computing it walks every LAN member, so it is
+// done once per LAN event, not once per connection.
+type localGateways struct {
+	addrs []string                // gatewaysOf: the advertised gateway addresses
+	ips   map[netip.Addr]struct{} // the gateway members' LAN addresses
+	at    time.Time               // when computed
+}
+
+// localGatewaysMaxAge bounds how stale the cached view may get should a
+// LAN event be lost (the event queue drops when full): an older view is
+// recomputed on use.
+const localGatewaysMaxAge = 10 * time.Second
+
+// localGatewaysOf builds the view from members. Only a member's LAN
+// address (the one gossip verified, and the one servers dial) makes an
+// IP exempt: the gw tag's host is whatever the member declares.
+func localGatewaysOf(members []structs.Member, dc string) *localGateways {
+	lg := &localGateways{addrs: gatewaysOf(members, dc), ips: map[netip.Addr]struct{}{}, at: time.Now()}
+	for _, m := range members {
+		if m.Status != structs.StatusAlive || m.Tags[structs.TagGateway] == "" || m.Tags[structs.TagDatacenter] != dc {
+			continue
 		}
-		if host, _, err := net.SplitHostPort(m.Tags[structs.TagGateway]); err == nil && net.ParseIP(host).Equal(ip) {
-			return true
+		if ip, err := netip.ParseAddr(m.Addr); err == nil {
+			lg.ips[ip.Unmap()] = struct{}{}
 		}
 	}
-	return false
+	return lg
+}
+
+// refreshLocalGateways recomputes the cached view; the LAN event loop
+// calls it on every membership event. Nothing without gateway mode.
+func (a *Agent) refreshLocalGateways() {
+	if !a.gatewayMode() {
+		return
+	}
+	a.gwLocal.Store(localGatewaysOf(a.lanMembers(), a.cfg.Datacenter))
+}
+
+// localGatewayView is the cached view, computed now when no LAN event
+// has refreshed it yet or it is older than localGatewaysMaxAge.
+func (a *Agent) localGatewayView() *localGateways {
+	if lg := a.gwLocal.Load(); lg != nil && time.Since(lg.at) < localGatewaysMaxAge {
+		return lg
+	}
+	lg := localGatewaysOf(a.lanMembers(), a.cfg.Datacenter)
+	if a.gatewayMode() {
+		a.gwLocal.Store(lg)
+	}
+	return lg
+}
+
+// cachedDialerGateways is dialerGateways from the cached view: the
+// gateway dialer calls it on every dial.
+func (a *Agent) cachedDialerGateways() []string { return slices.Clone(a.localGatewayView().addrs) }
+
+// isLocalGatewayIP reports whether ip is the LAN address of a local
+// gateway: those carry every other datacenter's connections and get the
+// larger per-IP cap of rpcmux.Config.MaxConnsPerExemptClient instead of
+// rpc_max_conns_per_client. Called on every accepted connection: a
+// lookup in the cached view.
+func (a *Agent) isLocalGatewayIP(ip net.IP) bool {
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	_, ok = a.localGatewayView().ips[addr.Unmap()]
+	return ok
 }
 
 // buildGatewayFederation builds the gateway dialer and the WAN gateway
@@ -79,7 +130,7 @@ func (a *Agent) buildGatewayFederation() error {
 	rt := a.cfg
 	d, err := gateway.NewDialer(gateway.DialerConfig{
 		Source:      rt.BindAddr,
-		Gateways:    a.dialerGateways,
+		Gateways:    a.cachedDialerGateways,
 		DialTimeout: gatewayDialTimeout,
 		Logger:      a.base,
 	})
@@ -119,32 +170,22 @@ func (a *Agent) gatewayPoolDialer() func(ctx context.Context, dc structs.Datacen
 	}
 }
 
-// defaultGatewayPort is the gateway port of an address given without one.
-const defaultGatewayPort = 8443
-
 // joinThroughGateways is Join(wan) in gateway mode: every address is a
-// federation gateway (local or remote); its datacenter's servers, as it
-// describes them, are joined by name through the local gateways.
+// federation gateway (local or remote; port config.DefaultGatewayPort
+// when it has none); its datacenter's servers, as it describes them, are
+// joined by name through the local gateways.
 func (a *Agent) joinThroughGateways(ctx context.Context, addrs []string) (int, error) {
 	if a.gwDialer == nil || a.wan == nil || a.wan.Gateway() == nil {
 		return 0, &structs.BadRequestError{Reason: "WAN join through gateways needs the WAN pool"}
 	}
-	port := a.cfg.GatewayPort
-	if port <= 0 {
-		port = defaultGatewayPort
-	}
 	var servers []wan.RemoteServer
 	var errs []error
-	for _, addr := range gossip.WithDefaultPort(addrs, port) {
+	for _, addr := range gossip.WithDefaultPort(addrs, config.DefaultGatewayPort) {
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		info, err := a.gwDialer.Info(ictx, addr)
 		cancel()
 		if err != nil {
-			var refused *gateway.RefusedError
-			if errors.As(err, &refused) {
-				err = fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
-			}
-			errs = append(errs, err)
+			errs = append(errs, joinInfoError(addr, err))
 			continue
 		}
 		if info.DC != a.cfg.Datacenter {
@@ -171,6 +212,51 @@ func (a *Agent) joinThroughGateways(ctx context.Context, addrs []string) (int, e
 		err = errors.Join(err, errors.Join(errs...))
 	}
 	return n, err
+}
+
+// joinInfoError words a failed Info about the gateway addr for a join.
+// A local gateway relays what happened at addr as a refusal whose text
+// ends in the error it met there: addr answering but not as a gateway
+// (closing on the header, or answering something that is not a status)
+// means it is not a federation gateway; addr not answering at all
+// (refused, timed out, unreachable) means it is down or cut off, which
+// says nothing about what it is. Anything else (no local gateway, a
+// refusal by the remote gateway itself) is returned as it is.
+func joinInfoError(addr string, err error) error {
+	var tries []error
+	var derr *gateway.DialError
+	if errors.As(err, &derr) {
+		tries = derr.Tries
+	} else {
+		tries = []error{err}
+	}
+	var unreachable *gateway.RefusedError
+	for _, e := range tries {
+		var refused *gateway.RefusedError
+		if !errors.As(e, &refused) {
+			continue
+		}
+		switch {
+		case containsAny(refused.Reason, "EOF", "bad status", "bad magic", "connection reset", "bad header"):
+			return fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
+		case unreachable == nil && containsAny(refused.Reason, "connection refused", "i/o timeout", "no route to host",
+			"network is unreachable", "host is down", "deadline exceeded"):
+			unreachable = refused
+		}
+	}
+	if unreachable != nil {
+		return fmt.Errorf("no answer from gateway %s through local gateway %s: %s", addr, unreachable.Gateway, unreachable.Reason)
+	}
+	return err
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // gatewayRouteWait bounds the wait for the local gateways to route to a

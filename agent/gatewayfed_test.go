@@ -2,19 +2,23 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"consulate/config"
 	"consulate/gateway"
+	"consulate/gossip"
 	"consulate/gossip/gossiptest"
 	"consulate/lan"
 	"consulate/structs"
+	"consulate/wan"
 )
 
 // testGateway runs a gateway of dc on ip whose local view is the one
@@ -98,6 +102,12 @@ func TestGatewayFederationJoinAndRPC(t *testing.T) {
 	_, err := s2.Join(ctx, []string{"127.0.32.61:18302"}, true)
 	if err == nil || !strings.Contains(err.Error(), "127.0.32.61:18302 is not a federation gateway (servers in gateway mode join other datacenters through their gateways)") {
 		t.Fatalf("join -wan of a server: %v", err)
+	}
+	// A gateway address where nothing answers: down, not "not a gateway".
+	_, err = s2.Join(ctx, []string{"127.0.32.69:1"}, true)
+	if err == nil || !strings.Contains(err.Error(), "no answer from gateway 127.0.32.69:1 through local gateway "+g2.Advertise()+": ") ||
+		strings.Contains(err.Error(), "not a federation gateway") {
+		t.Fatalf("join -wan of a dead gateway: %v", err)
 	}
 	if n, err := s2.Join(ctx, []string{g1.Advertise()}, true); err != nil || n == 0 {
 		t.Fatalf("join -wan through the gateway: %d, %v", n, err)
@@ -235,4 +245,116 @@ func TestGatewayFederationFailover(t *testing.T) {
 		return st.PacketsSent > sent+5 && st.PacketsReceived > recv+5, fmt.Sprintf("%+v", st)
 	})
 	wanAlive(t, 2, s1, s2)
+}
+
+// The cached view of the local gateways: alive members of this DC with a
+// gw tag; only their LAN address is exempt, never the host their tag
+// declares.
+func TestLocalGatewaysOf(t *testing.T) {
+	gw := func(name, addr, tag, dc string, st structs.MemberStatus) structs.Member {
+		return structs.Member{Name: name, Addr: addr, Status: st,
+			Tags: map[string]string{structs.TagGateway: tag, structs.TagDatacenter: dc}}
+	}
+	lg := localGatewaysOf([]structs.Member{
+		gw("g1", "127.0.32.81", "127.0.32.99:8443", "dc1", structs.StatusAlive),
+		gw("g2", "127.0.32.82", "127.0.32.82:8443", "dc1", structs.StatusFailed),
+		gw("g3", "127.0.32.83", "127.0.32.83:8443", "dc2", structs.StatusAlive),
+		gw("s1", "127.0.32.84", "", "dc1", structs.StatusAlive),
+	}, "dc1")
+	if len(lg.addrs) != 1 || lg.addrs[0] != "127.0.32.99:8443" {
+		t.Fatalf("addrs %v", lg.addrs)
+	}
+	a := &Agent{cfg: &config.Runtime{ServerMode: true, GatewayFederation: true, Datacenter: "dc1"}}
+	a.gwLocal.Store(lg)
+	for ip, want := range map[string]bool{"127.0.32.81": true, "::ffff:127.0.32.81": true,
+		"127.0.32.99": false, "127.0.32.82": false, "127.0.32.83": false, "127.0.32.84": false} {
+		if got := a.isLocalGatewayIP(net.ParseIP(ip)); got != want {
+			t.Errorf("isLocalGatewayIP(%s) = %v, want %v", ip, got, want)
+		}
+	}
+}
+
+// In gateway mode the WAN snapshot's servers of other datacenters are not
+// rejoined directly (the snapshot has no RPC address to route them by).
+func TestGatewayRejoinOnlyLocalDC(t *testing.T) {
+	addrs, skipped := localRejoinAddrs([]gossip.PreviousMember{
+		{Name: "s1.dc1", Addr: "127.0.32.91:8302"},
+		{Name: "s2.dc2", Addr: "127.0.32.92:8302"},
+		{Name: "s3.dc3", Addr: "127.0.32.93:8302"},
+	}, "dc1")
+	if !slices.Equal(addrs, []string{"s1.dc1/127.0.32.91:8302"}) || !slices.Equal(skipped, []string{"s2.dc2", "s3.dc3"}) {
+		t.Fatalf("rejoin %q, skipped %q", addrs, skipped)
+	}
+}
+
+// joinInfoError: a reply that is not a gateway's says "not a federation
+// gateway"; no answer says the gateway is unreachable; the rest passes.
+func TestJoinInfoError(t *testing.T) {
+	refused := func(reason string) error {
+		return &gateway.DialError{What: "info from 10.0.0.1:8443", Tries: []error{
+			&gateway.RefusedError{Gateway: "127.0.32.71:8443", Reason: "gateway 127.0.32.71:8443: " + reason}}}
+	}
+	for reason, want := range map[string]string{
+		"10.0.0.1:8443: EOF":                                    "10.0.0.1:8443 is not a federation gateway",
+		"10.0.0.1:8443: unexpected EOF":                         "10.0.0.1:8443 is not a federation gateway",
+		"10.0.0.1:8443: gateway: bad status: invalid character": "10.0.0.1:8443 is not a federation gateway",
+		"dial tcp 10.0.0.1:8443: connect: connection refused":   "no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443: gateway 127.0.32.71:8443: dial tcp",
+		"dial tcp 10.0.0.1:8443: i/o timeout":                   "no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443",
+		"too many connections (4096)":                           "gateway: info from 10.0.0.1:8443: gateway 127.0.32.71:8443: too many connections",
+	} {
+		if got := joinInfoError("10.0.0.1:8443", refused(reason)).Error(); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: %q, want prefix %q", reason, got, want)
+		}
+	}
+	// No local gateway answered: as it is.
+	derr := &gateway.DialError{What: "info", Tries: []error{errors.New("via 127.0.32.71:8443: connection refused")}}
+	if got := joinInfoError("10.0.0.1:8443", derr); got != error(derr) {
+		t.Errorf("local failure reworded: %v", got)
+	}
+}
+
+// A server in gateway mode whose WAN pool fails to start (after the
+// server port is serving gossip) still shuts its gateway transport down:
+// an incoming pipe then ends at once instead of waiting forever for a
+// WAN pool to take its packets, which would hold the server port's
+// Shutdown up.
+func TestGatewayTransportShutdownWithoutWANPool(t *testing.T) {
+	const ip = "127.0.32.67"
+	busy, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(testSerfWAN)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	opts := testOpts(t, ip, "")
+	rt, err := config.Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.GatewayFederation = true
+	a, err := New(rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "1.2.3-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err == nil {
+		a.Shutdown(ctx)
+		t.Fatal("started with the WAN port taken")
+	}
+	if a.gwTransport == nil || a.wan != nil {
+		t.Fatalf("want a gateway transport and no WAN pool: %v %v", a.gwTransport, a.wan)
+	}
+	cli, srv := net.Pipe()
+	defer cli.Close()
+	done := make(chan struct{})
+	go func() { a.gwTransport.HandleConn(srv); close(done) }()
+	from := "127.0.32.68:8302"
+	msg := append([]byte{wan.GossipPacketPipe, 0, byte(len(from))}, from...)
+	msg = append(msg, 0, 0, 0, 1, 'x')
+	go func() { _, _ = cli.Write(msg) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("incoming pipe still held after the agent shut down")
+	}
 }

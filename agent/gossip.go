@@ -201,6 +201,7 @@ func hasServer(members []structs.Member) bool {
 // syncLANServers refreshes the client-side server list from the pool.
 func (a *Agent) syncLANServers() {
 	a.localServers.SyncMembers(a.lan.Members(), a.cfg.Datacenter)
+	a.refreshLocalGateways()
 }
 
 // floodJoinWAN joins servers of this datacenter that appear on the LAN to
@@ -313,11 +314,15 @@ func (a *Agent) startJoins(ctx, runCtx context.Context) error {
 		}
 	}
 	if a.wan != nil {
-		if prev := a.wan.PreviousMemberAddrs(); len(prev) > 0 {
+		if prev := a.wanRejoinAddrs(); len(prev) > 0 {
 			if n, err := a.wan.Join(prev, true); err != nil {
 				a.logger.Warn("WAN rejoin failed", "previous", prev, "joined", n, "error", err)
 			}
 		}
+	}
+	if a.gatewayMode() && a.wan != nil && (len(rt.StartJoinAddrsWAN) > 0 || len(rt.RetryJoinWAN) > 0) {
+		a.logger.Info("gateway mode: start_join_wan and retry_join_wan addresses are federation gateways, joined through the local gateways",
+			"start_join_wan", rt.StartJoinAddrsWAN, "retry_join_wan", rt.RetryJoinWAN)
 	}
 	if len(rt.StartJoinAddrsLAN) > 0 {
 		if _, err := a.Join(ctx, rt.StartJoinAddrsLAN, false); err != nil {
@@ -337,6 +342,37 @@ func (a *Agent) startJoins(ctx, runCtx context.Context) error {
 	}
 	a.startPrimaryGateways(runCtx)
 	return nil
+}
+
+// wanRejoinAddrs is the WAN snapshot's members to rejoin at start. In
+// gateway mode only this datacenter's: the snapshot has no RPC address
+// for the servers of other datacenters, and a join by gossip address
+// would go directly, which gateway mode never does; those come back
+// through primary_gateways, retry_join_wan or a join -wan of a gateway
+// (and from this datacenter's servers once one is joined).
+func (a *Agent) wanRejoinAddrs() []string {
+	if !a.gatewayMode() {
+		return a.wan.PreviousMemberAddrs()
+	}
+	out, skipped := localRejoinAddrs(a.wan.PreviousMembers(), a.cfg.Datacenter)
+	if len(skipped) > 0 {
+		a.logger.Info("gateway mode: not rejoining the servers of other datacenters from the WAN snapshot directly; they come back through the gateways (primary_gateways, retry_join_wan)",
+			"skipped", skipped)
+	}
+	return out
+}
+
+// localRejoinAddrs splits the WAN snapshot's members: join addresses
+// ("name/host:port") of dc's servers, and the names of the others.
+func localRejoinAddrs(prev []gossip.PreviousMember, dc string) (addrs, skipped []string) {
+	for _, m := range prev {
+		if _, mdc, ok := wan.SplitMemberName(m.Name); ok && mdc != dc {
+			skipped = append(skipped, m.Name)
+			continue
+		}
+		addrs = append(addrs, m.Name+"/"+m.Addr)
+	}
+	return addrs, skipped
 }
 
 // retryJoin runs retry_join for one pool in the background.

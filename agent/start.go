@@ -62,6 +62,7 @@ func (a *Agent) startServer() error {
 	scfg.RPC.VerifyRaftPeer = a.tls.VerifyServerPeer
 	if a.gwTransport != nil {
 		scfg.RPC.Gossip = a.gwTransport.HandleConn
+		scfg.RPC.VerifyGossipPeer = a.tls.VerifyAnyServerPeer
 	}
 	if a.gatewayMode() {
 		scfg.RPC.LimitExempt = a.isLocalGatewayIP
@@ -412,6 +413,15 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		if a.wan != nil {
 			a.wan.Shutdown(ctx)
+		}
+		if a.gwTransport != nil {
+			// The WAN pool shuts it down, unless the pool never started
+			// (startWAN failed after the server port was serving): then
+			// its incoming gossip handlers would hold the port's
+			// Shutdown up.
+			if err := a.gwTransport.Shutdown(); err != nil {
+				a.logger.Warn("WAN gateway transport shutdown", "error", err)
+			}
 		}
 		if a.gateway != nil {
 			a.gateway.Shutdown(ctx)

@@ -144,7 +144,8 @@ type Config struct {
 
 	// Gateway is the gateway stanza; Connect holds Consul's
 	// connect.enable_mesh_gateway_wan_federation; PrimaryGateways are
-	// remote gateways a server in gateway mode joins through (gateway.go).
+	// remote gateways a server in gateway mode joins through (gateway.go),
+	// "host:port", or "host" for port 8443 (DefaultGatewayPort).
 	Gateway                 *Gateway       `json:"gateway,omitempty"`
 	Connect                 *Connect       `json:"connect,omitempty"`
 	PrimaryGateways         []string       `json:"primary_gateways,omitempty"`

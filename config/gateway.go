@@ -43,7 +43,7 @@ const maxGatewayProbeInterval = time.Minute
 
 // gatewayDefaults are the defaults of the gateway stanza.
 func gatewayDefaults() *Gateway {
-	return &Gateway{Enabled: ptr(false), Port: ptr(8443), ProbeInterval: ptr(time.Second)}
+	return &Gateway{Enabled: ptr(false), Port: ptr(DefaultGatewayPort), ProbeInterval: ptr(time.Second)}
 }
 
 // gateway builds and checks the gateway stanza, the connect stanza's
@@ -75,7 +75,7 @@ func (b *builder) gateway(c *Config, rt *Runtime) error {
 	if rt.GatewayFederation && !rt.ServerMode {
 		return b.errorf("connect.enable_mesh_gateway_wan_federation", "only servers route through gateways")
 	}
-	if rt.PrimaryGateways, err = hostPortList(c.PrimaryGateways); err != nil {
+	if rt.PrimaryGateways, err = hostPortListDefault(c.PrimaryGateways, DefaultGatewayPort); err != nil {
 		return b.fail("primary_gateways", err)
 	}
 	if len(rt.PrimaryGateways) > 0 && !rt.GatewayFederation {
@@ -126,6 +126,28 @@ func (b *builder) gatewayPortFree(rt *Runtime) error {
 		}
 	}
 	return nil
+}
+
+// DefaultGatewayPort is a federation gateway's port: gateway.port's
+// default, and the port of a primary_gateways entry (or of a join -wan
+// address on a server in gateway mode) given without one.
+const DefaultGatewayPort = 8443
+
+// hostPortListDefault is hostPortList where an entry without a port
+// ("host", "1.2.3.4", "::1" or "[::1]") gets port.
+func hostPortListDefault(in []string, port int) ([]string, error) {
+	withPorts := make([]string, 0, len(in))
+	for _, a := range in {
+		a = strings.TrimSpace(a)
+		if _, _, err := net.SplitHostPort(a); err != nil && a != "" {
+			host := strings.TrimSuffix(strings.TrimPrefix(a, "["), "]")
+			if !strings.Contains(host, ":") || net.ParseIP(host) != nil {
+				a = net.JoinHostPort(host, strconv.Itoa(port))
+			}
+		}
+		withPorts = append(withPorts, a)
+	}
+	return hostPortList(withPorts)
 }
 
 // hostPortList checks that each address is host:port with a port of

@@ -92,8 +92,10 @@ func TestGatewayErrors(t *testing.T) {
 			`connect.enable_mesh_gateway_wan_federation: only servers route through gateways`},
 		{"primary gateways without federation", `{"server": true, "primary_gateways": ["127.0.33.21:8443"]}`,
 			`primary_gateways: needs connect.enable_mesh_gateway_wan_federation = true (a server joins through gateways only in gateway mode)`},
-		{"primary gateway not host:port", `{"server": true, ` + fed + `, "primary_gateways": ["gw.example"]}`,
-			`primary_gateways: "gw.example" is not host:port`},
+		{"primary gateway bad port", `{"server": true, ` + fed + `, "primary_gateways": ["gw.example:0"]}`,
+			`primary_gateways: "gw.example:0": port must be 1-65535`},
+		{"primary gateway no host", `{"server": true, ` + fed + `, "primary_gateways": [":8443"]}`,
+			`primary_gateways: ":8443" is not host:port`},
 		{"primary gateways interval", `{"primary_gateways_interval": "-1s"}`,
 			`primary_gateways_interval: must be > 0, got -1s`},
 		{"port is serf_lan", `{"gateway": {"enabled": true, "port": 8301}}`,
@@ -141,5 +143,20 @@ func TestGatewayPortNoCollision(t *testing.T) {
 		}); err != nil {
 			t.Errorf("%s: %v", body, err)
 		}
+	}
+}
+
+// TestPrimaryGatewaysDefaultPort: an entry without a port gets the
+// gateway port's default, 8443.
+func TestPrimaryGatewaysDefaultPort(t *testing.T) {
+	rt, err := Load(LoadOpts{Sources: []Source{data("a.json", `{"server": true, "data_dir": "/tmp/x", "node_name": "n",
+		"connect": {"enable_mesh_gateway_wan_federation": true},
+		"primary_gateways": ["gw.example", " 127.0.33.21 ", "::1", "[::2]", "127.0.33.22:9443"]}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"gw.example:8443", "127.0.33.21:8443", "[::1]:8443", "[::2]:8443", "127.0.33.22:9443"}
+	if !slices.Equal(rt.PrimaryGateways, want) {
+		t.Fatalf("primary_gateways %q, want %q", rt.PrimaryGateways, want)
 	}
 }

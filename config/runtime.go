@@ -214,7 +214,8 @@ type Runtime struct {
 	// only) sends every cross-datacenter connection of the server through
 	// a gateway of its own datacenter.
 	GatewayFederation bool
-	// PrimaryGateways are remote gateways (host:port) a server in gateway
+	// PrimaryGateways are remote gateways (host:port; an entry given
+	// without a port gets DefaultGatewayPort, 8443) a server in gateway
 	// mode joins the WAN pool through, retried every
 	// PrimaryGatewaysInterval until joined.
 	PrimaryGateways         []string

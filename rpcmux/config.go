@@ -90,6 +90,11 @@ type Config struct {
 	// log line. verify_server_hostname uses it so that a client
 	// certificate cannot pose as a server.
 	VerifyRaftPeer func(tls.ConnectionState) error
+	// VerifyGossipPeer, when set, checks the TLS state of an incoming
+	// RPCGossip connection inside TLS (servers of any datacenter send
+	// it): an error refuses it, with a log line. verify_server_hostname
+	// uses it so that a client certificate cannot inject WAN gossip.
+	VerifyGossipPeer func(tls.ConnectionState) error
 	// InsecureTLS returns the config a connection opening with
 	// RPCTLSInsecure is served with: the server's certificate and no
 	// client certificate asked for. Nil, or returning nil, refuses such
@@ -104,15 +109,36 @@ type Config struct {
 	// owns it from then on and must close it. The handshake read
 	// deadline is still set on it; the handler clears it once its own
 	// preamble is read. It runs on the connection's goroutine, and
-	// Shutdown closes the connection if it is still open then. Nil
+	// Shutdown closes the connection if it is still open then (and waits
+	// for the handler: the conn has a Closed() <-chan struct{} method
+	// that a handler blocked elsewhere selects on to return). Nil
 	// refuses RPCGossip as an unknown byte.
 	Gossip func(conn net.Conn)
 	// LimitExempt, when set, reports client IPs that MaxConnsPerClient
 	// does not apply to (the local federation gateways, which carry every
 	// other datacenter's connections from one IP). Their connections are
-	// still counted in MuxStats.Conns. It is called once per accepted
+	// still counted in MuxStats.Conns, and capped by
+	// MaxConnsPerExemptClient instead. It is called once per accepted
 	// connection and must not block.
 	LimitExempt func(ip net.IP) bool
+	// MaxConnsPerExemptClient caps the connections one IP that
+	// LimitExempt exempts may hold open: large, since a gateway carries
+	// every other datacenter's connections, but finite. 0 means
+	// DefaultExemptConnsFactor × MaxConnsPerClient (1600 with Consul's
+	// default 100), unlimited when MaxConnsPerClient is 0.
+	MaxConnsPerExemptClient int
+}
+
+// DefaultExemptConnsFactor is MaxConnsPerExemptClient's default, as a
+// multiple of MaxConnsPerClient.
+const DefaultExemptConnsFactor = 16
+
+// exemptCap is the cap MaxConnsPerExemptClient resolves to (0 unlimited).
+func (c Config) exemptCap() int {
+	if c.MaxConnsPerExemptClient > 0 {
+		return c.MaxConnsPerExemptClient
+	}
+	return DefaultExemptConnsFactor * c.MaxConnsPerClient
 }
 
 // DefaultConfig returns the server-side defaults.
@@ -140,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnsPerClient < 0 {
 		errs = append(errs, fmt.Errorf("MaxConnsPerClient must not be negative (0 means unlimited), got %d", c.MaxConnsPerClient))
+	}
+	if c.MaxConnsPerExemptClient < 0 {
+		errs = append(errs, fmt.Errorf("MaxConnsPerExemptClient must not be negative (0 means the default), got %d", c.MaxConnsPerExemptClient))
 	}
 	if c.MaxStreamsPerSession <= 0 {
 		errs = append(errs, fmt.Errorf("MaxStreamsPerSession must be positive, got %d", c.MaxStreamsPerSession))

@@ -137,13 +137,36 @@ func TestGossipInsideTLS(t *testing.T) {
 	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc7", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil || dials.Load() != 2 {
 		t.Fatalf("call over TLS through the Dialer: %v (%d dials)", err, dials.Load())
 	}
+	// VerifyGossipPeer refusing the peer's certificate closes the conn.
+	cfg.VerifyGossipPeer = func(tls.ConnectionState) error { return errors.New("a client certificate") }
+	strict := startServer(t, cfg, newTestHandler(), "127.0.32.2:0")
+	sconn, err := p.DialProto(ctxTimeout(t, 5*time.Second), "dc7", strict.addr, RPCGossip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(t, sconn); got != "" {
+		t.Fatalf("gossip from a refused peer answered %q, want it closed", got)
+	}
+	if n := sink.got.Load(); n != 1 {
+		t.Fatalf("handler got %d conns, want 1", n)
+	}
 }
 
-// Shutdown closes a gossip conn its handler still holds.
+// Shutdown closes a gossip conn its handler still holds, and a handler
+// blocked elsewhere learns it from Closed and returns, so that Shutdown
+// does not wait out its ctx.
 func TestGossipConnClosedOnShutdown(t *testing.T) {
 	held := make(chan net.Conn, 1)
 	cfg := testConfig()
-	cfg.Gossip = func(c net.Conn) { held <- c }
+	cfg.Gossip = func(c net.Conn) {
+		held <- c
+		cn, ok := c.(interface{ Closed() <-chan struct{} })
+		if !ok {
+			t.Errorf("gossip conn %T has no Closed", c)
+			return
+		}
+		<-cn.Closed() // as a handler stuck delivering would wait
+	}
 	srv := startServer(t, cfg, newTestHandler(), "127.0.32.1:0")
 	c := rawProto(t, srv.addr, RPCGossip)
 	defer c.Close()
@@ -152,7 +175,11 @@ func TestGossipConnClosedOnShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("handler not called")
 	}
+	t0 := time.Now()
 	srv.stop(t)
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("Shutdown took %v with a handler waiting on Closed", d)
+	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
 		t.Fatalf("read after Shutdown: %v, want the conn closed", err)
@@ -212,6 +239,7 @@ func TestLimitExempt(t *testing.T) {
 	cfg := testConfig()
 	cfg.HandshakeTimeout = time.Minute
 	cfg.MaxConnsPerClient = 2
+	cfg.MaxConnsPerExemptClient = 6
 	cfg.LimitExempt = func(ip net.IP) bool { return ip.Equal(net.ParseIP(gw)) }
 	srv := startServer(t, cfg, newTestHandler(), "127.0.32.10:0")
 	dialFrom := func(ip string) net.Conn {
@@ -237,10 +265,26 @@ func TestLimitExempt(t *testing.T) {
 	if srv.mux.Stats().ConnsRejected != 1 {
 		t.Fatalf("ConnsRejected = %d, want 1", srv.mux.Stats().ConnsRejected)
 	}
-	// The exempt IP still gets calls served.
+	// The exempt IP still gets calls served (its 6th connection).
 	pcfg := testPoolConfig()
 	pcfg.SourceAddr = net.ParseIP(gw)
 	if err := newTestPool(t, pcfg).Call(ctxTimeout(t, 5*time.Second), "dc1", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil {
 		t.Fatalf("call from exempt %s: %v", gw, err)
+	}
+	// ... up to its own, larger cap.
+	overExempt := dialFrom(gw)
+	_ = overExempt.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := overExempt.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("7th connection from exempt %s: %v; want it closed", gw, err)
+	}
+	if srv.mux.Stats().ConnsRejected != 2 {
+		t.Fatalf("ConnsRejected = %d, want 2", srv.mux.Stats().ConnsRejected)
+	}
+	// The default: 16 × MaxConnsPerClient; unlimited only when that is.
+	if c := (Config{MaxConnsPerClient: 100}); c.exemptCap() != 1600 {
+		t.Fatalf("default exempt cap %d, want 1600", c.exemptCap())
+	}
+	if c := (Config{}); c.exemptCap() != 0 {
+		t.Fatalf("exempt cap with unlimited clients %d, want 0", c.exemptCap())
 	}
 }

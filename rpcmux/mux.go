@@ -51,8 +51,8 @@ type Mux struct {
 	codec  *wireCodec
 	raft   *RaftLayer
 	limit  *connlimit.Limiter
-	// exempt counts, without a cap, the connections of IPs that
-	// Config.LimitExempt exempts.
+	// exempt counts the connections of IPs that Config.LimitExempt
+	// exempts, capped by MaxConnsPerExemptClient.
 	exempt *connlimit.Limiter
 	stats  muxCounters
 
@@ -91,7 +91,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[io.Closer]struct{}),
 		limit:      connlimit.New(cfg.MaxConnsPerClient),
-		exempt:     connlimit.New(0),
+		exempt:     connlimit.New(cfg.exemptCap()),
 	}
 	m.hinter, _ = h.(LeaderHinter)
 	m.relay, _ = h.(Relayer)
@@ -167,19 +167,19 @@ func (m *Mux) Serve(ln net.Listener) error {
 // closed at once, before a byte is read; otherwise the returned conn gives
 // its slot back when closed.
 func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
+	limiter, limit, exempt := m.limit, m.cfg.MaxConnsPerClient, false
 	if m.cfg.LimitExempt != nil {
 		if ip, ok := connlimit.ClientIP(conn); ok && m.cfg.LimitExempt(net.ParseIP(ip)) {
-			counted, _, _ := m.exempt.Acquire(conn)
-			return counted, true
+			limiter, limit, exempt = m.exempt, m.cfg.exemptCap(), true
 		}
 	}
-	counted, _, ok := m.limit.Acquire(conn)
+	counted, _, ok := limiter.Acquire(conn)
 	if !ok {
 		conn.Close()
 		m.stats.connsRejected.Add(1)
 		if m.stats.warnAllowed(time.Now()) {
 			m.logger.Warn("client IP is at its connection limit; closing new connection",
-				"remote", conn.RemoteAddr().String(), "limit", m.cfg.MaxConnsPerClient,
+				"remote", conn.RemoteAddr().String(), "limit", limit, "exempt", exempt,
 				"rejected_total", m.stats.connsRejected.Load())
 		}
 		return nil, false
@@ -340,11 +340,22 @@ func (m *Mux) handleConn(conn net.Conn) {
 		switch inner := RPCType(first[0]); inner {
 		case RPCGossip:
 			// Servers of other datacenters send it, so VerifyRaftPeer
-			// (a server of this datacenter) does not apply.
+			// (a server of this datacenter) does not apply, but
+			// VerifyGossipPeer (a server of any) does.
 			if m.cfg.Gossip == nil {
 				m.logger.Warn("unknown protocol byte inside TLS; closing connection", "remote", remote, "byte", int(first[0]))
 				m.closeConn(tc)
 				return
+			}
+			if m.cfg.VerifyGossipPeer != nil {
+				if err := m.cfg.VerifyGossipPeer(tc.ConnectionState()); err != nil {
+					m.stats.tlsFailed.Add(1)
+					if m.stats.raftPeerWarnAllowed(time.Now()) {
+						m.logger.Warn("gossip connection refused: the peer is not a server", "remote", remote, "error", err)
+					}
+					m.closeConn(tc)
+					return
+				}
 			}
 			m.serveProto(tc, inner, remote)
 		case RPCRaft:
@@ -396,8 +407,8 @@ func (m *Mux) serveProto(conn net.Conn, t RPCType, remote string) {
 // closes it if the handler or whoever it gave the conn to has not.
 func (m *Mux) serveGossip(conn net.Conn) {
 	m.untrack(conn)
-	gc := &gossipConn{Conn: conn}
-	gc.onClose = func() { m.untrack(gc) }
+	gc := &gossipConn{Conn: conn, closed: make(chan struct{})}
+	gc.onClose = func() { close(gc.closed); m.untrack(gc) }
 	if !m.track(gc) {
 		conn.Close()
 		return
@@ -406,12 +417,18 @@ func (m *Mux) serveGossip(conn net.Conn) {
 }
 
 // gossipConn is a connection handed to Config.Gossip; its Close also
-// drops it from the Mux's tracked connections.
+// drops it from the Mux's tracked connections. Closed tells the handler
+// when it has been closed (by Shutdown, or by whoever holds it), so that
+// it can stop waiting on anything else (wan.ClosedNotifier).
 type gossipConn struct {
 	net.Conn
 	once    sync.Once
 	onClose func()
+	closed  chan struct{}
 }
+
+// Closed is closed once the connection has been.
+func (c *gossipConn) Closed() <-chan struct{} { return c.closed }
 
 // Close closes the connection and forgets it.
 func (c *gossipConn) Close() error {

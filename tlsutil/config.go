@@ -543,6 +543,45 @@ func (c *Configurator) outgoing(s *state, auto *autoState, dc string, noClientCe
 	return cfg, nil
 }
 
+// VerifyAnyServerPeer is VerifyServerPeer for connections servers of any
+// datacenter may open (WAN gossip through the gateways): with
+// verify_server_hostname on, the peer's verified certificate must name a
+// server of some datacenter, server.<dc>.<domain>, so that a client
+// agent's certificate signed by the same CA is refused. Without it any
+// peer is accepted. A certificate that chains only to the auto-encrypt CA
+// is refused in every case.
+func (c *Configurator) VerifyAnyServerPeer(cs tls.ConnectionState) error {
+	if err := c.refuseAutoEncryptPeer(cs); err != nil {
+		return err
+	}
+	s := c.st.Load()
+	if !s.rpc.verifyServerHostname {
+		return nil
+	}
+	want := "server.<datacenter>." + s.cfg.Domain
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("tlsutil: no client certificate; a server certificate for %s is required", want)
+	}
+	leaf := cs.PeerCertificates[0]
+	for _, name := range leaf.DNSNames {
+		if isServerName(name, s.cfg.Domain) && leaf.VerifyHostname(name) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("tlsutil: not a server certificate: it names none of %s (names %q)", want, leaf.DNSNames)
+}
+
+// isServerName reports whether name is server.<dc>.<domain> for a
+// single-label, non-wildcard dc.
+func isServerName(name, domain string) bool {
+	rest, ok := strings.CutPrefix(strings.ToLower(name), "server.")
+	if !ok {
+		return false
+	}
+	dc, ok := strings.CutSuffix(rest, "."+strings.ToLower(strings.TrimSuffix(domain, ".")))
+	return ok && dc != "" && dc != "*" && !strings.Contains(dc, ".")
+}
+
 // VerifyServerPeer checks, for connections only servers may open (Raft),
 // that the peer's verified certificate names a server of this agent's
 // datacenter (server.<dc>.<domain>) when verify_server_hostname is on, so

@@ -514,3 +514,48 @@ func TestExpiredCertWarns(t *testing.T) {
 	out, _ := cli.OutgoingRPCConfig("dc1")
 	wantHandshakeFail(t, srv.IncomingRPCConfig(), out)
 }
+
+// WAN gossip through the gateways: with verify_server_hostname a server
+// certificate of any datacenter is accepted, a client's is refused.
+func TestVerifyAnyServerPeer(t *testing.T) {
+	p := newPKI(t)
+	srv := mustConfigurator(t, rpcCfg(p.ca, p.cert(t, "srv", CertServer, "dc1", false), true, true, true))
+	peerState := func(name string, kind CertKind, dc string) tls.ConnectionState {
+		t.Helper()
+		peer := mustConfigurator(t, rpcCfg(p.ca, p.cert(t, name, kind, dc, false), false, true, false))
+		out, err := peer.OutgoingRPCConfig("dc1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sc, se, ce := handshake(t, srv.IncomingRPCConfig(), out)
+		if se != nil || ce != nil {
+			t.Fatalf("%s handshake: %v %v", name, se, ce)
+		}
+		return sc.ConnectionState()
+	}
+	other := peerState("srv2", CertServer, "dc2")
+	if err := srv.VerifyAnyServerPeer(other); err != nil {
+		t.Fatalf("server of dc2 refused: %v", err)
+	}
+	if err := srv.VerifyServerPeer(other); err == nil {
+		t.Fatal("VerifyServerPeer accepted a server of another datacenter")
+	}
+	if err := srv.VerifyAnyServerPeer(peerState("srv3", CertServer, "dc1")); err != nil {
+		t.Fatalf("server of dc1 refused: %v", err)
+	}
+	cli := peerState("cli", CertClient, "dc2")
+	if err := srv.VerifyAnyServerPeer(cli); err == nil {
+		t.Fatal("a client certificate was accepted as a server of some datacenter")
+	}
+	// Without verify_server_hostname any verified peer passes.
+	lax := mustConfigurator(t, rpcCfg(p.ca, p.cert(t, "srv4", CertServer, "dc1", false), true, true, false))
+	if err := lax.VerifyAnyServerPeer(cli); err != nil {
+		t.Fatalf("lax: %v", err)
+	}
+	for name, want := range map[string]bool{"server.dc9.consul": true, "SERVER.dc9.consul": true,
+		"server.consul": false, "server.a.b.consul": false, "server.*.consul": false, "client.dc1.consul": false} {
+		if isServerName(name, "consul.") != want {
+			t.Errorf("isServerName(%q) != %v", name, want)
+		}
+	}
+}

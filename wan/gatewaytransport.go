@@ -34,6 +34,10 @@ const (
 	GossipStream byte = 's'
 )
 
+// ErrNoGatewayRoute is returned for a stream to a member of another
+// datacenter whose server RPC address is not known yet.
+var ErrNoGatewayRoute = errors.New("wan: no RPC address known for the member of another datacenter")
+
 // MaxGossipPacket bounds one packet on a packet pipe (UDP's own bound).
 const MaxGossipPacket = 64 << 10
 
@@ -73,6 +77,9 @@ type GatewayConfig struct {
 	// HandshakeTimeout bounds reading the sub-protocol byte and a pipe's
 	// preamble on an incoming connection.
 	HandshakeTimeout time.Duration
+	// MaxInbound bounds the incoming pipes and streams open at once; a
+	// connection beyond it is closed with a log line.
+	MaxInbound int
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -88,6 +95,7 @@ func DefaultGatewayConfig() GatewayConfig {
 		MinBackoff:       100 * time.Millisecond,
 		MaxBackoff:       5 * time.Second,
 		HandshakeTimeout: 5 * time.Second,
+		MaxInbound:       4096,
 	}
 }
 
@@ -113,6 +121,9 @@ func (c GatewayConfig) Validate() error {
 	if c.QueueSize <= 0 {
 		errs = append(errs, fmt.Errorf("gateway transport: QueueSize must be positive, got %d", c.QueueSize))
 	}
+	if c.MaxInbound <= 0 {
+		errs = append(errs, fmt.Errorf("gateway transport: MaxInbound must be positive, got %d", c.MaxInbound))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -133,17 +144,25 @@ type GatewayStats struct {
 	// Pipes is the number of outgoing pipes now.
 	PipeDials uint64
 	Pipes     int
+	// PacketsNoRoute and StreamsNoRoute count packets dropped and streams
+	// refused to members of another datacenter whose RPC address is not
+	// known yet (they never go the direct way).
+	PacketsNoRoute, StreamsNoRoute uint64
+	// InboundRefused counts incoming pipes and streams closed because
+	// MaxInbound were open.
+	InboundRefused uint64
 }
 
 // GatewayTransport is the WAN pool's memberlist transport in gateway
 // mode (servers federated through gateways): gossip to a member named
-// NODE.DC of another datacenter whose server RPC address is known goes
-// through the local gateways to that server's RPC port (packets over one
-// persistent pipe per member, streams over a connection each); everything
-// else (this datacenter, names without an RPC address) goes through the
-// base transport as before. The receiving side is HandleConn, the server
-// port's gossip handler; what it receives comes out of the same PacketCh
-// and StreamCh as the base transport's.
+// NODE.DC of another datacenter goes through the local gateways to that
+// server's RPC port (packets over one persistent pipe per member,
+// streams over a connection each), never directly: while its RPC
+// address is not known yet, packets to it are dropped and streams
+// refused. This datacenter's members and names without a datacenter go
+// through the base transport as before. The receiving side is
+// HandleConn, the server port's gossip handler; what it receives comes
+// out of the same PacketCh and StreamCh as the base transport's.
 //
 // Build it with NewGatewayTransport, hand it to the WAN pool
 // (Config.Gateway), which wraps its bound transport with Wrap.
@@ -170,6 +189,9 @@ type GatewayTransport struct {
 	wg           sync.WaitGroup
 
 	sent, dropped, received, streamsDialed, streamsAccepted, pipeDials atomic.Uint64
+	packetsNoRoute, streamsNoRoute, inboundRefused                     atomic.Uint64
+	// inboundOpen counts the incoming pipes and streams open now.
+	inboundOpen atomic.Int64
 }
 
 var _ memberlist.NodeAwareTransport = (*GatewayTransport)(nil)
@@ -261,9 +283,12 @@ func (t *GatewayTransport) observe(ev gossip.Event) {
 }
 
 // route returns the datacenter and RPC address to reach member name
-// through the gateways, or ok false for the direct way.
-func (t *GatewayTransport) route(name string) (dc, rpcAddr string, ok bool) {
-	_, dc, ok = SplitMemberName(name)
+// through the gateways; remote false for the direct way (this
+// datacenter, names without one). A member of another datacenter whose
+// RPC address is not known yet (its join event not seen yet) has
+// remote true and rpcAddr "": it is not reachable, never directly.
+func (t *GatewayTransport) route(name string) (dc, rpcAddr string, remote bool) {
+	_, dc, ok := SplitMemberName(name)
 	if !ok || dc == t.cfg.Datacenter {
 		return "", "", false
 	}
@@ -273,7 +298,7 @@ func (t *GatewayTransport) route(name string) (dc, rpcAddr string, ok bool) {
 		rpcAddr = t.hints[name]
 	}
 	t.mu.Unlock()
-	return dc, rpcAddr, rpcAddr != ""
+	return dc, rpcAddr, true
 }
 
 // FinalAdvertiseAddr is the base transport's.
@@ -287,13 +312,20 @@ func (t *GatewayTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 }
 
 // WriteToAddress queues b on the pipe to a.Name when it is a server of
-// another datacenter with a known RPC address, else sends it directly.
+// another datacenter, else sends it directly. A member of another
+// datacenter without a known RPC address yet is not sent to: the packet
+// is dropped (counted in Stats.PacketsNoRoute), as a lost UDP packet.
 // It never blocks on the network: the pipe dials in the background, and
 // a full queue drops the packet.
 func (t *GatewayTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	dc, rpcAddr, ok := t.route(a.Name)
-	if !ok {
+	dc, rpcAddr, remote := t.route(a.Name)
+	if !remote {
 		return t.base.WriteToAddress(b, a)
+	}
+	if rpcAddr == "" {
+		t.packetsNoRoute.Add(1)
+		t.logger.Debug("gossip packet dropped: no RPC address yet for the member of another datacenter", "member", a.Name)
+		return time.Now(), nil
 	}
 	if len(b) > MaxGossipPacket {
 		return time.Time{}, fmt.Errorf("gossip packet of %d bytes to %s exceeds %d", len(b), a.Name, MaxGossipPacket)
@@ -336,12 +368,19 @@ func (t *GatewayTransport) DialTimeout(addr string, timeout time.Duration) (net.
 }
 
 // DialAddressTimeout opens a stream to a.Name through the gateways when
-// it is a server of another datacenter with a known RPC address, else
-// directly. timeout bounds the dial and the sub-protocol byte.
+// it is a server of another datacenter, else directly. A member of
+// another datacenter without a known RPC address yet is refused (counted
+// in Stats.StreamsNoRoute). timeout bounds the dial and the sub-protocol
+// byte.
 func (t *GatewayTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	dc, rpcAddr, ok := t.route(a.Name)
-	if !ok {
+	dc, rpcAddr, remote := t.route(a.Name)
+	if !remote {
 		return t.base.DialAddressTimeout(a, timeout)
+	}
+	if rpcAddr == "" {
+		t.streamsNoRoute.Add(1)
+		t.logger.Debug("gossip stream refused: no RPC address yet for the member of another datacenter", "member", a.Name)
+		return nil, fmt.Errorf("gossip stream to %s: %w", a.Name, ErrNoGatewayRoute)
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
@@ -359,12 +398,25 @@ func (t *GatewayTransport) DialAddressTimeout(a memberlist.Address, timeout time
 	return conn, nil
 }
 
+// ClosedNotifier is implemented by a connection that tells when it has
+// been closed (rpcmux's gossip connections): HandleConn then stops
+// waiting to deliver what it read as soon as the server port closes it.
+type ClosedNotifier interface {
+	Closed() <-chan struct{}
+}
+
 // HandleConn serves a connection that opened with the server port's
 // gossip byte (rpcmux.Config.Gossip): a packet pipe is read until EOF,
 // its packets delivered to PacketCh; a stream is handed to StreamCh. It
-// owns conn and returns when done with it (at once for a stream).
+// owns conn and returns when done with it (at once for a stream), on
+// Shutdown, or when conn is closed (see ClosedNotifier). At most
+// MaxInbound pipes and streams are open at once; one more is closed.
 func (t *GatewayTransport) HandleConn(conn net.Conn) {
 	remote := conn.RemoteAddr().String()
+	var closed <-chan struct{}
+	if cn, ok := conn.(ClosedNotifier); ok {
+		closed = cn.Closed()
+	}
 	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	var kind [1]byte
 	if _, err := io.ReadFull(conn, kind[:]); err != nil {
@@ -372,26 +424,54 @@ func (t *GatewayTransport) HandleConn(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	if kind[0] == GossipStream || kind[0] == GossipPacketPipe {
+		if n := t.inboundOpen.Add(1); n > int64(t.cfg.MaxInbound) {
+			t.inboundOpen.Add(-1)
+			t.inboundRefused.Add(1)
+			t.logger.Warn("too many incoming gossip connections from the gateways; closing", "remote", remote,
+				"limit", t.cfg.MaxInbound, "refused_total", t.inboundRefused.Load())
+			conn.Close()
+			return
+		}
+	}
 	switch kind[0] {
 	case GossipStream:
 		_ = conn.SetReadDeadline(time.Time{})
+		sc := &inboundStream{Conn: conn, t: t}
 		select {
-		case t.streamCh <- conn:
+		case t.streamCh <- sc:
 			t.streamsAccepted.Add(1)
 		case <-t.shutdownCh:
-			conn.Close()
+			sc.Close()
+		case <-closed:
+			sc.Close()
 		}
 	case GossipPacketPipe:
+		defer t.inboundOpen.Add(-1)
 		if !t.trackInbound(conn) {
 			conn.Close()
 			return
 		}
 		defer t.untrackInbound(conn)
-		t.readPipe(conn, remote)
+		t.readPipe(conn, remote, closed)
 	default:
 		t.logger.Warn("unknown gossip connection kind; closing", "remote", remote, "kind", int(kind[0]))
 		conn.Close()
 	}
+}
+
+// inboundStream is an incoming stream handed to memberlist; closing it
+// gives its MaxInbound slot back.
+type inboundStream struct {
+	net.Conn
+	t    *GatewayTransport
+	once sync.Once
+}
+
+// Close closes the stream and gives its slot back.
+func (s *inboundStream) Close() error {
+	s.once.Do(func() { s.t.inboundOpen.Add(-1) })
+	return s.Conn.Close()
 }
 
 func (t *GatewayTransport) trackInbound(c net.Conn) bool {
@@ -411,8 +491,10 @@ func (t *GatewayTransport) untrackInbound(c net.Conn) {
 	c.Close()
 }
 
-// readPipe reads a pipe's preamble and then its packets until EOF.
-func (t *GatewayTransport) readPipe(conn net.Conn, remote string) {
+// readPipe reads a pipe's preamble and then its packets until EOF, each
+// frame within twice the idle timeout (a live sender closes its idle
+// pipe before), until Shutdown or closed.
+func (t *GatewayTransport) readPipe(conn net.Conn, remote string, closed <-chan struct{}) {
 	br := bufio.NewReader(conn)
 	var hdr [4]byte
 	if _, err := io.ReadFull(br, hdr[:2]); err != nil {
@@ -435,8 +517,9 @@ func (t *GatewayTransport) readPipe(conn net.Conn, remote string) {
 		return
 	}
 	from := net.UDPAddrFromAddrPort(ap)
-	_ = conn.SetReadDeadline(time.Time{})
+	frameTimeout := 2 * t.cfg.IdleTimeout
 	for {
+		_ = conn.SetReadDeadline(time.Now().Add(frameTimeout))
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				t.logger.Debug("gossip pipe ended", "remote", remote, "from", from.String(), "error", err)
@@ -458,6 +541,8 @@ func (t *GatewayTransport) readPipe(conn net.Conn, remote string) {
 		case t.packetCh <- &memberlist.Packet{Buf: buf, From: from, Timestamp: time.Now()}:
 		case <-t.shutdownCh:
 			return
+		case <-closed:
+			return
 		}
 	}
 }
@@ -471,12 +556,15 @@ func (t *GatewayTransport) Stats() GatewayStats {
 		PacketsSent: t.sent.Load(), PacketsDropped: t.dropped.Load(), PacketsReceived: t.received.Load(),
 		StreamsDialed: t.streamsDialed.Load(), StreamsAccepted: t.streamsAccepted.Load(),
 		PipeDials: t.pipeDials.Load(), Pipes: pipes,
+		PacketsNoRoute: t.packetsNoRoute.Load(), StreamsNoRoute: t.streamsNoRoute.Load(),
+		InboundRefused: t.inboundRefused.Load(),
 	}
 }
 
 // Shutdown closes every pipe and incoming connection, shuts the base
 // transport down and waits for the transport's goroutines. memberlist
-// calls it; it is idempotent.
+// calls it, and so does the agent (the WAN pool may never have started);
+// it is idempotent.
 func (t *GatewayTransport) Shutdown() error {
 	var err error
 	t.shutdownOnce.Do(func() { err = t.shutdownNow() })
@@ -648,13 +736,18 @@ func (p *pipe) dial() (net.Conn, error) {
 	pre = append(pre, GossipPacketPipe)
 	pre = binary.BigEndian.AppendUint16(pre, uint16(len(from)))
 	pre = append(pre, from...)
+	// Shutdown closes it, so that a write stuck on it does not hold
+	// Shutdown up for WriteTimeout.
+	stop := context.AfterFunc(t.ctx, func() { conn.Close() })
 	_ = conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
 	if _, err := conn.Write(pre); err != nil {
+		stop()
 		conn.Close()
 		return nil, err
 	}
 	t.wg.Go(func() {
 		_, _ = io.Copy(io.Discard, conn)
+		stop()
 		conn.Close()
 	})
 	return conn, nil

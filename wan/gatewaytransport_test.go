@@ -383,12 +383,19 @@ func TestGatewayPipeRoutingAndIdle(t *testing.T) {
 			t.Fatalf("packet %d not delivered", i)
 		}
 	}
-	// Local DC, unknown names, names without a DC: the base.
+	// Local DC, names without a DC: the base. A member of another DC
+	// without an RPC address yet: dropped, never direct.
 	for _, name := range []string{"n2.dc1", "n9.dc2", "nodc", ""} {
 		_, _ = send.WriteToAddress([]byte("x"), memberlist.Address{Addr: "10.0.0.1:8302", Name: name})
 	}
-	if base.used.Load() != 4 {
-		t.Fatalf("base used %d times, want 4", base.used.Load())
+	if base.used.Load() != 3 || send.Stats().PacketsNoRoute != 1 {
+		t.Fatalf("base used %d times, want 3; no-route drops %d, want 1", base.used.Load(), send.Stats().PacketsNoRoute)
+	}
+	if _, err := send.DialAddressTimeout(memberlist.Address{Addr: "10.0.0.1:8302", Name: "n9.dc2"}, time.Second); !errors.Is(err, ErrNoGatewayRoute) {
+		t.Fatalf("stream to a remote member without an RPC address: %v", err)
+	}
+	if base.used.Load() != 3 || send.Stats().StreamsNoRoute != 1 {
+		t.Fatalf("stream without route: base used %d, no-route streams %d", base.used.Load(), send.Stats().StreamsNoRoute)
 	}
 	if dials.Load() != 1 || send.Stats().Pipes != 1 {
 		t.Fatalf("dials %d pipes %d", dials.Load(), send.Stats().Pipes)
@@ -478,5 +485,120 @@ func TestGatewayHandleConnRefusesGarbage(t *testing.T) {
 			t.Fatalf("%s: conn not closed: %v", name, err)
 		}
 		cli.Close()
+	}
+}
+
+// A pipe stuck in a write does not hold Shutdown up for WriteTimeout:
+// Shutdown closes the outgoing connections.
+func TestGatewayShutdownClosesStuckPipe(t *testing.T) {
+	var peer net.Conn
+	dialed := make(chan struct{})
+	send, _ := newTestGateway(t, "dc1", "127.0.32.50:8302", func(ctx context.Context, dc, rpcAddr string) (net.Conn, error) {
+		c, p := net.Pipe() // synchronous: a write blocks until read
+		peer = p
+		close(dialed)
+		return c, nil
+	}, func(c *GatewayConfig) { c.WriteTimeout = time.Minute })
+	send.HintRPCAddr("n1.dc2", "10.0.0.9:8300")
+	_, _ = send.WriteToAddress([]byte("p"), memberlist.Address{Addr: "10.0.0.9:8302", Name: "n1.dc2"})
+	select {
+	case <-dialed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("pipe not dialed")
+	}
+	defer peer.Close()
+	done := make(chan error, 1)
+	go func() { done <- send.Shutdown() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown held up by a pipe stuck in a write")
+	}
+}
+
+// notifyConn is a conn that reports its Close, as rpcmux's do.
+type notifyConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *notifyConn) Closed() <-chan struct{} { return c.closed }
+func (c *notifyConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+func pipePreamble(from string) []byte {
+	b := []byte{GossipPacketPipe}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(from)))
+	return append(b, from...)
+}
+
+// An incoming pipe whose packet nobody takes (memberlist never started)
+// ends when the server port closes its conn; a pipe that sends nothing
+// ends at its frame deadline; beyond MaxInbound a pipe is refused.
+func TestGatewayIncomingPipeBounds(t *testing.T) {
+	// Not wrapped: nothing reads PacketCh.
+	cfg := DefaultGatewayConfig()
+	cfg.Datacenter, cfg.AdvertiseAddr = "dc2", "127.0.32.51:9000"
+	cfg.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
+	cfg.IdleTimeout = 100 * time.Millisecond
+	cfg.MaxInbound = 1
+	recv, err := NewGatewayTransport(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = recv.Shutdown() })
+
+	run := func(name string, c net.Conn) chan struct{} {
+		done := make(chan struct{})
+		go func() { recv.HandleConn(c); close(done) }()
+		return done
+	}
+	wait := func(name string, done chan struct{}) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: HandleConn did not return", name)
+		}
+	}
+
+	// Stuck delivering: closing the conn ends it.
+	cli, srv := net.Pipe()
+	nc := &notifyConn{Conn: srv, closed: make(chan struct{})}
+	done := run("stuck", nc)
+	frame := binary.BigEndian.AppendUint32(pipePreamble("127.0.32.50:8302"), 3)
+	frame = append(frame, "pkt"...)
+	if _, err := cli.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	// One pipe open: a second is refused.
+	cli2, srv2 := net.Pipe()
+	done2 := run("second", srv2)
+	go func() { _, _ = cli2.Write(pipePreamble("127.0.32.52:8302")) }()
+	wait("second", done2)
+	if recv.Stats().InboundRefused != 1 {
+		t.Fatalf("refused %d, want 1", recv.Stats().InboundRefused)
+	}
+	cli2.Close()
+	nc.Close()
+	wait("stuck", done)
+	cli.Close()
+
+	// Silent after its preamble: the frame deadline ends it.
+	cli3, srv3 := net.Pipe()
+	done3 := run("silent", srv3)
+	if _, err := cli3.Write(pipePreamble("127.0.32.50:8302")); err != nil {
+		t.Fatal(err)
+	}
+	wait("silent", done3)
+	cli3.Close()
+	if n := recv.inboundOpen.Load(); n != 0 {
+		t.Fatalf("%d inbound slots still held", n)
 	}
 }
