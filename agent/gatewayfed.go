@@ -68,7 +68,7 @@ const localGatewaysMaxAge = 10 * time.Second
 // address (the one gossip verified, and the one servers dial) makes an
 // IP exempt: the gw tag's host is whatever the member declares.
 func localGatewaysOf(members []structs.Member, dc string) *localGateways {
-	lg := &localGateways{addrs: gatewaysOf(members, dc), ips: map[netip.Addr]struct{}{}, at: time.Now()}
+	lg := &localGateways{addrs: gatewayDialAddrs(members, dc), ips: map[netip.Addr]struct{}{}, at: time.Now()}
 	for _, m := range members {
 		if m.Status != structs.StatusAlive || m.Tags[structs.TagGateway] == "" || m.Tags[structs.TagDatacenter] != dc {
 			continue
