@@ -237,9 +237,9 @@ func joinInfoError(addr string, err error) error {
 			continue
 		}
 		switch {
-		case containsAny(refused.Reason, "EOF", "bad status", "bad magic", "connection reset", "bad header"):
+		case containsAny(refused.Reason, "did not answer as a gateway", "EOF", "bad status", "bad magic", "connection reset", "bad header"):
 			return fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
-		case unreachable == nil && containsAny(refused.Reason, "connection refused", "i/o timeout", "no route to host",
+		case unreachable == nil && containsAny(refused.Reason, "is unreachable", "connection refused", "i/o timeout", "no route to host",
 			"network is unreachable", "host is down", "deadline exceeded"):
 			unreachable = refused
 		}

@@ -261,7 +261,7 @@ func TestLocalGatewaysOf(t *testing.T) {
 		gw("g3", "127.0.32.83", "127.0.32.83:8443", "dc2", structs.StatusAlive),
 		gw("s1", "127.0.32.84", "", "dc1", structs.StatusAlive),
 	}, "dc1")
-	if len(lg.addrs) != 1 || lg.addrs[0] != "127.0.32.99:8443" {
+	if len(lg.addrs) != 1 || lg.addrs[0] != "127.0.32.81:8443" { // the LAN address, the tag's port
 		t.Fatalf("addrs %v", lg.addrs)
 	}
 	a := &Agent{cfg: &config.Runtime{ServerMode: true, GatewayFederation: true, Datacenter: "dc1"}}

@@ -30,9 +30,10 @@
 // first hop and only from the IP of an alive server of the gateway's own
 // datacenter: that is how a server joins a datacenter it does not know
 // yet. The gateway then asks Next for its info and relays the answer,
-// never a byte stream, and a Next that does not answer is refused as
-// "did not answer as a gateway" without the dial's error, so the gateway
-// tells nobody which ports are open behind it.
+// never a byte stream. A Next that cannot be dialled is refused as "is
+// unreachable" with the dial's reason, one that answers as something
+// else as "did not answer as a gateway"; only local servers may ask, so
+// this tells nobody else which ports are open behind the gateway.
 //
 // # Routing (routes.go)
 //

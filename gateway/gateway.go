@@ -305,9 +305,11 @@ func (g *Gateway) advert() *Advert {
 // handleInfo answers an info request, or with Next (first hop only)
 // asks the gateway Next and relays its answer. Only a server of this
 // datacenter may name a Next (it is how a server joins through a remote
-// gateway), and only an info exchange goes there, never a splice; a Next
-// that does not answer is refused without the dial's error, so that the
-// gateway is no port scanner for whoever reaches it.
+// gateway), and only an info exchange goes there, never a splice. A Next
+// that cannot be dialled is refused as "is unreachable" with the dial's
+// reason, one that answers as something else as "did not answer as a
+// gateway"; since only local servers may ask, this is no port scanner
+// for whoever reaches the gateway.
 func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 	if h.Next == "" || h.Hops > 0 {
 		WriteStatus(c, &Status{OK: true, Info: g.Info()})
@@ -327,7 +329,15 @@ func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 			g.untrack(down)
 		}
 		g.logger.Debug("next gateway failed", "next", h.Next, "error", err)
-		g.refuse(c, g.errorf("next gateway %s did not answer as a gateway", h.Next))
+		// Only a local server gets here, so the reason may say whether
+		// the address could not be reached or answered as something
+		// else; the joining server tells its operator which.
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			g.refuse(c, g.errorf("next gateway %s is unreachable: %v", h.Next, op.Err))
+		} else {
+			g.refuse(c, g.errorf("next gateway %s did not answer as a gateway", h.Next))
+		}
 		return
 	}
 	if down != nil {

@@ -77,13 +77,19 @@ func TestNextIsNoOpenRelay(t *testing.T) {
 	if got := target.seen(); len(got) != 0 {
 		t.Fatalf("the gateway dialled the target: %v", got)
 	}
-	// From a local server: allowed, but a closed port is only "did not
-	// answer as a gateway".
+	// From a local server: allowed; a closed port is "unreachable" (the
+	// joining server says so to its operator), a port that answers as
+	// something else "did not answer as a gateway".
 	local.addServer("s1", net.JoinHostPort(ipClient, "8300"))
 	st = exchange(t, a.Advertise(), &Header{Kind: KindInfo, Next: "127.0.31.99:1"})
-	want := "gateway " + a.Advertise() + ": next gateway 127.0.31.99:1 did not answer as a gateway"
+	want := "gateway " + a.Advertise() + ": next gateway 127.0.31.99:1 is unreachable: "
+	if st.OK || !strings.HasPrefix(st.Error, want) {
+		t.Fatalf("info with a dead Next: %+v, want %q…", st, want)
+	}
+	st = exchange(t, a.Advertise(), &Header{Kind: KindInfo, Next: target.addr()})
+	want = "gateway " + a.Advertise() + ": next gateway " + target.addr() + " did not answer as a gateway"
 	if st.OK || st.Error != want {
-		t.Fatalf("info with a dead Next: %+v, want %q", st, want)
+		t.Fatalf("info with a Next that is no gateway: %+v, want %q", st, want)
 	}
 }
 
