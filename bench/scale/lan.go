@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"consulate/gossip"
@@ -102,20 +103,36 @@ func runLAN(ctx context.Context, o lanOpts, sink *suspectSink) (res lanResult, e
 			return res, fmt.Errorf("seed %d join: %w", i, err)
 		}
 	}
-	if err := parallel(o.N-seeds, 32, func(j int) error {
+	var joined atomic.Int64
+	stopProgress := progress(ctx, 5*time.Second, func() {
+		o.Log("LAN: %d of %d joins done; %s", joined.Load(), o.N-seeds, aliveSummary(r.ms, o.N))
+	})
+	// The join phase is bounded like every wait; a Join in flight is
+	// bounded by memberlist's TCP timeout.
+	joinCtx, cancelJoins := context.WithTimeout(ctx, o.PhaseTimeout)
+	defer cancelJoins()
+	err = parallel(o.N-seeds, 32, func(j int) error {
+		if err := joinCtx.Err(); err != nil {
+			return fmt.Errorf("join phase: %w after %d joins (%s)", err, joined.Load(), aliveSummary(r.ms, o.N))
+		}
 		m := r.ms[seeds+j]
 		if _, err := m.pool.Join(seedAddrs, true); err != nil {
 			return fmt.Errorf("%s join: %w", m.name, err)
 		}
+		joined.Add(1)
 		return nil
-	}); err != nil {
+	})
+	stopProgress()
+	if err != nil {
 		return res, err
 	}
 	joinEnd := time.Now()
 	res.JoinPhase = joinEnd.Sub(joinStart)
+	stopProgress = progress(ctx, 5*time.Second, func() { o.Log("LAN: converging: %s", aliveSummary(r.ms, o.N)) })
 	conv, err := waitUntil(ctx, o.PhaseTimeout, 20*time.Millisecond, "LAN convergence", func() bool {
 		return allSeeAlive(r.ms, int64(o.N))
 	})
+	stopProgress()
 	if err != nil {
 		return res, fmt.Errorf("%w (%s)", err, aliveSummary(r.ms, o.N))
 	}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -29,6 +30,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// Stopping a thousand pools can take long; a signal gets a grace
+		// period, then the process ends regardless.
+		<-ctx.Done()
+		time.Sleep(20 * time.Second)
+		fmt.Fprintln(os.Stderr, "scale: interrupted; forced exit after 20 s of shutdown")
+		os.Exit(2)
+	}()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
@@ -98,8 +107,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pool := fs.String("pool", "both", "soak: lan, wan or both (one after the other)")
 	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	lanBase, wanBase := net.ParseIP(*lanNet).To4(), net.ParseIP(*wanNet).To4()
 	if lanBase == nil || wanBase == nil || !lanBase.IsLoopback() || !wanBase.IsLoopback() {

@@ -177,3 +177,25 @@ func measureWindow(ctx context.Context, ms []*member, d time.Duration) window {
 	w.CPUProcessPercent = 100 * cpu.Seconds() / secs
 	return w
 }
+
+// progress calls fn every interval until the returned func is called.
+func progress(ctx context.Context, interval time.Duration, fn func()) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
