@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -120,8 +121,22 @@ func waitUntil(ctx context.Context, timeout, interval time.Duration, what string
 	}
 }
 
-// shutdownAll stops every pool without leaving (bounded per pool).
+// shutdownAll stops every pool without leaving, each bounded, the whole
+// bounded to a minute (the process is about to end anyway).
 func shutdownAll(ms []*member) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stopPools(ms)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		fmt.Fprintln(os.Stderr, "scale: pools still shutting down after 1 min; leaving them")
+	}
+}
+
+func stopPools(ms []*member) {
 	_ = parallel(len(ms), 32, func(i int) error {
 		if ms[i] == nil || ms[i].pool == nil {
 			return nil

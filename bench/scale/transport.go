@@ -29,15 +29,16 @@ var errBlackholed = errors.New("scale: member is blackholed")
 // receives nothing, its dials time out and streams to it are closed, as a
 // host that lost power. Streams are never subject to loss.
 type faultTransport struct {
-	inner    memberlist.NodeAwareTransport
-	stats    *counters
-	loss     func() float64 // per-packet drop probability at send
-	dead     atomic.Bool
-	packetCh chan *memberlist.Packet
-	streamCh chan net.Conn
-	done     chan struct{}
-	once     sync.Once
-	wg       sync.WaitGroup
+	inner     memberlist.NodeAwareTransport
+	stats     *counters
+	loss      func() float64 // per-packet drop probability at send
+	dead      atomic.Bool
+	packetCh  chan *memberlist.Packet
+	streamCh  chan net.Conn
+	done      chan struct{} // Shutdown has begun
+	innerDown chan struct{} // the inner transport is shut down
+	once      sync.Once
+	wg        sync.WaitGroup
 }
 
 var _ memberlist.NodeAwareTransport = (*faultTransport)(nil)
@@ -48,6 +49,8 @@ func newFaultTransport(inner memberlist.NodeAwareTransport, stats *counters, los
 		packetCh: make(chan *memberlist.Packet),
 		streamCh: make(chan net.Conn),
 		done:     make(chan struct{}),
+
+		innerDown: make(chan struct{}),
 	}
 	t.wg.Add(2)
 	go t.forwardPackets()
@@ -60,10 +63,10 @@ func (t *faultTransport) forwardPackets() {
 	in := t.inner.PacketCh()
 	for {
 		select {
-		case <-t.done:
+		case <-t.innerDown:
 			return
 		case p := <-in:
-			if t.dead.Load() {
+			if t.dead.Load() || t.closing() {
 				t.stats.dropped.Add(1)
 				continue
 			}
@@ -72,7 +75,6 @@ func (t *faultTransport) forwardPackets() {
 			select {
 			case t.packetCh <- p:
 			case <-t.done:
-				return
 			}
 		}
 	}
@@ -83,10 +85,10 @@ func (t *faultTransport) forwardStreams() {
 	in := t.inner.StreamCh()
 	for {
 		select {
-		case <-t.done:
+		case <-t.innerDown:
 			return
 		case c := <-in:
-			if t.dead.Load() {
+			if t.dead.Load() || t.closing() {
 				_ = c.Close()
 				continue
 			}
@@ -94,9 +96,18 @@ func (t *faultTransport) forwardStreams() {
 			case t.streamCh <- &countingConn{Conn: c, stats: t.stats}:
 			case <-t.done:
 				_ = c.Close()
-				return
 			}
 		}
+	}
+}
+
+// closing reports whether Shutdown has begun.
+func (t *faultTransport) closing() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -165,12 +176,15 @@ func (t *faultTransport) DialAddressTimeout(a memberlist.Address, timeout time.D
 	return &countingConn{Conn: c, stats: t.stats}, nil
 }
 
-// Shutdown stops the forwarders and the inner transport.
+// Shutdown stops the inner transport and then the forwarders. They keep
+// draining the inner channels until the inner transport is down: its
+// listeners block on an unbuffered send, and would never finish.
 func (t *faultTransport) Shutdown() error {
 	var err error
 	t.once.Do(func() {
 		close(t.done)
 		err = t.inner.Shutdown()
+		close(t.innerDown)
 		t.wg.Wait()
 	})
 	return err
