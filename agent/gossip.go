@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-
 	"consulate/config"
 	"consulate/federation"
 	"consulate/gossip"
@@ -18,28 +16,6 @@ import (
 	"consulate/userevent"
 	"consulate/wan"
 )
-
-// tuneMemberlist applies gossip_lan / gossip_wan settings.
-func tuneMemberlist(ml *memberlist.Config, g config.GossipRuntime) {
-	if g.GossipNodes > 0 {
-		ml.GossipNodes = g.GossipNodes
-	}
-	if g.GossipInterval > 0 {
-		ml.GossipInterval = g.GossipInterval
-	}
-	if g.ProbeInterval > 0 {
-		ml.ProbeInterval = g.ProbeInterval
-	}
-	if g.ProbeTimeout > 0 {
-		ml.ProbeTimeout = g.ProbeTimeout
-	}
-	if g.SuspicionMult > 0 {
-		ml.SuspicionMult = g.SuspicionMult
-	}
-	if g.RetransmitMult > 0 {
-		ml.RetransmitMult = g.RetransmitMult
-	}
-}
 
 // gossipCommon fills what the LAN and WAN pools configure alike.
 func (a *Agent) gossipCommon(g *gossip.Config, bind, advertise net.IP, port int, reconnect time.Duration, tune config.GossipRuntime) {
@@ -55,7 +31,7 @@ func (a *Agent) gossipCommon(g *gossip.Config, bind, advertise net.IP, port int,
 	// encryption on in a running cluster.
 	g.DisableVerifyIncoming = !a.cfg.EncryptVerifyIncoming
 	g.DisableVerifyOutgoing = !a.cfg.EncryptVerifyOutgoing
-	tuneMemberlist(g.Memberlist, tune)
+	gossip.Tuning(tune).Apply(g.Memberlist)
 }
 
 func (a *Agent) startLAN() error {
@@ -110,20 +86,9 @@ func (a *Agent) startWAN() error {
 	g := wc.Gossip
 	a.gossipCommon(g, rt.SerfBindAddrWAN, rt.AdvertiseAddrWAN, rt.SerfPortWAN, rt.ReconnectTimeoutWAN, rt.GossipWAN)
 	a.applyKeyring(g, a.wanKeys, keyringFileWAN)
-	// Failure detection fast enough to mark a dead remote server failed
-	// within about 15 s (the probe timers come from gossip_wan, whose
-	// defaults are faster than Consul's): suspicion lasts 4 s with
-	// confirmations from other servers, 8 s without. memberlist's WAN
-	// defaults take minutes.
-	g.Memberlist.SuspicionMaxTimeoutMult = 2
-	// Lifeguard stretches probe intervals when this server itself looks
-	// unhealthy, which is exactly when a remote datacenter dies (half the
-	// pool stops answering); cap the stretch so detection stays prompt.
-	g.Memberlist.AwarenessMaxMultiplier = 2
-	// Full state exchange every few seconds: WAN pools hold only servers,
-	// so it is cheap, and it repairs the alive broadcasts memberlist's
-	// queue can lose when several same-sized messages are queued at once.
-	g.Memberlist.PushPullInterval = 5 * time.Second
+	// Failure detection within about 15 s (memberlist's WAN defaults take
+	// minutes); shared with bench/scale.
+	wan.TuneServer(g.Memberlist)
 	if dir := a.dataDir(); dir != "" {
 		g.SnapshotPath = filepath.Join(dir, "serf", "remote.snapshot")
 	}

@@ -91,7 +91,7 @@ func (m *mergeDelegate) NotifyMerge(peers []*memberlist.Node) error {
 }
 
 func (a *aliveDelegate) NotifyAlive(peer *memberlist.Node) error {
-	if peer.Name == a.p.cfg.NodeName {
+	if peer.Name == a.p.cfg.NodeName || a.p.admitted(peer) {
 		return nil
 	}
 	return a.p.checkMergeMembers([]*memberlist.Node{peer})

@@ -45,7 +45,7 @@ func (p *Pool) handleNodeJoin(n *memberlist.Node) {
 	ms, ok := p.members[n.Name]
 	old := structs.StatusNone
 	if !ok {
-		ms = &memberState{member: p.nodeToMember(n, structs.StatusAlive)}
+		ms = &memberState{member: p.nodeToMember(n, structs.StatusAlive), meta: string(n.Meta)}
 		// An intent may have arrived before memberlist told us of the node.
 		if in, ok := p.recentIntents[n.Name]; ok {
 			ms.statusLTime = in.ltime
@@ -60,7 +60,7 @@ func (p *Pool) handleNodeJoin(n *memberlist.Node) {
 		if old == structs.StatusFailed && !ms.leaveTime.IsZero() && p.now().Sub(ms.leaveTime) < flapTimeout {
 			p.countMember("flap")
 		}
-		ms.member = p.nodeToMember(n, structs.StatusAlive)
+		ms.member, ms.meta = p.nodeToMember(n, structs.StatusAlive), string(n.Meta)
 		ms.leaveTime = time.Time{}
 	}
 	m := copyMember(ms.member)
@@ -115,7 +115,7 @@ func (p *Pool) handleNodeUpdate(n *memberlist.Node) {
 	if !ok {
 		return
 	}
-	ms.member = p.nodeToMember(n, ms.member.Status)
+	ms.member, ms.meta = p.nodeToMember(n, ms.member.Status), string(n.Meta)
 	m := copyMember(ms.member)
 	p.logger.Info("member updated", "node", m.Name, "addr", m.Addr)
 	p.countMember("update")
@@ -305,6 +305,22 @@ func (p *Pool) checkMerge(peers []*memberlist.Node) error {
 		}
 	}
 	return err
+}
+
+// admitted reports whether n is already an alive member here with the
+// same address, port and metadata: it passed the merge checks when it became
+// one, so an alive message that repeats it needs no new check. memberlist
+// asks for every alive message it handles, under its node lock, and a pool
+// of N members gossips each member's alive message some 4·log(N) times to
+// every member, while checkMergeMembers walks all N members: without this,
+// joining 300 members at once saturated two cores for minutes
+// (bench/scale).
+func (p *Pool) admitted(n *memberlist.Node) bool {
+	p.memberLock.RLock()
+	defer p.memberLock.RUnlock()
+	ms, ok := p.members[n.Name]
+	return ok && ms.member.Status == structs.StatusAlive && ms.member.Port == n.Port &&
+		ms.meta == string(n.Meta) && ms.member.Addr == n.Addr.String()
 }
 
 func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {

@@ -64,6 +64,7 @@ const (
 // memberState is a member plus what the Lamport ordering needs.
 type memberState struct {
 	member      structs.Member
+	meta        string      // the raw tags member was decoded from
 	statusLTime LamportTime // time of the last join/leave intent applied
 	leaveTime   time.Time   // when it became failed or left
 }
