@@ -73,6 +73,9 @@ func DefaultConfig() *Config {
 		// less per Raft append; a large raft.db opens a little slower.
 		RaftLogStore: &RaftLogStore{Backend: ptr(""), BoltDB: &RaftBoltDB{NoFreelistSync: ptr(true)}},
 		Autopilot:    autopilotDefaults(),
+		Gateway:      gatewayDefaults(),
+		// primary_gateways_interval is Consul's default.
+		PrimaryGatewaysInterval: ptr(30 * time.Second),
 		Limits: &Limits{
 			RPCMaxConnsPerClient: ptr(100), RPCHandshakeTimeout: ptr(5 * time.Second),
 			HTTPMaxConnsPerClient: ptr(200), RPCRate: ptr(math.Inf(1)), RPCMaxBurst: ptr(1000),
@@ -324,7 +327,7 @@ func (b *builder) runtime(c *Config, dev bool) (*Runtime, error) {
 	}
 
 	steps := []func(*Config, *Runtime) error{
-		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.httpConfig, b.misc, b.compat, b.logFile, b.telemetry,
+		b.identity, b.mode, b.addresses, b.ports, b.joins, b.gossipAndTimers, b.dns, b.limits, b.tls, b.acl, b.httpConfig, b.misc, b.compat, b.logFile, b.telemetry, b.gateway,
 	}
 	for _, step := range steps {
 		if err := step(c, rt); err != nil {

@@ -37,7 +37,6 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"cache":                                "the agent cache's fetch rate is not configurable",
 		"cloud":                                whyHCP,
 		"config_entries":                       "config entries are not available",
-		"connect":                              whyMesh,
 		"disable_coordinates":                  "not configurable in Consulate",
 		"disable_http_unprintable_char_filter": "not configurable in Consulate",
 		"disable_keyring_file":                 "not configurable in Consulate",
@@ -51,8 +50,6 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"non_voting_server":                    whyEnterprise,
 		"partition":                            whyEnterprise,
 		"peering":                              "cluster peering is not available",
-		"primary_gateways":                     whyMesh,
-		"primary_gateways_interval":            whyMesh,
 		"raft_boltdb":                          "use raft_logstore.boltdb",
 		"read_replica":                         whyEnterprise,
 		"reporting":                            whyEnterprise,
@@ -69,6 +66,14 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"ui_dir":                               whyUIDir,
 		"watches":                              "watches in the agent's config are not run; use `consulate watch`",
 		"xds":                                  whyMesh,
+	},
+	// connect.enable_mesh_gateway_wan_federation works (gateway.go).
+	reflect.TypeOf(Connect{}): {
+		"enabled":                         whyMesh,
+		"ca_provider":                     whyMesh,
+		"ca_config":                       whyMesh,
+		"enable_serverless_plugin":        whyMesh,
+		"test_ca_leaf_root_change_spread": whyMesh,
 	},
 	reflect.TypeOf(Addresses{}): {
 		"grpc_tls": whyGRPC,
@@ -154,7 +159,6 @@ var harmlessValues = map[reflect.Type]map[string]any{
 		"enable_central_service_config":        false,
 		"serf_lan_allowed_cidrs":               []any{},
 		"serf_wan_allowed_cidrs":               []any{},
-		"primary_gateways":                     []any{},
 		// Consul's default: streaming on, which is how Consulate's
 		// blocking health reads always work.
 		"rpc": map[string]any{"enable_streaming": true},
@@ -266,6 +270,7 @@ func dedupe(ws []string) []string {
 func IgnoredKeys() []string {
 	paths := map[reflect.Type]string{
 		reflect.TypeOf(Config{}):       "",
+		reflect.TypeOf(Connect{}):      "connect",
 		reflect.TypeOf(Addresses{}):    "addresses",
 		reflect.TypeOf(Ports{}):        "ports",
 		reflect.TypeOf(DNSConfig{}):    "dns_config",

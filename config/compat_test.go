@@ -45,7 +45,9 @@ var consulKeys = []struct{ key, value string }{
 	{"check_output_max_size", `8192`}, {"check_update_interval", `"5m"`}, {"client_addr", `"127.0.0.1"`},
 	{"cloud", `{"resource_id": "r", "client_id": "c", "client_secret": "s"}`},
 	{"config_entries", `{"bootstrap": [{"kind": "proxy-defaults", "name": "global"}]}`},
-	{"connect", `{"enabled": true}`},
+	{"connect.enabled", `true`}, {"connect.ca_provider", `"consul"`},
+	{"connect.ca_config", `{"leaf_cert_ttl": "72h"}`}, {"connect.enable_serverless_plugin", `false`},
+	{"connect.test_ca_leaf_root_change_spread", `"0s"`}, {"connect.enable_mesh_gateway_wan_federation", `true`},
 	{"datacenter", `"dc1"`}, {"data_dir", `"/tmp/consulate-compat"`}, {"default_query_time", `"60s"`},
 	{"disable_anonymous_signature", `true`}, {"disable_coordinates", `true`}, {"disable_host_node_id", `true`},
 	{"disable_http_unprintable_char_filter", `true`}, {"disable_keyring_file", `true`},
@@ -186,8 +188,12 @@ func compatSource(t *testing.T, key, value string) Source {
 		if _, ok := chk["args"]; ok {
 			obj["enable_local_script_checks"] = true
 		}
-	case key == "auto_encrypt.allow_tls", key == "retry_join_wan", key == "start_join_wan":
+	case key == "auto_encrypt.allow_tls", key == "retry_join_wan", key == "start_join_wan",
+		key == "connect.enable_mesh_gateway_wan_federation":
 		obj["server"] = true // server-only keys
+	case key == "primary_gateways":
+		obj["server"] = true // gateway-mode servers only
+		obj["connect"] = map[string]any{"enable_mesh_gateway_wan_federation": true}
 	case strings.HasPrefix(key, "auto_encrypt."):
 		obj["auto_encrypt"].(map[string]any)["tls"] = true
 	}
@@ -315,15 +321,21 @@ func TestProdConfigDir(t *testing.T) {
 // for each file, and a repeated HCL block in one file warns once.
 func TestIgnoredKeyWarnsOncePerKey(t *testing.T) {
 	rt, err := Load(LoadOpts{Sources: []Source{
-		data("a.hcl", "connect { enabled = true }\nconnect { enabled = false }\n"),
-		data("b.json", `{"connect": {"enabled": true}, "dns_config": {"disable_compression": false}}`),
-	}, Flags: &Config{DataDir: ptr(t.TempDir())}})
+		data("a.hcl", "connect { enabled = true }\nconnect {\n  enabled = false\n  enable_mesh_gateway_wan_federation = true\n}\n"),
+		data("b.json", `{"connect": {"enabled": true, "ca_provider": "consul"}, "dns_config": {"disable_compression": false}}`),
+	}, Flags: &Config{DataDir: ptr(t.TempDir()), Server: ptr(true)}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// connect.enable_mesh_gateway_wan_federation works: no warning; the
+	// other keys of the connect stanza warn once each.
 	want := []string{
-		"a.hcl: connect: accepted but has no effect in Consulate (" + whyMesh + ")",
-		"b.json: connect: accepted but has no effect in Consulate (" + whyMesh + ")",
+		"a.hcl: connect.enabled: accepted but has no effect in Consulate (" + whyMesh + ")",
+		"b.json: connect.ca_provider: accepted but has no effect in Consulate (" + whyMesh + ")",
+		"b.json: connect.enabled: accepted but has no effect in Consulate (" + whyMesh + ")",
+	}
+	if !rt.GatewayFederation {
+		t.Fatal("connect.enable_mesh_gateway_wan_federation did not reach the runtime")
 	}
 	if !slices.Equal(rt.Warnings, want) {
 		t.Fatalf("warnings %q, want %q", rt.Warnings, want)

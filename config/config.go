@@ -142,6 +142,14 @@ type Config struct {
 	// LegacyACLEnableKeyListPolicy is the deprecated acl_enable_key_list_policy.
 	LegacyACLEnableKeyListPolicy *bool `json:"acl_enable_key_list_policy,omitempty"`
 
+	// Gateway is the gateway stanza; Connect holds Consul's
+	// connect.enable_mesh_gateway_wan_federation; PrimaryGateways are
+	// remote gateways a server in gateway mode joins through (gateway.go).
+	Gateway                 *Gateway       `json:"gateway,omitempty"`
+	Connect                 *Connect       `json:"connect,omitempty"`
+	PrimaryGateways         []string       `json:"primary_gateways,omitempty"`
+	PrimaryGatewaysInterval *time.Duration `json:"primary_gateways_interval,omitempty"`
+
 	Service  *ServiceDef   `json:"service,omitempty"`
 	Services []*ServiceDef `json:"services,omitempty"`
 	Check    *CheckDef     `json:"check,omitempty"`

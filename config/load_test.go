@@ -65,6 +65,7 @@ func TestLoadGolden(t *testing.T) {
 		{"dev", LoadOpts{Dev: true, Flags: flags(func(c *Config) { c.NodeName = ptr("devnode") })}},
 		{"tls-hcl", LoadOpts{Sources: []Source{file("tls.hcl")}}},
 		{"tls-legacy", LoadOpts{Sources: []Source{file("tls-legacy.json")}}},
+		{"gateway", LoadOpts{Sources: []Source{file("gateway.hcl")}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

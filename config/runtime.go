@@ -202,6 +202,24 @@ type Runtime struct {
 	// left the LAN pool (0: it shuts down at once).
 	LeaveDrainTime time.Duration
 
+	// GatewayEnabled runs a federation gateway in this agent, listening on
+	// BindAddr:GatewayPort; GatewayPeers are gateways of other datacenters
+	// (host:port) to start from; GatewayProbeInterval is how often it
+	// probes the remote gateways it knows.
+	GatewayEnabled       bool
+	GatewayPort          int
+	GatewayPeers         []string
+	GatewayProbeInterval time.Duration
+	// GatewayFederation (connect.enable_mesh_gateway_wan_federation, servers
+	// only) sends every cross-datacenter connection of the server through
+	// a gateway of its own datacenter.
+	GatewayFederation bool
+	// PrimaryGateways are remote gateways (host:port) a server in gateway
+	// mode joins the WAN pool through, retried every
+	// PrimaryGatewaysInterval until joined.
+	PrimaryGateways         []string
+	PrimaryGatewaysInterval time.Duration
+
 	// Warnings are things the configuration says that work but deserve a
 	// log line at start (deprecated keys, settings that have no effect).
 	Warnings []string

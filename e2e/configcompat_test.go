@@ -91,7 +91,7 @@ func TestProdConfigDirStarts(t *testing.T) {
 
 	// Each ignored key is logged once, naming its file.
 	for _, w := range []string{
-		"server.hcl: connect: accepted but has no effect in Consulate",
+		"server.hcl: connect.enabled: accepted but has no effect in Consulate",
 		"consul.hcl: performance.rpc_hold_timeout: accepted but has no effect in Consulate",
 	} {
 		waitLog(t, a, "warning", w)

@@ -77,6 +77,10 @@ func agentFlags() []cli.Flag {
 		list("node-meta", "node metadata as key:value (repeatable)"),
 		&cli.BoolFlag{Name: "enable-script-checks", Usage: "allow script checks from any source"},
 		&cli.BoolFlag{Name: "enable-local-script-checks", Usage: "allow script checks from config files only"},
+		&cli.BoolFlag{Name: "gateway", Usage: "run a federation gateway in this agent (gateway.enabled)"},
+		&cli.IntFlag{Name: "gateway-port", Usage: "port the federation gateway listens on, on the bind address (default 8443)"},
+		list("gateway-peer", "host:port of a gateway of another datacenter to start from (repeatable)"),
+		list("primary-gateway", "host:port of a remote gateway a server in gateway mode joins through, retried (repeatable)"),
 	}
 }
 
@@ -173,6 +177,14 @@ func configFromFlags(c *cli.Context) (*config.Config, error) {
 	if *ports != (config.Ports{}) {
 		cfg.Ports = ports
 	}
+
+	gw := &config.Gateway{Peers: list("gateway-peer")}
+	boolean("gateway", &gw.Enabled)
+	integer("gateway-port", &gw.Port)
+	if gw.Enabled != nil || gw.Port != nil || gw.Peers != nil {
+		cfg.Gateway = gw
+	}
+	cfg.PrimaryGateways = list("primary-gateway")
 
 	for _, kv := range list("node-meta") {
 		k, v, _ := strings.Cut(kv, ":")

@@ -76,6 +76,53 @@ func TestConfigFromFlagsOnlySetFlags(t *testing.T) {
 	}
 }
 
+// TestConfigFromFlagsGateway: -gateway, -gateway-port, -gateway-peer
+// (repeatable) and -primary-gateway fill the gateway stanza and
+// primary_gateways, and load.
+func TestConfigFromFlagsGateway(t *testing.T) {
+	cfg, err := parseAgentFlags(t, "-gateway", "-gateway-port", "9443",
+		"-gateway-peer", "127.0.33.31:8443", "-gateway-peer=127.0.33.32:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cfg.Gateway
+	if g == nil || g.Enabled == nil || !*g.Enabled || g.Port == nil || *g.Port != 9443 ||
+		!reflect.DeepEqual(g.Peers, []string{"127.0.33.31:8443", "127.0.33.32:8443"}) || g.ProbeInterval != nil {
+		t.Fatalf("gateway = %+v", g)
+	}
+	cfg.DataDir, cfg.NodeName, cfg.BindAddr = ptrTo(t.TempDir()), ptrTo("gw"), ptrTo("127.0.33.21")
+	rt, err := config.Load(config.LoadOpts{Flags: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rt.GatewayEnabled || rt.GatewayPort != 9443 || len(rt.GatewayPeers) != 2 || rt.GatewayProbeInterval != time.Second {
+		t.Fatalf("runtime gateway %v %d %v %s", rt.GatewayEnabled, rt.GatewayPort, rt.GatewayPeers, rt.GatewayProbeInterval)
+	}
+
+	cfg, err = parseAgentFlags(t, "-server", "-primary-gateway", "127.0.33.41:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Gateway != nil || !reflect.DeepEqual(cfg.PrimaryGateways, []string{"127.0.33.41:8443"}) {
+		t.Fatalf("gateway %+v primary_gateways %q", cfg.Gateway, cfg.PrimaryGateways)
+	}
+	// primary_gateways needs the server to be in gateway mode (a file).
+	cfg.DataDir, cfg.NodeName, cfg.BindAddr = ptrTo(t.TempDir()), ptrTo("s"), ptrTo("127.0.33.11")
+	if _, err := config.Load(config.LoadOpts{Flags: cfg}); err == nil {
+		t.Fatal("-primary-gateway without connect.enable_mesh_gateway_wan_federation accepted")
+	}
+	fed := config.Source{Kind: config.SourceData, Path: "fed.hcl", Data: []byte("connect { enable_mesh_gateway_wan_federation = true }")}
+	rt, err = config.Load(config.LoadOpts{Sources: []config.Source{fed}, Flags: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rt.GatewayFederation || len(rt.PrimaryGateways) != 1 {
+		t.Fatalf("federation %v primary %q", rt.GatewayFederation, rt.PrimaryGateways)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
 func TestConfigFromFlagsEmpty(t *testing.T) {
 	cfg, err := parseAgentFlags(t)
 	if err != nil {

@@ -17,7 +17,7 @@ func TestValidate(t *testing.T) {
 	if r.stdout != "Configuration is valid!\n" {
 		t.Fatalf("stdout %q", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "server.hcl: connect: accepted but has no effect in Consulate") {
+	if !strings.Contains(r.stderr, "server.hcl: connect.enabled: accepted but has no effect in Consulate") {
 		t.Fatalf("warnings not printed: %q", r.stderr)
 	}
 
