@@ -1,0 +1,354 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"net"
+	"slices"
+	"sync"
+	"time"
+)
+
+const (
+	// downAfter consecutive failures (probes or dials) mark a remote
+	// gateway down.
+	downAfter = 2
+	// forgetAfter consecutive failures make a learned (not configured)
+	// gateway forgotten; an advert that lists it again brings it back.
+	forgetAfter = 30
+	// directWithin is how many probe intervals a probe answer counts as
+	// direct reach in this gateway's advert.
+	directWithin = 3
+	// ewmaWeight is the weight of a new RTT sample.
+	ewmaWeight = 0.3
+	// maxProbeTimeout bounds a probe whatever the interval.
+	maxProbeTimeout = time.Second
+)
+
+// peer is what the table knows of one remote gateway.
+type peer struct {
+	addr       string
+	dc         string // "" until it answered a probe or was advertised
+	configured bool
+	rtt        time.Duration // EWMA of probe round trips
+	lastOK     time.Time
+	fails      int     // consecutive failures
+	advert     *Advert // its latest advert
+}
+
+func (p *peer) alive() bool { return !p.lastOK.IsZero() && p.fails < downAfter }
+
+// table is a gateway's routing table: the remote gateways it knows and
+// their health. It is safe for concurrent use.
+type table struct {
+	dc       string
+	interval time.Duration
+
+	// mu guards self and peers.
+	mu    sync.Mutex
+	self  string
+	peers map[string]*peer
+}
+
+// candidate is one next hop for a datacenter.
+type candidate struct {
+	addr    string
+	via     string // "" direct, else the transit datacenter
+	cost    time.Duration
+	suspect bool
+}
+
+func newTable(dc string, interval time.Duration, configured []string) *table {
+	t := &table{dc: dc, interval: interval, peers: make(map[string]*peer)}
+	for _, a := range configured {
+		t.peers[a] = &peer{addr: a, configured: true}
+	}
+	return t
+}
+
+func (t *table) setSelf(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.self = addr
+	delete(t.peers, addr)
+}
+
+// addPeerLocked adds a gateway of datacenter dc ("" unknown) unless it is
+// this one, of this datacenter, or already known.
+func (t *table) addPeerLocked(addr, dc string) {
+	if addr == "" || addr == t.self || dc == t.dc {
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return
+	}
+	if p, ok := t.peers[addr]; ok {
+		if p.dc == "" {
+			p.dc = dc
+		}
+		return
+	}
+	t.peers[addr] = &peer{addr: addr, dc: dc}
+}
+
+func (t *table) addPeer(addr, dc string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addPeerLocked(addr, dc)
+}
+
+// learn adds the gateways an advert names: those of its datacenter and
+// those it reaches directly.
+func (t *table) learn(a *Advert) {
+	if a == nil || a.DC == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.learnLocked(a)
+}
+
+func (t *table) learnLocked(a *Advert) {
+	for _, g := range a.Gateways {
+		t.addPeerLocked(g, a.DC)
+	}
+	for _, r := range a.Direct {
+		if r.DC == "" {
+			continue
+		}
+		for _, g := range r.Gateways {
+			t.addPeerLocked(g, r.DC)
+		}
+	}
+}
+
+// ok records a probe answer.
+func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, found := t.peers[addr]
+	if !found {
+		return
+	}
+	if a.DC == t.dc {
+		// A gateway of this datacenter given as a peer: not a route.
+		delete(t.peers, addr)
+		return
+	}
+	if p.lastOK.IsZero() || p.rtt == 0 {
+		p.rtt = rtt
+	} else {
+		p.rtt = time.Duration((1-ewmaWeight)*float64(p.rtt) + ewmaWeight*float64(rtt))
+	}
+	p.lastOK = time.Now()
+	p.fails = 0
+	p.dc = a.DC
+	p.advert = a
+	t.learnLocked(a)
+}
+
+// suspect records a failure: a probe that failed or a dial of a
+// candidate that did. downAfter of them in a row mark the gateway down.
+func (t *table) suspect(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, found := t.peers[addr]
+	if !found {
+		return
+	}
+	p.fails++
+	if !p.configured && p.fails >= forgetAfter {
+		delete(t.peers, addr)
+	}
+}
+
+// addrs lists the gateways to probe.
+func (t *table) addrs() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.peers))
+	for a := range t.peers {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// direct is this gateway's direct reach for its advert: datacenters with
+// a gateway that answered a probe within directWithin intervals.
+func (t *table) direct() []Reach {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	since := time.Now().Add(-directWithin * t.interval)
+	byDC := map[string]*Reach{}
+	var peers []*peer
+	for _, p := range t.peers {
+		if p.dc != "" && p.fails < downAfter && p.lastOK.After(since) {
+			peers = append(peers, p)
+		}
+	}
+	slices.SortFunc(peers, func(a, b *peer) int { return cmp.Or(cmp.Compare(a.rtt, b.rtt), cmp.Compare(a.addr, b.addr)) })
+	for _, p := range peers {
+		r := byDC[p.dc]
+		if r == nil {
+			r = &Reach{DC: p.dc, RTT: p.rtt}
+			byDC[p.dc] = r
+		}
+		r.Gateways = append(r.Gateways, p.addr)
+	}
+	out := make([]Reach, 0, len(byDC))
+	for _, r := range byDC {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b Reach) int { return cmp.Compare(a.DC, b.DC) })
+	return out
+}
+
+// route lists the next hops for datacenter dc in the order to try them:
+// its own alive gateways by RTT, then alive gateways of a transit
+// datacenter whose advert lists dc as direct, by RTT through the transit.
+// Within each group, gateways with a recent failure come last.
+func (t *table) route(dc string) []candidate {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.routeLocked(dc)
+}
+
+func (t *table) routeLocked(dc string) []candidate {
+	var direct, via []candidate
+	for _, p := range t.peers {
+		if !p.alive() || p.dc == "" {
+			continue
+		}
+		if p.dc == dc {
+			direct = append(direct, candidate{addr: p.addr, cost: p.rtt, suspect: p.fails > 0})
+			continue
+		}
+		if p.advert == nil {
+			continue
+		}
+		for _, r := range p.advert.Direct {
+			if r.DC == dc {
+				via = append(via, candidate{addr: p.addr, via: p.dc, cost: p.rtt + r.RTT, suspect: p.fails > 0})
+				break
+			}
+		}
+	}
+	order := func(a, b candidate) int {
+		if a.suspect != b.suspect {
+			if a.suspect {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.addr, b.addr))
+	}
+	slices.SortFunc(direct, order)
+	slices.SortFunc(via, order)
+	return append(direct, via...)
+}
+
+// routes is the table for operators: a route per known datacenter.
+func (t *table) routes() []Route {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	dcs := map[string]bool{}
+	for _, p := range t.peers {
+		if p.dc != "" {
+			dcs[p.dc] = true
+		}
+		if p.advert != nil && p.alive() {
+			for _, r := range p.advert.Direct {
+				dcs[r.DC] = true
+			}
+		}
+	}
+	delete(dcs, t.dc)
+	delete(dcs, "")
+	out := make([]Route, 0, len(dcs))
+	for dc := range dcs {
+		r := Route{DC: dc}
+		for i, c := range t.routeLocked(dc) {
+			if i == 0 {
+				r.Via, r.RTT = c.via, c.cost
+			}
+			if !slices.Contains(r.Gateways, c.addr) {
+				r.Gateways = append(r.Gateways, c.addr)
+			}
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Route) int { return cmp.Compare(a.DC, b.DC) })
+	return out
+}
+
+// probeLoop probes every known remote gateway each interval.
+func (g *Gateway) probeLoop() {
+	defer g.wg.Done()
+	tick := time.NewTicker(g.cfg.ProbeInterval)
+	defer tick.Stop()
+	for {
+		g.probeRound()
+		select {
+		case <-tick.C:
+		case <-g.ctx.Done():
+			return
+		}
+	}
+}
+
+// probeRound probes every known remote gateway concurrently, each probe
+// bounded by the interval (at most maxProbeTimeout), and returns when all
+// have ended.
+func (g *Gateway) probeRound() {
+	timeout := min(g.cfg.ProbeInterval, maxProbeTimeout)
+	adv := g.advert()
+	var wg sync.WaitGroup
+	for _, addr := range g.table.addrs() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rtt, a, err := g.probe(addr, adv, timeout)
+			if err != nil {
+				if g.ctx.Err() == nil {
+					g.table.suspect(addr)
+					g.logger.Debug("probe failed", "gateway", addr, "error", err)
+				}
+				return
+			}
+			g.table.ok(addr, rtt, a)
+		}()
+	}
+	wg.Wait()
+}
+
+// probe exchanges adverts with one gateway. The RTT is the exchange's,
+// after the connection is up.
+func (g *Gateway) probe(addr string, adv *Advert, timeout time.Duration) (time.Duration, *Advert, error) {
+	ctx, cancel := context.WithTimeout(g.ctx, timeout)
+	defer cancel()
+	c, err := g.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !g.track(c) {
+		c.Close()
+		return 0, nil, net.ErrClosed
+	}
+	defer g.untrack(c)
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	start := time.Now()
+	if err := WriteHeader(c, &Header{Kind: KindProbe, From: *adv}); err != nil {
+		return 0, nil, err
+	}
+	st, err := ReadStatus(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	rtt := time.Since(start)
+	if !st.OK || st.Advert == nil || st.Advert.DC == "" {
+		return 0, nil, errNoAdvert(addr, st.Error)
+	}
+	return rtt, st.Advert, nil
+}
