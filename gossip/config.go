@@ -111,6 +111,13 @@ type Config struct {
 	// queued for Events(). It runs on memberlist's goroutines: it must be
 	// quick and must not call back into the Pool.
 	Observer func(Event)
+
+	// WrapTransport, if set, wraps the transport memberlist runs on (the
+	// one bound to BindAddr:BindPort); memberlist then uses what it
+	// returns. The WAN pool routes gossip to servers of other
+	// datacenters through federation gateways with it. The wrapper must
+	// shut the base transport down in its own Shutdown.
+	WrapTransport func(base memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
 }
 
 // userEventPacketOverhead is room left in a packet for the event's

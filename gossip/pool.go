@@ -293,6 +293,32 @@ func (p *Pool) createMemberlist(mc *memberlist.Config) error {
 		}
 		mc.Transport = bt
 	}
+	if c.WrapTransport != nil {
+		if mc.Transport == nil {
+			// memberlist would build this one itself; built here so that
+			// it can be wrapped.
+			nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+				BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort,
+				Logger: mc.Logger, MetricLabels: mc.MetricLabels,
+			})
+			if err != nil {
+				p.stopEventQueue()
+				return fmt.Errorf("gossip: start memberlist on %s:%d: %w", c.BindAddr, c.BindPort, err)
+			}
+			if mc.BindPort == 0 {
+				mc.BindPort = nt.GetAutoBindPort()
+				mc.AdvertisePort = mc.BindPort
+			}
+			mc.Transport = nt
+		}
+		base, ok := mc.Transport.(memberlist.NodeAwareTransport)
+		if !ok {
+			_ = mc.Transport.Shutdown()
+			p.stopEventQueue()
+			return fmt.Errorf("gossip: transport %T is not node aware", mc.Transport)
+		}
+		mc.Transport = c.WrapTransport(base)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if mc.Transport != nil {

@@ -1,12 +1,17 @@
 package gossip
 
 import (
+	"fmt"
 	"log"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"consulate/gossip/gossiptest"
+	"consulate/structs"
 )
 
 // Stream dials (push-pull, fallback probes, joins) leave from the bind
@@ -73,4 +78,58 @@ func freePort(t *testing.T, ip net.IP) int {
 	}
 	t.Fatal("no free port")
 	return 0
+}
+
+// countingTransport counts what memberlist sends through it.
+type countingTransport struct {
+	memberlist.NodeAwareTransport
+	packets, streams atomic.Int64
+}
+
+func (c *countingTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	c.packets.Add(1)
+	return c.NodeAwareTransport.WriteToAddress(b, a)
+}
+
+func (c *countingTransport) DialAddressTimeout(a memberlist.Address, d time.Duration) (net.Conn, error) {
+	c.streams.Add(1)
+	return c.NodeAwareTransport.DialAddressTimeout(a, d)
+}
+
+// WrapTransport wraps the transport memberlist runs on, bound (a fixed
+// port) or not (port 0).
+func TestWrapTransport(t *testing.T) {
+	for _, fixed := range []bool{true, false} {
+		var wraps []*countingTransport
+		var bases []memberlist.NodeAwareTransport
+		mk := func(name, ip string) *Pool {
+			cfg := testConfig(name, ip)
+			if fixed {
+				cfg.BindPort = freePort(t, net.ParseIP(ip))
+			}
+			cfg.WrapTransport = func(base memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
+				bases = append(bases, base)
+				w := &countingTransport{NodeAwareTransport: base}
+				wraps = append(wraps, w)
+				return w
+			}
+			return newTestPool(t, cfg)
+		}
+		a := mk("a", "127.0.32.21")
+		b := mk("b", "127.0.32.22")
+		if _, err := a.Join([]string{addrOf(b)}, false); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, []*Pool{a, b}, "b", structs.StatusAlive, 5*time.Second)
+		if len(wraps) != 2 {
+			t.Fatalf("WrapTransport called %d times, want 2", len(wraps))
+		}
+		if _, ok := bases[0].(*boundTransport); ok != fixed {
+			t.Fatalf("fixed port %v: base is %T", fixed, bases[0])
+		}
+		gossiptest.WaitFor(t, 5*time.Second, func() (bool, string) {
+			return wraps[0].packets.Load() > 0 && wraps[0].streams.Load() > 0,
+				fmt.Sprintf("packets %d streams %d", wraps[0].packets.Load(), wraps[0].streams.Load())
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package rpcmux
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -97,6 +98,20 @@ type Config struct {
 	// connection; any other is answered with structs.ErrPermissionDenied.
 	// Nil allows none.
 	InsecureAllowed func(structs.Method) bool
+	// Gossip, when set, serves connections opening with RPCGossip (plain,
+	// or inside RPCTLS): it gets the connection after the protocol byte,
+	// owns it from then on and must close it. The handshake read
+	// deadline is still set on it; the handler clears it once its own
+	// preamble is read. It runs on the connection's goroutine, and
+	// Shutdown closes the connection if it is still open then. Nil
+	// refuses RPCGossip as an unknown byte.
+	Gossip func(conn net.Conn)
+	// LimitExempt, when set, reports client IPs that MaxConnsPerClient
+	// does not apply to (the local federation gateways, which carry every
+	// other datacenter's connections from one IP). Their connections are
+	// still counted in MuxStats.Conns. It is called once per accepted
+	// connection and must not block.
+	LimitExempt func(ip net.IP) bool
 }
 
 // DefaultConfig returns the server-side defaults.
@@ -180,6 +195,14 @@ type PoolConfig struct {
 	// with neither ServerName nor InsecureSkipVerify gets the host of
 	// the address dialed as its ServerName.
 	TLS func(dc structs.Datacenter) (*tls.Config, error)
+	// Dialer, when set, opens the TCP connection to addr, a server of
+	// datacenter dc, instead of a direct dial from SourceAddr (federation
+	// through gateways: a connection to another datacenter is opened
+	// through a local gateway). The pool then speaks to the returned
+	// connection as to a direct one: the TLS handshake (PoolConfig.TLS)
+	// and the protocol byte, so TLS stays end to end. ctx bounds the
+	// dial. Nil dials directly.
+	Dialer func(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error)
 }
 
 // DefaultPoolConfig returns the client-side defaults.

@@ -4,21 +4,28 @@
 // On the server, the first byte of every accepted TCP connection picks the
 // protocol (see RPCType): plain RPC calls, Raft traffic (handed to the
 // RaftLayer, which implements raft.StreamLayer), a yamux session whose
-// streams each carry RPC calls, or TLS (reserved, refused for now). Calls
+// streams each carry RPC calls, WAN gossip (RPCGossip, handed to
+// Config.Gossip: memberlist's packets and streams between datacenters
+// federated through gateways), or TLS with one of these inside. Calls
 // are dispatched to a Handler (the server package implements it).
 //
 // The port bounds what one client can hold: connections per client IP
 // (Config.MaxConnsPerClient), the time a connection has to finish its
 // preamble (HandshakeTimeout), the idle time of a plain RPC connection
 // (PlainIdleTimeout) and the streams per yamux session
-// (MaxStreamsPerSession).
+// (MaxStreamsPerSession). A local federation gateway carries the
+// connections of every other datacenter from one IP, so
+// Config.LimitExempt lifts the per-IP cap for it.
 //
 // On the client, a Pool keeps yamux sessions per server address, shared by
 // every caller: blocking queries on sessions of their own, every other
 // call on another, and a further session whenever one holds
 // MaxCallsPerSession calls. Calls never queue for a stream. It dials each
 // session at most once at a time, reaps idle sessions and replaces dead
-// ones.
+// ones. PoolConfig.Dialer replaces the direct dial (servers federated
+// through gateways dial other datacenters through a local gateway); TLS
+// and the protocol byte still run end to end on what it returns.
+// Pool.DialProto opens a single connection of any protocol the same way.
 //
 // A call on the wire is one frame each way: a 4-byte big-endian length, then
 // a msgpack header and a msgpack body. The length prefix lets both sides

@@ -51,6 +51,9 @@ type Mux struct {
 	codec  *wireCodec
 	raft   *RaftLayer
 	limit  *connlimit.Limiter
+	// exempt counts, without a cap, the connections of IPs that
+	// Config.LimitExempt exempts.
+	exempt *connlimit.Limiter
 	stats  muxCounters
 
 	// baseCtx is the parent of every handler's ctx; cancelled on Shutdown.
@@ -88,6 +91,7 @@ func New(cfg Config, h Handler, logger *slog.Logger) (*Mux, error) {
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[io.Closer]struct{}),
 		limit:      connlimit.New(cfg.MaxConnsPerClient),
+		exempt:     connlimit.New(0),
 	}
 	m.hinter, _ = h.(LeaderHinter)
 	m.relay, _ = h.(Relayer)
@@ -163,6 +167,12 @@ func (m *Mux) Serve(ln net.Listener) error {
 // closed at once, before a byte is read; otherwise the returned conn gives
 // its slot back when closed.
 func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
+	if m.cfg.LimitExempt != nil {
+		if ip, ok := connlimit.ClientIP(conn); ok && m.cfg.LimitExempt(net.ParseIP(ip)) {
+			counted, _, _ := m.exempt.Acquire(conn)
+			return counted, true
+		}
+	}
 	counted, _, ok := m.limit.Acquire(conn)
 	if !ok {
 		conn.Close()
@@ -180,7 +190,7 @@ func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
 // Stats returns the port's counters.
 func (m *Mux) Stats() MuxStats {
 	return MuxStats{
-		Conns:                m.limit.Open(),
+		Conns:                m.limit.Open() + m.exempt.Open(),
 		ConnsRejected:        m.stats.connsRejected.Load(),
 		HandshakeTimeouts:    m.stats.handshakeTimeouts.Load(),
 		IdleClosed:           m.stats.idleClosed.Load(),
@@ -248,7 +258,12 @@ func (m *Mux) handleConn(conn net.Conn) {
 
 	t := RPCType(first[0])
 	switch t {
-	case RPCPlain, RPCRaft, RPCMultiplex:
+	case RPCPlain, RPCRaft, RPCMultiplex, RPCGossip:
+		if t == RPCGossip && m.cfg.Gossip == nil {
+			m.logger.Warn("unknown protocol byte; closing connection", "remote", remote, "byte", int(first[0]))
+			m.closeConn(conn)
+			return
+		}
 		if m.cfg.RequireTLS != nil && m.cfg.RequireTLS() {
 			m.stats.plainRefused.Add(1)
 			if m.stats.plainWarnAllowed(time.Now()) {
@@ -323,12 +338,19 @@ func (m *Mux) handleConn(conn net.Conn) {
 			return
 		}
 		switch inner := RPCType(first[0]); inner {
-		case RPCRaft:
+		case RPCRaft, RPCGossip:
+			if inner == RPCGossip && m.cfg.Gossip == nil {
+				m.logger.Warn("unknown protocol byte inside TLS; closing connection", "remote", remote, "byte", int(first[0]))
+				m.closeConn(tc)
+				return
+			}
+			// Only servers speak Raft, and WAN gossip on this port.
 			if m.cfg.VerifyRaftPeer != nil {
 				if err := m.cfg.VerifyRaftPeer(tc.ConnectionState()); err != nil {
 					m.stats.tlsFailed.Add(1)
 					if m.stats.raftPeerWarnAllowed(time.Now()) {
-						m.logger.Warn("Raft connection refused: the peer is not a server", "remote", remote, "error", err)
+						m.logger.Warn("connection refused: the peer is not a server", "remote", remote,
+							"protocol", inner.String(), "error", err)
 					}
 					m.closeConn(tc)
 					return
@@ -362,7 +384,38 @@ func (m *Mux) serveProto(conn net.Conn, t RPCType, remote string) {
 		m.raft.handoff(conn)
 	case RPCMultiplex:
 		m.serveSession(&preambleConn{Conn: conn}, remote)
+	case RPCGossip:
+		m.serveGossip(conn)
 	}
+}
+
+// serveGossip hands conn to Config.Gossip. The handler owns it; it stays
+// tracked (through a wrapper that forgets it on Close) so that Shutdown
+// closes it if the handler or whoever it gave the conn to has not.
+func (m *Mux) serveGossip(conn net.Conn) {
+	m.untrack(conn)
+	gc := &gossipConn{Conn: conn}
+	gc.onClose = func() { m.untrack(gc) }
+	if !m.track(gc) {
+		conn.Close()
+		return
+	}
+	m.cfg.Gossip(gc)
+}
+
+// gossipConn is a connection handed to Config.Gossip; its Close also
+// drops it from the Mux's tracked connections.
+type gossipConn struct {
+	net.Conn
+	once    sync.Once
+	onClose func()
+}
+
+// Close closes the connection and forgets it.
+func (c *gossipConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.onClose)
+	return err
 }
 
 // handshakeTimedOut counts and logs a connection cut off at the deadline.

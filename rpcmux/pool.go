@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -515,7 +516,7 @@ func (p *Pool) connect(ctx context.Context, dc structs.Datacenter, key sessKey) 
 			return nil, fmt.Errorf("TLS config for datacenter %q: %w", dc, err)
 		}
 	}
-	conn, err := dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", string(key.addr))
+	conn, err := p.rawDial(ctx, dc, key.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -532,6 +533,55 @@ func (p *Pool) connect(ctx context.Context, dc structs.Datacenter, key sessKey) 
 		return nil, err
 	}
 	return &session{key: key, dc: dc, ys: ys, maxIdle: p.cfg.MaxIdleStreams, limit: p.cfg.MaxCallsPerSession}, nil
+}
+
+// rawDial opens the TCP connection to addr, a server of dc: through
+// PoolConfig.Dialer when set, else directly from SourceAddr.
+func (p *Pool) rawDial(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error) {
+	if p.cfg.Dialer != nil {
+		return p.cfg.Dialer(ctx, dc, addr)
+	}
+	return dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", string(addr))
+}
+
+// DialProto opens a connection of its own to addr, a server of
+// datacenter dc, speaking protocol proto: dialed as the pool's sessions
+// are (PoolConfig.Dialer, or directly from SourceAddr), inside TLS when
+// PoolConfig.TLS gives a config for dc, with proto written as the
+// protocol byte. The caller owns the connection. ctx and DialTimeout
+// bound the dial and the preamble; Shutdown aborts a dial under way.
+// WAN gossip to other datacenters through gateways uses it (RPCGossip).
+func (p *Pool) DialProto(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr, proto RPCType) (net.Conn, error) {
+	p.mu.Lock()
+	closed := p.shutdown
+	p.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	stop := context.AfterFunc(p.ctx, cancel)
+	defer stop()
+	var tlsCfg *tls.Config
+	if p.cfg.TLS != nil {
+		var err error
+		if tlsCfg, err = p.cfg.TLS(dc); err != nil {
+			return nil, fmt.Errorf("rpcmux: dialing %s: TLS config for datacenter %q: %w", addr, dc, err)
+		}
+	}
+	conn, err := p.rawDial(ctx, dc, addr)
+	if err != nil {
+		return nil, fmt.Errorf("rpcmux: dialing %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		conn, err = clientTLS(ctx, conn, tlsCfg, string(addr), proto)
+	} else {
+		conn, err = clientPlain(ctx, conn, proto)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rpcmux: dialing %s: %w", addr, err)
+	}
+	return conn, nil
 }
 
 // watch drops s from the pool as soon as yamux closes it (keepalive

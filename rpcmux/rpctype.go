@@ -18,6 +18,12 @@ const (
 	// one of the protocol bytes above. It is refused when TLS is not
 	// configured (Config.TLS).
 	RPCTLS RPCType = 3
+	// RPCGossip hands the connection to the WAN gossip transport
+	// (Config.Gossip): federation through gateways carries memberlist's
+	// packets and streams to servers of other datacenters on the server
+	// port, the one port a gateway reaches. Consul's byte for the same
+	// purpose. It is refused when Config.Gossip is nil.
+	RPCGossip RPCType = 6
 	// RPCTLSInsecure starts a TLS handshake in which the server asks for
 	// no client certificate (Consul's byte for auto_encrypt); inside TLS
 	// only RPCPlain is accepted, and only the methods
@@ -37,6 +43,8 @@ func (t RPCType) String() string {
 		return "multiplex"
 	case RPCTLS:
 		return "tls"
+	case RPCGossip:
+		return "gossip"
 	case RPCTLSInsecure:
 		return "tls-insecure"
 	}
