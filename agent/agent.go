@@ -21,6 +21,7 @@ import (
 	"consulate/config"
 	"consulate/dns"
 	"consulate/federation"
+	"consulate/gateway"
 	"consulate/httpapi"
 	"consulate/internal/notify"
 	"consulate/lan"
@@ -73,6 +74,7 @@ type Agent struct {
 	localServers *federation.LocalServers
 	lan          *lan.Pool
 	wan          *wan.Pool
+	gateway      *gateway.Gateway // gateway.enabled; nil otherwise
 	// lanKeys and wanKeys are the pools' gossip keys at start, the primary
 	// first (see keyring.go).
 	lanKeys, wanKeys [][]byte
@@ -244,6 +246,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := a.startLAN(); err != nil {
+		return err
+	}
+	if err := a.startGateway(); err != nil {
 		return err
 	}
 	if rt.ServerMode {

@@ -79,6 +79,13 @@ func (a *Agent) startLAN() error {
 	lc.Bootstrap = rt.Bootstrap || rt.DevMode
 	// ports.serf_wan = -1: no WAN pool, nothing to flood-join.
 	lc.WANJoinPort = max(rt.SerfPortWAN, 0)
+	if rt.GatewayEnabled {
+		// Servers and the other gateways find this gateway by this tag.
+		if g.Tags == nil {
+			g.Tags = map[string]string{}
+		}
+		g.Tags[structs.TagGateway] = a.gatewayAdvertise()
+	}
 	p, err := lan.New(lc)
 	if err != nil {
 		return fmt.Errorf("LAN gossip: %w", err)

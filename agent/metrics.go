@@ -55,6 +55,9 @@ func (a *Agent) registerCollectors() {
 	if a.router != nil {
 		a.metrics.AddCollector(a.router.Collect)
 	}
+	if a.gateway != nil {
+		a.metrics.AddCollector(a.gateway.Collect)
+	}
 }
 
 func (a *Agent) metricsJSON() any { return a.metrics.Summary() }

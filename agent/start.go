@@ -403,6 +403,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		if a.wan != nil {
 			a.wan.Shutdown(ctx)
 		}
+		if a.gateway != nil {
+			a.gateway.Shutdown(ctx)
+		}
 		if a.lan != nil {
 			a.lan.Shutdown(ctx)
 		}

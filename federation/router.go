@@ -116,6 +116,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for evidence and flaps; nil means time.Now.
 	Now func() time.Time
+	// GatewayRoutes asks a local gateway for its routing table, for the
+	// Route and Gateways of each row of HealthWithLeaders; nil: the
+	// server is not in gateway mode and reaches every datacenter
+	// directly.
+	GatewayRoutes GatewayRoutesFunc
 }
 
 // DefaultConfig returns a Config with the timings used in production.

@@ -52,6 +52,10 @@ type UIDatacenter struct {
 	Errors         uint64
 	LastError      string
 	FlapsLastHour  int
+	// Route, Gateways and RouteError: as in /v1/operator/wan.
+	Route      string
+	Gateways   []string `json:",omitempty"`
+	RouteError string   `json:",omitempty"`
 }
 
 // UIFederation is the body of /v1/internal/ui/federation.
@@ -187,11 +191,12 @@ func (f *Feed) Changed() <-chan struct{} {
 }
 
 // StateSignature is what moves the index among the datacenters' rows:
-// Alive, Failed, Left, HasLeader and Unreachable of each (not counters).
+// Alive, Failed, Left, HasLeader, Unreachable and Route of each (not
+// counters).
 func StateSignature(dcs []UIDatacenter) string {
 	var b strings.Builder
 	for _, d := range dcs {
-		fmt.Fprintf(&b, "%s:%d/%d/%d/%t/%t;", d.Datacenter, d.Alive, d.Failed, d.Left, d.HasLeader, d.Unreachable)
+		fmt.Fprintf(&b, "%s:%d/%d/%d/%t/%t/%s;", d.Datacenter, d.Alive, d.Failed, d.Left, d.HasLeader, d.Unreachable, d.Route)
 	}
 	return b.String()
 }
@@ -242,7 +247,8 @@ func UIRows(rows []DCHealthWithLeader) []UIDatacenter {
 		d := UIDatacenter{Datacenter: h.Datacenter, Local: h.Local, Alive: h.Alive, Suspect: h.Suspect,
 			Failed: h.Failed, Left: h.Left, HasLeader: h.HasLeader, Unreachable: h.Unreachable,
 			MedianRTT: h.MedianRTT, MedianRTTKnown: h.MedianRTTKnown, Requests: h.Requests,
-			Errors: h.Errors, LastError: h.LastError, FlapsLastHour: h.Flaps}
+			Errors: h.Errors, LastError: h.LastError, FlapsLastHour: h.Flaps,
+			Route: h.Route, Gateways: h.Gateways, RouteError: h.RouteError}
 		if !h.LastReached.IsZero() {
 			d.LastReached = h.LastReached.UTC().Format(time.RFC3339)
 		}
@@ -319,6 +325,7 @@ type leaderAsks struct {
 	mu      sync.Mutex
 	at      time.Time
 	leaders map[string]bool
+	routes  map[string]dcRoute // nil: not in gateway mode
 }
 
 func (l *leaderAsks) get(ctx context.Context, r *Router, rpc RPCFunc) []DCHealthWithLeader {
@@ -329,12 +336,13 @@ func (l *leaderAsks) get(ctx context.Context, r *Router, rpc RPCFunc) []DCHealth
 		out := make([]DCHealthWithLeader, len(rows))
 		for i, h := range rows {
 			out[i] = DCHealthWithLeader{DCHealth: h, HasLeader: l.leaders[h.Datacenter]}
+			out[i].setRoute(routeOf(l.routes, h.Datacenter, h.Local))
 		}
 		return out
 	}
-	out := r.HealthWithLeaders(ctx, rpc)
+	out, routes := r.healthWithLeaders(ctx, rpc)
 	if ctx.Err() == nil { // a cancelled round's "no leader" is not an answer
-		l.at, l.leaders = time.Now(), make(map[string]bool, len(out))
+		l.at, l.leaders, l.routes = time.Now(), make(map[string]bool, len(out)), routes
 		for _, h := range out {
 			l.leaders[h.Datacenter] = h.HasLeader
 		}

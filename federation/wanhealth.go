@@ -20,15 +20,32 @@ const LeaderAskTimeout = time.Second
 type DCHealthWithLeader struct {
 	DCHealth
 	HasLeader bool
+	// Route is how this server reaches the datacenter: "direct",
+	// "gateway", "via dcX", or in gateway mode "none" (no route) and
+	// "unknown" (the local gateway did not answer; RouteError says why).
+	Route string
+	// Gateways are the next-hop gateways of the route, in order.
+	Gateways   []string `json:",omitempty"`
+	RouteError string   `json:",omitempty"`
 }
 
 // HealthWithLeaders is Health plus, for each datacenter, whether it
 // answers Status.Leader with a leader, asked through rpc in parallel with
-// LeaderAskTimeout each. A datacenter that fails or does not answer in
-// time has HasLeader false.
+// LeaderAskTimeout each, and its route (Config.GatewayRoutes, asked once
+// with RoutesTimeout meanwhile). A datacenter that fails or does not
+// answer in time has HasLeader false.
 func (r *Router) HealthWithLeaders(ctx context.Context, rpc RPCFunc) []DCHealthWithLeader {
+	out, _ := r.healthWithLeaders(ctx, rpc)
+	return out
+}
+
+// healthWithLeaders is HealthWithLeaders, also returning the route table
+// it used (for leaderAsks to reuse).
+func (r *Router) healthWithLeaders(ctx context.Context, rpc RPCFunc) ([]DCHealthWithLeader, map[string]dcRoute) {
 	rows := r.Health()
 	out := make([]DCHealthWithLeader, len(rows))
+	routes := make(chan map[string]dcRoute, 1)
+	go func() { routes <- r.routeTable(ctx) }()
 	done := make(chan struct{}, len(rows))
 	for i, h := range rows {
 		out[i].DCHealth = h
@@ -45,5 +62,9 @@ func (r *Router) HealthWithLeaders(ctx context.Context, rpc RPCFunc) []DCHealthW
 	for range rows {
 		<-done
 	}
-	return out
+	table := <-routes
+	for i := range out {
+		out[i].setRoute(routeOf(table, out[i].Datacenter, out[i].Local))
+	}
+	return out, table
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,7 @@ func New(cfg *Config) (*Gateway, error) {
 		g.dialer.LocalAddr = &net.TCPAddr{IP: c.BindAddr}
 	}
 	g.table = newTable(c.Datacenter, c.ProbeInterval, c.Peers)
+	g.table.logger = logger
 	return g, nil
 }
 
@@ -309,7 +311,9 @@ func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 		g.refuse(c, g.errorf("%v", err))
 		return
 	}
-	g.untrack(down)
+	if down != nil {
+		g.untrack(down)
+	}
 	if st.OK && st.Info != nil {
 		// The gateway named for a join is one to probe from now on.
 		g.table.addPeer(h.Next, st.Info.DC)
@@ -332,7 +336,10 @@ func (g *Gateway) handleConn(c net.Conn, h *Header) {
 		g.connLocal(c, h.Addr)
 		return
 	}
-	cands := g.table.route(dc)
+	// A gateway that is not the first of the path is a transit: it only
+	// hands on to a gateway of dc itself, so a path has one transit
+	// datacenter at most and cannot loop.
+	cands := g.table.route(dc, h.Hops > 0)
 	if len(cands) == 0 {
 		g.refuse(c, g.errorf("no route to datacenter %q", dc))
 		return
@@ -381,6 +388,7 @@ func (g *Gateway) connLocal(c net.Conn, addr string) {
 			return
 		}
 		g.stats.local.Add(1)
+		gometrics.IncrCounter([]string{"gateway", "conns", "local"}, 1)
 		g.splice(c, s)
 		g.untrack(s)
 		return
@@ -398,8 +406,7 @@ func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 		return
 	}
 	if !st.OK {
-		g.untrack(down)
-		g.refuse(c, st.Error) // the downstream gateway named itself
+		g.refuse(c, st.Error) // the downstream gateways named themselves
 		return
 	}
 	if err := WriteStatus(c, st); err != nil {
@@ -407,17 +414,21 @@ func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 		return
 	}
 	g.stats.forwarded.Add(1)
+	gometrics.IncrCounter([]string{"gateway", "conns", "forwarded"}, 1)
 	g.splice(c, down)
 	g.untrack(down)
 }
 
 // forward tries each candidate in order: dial, send hdr, read its status.
 // A candidate that cannot be dialled or does not answer is marked suspect
-// and the next one is tried at once. It returns the tracked connection
-// and the first status read (OK or not); err lists every failure when no
-// candidate answered.
+// and the next one is tried at once; one that refuses (its routing table
+// or server list differs) makes way for the next too. It returns the
+// tracked connection and its OK status; or no connection and the
+// refusals' status when every candidate that answered refused; or err
+// listing every failure when none answered.
 func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, error) {
 	var errs []error
+	var refusals []string
 	for _, cand := range cands {
 		down, err := g.dial(cand.addr)
 		if err != nil {
@@ -437,8 +448,17 @@ func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, er
 			errs = append(errs, fmt.Errorf("%s: %w", cand.addr, err))
 			continue
 		}
+		if !st.OK {
+			g.untrack(down)
+			refusals = append(refusals, st.Error)
+			continue
+		}
 		down.SetDeadline(time.Time{})
 		return down, st, nil
+	}
+	if len(refusals) > 0 {
+		// The refusals name the gateways that made them.
+		return nil, &Status{Error: strings.Join(refusals, "; ")}, nil
 	}
 	return nil, nil, errors.Join(errs...)
 }

@@ -5,8 +5,9 @@ import "consulate/metrics"
 // Collect sets the gateway's gauges: spliced connections open, and per
 // remote datacenter the number of next-hop gateways of its route and the
 // route's RTT (labels datacenter and route: "direct" or "via DC"). It is
-// a metrics.Collector. Refusals are counted as they happen
-// (consul.gateway.conns.refused).
+// a metrics.Collector. Requests are counted as they happen:
+// consul.gateway.conns.local (spliced to a server of this datacenter),
+// .forwarded (to another gateway) and .refused.
 func (g *Gateway) Collect(set func(name string, labels metrics.Labels, value float64)) {
 	set("consul.gateway.conns", nil, float64(g.stats.open.Load()))
 	for _, r := range g.Routes() {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -23,6 +24,9 @@ const (
 	ewmaWeight = 0.3
 	// maxProbeTimeout bounds a probe whatever the interval.
 	maxProbeTimeout = time.Second
+	// maxPeers bounds the remote gateways a table keeps (adverts come
+	// from the network).
+	maxPeers = 1024
 )
 
 // peer is what the table knows of one remote gateway.
@@ -43,6 +47,7 @@ func (p *peer) alive() bool { return !p.lastOK.IsZero() && p.fails < downAfter }
 type table struct {
 	dc       string
 	interval time.Duration
+	logger   *slog.Logger
 
 	// mu guards self and peers.
 	mu    sync.Mutex
@@ -59,7 +64,7 @@ type candidate struct {
 }
 
 func newTable(dc string, interval time.Duration, configured []string) *table {
-	t := &table{dc: dc, interval: interval, peers: make(map[string]*peer)}
+	t := &table{dc: dc, interval: interval, peers: make(map[string]*peer), logger: slog.New(slog.DiscardHandler)}
 	for _, a := range configured {
 		t.peers[a] = &peer{addr: a, configured: true}
 	}
@@ -86,6 +91,9 @@ func (t *table) addPeerLocked(addr, dc string) {
 		if p.dc == "" {
 			p.dc = dc
 		}
+		return
+	}
+	if len(t.peers) >= maxPeers {
 		return
 	}
 	t.peers[addr] = &peer{addr: addr, dc: dc}
@@ -135,6 +143,9 @@ func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
 		delete(t.peers, addr)
 		return
 	}
+	if !p.alive() {
+		t.logger.Info("remote gateway up", "gateway", addr, "datacenter", a.DC)
+	}
 	if p.lastOK.IsZero() || p.rtt == 0 {
 		p.rtt = rtt
 	} else {
@@ -157,6 +168,9 @@ func (t *table) suspect(addr string) {
 		return
 	}
 	p.fails++
+	if p.fails == downAfter && !p.lastOK.IsZero() {
+		t.logger.Warn("remote gateway down", "gateway", addr, "datacenter", p.dc)
+	}
 	if !p.configured && p.fails >= forgetAfter {
 		delete(t.peers, addr)
 	}
@@ -205,16 +219,17 @@ func (t *table) direct() []Reach {
 }
 
 // route lists the next hops for datacenter dc in the order to try them:
-// its own alive gateways by RTT, then alive gateways of a transit
-// datacenter whose advert lists dc as direct, by RTT through the transit.
-// Within each group, gateways with a recent failure come last.
-func (t *table) route(dc string) []candidate {
+// its own alive gateways by RTT, then (unless directOnly) alive gateways
+// of a transit datacenter whose advert lists dc as direct, by RTT through
+// the transit. Within each group, gateways with a recent failure come
+// last.
+func (t *table) route(dc string, directOnly bool) []candidate {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.routeLocked(dc)
+	return t.routeLocked(dc, directOnly)
 }
 
-func (t *table) routeLocked(dc string) []candidate {
+func (t *table) routeLocked(dc string, directOnly bool) []candidate {
 	var direct, via []candidate
 	for _, p := range t.peers {
 		if !p.alive() || p.dc == "" {
@@ -224,7 +239,7 @@ func (t *table) routeLocked(dc string) []candidate {
 			direct = append(direct, candidate{addr: p.addr, cost: p.rtt, suspect: p.fails > 0})
 			continue
 		}
-		if p.advert == nil {
+		if p.advert == nil || directOnly {
 			continue
 		}
 		for _, r := range p.advert.Direct {
@@ -268,7 +283,7 @@ func (t *table) routes() []Route {
 	out := make([]Route, 0, len(dcs))
 	for dc := range dcs {
 		r := Route{DC: dc}
-		for i, c := range t.routeLocked(dc) {
+		for i, c := range t.routeLocked(dc, false) {
 			if i == 0 {
 				r.Via, r.RTT = c.via, c.cost
 			}

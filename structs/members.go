@@ -77,6 +77,9 @@ const (
 	TagBootstrap   = "bootstrap"
 	TagWANJoinPort = "wan_join_port"
 	TagSegment     = "segment"
+	// TagGateway is Consulate's own: a LAN member running a federation
+	// gateway advertises its address (host:port) in it.
+	TagGateway = "gw"
 )
 
 // Values of TagRole.

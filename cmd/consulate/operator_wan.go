@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -24,7 +25,12 @@ type wanDatacenter struct {
 	Requests       uint64
 	Errors         uint64
 	Flaps          int
-	Servers        []struct {
+	// Route is how the answering server reaches the datacenter: direct,
+	// gateway, via dcX (none, unknown); Gateways the next-hop gateways.
+	Route      string
+	Gateways   []string
+	RouteError string
+	Servers    []struct {
 		Name   string
 		Addr   string
 		Status string
@@ -50,10 +56,18 @@ func (d *wanDatacenter) status() string {
 	return "healthy"
 }
 
+// route is the Route column: "-" from a server that does not say.
+func (d *wanDatacenter) route() string {
+	if d.Route == "" {
+		return "-"
+	}
+	return d.Route
+}
+
 func (e *env) operatorWANCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "wan",
-		Usage: "Show the WAN view of every datacenter: servers, leader, RTT, reachability, flaps",
+		Usage: "Show the WAN view of every datacenter: servers, leader, route, RTT, reachability, flaps",
 		Flags: withFlags(httpFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "detailed", Usage: "list every server"},
 		}),
@@ -62,7 +76,7 @@ func (e *env) operatorWANCommand() *cli.Command {
 			if _, err := cl.Raw().Query("/v1/operator/wan", &dcs, queryOpts(c)); err != nil {
 				return fmt.Errorf("Error reading WAN health: %w", err)
 			}
-			rows := [][]string{{"Datacenter", "Status", "Servers", "Leader", "MedianRTT", "LastReached", "Requests", "Errors", "Flaps(1h)"}}
+			rows := [][]string{{"Datacenter", "Status", "Servers", "Leader", "Route", "MedianRTT", "LastReached", "Requests", "Errors", "Flaps(1h)"}}
 			for _, d := range dcs {
 				rtt := "-"
 				if d.MedianRTTKnown {
@@ -77,7 +91,7 @@ func (e *env) operatorWANCommand() *cli.Command {
 				rows = append(rows, []string{
 					d.Datacenter, d.status(),
 					fmt.Sprintf("%d alive, %d failed, %d left", d.Alive, d.Failed, d.Left),
-					fmt.Sprint(d.HasLeader), rtt, reached,
+					fmt.Sprint(d.HasLeader), d.route(), rtt, reached,
 					fmt.Sprint(d.Requests), fmt.Sprint(d.Errors), fmt.Sprint(d.Flaps),
 				})
 			}
@@ -91,6 +105,20 @@ func (e *env) operatorWANCommand() *cli.Command {
 				}
 				fmt.Fprintln(e.stdout)
 				fmt.Fprint(e.stdout, columnize(srows))
+				grows := [][]string{{"Datacenter", "Route", "Gateways"}}
+				for _, d := range dcs {
+					if len(d.Gateways) > 0 || d.RouteError != "" {
+						gws := strings.Join(d.Gateways, ", ")
+						if d.RouteError != "" {
+							gws = d.RouteError
+						}
+						grows = append(grows, []string{d.Datacenter, d.route(), gws})
+					}
+				}
+				if len(grows) > 1 {
+					fmt.Fprintln(e.stdout)
+					fmt.Fprint(e.stdout, columnize(grows))
+				}
 			}
 			return nil
 		}),

@@ -20,8 +20,8 @@ export function render(ctx) {
 <section aria-labelledby="h-dcs"><h2 id="h-dcs">Datacenters</h2>
 <div class="table-wrap"><table class="list" data-test="dc-table"><thead><tr>
 <th scope="col">Datacenter</th><th scope="col">State</th><th scope="col" class="num">Alive</th><th scope="col" class="num">Suspect</th><th scope="col" class="num">Failed</th><th scope="col" class="num">Left</th>
-<th scope="col">Leader</th><th scope="col" class="num">Median RTT</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Flaps (1 h)</th><th scope="col">Last reached</th>
-</tr></thead><tbody><tr><td colspan="12" class="muted">Loading…</td></tr></tbody></table></div></section>
+<th scope="col">Leader</th><th scope="col">Route</th><th scope="col" class="num">Median RTT</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Flaps (1 h)</th><th scope="col">Last reached</th>
+</tr></thead><tbody><tr><td colspan="13" class="muted">Loading…</td></tr></tbody></table></div></section>
 <section aria-labelledby="h-rtt"><h2 id="h-rtt">Round-trip times between datacenters</h2><p class="muted">Estimated from WAN network coordinates; row to column.</p><div class="table-wrap" data-rtt></div></section>
 <section aria-labelledby="h-ev"><h2 id="h-ev">WAN member events, last hour</h2><ol class="events" data-events></ol></section>`;
   const tbody = main.querySelector('tbody');
@@ -31,7 +31,7 @@ export function render(ctx) {
   watch('/v1/internal/ui/federation', (data) => {
     unavailable.hidden = true;
     const dcs = (data && data.Datacenters) || [];
-    tbody.innerHTML = dcs.map(row).join('') || '<tr><td colspan="12" class="muted">No datacenters known.</td></tr>';
+    tbody.innerHTML = dcs.map(row).join('') || '<tr><td colspan="13" class="muted">No datacenters known.</td></tr>';
     rttBox.innerHTML = matrix(dcs.map((d) => d.Datacenter), (data && data.RTT) || {});
     const ev = (data && data.Events) || [];
     events.innerHTML = ev.length
@@ -42,7 +42,7 @@ export function render(ctx) {
       if (err instanceof HTTPError) {
         unavailable.textContent = err.status === 404 ? 'Federation data unavailable: this agent does not serve /v1/internal/ui/federation.' : `Federation data unavailable (${err.status}: ${err.body}).`;
         unavailable.hidden = false;
-        tbody.innerHTML = '<tr><td colspan="12" class="muted">Federation data unavailable.</td></tr>';
+        tbody.innerHTML = '<tr><td colspan="13" class="muted">Federation data unavailable.</td></tr>';
       }
     },
   });
@@ -56,10 +56,20 @@ function row(d) {
 <td><span class="badge ${st}">${st}</span></td>
 <td class="num">${esc(d.Alive)}</td><td class="num">${esc(d.Suspect)}</td><td class="num">${esc(d.Failed)}</td><td class="num">${esc(d.Left)}</td>
 <td>${d.HasLeader ? 'known' : '<strong>none</strong>'}</td>
+${route(d)}
 <td class="num">${d.Local ? '<span class="muted">local</span>' : d.MedianRTTKnown ? fmtMs(d.MedianRTT / 1e6) : '—'}</td>
 <td class="num">${esc(d.Requests)}</td><td class="num"${err}>${esc(d.Errors)}${d.LastError ? ' <span class="muted">(' + esc(d.LastError.slice(0, 60)) + ')</span>' : ''}</td>
 <td class="num">${esc(d.FlapsLastHour)}</td>
 <td>${d.Local ? '<span class="muted">local</span>' : timeTag(d.LastReached)}</td></tr>`;
+}
+
+/** route is the Route cell: direct, gateway, via dcX (none, unknown), with
+ * the next-hop gateways (or why the route is unknown) as its title. */
+function route(d) {
+  if (!d.Route) return '<td data-test="dc-route">—</td>';
+  const detail = d.RouteError || (d.Gateways || []).join(', ');
+  const title = detail ? ` title="${esc(detail)}"` : '';
+  return `<td data-test="dc-route" data-route="${esc(d.Route)}"${title}>${esc(d.Route)}</td>`;
 }
 
 function matrix(names, rtt) {
