@@ -75,6 +75,10 @@ type Agent struct {
 	lan          *lan.Pool
 	wan          *wan.Pool
 	gateway      *gateway.Gateway // gateway.enabled; nil otherwise
+	// gwDialer and gwTransport: a server federated through gateways
+	// (see gatewayfed.go); nil otherwise.
+	gwDialer    *gateway.Dialer
+	gwTransport *wan.GatewayTransport
 	// lanKeys and wanKeys are the pools' gossip keys at start, the primary
 	// first (see keyring.go).
 	lanKeys, wanKeys [][]byte
@@ -228,6 +232,12 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	pcfg.TLS = func(dc structs.Datacenter) (*tls.Config, error) { return a.tls.OutgoingRPCConfig(string(dc)) }
 	if rt.RPCRate > 0 && !math.IsInf(rt.RPCRate, 1) {
 		a.rpcRate = rate.NewLimiter(rate.Limit(rt.RPCRate), rt.RPCMaxBurst)
+	}
+	if err := a.buildGatewayFederation(); err != nil {
+		return err
+	}
+	if a.gwDialer != nil {
+		pcfg.Dialer = a.gatewayPoolDialer()
 	}
 	if a.pool, err = rpcmux.NewPool(pcfg, a.base); err != nil {
 		return err

@@ -126,6 +126,7 @@ func (a *Agent) startWAN() error {
 	wc.ServerPort = rt.ServerPort
 	wc.Build = a.opts.Version
 	wc.BootstrapExpect = rt.BootstrapExpect
+	wc.Gateway = a.gwTransport // nil without gateway mode
 	p, err := wan.New(wc)
 	if err != nil {
 		return fmt.Errorf("WAN gossip: %w", err)
@@ -267,7 +268,13 @@ func (a *Agent) Join(ctx context.Context, addrs []string, wanPool bool) (int, er
 		if a.wan == nil {
 			return 0, &structs.BadRequestError{Reason: "WAN join is only possible on servers"}
 		}
-		n, err := a.wan.JoinFederation(gossip.WithDefaultPort(addrs, a.cfg.SerfPortWAN))
+		var n int
+		var err error
+		if a.gatewayMode() {
+			n, err = a.joinThroughGateways(ctx, addrs)
+		} else {
+			n, err = a.wan.JoinFederation(gossip.WithDefaultPort(addrs, a.cfg.SerfPortWAN))
+		}
 		a.syncRouter()
 		return n, err
 	}
@@ -321,6 +328,7 @@ func (a *Agent) startJoins(ctx, runCtx context.Context) error {
 	if len(rt.RetryJoinWAN) > 0 && a.wan != nil {
 		a.retryJoin(runCtx, "WAN", rt.RetryJoinWAN, rt.RetryIntervalWAN, rt.RetryMaxAttemptsWAN, true)
 	}
+	a.startPrimaryGateways(runCtx)
 	return nil
 }
 

@@ -56,6 +56,12 @@ func (a *Agent) startServer() error {
 	scfg.RPC.RequireTLS = a.tls.RequireIncomingRPCTLS
 	scfg.RPC.RaftDialTLS = func() (*tls.Config, error) { return a.tls.OutgoingRPCConfig(rt.Datacenter) }
 	scfg.RPC.VerifyRaftPeer = a.tls.VerifyServerPeer
+	if a.gwTransport != nil {
+		scfg.RPC.Gossip = a.gwTransport.HandleConn
+	}
+	if a.gatewayMode() {
+		scfg.RPC.LimitExempt = a.isLocalGatewayIP
+	}
 	scfg.UserEventSizeLimit = userevent.SizeLimit
 	scfg.RequestLimitsMode = rt.RequestLimitsMode
 	scfg.RequestLimitsReadRate = rt.RequestLimitsReadRate

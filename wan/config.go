@@ -32,6 +32,13 @@ type Config struct {
 	Build           string
 	BootstrapExpect int
 	RaftVersion     int
+
+	// Gateway, when set, is the gateway-mode transport (servers
+	// federated through gateways): New wraps the pool's transport with it
+	// and feeds it the members' RPC addresses. A Gossip.WrapTransport
+	// already set stays inside it, next to the network. Nil: gossip goes
+	// directly to every member, as without gateways.
+	Gateway *GatewayTransport
 }
 
 // DefaultConfig starts from memberlist.DefaultWANConfig and Consul's ports.
@@ -78,6 +85,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BootstrapExpect < 0 {
 		return bad("bootstrap-expect must not be negative")
+	}
+	if c.Gateway != nil && c.Gateway.cfg.Datacenter != c.Datacenter {
+		return bad("gateway transport is for datacenter %q, not %q", c.Gateway.cfg.Datacenter, c.Datacenter)
 	}
 	if err := c.gossipConfig().Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -1,9 +1,12 @@
 package wan
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 
+	"consulate/gossip"
 	"consulate/structs"
 )
 
@@ -43,7 +46,12 @@ func (p *Pool) JoinFederation(addrs []string) (int, error) {
 	var all []string
 	for _, m := range p.Members() {
 		if m.Status == structs.StatusAlive && m.Name != p.LocalName() {
-			all = append(all, net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port))))
+			addr := net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port)))
+			if p.cfg.Gateway != nil {
+				// By name, so that the gateway transport routes it.
+				addr = m.Name + "/" + addr
+			}
+			all = append(all, addr)
 		}
 	}
 	if len(all) > 0 {
@@ -51,4 +59,45 @@ func (p *Pool) JoinFederation(addrs []string) (int, error) {
 		_, _ = p.Join(all, true)
 	}
 	return n, err
+}
+
+// RemoteServer is a server of another datacenter to join through the
+// gateways, as a gateway describes it (gateway Info).
+type RemoteServer struct {
+	// Name is the WAN member name, NODE.DC.
+	Name string
+	// RPCAddr is the server's RPC address (host:port): the gateways
+	// route to it.
+	RPCAddr string
+	// GossipAddr is the server's WAN gossip address (host:port): the
+	// member's address in the pool.
+	GossipAddr string
+}
+
+// ErrNoGateway is returned by JoinThroughGateways on a pool without a
+// gateway transport.
+var ErrNoGateway = errors.New("wan: the pool does not federate through gateways")
+
+// JoinThroughGateways joins the servers of other datacenters in gateway
+// mode: each one's RPC address is hinted to the gateway transport, and
+// the join names every member ("NAME/GOSSIPADDR"), so that every packet
+// and stream to them goes through the gateways. Then, as JoinFederation,
+// state is exchanged with every alive server now known.
+func (p *Pool) JoinThroughGateways(servers []RemoteServer) (int, error) {
+	gw := p.cfg.Gateway
+	if gw == nil {
+		return 0, ErrNoGateway
+	}
+	var addrs []string
+	for _, s := range servers {
+		if s.Name == "" || s.RPCAddr == "" || s.GossipAddr == "" {
+			continue
+		}
+		gw.HintRPCAddr(s.Name, s.RPCAddr)
+		addrs = append(addrs, s.Name+"/"+s.GossipAddr)
+	}
+	if len(addrs) == 0 {
+		return 0, fmt.Errorf("%w: no server with a name, an RPC and a gossip address", gossip.ErrJoinFailed)
+	}
+	return p.JoinFederation(addrs)
 }

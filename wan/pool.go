@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/hashicorp/memberlist"
+
 	"consulate/gossip"
 	"consulate/structs"
 )
@@ -46,6 +48,21 @@ func New(cfg *Config) (*Pool, error) {
 		}
 		return nil
 	}
+	if gw := cfg.Gateway; gw != nil {
+		// A wrapper already configured stays inside, next to the network.
+		if inner := g.WrapTransport; inner != nil {
+			g.WrapTransport = func(b memberlist.NodeAwareTransport) memberlist.NodeAwareTransport { return gw.Wrap(inner(b)) }
+		} else {
+			g.WrapTransport = gw.Wrap
+		}
+		userObserver := g.Observer
+		g.Observer = func(ev gossip.Event) {
+			gw.observe(ev)
+			if userObserver != nil {
+				userObserver(ev)
+			}
+		}
+	}
 	gp, err := gossip.New(g)
 	if err != nil {
 		return nil, err
@@ -66,6 +83,9 @@ func checkWANMember(m structs.Member) error {
 	}
 	return nil
 }
+
+// Gateway is the gateway-mode transport, nil without gateways.
+func (p *Pool) Gateway() *GatewayTransport { return p.cfg.Gateway }
 
 // Datacenter is this server's datacenter.
 func (p *Pool) Datacenter() string { return p.cfg.Datacenter }

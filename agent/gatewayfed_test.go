@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"consulate/config"
+	"consulate/gateway"
+	"consulate/gossip/gossiptest"
+	"consulate/lan"
+	"consulate/structs"
+)
+
+// testGateway runs a gateway of dc on ip whose local view is the one
+// server given, and puts a LAN member with the gateway tag into that
+// server's LAN pool (what a gateway agent does), so the server finds it.
+func testGateway(t *testing.T, dc, ip string, port int, srv *Agent, peers []string) *gateway.Gateway {
+	t.Helper()
+	gc := gateway.DefaultConfig()
+	gc.Datacenter = dc
+	gc.BindAddr = net.ParseIP(ip)
+	gc.Port = port
+	gc.Peers = peers
+	gc.ProbeInterval = 100 * time.Millisecond
+	gc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	rt := srv.cfg
+	gc.Local = func() gateway.Local {
+		return gateway.Local{Servers: []gateway.LocalServer{{
+			Name: rt.NodeName, Addr: srv.rpcAddr(), Alive: true,
+			GossipAddr: net.JoinHostPort(rt.AdvertiseAddrWAN.String(), fmt.Sprint(rt.SerfPortWAN)),
+		}}}
+	}
+	g, err := gateway.New(gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.Shutdown(ctx)
+	})
+
+	lc := lan.DefaultConfig()
+	lc.Gossip.NodeName = "gw-" + strings.ReplaceAll(ip, ".", "-")
+	lc.Gossip.BindAddr = ip
+	lc.Gossip.BindPort = 0
+	lc.Gossip.Memberlist = gossiptest.MemberlistConfig()
+	lc.Gossip.Tags = map[string]string{tagGateway: g.Advertise()}
+	lc.Gossip.Logger = gc.Logger
+	lc.Datacenter = dc
+	lc.NodeID = fmt.Sprintf("00000000-0000-4000-8000-%012d", len(ip)*1000+int(ip[len(ip)-1]))
+	lp, err := lan.New(lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = lp.Shutdown(ctx)
+	})
+	if _, err := srv.lan.Join([]string{lp.Memberlist().LocalNode().FullAddress().Addr}, true); err != nil {
+		t.Fatalf("gateway LAN join: %v", err)
+	}
+	return g
+}
+
+// Two servers in gateway mode, each with a gateway of its own: the dc2
+// server joins dc1 through the gateways by naming dc1's gateway, the
+// WAN pool converges, and cross-DC RPC works, all of it through the
+// gateways (the gateways count the connections, the transport counts
+// gossip). A WAN join naming a server instead of a gateway says so.
+func TestGatewayFederationJoinAndRPC(t *testing.T) {
+	gwMode := func(rt *config.Runtime) { rt.GatewayFederation = true }
+	s1 := startAgent(t, testOpts(t, "127.0.32.61", ""), gwMode)
+	s2 := startAgent(t, testOpts(t, "127.0.32.62", `, "datacenter": "dc2"`), gwMode)
+	if s1.gwDialer == nil || s1.gwTransport == nil || s1.wan.Gateway() == nil {
+		t.Fatal("gateway mode not wired")
+	}
+	g2 := testGateway(t, "dc2", "127.0.32.72", 0, s2, nil)
+	g1 := testGateway(t, "dc1", "127.0.32.71", 0, s1, []string{g2.Advertise()})
+	waitFor(t, "servers see their gateways", func() bool {
+		return len(s1.localGateways()) == 1 && len(s2.localGateways()) == 1 &&
+			s1.isLocalGatewayIP(net.ParseIP("127.0.32.71")) && !s1.isLocalGatewayIP(net.ParseIP("127.0.32.72"))
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	// A server's WAN gossip address is not a gateway.
+	_, err := s2.Join(ctx, []string{"127.0.32.61:18302"}, true)
+	if err == nil || !strings.Contains(err.Error(), "127.0.32.61:18302 is not a federation gateway (servers in gateway mode join other datacenters through their gateways)") {
+		t.Fatalf("join -wan of a server: %v", err)
+	}
+	if n, err := s2.Join(ctx, []string{g1.Advertise()}, true); err != nil || n == 0 {
+		t.Fatalf("join -wan through the gateway: %d, %v", n, err)
+	}
+	wanAlive(t, 2, s1, s2)
+	// Cross-DC RPC both ways, through the pool's gateway dialer.
+	for _, c := range []struct {
+		a  *Agent
+		dc string
+	}{{s1, "dc2"}, {s2, "dc1"}} {
+		var out structs.IndexedNodes
+		err := c.a.RPC(ctx, structs.MethodCatalogListNodes, &structs.DCSpecificRequest{Datacenter: c.dc}, &out)
+		if err != nil {
+			t.Fatalf("%s → %s: %v", c.a.cfg.NodeName, c.dc, err)
+		}
+	}
+	for _, g := range []*gateway.Gateway{g1, g2} {
+		st := g.Stats()
+		if st.Local == 0 || st.Forwarded == 0 {
+			t.Errorf("gateway %s: %+v, want conns spliced both to its server and to the other gateway", g.Advertise(), st)
+		}
+	}
+	// WAN probes go through the gateways too.
+	gossiptest.WaitFor(t, 10*time.Second, func() (bool, string) {
+		for _, a := range []*Agent{s1, s2} {
+			if st := a.gwTransport.Stats(); st.PacketsSent == 0 || st.PacketsReceived == 0 {
+				return false, fmt.Sprintf("%s gossip through the gateways: %+v", a.cfg.NodeName, st)
+			}
+		}
+		return true, ""
+	})
+}
+
+// wanAlive waits until every agent sees n alive WAN members.
+func wanAlive(t *testing.T, n int, agents ...*Agent) {
+	t.Helper()
+	gossiptest.WaitFor(t, 15*time.Second, func() (bool, string) {
+		for _, a := range agents {
+			alive := 0
+			for _, m := range a.Members(true) {
+				if m.Status == structs.StatusAlive {
+					alive++
+				}
+			}
+			if alive != n {
+				return false, fmt.Sprintf("%s sees %d alive WAN members", a.cfg.NodeName, alive)
+			}
+		}
+		return true, ""
+	})
+}
+
+// primary_gateways: a dc2 server started before any gateway exists keeps
+// trying and joins dc1 once the gateways are up.
+func TestGatewayFederationPrimaryGateways(t *testing.T) {
+	const g1Addr = "127.0.32.73:18443"
+	s1 := startAgent(t, testOpts(t, "127.0.32.63", ""), func(rt *config.Runtime) { rt.GatewayFederation = true })
+	s2 := startAgent(t, testOpts(t, "127.0.32.64", `, "datacenter": "dc2"`), func(rt *config.Runtime) {
+		rt.GatewayFederation = true
+		rt.PrimaryGateways = []string{g1Addr}
+		rt.PrimaryGatewaysInterval = 200 * time.Millisecond
+	})
+	g2 := testGateway(t, "dc2", "127.0.32.74", 18443, s2, nil)
+	testGateway(t, "dc1", "127.0.32.73", 18443, s1, []string{g2.Advertise()})
+	wanAlive(t, 2, s1, s2)
+}
