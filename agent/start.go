@@ -31,6 +31,9 @@ func (a *Agent) startServer() error {
 	rcfg := federation.DefaultConfig()
 	rcfg.LocalDC = rt.Datacenter
 	rcfg.Logger = a.base
+	if a.gwDialer != nil {
+		rcfg.GatewayRoutes = gatewayRoutes(a.gwDialer) // operator wan's Route column
+	}
 	var err error
 	// The WAN pool starts after the server (nil until then, or for good
 	// with the WAN port disabled): no coordinates, no distances.
