@@ -176,10 +176,10 @@ func TestGatewayFederation(t *testing.T) {
 		t.Fatalf("blocking query on dc3 returned before any change: %+v %v", w.kv, w.err)
 	case <-time.After(500 * time.Millisecond):
 	}
+	written := time.Now() // the put's start: the wake may come before its answer
 	if _, err := c2.KV().Put(&api.KVPair{Key: "fed/x", Value: []byte("2")}, &api.WriteOptions{Datacenter: "dc3"}); err != nil {
 		t.Fatalf("second KV put in dc3 from dc2: %v", err)
 	}
-	written := time.Now()
 	select {
 	case w := <-wokeCh:
 		if w.err != nil || w.kv == nil || string(w.kv.Value) != "2" {
@@ -189,7 +189,7 @@ func TestGatewayFederation(t *testing.T) {
 		if wake > 2*time.Second {
 			t.Errorf("blocking query across datacenters woke %v after the write (limit 2s)", wake)
 		}
-		t.Logf("blocking query dc1→dc3 woke %v after a write from dc2", wake.Round(time.Millisecond))
+		t.Logf("blocking query dc1→dc3 woke %v after the start of a write from dc2", wake.Round(time.Millisecond))
 	case <-time.After(10 * time.Second):
 		t.Fatal("blocking query on dc3 from dc1 did not wake within 10s of the write")
 	}
@@ -269,6 +269,19 @@ func TestGatewayFederation(t *testing.T) {
 			return nil
 		})
 	}
+	testutil.WaitForErr(t, 15*time.Second, "operator wan from dc3 shows the restarted "+back+" on the route to dc1", func() error {
+		row, err := operatorWANRow(dc3.servers[0], "dc1")
+		if err != nil {
+			return err
+		}
+		gws, _ := row["Gateways"].([]any)
+		for _, g := range gws {
+			if g == back {
+				return nil
+			}
+		}
+		return fmt.Errorf("dc1 row %v", row)
+	})
 	checkGatewayLoss(t, "other hub gateway dc1-gw2 killed (only the restarted one left)", all,
 		func() { hub.gateways[1].stop(syscall.SIGKILL, 5*time.Second) })
 	waitWANAlive(t, 15*time.Second, servers, wanNames)
@@ -399,6 +412,7 @@ func checkOperatorWAN(t *testing.T, spoke, hub *gwDC) {
 	if err != nil || !strings.Contains(out, "dc3") || !strings.Contains(out, "healthy") {
 		t.Errorf("operator wan from %s: %v\n%s", spoke.name, err, out)
 	}
+	t.Logf("operator wan from %s:\n%s", spoke.name, out)
 	if _, ok := rows[0]["Route"]; !ok {
 		// TODO(issue 15): CONFIG's Route/Gateways fields are not in
 		// /v1/operator/wan yet; assert them once they are.
@@ -468,4 +482,22 @@ func waitUp(t *testing.T, a *agentProc, within time.Duration) {
 	case err != nil:
 		t.Fatalf("%s HTTP API not up within %v: %v", a.name, within, err)
 	}
+}
+
+// operatorWANRow returns dc's row of /v1/operator/wan asked of agent a.
+func operatorWANRow(a *agentProc, dc string) (map[string]any, error) {
+	code, body, err := getStatus("http://" + a.httpAddr() + "/v1/operator/wan")
+	if err != nil || code != 200 {
+		return nil, fmt.Errorf("%d %v %s", code, err, body)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(body), &rows); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if r["Datacenter"] == dc {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("no row for %s: %s", dc, body)
 }
