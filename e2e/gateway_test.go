@@ -285,6 +285,22 @@ func TestGatewayFederation(t *testing.T) {
 	checkGatewayLoss(t, "other hub gateway dc1-gw2 killed (only the restarted one left)", all,
 		func() { hub.gateways[1].stop(syscall.SIGKILL, 5*time.Second) })
 	waitWANAlive(t, 15*time.Second, servers, wanNames)
+	for _, s := range []*agentProc{hub.servers[0], dc2.servers[0], dc3.servers[0]} {
+		var flaps []string
+		for _, dc := range []string{"dc1", "dc2", "dc3"} {
+			row, err := operatorWANRow(s, dc)
+			if err != nil {
+				t.Fatalf("operator wan on %s: %v", s.name, err)
+			}
+			flaps = append(flaps, fmt.Sprintf("%s %v", dc, row["Flaps"]))
+			// A gateway's loss breaks gossip pipes for a moment only: no
+			// server may have been taken for failed and back.
+			if n, _ := row["Flaps"].(float64); n != 0 {
+				t.Errorf("%s saw %v WAN flaps of %s's servers across the gateway kills", s.name, n, dc)
+			}
+		}
+		t.Logf("WAN flaps seen by %s after three gateway kills: %s", s.name, strings.Join(flaps, ", "))
+	}
 
 	// The control: without its gateways dc2 cannot reach dc1, and says so
 	// at once; the cut is real (a direct dial times out).
