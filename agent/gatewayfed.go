@@ -28,10 +28,6 @@ import (
 //   - join -wan ADDR (and primary_gateways) ask the gateway ADDR about its
 //     datacenter and join its servers by name through the gateways.
 
-// tagGateway is the LAN member tag a federation gateway advertises its
-// address ("host:port") in (structs.TagGateway on the gateway branch).
-const tagGateway = "gw"
-
 // gatewayDialTimeout bounds the connection to one local gateway.
 const gatewayDialTimeout = time.Second
 
@@ -39,26 +35,21 @@ const gatewayDialTimeout = time.Second
 // gateways.
 func (a *Agent) gatewayMode() bool { return a.cfg.ServerMode && a.cfg.GatewayFederation }
 
-// lanGatewayMembers lists the alive LAN members that run a gateway.
+// lanGatewayMembers lists the alive LAN members that run a gateway of
+// this datacenter.
 func (a *Agent) lanGatewayMembers() []structs.Member {
 	var out []structs.Member
 	for _, m := range a.lanMembers() {
-		if m.Status == structs.StatusAlive && m.Tags[tagGateway] != "" {
+		if m.Status == structs.StatusAlive && m.Tags[structs.TagGateway] != "" && m.Tags[structs.TagDatacenter] == a.cfg.Datacenter {
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// localGateways is the gateway.Dialer's list: the alive local gateways'
-// addresses.
-func (a *Agent) localGateways() []string {
-	var out []string
-	for _, m := range a.lanGatewayMembers() {
-		out = append(out, m.Tags[tagGateway])
-	}
-	return out
-}
+// dialerGateways is the gateway.Dialer's list: the alive local gateways'
+// addresses (localGateways, agent/gateway.go).
+func (a *Agent) dialerGateways() []string { return localGateways(a.lanMembers(), a.cfg.Datacenter) }
 
 // isLocalGatewayIP reports whether ip is a local gateway's (its LAN
 // address or the host of its advertised gateway address): those carry
@@ -69,7 +60,7 @@ func (a *Agent) isLocalGatewayIP(ip net.IP) bool {
 		if net.ParseIP(m.Addr).Equal(ip) {
 			return true
 		}
-		if host, _, err := net.SplitHostPort(m.Tags[tagGateway]); err == nil && net.ParseIP(host).Equal(ip) {
+		if host, _, err := net.SplitHostPort(m.Tags[structs.TagGateway]); err == nil && net.ParseIP(host).Equal(ip) {
 			return true
 		}
 	}
@@ -86,7 +77,7 @@ func (a *Agent) buildGatewayFederation() error {
 	rt := a.cfg
 	d, err := gateway.NewDialer(gateway.DialerConfig{
 		Source:      rt.BindAddr,
-		Gateways:    a.localGateways,
+		Gateways:    a.dialerGateways,
 		DialTimeout: gatewayDialTimeout,
 		Logger:      a.base,
 	})

@@ -54,7 +54,7 @@ func testGateway(t *testing.T, dc, ip string, port int, srv *Agent, peers []stri
 	lc.Gossip.BindAddr = ip
 	lc.Gossip.BindPort = 0
 	lc.Gossip.Memberlist = gossiptest.MemberlistConfig()
-	lc.Gossip.Tags = map[string]string{tagGateway: g.Advertise()}
+	lc.Gossip.Tags = map[string]string{structs.TagGateway: g.Advertise()}
 	lc.Gossip.Logger = gc.Logger
 	lc.Datacenter = dc
 	lc.NodeID = fmt.Sprintf("00000000-0000-4000-8000-%012d", len(ip)*1000+int(ip[len(ip)-1]))
@@ -88,7 +88,7 @@ func TestGatewayFederationJoinAndRPC(t *testing.T) {
 	g2 := testGateway(t, "dc2", "127.0.32.72", 0, s2, nil)
 	g1 := testGateway(t, "dc1", "127.0.32.71", 0, s1, []string{g2.Advertise()})
 	waitFor(t, "servers see their gateways", func() bool {
-		return len(s1.localGateways()) == 1 && len(s2.localGateways()) == 1 &&
+		return len(s1.dialerGateways()) == 1 && len(s2.dialerGateways()) == 1 &&
 			s1.isLocalGatewayIP(net.ParseIP("127.0.32.71")) && !s1.isLocalGatewayIP(net.ParseIP("127.0.32.72"))
 	})
 
@@ -119,6 +119,20 @@ func TestGatewayFederationJoinAndRPC(t *testing.T) {
 		if st.Local == 0 || st.Forwarded == 0 {
 			t.Errorf("gateway %s: %+v, want conns spliced both to its server and to the other gateway", g.Advertise(), st)
 		}
+	}
+	// operator wan shows the route through the gateway (its next hop:
+	// the dc1 gateway).
+	var route string
+	for _, h := range s2.router.HealthWithLeaders(ctx, s2.RPC) {
+		if h.Datacenter == "dc1" {
+			route = h.Route
+			if !h.HasLeader || len(h.Gateways) != 1 || h.Gateways[0] != g1.Advertise() {
+				t.Errorf("dc1 row %+v", h)
+			}
+		}
+	}
+	if route != "gateway" {
+		t.Errorf("route to dc1 %q, want gateway", route)
 	}
 	// WAN probes go through the gateways too.
 	gossiptest.WaitFor(t, 10*time.Second, func() (bool, string) {

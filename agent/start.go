@@ -32,7 +32,8 @@ func (a *Agent) startServer() error {
 	rcfg.LocalDC = rt.Datacenter
 	rcfg.Logger = a.base
 	if a.gwDialer != nil {
-		rcfg.GatewayRoutes = gatewayRoutes(a.gwDialer) // operator wan's Route column
+		// operator wan and the UI show the local gateways' routes.
+		rcfg.GatewayRoutes = gatewayRoutes(a.gwDialer)
 	}
 	var err error
 	// The WAN pool starts after the server (nil until then, or for good

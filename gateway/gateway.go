@@ -501,7 +501,7 @@ func (g *Gateway) splice(a, b net.Conn) {
 // while the other direction was busy goes on.
 func (g *Gateway) pipe(dst, src net.Conn, last *atomic.Int64) {
 	idle := g.cfg.IdleTimeout
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, 16<<10) // ×2 per splice, ×MaxConns at worst: 128 MiB
 	var armedR, armedW time.Time
 	abort := func() {
 		src.Close()

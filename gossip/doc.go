@@ -23,6 +23,10 @@
 // the same name. The messages are the package's own (join and leave intents,
 // push/pull state, user events), not serf's wire format.
 //
+// memberlist runs on a transport bound to the bind address, which it also
+// dials from (transport.go); Config.WrapTransport wraps it (the WAN pool's
+// route through federation gateways).
+//
 // It is not Consul-specific: the tags Consul puts on members, and the rules
 // that tie a pool to one datacenter, live in the lan and wan packages.
 package gossip

@@ -104,6 +104,14 @@ var Names = []Name{
 	{"wan.rpc.errors", KindGauge, "Forwarded requests to each datacenter that failed since start."},
 	{"wan.rtt.median_ms", KindGauge, "Median round-trip time to each datacenter's servers (ms)."},
 	{"lan.members.failed", KindGauge, "LAN members currently failed."},
+
+	// Federation gateway (gateway.enabled).
+	{"gateway.conns", KindGauge, "Connections the gateway is splicing now."},
+	{"gateway.conns.local", KindCounter, "Connections the gateway spliced to a server of its datacenter."},
+	{"gateway.conns.forwarded", KindCounter, "Connections the gateway spliced to a gateway of another datacenter."},
+	{"gateway.conns.refused", KindCounter, "Requests the gateway refused or dropped."},
+	{"gateway.route.gateways", KindGauge, "Next-hop gateways of the route to each datacenter (label route: direct or via DC)."},
+	{"gateway.route.rtt_ms", KindGauge, "Round-trip time along the route to each datacenter (ms)."},
 }
 
 // prometheusDefinitions turns Names into the Prometheus sink's

@@ -338,19 +338,21 @@ func (m *Mux) handleConn(conn net.Conn) {
 			return
 		}
 		switch inner := RPCType(first[0]); inner {
-		case RPCRaft, RPCGossip:
-			if inner == RPCGossip && m.cfg.Gossip == nil {
+		case RPCGossip:
+			// Servers of other datacenters send it, so VerifyRaftPeer
+			// (a server of this datacenter) does not apply.
+			if m.cfg.Gossip == nil {
 				m.logger.Warn("unknown protocol byte inside TLS; closing connection", "remote", remote, "byte", int(first[0]))
 				m.closeConn(tc)
 				return
 			}
-			// Only servers speak Raft, and WAN gossip on this port.
+			m.serveProto(tc, inner, remote)
+		case RPCRaft:
 			if m.cfg.VerifyRaftPeer != nil {
 				if err := m.cfg.VerifyRaftPeer(tc.ConnectionState()); err != nil {
 					m.stats.tlsFailed.Add(1)
 					if m.stats.raftPeerWarnAllowed(time.Now()) {
-						m.logger.Warn("connection refused: the peer is not a server", "remote", remote,
-							"protocol", inner.String(), "error", err)
+						m.logger.Warn("Raft connection refused: the peer is not a server", "remote", remote, "error", err)
 					}
 					m.closeConn(tc)
 					return

@@ -474,10 +474,9 @@ func (t *GatewayTransport) Stats() GatewayStats {
 	}
 }
 
-// Shutdown shuts the base transport down (memberlist still reads its
-// channels meanwhile), then closes every pipe and incoming connection
-// and waits for the transport's goroutines. memberlist calls it; it is
-// idempotent.
+// Shutdown closes every pipe and incoming connection, shuts the base
+// transport down and waits for the transport's goroutines. memberlist
+// calls it; it is idempotent.
 func (t *GatewayTransport) Shutdown() error {
 	var err error
 	t.shutdownOnce.Do(func() { err = t.shutdownNow() })
@@ -485,10 +484,6 @@ func (t *GatewayTransport) Shutdown() error {
 }
 
 func (t *GatewayTransport) shutdownNow() error {
-	var err error
-	if t.base != nil {
-		err = t.base.Shutdown()
-	}
 	t.mu.Lock()
 	t.shutdown = true
 	inbound := make([]net.Conn, 0, len(t.inbound))
@@ -500,6 +495,29 @@ func (t *GatewayTransport) shutdownNow() error {
 	close(t.shutdownCh)
 	for _, c := range inbound {
 		c.Close()
+	}
+	var err error
+	if t.base != nil {
+		// The base's listeners block handing over what they read; with
+		// the forwarders gone (and memberlist perhaps never started),
+		// what they still read is dropped here until they have stopped.
+		drained := make(chan struct{})
+		stop := make(chan struct{})
+		go func() {
+			defer close(drained)
+			for {
+				select {
+				case <-t.base.PacketCh():
+				case c := <-t.base.StreamCh():
+					c.Close()
+				case <-stop:
+					return
+				}
+			}
+		}()
+		err = t.base.Shutdown()
+		close(stop)
+		<-drained
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
