@@ -63,15 +63,15 @@ func (a *Agent) gatewayLocal() gateway.Local {
 		}
 		l.Servers = append(l.Servers, ls)
 	}
-	l.Gateways = localGateways(members, a.cfg.Datacenter)
+	l.Gateways = gatewaysOf(members, a.cfg.Datacenter)
 	return l
 }
 
-// localGateways lists the alive gateways (tag "gw") of datacenter dc
+// gatewaysOf lists the alive gateways (tag "gw") of datacenter dc
 // among LAN members: what a gateway.Dialer of a server in gateway mode
 // dials, and the addresses exempt from the server port's per-client
 // connection limit.
-func localGateways(members []structs.Member, dc string) []string {
+func gatewaysOf(members []structs.Member, dc string) []string {
 	var out []string
 	for _, m := range members {
 		gw := m.Tags[structs.TagGateway]

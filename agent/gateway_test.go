@@ -33,10 +33,10 @@ func TestAgentGateway(t *testing.T) {
 	if len(self) != 1 || self[0].Tags[structs.TagGateway] != adv {
 		t.Fatalf("LAN members %+v", self)
 	}
-	if got := localGateways(self, "dc1"); !slices.Equal(got, []string{adv}) {
+	if got := gatewaysOf(self, "dc1"); !slices.Equal(got, []string{adv}) {
 		t.Fatalf("local gateways %v", got)
 	}
-	if got := localGateways(self, "dc2"); len(got) != 0 {
+	if got := gatewaysOf(self, "dc2"); len(got) != 0 {
 		t.Fatalf("local gateways of dc2 %v", got)
 	}
 	l := a.gatewayLocal()
@@ -46,7 +46,7 @@ func TestAgentGateway(t *testing.T) {
 	}
 
 	d, err := gateway.NewDialer(gateway.DialerConfig{Source: net.ParseIP(ip),
-		Gateways: func() []string { return localGateways(a.lanMembers(), "dc1") }, DialTimeout: time.Second})
+		Gateways: func() []string { return gatewaysOf(a.lanMembers(), "dc1") }, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

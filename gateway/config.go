@@ -50,8 +50,10 @@ type Config struct {
 	ProbeInterval time.Duration
 	// DialTimeout bounds each dial to a next hop or a server.
 	DialTimeout time.Duration
-	// HandshakeTimeout bounds the reading of a client's header, and the
-	// wait for a next hop's status.
+	// HandshakeTimeout bounds the reading of a client's header; the wait
+	// for a next hop's status is HandshakeTimeout plus DialTimeout per
+	// hop still possible (see MaxHops), longer at the first gateway than
+	// further along.
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a spliced connection when no byte has crossed it
 	// in either direction for that long. RPC sessions send keepalives

@@ -25,8 +25,9 @@ type DialerConfig struct {
 	// Gateways returns the alive local gateways (required).
 	Gateways func() []string
 	// DialTimeout bounds the connection to a local gateway; the wait for
-	// the path's status is bounded by the context and by 5×DialTimeout
-	// (a path has up to three gateways, each dialling its next hop).
+	// the path's status is bounded by the context and by 10×DialTimeout
+	// (with the defaults, longer than the local gateway waits for its
+	// next hop: 5 s plus 1 s per hop still possible).
 	DialTimeout time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
@@ -165,6 +166,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *S
 		c, st, err := d.try(ctx, gw, hdr)
 		if err != nil {
 			d.failed(gw)
+			d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
 			derr.Tries = append(derr.Tries, fmt.Errorf("via %s: %w", gw, err))
 			continue
 		}
@@ -185,7 +187,7 @@ func (d *Dialer) try(ctx context.Context, gw string, hdr *Header) (net.Conn, *St
 	if err != nil {
 		return nil, nil, err
 	}
-	deadline := time.Now().Add(5 * d.cfg.DialTimeout)
+	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}

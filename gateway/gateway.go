@@ -306,6 +306,7 @@ func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 		WriteStatus(c, &Status{OK: true, Info: g.Info()})
 		return
 	}
+	c.SetDeadline(time.Time{}) // forward bounds its own waits; a status is a small write
 	down, st, err := g.forward([]candidate{{addr: h.Next}}, &Header{Kind: KindInfo, Hops: h.Hops + 1})
 	if err != nil {
 		g.refuse(c, g.errorf("%v", err))
@@ -399,6 +400,7 @@ func (g *Gateway) connLocal(c net.Conn, addr string) {
 // forwardConn carries a conn request to the next gateway and, once the
 // path is up, splices.
 func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
+	c.SetDeadline(time.Time{}) // forward bounds its own waits; a status is a small write
 	fwd := &Header{Kind: KindConn, DC: h.DC, Addr: h.Addr, Hops: h.Hops + 1}
 	down, st, err := g.forward(cands, fwd)
 	if err != nil {
@@ -436,7 +438,7 @@ func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, er
 			errs = append(errs, err)
 			continue
 		}
-		down.SetDeadline(time.Now().Add(g.cfg.HandshakeTimeout))
+		down.SetDeadline(time.Now().Add(g.statusWait(hdr.Hops - 1)))
 		err = WriteHeader(down, hdr)
 		var st *Status
 		if err == nil {
@@ -461,6 +463,14 @@ func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, er
 		return nil, &Status{Error: strings.Join(refusals, "; ")}, nil
 	}
 	return nil, nil, errors.Join(errs...)
+}
+
+// statusWait bounds the wait for a next hop's status at a gateway that
+// is hops gateways into the path: the handshake timeout plus a dial
+// timeout per hop that may still come, so that a gateway further along
+// times out (and says so) before the one before it gives up on it.
+func (g *Gateway) statusWait(hops int) time.Duration {
+	return g.cfg.HandshakeTimeout + time.Duration(max(MaxHops-hops, 0))*g.cfg.DialTimeout
 }
 
 // dial connects from the bind address, bounded by DialTimeout, and

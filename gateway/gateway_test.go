@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -17,7 +18,7 @@ import (
 )
 
 // twoDCs is dc1 (gateway .21) and dc2 (gateway .31, server .12).
-func twoDCs(t *testing.T) (a, b *Gateway, srv *echoServer, l2 *fakeLocal) {
+func twoDCs(t testing.TB) (a, b *Gateway, srv *echoServer, l2 *fakeLocal) {
 	t.Helper()
 	srv = newEcho(t, "127.0.31.12")
 	l2 = &fakeLocal{}
@@ -130,7 +131,7 @@ func TestRefusals(t *testing.T) {
 // error.
 func TestBadClients(t *testing.T) {
 	cfg := testConfig("dc1", "127.0.31.21", &fakeLocal{})
-	cfg.HandshakeTimeout = 200 * time.Millisecond
+	cfg.HandshakeTimeout = 600 * time.Millisecond
 	g := startGW(t, cfg)
 	dial := func() net.Conn {
 		c := rawDial(t, g.Advertise())
@@ -147,18 +148,18 @@ func TestBadClients(t *testing.T) {
 			t.Fatalf("closed after %v, want within %v", el, d)
 		}
 	}
-	// Silent.
-	closedWithin(dial(), time.Second)
-	// Slow: half a header.
-	c := dial()
-	c.Write([]byte("CGW1\x00\x10{"))
-	closedWithin(c, time.Second)
-	// Bad magic: closed at once, nothing answered.
-	c = dial()
-	c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
-	closedWithin(c, 150*time.Millisecond)
+	// Silent, and slow (half a header): dropped after the timeout, at
+	// once for garbage (nothing answered).
+	c1 := dial()
+	c2 := dial()
+	c2.Write([]byte("CGW1\x00\x10{"))
+	c3 := dial()
+	c3.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	closedWithin(c3, 400*time.Millisecond)
+	closedWithin(c1, 2*time.Second)
+	closedWithin(c2, 100*time.Millisecond)
 	// Too large.
-	c = dial()
+	c := dial()
 	c.Write(binary.BigEndian.AppendUint16([]byte(Magic), MaxHeaderLen+1))
 	st, err := ReadStatus(c)
 	if err != nil || st.OK || !strings.Contains(st.Error, "header too large") {
@@ -334,7 +335,7 @@ func TestGatewayFailover(t *testing.T) {
 		}
 		return nil
 	})
-	if el := time.Since(killed); el > 3*a1.cfg.ProbeInterval+300*time.Millisecond {
+	if el := time.Since(killed); el > 3*a1.cfg.ProbeInterval+500*time.Millisecond {
 		t.Errorf("marked down after %v", el)
 	}
 
@@ -531,5 +532,75 @@ func TestGatewayHostGone(t *testing.T) {
 			return nil
 		}
 		return errors.New(routesString(a.Routes()))
+	})
+}
+
+// A next hop that accepts and never answers: the local gateway gives up on
+// it and says so before the client gives up on the local gateway.
+func TestSilentNextHop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.31.33:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				<-done
+				c.Close()
+			}()
+		}
+	}()
+	cfg := testConfig("dc1", "127.0.31.21", &fakeLocal{})
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	a := startGW(t, cfg)
+	d := newDialer(t, a.Advertise())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = d.Info(ctx, ln.Addr().String())
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), ln.Addr().String()) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("info through a silent gateway: %v", err)
+	}
+	if el, want := time.Since(start), a.statusWait(0); el < want || el > want+time.Second {
+		t.Errorf("refused after %v, want about %v", el, want)
+	}
+}
+
+// Eight datacenters whose gateways each know only the first one's: every
+// gateway learns every other from the adverts and routes each directly.
+func TestMeshLearnedFromOnePeer(t *testing.T) {
+	const n = 8
+	var gws []*Gateway
+	for i := range n {
+		var peers []string
+		if i > 0 {
+			peers = []string{gws[0].Advertise()}
+		}
+		cfg := testConfig(fmt.Sprintf("dc%d", i+1), fmt.Sprintf("127.0.31.%d", 60+i), &fakeLocal{}, peers...)
+		cfg.ProbeInterval = 200 * time.Millisecond
+		gws = append(gws, startGW(t, cfg))
+	}
+	testutil.WaitForErr(t, 10*time.Second, "full mesh", func() error {
+		for _, g := range gws {
+			rs := g.Routes()
+			direct := 0
+			for _, r := range rs {
+				if r.Via == "" && len(r.Gateways) == 1 {
+					direct++
+				}
+			}
+			if direct != n-1 {
+				return fmt.Errorf("%s: %s", g.Advertise(), routesString(rs))
+			}
+		}
+		return nil
 	})
 }

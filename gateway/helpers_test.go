@@ -62,7 +62,7 @@ type echoServer struct {
 	wg    sync.WaitGroup
 }
 
-func newEcho(t *testing.T, ip string) *echoServer {
+func newEcho(t testing.TB, ip string) *echoServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -120,7 +120,7 @@ func testConfig(dc, ip string, local *fakeLocal, peers ...string) *Config {
 }
 
 // startGW starts a gateway and shuts it down at the end of the test.
-func startGW(t *testing.T, cfg *Config) *Gateway {
+func startGW(t testing.TB, cfg *Config) *Gateway {
 	t.Helper()
 	g, err := New(cfg)
 	if err != nil {
@@ -133,7 +133,7 @@ func startGW(t *testing.T, cfg *Config) *Gateway {
 	return g
 }
 
-func shutdown(t *testing.T, g *Gateway) {
+func shutdown(t testing.TB, g *Gateway) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -153,7 +153,7 @@ func newDialer(t *testing.T, gws ...string) *Dialer {
 
 // waitRoute waits until g routes dc with the given via and first hop
 // ("" any).
-func waitRoute(t *testing.T, g *Gateway, dc, via, first string) {
+func waitRoute(t testing.TB, g *Gateway, dc, via, first string) {
 	t.Helper()
 	testutil.WaitForErr(t, 5*time.Second, "route to "+dc, func() error {
 		for _, r := range g.Routes() {

@@ -24,6 +24,9 @@ const (
 	ewmaWeight = 0.3
 	// maxProbeTimeout bounds a probe whatever the interval.
 	maxProbeTimeout = time.Second
+	// maxFromGateways bounds the gateways a probe request names (64
+	// addresses of ≤ 50 bytes fit MaxHeaderLen).
+	maxFromGateways = 64
 	// maxPeers bounds the remote gateways a table keeps (adverts come
 	// from the network).
 	maxPeers = 1024
@@ -263,7 +266,10 @@ func (t *table) routeLocked(dc string, directOnly bool) []candidate {
 	return append(direct, via...)
 }
 
-// routes is the table for operators: a route per known datacenter.
+// routes is the table for operators: a route per known datacenter, the
+// preferred one (direct when there is a direct gateway), with its
+// next-hop gateways in order. New connections fall back further (to
+// transit gateways) when all of those fail.
 func (t *table) routes() []Route {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -287,7 +293,9 @@ func (t *table) routes() []Route {
 			if i == 0 {
 				r.Via, r.RTT = c.via, c.cost
 			}
-			if !slices.Contains(r.Gateways, c.addr) {
+			// The route shown is the preferred one: its gateways, not
+			// the fallbacks through other datacenters.
+			if c.via == r.Via && !slices.Contains(r.Gateways, c.addr) {
 				r.Gateways = append(r.Gateways, c.addr)
 			}
 		}
@@ -317,7 +325,12 @@ func (g *Gateway) probeLoop() {
 // have ended.
 func (g *Gateway) probeRound() {
 	timeout := min(g.cfg.ProbeInterval, maxProbeTimeout)
-	adv := g.advert()
+	// A request carries only this datacenter's gateways (the receiver
+	// learns them as peers; routes come from the answers' adverts), so
+	// the header stays within MaxHeaderLen however many datacenters there
+	// are.
+	full := g.advert()
+	adv := &Advert{DC: full.DC, Gateways: full.Gateways[:min(len(full.Gateways), maxFromGateways)]}
 	var wg sync.WaitGroup
 	for _, addr := range g.table.addrs() {
 		wg.Add(1)

@@ -109,8 +109,9 @@ type Reach struct {
 	RTT      time.Duration
 }
 
-// Route is how a gateway reaches a datacenter: the next-hop gateways in
-// the order it tries them.
+// Route is how a gateway reaches a datacenter: the preferred way (direct,
+// or via one transit datacenter) and its next-hop gateways in the order
+// it tries them.
 type Route struct {
 	DC string
 	// Via is "" for a direct route (gateway to gateway), else the transit

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -104,4 +105,25 @@ func FuzzReadHeader(f *testing.F) {
 			t.Fatalf("read %d bytes of a %d-byte frame", len(in)-r.Len(), n)
 		}
 	})
+}
+
+// The frames fit at scale: a probe request naming maxFromGateways
+// gateways (IPv6, the longest), and an answer's advert reaching 500
+// datacenters.
+func TestFramesFitAtScale(t *testing.T) {
+	adv := Advert{DC: "datacenter-with-a-long-name"}
+	for range maxFromGateways {
+		adv.Gateways = append(adv.Gateways, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
+	}
+	if err := WriteHeader(io.Discard, &Header{Kind: KindProbe, From: adv}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		adv.Direct = append(adv.Direct, Reach{DC: fmt.Sprintf("dc%03d", i),
+			Gateways: []string{"127.0.100.100:8443", "127.0.100.101:8443"}, RTT: 123456789})
+	}
+	adv.Gateways = adv.Gateways[:2]
+	if err := WriteStatus(io.Discard, &Status{OK: true, Advert: &adv}); err != nil {
+		t.Fatal(err)
+	}
 }
