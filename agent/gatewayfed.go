@@ -48,8 +48,8 @@ func (a *Agent) lanGatewayMembers() []structs.Member {
 }
 
 // dialerGateways is the gateway.Dialer's list: the alive local gateways'
-// addresses (localGateways, agent/gateway.go).
-func (a *Agent) dialerGateways() []string { return localGateways(a.lanMembers(), a.cfg.Datacenter) }
+// addresses (gatewaysOf, agent/gateway.go).
+func (a *Agent) dialerGateways() []string { return gatewaysOf(a.lanMembers(), a.cfg.Datacenter) }
 
 // isLocalGatewayIP reports whether ip is a local gateway's (its LAN
 // address or the host of its advertised gateway address): those carry
