@@ -178,3 +178,61 @@ func TestGatewayFederationPrimaryGateways(t *testing.T) {
 	testGateway(t, "dc1", "127.0.32.73", 18443, s1, []string{g2.Advertise()})
 	wanAlive(t, 2, s1, s2)
 }
+
+// Two gateways in dc2: when the one in use dies, RPC and WAN gossip move
+// to the other one and the WAN pool stays (or becomes again) whole.
+func TestGatewayFederationFailover(t *testing.T) {
+	gwMode := func(rt *config.Runtime) { rt.GatewayFederation = true }
+	s1 := startAgent(t, testOpts(t, "127.0.32.65", ""), gwMode)
+	s2 := startAgent(t, testOpts(t, "127.0.32.66", `, "datacenter": "dc2"`), gwMode)
+	g2a := testGateway(t, "dc2", "127.0.32.76", 0, s2, nil)
+	g2b := testGateway(t, "dc2", "127.0.32.77", 0, s2, nil)
+	g1 := testGateway(t, "dc1", "127.0.32.75", 0, s1, []string{g2a.Advertise(), g2b.Advertise()})
+	waitFor(t, "dc2 server sees both gateways", func() bool { return len(s2.dialerGateways()) == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s2.Join(ctx, []string{g1.Advertise()}, true); err != nil {
+		t.Fatal(err)
+	}
+	wanAlive(t, 2, s1, s2)
+	call := func() error {
+		var out structs.IndexedNodes
+		return s2.RPC(ctx, structs.MethodCatalogListNodes, &structs.DCSpecificRequest{Datacenter: "dc1"}, &out)
+	}
+	// The router may have probed dc1 before the gateways had a route.
+	t0 := time.Now()
+	gossiptest.WaitFor(t, 15*time.Second, func() (bool, string) {
+		if err := call(); err != nil {
+			return false, "cross-DC call: " + err.Error()
+		}
+		return true, ""
+	})
+	t.Logf("first cross-DC call succeeded after %v", time.Since(t0))
+	// Which one carries dc2's traffic now; kill it.
+	used, spare := g2a, g2b
+	if g2b.Stats().Accepted > g2a.Stats().Accepted {
+		used, spare = g2b, g2a
+	}
+	before := spare.Stats().Accepted
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	if err := used.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	gossiptest.WaitFor(t, 10*time.Second, func() (bool, string) {
+		if err := call(); err != nil {
+			return false, "cross-DC call after the gateway died: " + err.Error()
+		}
+		return true, ""
+	})
+	gossiptest.WaitFor(t, 10*time.Second, func() (bool, string) {
+		return spare.Stats().Accepted > before, "the other gateway carries nothing"
+	})
+	// Gossip moved too: packets keep flowing both ways.
+	sent, recv := s2.gwTransport.Stats().PacketsSent, s2.gwTransport.Stats().PacketsReceived
+	gossiptest.WaitFor(t, 10*time.Second, func() (bool, string) {
+		st := s2.gwTransport.Stats()
+		return st.PacketsSent > sent+5 && st.PacketsReceived > recv+5, fmt.Sprintf("%+v", st)
+	})
+	wanAlive(t, 2, s1, s2)
+}

@@ -76,8 +76,9 @@ type Config struct {
 	// is not configured and such a connection is refused.
 	TLS func() *tls.Config
 	// RequireTLS reports whether plaintext is refused (verify_incoming):
-	// when it returns true, a connection opening with RPCPlain, RPCRaft or
-	// RPCMultiplex is closed with a log line saying why. Nil means false.
+	// when it returns true, a connection opening with RPCPlain, RPCRaft,
+	// RPCMultiplex or RPCGossip is closed with a log line saying why. Nil
+	// means false.
 	RequireTLS func() bool
 	// RaftDialTLS returns the config outgoing Raft connections (to the
 	// servers of this datacenter) use; nil, or returning nil, nil, means

@@ -113,6 +113,12 @@ func TestGossipInsideTLS(t *testing.T) {
 	var dcs atomic.Value
 	pcfg := testPoolConfig()
 	pcfg.TLS = func(dc structs.Datacenter) (*tls.Config, error) { dcs.Store(dc); return tp.client, nil }
+	// Through a Dialer (a gateway's place): TLS runs end to end on its conn.
+	var dials atomic.Int64
+	pcfg.Dialer = func(ctx context.Context, _ structs.Datacenter, addr structs.ServerAddr) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, "tcp", string(addr))
+	}
 	p := newTestPool(t, pcfg)
 	conn, err := p.DialProto(ctxTimeout(t, 5*time.Second), "dc7", srv.addr, RPCGossip)
 	if err != nil {
@@ -124,8 +130,12 @@ func TestGossipInsideTLS(t *testing.T) {
 	if got := exchange(t, conn); got != "ack" {
 		t.Fatalf("gossip inside TLS answered %q, want ack", got)
 	}
-	if dcs.Load() != structs.Datacenter("dc7") {
-		t.Fatalf("TLS asked for %v, want dc7", dcs.Load())
+	if dcs.Load() != structs.Datacenter("dc7") || dials.Load() != 1 {
+		t.Fatalf("TLS asked for %v, want dc7; %d dials", dcs.Load(), dials.Load())
+	}
+	// Calls too: a multiplexed session over TLS through the Dialer.
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc7", srv.addr, "Test.Echo", &echoArgs{}, nil); err != nil || dials.Load() != 2 {
+		t.Fatalf("call over TLS through the Dialer: %v (%d dials)", err, dials.Load())
 	}
 }
 
