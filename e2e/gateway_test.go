@@ -24,9 +24,9 @@ import (
 // `consulate join -wan GATEWAY`. Then every cross-datacenter path must work
 // through the gateways (WAN gossip, catalog/health/KV reads and writes,
 // blocking queries, DNS, the CLI, prepared-query failover), dc2 reaches dc3
-// only by way of dc1, the loss of a gateway on either side costs a short
-// gap only, a restarted gateway is used again, and without its gateways a
-// spoke fails fast.
+// only by way of dc1, the loss of a gateway (its host gone, or the process
+// killed, on either side) costs a short gap and no WAN flap, a restarted
+// gateway is used again, and without its gateways a spoke fails fast.
 func TestGatewayFederation(t *testing.T) {
 	netfault.Require(t)
 	began := time.Now()
@@ -74,9 +74,11 @@ func TestGatewayFederation(t *testing.T) {
 		wanNames = append(wanNames, s.name+"."+strings.SplitN(s.name, "-", 2)[0])
 	}
 	waitWANAlive(t, 30*time.Second, servers, wanNames)
-	out, err := cli(t, "members", "-wan", "-http-addr", dc2.servers[0].httpAddr())
-	if err != nil || strings.Count(out, "alive") != len(servers) {
-		t.Fatalf("members -wan on dc2: %v\n%s", err, out)
+	for _, s := range servers {
+		out, err := cli(t, "members", "-wan", "-http-addr", s.httpAddr())
+		if err != nil || strings.Count(out, "alive") != len(servers) || !strings.Contains(out, "dc3-s1.dc3") || !strings.Contains(out, "dc1-s3.dc1") {
+			t.Fatalf("members -wan on %s: %v\n%s", s.name, err, out)
+		}
 	}
 	// No flaps: the view holds for a few seconds.
 	for i := 0; i < 10; i++ {
@@ -225,7 +227,7 @@ func TestGatewayFederation(t *testing.T) {
 	})
 
 	// The CLI.
-	out, err = cli(t, "catalog", "services", "-datacenter", "dc3", "-http-addr", dc2.servers[0].httpAddr())
+	out, err := cli(t, "catalog", "services", "-datacenter", "dc3", "-http-addr", dc2.servers[0].httpAddr())
 	if err != nil || !strings.Contains(out, "db") {
 		t.Errorf("catalog services -datacenter dc3 from dc2: %v\n%s", err, out)
 	}
