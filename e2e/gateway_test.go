@@ -475,7 +475,7 @@ func checkOperatorWAN(t *testing.T, spoke, hub *gwDC) {
 		want := "gateway"
 		switch r["Datacenter"] {
 		case spoke.name:
-			continue
+			want = "local"
 		case "dc3", "dc2":
 			want = "via " + hub.name
 		}

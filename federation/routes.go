@@ -8,8 +8,10 @@ import (
 // How a server reaches a datacenter, as /v1/operator/wan and the UI show
 // it (the Route field of their rows).
 const (
+	// RouteLocal: the server's own datacenter.
+	RouteLocal = "local"
 	// RouteDirect: the server dials the datacenter's servers itself (no
-	// gateway mode; and always its own datacenter).
+	// gateway mode).
 	RouteDirect = "direct"
 	// RouteGateway: through a local gateway that reaches a gateway of
 	// the datacenter directly.
@@ -78,7 +80,10 @@ func (r *Router) routeTable(ctx context.Context) map[string]dcRoute {
 
 // routeOf is one datacenter's route in table (see routeTable).
 func routeOf(table map[string]dcRoute, dc string, local bool) dcRoute {
-	if table == nil || local {
+	if local {
+		return dcRoute{route: RouteLocal}
+	}
+	if table == nil {
 		return dcRoute{route: RouteDirect}
 	}
 	if e, ok := table[""]; ok {

@@ -51,11 +51,14 @@ func routesByDC(rows []DCHealthWithLeader) map[string]routeRow {
 }
 
 // TestHealthRoutesDirectWithoutGatewayMode: no GatewayRoutes, every
-// datacenter is reached directly.
+// other datacenter is reached directly; the own one is "local".
 func TestHealthRoutesDirectWithoutGatewayMode(t *testing.T) {
 	r := routesRouter(t, nil)
 	got := routesByDC(r.HealthWithLeaders(context.Background(), leaderRPC))
-	for _, dc := range []string{"dc1", "dc2", "dc3", "dc4"} {
+	if got["dc1"].Route != RouteLocal {
+		t.Fatalf("dc1: %+v, want local", got["dc1"])
+	}
+	for _, dc := range []string{"dc2", "dc3", "dc4"} {
 		if got[dc].Route != RouteDirect || got[dc].Gateways != nil {
 			t.Fatalf("%s: %+v, want direct", dc, got[dc])
 		}
@@ -82,7 +85,7 @@ func TestHealthRoutesFromGateway(t *testing.T) {
 	})
 	rows := r.HealthWithLeaders(context.Background(), leaderRPC)
 	want := map[string]routeRow{
-		"dc1": {Route: "direct"},
+		"dc1": {Route: "local"},
 		"dc2": {Route: "gateway", Gateways: []string{"127.0.33.21:8443", "127.0.33.22:8443"}},
 		"dc3": {Route: "via dc2", Gateways: []string{"127.0.33.21:8443"}},
 		"dc4": {Route: "none"},
@@ -123,7 +126,7 @@ func TestHealthRoutesGatewayFails(t *testing.T) {
 			if took := time.Since(start); took > RoutesTimeout+time.Second {
 				t.Fatalf("took %v", took)
 			}
-			if got["dc1"].Route != RouteDirect {
+			if got["dc1"].Route != RouteLocal {
 				t.Fatalf("local %+v", got["dc1"])
 			}
 			for _, dc := range []string{"dc2", "dc3", "dc4"} {
@@ -153,7 +156,7 @@ func TestUIFederationRoutes(t *testing.T) {
 	if d := rows["dc2"]; d.Route != "gateway" || !reflect.DeepEqual(d.Gateways, []string{"127.0.33.21:8443"}) {
 		t.Fatalf("dc2 %+v", d)
 	}
-	if rows["dc1"].Route != "direct" || rows["dc4"].Route != "none" {
+	if rows["dc1"].Route != "local" || rows["dc4"].Route != "none" {
 		t.Fatalf("dc1 %q dc4 %q", rows["dc1"].Route, rows["dc4"].Route)
 	}
 	mu.Lock()

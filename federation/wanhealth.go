@@ -20,7 +20,8 @@ const LeaderAskTimeout = time.Second
 type DCHealthWithLeader struct {
 	DCHealth
 	HasLeader bool
-	// Route is how this server reaches the datacenter: "direct",
+	// Route is how this server reaches the datacenter: "local" (its
+	// own), "direct",
 	// "gateway", "via dcX", or in gateway mode "none" (no route) and
 	// "unknown" (the local gateway did not answer; RouteError says why).
 	Route string

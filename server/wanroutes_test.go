@@ -62,7 +62,7 @@ func TestOperatorWANHealthRoutes(t *testing.T) {
 		got[r.Datacenter] = [2]any{r.Route, r.Gateways}
 	}
 	want := map[string][2]any{
-		"dc1": {"direct", []string(nil)},
+		"dc1": {"local", []string(nil)},
 		"dc2": {"gateway", []string{"127.0.33.21:8443", "127.0.33.22:8443"}},
 		"dc3": {"via dc2", []string{"127.0.33.21:8443"}},
 		"dc4": {"none", []string(nil)},

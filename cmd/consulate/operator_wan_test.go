@@ -32,7 +32,7 @@ func TestWANDatacenterStatus(t *testing.T) {
 func TestOperatorWANRouteColumn(t *testing.T) {
 	f := newFakeAgent(t)
 	f.json("/v1/operator/wan", []map[string]any{
-		{"Datacenter": "dc1", "Local": true, "Alive": 1, "HasLeader": true, "Route": "direct"},
+		{"Datacenter": "dc1", "Local": true, "Alive": 1, "HasLeader": true, "Route": "local"},
 		{"Datacenter": "dc2", "Alive": 1, "HasLeader": true, "Route": "gateway", "Gateways": []string{"127.0.33.21:8443", "127.0.33.22:8443"}},
 		{"Datacenter": "dc3", "Alive": 1, "HasLeader": true, "Route": "via dc2", "Gateways": []string{"127.0.33.21:8443"}},
 		{"Datacenter": "dc4", "Alive": 1, "HasLeader": true, "Route": "unknown", "RouteError": "no alive local gateway"},
@@ -51,7 +51,7 @@ func TestOperatorWANRouteColumn(t *testing.T) {
 	}
 	// Every cell before Route is one word except Servers ("1 alive, 0
 	// failed, 0 left": 6 words).
-	want := map[string]string{"dc1": "direct", "dc2": "gateway", "dc3": "via", "dc4": "unknown", "dc5": "-"}
+	want := map[string]string{"dc1": "local", "dc2": "gateway", "dc3": "via", "dc4": "unknown", "dc5": "-"}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
 		if got := f[col+5]; got != want[f[0]] {

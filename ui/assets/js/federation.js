@@ -63,7 +63,7 @@ ${route(d)}
 <td>${d.Local ? '<span class="muted">local</span>' : timeTag(d.LastReached)}</td></tr>`;
 }
 
-/** route is the Route cell: direct, gateway, via dcX (none, unknown), with
+/** route is the Route cell: local, direct, gateway, via dcX (none, unknown), with
  * the next-hop gateways (or why the route is unknown) as its title. */
 function route(d) {
   if (!d.Route) return '<td data-test="dc-route">—</td>';
