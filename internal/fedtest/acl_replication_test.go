@@ -248,8 +248,12 @@ func TestACLGlobalTokenWithoutTokenReplication(t *testing.T) {
 	dc2 := c.WaitLeader("dc2")
 	wr := structs.WriteRequest{Token: aclMgmtSecret}
 	var pol structs.ACLPolicy
-	call(t, dc1, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Datacenter: "dc1", WriteRequest: wr,
-		Policy: structs.ACLPolicy{Name: "kv-read", Rules: `key_prefix "" { policy = "read" }`}}, &pol)
+	// The new leader stores the initial management token just after it
+	// wins; until then the token is "ACL not found".
+	waitWithin(t, 5*time.Second, "the initial management token at dc1", func() bool {
+		return callErr(dc1, structs.MethodACLPolicySet, &structs.ACLPolicySetRequest{Datacenter: "dc1", WriteRequest: wr,
+			Policy: structs.ACLPolicy{Name: "kv-read", Rules: `key_prefix "" { policy = "read" }`}}, &pol) == nil
+	})
 	var tok structs.ACLToken
 	call(t, dc1, structs.MethodACLTokenSet, &structs.ACLTokenSetRequest{Datacenter: "dc1", Create: true, WriteRequest: wr,
 		ACLToken: structs.ACLToken{Policies: []*structs.ACLLink{{ID: pol.ID}}}}, &tok)
