@@ -44,9 +44,12 @@ type Dialer struct {
 	logger *slog.Logger
 	dialer net.Dialer
 
-	// mu guards fails.
+	// mu guards fails and via.
 	mu    sync.Mutex
 	fails map[string]dialFailures
+	// via holds the open connections Dial returned, per local gateway
+	// they go through (CloseVia).
+	via map[string]map[*viaConn]struct{}
 }
 
 type dialFailures struct {
@@ -66,7 +69,7 @@ func NewDialer(cfg DialerConfig) (*Dialer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Dialer{cfg: cfg, logger: logger.With("component", "gateway.dialer"), fails: map[string]dialFailures{}}
+	d := &Dialer{cfg: cfg, logger: logger.With("component", "gateway.dialer"), fails: map[string]dialFailures{}, via: map[string]map[*viaConn]struct{}{}}
 	d.dialer = net.Dialer{Timeout: cfg.DialTimeout}
 	if cfg.Source != nil && !cfg.Source.IsUnspecified() {
 		d.dialer.LocalAddr = &net.TCPAddr{IP: cfg.Source}
@@ -83,8 +86,71 @@ func (d *Dialer) Dial(ctx context.Context, dc, addr string) (net.Conn, error) {
 	if server == "" {
 		server = "any server"
 	}
-	c, _, err := d.do(ctx, &Header{Kind: KindConn, DC: dc, Addr: addr}, fmt.Sprintf("conn to %s %s", dc, server))
-	return c, err
+	c, gw, _, err := d.do(ctx, &Header{Kind: KindConn, DC: dc, Addr: addr}, fmt.Sprintf("conn to %s %s", dc, server))
+	if err != nil {
+		return nil, err
+	}
+	vc := &viaConn{Conn: c, d: d, gw: gw}
+	d.mu.Lock()
+	m := d.via[gw]
+	if m == nil {
+		m = map[*viaConn]struct{}{}
+		d.via[gw] = m
+	}
+	m[vc] = struct{}{}
+	d.mu.Unlock()
+	return vc, nil
+}
+
+// CloseVia closes every open connection Dial returned through the local
+// gateway gw, and returns how many. The agent calls it when gw stops
+// being an alive member of its LAN: a gateway whose host is gone answers
+// nothing, and writes into a silent TCP path succeed into kernel buffers
+// for a long while, so the sessions and gossip pipes through it would
+// not notice; closed, they redial through another local gateway.
+func (d *Dialer) CloseVia(gw string) int {
+	d.mu.Lock()
+	conns := d.via[gw]
+	delete(d.via, gw)
+	d.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	if len(conns) > 0 {
+		d.logger.Info("closed connections through a local gateway that is gone", "gateway", gw, "connections", len(conns))
+	}
+	return len(conns)
+}
+
+// viaConn is a connection Dial returned: closing it forgets it.
+type viaConn struct {
+	net.Conn
+	d    *Dialer
+	gw   string
+	once sync.Once
+}
+
+// Close closes the connection and forgets it.
+func (c *viaConn) Close() error {
+	c.once.Do(func() {
+		c.d.mu.Lock()
+		if m := c.d.via[c.gw]; m != nil {
+			delete(m, c)
+			if len(m) == 0 {
+				delete(c.d.via, c.gw)
+			}
+		}
+		c.d.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (c *viaConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // Info asks a gateway about its datacenter: next "" is the local gateway
@@ -97,7 +163,7 @@ func (d *Dialer) Info(ctx context.Context, next string) (*Info, error) {
 	if next != "" {
 		what = "info from " + next
 	}
-	c, st, err := d.do(ctx, &Header{Kind: KindInfo, Next: next}, what)
+	c, _, st, err := d.do(ctx, &Header{Kind: KindInfo, Next: next}, what)
 	if err != nil {
 		return nil, err
 	}
@@ -220,14 +286,14 @@ func (d *Dialer) succeeded(addr string) {
 // deadline, 10×DialTimeout from now (or ctx's, if sooner), bounds all
 // the tries; the error names each gateway tried. When the caller gives
 // up (ctx done or its deadline passed) the error is ctx's and no gateway
-// is blamed.
-func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *Status, error) {
+// is blamed. gw is the local gateway that answered OK.
+func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, string, *Status, error) {
 	gws := d.order()
 	derr := &DialError{What: what}
 	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
 	for i, gw := range gws {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
 		if time.Until(deadline) <= 0 {
 			derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[i:], ", ")))
@@ -236,7 +302,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *S
 		c, st, err := d.try(ctx, gw, hdr, deadline)
 		if err != nil {
 			if cerr := callerGaveUp(ctx); cerr != nil {
-				return nil, nil, cerr
+				return nil, "", nil, cerr
 			}
 			d.failed(gw)
 			d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
@@ -249,9 +315,9 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *S
 			derr.Tries = append(derr.Tries, &RefusedError{Gateway: gw, Reason: st.Error})
 			continue
 		}
-		return c, st, nil
+		return c, gw, st, nil
 	}
-	return nil, nil, derr
+	return nil, "", nil, derr
 }
 
 // callerGaveUp is the caller's error when a failure is the caller's
