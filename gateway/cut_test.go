@@ -139,3 +139,37 @@ func TestDialerCloseVia(t *testing.T) {
 		t.Fatalf("closed %d, want 1", n)
 	}
 }
+
+// A local gateway whose connect hangs (its host gone) is blamed even when
+// the caller's deadline ends first, so the next dial tries another
+// gateway first.
+func TestDialerBlamesHangingConnect(t *testing.T) {
+	netfault.Require(t)
+	ln, err := net.Listen("tcp", "127.0.38.22:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	gone, other := ln.Addr().String(), "127.0.38.23:8443"
+	nf, err := netfault.New("fxpath_dialer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nf.Close()
+	if err := nf.Drop("127.0.38.10", "127.0.38.22"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDialer(DialerConfig{Source: net.ParseIP("127.0.38.10"),
+		Gateways: func() []string { return []string{gone, other} }, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	if _, err := d.Dial(ctx, "dc2", ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial: %v, want the caller's deadline", err)
+	}
+	if got := d.order(); got[0] != other {
+		t.Fatalf("order %v: the hanging gateway still first", got)
+	}
+}

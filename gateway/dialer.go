@@ -217,10 +217,12 @@ func (d *Dialer) Routes(ctx context.Context) (local string, routes []Route, err 
 
 // infoFrom asks the local gateway gw alone for its info.
 func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
-	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
+	started := time.Now()
+	deadline := started.Add(10 * d.cfg.DialTimeout)
 	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline)
 	if err != nil {
 		if cerr := callerGaveUp(ctx); cerr != nil {
+			d.slowConnect(gw, err, started)
 			return nil, cerr
 		}
 		d.failed(gw)
@@ -299,9 +301,11 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 			derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[i:], ", ")))
 			break
 		}
+		started := time.Now()
 		c, st, err := d.try(ctx, gw, hdr, deadline)
 		if err != nil {
 			if cerr := callerGaveUp(ctx); cerr != nil {
+				d.slowConnect(gw, err, started)
 				return nil, "", nil, cerr
 			}
 			d.failed(gw)
@@ -319,6 +323,32 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 	}
 	return nil, "", nil, derr
 }
+
+// slowConnectAfter is how long a TCP connect to a local gateway may
+// stay pending before the gateway is blamed even though the caller gave
+// up first: a local gateway accepts within milliseconds, so one whose
+// connect hangs that long is likely gone (its host cut off, its SYNs
+// dropped).
+const slowConnectAfter = 250 * time.Millisecond
+
+// slowConnect counts a failure of gw when the caller gave up while the
+// TCP connect to gw was still pending after slowConnectAfter. Callers
+// with short deadlines (probes, calls near their end) would otherwise
+// never blame a gateway whose host is gone, and every dial would try it
+// first until the LAN takes it for failed.
+func (d *Dialer) slowConnect(gw string, err error, started time.Time) {
+	var ce *connectError
+	if errors.As(err, &ce) && time.Since(started) >= min(slowConnectAfter, d.cfg.DialTimeout) {
+		d.failed(gw)
+		d.logger.Debug("local gateway slow to connect", "gateway", gw, "error", err)
+	}
+}
+
+// connectError is a TCP connect to a local gateway that failed.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
 // callerGaveUp is the caller's error when a failure is the caller's
 // doing: ctx is done, or its deadline has passed (a conn deadline set
@@ -343,7 +373,7 @@ func (d *Dialer) try(ctx context.Context, gw string, hdr *Header, deadline time.
 	defer cancel()
 	c, err := d.dialer.DialContext(dctx, "tcp", gw)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &connectError{err}
 	}
 	c.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
