@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,7 +144,8 @@ func TestDialerCloseVia(t *testing.T) {
 
 // A local gateway whose connect hangs (its host gone) is blamed even when
 // the caller's deadline ends first, so the next dial tries another
-// gateway first.
+// gateway first; while another gateway remains, a hanging connect moves
+// on to it after slowConnectAfter.
 func TestDialerBlamesHangingConnect(t *testing.T) {
 	netfault.Require(t)
 	ln, err := net.Listen("tcp", "127.0.38.22:0")
@@ -159,8 +162,10 @@ func TestDialerBlamesHangingConnect(t *testing.T) {
 	if err := nf.Drop("127.0.38.10", "127.0.38.22"); err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDialer(DialerConfig{Source: net.ParseIP("127.0.38.10"),
-		Gateways: func() []string { return []string{gone, other} }, DialTimeout: time.Second})
+	var mu sync.Mutex
+	gws := []string{gone}
+	d, err := NewDialer(DialerConfig{Source: net.ParseIP("127.0.38.10"), DialTimeout: time.Second,
+		Gateways: func() []string { mu.Lock(); defer mu.Unlock(); return gws }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +174,22 @@ func TestDialerBlamesHangingConnect(t *testing.T) {
 	if _, err := d.Dial(ctx, "dc2", ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("dial: %v, want the caller's deadline", err)
 	}
+	mu.Lock()
+	gws = []string{gone, other}
+	mu.Unlock()
 	if got := d.order(); got[0] != other {
 		t.Fatalf("order %v: the hanging gateway still first", got)
+	}
+	d.succeeded(other)
+	d.succeeded(gone) // forget: gone is first again
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	start := time.Now()
+	_, err = d.Dial(ctx2, "dc2", "")
+	if el := time.Since(start); el > slowConnectAfter+500*time.Millisecond {
+		t.Errorf("moved on after %v", el)
+	}
+	if err == nil || !strings.Contains(err.Error(), gone) || !strings.Contains(err.Error(), other) {
+		t.Fatalf("dial: %v, want both gateways tried", err)
 	}
 }

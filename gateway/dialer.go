@@ -219,7 +219,7 @@ func (d *Dialer) Routes(ctx context.Context) (local string, routes []Route, err 
 func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
 	started := time.Now()
 	deadline := started.Add(10 * d.cfg.DialTimeout)
-	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline)
+	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline, 0)
 	if err != nil {
 		if cerr := callerGaveUp(ctx); cerr != nil {
 			d.slowConnect(gw, err, started)
@@ -301,8 +301,16 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 			derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[i:], ", ")))
 			break
 		}
+		// While other gateways remain, a connect that hangs past
+		// slowConnectAfter moves on to the next one: a local gateway
+		// accepts within milliseconds unless its host is gone, and any
+		// other gateway serves as well. The last gets the full timeout.
+		var connectWithin time.Duration
+		if i < len(gws)-1 {
+			connectWithin = min(slowConnectAfter, d.cfg.DialTimeout)
+		}
 		started := time.Now()
-		c, st, err := d.try(ctx, gw, hdr, deadline)
+		c, st, err := d.try(ctx, gw, hdr, deadline, connectWithin)
 		if err != nil {
 			if cerr := callerGaveUp(ctx); cerr != nil {
 				d.slowConnect(gw, err, started)
@@ -344,6 +352,13 @@ func (d *Dialer) slowConnect(gw string, err error, started time.Time) {
 	}
 }
 
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // connectError is a TCP connect to a local gateway that failed.
 type connectError struct{ err error }
 
@@ -364,12 +379,17 @@ func callerGaveUp(ctx context.Context) error {
 }
 
 // try is one exchange with one local gateway, bounded by deadline and
-// ctx.
-func (d *Dialer) try(ctx context.Context, gw string, hdr *Header, deadline time.Time) (net.Conn, *Status, error) {
+// ctx; its TCP connect also by connectWithin when positive (else by
+// DialTimeout).
+func (d *Dialer) try(ctx context.Context, gw string, hdr *Header, deadline time.Time, connectWithin time.Duration) (net.Conn, *Status, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	dctx, cancel := context.WithDeadline(ctx, deadline)
+	connectBy := deadline
+	if connectWithin > 0 {
+		connectBy = earliest(deadline, time.Now().Add(connectWithin))
+	}
+	dctx, cancel := context.WithDeadline(ctx, connectBy)
 	defer cancel()
 	c, err := d.dialer.DialContext(dctx, "tcp", gw)
 	if err != nil {
