@@ -86,7 +86,26 @@ func (a *Agent) refreshLocalGateways() {
 	if !a.gatewayMode() {
 		return
 	}
-	a.gwLocal.Store(localGatewaysOf(a.lanMembers(), a.cfg.Datacenter))
+	a.storeLocalGateways(localGatewaysOf(a.lanMembers(), a.cfg.Datacenter))
+}
+
+// storeLocalGateways caches lg and closes the connections that went
+// through a local gateway no longer in it (failed or left on the LAN):
+// a gateway whose host is gone answers nothing, and the pool's sessions
+// and the WAN gossip pipes through it would go on writing into a silent
+// path; closed, they redial through a gateway that is alive.
+func (a *Agent) storeLocalGateways(lg *localGateways) {
+	old := a.gwLocal.Swap(lg)
+	if old == nil || a.gwDialer == nil {
+		return
+	}
+	for _, gw := range old.addrs {
+		if !slices.Contains(lg.addrs, gw) {
+			if n := a.gwDialer.CloseVia(gw); n > 0 {
+				a.logger.Warn("local gateway gone: closed the connections through it", "gateway", gw, "connections", n)
+			}
+		}
+	}
 }
 
 // localGatewayView is the cached view, computed now when no LAN event
@@ -97,7 +116,7 @@ func (a *Agent) localGatewayView() *localGateways {
 	}
 	lg := localGatewaysOf(a.lanMembers(), a.cfg.Datacenter)
 	if a.gatewayMode() {
-		a.gwLocal.Store(lg)
+		a.storeLocalGateways(lg)
 	}
 	return lg
 }

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/hashicorp/yamux"
 
 	"consulate/structs"
 )
@@ -518,11 +523,13 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 		defer cancel()
 	}
 	var lastErr error
-	for i, addr := range addrs {
+	retriedSame := false
+	for i := 0; i < len(addrs); i++ {
+		addr := addrs[i]
 		if ctx.Err() != nil {
 			break
 		}
-		if i > 0 && !r.usable(dcName, addr) {
+		if i > 0 && !r.usable(dcName, addr) && !retriedSame {
 			continue
 		}
 		started := r.cfg.Now()
@@ -560,6 +567,15 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 		if !retryable(args, err) {
 			break
 		}
+		if !retriedSame && ctx.Err() == nil && isRead(args) && transportFailure(err) && !r.anyUsable(dcName, addrs[i+1:]) {
+			// The session to addr died under the call (a gateway on its
+			// path went away, say) and no other server is left: a read
+			// is safe to run again, and the pool dials a fresh session,
+			// through another path, for this one retry of addr.
+			retriedSame = true
+			addrs = append(addrs[:i+1:i+1], addr)
+			r.logger.Debug("retrying a read on a fresh session", "datacenter", dcName, "server", addr, "method", method)
+		}
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
@@ -592,6 +608,40 @@ func retryable(args any, err error) bool {
 		return false
 	}
 	return true
+}
+
+// isRead tells whether args is a read, which may run twice.
+func isRead(args any) bool {
+	info, ok := args.(structs.RPCInfo)
+	return ok && info.IsRead()
+}
+
+// transportFailure tells whether err is a connection or session that
+// broke under a call (EOF, reset, yamux session or stream shut down),
+// not an answer, a deadline or a cancel.
+func transportFailure(err error) bool {
+	var re *structs.RemoteError
+	if err == nil || errors.As(err, &re) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
+		yamux.ErrSessionShutdown, yamux.ErrStreamClosed, yamux.ErrConnectionReset,
+		syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyUsable tells whether any of addrs is still worth trying in dc.
+func (r *Router) anyUsable(dcName string, addrs []structs.ServerAddr) bool {
+	for _, a := range addrs {
+		if r.usable(dcName, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // record counts an attempt's outcome (err) for dc and, when it went to

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/yamux"
 
 	"consulate/structs"
 )
@@ -295,5 +299,92 @@ func TestForwardMovesOnWhenRateLimited(t *testing.T) {
 	}
 	if !r.usable("dc2", "dc2-1:8300") {
 		t.Fatal("a rate-limited server was quarantined")
+	}
+}
+
+// seqCaller answers each call with the next error of errs (nil once they
+// run out), counting the calls.
+type seqCaller struct {
+	fakeCaller
+	errs []error
+}
+
+func (s *seqCaller) Call(ctx context.Context, dc structs.Datacenter, sa structs.ServerAddr, method structs.Method, args, reply any) error {
+	s.mu.Lock()
+	s.calls = append(s.calls, string(sa))
+	var err error
+	if len(s.errs) > 0 {
+		err, s.errs = s.errs[0], s.errs[1:]
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func TestForwardRetriesReadOnceOnBrokenSession(t *testing.T) {
+	eof := fmt.Errorf("rpcmux: call m to dc2-1:8300: %w", io.EOF)
+	shut := fmt.Errorf("rpcmux: call m to dc2-1:8300: %w", yamux.ErrSessionShutdown)
+	for _, first := range []error{eof, shut} {
+		sc := &seqCaller{errs: []error{first}}
+		r := newTestRouter(t, sc, nil)
+		addDC(r, "dc2", 1, structs.StatusAlive)
+		if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); err != nil {
+			t.Fatalf("first %v: read failed: %v", first, err)
+		}
+		if want := []string{"dc2-1:8300", "dc2-1:8300"}; !reflect.DeepEqual(sc.calls, want) {
+			t.Fatalf("first %v: calls %v, want %v", first, sc.calls, want)
+		}
+		// The success outweighs the failure: the next call goes out.
+		if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); err != nil {
+			t.Fatalf("first %v: next read failed: %v", first, err)
+		}
+	}
+
+	// Only once: a second broken session fails the read, and the server
+	// is quarantined as before.
+	sc := &seqCaller{errs: []error{eof, eof}}
+	r := newTestRouter(t, sc, nil)
+	addDC(r, "dc2", 1, structs.StatusAlive)
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); !errors.Is(err, structs.ErrNoDCPath) || !strings.Contains(err.Error(), "EOF") {
+		t.Fatalf("err = %v, want a no-path error wrapping EOF", err)
+	}
+	if len(sc.calls) != 2 {
+		t.Fatalf("calls %v, want 2", sc.calls)
+	}
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); !errors.Is(err, structs.ErrNoDCPath) || len(sc.calls) != 2 {
+		t.Fatalf("err = %v after %d calls, want unreachable at once", err, len(sc.calls))
+	}
+
+	// An answer that is an error is not retried.
+	sc = &seqCaller{errs: []error{&structs.RemoteError{Msg: "boom"}}}
+	r = newTestRouter(t, sc, nil)
+	addDC(r, "dc2", 1, structs.StatusAlive)
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); err == nil || len(sc.calls) != 1 {
+		t.Fatalf("err = %v after %d calls, want the answer after 1", err, len(sc.calls))
+	}
+}
+
+func TestForwardNeverRetriesWriteOnBrokenSession(t *testing.T) {
+	sc := &seqCaller{errs: []error{fmt.Errorf("rpcmux: call m to dc2-1:8300: %w", io.EOF)}}
+	r := newTestRouter(t, sc, nil)
+	addDC(r, "dc2", 1, structs.StatusAlive)
+	write := &structs.KVSRequest{Datacenter: "dc2", Op: structs.KVSet}
+	if err := r.ForwardDC(context.Background(), "dc2", "KVS.Apply", write, new(bool)); err == nil || !strings.Contains(err.Error(), "EOF") {
+		t.Fatalf("err = %v, want EOF", err)
+	}
+	if len(sc.calls) != 1 {
+		t.Fatalf("calls %v, want 1 (a write's outcome is unknown)", sc.calls)
+	}
+}
+
+func TestForwardRetriesOtherServerBeforeSame(t *testing.T) {
+	rtts := map[string]time.Duration{"s1.dc2": 1 * time.Millisecond, "s2.dc2": 2 * time.Millisecond}
+	sc := &seqCaller{errs: []error{io.EOF, io.EOF}}
+	r := newTestRouter(t, sc, rtts)
+	addDC(r, "dc2", 2, structs.StatusAlive)
+	if err := r.ForwardDC(context.Background(), "dc2", "m", &structs.EmptyRequest{}, new(string)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"dc2-1:8300", "dc2-2:8300", "dc2-2:8300"}; !reflect.DeepEqual(sc.calls, want) {
+		t.Fatalf("calls %v, want %v", sc.calls, want)
 	}
 }

@@ -44,9 +44,12 @@ type Dialer struct {
 	logger *slog.Logger
 	dialer net.Dialer
 
-	// mu guards fails.
+	// mu guards fails and via.
 	mu    sync.Mutex
 	fails map[string]dialFailures
+	// via holds the open connections Dial returned, per local gateway
+	// they go through (CloseVia).
+	via map[string]map[*viaConn]struct{}
 }
 
 type dialFailures struct {
@@ -66,7 +69,7 @@ func NewDialer(cfg DialerConfig) (*Dialer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Dialer{cfg: cfg, logger: logger.With("component", "gateway.dialer"), fails: map[string]dialFailures{}}
+	d := &Dialer{cfg: cfg, logger: logger.With("component", "gateway.dialer"), fails: map[string]dialFailures{}, via: map[string]map[*viaConn]struct{}{}}
 	d.dialer = net.Dialer{Timeout: cfg.DialTimeout}
 	if cfg.Source != nil && !cfg.Source.IsUnspecified() {
 		d.dialer.LocalAddr = &net.TCPAddr{IP: cfg.Source}
@@ -83,8 +86,71 @@ func (d *Dialer) Dial(ctx context.Context, dc, addr string) (net.Conn, error) {
 	if server == "" {
 		server = "any server"
 	}
-	c, _, err := d.do(ctx, &Header{Kind: KindConn, DC: dc, Addr: addr}, fmt.Sprintf("conn to %s %s", dc, server))
-	return c, err
+	c, gw, _, err := d.do(ctx, &Header{Kind: KindConn, DC: dc, Addr: addr}, fmt.Sprintf("conn to %s %s", dc, server))
+	if err != nil {
+		return nil, err
+	}
+	vc := &viaConn{Conn: c, d: d, gw: gw}
+	d.mu.Lock()
+	m := d.via[gw]
+	if m == nil {
+		m = map[*viaConn]struct{}{}
+		d.via[gw] = m
+	}
+	m[vc] = struct{}{}
+	d.mu.Unlock()
+	return vc, nil
+}
+
+// CloseVia closes every open connection Dial returned through the local
+// gateway gw, and returns how many. The agent calls it when gw stops
+// being an alive member of its LAN: a gateway whose host is gone answers
+// nothing, and writes into a silent TCP path succeed into kernel buffers
+// for a long while, so the sessions and gossip pipes through it would
+// not notice; closed, they redial through another local gateway.
+func (d *Dialer) CloseVia(gw string) int {
+	d.mu.Lock()
+	conns := d.via[gw]
+	delete(d.via, gw)
+	d.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	if len(conns) > 0 {
+		d.logger.Info("closed connections through a local gateway that is gone", "gateway", gw, "connections", len(conns))
+	}
+	return len(conns)
+}
+
+// viaConn is a connection Dial returned: closing it forgets it.
+type viaConn struct {
+	net.Conn
+	d    *Dialer
+	gw   string
+	once sync.Once
+}
+
+// Close closes the connection and forgets it.
+func (c *viaConn) Close() error {
+	c.once.Do(func() {
+		c.d.mu.Lock()
+		if m := c.d.via[c.gw]; m != nil {
+			delete(m, c)
+			if len(m) == 0 {
+				delete(c.d.via, c.gw)
+			}
+		}
+		c.d.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (c *viaConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // Info asks a gateway about its datacenter: next "" is the local gateway
@@ -97,7 +163,7 @@ func (d *Dialer) Info(ctx context.Context, next string) (*Info, error) {
 	if next != "" {
 		what = "info from " + next
 	}
-	c, st, err := d.do(ctx, &Header{Kind: KindInfo, Next: next}, what)
+	c, _, st, err := d.do(ctx, &Header{Kind: KindInfo, Next: next}, what)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +217,12 @@ func (d *Dialer) Routes(ctx context.Context) (local string, routes []Route, err 
 
 // infoFrom asks the local gateway gw alone for its info.
 func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
-	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
-	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline)
+	started := time.Now()
+	deadline := started.Add(10 * d.cfg.DialTimeout)
+	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline, 0)
 	if err != nil {
 		if cerr := callerGaveUp(ctx); cerr != nil {
+			d.slowConnect(gw, err, started)
 			return nil, cerr
 		}
 		d.failed(gw)
@@ -220,23 +288,33 @@ func (d *Dialer) succeeded(addr string) {
 // deadline, 10×DialTimeout from now (or ctx's, if sooner), bounds all
 // the tries; the error names each gateway tried. When the caller gives
 // up (ctx done or its deadline passed) the error is ctx's and no gateway
-// is blamed.
-func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *Status, error) {
+// is blamed. gw is the local gateway that answered OK.
+func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, string, *Status, error) {
 	gws := d.order()
 	derr := &DialError{What: what}
 	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
 	for i, gw := range gws {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
 		if time.Until(deadline) <= 0 {
 			derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[i:], ", ")))
 			break
 		}
-		c, st, err := d.try(ctx, gw, hdr, deadline)
+		// While other gateways remain, a connect that hangs past
+		// slowConnectAfter moves on to the next one: a local gateway
+		// accepts within milliseconds unless its host is gone, and any
+		// other gateway serves as well. The last gets the full timeout.
+		var connectWithin time.Duration
+		if i < len(gws)-1 {
+			connectWithin = min(slowConnectAfter, d.cfg.DialTimeout)
+		}
+		started := time.Now()
+		c, st, err := d.try(ctx, gw, hdr, deadline, connectWithin)
 		if err != nil {
 			if cerr := callerGaveUp(ctx); cerr != nil {
-				return nil, nil, cerr
+				d.slowConnect(gw, err, started)
+				return nil, "", nil, cerr
 			}
 			d.failed(gw)
 			d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
@@ -249,10 +327,43 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, *S
 			derr.Tries = append(derr.Tries, &RefusedError{Gateway: gw, Reason: st.Error})
 			continue
 		}
-		return c, st, nil
+		return c, gw, st, nil
 	}
-	return nil, nil, derr
+	return nil, "", nil, derr
 }
+
+// slowConnectAfter is how long a TCP connect to a local gateway may
+// stay pending before the gateway is blamed even though the caller gave
+// up first: a local gateway accepts within milliseconds, so one whose
+// connect hangs that long is likely gone (its host cut off, its SYNs
+// dropped).
+const slowConnectAfter = 250 * time.Millisecond
+
+// slowConnect counts a failure of gw when the caller gave up while the
+// TCP connect to gw was still pending after slowConnectAfter. Callers
+// with short deadlines (probes, calls near their end) would otherwise
+// never blame a gateway whose host is gone, and every dial would try it
+// first until the LAN takes it for failed.
+func (d *Dialer) slowConnect(gw string, err error, started time.Time) {
+	var ce *connectError
+	if errors.As(err, &ce) && time.Since(started) >= min(slowConnectAfter, d.cfg.DialTimeout) {
+		d.failed(gw)
+		d.logger.Debug("local gateway slow to connect", "gateway", gw, "error", err)
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// connectError is a TCP connect to a local gateway that failed.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
 // callerGaveUp is the caller's error when a failure is the caller's
 // doing: ctx is done, or its deadline has passed (a conn deadline set
@@ -268,16 +379,21 @@ func callerGaveUp(ctx context.Context) error {
 }
 
 // try is one exchange with one local gateway, bounded by deadline and
-// ctx.
-func (d *Dialer) try(ctx context.Context, gw string, hdr *Header, deadline time.Time) (net.Conn, *Status, error) {
+// ctx; its TCP connect also by connectWithin when positive (else by
+// DialTimeout).
+func (d *Dialer) try(ctx context.Context, gw string, hdr *Header, deadline time.Time, connectWithin time.Duration) (net.Conn, *Status, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	dctx, cancel := context.WithDeadline(ctx, deadline)
+	connectBy := deadline
+	if connectWithin > 0 {
+		connectBy = earliest(deadline, time.Now().Add(connectWithin))
+	}
+	dctx, cancel := context.WithDeadline(ctx, connectBy)
 	defer cancel()
 	c, err := d.dialer.DialContext(dctx, "tcp", gw)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &connectError{err}
 	}
 	c.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })

@@ -37,13 +37,17 @@ type Gateway struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// mu guards ln, advertise, conns, started and closed.
+	// mu guards ln, advertise, conns, via, started and closed.
 	mu        sync.Mutex
 	ln        net.Listener
 	advertise string
 	conns     map[net.Conn]struct{}
-	started   bool
-	closed    bool
+	// via holds the splices open through each next-hop gateway: the
+	// connection to it and the client's, closed together when the
+	// routing table marks that gateway down (closeVia).
+	via     map[string]map[net.Conn]net.Conn
+	started bool
+	closed  bool
 
 	stats struct {
 		open, accepted, local, forwarded, refused atomic.Int64
@@ -79,6 +83,7 @@ func New(cfg *Config) (*Gateway, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[net.Conn]struct{}),
+		via:    make(map[string]map[net.Conn]net.Conn),
 	}
 	g.dialer = net.Dialer{Timeout: c.DialTimeout}
 	if !c.BindAddr.IsUnspecified() {
@@ -86,6 +91,7 @@ func New(cfg *Config) (*Gateway, error) {
 	}
 	g.table = newTable(c.Datacenter, c.ProbeInterval, c.Peers)
 	g.table.logger = logger
+	g.table.onDown = g.closeVia
 	return g, nil
 }
 
@@ -320,7 +326,7 @@ func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 		return
 	}
 	c.SetDeadline(time.Time{}) // forward bounds its own waits; a status is a small write
-	down, st, err := g.forward([]candidate{{addr: h.Next}}, &Header{Kind: KindInfo, Hops: h.Hops + 1})
+	down, _, st, err := g.forward([]candidate{{addr: h.Next}}, &Header{Kind: KindInfo, Hops: h.Hops + 1})
 	if err == nil && st.OK && st.Info == nil {
 		err = errors.New("no info")
 	}
@@ -432,7 +438,7 @@ func (g *Gateway) connLocal(c net.Conn, addr string) {
 func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 	c.SetDeadline(time.Time{}) // forward bounds its own waits; a status is a small write
 	fwd := &Header{Kind: KindConn, DC: h.DC, Addr: h.Addr, Hops: h.Hops + 1}
-	down, st, err := g.forward(cands, fwd)
+	down, next, st, err := g.forward(cands, fwd)
 	if err != nil {
 		g.refuse(c, g.errorf("datacenter %q: %v", h.DC, err))
 		return
@@ -447,8 +453,56 @@ func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 	}
 	g.stats.forwarded.Add(1)
 	gometrics.IncrCounter([]string{"gateway", "conns", "forwarded"}, 1)
+	g.addVia(next, down, c)
 	g.splice(c, down)
+	g.dropVia(next, down)
 	g.untrack(down)
+}
+
+// addVia registers a splice through the next-hop gateway next: down is
+// the connection to it, up the client's.
+func (g *Gateway) addVia(next string, down, up net.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := g.via[next]
+	if m == nil {
+		m = make(map[net.Conn]net.Conn)
+		g.via[next] = m
+	}
+	m[down] = up
+}
+
+// dropVia forgets a splice addVia registered.
+func (g *Gateway) dropVia(next string, down net.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m := g.via[next]; m != nil {
+		delete(m, down)
+		if len(m) == 0 {
+			delete(g.via, next)
+		}
+	}
+}
+
+// closeVia closes every splice through the next-hop gateway addr, both
+// ends: the routing table has marked it down. A gateway whose host is
+// gone answers nothing, and writes into a silent TCP path succeed into
+// kernel buffers for a long while; closing the client's end makes it
+// redial at once, through a gateway that answers.
+func (g *Gateway) closeVia(addr string) {
+	g.mu.Lock()
+	pairs := g.via[addr]
+	delete(g.via, addr)
+	g.mu.Unlock()
+	if len(pairs) == 0 {
+		return
+	}
+	g.logger.Info("closing connections through a gateway marked down", "gateway", addr, "connections", len(pairs))
+	gometrics.IncrCounter([]string{"gateway", "conns", "cut"}, float32(len(pairs)))
+	for down, up := range pairs {
+		down.Close()
+		up.Close()
+	}
 }
 
 // forward tries each candidate in order: dial, send hdr, read its status.
@@ -458,10 +512,10 @@ func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 // statusWait from now, bounds all the candidates together (each dial
 // also by DialTimeout), so that this gateway answers its client before
 // the client gives up on it. It returns the tracked connection and its
-// OK status; or no connection and the refusals' status when every
-// candidate that answered refused; or err listing every failure when
-// none answered.
-func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, error) {
+// OK status, and the candidate's address; or no connection and the
+// refusals' status when every candidate that answered refused; or err
+// listing every failure when none answered.
+func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, string, *Status, error) {
 	deadline := time.Now().Add(g.statusWait(hdr.Hops - 1))
 	var errs []error
 	var refusals []string
@@ -494,13 +548,13 @@ func (g *Gateway) forward(cands []candidate, hdr *Header) (net.Conn, *Status, er
 			continue
 		}
 		down.SetDeadline(time.Time{})
-		return down, st, nil
+		return down, cand.addr, st, nil
 	}
 	if len(refusals) > 0 {
 		// The refusals name the gateways that made them.
-		return nil, &Status{Error: strings.Join(refusals, "; ")}, nil
+		return nil, "", &Status{Error: strings.Join(refusals, "; ")}, nil
 	}
-	return nil, nil, joinErrs(errs)
+	return nil, "", nil, joinErrs(errs)
 }
 
 // statusWait bounds the wait for a next hop's status at a gateway that

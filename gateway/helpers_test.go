@@ -184,7 +184,7 @@ func echoCheck(t *testing.T, c net.Conn, msg string) {
 	if _, err := c.Write([]byte(msg)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(c)

@@ -225,7 +225,7 @@ func TestForwardOneDeadline(t *testing.T) {
 	a := startGW(t, cfg)
 	s1, s2 := silentListener(t, "127.0.31.33"), silentListener(t, "127.0.31.34")
 	start := time.Now()
-	_, _, err := a.forward([]candidate{{addr: s1}, {addr: s2}}, &Header{Kind: KindConn, DC: "dc2", Hops: 1})
+	_, _, _, err := a.forward([]candidate{{addr: s1}, {addr: s2}}, &Header{Kind: KindConn, DC: "dc2", Hops: 1})
 	el := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), s1) || !strings.Contains(err.Error(), "1 more gateway") {
 		t.Fatalf("forward: %v", err)

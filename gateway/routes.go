@@ -74,6 +74,9 @@ type table struct {
 	dc       string
 	interval time.Duration
 	logger   *slog.Logger
+	// onDown, when set, is called (without mu held) when a gateway that
+	// was up is marked down.
+	onDown func(addr string)
 
 	// mu guards the fields below.
 	mu    sync.Mutex
@@ -233,22 +236,30 @@ func sanitize(a *Advert) *Advert {
 // ok records a probe answer.
 func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	down := t.okLocked(addr, rtt, a)
+	t.mu.Unlock()
+	if down {
+		t.wentDown(addr)
+	}
+}
+
+// okLocked is ok with mu held; down reports that the answer (not
+// vouched for) marked addr down.
+func (t *table) okLocked(addr string, rtt time.Duration, a *Advert) (down bool) {
 	p, found := t.peers[addr]
 	if !found {
-		return
+		return false
 	}
 	if a.DC == t.dc {
 		// A gateway of this datacenter given as a peer: not a route.
 		t.deleteLocked(addr)
-		return
+		return false
 	}
 	a = sanitize(a)
 	if !p.configured && p.vouched != a.DC && !slices.Contains(a.Gateways, addr) {
 		// Learned, and nothing of a.DC says it is one of its gateways.
 		t.logger.Debug("remote gateway not vouched for", "gateway", addr, "datacenter", a.DC)
-		t.failLocked(p)
-		return
+		return t.failLocked(p)
 	}
 	if p.lastOK.IsZero() && !p.configured {
 		t.unanswered--
@@ -266,30 +277,44 @@ func (t *table) ok(addr string, rtt time.Duration, a *Advert) {
 	p.dc = a.DC
 	p.advert = a
 	t.learnLocked(a)
+	return false
 }
 
 // suspect records a failure: a probe that failed or a dial of a
 // candidate that did. downAfter of them in a row mark the gateway down.
 func (t *table) suspect(addr string) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p, found := t.peers[addr]; found {
-		t.failLocked(p)
+	p, found := t.peers[addr]
+	down := found && t.failLocked(p)
+	t.mu.Unlock()
+	if down {
+		t.wentDown(addr)
 	}
 }
 
-func (t *table) failLocked(p *peer) {
+// failLocked counts a failure of p. down reports that it marked p, up
+// until now, down: the caller then calls wentDown once mu is unlocked.
+func (t *table) failLocked(p *peer) (down bool) {
 	p.fails++
 	if p.fails == downAfter && !p.lastOK.IsZero() {
 		t.logger.Warn("remote gateway down", "gateway", p.addr, "datacenter", p.dc)
+		down = true
 	}
 	if !p.configured && p.fails >= forgetAfter {
 		t.deleteLocked(p.addr)
-		return
+		return down
 	}
 	if !p.configured && p.lastOK.IsZero() {
 		// Never answered: probe it less and less often.
 		p.next = time.Now().Add(min(t.interval<<min(p.fails, 20), maxProbeBackoff))
+	}
+	return down
+}
+
+// wentDown tells onDown that addr was marked down. Call without mu.
+func (t *table) wentDown(addr string) {
+	if t.onDown != nil {
+		t.onDown(addr)
 	}
 }
 
