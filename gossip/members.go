@@ -363,6 +363,20 @@ func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {
 // selfID or belongs to a live member (alive or leaving) with another name.
 // members[i] is peers[i] decoded. Callers hold memberLock for reading.
 func (p *Pool) idConflictLocked(members []structs.Member, peers []*memberlist.Node, selfID string) error {
+	owner := p.liveOwnerLocked
+	if len(peers) > 1 {
+		// A push/pull brings every member of the other side: one index of
+		// the live members' IDs, not a walk per peer.
+		owners := p.liveOwnersLocked()
+		owner = func(id, name string) (string, bool) {
+			for _, o := range owners[id] {
+				if o != name {
+					return o, true
+				}
+			}
+			return "", false
+		}
+	}
 	for i, m := range members {
 		if m.Status != structs.StatusAlive {
 			continue
@@ -375,11 +389,30 @@ func (p *Pool) idConflictLocked(members []structs.Member, peers []*memberlist.No
 		if id == selfID && n.Name != p.cfg.NodeName {
 			return &NodeIDConflictError{Member: n.Name, ID: id}
 		}
-		if owner, ok := p.liveOwnerLocked(id, n.Name); ok {
+		if owner, ok := owner(id, n.Name); ok {
 			return &NodeIDConflictError{Member: n.Name, ID: id, Other: owner}
 		}
 	}
 	return nil
+}
+
+// liveOwnersLocked maps every node ID to the live members (alive or
+// leaving, this agent not included) that carry it. Callers hold memberLock
+// for reading.
+func (p *Pool) liveOwnersLocked() map[string][]string {
+	owners := make(map[string][]string, len(p.members))
+	for name, ms := range p.members {
+		if name == p.cfg.NodeName {
+			continue
+		}
+		if ms.member.Status != structs.StatusAlive && ms.member.Status != structs.StatusLeaving {
+			continue
+		}
+		if id := ms.member.Tags[structs.TagID]; id != "" {
+			owners[id] = append(owners[id], name)
+		}
+	}
+	return owners
 }
 
 // liveOwnerLocked finds a live member other than this agent and other than

@@ -66,17 +66,27 @@ func TestCheckMergeMembersConflicts(t *testing.T) {
 		}, "m0", true},
 		{"no id", []*memberlist.Node{{Name: "bare", Addr: net.ParseIP("127.100.250.9"), State: memberlist.StateAlive}}, "", false},
 	}
+	pad := mergeNode(t, "pad", "id-pad", memberlist.StateAlive)
 	for _, tc := range cases {
-		err := p.checkMergeMembers(tc.peers)
-		var conflict *NodeIDConflictError
-		switch {
-		case !tc.wantErr && err != nil:
-			t.Errorf("%s: %v, want no error", tc.name, err)
-		case tc.wantErr && !errors.As(err, &conflict):
-			t.Errorf("%s: %v, want a NodeIDConflictError", tc.name, err)
-		case tc.wantErr && conflict.Other != tc.wantOther:
-			t.Errorf("%s: conflict with %q, want %q (%v)", tc.name, conflict.Other, tc.wantOther, err)
+		// Alone (one alive message) and after a harmless peer (a push/pull).
+		for _, peers := range [][]*memberlist.Node{tc.peers, append([]*memberlist.Node{pad}, tc.peers...)} {
+			checkConflict(t, p, tc.name, peers, tc.wantErr, tc.wantOther)
 		}
+	}
+}
+
+// checkConflict runs the merge check on peers and compares the outcome.
+func checkConflict(t *testing.T, p *Pool, name string, peers []*memberlist.Node, wantErr bool, wantOther string) {
+	t.Helper()
+	err := p.checkMergeMembers(peers)
+	var conflict *NodeIDConflictError
+	switch {
+	case !wantErr && err != nil:
+		t.Errorf("%s (%d peers): %v, want no error", name, len(peers), err)
+	case wantErr && !errors.As(err, &conflict):
+		t.Errorf("%s (%d peers): %v, want a NodeIDConflictError", name, len(peers), err)
+	case wantErr && conflict.Other != wantOther:
+		t.Errorf("%s (%d peers): conflict with %q, want %q (%v)", name, len(peers), conflict.Other, wantOther, err)
 	}
 }
 
@@ -120,6 +130,22 @@ func BenchmarkDecodeTags(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := decodeTags(meta); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A push/pull's merge check (every member of the other side at once).
+func BenchmarkCheckMergeMembersPushPull300(b *testing.B) {
+	p := mergePool(b, 300)
+	peers := make([]*memberlist.Node, 0, 300)
+	for i := range 300 {
+		name := fmt.Sprintf("m%d", i)
+		peers = append(peers, mergeNode(b, name, "id-"+name, memberlist.StateAlive))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.checkMergeMembers(peers); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile (allocs, from the start) to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,6 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer writeAllocs(*memProfile, stderr)
 	}
 	lanBase, wanBase := net.ParseIP(*lanNet).To4(), net.ParseIP(*wanNet).To4()
 	if lanBase == nil || wanBase == nil || !lanBase.IsLoopback() || !wanBase.IsLoopback() {
@@ -301,4 +305,18 @@ func printTables(w io.Writer, r *report) {
 		}
 	}
 	_ = tw.Flush()
+}
+
+// writeAllocs writes the allocation profile (every allocation since the
+// start, and the heap in use at the last GC) to path.
+func writeAllocs(path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "scale: memprofile:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(stderr, "scale: memprofile:", err)
+	}
 }
