@@ -93,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mode := fs.String("mode", "lan", "lan, wan or soak")
 	n := fs.Int("n", 100, "LAN members")
 	seeds := fs.Int("seeds", 3, "LAN members every other member joins through")
+	joinBatch := fs.Int("join-batch", 0, "LAN: join this many members at a time, each batch once all before it are alive everywhere (0: all at once)")
 	kill := fs.Int("kill", 5, "LAN members killed (blackholed) for failure detection")
 	dcs := fs.Int("dcs", 20, "WAN datacenters")
 	servers := fs.Int("servers", 3, "WAN servers per datacenter")
@@ -158,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stopSampling := sampleGoroutines(&rep.Machine.GoroutineHi)
 	start := time.Now()
 
-	lo := lanOpts{N: *n, Seeds: *seeds, Kill: *kill, Base: lanBase, Port: *lanPort, Steady: *steady,
+	lo := lanOpts{N: *n, Seeds: *seeds, Kill: *kill, JoinBatch: *joinBatch, Base: lanBase, Port: *lanPort, Steady: *steady,
 		PhaseTimeout: *phase, Tuning: gossip.Tuning(rt.GossipLAN), Log: logf}
 	wo := wanOpts{DCs: *dcs, Servers: *servers, Base: wanBase, Port: *wanPort, Steady: *steady,
 		PhaseTimeout: *phase, Tuning: gossip.Tuning(rt.GossipWAN), Log: logf}
