@@ -323,23 +323,17 @@ func (p *Pool) admitted(n *memberlist.Node) bool {
 		ms.meta == string(n.Meta) && ms.member.Addr == n.Addr.String()
 }
 
+// checkMergeMembers refuses peers whose node ID is this agent's or that
+// of a live member with another name, or that MergeCheck refuses. It
+// builds no index of the members: memberlist calls it (through
+// NotifyAlive) for every alive message about a member not yet admitted,
+// one peer at a time, so in a pool of N joining members it runs some N²
+// times; a walk comparing IDs costs no allocation, where a map of all N
+// IDs per call did (bench/scale profile, issue 15).
 func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {
-	owners := map[string]string{} // id -> name; "" name slot means this agent
-	p.memberLock.RLock()
-	for name, ms := range p.members {
-		if name == p.cfg.NodeName {
-			continue
-		}
-		if ms.member.Status != structs.StatusAlive && ms.member.Status != structs.StatusLeaving {
-			continue
-		}
-		if id := ms.member.Tags[structs.TagID]; id != "" {
-			owners[id] = name
-		}
-	}
-	p.memberLock.RUnlock()
-	selfID := p.Tags()[structs.TagID]
-
+	p.tagLock.RLock()
+	selfID := p.tags[structs.TagID]
+	p.tagLock.RUnlock()
 	members := make([]structs.Member, 0, len(peers))
 	for _, n := range peers {
 		m := p.nodeToMember(n, structs.StatusAlive)
@@ -350,19 +344,12 @@ func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {
 			}
 		}
 		members = append(members, m)
-		if m.Status != structs.StatusAlive {
-			continue
-		}
-		id := m.Tags[structs.TagID]
-		if id == "" {
-			continue
-		}
-		if id == selfID && n.Name != p.cfg.NodeName {
-			return &NodeIDConflictError{Member: n.Name, ID: id}
-		}
-		if owner, ok := owners[id]; ok && owner != n.Name {
-			return &NodeIDConflictError{Member: n.Name, ID: id, Other: owner}
-		}
+	}
+	p.memberLock.RLock()
+	err := p.idConflictLocked(members, peers, selfID)
+	p.memberLock.RUnlock()
+	if err != nil {
+		return err
 	}
 	if p.cfg.MergeCheck != nil {
 		if err := p.cfg.MergeCheck(members); err != nil {
@@ -370,6 +357,79 @@ func (p *Pool) checkMergeMembers(peers []*memberlist.Node) error {
 		}
 	}
 	return nil
+}
+
+// idConflictLocked reports the first alive peer (in order) whose node ID is
+// selfID or belongs to a live member (alive or leaving) with another name.
+// members[i] is peers[i] decoded. Callers hold memberLock for reading.
+func (p *Pool) idConflictLocked(members []structs.Member, peers []*memberlist.Node, selfID string) error {
+	owner := p.liveOwnerLocked
+	if len(peers) > 1 {
+		// A push/pull brings every member of the other side: one index of
+		// the live members' IDs, not a walk per peer.
+		owners := p.liveOwnersLocked()
+		owner = func(id, name string) (string, bool) {
+			for _, o := range owners[id] {
+				if o != name {
+					return o, true
+				}
+			}
+			return "", false
+		}
+	}
+	for i, m := range members {
+		if m.Status != structs.StatusAlive {
+			continue
+		}
+		id := m.Tags[structs.TagID]
+		if id == "" {
+			continue
+		}
+		n := peers[i]
+		if id == selfID && n.Name != p.cfg.NodeName {
+			return &NodeIDConflictError{Member: n.Name, ID: id}
+		}
+		if owner, ok := owner(id, n.Name); ok {
+			return &NodeIDConflictError{Member: n.Name, ID: id, Other: owner}
+		}
+	}
+	return nil
+}
+
+// liveOwnersLocked maps every node ID to the live members (alive or
+// leaving, this agent not included) that carry it. Callers hold memberLock
+// for reading.
+func (p *Pool) liveOwnersLocked() map[string][]string {
+	owners := make(map[string][]string, len(p.members))
+	for name, ms := range p.members {
+		if name == p.cfg.NodeName {
+			continue
+		}
+		if ms.member.Status != structs.StatusAlive && ms.member.Status != structs.StatusLeaving {
+			continue
+		}
+		if id := ms.member.Tags[structs.TagID]; id != "" {
+			owners[id] = append(owners[id], name)
+		}
+	}
+	return owners
+}
+
+// liveOwnerLocked finds a live member other than this agent and other than
+// name that carries node ID id. Callers hold memberLock for reading.
+func (p *Pool) liveOwnerLocked(id, name string) (string, bool) {
+	for other, ms := range p.members {
+		if other == name || other == p.cfg.NodeName {
+			continue
+		}
+		if ms.member.Status != structs.StatusAlive && ms.member.Status != structs.StatusLeaving {
+			continue
+		}
+		if ms.member.Tags[structs.TagID] == id {
+			return other, true
+		}
+	}
+	return "", false
 }
 
 // reconnectLoop retries one random failed member every ReconnectInterval.

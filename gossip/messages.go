@@ -70,12 +70,19 @@ type userEventRecord struct {
 	CC      bool
 }
 
-func msgpackHandle() *codec.MsgpackHandle {
+// sharedHandle is configured once and only read afterwards: go-msgpack's
+// handles are safe for concurrent reads (codec/doc.go), and a fresh handle
+// per message cost its initialisation on every gossiped message and every
+// tag decode (bench/scale profile, issue 15).
+var sharedHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.RawToString = true
 	h.WriteExt = true
 	return h
-}
+}()
+
+// msgpackHandle is the handle every encoder and decoder of the package uses.
+func msgpackHandle() *codec.MsgpackHandle { return sharedHandle }
 
 func encodeMessage(t messageType, v any) ([]byte, error) {
 	var buf bytes.Buffer
@@ -96,7 +103,7 @@ func encodeBody(v any) ([]byte, error) {
 }
 
 func decodeMessage(buf []byte, out any) error {
-	return codec.NewDecoder(bytes.NewReader(buf), msgpackHandle()).Decode(out)
+	return codec.NewDecoderBytes(buf, msgpackHandle()).Decode(out)
 }
 
 func encodeTags(tags map[string]string) ([]byte, error) {

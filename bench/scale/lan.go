@@ -23,6 +23,10 @@ type lanOpts struct {
 	Steady       time.Duration
 	PhaseTimeout time.Duration
 	Tuning       gossip.Tuning
+	// JoinBatch, when positive, joins the members JoinBatch at a time,
+	// each batch once every member joined so far sees all of them alive
+	// (a pool that grows, instead of N joining at once); 0 = all at once.
+	JoinBatch int
 	// Soak, when positive, replaces the join and failure phases after
 	// convergence by a soak of that length with Loss.
 	Soak time.Duration
@@ -111,17 +115,34 @@ func runLAN(ctx context.Context, o lanOpts, sink *suspectSink) (res lanResult, e
 	// bounded by memberlist's TCP timeout.
 	joinCtx, cancelJoins := context.WithTimeout(ctx, o.PhaseTimeout)
 	defer cancelJoins()
-	err = parallel(o.N-seeds, 32, func(j int) error {
-		if err := joinCtx.Err(); err != nil {
-			return fmt.Errorf("join phase: %w after %d joins (%s)", err, joined.Load(), aliveSummary(r.ms, o.N))
+	batch := o.N - seeds
+	if o.JoinBatch > 0 {
+		batch = o.JoinBatch
+	}
+	for from := seeds; from < o.N && err == nil; from += batch {
+		upto := min(from+batch, o.N)
+		if from > seeds {
+			// The previous batch first: every member so far sees all alive.
+			_, err = waitUntil(joinCtx, o.PhaseTimeout, 20*time.Millisecond, "join batch", func() bool {
+				return allSeeAlive(r.ms[:from], int64(from))
+			})
+			if err != nil {
+				err = fmt.Errorf("join phase: %w after %d joins (%s)", err, joined.Load(), aliveSummary(r.ms[:from], from))
+				break
+			}
 		}
-		m := r.ms[seeds+j]
-		if _, err := m.pool.Join(seedAddrs, true); err != nil {
-			return fmt.Errorf("%s join: %w", m.name, err)
-		}
-		joined.Add(1)
-		return nil
-	})
+		err = parallel(upto-from, 32, func(j int) error {
+			if err := joinCtx.Err(); err != nil {
+				return fmt.Errorf("join phase: %w after %d joins (%s)", err, joined.Load(), aliveSummary(r.ms, o.N))
+			}
+			m := r.ms[from+j]
+			if _, err := m.pool.Join(seedAddrs, true); err != nil {
+				return fmt.Errorf("%s join: %w", m.name, err)
+			}
+			joined.Add(1)
+			return nil
+		})
+	}
 	stopProgress()
 	if err != nil {
 		return res, err

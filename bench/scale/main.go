@@ -93,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mode := fs.String("mode", "lan", "lan, wan or soak")
 	n := fs.Int("n", 100, "LAN members")
 	seeds := fs.Int("seeds", 3, "LAN members every other member joins through")
+	joinBatch := fs.Int("join-batch", 0, "LAN: join this many members at a time, each batch once all before it are alive everywhere (0: all at once)")
 	kill := fs.Int("kill", 5, "LAN members killed (blackholed) for failure detection")
 	dcs := fs.Int("dcs", 20, "WAN datacenters")
 	servers := fs.Int("servers", 3, "WAN servers per datacenter")
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile (allocs, from the start) to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,6 +123,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer writeAllocs(*memProfile, stderr)
 	}
 	lanBase, wanBase := net.ParseIP(*lanNet).To4(), net.ParseIP(*wanNet).To4()
 	if lanBase == nil || wanBase == nil || !lanBase.IsLoopback() || !wanBase.IsLoopback() {
@@ -154,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stopSampling := sampleGoroutines(&rep.Machine.GoroutineHi)
 	start := time.Now()
 
-	lo := lanOpts{N: *n, Seeds: *seeds, Kill: *kill, Base: lanBase, Port: *lanPort, Steady: *steady,
+	lo := lanOpts{N: *n, Seeds: *seeds, Kill: *kill, JoinBatch: *joinBatch, Base: lanBase, Port: *lanPort, Steady: *steady,
 		PhaseTimeout: *phase, Tuning: gossip.Tuning(rt.GossipLAN), Log: logf}
 	wo := wanOpts{DCs: *dcs, Servers: *servers, Base: wanBase, Port: *wanPort, Steady: *steady,
 		PhaseTimeout: *phase, Tuning: gossip.Tuning(rt.GossipWAN), Log: logf}
@@ -301,4 +306,18 @@ func printTables(w io.Writer, r *report) {
 		}
 	}
 	_ = tw.Flush()
+}
+
+// writeAllocs writes the allocation profile (every allocation since the
+// start, and the heap in use at the last GC) to path.
+func writeAllocs(path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "scale: memprofile:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(stderr, "scale: memprofile:", err)
+	}
 }

@@ -67,13 +67,14 @@ func TestWANSmall(t *testing.T) {
 
 // Loss drops about the asked fraction of packets and counts them; a soak
 // of a few seconds reports its window.
+// The soak's pool grows in batches of 3 (-join-batch).
 func TestSoakSmall(t *testing.T) {
 	t.Parallel()
 	lanT, _ := testTuning(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := runLAN(ctx, lanOpts{N: 10, Seeds: 2, Base: net.ParseIP("127.100.0.0"), Port: 18303,
-		PhaseTimeout: 30 * time.Second, Tuning: lanT, Soak: 3 * time.Second, Loss: 0.2, Log: t.Logf}, sink)
+		PhaseTimeout: 30 * time.Second, Tuning: lanT, JoinBatch: 3, Soak: 3 * time.Second, Loss: 0.2, Log: t.Logf}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
