@@ -43,18 +43,12 @@ const gatewayDialTimeout = time.Second
 // gateways.
 func (a *Agent) gatewayMode() bool { return a.cfg.ServerMode && a.cfg.GatewayFederation }
 
-// dialerGateways is the gateway.Dialer's list: the alive local gateways'
-// LAN addresses (gatewayDialAddrs, agent/gateway.go).
-func (a *Agent) dialerGateways() []string {
-	return gatewayDialAddrs(a.lanMembers(), a.cfg.Datacenter)
-}
-
 // localGateways is this datacenter's alive gateways as the LAN pool
 // saw them at the last LAN event: the gateway dialer's list and the
 // gateways' LAN addresses. Computing it walks every LAN member, so it is
 // done once per LAN event, not once per connection.
 type localGateways struct {
-	addrs []string                // gatewaysOf: the advertised gateway addresses
+	addrs []string                // gatewayDialAddrs: the gateways' LAN addresses, as servers dial them
 	ips   map[netip.Addr]struct{} // the gateway members' LAN addresses
 	at    time.Time               // when computed
 }
@@ -121,8 +115,9 @@ func (a *Agent) localGatewayView() *localGateways {
 	return lg
 }
 
-// cachedDialerGateways is dialerGateways from the cached view: the
-// gateway dialer calls it on every dial.
+// cachedDialerGateways is the gateway.Dialer's list, the alive local
+// gateways' LAN addresses, from the cached view: the gateway dialer
+// calls it on every dial.
 func (a *Agent) cachedDialerGateways() []string { return slices.Clone(a.localGatewayView().addrs) }
 
 // isLocalGatewayIP reports whether ip is the LAN address of a local

@@ -92,7 +92,7 @@ func TestGatewayFederationJoinAndRPC(t *testing.T) {
 	g2 := testGateway(t, "dc2", "127.0.32.72", 0, s2, nil)
 	g1 := testGateway(t, "dc1", "127.0.32.71", 0, s1, []string{g2.Advertise()})
 	waitFor(t, "servers see their gateways", func() bool {
-		return len(s1.dialerGateways()) == 1 && len(s2.dialerGateways()) == 1 &&
+		return len(s1.cachedDialerGateways()) == 1 && len(s2.cachedDialerGateways()) == 1 &&
 			s1.isLocalGatewayIP(net.ParseIP("127.0.32.71")) && !s1.isLocalGatewayIP(net.ParseIP("127.0.32.72"))
 	})
 
@@ -198,7 +198,7 @@ func TestGatewayFederationFailover(t *testing.T) {
 	g2a := testGateway(t, "dc2", "127.0.32.76", 0, s2, nil)
 	g2b := testGateway(t, "dc2", "127.0.32.77", 0, s2, nil)
 	g1 := testGateway(t, "dc1", "127.0.32.75", 0, s1, []string{g2a.Advertise(), g2b.Advertise()})
-	waitFor(t, "dc2 server sees both gateways", func() bool { return len(s2.dialerGateways()) == 2 })
+	waitFor(t, "dc2 server sees both gateways", func() bool { return len(s2.cachedDialerGateways()) == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := s2.Join(ctx, []string{g1.Advertise()}, true); err != nil {
