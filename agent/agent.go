@@ -80,9 +80,9 @@ type Agent struct {
 	// (see gatewayfed.go); nil otherwise.
 	gwDialer    *gateway.Dialer
 	gwTransport *wan.GatewayTransport
-	// gwLocal caches this datacenter's gateways from the LAN members,
-	// refreshed on every LAN event (refreshLocalGateways); nil until the
-	// first.
+	// gwLocal caches this datacenter's gateways (and servers, for the
+	// gateway) from the LAN members, refreshed on every LAN event
+	// (refreshLocalGateways); nil until the first.
 	gwLocal atomic.Pointer[localGateways]
 	// lanKeys and wanKeys are the pools' gossip keys at start, the primary
 	// first (see keyring.go).

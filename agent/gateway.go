@@ -46,69 +46,28 @@ func (a *Agent) startGateway() error {
 	return nil
 }
 
-// gatewayLocal is the gateway's view of its datacenter from the LAN pool:
-// the servers (RPC address from the member's port tag, WAN gossip address
-// from its IP and wan_join_port) and the alive gateways.
-func (a *Agent) gatewayLocal() gateway.Local {
-	members := a.lanMembers()
-	var l gateway.Local
-	for _, m := range members {
-		s, ok := structs.ParseServer(m)
-		if !ok || s.Datacenter != a.cfg.Datacenter {
-			continue
-		}
-		ls := gateway.LocalServer{Name: m.Name, Addr: s.Addr, Alive: m.Status == structs.StatusAlive}
-		// Servers of other datacenters know this one by its WAN
-		// address (tag wan_addr when it differs from the LAN one).
-		wanIP := m.Addr
-		if w := m.Tags[structs.TagWANAddr]; w != "" && net.ParseIP(w) != nil {
-			wanIP = w
-			if w != m.Addr {
-				ls.WANAddr = net.JoinHostPort(w, strconv.Itoa(s.Port))
-			}
-		}
-		if s.WANJoinPort > 0 {
-			ls.GossipAddr = net.JoinHostPort(wanIP, strconv.Itoa(s.WANJoinPort))
-		}
-		l.Servers = append(l.Servers, ls)
-	}
-	l.Gateways = gatewaysOf(members, a.cfg.Datacenter)
-	return l
-}
+// gatewayLocal is the gateway's view of its datacenter from the LAN pool
+// (the servers and the alive gateways), as the per-LAN-event cache
+// (localGatewayView) holds it: the gateway asks on every request.
+func (a *Agent) gatewayLocal() gateway.Local { return a.localGatewayView().local }
 
-// gatewaysOf lists the alive gateways (tag "gw") of datacenter dc
-// among LAN members by their advertised (WAN) addresses: what a gateway
-// tells other datacenters. Local servers dial gatewayDialAddrs.
-func gatewaysOf(members []structs.Member, dc string) []string {
-	var out []string
-	for _, m := range members {
-		gw := m.Tags[structs.TagGateway]
-		if gw == "" || m.Status != structs.StatusAlive || m.Tags[structs.TagDatacenter] != dc {
-			continue
+// localServerOf is the gateway's entry for server member m (s parsed
+// from it).
+func localServerOf(m structs.Member, s structs.ServerInfo) gateway.LocalServer {
+	ls := gateway.LocalServer{Name: m.Name, Addr: s.Addr, Alive: m.Status == structs.StatusAlive}
+	// Servers of other datacenters know this one by its WAN address
+	// (tag wan_addr when it differs from the LAN one).
+	wanIP := m.Addr
+	if w := m.Tags[structs.TagWANAddr]; w != "" && net.ParseIP(w) != nil {
+		wanIP = w
+		if w != m.Addr {
+			ls.WANAddr = net.JoinHostPort(w, strconv.Itoa(s.Port))
 		}
-		out = append(out, gw)
 	}
-	return out
-}
-
-// gatewayDialAddrs lists the alive gateways of datacenter dc among LAN
-// members as this datacenter's servers dial them: the member's LAN
-// address and the port of its tag "gw" (the tag's host is the WAN
-// address other datacenters use, which a NAT may not let back in).
-func gatewayDialAddrs(members []structs.Member, dc string) []string {
-	var out []string
-	for _, m := range members {
-		gw := m.Tags[structs.TagGateway]
-		if gw == "" || m.Status != structs.StatusAlive || m.Tags[structs.TagDatacenter] != dc {
-			continue
-		}
-		_, port, err := net.SplitHostPort(gw)
-		if err != nil || m.Addr == "" {
-			continue
-		}
-		out = append(out, net.JoinHostPort(m.Addr, port))
+	if s.WANJoinPort > 0 {
+		ls.GossipAddr = net.JoinHostPort(wanIP, strconv.Itoa(s.WANJoinPort))
 	}
-	return out
+	return ls
 }
 
 // gatewayRoutes adapts a Dialer's Routes to what the federation router

@@ -33,10 +33,10 @@ func TestAgentGateway(t *testing.T) {
 	if len(self) != 1 || self[0].Tags[structs.TagGateway] != adv {
 		t.Fatalf("LAN members %+v", self)
 	}
-	if got := gatewaysOf(self, "dc1"); !slices.Equal(got, []string{adv}) {
+	if got := localGatewaysOf(self, "dc1").local.Gateways; !slices.Equal(got, []string{adv}) {
 		t.Fatalf("local gateways %v", got)
 	}
-	if got := gatewaysOf(self, "dc2"); len(got) != 0 {
+	if got := localGatewaysOf(self, "dc2").local.Gateways; len(got) != 0 {
 		t.Fatalf("local gateways of dc2 %v", got)
 	}
 	l := a.gatewayLocal()
@@ -46,7 +46,7 @@ func TestAgentGateway(t *testing.T) {
 	}
 
 	d, err := gateway.NewDialer(gateway.DialerConfig{Source: net.ParseIP(ip),
-		Gateways: func() []string { return gatewaysOf(a.lanMembers(), "dc1") }, DialTimeout: time.Second})
+		Gateways: func() []string { return localGatewaysOf(a.lanMembers(), "dc1").local.Gateways }, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestAgentGatewayWANAddr(t *testing.T) {
 		t.Fatalf("LAN members %+v", self)
 	}
 	lanGW := net.JoinHostPort(ip, fmt.Sprint(port))
-	if got := gatewayDialAddrs(self, "dc1"); !slices.Equal(got, []string{lanGW}) {
+	if got := localGatewaysOf(self, "dc1").addrs; !slices.Equal(got, []string{lanGW}) {
 		t.Fatalf("gateways to dial %v, want %s", got, lanGW)
 	}
 	wanRPC := net.JoinHostPort(wanIP, fmt.Sprint(testServerPort))
@@ -97,7 +97,7 @@ func TestAgentGatewayWANAddr(t *testing.T) {
 	}
 
 	d, err := gateway.NewDialer(gateway.DialerConfig{Source: net.ParseIP(ip),
-		Gateways: func() []string { return gatewayDialAddrs(a.lanMembers(), "dc1") }, DialTimeout: time.Second})
+		Gateways: func() []string { return localGatewaysOf(a.lanMembers(), "dc1").addrs }, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,13 +43,15 @@ const gatewayDialTimeout = time.Second
 // gateways.
 func (a *Agent) gatewayMode() bool { return a.cfg.ServerMode && a.cfg.GatewayFederation }
 
-// localGateways is this datacenter's alive gateways as the LAN pool
-// saw them at the last LAN event: the gateway dialer's list and the
-// gateways' LAN addresses. Computing it walks every LAN member, so it is
-// done once per LAN event, not once per connection.
+// localGateways is this datacenter's alive gateways (and, for a
+// gateway agent, its servers) as the LAN pool saw them at the last LAN
+// event: the gateway dialer's list, the gateways' LAN addresses and the
+// gateway's Config.Local view. Computing it walks every LAN member, so it
+// is done once per LAN event, not once per connection.
 type localGateways struct {
-	addrs []string                // gatewayDialAddrs: the gateways' LAN addresses, as servers dial them
+	addrs []string                // the gateways' LAN addresses and tag ports, as servers dial them
 	ips   map[netip.Addr]struct{} // the gateway members' LAN addresses
+	local gateway.Local           // servers and advertised gateway addresses (gatewayLocal)
 	at    time.Time               // when computed
 }
 
@@ -58,14 +60,29 @@ type localGateways struct {
 // recomputed on use.
 const localGatewaysMaxAge = 10 * time.Second
 
-// localGatewaysOf builds the view from members. Only a member's LAN
-// address (the one gossip verified, and the one servers dial) makes an
-// IP exempt: the gw tag's host is whatever the member declares.
+// localGatewaysOf builds the view from members in one pass. A gateway is
+// an alive member of dc with tag "gw". Its advertised (WAN) address, the
+// tag, is what a gateway tells other datacenters (local.Gateways); local
+// servers dial the member's LAN address with the tag's port (addrs: the
+// tag's host is the WAN address other datacenters use, which a NAT may
+// not let back in). Only a member's LAN address (the one gossip
+// verified, and the one servers dial) makes an IP exempt (ips): the gw
+// tag's host is whatever the member declares. The servers of dc go to
+// local.Servers (RPC address from the member's port tag, WAN gossip
+// address from its IP and wan_join_port).
 func localGatewaysOf(members []structs.Member, dc string) *localGateways {
-	lg := &localGateways{addrs: gatewayDialAddrs(members, dc), ips: map[netip.Addr]struct{}{}, at: time.Now()}
+	lg := &localGateways{ips: map[netip.Addr]struct{}{}, at: time.Now()}
 	for _, m := range members {
-		if m.Status != structs.StatusAlive || m.Tags[structs.TagGateway] == "" || m.Tags[structs.TagDatacenter] != dc {
+		if s, ok := structs.ParseServer(m); ok && s.Datacenter == dc {
+			lg.local.Servers = append(lg.local.Servers, localServerOf(m, s))
+		}
+		gw := m.Tags[structs.TagGateway]
+		if gw == "" || m.Status != structs.StatusAlive || m.Tags[structs.TagDatacenter] != dc {
 			continue
+		}
+		lg.local.Gateways = append(lg.local.Gateways, gw)
+		if _, port, err := net.SplitHostPort(gw); err == nil && m.Addr != "" {
+			lg.addrs = append(lg.addrs, net.JoinHostPort(m.Addr, port))
 		}
 		if ip, err := netip.ParseAddr(m.Addr); err == nil {
 			lg.ips[ip.Unmap()] = struct{}{}
@@ -74,13 +91,19 @@ func localGatewaysOf(members []structs.Member, dc string) *localGateways {
 	return lg
 }
 
-// refreshLocalGateways recomputes the cached view; the LAN event loop
-// calls it on every membership event. Nothing without gateway mode.
-func (a *Agent) refreshLocalGateways() {
-	if !a.gatewayMode() {
+// keepsLocalGateways reports whether this agent keeps the cached view:
+// a server in gateway mode (its dialer and connection cap) or a gateway
+// (its Config.Local).
+func (a *Agent) keepsLocalGateways() bool { return a.gatewayMode() || a.cfg.GatewayEnabled }
+
+// refreshLocalGateways recomputes the cached view from members; the LAN
+// event loop calls it on every membership event. Nothing without gateway
+// mode or gateway.enabled.
+func (a *Agent) refreshLocalGateways(members []structs.Member) {
+	if !a.keepsLocalGateways() {
 		return
 	}
-	a.storeLocalGateways(localGatewaysOf(a.lanMembers(), a.cfg.Datacenter))
+	a.storeLocalGateways(localGatewaysOf(members, a.cfg.Datacenter))
 }
 
 // storeLocalGateways caches lg and closes the connections that went
@@ -109,7 +132,7 @@ func (a *Agent) localGatewayView() *localGateways {
 		return lg
 	}
 	lg := localGatewaysOf(a.lanMembers(), a.cfg.Datacenter)
-	if a.gatewayMode() {
+	if a.keepsLocalGateways() {
 		a.storeLocalGateways(lg)
 	}
 	return lg

@@ -166,7 +166,7 @@ func hasServer(members []structs.Member) bool {
 // syncLANServers refreshes the client-side server list from the pool.
 func (a *Agent) syncLANServers() {
 	a.localServers.SyncMembers(a.lan.Members(), a.cfg.Datacenter)
-	a.refreshLocalGateways()
+	a.refreshLocalGateways(a.lan.Members())
 }
 
 // floodJoinWAN joins servers of this datacenter that appear on the LAN to
