@@ -113,7 +113,7 @@ func (a *Agent) startWAN() error {
 // lanEventLoop feeds LAN membership to the local server list, the server's
 // leader duties and bootstrap, and stores user events.
 func (a *Agent) lanEventLoop(ctx context.Context) {
-	a.syncLANServers()
+	a.syncLANServers(a.lan.Members())
 	for {
 		select {
 		case <-ctx.Done():
@@ -126,7 +126,9 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 				a.events.Handle(ev.User)
 				continue
 			}
-			a.syncLANServers()
+			// One copy of the member list per event, for every reader.
+			members := a.lan.Members()
+			a.syncLANServers(members)
 			if ev.Type == gossip.MemberJoin && a.server == nil && hasServer(ev.Members) {
 				// A server is reachable now: sync at once rather than at
 				// the next retry of a sync that found none.
@@ -138,7 +140,7 @@ func (a *Agent) lanEventLoop(ctx context.Context) {
 			}
 			if a.server != nil {
 				a.server.MemberChanged()
-				if _, err := a.server.MaybeBootstrap(a.lan.Members()); err != nil {
+				if _, err := a.server.MaybeBootstrap(members); err != nil {
 					a.logger.Error("bootstrap", "error", err)
 				}
 				switch ev.Type {
@@ -163,10 +165,11 @@ func hasServer(members []structs.Member) bool {
 	return false
 }
 
-// syncLANServers refreshes the client-side server list from the pool.
-func (a *Agent) syncLANServers() {
-	a.localServers.SyncMembers(a.lan.Members(), a.cfg.Datacenter)
-	a.refreshLocalGateways(a.lan.Members())
+// syncLANServers refreshes the client-side server list and the local
+// gateways view from the pool's members.
+func (a *Agent) syncLANServers(members []structs.Member) {
+	a.localServers.SyncMembers(members, a.cfg.Datacenter)
+	a.refreshLocalGateways(members)
 }
 
 // floodJoinWAN joins servers of this datacenter that appear on the LAN to
