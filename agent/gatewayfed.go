@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"consulate/config"
@@ -252,48 +251,29 @@ func (a *Agent) joinThroughGateways(ctx context.Context, addrs []string) (int, e
 }
 
 // joinInfoError words a failed Info about the gateway addr for a join.
-// A local gateway relays what happened at addr as a refusal whose text
-// ends in the error it met there: addr answering but not as a gateway
-// (closing on the header, or answering something that is not a status)
-// means it is not a federation gateway; addr not answering at all
-// (refused, timed out, unreachable) means it is down or cut off, which
-// says nothing about what it is. Anything else (no local gateway, a
-// refusal by the remote gateway itself) is returned as it is.
+// A local gateway relays what happened at addr as a refusal with a code:
+// addr answering but not as a gateway (gateway.ErrNotGateway) means it
+// is not a federation gateway; addr not answering at all
+// (gateway.ErrNextUnreachable: refused, timed out, unreachable) means it
+// is down or cut off, which says nothing about what it is. Anything else
+// (no local gateway, a refusal by the remote gateway itself) is returned
+// as it is.
 func joinInfoError(addr string, err error) error {
-	var tries []error
+	if errors.Is(err, gateway.ErrNotGateway) {
+		return fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
+	}
+	tries := []error{err}
 	var derr *gateway.DialError
 	if errors.As(err, &derr) {
 		tries = derr.Tries
-	} else {
-		tries = []error{err}
 	}
-	var unreachable *gateway.RefusedError
 	for _, e := range tries {
 		var refused *gateway.RefusedError
-		if !errors.As(e, &refused) {
-			continue
+		if errors.Is(e, gateway.ErrNextUnreachable) && errors.As(e, &refused) {
+			return fmt.Errorf("no answer from gateway %s through local gateway %s: %s", addr, refused.Gateway, refused.Reason)
 		}
-		switch {
-		case containsAny(refused.Reason, "did not answer as a gateway", "EOF", "bad status", "bad magic", "connection reset", "bad header"):
-			return fmt.Errorf("%s is not a federation gateway (servers in gateway mode join other datacenters through their gateways): %w", addr, err)
-		case unreachable == nil && containsAny(refused.Reason, "is unreachable", "connection refused", "i/o timeout", "no route to host",
-			"network is unreachable", "host is down", "deadline exceeded"):
-			unreachable = refused
-		}
-	}
-	if unreachable != nil {
-		return fmt.Errorf("no answer from gateway %s through local gateway %s: %s", addr, unreachable.Gateway, unreachable.Reason)
 	}
 	return err
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // gatewayRouteWait bounds the wait for the local gateways to route to a

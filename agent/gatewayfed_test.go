@@ -290,20 +290,20 @@ func TestGatewayRejoinOnlyLocalDC(t *testing.T) {
 // joinInfoError: a reply that is not a gateway's says "not a federation
 // gateway"; no answer says the gateway is unreachable; the rest passes.
 func TestJoinInfoError(t *testing.T) {
-	refused := func(reason string) error {
+	refused := func(code, reason string) error {
 		return &gateway.DialError{What: "info from 10.0.0.1:8443", Tries: []error{
-			&gateway.RefusedError{Gateway: "127.0.32.71:8443", Reason: "gateway 127.0.32.71:8443: " + reason}}}
+			&gateway.RefusedError{Gateway: "127.0.32.71:8443", Reason: "gateway 127.0.32.71:8443: " + reason, Code: code}}}
 	}
-	for reason, want := range map[string]string{
-		"10.0.0.1:8443: EOF":                                    "10.0.0.1:8443 is not a federation gateway",
-		"10.0.0.1:8443: unexpected EOF":                         "10.0.0.1:8443 is not a federation gateway",
-		"10.0.0.1:8443: gateway: bad status: invalid character": "10.0.0.1:8443 is not a federation gateway",
-		"dial tcp 10.0.0.1:8443: connect: connection refused":   "no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443: gateway 127.0.32.71:8443: dial tcp",
-		"dial tcp 10.0.0.1:8443: i/o timeout":                   "no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443",
-		"too many connections (4096)":                           "gateway: info from 10.0.0.1:8443: gateway 127.0.32.71:8443: too many connections",
+	for _, tc := range []struct{ code, reason, want string }{
+		{gateway.CodeNotGateway, "next gateway 10.0.0.1:8443 did not answer as a gateway", "10.0.0.1:8443 is not a federation gateway"},
+		{gateway.CodeNextUnreachable, "next gateway 10.0.0.1:8443 is unreachable: dial tcp 10.0.0.1:8443: connect: connection refused",
+			"no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443: gateway 127.0.32.71:8443: next gateway"},
+		{gateway.CodeNextUnreachable, "next gateway 10.0.0.1:8443 is unreachable: dial tcp 10.0.0.1:8443: i/o timeout",
+			"no answer from gateway 10.0.0.1:8443 through local gateway 127.0.32.71:8443"},
+		{"", "too many connections (4096)", "gateway: info from 10.0.0.1:8443: gateway 127.0.32.71:8443: too many connections"},
 	} {
-		if got := joinInfoError("10.0.0.1:8443", refused(reason)).Error(); !strings.HasPrefix(got, want) {
-			t.Errorf("%s: %q, want prefix %q", reason, got, want)
+		if got := joinInfoError("10.0.0.1:8443", refused(tc.code, tc.reason)).Error(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s %s: %q, want prefix %q", tc.code, tc.reason, got, tc.want)
 		}
 	}
 	// No local gateway answered: as it is.

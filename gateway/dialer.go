@@ -231,7 +231,7 @@ func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
 	d.succeeded(gw)
 	c.Close()
 	if !st.OK {
-		return nil, &RefusedError{Gateway: gw, Reason: st.Error}
+		return nil, &RefusedError{Gateway: gw, Reason: st.Error, Code: st.Code}
 	}
 	if st.Info == nil {
 		return nil, &RefusedError{Gateway: gw, Reason: "gateway " + gw + " answered info without info"}
@@ -324,7 +324,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 		d.succeeded(gw)
 		if !st.OK {
 			c.Close()
-			derr.Tries = append(derr.Tries, &RefusedError{Gateway: gw, Reason: st.Error})
+			derr.Tries = append(derr.Tries, &RefusedError{Gateway: gw, Reason: st.Error, Code: st.Code})
 			continue
 		}
 		return c, gw, st, nil

@@ -245,11 +245,14 @@ func (g *Gateway) errorf(format string, args ...any) string {
 }
 
 // refuse answers a request with an error status (the caller closes).
-func (g *Gateway) refuse(c net.Conn, reason string) {
+func (g *Gateway) refuse(c net.Conn, reason string) { g.refuseCode(c, "", reason) }
+
+// refuseCode is refuse with a Status.Code.
+func (g *Gateway) refuseCode(c net.Conn, code, reason string) {
 	g.stats.refused.Add(1)
 	gometrics.IncrCounter([]string{"gateway", "conns", "refused"}, 1)
 	g.logger.Debug("request refused", "remote", c.RemoteAddr().String(), "reason", reason)
-	WriteStatus(c, &Status{Error: reason})
+	WriteStatus(c, &Status{Error: reason, Code: code})
 }
 
 // handle serves one accepted connection.
@@ -340,9 +343,9 @@ func (g *Gateway) handleInfo(c net.Conn, h *Header) {
 		// else; the joining server tells its operator which.
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
-			g.refuse(c, g.errorf("next gateway %s is unreachable: %v", h.Next, op.Err))
+			g.refuseCode(c, CodeNextUnreachable, g.errorf("next gateway %s is unreachable: %v", h.Next, op.Err))
 		} else {
-			g.refuse(c, g.errorf("next gateway %s did not answer as a gateway", h.Next))
+			g.refuseCode(c, CodeNotGateway, g.errorf("next gateway %s did not answer as a gateway", h.Next))
 		}
 		return
 	}

@@ -571,7 +571,8 @@ func TestSilentNextHop(t *testing.T) {
 	start := time.Now()
 	_, err = d.Info(ctx, ln.Addr().String())
 	var re *RefusedError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "next gateway "+ln.Addr().String()+" did not answer as a gateway") {
+	if !errors.As(err, &re) || !errors.Is(err, ErrNotGateway) || errors.Is(err, ErrNextUnreachable) ||
+		!strings.Contains(err.Error(), "next gateway "+ln.Addr().String()+" did not answer as a gateway") {
 		t.Fatalf("info through a silent gateway: %v", err)
 	}
 	if el, want := time.Since(start), a.statusWait(0); el < want || el > want+time.Second {

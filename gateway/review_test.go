@@ -83,12 +83,12 @@ func TestNextIsNoOpenRelay(t *testing.T) {
 	local.addServer("s1", net.JoinHostPort(ipClient, "8300"))
 	st = exchange(t, a.Advertise(), &Header{Kind: KindInfo, Next: "127.0.31.99:1"})
 	want := "gateway " + a.Advertise() + ": next gateway 127.0.31.99:1 is unreachable: "
-	if st.OK || !strings.HasPrefix(st.Error, want) {
+	if st.OK || !strings.HasPrefix(st.Error, want) || st.Code != CodeNextUnreachable {
 		t.Fatalf("info with a dead Next: %+v, want %q…", st, want)
 	}
 	st = exchange(t, a.Advertise(), &Header{Kind: KindInfo, Next: target.addr()})
 	want = "gateway " + a.Advertise() + ": next gateway " + target.addr() + " did not answer as a gateway"
-	if st.OK || st.Error != want {
+	if st.OK || st.Error != want || st.Code != CodeNotGateway {
 		t.Fatalf("info with a Next that is no gateway: %+v, want %q", st, want)
 	}
 }

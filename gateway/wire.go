@@ -79,6 +79,7 @@ type Header struct {
 type Status struct {
 	OK     bool
 	Error  string  `json:",omitempty"`
+	Code   string  `json:",omitempty"` // kind of refusal, when a client acts on it (CodeNextUnreachable, CodeNotGateway)
 	Info   *Info   `json:",omitempty"`
 	Advert *Advert `json:",omitempty"`
 }
