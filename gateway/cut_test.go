@@ -79,9 +79,7 @@ func TestSpliceClosedWhenNextHopMarkedDown(t *testing.T) {
 	a.table.suspect(b.Advertise()) // downAfter failures: down
 	waitClosed(t, c, 2*time.Second)
 	waitClosed(t, c2, 2*time.Second)
-	a.mu.Lock()
-	left := len(a.via)
-	a.mu.Unlock()
+	left := a.via.hops()
 	if left != 0 {
 		t.Errorf("%d next hops still hold splices", left)
 	}
@@ -129,9 +127,7 @@ func TestDialerCloseVia(t *testing.T) {
 	}
 	waitClosed(t, c1, time.Second)
 	waitClosed(t, c2, time.Second)
-	d.mu.Lock()
-	left := len(d.via)
-	d.mu.Unlock()
+	left := d.via.hops()
 	if left != 0 {
 		t.Fatalf("dialer still tracks %d gateways", left)
 	}

@@ -44,12 +44,12 @@ type Dialer struct {
 	logger *slog.Logger
 	dialer net.Dialer
 
-	// mu guards fails and via.
+	// mu guards fails.
 	mu    sync.Mutex
 	fails map[string]dialFailures
 	// via holds the open connections Dial returned, per local gateway
 	// they go through (CloseVia).
-	via map[string]map[*viaConn]struct{}
+	via viaSet
 }
 
 type dialFailures struct {
@@ -69,7 +69,7 @@ func NewDialer(cfg DialerConfig) (*Dialer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Dialer{cfg: cfg, logger: logger.With("component", "gateway.dialer"), fails: map[string]dialFailures{}, via: map[string]map[*viaConn]struct{}{}}
+	d := &Dialer{cfg: cfg, logger: logger.With("component", "gateway.dialer"), fails: map[string]dialFailures{}}
 	d.dialer = net.Dialer{Timeout: cfg.DialTimeout}
 	if cfg.Source != nil && !cfg.Source.IsUnspecified() {
 		d.dialer.LocalAddr = &net.TCPAddr{IP: cfg.Source}
@@ -90,16 +90,8 @@ func (d *Dialer) Dial(ctx context.Context, dc, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	vc := &viaConn{Conn: c, d: d, gw: gw}
-	d.mu.Lock()
-	m := d.via[gw]
-	if m == nil {
-		m = map[*viaConn]struct{}{}
-		d.via[gw] = m
-	}
-	m[vc] = struct{}{}
-	d.mu.Unlock()
-	return vc, nil
+	d.via.add(gw, c, nil)
+	return &viaConn{Conn: c, d: d, gw: gw}, nil
 }
 
 // CloseVia closes every open connection Dial returned through the local
@@ -109,17 +101,11 @@ func (d *Dialer) Dial(ctx context.Context, dc, addr string) (net.Conn, error) {
 // for a long while, so the sessions and gossip pipes through it would
 // not notice; closed, they redial through another local gateway.
 func (d *Dialer) CloseVia(gw string) int {
-	d.mu.Lock()
-	conns := d.via[gw]
-	delete(d.via, gw)
-	d.mu.Unlock()
-	for c := range conns {
-		c.Conn.Close()
+	n := d.via.closeAll(gw)
+	if n > 0 {
+		d.logger.Info("closed connections through a local gateway that is gone", "gateway", gw, "connections", n)
 	}
-	if len(conns) > 0 {
-		d.logger.Info("closed connections through a local gateway that is gone", "gateway", gw, "connections", len(conns))
-	}
-	return len(conns)
+	return n
 }
 
 // viaConn is a connection Dial returned: closing it forgets it.
@@ -132,16 +118,7 @@ type viaConn struct {
 
 // Close closes the connection and forgets it.
 func (c *viaConn) Close() error {
-	c.once.Do(func() {
-		c.d.mu.Lock()
-		if m := c.d.via[c.gw]; m != nil {
-			delete(m, c)
-			if len(m) == 0 {
-				delete(c.d.via, c.gw)
-			}
-		}
-		c.d.mu.Unlock()
-	})
+	c.once.Do(func() { c.d.via.drop(c.gw, c.Conn) })
 	return c.Conn.Close()
 }
 

@@ -3,7 +3,6 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ErrNoGateway: a Dialer has no local gateway to use.
@@ -56,20 +55,10 @@ type DialError struct {
 }
 
 func (e *DialError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "gateway: %s", e.What)
 	if len(e.Tries) == 0 {
-		b.WriteString(": no alive local gateway")
+		return "gateway: " + e.What + ": no alive local gateway"
 	}
-	for i, err := range e.Tries {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString("; ")
-		}
-		b.WriteString(err.Error())
-	}
-	return b.String()
+	return "gateway: " + e.What + ": " + joinErrs(e.Tries).Error()
 }
 
 // Unwrap gives errors.Is/As every try (and ErrNoGateway when none).

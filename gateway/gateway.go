@@ -37,17 +37,18 @@ type Gateway struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// mu guards ln, advertise, conns, via, started and closed.
+	// via holds the splices open through each next-hop gateway: the
+	// connection to it and the client's, closed together when the
+	// routing table marks that gateway down (closeVia).
+	via viaSet
+
+	// mu guards ln, advertise, conns, started and closed.
 	mu        sync.Mutex
 	ln        net.Listener
 	advertise string
 	conns     map[net.Conn]struct{}
-	// via holds the splices open through each next-hop gateway: the
-	// connection to it and the client's, closed together when the
-	// routing table marks that gateway down (closeVia).
-	via     map[string]map[net.Conn]net.Conn
-	started bool
-	closed  bool
+	started   bool
+	closed    bool
 
 	stats struct {
 		open, accepted, local, forwarded, refused atomic.Int64
@@ -83,7 +84,6 @@ func New(cfg *Config) (*Gateway, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[net.Conn]struct{}),
-		via:    make(map[string]map[net.Conn]net.Conn),
 	}
 	g.dialer = net.Dialer{Timeout: c.DialTimeout}
 	if !c.BindAddr.IsUnspecified() {
@@ -456,35 +456,10 @@ func (g *Gateway) forwardConn(c net.Conn, h *Header, cands []candidate) {
 	}
 	g.stats.forwarded.Add(1)
 	gometrics.IncrCounter([]string{"gateway", "conns", "forwarded"}, 1)
-	g.addVia(next, down, c)
+	g.via.add(next, down, c)
 	g.splice(c, down)
-	g.dropVia(next, down)
+	g.via.drop(next, down)
 	g.untrack(down)
-}
-
-// addVia registers a splice through the next-hop gateway next: down is
-// the connection to it, up the client's.
-func (g *Gateway) addVia(next string, down, up net.Conn) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	m := g.via[next]
-	if m == nil {
-		m = make(map[net.Conn]net.Conn)
-		g.via[next] = m
-	}
-	m[down] = up
-}
-
-// dropVia forgets a splice addVia registered.
-func (g *Gateway) dropVia(next string, down net.Conn) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if m := g.via[next]; m != nil {
-		delete(m, down)
-		if len(m) == 0 {
-			delete(g.via, next)
-		}
-	}
 }
 
 // closeVia closes every splice through the next-hop gateway addr, both
@@ -493,19 +468,12 @@ func (g *Gateway) dropVia(next string, down net.Conn) {
 // kernel buffers for a long while; closing the client's end makes it
 // redial at once, through a gateway that answers.
 func (g *Gateway) closeVia(addr string) {
-	g.mu.Lock()
-	pairs := g.via[addr]
-	delete(g.via, addr)
-	g.mu.Unlock()
-	if len(pairs) == 0 {
+	n := g.via.closeAll(addr)
+	if n == 0 {
 		return
 	}
-	g.logger.Info("closing connections through a gateway marked down", "gateway", addr, "connections", len(pairs))
-	gometrics.IncrCounter([]string{"gateway", "conns", "cut"}, float32(len(pairs)))
-	for down, up := range pairs {
-		down.Close()
-		up.Close()
-	}
+	g.logger.Info("closing connections through a gateway marked down", "gateway", addr, "connections", n)
+	gometrics.IncrCounter([]string{"gateway", "conns", "cut"}, float32(n))
 }
 
 // forward tries each candidate in order: dial, send hdr, read its status.

@@ -207,3 +207,10 @@ func rawDial(t *testing.T, addr string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// hops is how many hops hold connections in s.
+func (s *viaSet) hops() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.via)
+}
