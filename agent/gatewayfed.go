@@ -139,8 +139,9 @@ func (a *Agent) localGatewayView() *localGateways {
 
 // cachedDialerGateways is the gateway.Dialer's list, the alive local
 // gateways' LAN addresses, from the cached view: the gateway dialer
-// calls it on every dial.
-func (a *Agent) cachedDialerGateways() []string { return slices.Clone(a.localGatewayView().addrs) }
+// calls it on every dial. The slice is the cache's: the dialer only
+// reads it.
+func (a *Agent) cachedDialerGateways() []string { return a.localGatewayView().addrs }
 
 // isLocalGatewayIP reports whether ip is the LAN address of a local
 // gateway: those carry every other datacenter's connections and get the

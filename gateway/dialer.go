@@ -23,7 +23,8 @@ const failureMemory = 30 * time.Second
 type DialerConfig struct {
 	// Source is the IP to dial from (nil: the kernel's choice).
 	Source net.IP
-	// Gateways returns the alive local gateways (required).
+	// Gateways returns the alive local gateways (required). The Dialer
+	// does not modify the slice (it sorts a copy).
 	Gateways func() []string
 	// DialTimeout bounds the connection to a local gateway. One request
 	// (all the local gateways tried for it together) is bounded by the
@@ -194,22 +195,11 @@ func (d *Dialer) Routes(ctx context.Context) (local string, routes []Route, err 
 
 // infoFrom asks the local gateway gw alone for its info.
 func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
-	started := time.Now()
-	deadline := started.Add(10 * d.cfg.DialTimeout)
-	c, st, err := d.try(ctx, gw, &Header{Kind: KindInfo}, deadline, 0)
+	c, st, _, err := d.exchange(ctx, gw, &Header{Kind: KindInfo}, "info", time.Now().Add(10*d.cfg.DialTimeout), 0)
 	if err != nil {
-		if cerr := callerGaveUp(ctx); cerr != nil {
-			d.slowConnect(gw, err, started)
-			return nil, cerr
-		}
-		d.failed(gw)
-		return nil, fmt.Errorf("via %s: %w", gw, err)
+		return nil, err
 	}
-	d.succeeded(gw)
 	c.Close()
-	if !st.OK {
-		return nil, &RefusedError{Gateway: gw, Reason: st.Error, Code: st.Code}
-	}
 	if st.Info == nil {
 		return nil, &RefusedError{Gateway: gw, Reason: "gateway " + gw + " answered info without info"}
 	}
@@ -286,27 +276,43 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 		if i < len(gws)-1 {
 			connectWithin = min(slowConnectAfter, d.cfg.DialTimeout)
 		}
-		started := time.Now()
-		c, st, err := d.try(ctx, gw, hdr, deadline, connectWithin)
-		if err != nil {
-			if cerr := callerGaveUp(ctx); cerr != nil {
-				d.slowConnect(gw, err, started)
-				return nil, "", nil, cerr
-			}
-			d.failed(gw)
-			d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
-			derr.Tries = append(derr.Tries, fmt.Errorf("via %s: %w", gw, err))
-			continue
+		c, st, gaveUp, err := d.exchange(ctx, gw, hdr, what, deadline, connectWithin)
+		if gaveUp {
+			return nil, "", nil, err
 		}
-		d.succeeded(gw)
-		if !st.OK {
-			c.Close()
-			derr.Tries = append(derr.Tries, &RefusedError{Gateway: gw, Reason: st.Error, Code: st.Code})
+		if err != nil {
+			derr.Tries = append(derr.Tries, err)
 			continue
 		}
 		return c, gw, st, nil
 	}
 	return nil, "", nil, derr
+}
+
+// exchange is one try of hdr with the local gateway gw (see try) and
+// its verdict on gw. An OK status comes with its connection. A failure
+// counts against gw and comes back as "via gw: …", unless the caller gave
+// up (gaveUp: the caller's error, gw blamed only if slow to connect). A
+// refusal comes back as a *RefusedError, its connection closed, and does
+// not count against gw (each gateway has its own routing table).
+func (d *Dialer) exchange(ctx context.Context, gw string, hdr *Header, what string, deadline time.Time, connectWithin time.Duration) (net.Conn, *Status, bool, error) {
+	started := time.Now()
+	c, st, err := d.try(ctx, gw, hdr, deadline, connectWithin)
+	if err != nil {
+		if cerr := callerGaveUp(ctx); cerr != nil {
+			d.slowConnect(gw, err, started)
+			return nil, nil, true, cerr
+		}
+		d.failed(gw)
+		d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
+		return nil, nil, false, fmt.Errorf("via %s: %w", gw, err)
+	}
+	d.succeeded(gw)
+	if !st.OK {
+		c.Close()
+		return nil, nil, false, &RefusedError{Gateway: gw, Reason: st.Error, Code: st.Code}
+	}
+	return c, st, false, nil
 }
 
 // slowConnectAfter is how long a TCP connect to a local gateway may
