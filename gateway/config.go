@@ -71,7 +71,8 @@ type Config struct {
 	MaxConns int
 	// Local returns the gateway's view of its own datacenter, normally
 	// from LAN members; it is called for every request and must be cheap
-	// and safe for concurrent use (required).
+	// and safe for concurrent use (required). The gateway only reads
+	// what it returns, so it may hand out a cached value.
 	Local func() Local
 	// Logger; nil discards.
 	Logger *slog.Logger
