@@ -175,8 +175,10 @@ func (m *Mux) admit(conn net.Conn) (net.Conn, bool) {
 	}
 	counted, _, ok := limiter.Acquire(conn)
 	if !ok {
-		conn.Close()
+		// Counted before the close, so a client that sees the close
+		// also sees the count.
 		m.stats.connsRejected.Add(1)
+		conn.Close()
 		if m.stats.warnAllowed(time.Now()) {
 			m.logger.Warn("client IP is at its connection limit; closing new connection",
 				"remote", conn.RemoteAddr().String(), "limit", limit, "exempt", exempt,
