@@ -56,7 +56,7 @@ func TestGatewayFederation(t *testing.T) {
 	}
 	for _, d := range []*gwDC{hub, dc2, dc3} {
 		d.servers[0].waitLeader(20 * time.Second)
-		waitLANAlive(t, d.servers[0], 20*time.Second, len(d.all()))
+		d.servers[0].waitAliveMembers(20*time.Second, len(d.all()))
 	}
 
 	// dc3 joins through a hub gateway with the CLI; dc2 joins by itself
@@ -282,7 +282,7 @@ func TestGatewayFederation(t *testing.T) {
 	if out, err := cli(t, "join", "-http-addr", hub.gateways[1].httpAddr(), hub.servers[0].ip); err != nil {
 		t.Fatalf("rejoin dc1-gw2 to dc1: %v\n%s", err, out)
 	}
-	waitLANAlive(t, hub.servers[0], 20*time.Second, len(hub.all()))
+	hub.servers[0].waitAliveMembers(20*time.Second, len(hub.all()))
 	for _, gw := range []string{dc2.gatewayAddrs()[0], dc3.gatewayAddrs()[0]} {
 		testutil.WaitForErr(t, 15*time.Second, gw+" routes dc1 through both hub gateways again", func() error {
 			info, err := askGatewayInfo(gw, 3*time.Second)
@@ -559,31 +559,6 @@ func operatorWANRow(a *agentProc, dc string) (map[string]any, error) {
 		}
 	}
 	return nil, fmt.Errorf("no row for %s: %s", dc, body)
-}
-
-// waitLANAlive waits until a sees n alive LAN members. (agentProc's
-// waitAliveMembers makes a new client, with its own connection pool, at
-// every poll; a long wait then runs into the agent's per-client HTTP
-// connection limit.)
-func waitLANAlive(t *testing.T, a *agentProc, within time.Duration, n int) {
-	t.Helper()
-	c := apiClient(t, a.httpAddr(), 5*time.Second)
-	testutil.WaitForErr(t, within, fmt.Sprintf("%d alive LAN members seen by %s", n, a.name), func() error {
-		ms, err := c.Agent().Members(false)
-		if err != nil {
-			return err
-		}
-		alive := 0
-		for _, m := range ms {
-			if m.Status == 1 {
-				alive++
-			}
-		}
-		if alive != n {
-			return fmt.Errorf("%d alive", alive)
-		}
-		return nil
-	})
 }
 
 // wanFlaps reads each observer's WAN flap counts per datacenter.

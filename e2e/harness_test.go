@@ -193,11 +193,15 @@ func (a *agentProc) waitLeader(within time.Duration) string {
 	return leader
 }
 
-// waitAliveMembers waits until the agent sees n alive LAN members.
+// waitAliveMembers waits until the agent sees n alive LAN members. One
+// client serves every poll: a client per poll, each with its own
+// connections, runs into the agent's per-client HTTP connection limit in
+// a long wait; each poll is bounded by 5 s.
 func (a *agentProc) waitAliveMembers(within time.Duration, n int) {
 	a.t.Helper()
+	c := apiClient(a.t, a.httpAddr(), 5*time.Second)
 	testutil.WaitForErr(a.t, within, fmt.Sprintf("%d alive LAN members seen by %s", n, a.name), func() error {
-		ms, err := a.client().Agent().Members(false)
+		ms, err := c.Agent().Members(false)
 		if err != nil {
 			return err
 		}
