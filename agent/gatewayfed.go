@@ -191,17 +191,13 @@ func (a *Agent) buildGatewayFederation() error {
 }
 
 // gatewayPoolDialer is the pool's Dialer in gateway mode: other
-// datacenters through the local gateways, this one directly from the
-// bind address.
+// datacenters through the local gateways, this one directly (the pool's
+// own dial from the bind address).
 func (a *Agent) gatewayPoolDialer() func(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error) {
-	direct := &net.Dialer{}
-	if ip := a.cfg.BindAddr; ip != nil && !ip.IsUnspecified() {
-		direct.LocalAddr = &net.TCPAddr{IP: ip}
-	}
 	local := structs.Datacenter(a.cfg.Datacenter)
 	return func(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error) {
 		if dc == "" || dc == local {
-			return direct.DialContext(ctx, "tcp", string(addr))
+			return nil, rpcmux.ErrDialDirect
 		}
 		return a.gwDialer.Dial(ctx, string(dc), string(addr))
 	}

@@ -231,7 +231,8 @@ type PoolConfig struct {
 	// through a local gateway). The pool then speaks to the returned
 	// connection as to a direct one: the TLS handshake (PoolConfig.TLS)
 	// and the protocol byte, so TLS stays end to end. ctx bounds the
-	// dial. Nil dials directly.
+	// dial. Nil, or a Dialer returning ErrDialDirect for an address,
+	// dials directly.
 	Dialer func(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error)
 }
 

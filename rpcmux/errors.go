@@ -24,6 +24,9 @@ var (
 	// ErrProtocol is a malformed frame or a reply that does not match its
 	// request; the connection or stream it came on is closed.
 	ErrProtocol = errors.New("rpcmux: protocol error")
+	// ErrDialDirect, returned by PoolConfig.Dialer, asks the pool to dial
+	// that address directly from SourceAddr, as it does without a Dialer.
+	ErrDialDirect = errors.New("rpcmux: dial directly")
 )
 
 // toRemote turns a handler's error into its wire form, adding the codes

@@ -230,6 +230,14 @@ func TestPoolDialerHook(t *testing.T) {
 	if _, err := p2.DialProto(ctx, "dc2", srv.addr, RPCGossip); err == nil {
 		t.Fatal("DialProto through a failing dialer succeeded")
 	}
+	// ErrDialDirect hands the address back to the pool's own dial.
+	pcfg.Dialer = func(context.Context, structs.Datacenter, structs.ServerAddr) (net.Conn, error) {
+		return nil, ErrDialDirect
+	}
+	p3 := newTestPool(t, pcfg)
+	if err := p3.Call(ctx, "dc1", srv.addr, "Test.Echo", &echoArgs{S: "direct"}, &out); err != nil || out.S != "direct" {
+		t.Fatalf("call through ErrDialDirect: %q, %v", out.S, err)
+	}
 }
 
 // LimitExempt lifts MaxConnsPerClient for the IPs it names; they still

@@ -539,7 +539,9 @@ func (p *Pool) connect(ctx context.Context, dc structs.Datacenter, key sessKey) 
 // PoolConfig.Dialer when set, else directly from SourceAddr.
 func (p *Pool) rawDial(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error) {
 	if p.cfg.Dialer != nil {
-		return p.cfg.Dialer(ctx, dc, addr)
+		if c, err := p.cfg.Dialer(ctx, dc, addr); !errors.Is(err, ErrDialDirect) {
+			return c, err
+		}
 	}
 	return dialer(p.cfg.SourceAddr, 0).DialContext(ctx, "tcp", string(addr))
 }
