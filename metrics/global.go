@@ -15,22 +15,31 @@ import (
 // fanout lets each agent attach and detach its own sinks.
 var global = &fanout{}
 
-// installOnce guards pointing go-metrics' global at the fanout.
-var installOnce sync.Once
+// installed is the go-metrics global this package made; legacyOnce
+// guards armon's.
+var (
+	installMu  sync.Mutex
+	installed  *gometrics.Metrics
+	legacyOnce sync.Once
+)
 
 // install makes go-metrics' global instance write to the fanout, with no
 // prefix, hostname or filter of its own: each agent's Metrics adds those.
+// It points the global back at the fanout when something else in the
+// process (an embedding program, a test) replaced it since.
 func install() {
-	installOnce.Do(func() {
+	installMu.Lock()
+	defer installMu.Unlock()
+	if installed == nil || gometrics.Default() != installed {
 		conf := &gometrics.Config{
 			TimerGranularity: time.Millisecond,
 			ProfileInterval:  time.Second,
 			FilterDefault:    true,
 		}
 		// New never fails; its error result is for future use.
-		_, _ = gometrics.NewGlobal(conf, global)
-		installLegacy()
-	})
+		installed, _ = gometrics.NewGlobal(conf, global)
+	}
+	legacyOnce.Do(installLegacy)
 }
 
 // fanout forwards every metric to each attached agent's Metrics, which

@@ -263,6 +263,7 @@ func (r *Registry) Start() error {
 		return errors.New("metrics: already started")
 	}
 	r.started = true
+	install()
 	global.attach(r.m)
 	r.wg.Add(1 + len(r.late))
 	go r.loop()

@@ -345,3 +345,22 @@ func TestTotalsAcrossIntervals(t *testing.T) {
 		t.Errorf("sample %+v, want count 2 sum 12 min 5 max 7", s)
 	}
 }
+
+// TestGlobalReclaimed: a registry started after something else replaced
+// go-metrics' global (an embedding program, another test) still gets
+// what code emits through the global.
+func TestGlobalReclaimed(t *testing.T) {
+	start(t, DefaultConfig())
+	if _, err := gometrics.NewGlobal(gometrics.DefaultConfig("other"), &gometrics.BlackholeSink{}); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, DefaultConfig())
+	gometrics.IncrCounterWithLabels([]string{"reclaimed"}, 1, nil)
+	counters, _ := r.Totals()
+	for _, c := range counters {
+		if c.Name == "consul.reclaimed" && c.Count == 1 {
+			return
+		}
+	}
+	t.Fatalf("counter through the replaced global did not arrive: %+v", counters)
+}
