@@ -338,7 +338,7 @@ func localRejoinAddrs(prev []gossip.PreviousMember, dc string) (addrs, skipped [
 			skipped = append(skipped, m.Name)
 			continue
 		}
-		addrs = append(addrs, m.Name+"/"+m.Addr)
+		addrs = append(addrs, gossip.JoinAddr(m.Name, m.Addr))
 	}
 	return addrs, skipped
 }

@@ -45,8 +45,7 @@ type LeaderHinter interface {
 // the leader, and ?consistent too). A stale read keeps the nearest
 // server, which answers it from its own store.
 func wantsLeader(args any) bool {
-	info, ok := args.(structs.RPCInfo)
-	if !ok || !info.IsRead() {
+	if !structs.IsRead(args) {
 		return true
 	}
 	q, ok := args.(structs.QueryOptionsGetter)
@@ -567,7 +566,7 @@ func (r *Router) ForwardDC(ctx context.Context, dc structs.Datacenter, method st
 		if !retryable(args, err) {
 			break
 		}
-		if !retriedSame && ctx.Err() == nil && isRead(args) && transportFailure(err) && !r.anyUsable(dcName, addrs[i+1:]) {
+		if !retriedSame && ctx.Err() == nil && structs.IsRead(args) && transportFailure(err) && !r.anyUsable(dcName, addrs[i+1:]) {
 			// The session to addr died under the call (a gateway on its
 			// path went away, say) and no other server is left: a read
 			// is safe to run again, and the pool dials a fresh session,
@@ -608,12 +607,6 @@ func retryable(args any, err error) bool {
 		return false
 	}
 	return true
-}
-
-// isRead tells whether args is a read, which may run twice.
-func isRead(args any) bool {
-	info, ok := args.(structs.RPCInfo)
-	return ok && info.IsRead()
 }
 
 // transportFailure tells whether err is a connection or session that

@@ -450,7 +450,7 @@ func (p *Pool) reconnectLoop() {
 		p.memberLock.RLock()
 		for _, ms := range p.members {
 			if ms.member.Status == structs.StatusFailed {
-				failed = append(failed, ms.member.Name+"/"+joinHostPort(ms.member.Addr, ms.member.Port))
+				failed = append(failed, JoinAddr(ms.member.Name, joinHostPort(ms.member.Addr, ms.member.Port)))
 			}
 		}
 		p.memberLock.RUnlock()

@@ -104,7 +104,7 @@ func (p *Pool) PreviousMembers() []PreviousMember {
 func (p *Pool) PreviousMemberAddrs() []string {
 	out := make([]string, 0, len(p.previous))
 	for _, m := range p.previous {
-		out = append(out, m.Name+"/"+m.Addr)
+		out = append(out, JoinAddr(m.Name, m.Addr))
 	}
 	return out
 }

@@ -87,6 +87,11 @@ func (p *Pool) mergeRemoteState(buf []byte, join bool) {
 	}
 }
 
+// JoinAddr is a Join address in memberlist's "name/host:port" form: the
+// join reaches addr and expects the node there to be called name (and the
+// gateway transport routes it by that name).
+func JoinAddr(name, addr string) string { return name + "/" + addr }
+
 func joinHostPort(host string, port uint16) string {
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }

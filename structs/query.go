@@ -85,6 +85,13 @@ type RPCInfo interface {
 	IsRead() bool
 }
 
+// IsRead tells whether args is a request that only reads (and so may run
+// twice, or on any server); anything else counts as a write.
+func IsRead(args any) bool {
+	info, ok := args.(RPCInfo)
+	return ok && info.IsRead()
+}
+
 // QueryOptionsGetter is implemented by read requests.
 type QueryOptionsGetter interface {
 	GetQueryOptions() *QueryOptions

@@ -49,7 +49,7 @@ func (p *Pool) JoinFederation(addrs []string) (int, error) {
 			addr := net.JoinHostPort(m.Addr, strconv.Itoa(int(m.Port)))
 			if p.cfg.Gateway != nil {
 				// By name, so that the gateway transport routes it.
-				addr = m.Name + "/" + addr
+				addr = gossip.JoinAddr(m.Name, addr)
 			}
 			all = append(all, addr)
 		}
@@ -94,7 +94,7 @@ func (p *Pool) JoinThroughGateways(servers []RemoteServer) (int, error) {
 			continue
 		}
 		gw.HintRPCAddr(s.Name, s.RPCAddr)
-		addrs = append(addrs, s.Name+"/"+s.GossipAddr)
+		addrs = append(addrs, gossip.JoinAddr(s.Name, s.GossipAddr))
 	}
 	if len(addrs) == 0 {
 		return 0, fmt.Errorf("%w: no server with a name, an RPC and a gossip address", gossip.ErrJoinFailed)

@@ -293,12 +293,18 @@ func (t *GatewayTransport) route(name string) (dc, rpcAddr string, remote bool) 
 		return "", "", false
 	}
 	t.mu.Lock()
-	rpcAddr = t.addrs[name]
-	if rpcAddr == "" {
-		rpcAddr = t.hints[name]
+	defer t.mu.Unlock()
+	return dc, t.rpcAddrLocked(name), true
+}
+
+// rpcAddrLocked is the RPC address of a member of another datacenter,
+// from its join event or, before that, a hint; "" when neither is known.
+// t.mu is held.
+func (t *GatewayTransport) rpcAddrLocked(name string) string {
+	if a := t.addrs[name]; a != "" {
+		return a
 	}
-	t.mu.Unlock()
-	return dc, rpcAddr, true
+	return t.hints[name]
 }
 
 // FinalAdvertiseAddr is the base transport's.
@@ -318,23 +324,23 @@ func (t *GatewayTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 // It never blocks on the network: the pipe dials in the background, and
 // a full queue drops the packet.
 func (t *GatewayTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	dc, rpcAddr, remote := t.route(a.Name)
-	if !remote {
+	_, dc, ok := SplitMemberName(a.Name)
+	if !ok || dc == t.cfg.Datacenter {
 		return t.base.WriteToAddress(b, a)
-	}
-	if rpcAddr == "" {
-		t.packetsNoRoute.Add(1)
-		t.logger.Debug("gossip packet dropped: no RPC address yet for the member of another datacenter", "member", a.Name)
-		return time.Now(), nil
 	}
 	if len(b) > MaxGossipPacket {
 		return time.Time{}, fmt.Errorf("gossip packet of %d bytes to %s exceeds %d", len(b), a.Name, MaxGossipPacket)
 	}
-	buf := append([]byte(nil), b...)
 	now := time.Now()
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	rpcAddr := t.rpcAddrLocked(a.Name)
+	if rpcAddr == "" {
+		t.packetsNoRoute.Add(1)
+		t.logger.Debug("gossip packet dropped: no RPC address yet for the member of another datacenter", "member", a.Name)
+		return now, nil
+	}
 	if t.shutdown {
-		t.mu.Unlock()
 		t.dropped.Add(1)
 		return now, nil
 	}
@@ -346,11 +352,10 @@ func (t *GatewayTransport) WriteToAddress(b []byte, a memberlist.Address) (time.
 	}
 	p.dc, p.rpcAddr = dc, rpcAddr
 	select {
-	case p.q <- buf:
+	case p.q <- append([]byte(nil), b...):
 	default:
 		t.dropped.Add(1)
 	}
-	t.mu.Unlock()
 	return now, nil
 }
 
