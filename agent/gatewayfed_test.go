@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -274,16 +277,89 @@ func TestLocalGatewaysOf(t *testing.T) {
 	}
 }
 
-// In gateway mode the WAN snapshot's servers of other datacenters are not
-// rejoined directly (the snapshot has no RPC address to route them by).
-func TestGatewayRejoinOnlyLocalDC(t *testing.T) {
-	addrs, skipped := localRejoinAddrs([]gossip.PreviousMember{
-		{Name: "s1.dc1", Addr: "127.0.32.91:8302"},
-		{Name: "s2.dc2", Addr: "127.0.32.92:8302"},
+// In gateway mode the WAN snapshot's servers of this datacenter are
+// rejoined directly, those of other datacenters by name through the
+// gateways (with the RPC address the snapshot kept), and those without
+// one (a snapshot from before it kept them) not at all.
+func TestGatewayRejoinSplit(t *testing.T) {
+	addrs, remote, skipped := localRejoinAddrs([]gossip.PreviousMember{
+		{Name: "s1.dc1", Addr: "127.0.32.91:8302", RPCAddr: "127.0.32.91:8300"},
+		{Name: "s2.dc2", Addr: "127.0.32.92:8302", RPCAddr: "127.0.32.92:8300"},
 		{Name: "s3.dc3", Addr: "127.0.32.93:8302"},
 	}, "dc1")
-	if !slices.Equal(addrs, []string{"s1.dc1/127.0.32.91:8302"}) || !slices.Equal(skipped, []string{"s2.dc2", "s3.dc3"}) {
-		t.Fatalf("rejoin %q, skipped %q", addrs, skipped)
+	if !slices.Equal(addrs, []string{"s1.dc1/127.0.32.91:8302"}) || !slices.Equal(skipped, []string{"s3.dc3"}) ||
+		len(remote) != 1 || remote[0] != (wan.RemoteServer{Name: "s2.dc2", RPCAddr: "127.0.32.92:8300", GossipAddr: "127.0.32.92:8302"}) {
+		t.Fatalf("rejoin %q, remote %+v, skipped %q", addrs, remote, skipped)
+	}
+}
+
+// A dc2 server in gateway mode restarted from its data dir (no
+// primary_gateways, joined once by hand) rejoins dc1 from its WAN
+// snapshot through its gateways, before dc1's reconnect loop (30 s)
+// would bring it back.
+func TestGatewaySnapshotRejoin(t *testing.T) {
+	dir := t.TempDir()
+	persistent := func(rt *config.Runtime) {
+		rt.GatewayFederation = true
+		rt.DevMode, rt.DataDir = false, dir
+	}
+	s1 := startAgent(t, testOpts(t, "127.0.32.101", ""), func(rt *config.Runtime) { rt.GatewayFederation = true })
+	opts2 := testOpts(t, "127.0.32.102", `, "datacenter": "dc2"`)
+	s2 := startAgent(t, opts2, persistent)
+	g2 := testGateway(t, "dc2", "127.0.32.104", 0, s2, nil)
+	g1 := testGateway(t, "dc1", "127.0.32.103", 0, s1, []string{g2.Advertise()})
+	waitFor(t, "servers see their gateways", func() bool {
+		return len(s1.cachedDialerGateways()) == 1 && len(s2.cachedDialerGateways()) == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if n, err := s2.Join(ctx, []string{g1.Advertise()}, true); err != nil || n == 0 {
+		t.Fatalf("join -wan through the gateway: %d, %v", n, err)
+	}
+	wanAlive(t, 2, s1, s2)
+	var snap struct {
+		Alive []gossip.PreviousMember `json:"alive"`
+	}
+	snapPath := filepath.Join(dir, "serf", "remote.snapshot")
+	gossiptest.WaitFor(t, 5*time.Second, func() (bool, string) {
+		raw, err := os.ReadFile(snapPath)
+		if err != nil || json.Unmarshal(raw, &snap) != nil {
+			return false, fmt.Sprintf("snapshot: %v", err)
+		}
+		for _, m := range snap.Alive {
+			if m.Name == s1.cfg.NodeName+".dc1" && m.RPCAddr == s1.rpcAddr() {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("snapshot %+v has no RPC address for dc1's server", snap.Alive)
+	})
+
+	// Stop without leaving (the snapshot keeps dc1), start again.
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := s2.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	// Until dc1 holds it dead it would still gossip to it (and so teach
+	// the restarted server of itself): wait for that first.
+	gossiptest.WaitFor(t, 20*time.Second, func() (bool, string) {
+		for _, m := range s1.Members(true) {
+			if m.Name == s2.cfg.NodeName+".dc2" && m.Status == structs.StatusFailed {
+				return true, ""
+			}
+		}
+		return false, "dc1 does not hold dc2's server failed"
+	})
+	s2b := startAgent(t, opts2, persistent)
+	testGateway(t, "dc2", "127.0.32.105", 0, s2b, []string{g1.Advertise()})
+	start := time.Now()
+	wanAlive(t, 2, s2b)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("rejoined after %s", d)
+	}
+	var out structs.IndexedNodes
+	if err := s2b.RPC(ctx, structs.MethodCatalogListNodes, &structs.DCSpecificRequest{Datacenter: "dc1"}, &out); err != nil {
+		t.Fatalf("dc2 → dc1 after the rejoin: %v", err)
 	}
 }
 

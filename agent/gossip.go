@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -282,11 +283,13 @@ func (a *Agent) startJoins(ctx, runCtx context.Context) error {
 		}
 	}
 	if a.wan != nil {
-		if prev := a.wanRejoinAddrs(); len(prev) > 0 {
+		prev, remote := a.wanRejoinAddrs()
+		if len(prev) > 0 {
 			if n, err := a.wan.Join(prev, true); err != nil {
 				a.logger.Warn("WAN rejoin failed", "previous", prev, "joined", n, "error", err)
 			}
 		}
+		a.rejoinThroughGateways(runCtx, remote)
 	}
 	if a.gatewayMode() && a.wan != nil && (len(rt.StartJoinAddrsWAN) > 0 || len(rt.RetryJoinWAN) > 0) {
 		a.logger.Info("gateway mode: start_join_wan and retry_join_wan addresses are federation gateways, joined through the local gateways",
@@ -313,34 +316,81 @@ func (a *Agent) startJoins(ctx, runCtx context.Context) error {
 }
 
 // wanRejoinAddrs is the WAN snapshot's members to rejoin at start. In
-// gateway mode only this datacenter's: the snapshot has no RPC address
-// for the servers of other datacenters, and a join by gossip address
-// would go directly, which gateway mode never does; those come back
-// through primary_gateways, retry_join_wan or a join -wan of a gateway
-// (and from this datacenter's servers once one is joined).
-func (a *Agent) wanRejoinAddrs() []string {
+// gateway mode only this datacenter's are joined directly; the servers
+// of other datacenters the snapshot has an RPC address for are returned
+// as remote, to be rejoined by name through the local gateways
+// (rejoinThroughGateways), never directly.
+func (a *Agent) wanRejoinAddrs() (addrs []string, remote []wan.RemoteServer) {
 	if !a.gatewayMode() {
-		return a.wan.PreviousMemberAddrs()
+		return a.wan.PreviousMemberAddrs(), nil
 	}
-	out, skipped := localRejoinAddrs(a.wan.PreviousMembers(), a.cfg.Datacenter)
+	addrs, remote, skipped := localRejoinAddrs(a.wan.PreviousMembers(), a.cfg.Datacenter)
 	if len(skipped) > 0 {
-		a.logger.Info("gateway mode: not rejoining the servers of other datacenters from the WAN snapshot directly; they come back through the gateways (primary_gateways, retry_join_wan)",
+		a.logger.Info("gateway mode: servers of other datacenters in the WAN snapshot without an RPC address (an older snapshot) come back through the gateways (primary_gateways, retry_join_wan, join -wan) instead",
 			"skipped", skipped)
 	}
-	return out
+	return addrs, remote
 }
 
 // localRejoinAddrs splits the WAN snapshot's members: join addresses
-// ("name/host:port") of dc's servers, and the names of the others.
-func localRejoinAddrs(prev []gossip.PreviousMember, dc string) (addrs, skipped []string) {
+// ("name/host:port") of dc's servers, the servers of other datacenters
+// with their RPC addresses, and the names of those without one.
+func localRejoinAddrs(prev []gossip.PreviousMember, dc string) (addrs []string, remote []wan.RemoteServer, skipped []string) {
 	for _, m := range prev {
 		if _, mdc, ok := wan.SplitMemberName(m.Name); ok && mdc != dc {
-			skipped = append(skipped, m.Name)
+			if m.RPCAddr == "" {
+				skipped = append(skipped, m.Name)
+				continue
+			}
+			remote = append(remote, wan.RemoteServer{Name: m.Name, RPCAddr: m.RPCAddr, GossipAddr: m.Addr})
 			continue
 		}
 		addrs = append(addrs, gossip.JoinAddr(m.Name, m.Addr))
 	}
-	return addrs, skipped
+	return addrs, remote, skipped
+}
+
+// Rejoining the snapshot's other datacenters through the gateways is
+// tried every gatewayRejoinInterval, at most gatewayRejoinAttempts times:
+// the local gateways are known only once the LAN is joined.
+const (
+	gatewayRejoinInterval = 2 * time.Second
+	gatewayRejoinAttempts = 60
+)
+
+// rejoinThroughGateways rejoins, in gateway mode and in the background,
+// the servers of other datacenters the WAN snapshot remembers, by name
+// through the local gateways, until one answers or every one of them is
+// alive in the WAN pool again (their side rejoined us first).
+func (a *Agent) rejoinThroughGateways(ctx context.Context, servers []wan.RemoteServer) {
+	if len(servers) == 0 {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		gossip.RetryJoin(ctx, "WAN (snapshot, through gateways)", func() (int, error) {
+			alive := map[string]bool{}
+			for _, m := range a.wan.Members() {
+				if m.Status == structs.StatusAlive {
+					alive[m.Name] = true
+				}
+			}
+			var missing []wan.RemoteServer
+			for _, s := range servers {
+				if !alive[s.Name] {
+					missing = append(missing, s)
+				}
+			}
+			if len(missing) == 0 {
+				return len(servers), nil
+			}
+			if len(a.localGatewayView().addrs) == 0 {
+				return 0, errors.New("no alive local federation gateway known yet")
+			}
+			return a.wan.JoinThroughGateways(missing)
+		}, gatewayRejoinInterval, gatewayRejoinAttempts, a.logger)
+	}()
 }
 
 // retryJoin runs retry_join for one pool in the background.

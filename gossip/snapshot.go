@@ -18,6 +18,10 @@ import (
 type PreviousMember struct {
 	Name string `json:"name"`
 	Addr string `json:"addr"` // host:port of its gossip address
+	// RPCAddr is a server's RPC address (host:port, from its tags), by
+	// which a WAN rejoin through federation gateways routes it; "" for
+	// other members and in snapshots written before it existed.
+	RPCAddr string `json:"rpc_addr,omitempty"`
 }
 
 // snapshotFile is the saved form. Unlike serf's append-only log it is
@@ -154,7 +158,11 @@ func (p *Pool) snapshotContent() snapshotFile {
 		if name == p.cfg.NodeName || ms.member.Status != structs.StatusAlive {
 			continue
 		}
-		f.Alive = append(f.Alive, PreviousMember{Name: name, Addr: joinHostPort(ms.member.Addr, ms.member.Port)})
+		pm := PreviousMember{Name: name, Addr: joinHostPort(ms.member.Addr, ms.member.Port)}
+		if si, ok := structs.ParseServer(ms.member); ok {
+			pm.RPCAddr = si.Addr
+		}
+		f.Alive = append(f.Alive, pm)
 	}
 	p.memberLock.RUnlock()
 	sort.Slice(f.Alive, func(i, j int) bool { return f.Alive[i].Name < f.Alive[j].Name })
