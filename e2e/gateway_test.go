@@ -333,6 +333,14 @@ func TestGatewayFederation(t *testing.T) {
 		}
 		return fmt.Errorf("dc1 row %v", row)
 	})
+	// A hub gateway that hangs (SIGSTOP: its port still accepts, nothing
+	// answers) costs no failed read: dc1's servers try their other gateway
+	// alongside after a second of silence, the spokes' gateways mark it
+	// down after two unanswered probes. 14 s: until dc1's LAN holds it
+	// failed.
+	checkGatewayLossWithin(t, "hub gateway dc1-gw2 frozen", all, 14*time.Second, 3*time.Second,
+		func() { hub.gateways[1].signal(syscall.SIGSTOP) })
+	hub.gateways[1].signal(syscall.SIGCONT)
 	checkGatewayLoss(t, "other hub gateway dc1-gw2 killed (only the restarted one left)", all,
 		func() { hub.gateways[1].stop(syscall.SIGKILL, 5*time.Second) })
 	waitWANAlive(t, 15*time.Second, servers, wanNames)

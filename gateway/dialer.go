@@ -251,23 +251,39 @@ func (d *Dialer) succeeded(addr string) {
 
 // do sends hdr to the local gateways in turn until one answers OK. A
 // refusal tries the next local gateway too (each has its own routing
-// table) but does not count as the refusing gateway's failure. One
-// deadline, 10×DialTimeout from now (or ctx's, if sooner), bounds all
-// the tries; the error names each gateway tried. When the caller gives
-// up (ctx done or its deadline passed) the error is ctx's and no gateway
-// is blamed. gw is the local gateway that answered OK.
+// table) but does not count as the refusing gateway's failure. A local
+// gateway that has not answered within hedgeAfter is not given up on,
+// but the next one is tried alongside it (a hung gateway — stopped, or
+// its process wedged — accepts connections and answers nothing); the
+// first OK wins, the others are cancelled, and one still silent after
+// hedgeAfter when another won counts as failed, so the next request
+// tries it last. One deadline, 10×DialTimeout from now (or ctx's, if
+// sooner), bounds all the tries; the error names each gateway tried.
+// When the caller gives up (ctx done or its deadline passed) the error
+// is ctx's and no gateway is blamed. gw is the local gateway that
+// answered OK.
 func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, string, *Status, error) {
 	gws := d.order()
 	derr := &DialError{What: what}
 	deadline := time.Now().Add(10 * d.cfg.DialTimeout)
-	for i, gw := range gws {
-		if err := ctx.Err(); err != nil {
-			return nil, "", nil, err
-		}
-		if time.Until(deadline) <= 0 {
-			derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[i:], ", ")))
-			break
-		}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		i      int
+		c      net.Conn
+		st     *Status
+		gaveUp bool
+		err    error
+	}
+	results := make(chan result, len(gws))
+	started := make([]time.Time, len(gws))
+	done := make([]bool, len(gws))
+	next, pending := 0, 0
+	launch := func() {
+		i, gw := next, gws[next]
+		next++
+		pending++
+		started[i] = time.Now()
 		// While other gateways remain, a connect that hangs past
 		// slowConnectAfter moves on to the next one: a local gateway
 		// accepts within milliseconds unless its host is gone, and any
@@ -276,18 +292,86 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 		if i < len(gws)-1 {
 			connectWithin = min(slowConnectAfter, d.cfg.DialTimeout)
 		}
-		c, st, gaveUp, err := d.exchange(ctx, gw, hdr, what, deadline, connectWithin)
-		if gaveUp {
-			return nil, "", nil, err
+		go func() {
+			c, st, gaveUp, err := d.exchange(tctx, gw, hdr, what, deadline, connectWithin)
+			results <- result{i, c, st, gaveUp, err}
+		}()
+	}
+	// finish hands the tries still running to a goroutine that closes
+	// whatever they return (they were cancelled).
+	finish := func() {
+		cancel()
+		if pending == 0 {
+			return
 		}
-		if err != nil {
-			derr.Tries = append(derr.Tries, err)
-			continue
+		left := pending
+		go func() {
+			for ; left > 0; left-- {
+				if r := <-results; r.c != nil {
+					r.c.Close()
+				}
+			}
+		}()
+	}
+	hedge := time.NewTimer(hedgeAfter)
+	defer hedge.Stop()
+	for {
+		if pending == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, "", nil, err
+			}
+			if next == len(gws) {
+				break
+			}
+			if time.Until(deadline) <= 0 {
+				derr.Tries = append(derr.Tries, fmt.Errorf("gave up after %v with %s untried", 10*d.cfg.DialTimeout, strings.Join(gws[next:], ", ")))
+				break
+			}
+			launch()
+			hedge.Reset(hedgeAfter)
 		}
-		return c, gw, st, nil
+		select {
+		case r := <-results:
+			pending--
+			done[r.i] = true
+			switch {
+			case r.err == nil:
+				now := time.Now()
+				for j := range next {
+					if !done[j] && now.Sub(started[j]) >= hedgeAfter {
+						d.failed(gws[j])
+						d.logger.Debug("local gateway silent; another answered first", "gateway", gws[j], "request", what)
+					}
+				}
+				finish()
+				return r.c, gws[r.i], r.st, nil
+			case r.gaveUp:
+				// The caller's ctx (do cancels its own only on return).
+				finish()
+				return nil, "", nil, r.err
+			default:
+				// A failure or a refusal: the next one at once.
+				derr.Tries = append(derr.Tries, r.err)
+				if pending > 0 && next < len(gws) && time.Until(deadline) > 0 {
+					launch()
+					hedge.Reset(hedgeAfter)
+				}
+			}
+		case <-hedge.C:
+			if next < len(gws) && time.Until(deadline) > 0 {
+				launch()
+			}
+			hedge.Reset(hedgeAfter)
+		}
 	}
 	return nil, "", nil, derr
 }
+
+// hedgeAfter is how long a local gateway may stay silent before the next
+// one is tried alongside it. Well above the time a path through two
+// gateways takes to come up; a gateway that waits for a slow next hop
+// keeps its try, so nothing is lost by asking another.
+const hedgeAfter = time.Second
 
 // exchange is one try of hdr with the local gateway gw (see try) and
 // its verdict on gw. An OK status comes with its connection. A failure

@@ -315,3 +315,38 @@ func TestErrorTextAndDropMetric(t *testing.T) {
 		t.Fatal("dropped conn not counted as refused")
 	}
 }
+
+// A local gateway that accepts and then says nothing (its process hung)
+// does not hold a dial up: after hedgeAfter the next gateway is tried
+// alongside it, the first answer wins, and the silent one, blamed, is
+// tried last by the next dial.
+func TestDialerHedgesSilentGateway(t *testing.T) {
+	a, _, srv, _ := twoDCs(t)
+	silent := silentListener(t, "127.0.31.35")
+	d := newDialer(t, silent, a.Advertise())
+	d.cfg.DialTimeout = time.Second // 10 s for the whole dial: the hedge, not the deadline, must decide
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := d.Dial(ctx, "dc2", srv.addr())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	if el := time.Since(start); el < hedgeAfter || el > hedgeAfter+time.Second {
+		t.Errorf("answered after %v, want a little over %v", el, hedgeAfter)
+	}
+	echoCheck(t, c, "hedged")
+	c.Close()
+	if got := d.order(); got[0] != a.Advertise() {
+		t.Fatalf("order %v: the silent gateway still first", got)
+	}
+	start = time.Now()
+	c, err = d.Dial(ctx, "dc2", srv.addr())
+	if err != nil {
+		t.Fatalf("second dial: %v", err)
+	}
+	c.Close()
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("second dial took %v", el)
+	}
+}
