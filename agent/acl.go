@@ -95,6 +95,12 @@ func (a *Agent) SetAgentToken(kind, secret string) error {
 		return err
 	}
 	a.logger.Info("updated agent ACL token", "token", kind)
+	// Anti-entropy syncs with these: retry what they were refused for
+	// now, as Consul does.
+	if k, err := tokenstore.ParseKind(kind); err == nil && a.state != nil &&
+		(k == tokenstore.KindDefault || k == tokenstore.KindAgent || k == tokenstore.KindConfigFileServiceRegistration) {
+		a.state.TriggerFullSync()
+	}
 	return nil
 }
 

@@ -38,6 +38,8 @@ func (s *State) syncLoop(ctx context.Context) {
 			}
 			failures = 0
 			full.Reset(s.fullWait())
+		case <-s.fullCh:
+			full.Reset(0)
 		case <-s.triggerCh:
 			if failures > 0 {
 				continue // the pending retry is a full sync

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"consulate/internal/testutil"
 	"consulate/structs"
 )
 
@@ -437,5 +438,37 @@ func TestAliasReadsWithItsChecksToken(t *testing.T) {
 	defer mu.Unlock()
 	if seen["n-tok"] != "t-alias" || seen["n-none"] != "dflt" {
 		t.Fatalf("alias tokens %v", seen)
+	}
+}
+
+// TestTriggerFullSyncRetriesRefused: a registration refused for its token
+// waits for the next full sync; TriggerFullSync (the agent calls it when
+// a token changes) brings that sync forward.
+func TestTriggerFullSyncRetriesRefused(t *testing.T) {
+	r := &tokenRecorder{f: newFakeCatalog()}
+	r.deny = func(c tokenCall) bool { return c.token == "dflt-old" && c.what == "service:web1" }
+	toks := &fakeTokens{user: "dflt-old", agent: "agt"}
+	cfg := testConfig() // full syncs hourly
+	cfg.Tokens = toks
+	s := newTokenState(t, cfg, r)
+	s.Start(bg)
+	if err := s.AddService(&structs.NodeService{ID: "web1", Service: "web"}, nil, false, SourceAPI); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the refused registration", func() bool {
+		return len(r.tokensFor(structs.MethodCatalogRegister, "service:web1")) > 0
+	})
+	toks.mu.Lock()
+	toks.user = "dflt-new"
+	toks.mu.Unlock()
+	s.TriggerFullSync()
+	testutil.WaitFor(t, 5*time.Second, "web1 synced with the new default token", func() bool {
+		return r.f.service("web1") != nil
+	})
+	// The start-up full sync and the change's partial one may both have
+	// tried the old token before; the last try used the new one.
+	got := r.tokensFor(structs.MethodCatalogRegister, "service:web1")
+	if len(got) < 2 || got[0] != "dflt-old" || got[len(got)-1] != "dflt-new" {
+		t.Fatalf("tokens %q", got)
 	}
 }
