@@ -61,6 +61,10 @@ func (s *State) addCheck(hc *structs.HealthCheck, ct *structs.CheckType, persist
 	if hc == nil {
 		return badInput(ErrInvalidCheck, "check definition missing")
 	}
+	if source == "" {
+		// Only what the catalog alone holds has no source.
+		source = SourceAPI
+	}
 	var svc *structs.NodeService
 	if hc.ServiceID != "" {
 		svc = s.Service(hc.ServiceID)
