@@ -56,7 +56,7 @@ func (a *Agent) warnMissingAgentToken() {
 	if !a.cfg.ACLsEnabled || a.tokens.AgentToken() != "" {
 		return
 	}
-	msg := "ACLs are enabled but no agent token is set (acl.tokens.agent): the agent's own calls (anti-entropy, coordinate updates) use the anonymous token"
+	msg := "ACLs are enabled but no agent token is set (acl.tokens.agent), nor a default token: the agent's own calls (its node's info in the catalog, coordinate updates), and services and checks registered without a token, use the anonymous token"
 	if a.cfg.ACLDefaultPolicy == "deny" {
 		msg += ", and with default_policy deny they will be blocked by ACLs until one is set (consulate acl set-agent-token agent TOKEN)"
 	}
@@ -95,12 +95,19 @@ func (a *Agent) SetAgentToken(kind, secret string) error {
 		return err
 	}
 	a.logger.Info("updated agent ACL token", "token", kind)
+	// Anti-entropy syncs with these: retry what they were refused for
+	// now, as Consul does.
+	if k, err := tokenstore.ParseKind(kind); err == nil && a.state != nil &&
+		(k == tokenstore.KindDefault || k == tokenstore.KindAgent || k == tokenstore.KindConfigFileServiceRegistration) {
+		a.state.TriggerFullSync()
+	}
 	return nil
 }
 
 // rpcWithToken wraps the agent's RPC so requests that carry no token get
-// tok()'s (the agent token for anti-entropy, the default token for DNS
-// and user requests without one).
+// tok()'s (the default token for DNS and user requests without one).
+// Local state picks its calls' tokens itself (local.Config.Tokens) and
+// logs the refusals, naming the token it used.
 func (a *Agent) rpcWithToken(tok func() string) rpcFunc { return withToken(a.RPC, tok) }
 
 // withToken wraps rpc so requests without a token carry tok()'s.
@@ -112,24 +119,6 @@ func withToken(rpc rpcFunc, tok func() string) rpcFunc {
 			}
 		}
 		return rpc(ctx, method, args, reply)
-	}
-}
-
-// antiEntropyRPC is the RPC local state syncs through: with the agent
-// token, naming ACL refusals the way Consul's anti-entropy does.
-func (a *Agent) antiEntropyRPC() rpcFunc {
-	rpc := a.rpcWithToken(a.tokens.AgentToken)
-	return func(ctx context.Context, method structs.Method, args, reply any) error {
-		err := rpc(ctx, method, args, reply)
-		if err != nil && blockedByACLs(err) {
-			what := "Node info update"
-			if method == structs.MethodCatalogDeregister {
-				what = "Deregistration"
-			}
-			a.logger.Warn(what+" blocked by ACLs; the agent token (acl.tokens.agent) needs node:write on this node and service:write on its services",
-				"method", string(method), "error", err)
-		}
-		return err
 	}
 }
 

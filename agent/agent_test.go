@@ -98,7 +98,7 @@ func TestServiceRegisteredThroughAdapterReadBackByRPC(t *testing.T) {
 	a := startAgent(t, testOpts(t, "127.0.0.61", ""), nil)
 	h := &httpAgent{a: a}
 	def := &structs.ServiceDefinition{ID: "web-1", Name: "web", Port: 8080, Tags: []string{"v1"}}
-	if err := h.AddService(def, false); err != nil {
+	if err := h.AddService(def, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

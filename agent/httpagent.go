@@ -42,11 +42,8 @@ func (h *httpAgent) ForceLeave(ctx context.Context, node string, prune, wan bool
 
 func (h *httpAgent) Reload(ctx context.Context) error { return h.a.Reload(ctx) }
 
-func (h *httpAgent) AddService(def *structs.ServiceDefinition, replaceExisting bool) error {
-	if replaceExisting {
-		return h.a.state.AddService(def.NodeService(), def.CheckTypes(), true, local.SourceAPI)
-	}
-	return h.a.state.AddServiceKeepChecks(def.NodeService(), def.CheckTypes(), true, local.SourceAPI)
+func (h *httpAgent) AddService(def *structs.ServiceDefinition, replaceExisting bool, token string) error {
+	return h.a.state.AddServiceWithToken(def.NodeService(), def.CheckTypes(), true, local.SourceAPI, token, replaceExisting)
 }
 
 func (h *httpAgent) RemoveService(id string) error { return h.a.state.RemoveService(id, true) }
@@ -55,7 +52,7 @@ func (h *httpAgent) Services() map[string]*structs.NodeService { return h.a.stat
 
 func (h *httpAgent) Checks() map[string]*structs.HealthCheck { return h.a.state.Checks() }
 
-func (h *httpAgent) AddCheck(ct *structs.CheckType) error {
+func (h *httpAgent) AddCheck(ct *structs.CheckType, token string) error {
 	hc := &structs.HealthCheck{
 		Node: h.a.cfg.NodeName, CheckID: ct.CheckID, Name: ct.Name, Notes: ct.Notes,
 		ServiceID: ct.ServiceID, Status: ct.Status, Type: ct.Kind(),
@@ -63,7 +60,7 @@ func (h *httpAgent) AddCheck(ct *structs.CheckType) error {
 	if hc.Status == "" {
 		hc.Status = structs.HealthCritical
 	}
-	return h.a.state.AddCheck(hc, ct, true)
+	return h.a.state.AddCheckWithToken(hc, ct, true, token)
 }
 
 func (h *httpAgent) RemoveCheck(id string) error { return h.a.state.RemoveCheck(id, true) }

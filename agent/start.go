@@ -214,11 +214,14 @@ func (a *Agent) startLocal(ctx context.Context) error {
 	// Retry a failed sync soon: at start-up the first one often races
 	// the first election.
 	lc.SyncRetryInterval = time.Second
-	// Alias checks of other nodes read with the user token (Consul's
-	// fallback when the registration carried none), never the agent's.
-	lc.AliasRPC = a.rpcWithToken(a.tokens.UserToken)
-	// Anti-entropy speaks with the agent token.
-	st, err := local.New(lc, a.antiEntropyRPC())
+	// Every call of the local state carries the token it picks: a
+	// service or check its registration's (then, as Consul falls back,
+	// config_file_service_registration for config files, then the
+	// default token), the node's info and the catalog reads the agent
+	// token; alias checks read other nodes with their check's, never
+	// the agent's. So its RPC must not fill in one of its own.
+	lc.Tokens = a.tokens
+	st, err := local.New(lc, a.RPC)
 	if err != nil {
 		return err
 	}

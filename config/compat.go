@@ -129,7 +129,6 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"wal":               "the WAL's settings are fixed",
 	},
 	reflect.TypeOf(ServiceDef{}): {
-		"token":       "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
 		"proxy":       whyMesh,
 		"connect":     whyMesh,
 		"socket_path": "services are reached by address and port",
@@ -138,7 +137,6 @@ var ignoredKeys = map[reflect.Type]map[string]string{
 		"partition":   whyEnterprise,
 	},
 	reflect.TypeOf(CheckDef{}): {
-		"token":       "definitions from files sync with the agent's token (acl.tokens.config_file_service_registration)",
 		"tcp_use_tls": "TCP checks connect without TLS",
 		"namespace":   whyEnterprise,
 		"partition":   whyEnterprise,

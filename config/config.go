@@ -371,6 +371,10 @@ type ServiceDef struct {
 	EnableTagOverride *bool                     `json:"enable_tag_override,omitempty"`
 	Check             *CheckDef                 `json:"check,omitempty"`
 	Checks            []*CheckDef               `json:"checks,omitempty"`
+	// Token is the ACL token the service and its checks sync with
+	// (acl.tokens.config_file_service_registration, then the default
+	// token, when unset).
+	Token *string `json:"token,omitempty"`
 }
 
 // ServiceAddress is one entry of tagged_addresses.
@@ -426,4 +430,7 @@ type CheckDef struct {
 	Shell             *string `json:"shell,omitempty"`
 	AliasNode         *string `json:"alias_node,omitempty"`
 	AliasService      *string `json:"alias_service,omitempty"`
+	// Token is the ACL token a standalone check syncs with, as
+	// ServiceDef.Token; in a service's checks the service's applies.
+	Token *string `json:"token,omitempty"`
 }

@@ -42,6 +42,7 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]
 		Port:    intv(d.Port),
 		Meta:    d.Meta,
 		Weights: &structs.Weights{Passing: 1, Warning: 1},
+		Token:   str(d.Token),
 	}
 	if d.EnableTagOverride != nil {
 		out.EnableTagOverride = *d.EnableTagOverride
@@ -95,6 +96,12 @@ func convertService(loc defLoc, d *ServiceDef, scripts *[]scriptCheck, warns *[]
 		if err != nil || ct == nil {
 			return nil, err
 		}
+		if ct.Token != "" {
+			// As in Consul: a service's checks sync with its token.
+			*warns = append(*warns, ignoredWarning(loc.src, joinPath(key, "token"),
+				fmt.Sprintf("a check defined in service %q syncs with the service's token", out.Name)))
+			ct.Token = ""
+		}
 		ct.ServiceID = sid
 		return ct, nil
 	}
@@ -147,6 +154,7 @@ func convertCheck(loc defLoc, c *CheckDef, owner string, scripts *[]scriptCheck,
 		Timeout:   dur(c.Timeout),
 
 		DeregisterCriticalServiceAfter: dur(c.DeregisterCriticalServiceAfter),
+		Token:                          str(c.Token),
 	}
 	if c.TLSSkipVerify != nil {
 		ct.TLSSkipVerify = *c.TLSSkipVerify

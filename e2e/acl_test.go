@@ -252,7 +252,10 @@ func TestACLFederation(t *testing.T) {
 // and a client) with default_policy = "deny". The servers have an agent
 // token; the client starts without one: its log says what is missing and
 // its service does not reach the catalog. Given an agent token through
-// `consulate acl set-agent-token`, it syncs.
+// `consulate acl set-agent-token` it syncs its node, and its config-file
+// service once it has a config_file_service_registration token too: as in
+// Consul, services sync with their registration's token, never the
+// agent's.
 func TestACLSeedClusterDefaultDeny(t *testing.T) {
 	serverCfg := aclConfig(t, `initial_management = "root-secret"
 agent = "root-secret"`)
@@ -287,14 +290,23 @@ agent = "root-secret"`)
 	// yet applied the leader's initial management token answers "ACL not
 	// found" for a few milliseconds after the leader created it (as
 	// Consul's followers do), so the first call may need a retry.
-	testutil.WaitForErr(t, 10*time.Second, "set-agent-token", func() error {
-		out, err := cli(t, "acl", "set-agent-token", "--http-addr", client.httpAddr(), "-token", "root-secret", "agent", "root-secret")
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
+	for _, kind := range []string{"agent", "config_file_service_registration"} {
+		testutil.WaitForErr(t, 10*time.Second, "set-agent-token "+kind, func() error {
+			out, err := cli(t, "acl", "set-agent-token", "--http-addr", client.httpAddr(), "-token", "root-secret", kind, "root-secret")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+		if kind == "agent" {
+			// The agent token alone does not sync a service.
+			waitLogWithin(t, client, 15*time.Second, "the refused service", "Service registration blocked by ACLs")
+			if svcs, _, err := root.Catalog().Service("web", "", nil); err != nil || len(svcs) != 0 {
+				t.Fatalf("web synced with the agent token: %v %v", svcs, err)
+			}
 		}
-		return nil
-	})
-	testutil.WaitForErr(t, 30*time.Second, "web synced with the agent token", func() error {
+	}
+	testutil.WaitForErr(t, 30*time.Second, "web synced with the config_file_service_registration token", func() error {
 		svcs, _, err := root.Catalog().Service("web", "", nil)
 		if err != nil {
 			return err

@@ -66,7 +66,9 @@ const (
 type Local interface {
 	// AddService registers or replaces a service and its checks; with
 	// replaceExisting, checks of the service absent from def are removed.
-	AddService(def *structs.ServiceDefinition, replaceExisting bool) error
+	// token is the request's ACL token ("" when it carried none): the
+	// service and its checks sync to the catalog with it, as in Consul.
+	AddService(def *structs.ServiceDefinition, replaceExisting bool, token string) error
 	// RemoveService deregisters a service and its checks.
 	RemoveService(id string) error
 	// Services returns copies of the local services by ID.
@@ -74,8 +76,8 @@ type Local interface {
 	// Checks returns copies of the local checks by ID.
 	Checks() map[string]*structs.HealthCheck
 	// AddCheck registers or replaces a check (ServiceID may tie it to a
-	// local service).
-	AddCheck(ct *structs.CheckType) error
+	// local service); token is as AddService's.
+	AddCheck(ct *structs.CheckType, token string) error
 	// RemoveCheck deregisters a check.
 	RemoveCheck(id string) error
 	// UpdateTTLCheck sets a TTL check's status (passing|warning|critical)

@@ -278,7 +278,7 @@ func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (a
 	if err := s.vetServiceRegister(r, def); err != nil {
 		return nil, err
 	}
-	if err := s.agent.AddService(def, queryFlag(r, "replace-existing-checks")); err != nil {
+	if err := s.agent.AddService(def, queryFlag(r, "replace-existing-checks"), token(r)); err != nil {
 		return nil, err
 	}
 	s.syncLocal(r)
@@ -340,7 +340,7 @@ func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any
 			return nil, err
 		}
 	}
-	if err := s.agent.AddCheck(ct); err != nil {
+	if err := s.agent.AddCheck(ct, token(r)); err != nil {
 		return nil, err
 	}
 	s.syncLocal(r)

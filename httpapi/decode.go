@@ -93,6 +93,9 @@ type checkBody struct {
 	FailuresBeforeCritical int
 	Namespace              string
 	Partition              string
+	// Token is accepted, as Consul's CheckDefinition has it, and not
+	// used: the check syncs with the request's token, as in Consul.
+	Token string
 }
 
 // checkType validates the body and converts it.
@@ -177,6 +180,11 @@ type serviceBody struct {
 	Connect           json.RawMessage
 	Locality          json.RawMessage
 	Ports             json.RawMessage
+	// Token is accepted, as Consul's ServiceDefinition has it, and not
+	// used: Consul registers the service with the request's token
+	// (X-Consul-Token, Authorization: Bearer, ?token=; the default token
+	// when none), so that is what it syncs with here too.
+	Token string
 }
 
 func (b *serviceBody) definition() (*structs.ServiceDefinition, error) {

@@ -90,9 +90,10 @@ func (f *fakeAgent) ForceLeave(ctx context.Context, node string, prune, wan bool
 	return nil
 }
 
-func (f *fakeAgent) AddService(def *structs.ServiceDefinition, replace bool) error {
+func (f *fakeAgent) AddService(def *structs.ServiceDefinition, replace bool, token string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.last["service-token"] = token
 	ns := def.NodeService()
 	f.services[ns.ID] = ns
 	for _, ct := range def.CheckTypes() {
@@ -138,9 +139,10 @@ func (f *fakeAgent) Checks() map[string]*structs.HealthCheck {
 	return out
 }
 
-func (f *fakeAgent) AddCheck(ct *structs.CheckType) error {
+func (f *fakeAgent) AddCheck(ct *structs.CheckType, token string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.last["check-token"] = token
 	f.checks[ct.CheckID] = &structs.HealthCheck{Node: "node1", CheckID: ct.CheckID, Name: ct.Name,
 		Status: structs.HealthCritical, ServiceID: ct.ServiceID, Type: ct.Kind()}
 	f.localChangedLocked()

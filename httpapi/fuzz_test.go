@@ -41,18 +41,18 @@ func (a *fuzzAgent) RPC(ctx context.Context, method structs.Method, args, reply 
 	return a.fakeAgent.RPC(ctx, method, args, reply)
 }
 
-func (a *fuzzAgent) AddService(def *structs.ServiceDefinition, replace bool) error {
+func (a *fuzzAgent) AddService(def *structs.ServiceDefinition, replace bool, token string) error {
 	a.mu.Lock()
 	a.lastDef = def
 	a.mu.Unlock()
-	return a.fakeAgent.AddService(def, replace)
+	return a.fakeAgent.AddService(def, replace, token)
 }
 
-func (a *fuzzAgent) AddCheck(ct *structs.CheckType) error {
+func (a *fuzzAgent) AddCheck(ct *structs.CheckType, token string) error {
 	a.mu.Lock()
 	a.lastChk = ct
 	a.mu.Unlock()
-	return a.fakeAgent.AddCheck(ct)
+	return a.fakeAgent.AddCheck(ct, token)
 }
 
 func (a *fuzzAgent) take(method structs.Method) any {

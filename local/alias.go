@@ -15,18 +15,50 @@ const (
 	aliasQueryTime = 5 * time.Minute
 )
 
-// AliasChecks implements checks.AliasSource: the local node's checks come
-// from this State (waiting for a change), another node's from a blocking
-// Health.NodeChecks query through Config.AliasRPC. A failed
-// Catalog.NodeServices read counts the service as present, as Consul's
-// does: the checks alone then decide.
+// AliasChecks implements checks.AliasSource for a caller with no check
+// of its own: it reads as aliasChecks does with the default token.
 func (s *State) AliasChecks(ctx context.Context, node, serviceID string, index uint64) (structs.HealthChecks, bool, uint64, error) {
+	return s.aliasChecks(ctx, "", node, serviceID, index)
+}
+
+// checkAlias is the checks.AliasSource of one alias check: its queries
+// carry that check's token.
+type checkAlias struct {
+	s       *State
+	checkID string
+}
+
+// AliasChecks implements checks.AliasSource.
+func (a checkAlias) AliasChecks(ctx context.Context, node, serviceID string, index uint64) (structs.HealthChecks, bool, uint64, error) {
+	return a.s.aliasChecks(ctx, a.checkID, node, serviceID, index)
+}
+
+// aliasToken is the token an alias check reads another node with: the
+// one its registration carried, with the same fallbacks as its sync
+// (never the agent token). Read at each query, so a re-registration with
+// another token applies to a runner kept running.
+func (s *State) aliasToken(checkID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.checks[checkID]; c != nil && !c.deleted && c.source != "" && c.source != SourceMaintenance {
+		return s.registrationToken(c.token, c.source).secret
+	}
+	return s.userToken()
+}
+
+// aliasChecks answers an alias check: the local node's checks come from
+// this State (waiting for a change), another node's from a blocking
+// Health.NodeChecks query through Config.AliasRPC with the check's token.
+// A failed Catalog.NodeServices read counts the service as present, as
+// Consul's does: the checks alone then decide.
+func (s *State) aliasChecks(ctx context.Context, checkID, node, serviceID string, index uint64) (structs.HealthChecks, bool, uint64, error) {
 	if node == "" || node == s.cfg.NodeName {
 		return s.localAlias(ctx, serviceID, index)
 	}
+	token := s.aliasToken(checkID)
 	req := &structs.NodeSpecificRequest{
 		Datacenter: s.cfg.Datacenter, Node: node,
-		QueryOptions: structs.QueryOptions{AllowStale: true, MinQueryIndex: index, MaxQueryTime: aliasQueryTime},
+		QueryOptions: structs.QueryOptions{AllowStale: true, MinQueryIndex: index, MaxQueryTime: aliasQueryTime, Token: token},
 	}
 	rpc := s.cfg.AliasRPC
 	if rpc == nil {
@@ -40,7 +72,7 @@ func (s *State) AliasChecks(ctx context.Context, node, serviceID string, index u
 	if serviceID != "" {
 		sreq := &structs.NodeSpecificRequest{
 			Datacenter: s.cfg.Datacenter, Node: node,
-			QueryOptions: structs.QueryOptions{AllowStale: true},
+			QueryOptions: structs.QueryOptions{AllowStale: true, Token: token},
 		}
 		var ns structs.IndexedNodeServices
 		if err := rpc(ctx, structs.MethodCatalogNodeServices, sreq, &ns); err != nil {

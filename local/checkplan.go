@@ -36,6 +36,8 @@ type checkPlan struct {
 	runnerGen uint64
 	// fromService is set when AddService installs it.
 	fromService bool
+	// token is the registration's ACL token.
+	token string
 }
 
 // prepareCheck validates hc (and ct, when something runs it), fills the
@@ -71,6 +73,8 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 	}
 	nct := *ct
 	nct.CheckID, nct.ServiceID = h.CheckID, h.ServiceID
+	// The token lives in checkState, never in the stored definition.
+	nct.Token = ""
 	if nct.Name == "" {
 		nct.Name = h.Name
 	}
@@ -99,7 +103,7 @@ func (s *State) prepareCheck(hc *structs.HealthCheck, ct *structs.CheckType, svc
 		EnableScriptChecks: s.cfg.EnableScriptChecks || (s.cfg.EnableLocalScriptChecks && source == SourceConfig),
 		MinInterval:        s.cfg.MinCheckInterval,
 		OutputMaxSize:      s.cfg.CheckOutputMaxSize,
-		Alias:              s,
+		Alias:              checkAlias{s: s, checkID: h.CheckID},
 		NodeName:           s.cfg.NodeName,
 	})
 	if err != nil {
@@ -129,7 +133,7 @@ func (s *State) installCheckLocked(p *checkPlan, source string) (toStart, toStop
 			c.ServiceName != p.hc.ServiceName || !slices.Equal(c.ServiceTags, p.hc.ServiceTags)
 		c.Name, c.Notes, c.ServiceID, c.ServiceName = p.hc.Name, p.hc.Notes, p.hc.ServiceID, p.hc.ServiceName
 		c.ServiceTags = slices.Clone(p.hc.ServiceTags)
-		old.source, old.fromService = source, p.fromService
+		old.source, old.fromService, old.token = source, p.fromService, p.token
 		if changed {
 			s.checkDirtyLocked(old)
 		}
@@ -144,7 +148,7 @@ func (s *State) installCheckLocked(p *checkPlan, source string) (toStart, toStop
 		}
 	}
 	c := &checkState{
-		check: p.hc, ct: p.ct, source: source, fromService: p.fromService,
+		check: p.hc, ct: p.ct, source: source, token: p.token, fromService: p.fromService,
 		runner: p.runner, ttl: p.ttl, runnerGen: p.runnerGen,
 	}
 	if c.check.Status == structs.HealthCritical {

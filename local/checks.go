@@ -15,6 +15,10 @@ type checkState struct {
 	check  *structs.HealthCheck
 	ct     *structs.CheckType // nil for checks nothing runs (maintenance)
 	source string
+	// token is the ACL token the registration carried (as
+	// serviceState.token; a check defined with its service has the
+	// service's).
+	token string
 	// fromService marks checks defined with their service (AddService);
 	// re-registering the service replaces only those.
 	fromService bool
@@ -43,12 +47,23 @@ func (s *State) checkDirtyLocked(c *checkState) {
 // runs it (its status changes only by re-registration). A ServiceID must
 // name a local service.
 func (s *State) AddCheck(hc *structs.HealthCheck, ct *structs.CheckType, persist bool) error {
-	return s.addCheck(hc, ct, persist, SourceAPI)
+	return s.addCheck(hc, ct, persist, SourceAPI, "")
 }
 
-func (s *State) addCheck(hc *structs.HealthCheck, ct *structs.CheckType, persist bool, source string) error {
+// AddCheckWithToken is AddCheck for a registration that carried an ACL
+// token: the check syncs with it (see Config.Tokens), and it is
+// persisted with it.
+func (s *State) AddCheckWithToken(hc *structs.HealthCheck, ct *structs.CheckType, persist bool, token string) error {
+	return s.addCheck(hc, ct, persist, SourceAPI, token)
+}
+
+func (s *State) addCheck(hc *structs.HealthCheck, ct *structs.CheckType, persist bool, source, token string) error {
 	if hc == nil {
 		return badInput(ErrInvalidCheck, "check definition missing")
+	}
+	if source == "" {
+		// Only what the catalog alone holds has no source.
+		source = SourceAPI
 	}
 	var svc *structs.NodeService
 	if hc.ServiceID != "" {
@@ -65,6 +80,7 @@ func (s *State) addCheck(hc *structs.HealthCheck, ct *structs.CheckType, persist
 	if err != nil {
 		return err
 	}
+	p.token = token
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()

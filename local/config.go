@@ -62,13 +62,20 @@ type Config struct {
 	// ReapInterval is how often services past their
 	// deregister_critical_service_after are looked for; 0 means 30s.
 	ReapInterval time.Duration
-	// AliasRPC is the RPC alias checks of other nodes query through. It
-	// must carry the agent's user token (acl.tokens.default), as Consul's
-	// alias checks do when their registration had none (this State keeps
-	// no per-check token), never the agent token: a caller who may only
-	// register a check must not read other nodes' checks with the
-	// agent's rights. nil means the RPC given to New.
+	// AliasRPC is the RPC alias checks of other nodes query through; nil
+	// means the RPC given to New. The State puts the check's token on
+	// each query (see Tokens), never the agent token: a caller who may
+	// only register a check must not read other nodes' checks with the
+	// agent's rights.
 	AliasRPC RPCFunc
+	// Tokens are the agent's ACL tokens. Every call the State makes
+	// carries a token it picks, as Consul's anti-entropy does: a service
+	// or check syncs (and alias checks query) with the token it was
+	// registered with, else acl.tokens.config_file_service_registration
+	// for definitions from config files, else the default token; the
+	// node's own info and the catalog reads use the agent token. nil
+	// means no tokens: calls carry none.
+	Tokens Tokens
 	// Now is the clock for critical-since tracking; nil means time.Now.
 	Now func() time.Time
 	// Logger gets the package's logs; nil discards them.

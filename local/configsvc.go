@@ -12,8 +12,10 @@ import (
 // added, changed ones updated (a check's runner restarts only when its
 // definition changed) and config-sourced ones no longer listed removed.
 // A config service replaces an API-registered one with the same ID and
-// purges its persisted copy. Invalid entries are reported together; the
-// valid ones are still applied.
+// purges its persisted copy. A definition's Token is what it syncs with
+// (acl.tokens.config_file_service_registration, then the default token,
+// when empty). Invalid entries are reported together; the valid ones are
+// still applied.
 func (s *State) ReplaceConfigServices(defs []*structs.ServiceDefinition, checks []*structs.CheckType) error {
 	var errs []error
 	wantServices := map[string]bool{}
@@ -34,7 +36,7 @@ func (s *State) ReplaceConfigServices(defs []*structs.ServiceDefinition, checks 
 			s.mu.Unlock()
 		}
 		cts := def.CheckTypes()
-		if err := s.AddService(ns, cts, false, SourceConfig); err != nil {
+		if err := s.addService(ns, cts, false, SourceConfig, def.Token, true); err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", ns.ID, err))
 			continue
 		}
@@ -55,7 +57,7 @@ func (s *State) ReplaceConfigServices(defs []*structs.ServiceDefinition, checks 
 		if hc.CheckID == "" {
 			hc.CheckID = hc.Name
 		}
-		if err := s.addCheck(hc, ct, false, SourceConfig); err != nil {
+		if err := s.addCheck(hc, ct, false, SourceConfig, ct.Token); err != nil {
 			errs = append(errs, fmt.Errorf("check %q: %w", hc.CheckID, err))
 			continue
 		}

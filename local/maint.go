@@ -12,7 +12,8 @@ const (
 func ServiceMaintCheckID(serviceID string) string { return structs.ServiceMaintPrefix + serviceID }
 
 // EnableServiceMaintenance puts a service in maintenance with a critical
-// check; doing it twice keeps the first reason.
+// check; doing it twice keeps the first reason. The check syncs with the
+// service's token.
 func (s *State) EnableServiceMaintenance(id, reason string) error {
 	if s.Service(id) == nil {
 		return unknown(ErrUnknownService, id)
@@ -27,7 +28,7 @@ func (s *State) EnableServiceMaintenance(id, reason string) error {
 	return s.addCheck(&structs.HealthCheck{
 		CheckID: cid, Name: "Service Maintenance Mode", Notes: reason,
 		ServiceID: id, Status: structs.HealthCritical, Type: "maintenance",
-	}, nil, true, SourceMaintenance)
+	}, nil, true, SourceMaintenance, "")
 }
 
 // DisableServiceMaintenance takes a service out of maintenance.
@@ -43,7 +44,8 @@ func (s *State) DisableServiceMaintenance(id string) error {
 }
 
 // EnableNodeMaintenance puts the node in maintenance with a critical
-// check; doing it twice keeps the first reason.
+// check; doing it twice keeps the first reason. The check syncs with the
+// agent token, as the node's info does.
 func (s *State) EnableNodeMaintenance(reason string) error {
 	if s.Check(structs.NodeMaintCheckID) != nil {
 		return nil
@@ -54,7 +56,7 @@ func (s *State) EnableNodeMaintenance(reason string) error {
 	return s.addCheck(&structs.HealthCheck{
 		CheckID: structs.NodeMaintCheckID, Name: "Node Maintenance Mode", Notes: reason,
 		Status: structs.HealthCritical, Type: "maintenance",
-	}, nil, true, SourceMaintenance)
+	}, nil, true, SourceMaintenance, "")
 }
 
 // DisableNodeMaintenance takes the node out of maintenance.

@@ -25,10 +25,13 @@ const (
 	checksDir   = "checks"
 )
 
-// persistedService is a service file.
+// persistedService is a service file. Token is the registration's ACL
+// token (absent in files written before tokens were kept, which load
+// with none); the files are 0600, as Consul keeps them.
 type persistedService struct {
 	Service *structs.NodeService
 	Source  string
+	Token   string `json:",omitempty"`
 }
 
 // persistedCheck is a check file; ChkType is nil for checks nothing runs.
@@ -38,6 +41,8 @@ type persistedCheck struct {
 	Source  string
 	// FromService marks a check defined with its service.
 	FromService bool `json:",omitempty"`
+	// Token is as persistedService.Token.
+	Token string `json:",omitempty"`
 }
 
 func fileName(id string) string {
@@ -77,7 +82,7 @@ func (s *State) persistServiceLocked(id string) error {
 	if ss == nil || ss.deleted {
 		return nil
 	}
-	data, err := json.Marshal(persistedService{Service: ss.svc, Source: ss.source})
+	data, err := json.Marshal(persistedService{Service: ss.svc, Source: ss.source, Token: ss.token})
 	if err != nil {
 		return fmt.Errorf("local: encoding service %q: %w", id, err)
 	}
@@ -102,7 +107,7 @@ func (s *State) persistCheckLocked(id string) error {
 	if c == nil || c.deleted {
 		return nil
 	}
-	data, err := json.Marshal(persistedCheck{Check: c.check, ChkType: c.ct, Source: c.source, FromService: c.fromService})
+	data, err := json.Marshal(persistedCheck{Check: c.check, ChkType: c.ct, Source: c.source, FromService: c.fromService, Token: c.token})
 	if err != nil {
 		return fmt.Errorf("local: encoding check %q: %w", id, err)
 	}
@@ -201,7 +206,7 @@ func (s *State) Load() error {
 				static = append(static, pc)
 			}
 		}
-		if err := s.AddService(ps.Service, cts, false, ps.Source); err != nil {
+		if err := s.addService(ps.Service, cts, false, ps.Source, ps.Token, true); err != nil {
 			// One definition that no longer loads (script checks turned
 			// off since, say) must not keep the agent from starting.
 			s.logger.Warn("dropping persisted service that no longer loads", "service", id, "file", p, "error", err)
@@ -213,7 +218,7 @@ func (s *State) Load() error {
 		}
 		loaded[id] = true
 		for _, pc := range static {
-			if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source); err != nil {
+			if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source, pc.Token); err != nil {
 				s.logger.Warn("dropping persisted check that no longer loads", "check", pc.Check.CheckID, "error", err)
 				s.removeCheckFiles(pc.Check.CheckID)
 			}
@@ -232,7 +237,7 @@ func (s *State) Load() error {
 		if s.Check(pc.Check.CheckID) != nil {
 			continue
 		}
-		if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source); err != nil {
+		if err := s.addCheck(pc.Check, pc.ChkType, false, pc.Source, pc.Token); err != nil {
 			s.logger.Warn("dropping persisted check that no longer loads", "check", pc.Check.CheckID, "error", err)
 			s.removeCheckFiles(pc.Check.CheckID)
 		}

@@ -12,7 +12,14 @@ import (
 type serviceState struct {
 	svc    *structs.NodeService
 	source string
-	// inSync is true when the catalog holds exactly svc.
+	// token is the ACL token the registration carried ("" for none; see
+	// serviceTokenLocked for what it then syncs with). It stays after a
+	// removal until the deregistration is synced, and never leaves the
+	// agent but to the servers.
+	token string
+	// inSync is true when the catalog holds exactly svc (or, for a
+	// deleted service, when its deregistration was refused by ACLs and
+	// waits for the next full sync).
 	inSync bool
 	// deleted marks a service removed locally (or found only in the
 	// catalog) that still has to be deregistered.
@@ -33,17 +40,25 @@ func (s *State) serviceDirtyLocked(ss *serviceState) {
 // and checks no longer listed are removed. With persist, the service and
 // its checks are written to the data dir.
 func (s *State) AddService(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source string) error {
-	return s.addService(svc, chkTypes, persist, source, true)
+	return s.addService(svc, chkTypes, persist, source, "", true)
 }
 
 // AddServiceKeepChecks is AddService for a re-registration through the
 // HTTP API without ?replace-existing-checks: checks the new definition
 // does not list stay, as in Consul.
 func (s *State) AddServiceKeepChecks(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source string) error {
-	return s.addService(svc, chkTypes, persist, source, false)
+	return s.addService(svc, chkTypes, persist, source, "", false)
 }
 
-func (s *State) addService(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source string, replaceChecks bool) error {
+// AddServiceWithToken is AddService (replaceChecks) or
+// AddServiceKeepChecks (!replaceChecks) for a registration that carried
+// an ACL token: the service and its checks sync with it (see
+// Config.Tokens), and it is persisted with them.
+func (s *State) AddServiceWithToken(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source, token string, replaceChecks bool) error {
+	return s.addService(svc, chkTypes, persist, source, token, replaceChecks)
+}
+
+func (s *State) addService(svc *structs.NodeService, chkTypes []*structs.CheckType, persist bool, source, token string, replaceChecks bool) error {
 	if svc == nil {
 		return badInput(ErrInvalidService, "service definition missing")
 	}
@@ -85,6 +100,7 @@ func (s *State) addService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 		if err != nil {
 			return fmt.Errorf("service %q: %w", ns.ID, err)
 		}
+		p.token = token
 		plans = append(plans, p)
 	}
 
@@ -102,7 +118,7 @@ func (s *State) addService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 		ss.svc = ns
 		s.serviceDirtyLocked(ss)
 	}
-	ss.deleted, ss.source = false, source
+	ss.deleted, ss.source, ss.token = false, source, token
 	var toStart, toStop []checks.Runner
 	for _, p := range plans {
 		p.fromService = true

@@ -37,9 +37,11 @@ type State struct {
 	syncSem chan struct{}
 
 	triggerCh chan struct{}
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	done      chan struct{}
+	// fullCh asks the sync loop for a full sync now.
+	fullCh chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
 }
 
 // New builds a State and restores persisted services and checks from
@@ -62,6 +64,7 @@ func New(cfg Config, rpc RPCFunc) (*State, error) {
 		checks:    make(map[string]*checkState),
 		subs:      make(map[chan struct{}]struct{}),
 		triggerCh: make(chan struct{}, 1),
+		fullCh:    make(chan struct{}, 1),
 		syncSem:   make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
@@ -160,6 +163,16 @@ func (s *State) notifySubsLocked() {
 		case ch <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// TriggerFullSync asks the sync loop for a full sync now, as Consul's
+// agent does when one of its tokens changes: registrations refused for
+// their token are retried at once rather than at the next periodic sync.
+func (s *State) TriggerFullSync() {
+	select {
+	case s.fullCh <- struct{}{}:
+	default:
 	}
 }
 

@@ -38,6 +38,8 @@ func (s *State) syncLoop(ctx context.Context) {
 			}
 			failures = 0
 			full.Reset(s.fullWait())
+		case <-s.fullCh:
+			full.Reset(0)
 		case <-s.triggerCh:
 			if failures > 0 {
 				continue // the pending retry is a full sync
@@ -149,10 +151,11 @@ func (s *State) lockSync(ctx context.Context) error {
 
 func (s *State) unlockSync() { <-s.syncSem }
 
+// nodeRequest reads this node's catalog entries, with the agent token.
 func (s *State) nodeRequest() *structs.NodeSpecificRequest {
 	return &structs.NodeSpecificRequest{
 		Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName,
-		QueryOptions: structs.QueryOptions{AllowStale: true},
+		QueryOptions: structs.QueryOptions{AllowStale: true, Token: s.agentToken().secret},
 	}
 }
 
@@ -247,111 +250,175 @@ func (s *State) nodeEqual(n *structs.Node) bool {
 type pendingService struct {
 	svc    *structs.NodeService
 	gen    uint64
+	token  syncToken
 	checks []pendingCheck
 }
 
 type pendingCheck struct {
 	check *structs.HealthCheck
 	gen   uint64
+	token syncToken
+}
+
+// pendingDereg is a deregistration to send: with the registration's
+// token (the agent token for what only the catalog had).
+type pendingDereg struct {
+	gen   uint64
+	token syncToken
 }
 
 type syncPlan struct {
-	deregServices map[string]uint64
-	deregChecks   map[string]uint64
+	deregServices map[string]pendingDereg
+	deregChecks   map[string]pendingDereg
 	services      []pendingService
 	checks        []pendingCheck
 	nodeInSync    bool
 }
 
+// plan gathers what to send, each item with its token. A service's
+// out-of-sync checks ride on its registration only when they sync with
+// the same token (as in Consul), so a check never borrows the service
+// token's rights.
 func (s *State) plan() *syncPlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := &syncPlan{
-		deregServices: map[string]uint64{}, deregChecks: map[string]uint64{},
+		deregServices: map[string]pendingDereg{}, deregChecks: map[string]pendingDereg{},
 		nodeInSync: s.nodeInSync,
 	}
-	withService := map[string]bool{}
+	riding := map[string]bool{}
 	for id, ss := range s.services {
 		switch {
 		case ss.deleted:
-			p.deregServices[id] = ss.gen
+			if !ss.inSync {
+				p.deregServices[id] = pendingDereg{ss.gen, s.serviceTokenLocked(ss)}
+			}
 		case !ss.inSync:
-			ps := pendingService{svc: cloneService(ss.svc), gen: ss.gen}
-			for _, c := range s.checks {
-				if !c.deleted && c.check.ServiceID == id {
-					ps.checks = append(ps.checks, pendingCheck{cloneCheck(c.check), c.gen})
+			ps := pendingService{svc: cloneService(ss.svc), gen: ss.gen, token: s.serviceTokenLocked(ss)}
+			for cid, c := range s.checks {
+				if c.deleted || c.inSync || c.check.ServiceID != id {
+					continue
+				}
+				if tok := s.checkTokenLocked(c); tok.secret == ps.token.secret {
+					ps.checks = append(ps.checks, pendingCheck{cloneCheck(c.check), c.gen, tok})
+					riding[cid] = true
 				}
 			}
 			p.services = append(p.services, ps)
-			withService[id] = true
 		}
 	}
 	for id, c := range s.checks {
 		switch {
 		case c.deleted:
-			if _, gone := p.deregServices[c.check.ServiceID]; !gone || c.check.ServiceID == "" {
-				p.deregChecks[id] = c.gen
+			// A deleted service's deregistration takes its checks.
+			if ss := s.services[c.check.ServiceID]; c.check.ServiceID != "" && ss != nil && ss.deleted {
+				continue
 			}
-		case !c.inSync && !withService[c.check.ServiceID]:
-			p.checks = append(p.checks, pendingCheck{cloneCheck(c.check), c.gen})
+			if !c.inSync {
+				p.deregChecks[id] = pendingDereg{c.gen, s.checkTokenLocked(c)}
+			}
+		case !c.inSync && !riding[id]:
+			p.checks = append(p.checks, pendingCheck{cloneCheck(c.check), c.gen, s.checkTokenLocked(c)})
 		}
 	}
 	return p
 }
 
-func (s *State) registerRequest(skipNode bool) *structs.RegisterRequest {
-	return &structs.RegisterRequest{
+func (s *State) registerRequest(skipNode bool, tok syncToken) *structs.RegisterRequest {
+	req := &structs.RegisterRequest{
 		Datacenter: s.cfg.Datacenter, ID: s.cfg.NodeID, Node: s.cfg.NodeName,
 		Address: s.cfg.Address, TaggedAddresses: s.cfg.TaggedAddresses,
 		NodeMeta: s.cfg.NodeMeta, SkipNodeUpdate: skipNode,
 	}
+	setToken(req, tok)
+	return req
 }
 
-// syncChanges sends the plan; it stops at the first error, keeping what
-// it has done.
+// syncChanges sends the plan, each call with its item's token: the
+// node's info first (agent token), then deregistrations and
+// registrations. A call the servers refuse for its token is logged, naming
+// the token, and left until the next full sync (as Consul does), so one
+// registration without the rights does not hold up the others; any other
+// error stops the sync, keeping what it has done.
 func (s *State) syncChanges(ctx context.Context) error {
 	p := s.plan()
-	for id, gen := range p.deregServices {
-		req := &structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName, ServiceID: id}
+	if !p.nodeInSync {
+		tok := s.agentToken()
 		var out struct{}
-		if err := s.rpc(ctx, structs.MethodCatalogDeregister, req, &out); err != nil {
+		err := s.rpc(ctx, structs.MethodCatalogRegister, s.registerRequest(false, tok), &out)
+		switch {
+		case err == nil:
+			s.logger.Debug("synced node info")
+		case blockedByACLs(err):
+			s.logger.Warn("Node info update blocked by ACLs; the agent token needs node:write on this node",
+				"token", tok.from, "error", err)
+		default:
+			return fmt.Errorf("local: registering node: %w", err)
+		}
+		s.mu.Lock()
+		s.nodeInSync = true
+		s.mu.Unlock()
+	}
+	for id, pd := range p.deregServices {
+		req := &structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName, ServiceID: id}
+		blocked, err := s.deregister(ctx, req, pd.token)
+		if err != nil {
 			return fmt.Errorf("local: deregistering service %q: %w", id, err)
 		}
 		s.mu.Lock()
-		if ss := s.services[id]; ss != nil && ss.deleted && ss.gen == gen {
-			delete(s.services, id)
-			// The catalog removed its checks with it.
-			for cid, c := range s.checks {
-				if c.deleted && c.check.ServiceID == id {
-					delete(s.checks, cid)
+		if ss := s.services[id]; ss != nil && ss.deleted && ss.gen == pd.gen {
+			if blocked {
+				ss.inSync = true
+			} else {
+				delete(s.services, id)
+				// The catalog removed its checks with it.
+				for cid, c := range s.checks {
+					if c.deleted && c.check.ServiceID == id {
+						delete(s.checks, cid)
+					}
 				}
 			}
 		}
 		s.mu.Unlock()
-		s.logger.Debug("deregistered service", "service", id)
+		if blocked {
+			s.logger.Warn("Service deregistration blocked by ACLs; its token and the agent token (acl.tokens.agent) lack service:write on it and node:write on this node",
+				"service", id, "token", pd.token.from)
+		} else {
+			s.logger.Debug("deregistered service", "service", id)
+		}
 	}
-	for id, gen := range p.deregChecks {
+	for id, pd := range p.deregChecks {
 		req := &structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName, CheckID: id}
-		var out struct{}
-		if err := s.rpc(ctx, structs.MethodCatalogDeregister, req, &out); err != nil {
+		blocked, err := s.deregister(ctx, req, pd.token)
+		if err != nil {
 			return fmt.Errorf("local: deregistering check %q: %w", id, err)
 		}
 		s.mu.Lock()
-		if c := s.checks[id]; c != nil && c.deleted && c.gen == gen {
-			delete(s.checks, id)
+		if c := s.checks[id]; c != nil && c.deleted && c.gen == pd.gen {
+			if blocked {
+				c.inSync = true
+			} else {
+				delete(s.checks, id)
+			}
 		}
 		s.mu.Unlock()
-		s.logger.Debug("deregistered check", "check", id)
+		if blocked {
+			s.logger.Warn("Check deregistration blocked by ACLs; its token and the agent token (acl.tokens.agent) lack write on it and node:write on this node",
+				"check", id, "token", pd.token.from)
+		} else {
+			s.logger.Debug("deregistered check", "check", id)
+		}
 	}
-	nodeInSync := p.nodeInSync
+	blockedServices := map[string]bool{}
 	for _, ps := range p.services {
-		req := s.registerRequest(nodeInSync)
+		req := s.registerRequest(true, ps.token)
 		req.Service = ps.svc
 		for _, pc := range ps.checks {
 			req.Checks = append(req.Checks, pc.check)
 		}
 		var out struct{}
-		if err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out); err != nil {
+		err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out)
+		if err != nil && !blockedByACLs(err) {
 			return fmt.Errorf("local: registering service %q: %w", ps.svc.ID, err)
 		}
 		s.mu.Lock()
@@ -361,36 +428,61 @@ func (s *State) syncChanges(ctx context.Context) error {
 		for _, pc := range ps.checks {
 			s.markCheckSyncedLocked(pc)
 		}
-		s.nodeInSync = true
 		s.mu.Unlock()
-		nodeInSync = true
+		if err != nil {
+			blockedServices[ps.svc.ID] = true
+			s.logger.Warn("Service registration blocked by ACLs; the token it syncs with needs service:write on it",
+				"service", ps.svc.ID, "token", ps.token.from, "error", err)
+			continue
+		}
 		s.logger.Debug("synced service", "service", ps.svc.ID)
 	}
 	for _, pc := range p.checks {
-		req := s.registerRequest(nodeInSync)
+		if blockedServices[pc.check.ServiceID] {
+			// The catalog lacks its service; both go at the next full
+			// sync.
+			continue
+		}
+		req := s.registerRequest(true, pc.token)
 		req.Check = pc.check
 		var out struct{}
-		if err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out); err != nil {
+		err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out)
+		if err != nil && !blockedByACLs(err) {
 			return fmt.Errorf("local: registering check %q: %w", pc.check.CheckID, err)
 		}
 		s.mu.Lock()
 		s.markCheckSyncedLocked(pc)
-		s.nodeInSync = true
 		s.mu.Unlock()
-		nodeInSync = true
+		if err != nil {
+			s.logger.Warn("Check registration blocked by ACLs; the token it syncs with needs service:write on its service (node:write for a node check)",
+				"check", pc.check.CheckID, "token", pc.token.from, "error", err)
+			continue
+		}
 		s.logger.Debug("synced check", "check", pc.check.CheckID)
 	}
-	if !nodeInSync {
-		var out struct{}
-		if err := s.rpc(ctx, structs.MethodCatalogRegister, s.registerRequest(false), &out); err != nil {
-			return fmt.Errorf("local: registering node: %w", err)
-		}
-		s.mu.Lock()
-		s.nodeInSync = true
-		s.mu.Unlock()
-		s.logger.Debug("synced node info")
-	}
 	return nil
+}
+
+// deregister sends a deregistration with the registration's token and,
+// when the servers refuse that one (it may have been deleted since), with
+// the agent token, whose node:write covers everything on the node (what
+// Consul uses for every deregistration). blocked reports that both were
+// refused.
+func (s *State) deregister(ctx context.Context, req *structs.DeregisterRequest, tok syncToken) (blocked bool, err error) {
+	setToken(req, tok)
+	var out struct{}
+	err = s.rpc(ctx, structs.MethodCatalogDeregister, req, &out)
+	if err == nil || !blockedByACLs(err) {
+		return false, err
+	}
+	if at := s.agentToken(); at.secret != tok.secret {
+		setToken(req, at)
+		err = s.rpc(ctx, structs.MethodCatalogDeregister, req, &out)
+		if err == nil || !blockedByACLs(err) {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func (s *State) markCheckSyncedLocked(pc pendingCheck) {

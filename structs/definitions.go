@@ -64,6 +64,12 @@ type CheckType struct {
 	// health of a service (on AliasNode, or this node) or of a node.
 	AliasNode    string `json:",omitempty"`
 	AliasService string `json:",omitempty"`
+
+	// Token is a standalone check's `token` in a config file: the ACL
+	// token it syncs with (a check defined in a service has the
+	// service's). It never leaves the agent but to the servers (json
+	// "-"); local state keeps it apart from the stored definition.
+	Token string `json:"-"`
 }
 
 // Kind names the kind of check, as Consul's Type field does.
@@ -108,6 +114,10 @@ type ServiceDefinition struct {
 	EnableTagOverride bool
 	Check             *CheckType
 	Checks            []*CheckType
+	// Token is a config file's `token`: the ACL token the service and
+	// its checks sync with. It never leaves the agent but to the servers
+	// (json "-"); the HTTP API takes the request's token instead.
+	Token string `json:"-"`
 }
 
 // NodeService converts the definition to the catalog's form; an empty ID
