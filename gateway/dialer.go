@@ -195,7 +195,7 @@ func (d *Dialer) Routes(ctx context.Context) (local string, routes []Route, err 
 
 // infoFrom asks the local gateway gw alone for its info.
 func (d *Dialer) infoFrom(ctx context.Context, gw string) (*Info, error) {
-	c, st, _, err := d.exchange(ctx, gw, &Header{Kind: KindInfo}, "info", time.Now().Add(10*d.cfg.DialTimeout), 0)
+	c, st, _, err := d.exchange(ctx, ctx, gw, &Header{Kind: KindInfo}, "info", time.Now().Add(10*d.cfg.DialTimeout), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 			connectWithin = min(slowConnectAfter, d.cfg.DialTimeout)
 		}
 		go func() {
-			c, st, gaveUp, err := d.exchange(tctx, gw, hdr, what, deadline, connectWithin)
+			c, st, gaveUp, err := d.exchange(ctx, tctx, gw, hdr, what, deadline, connectWithin)
 			results <- result{i, c, st, gaveUp, err}
 		}()
 	}
@@ -336,6 +336,21 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 			done[r.i] = true
 			switch {
 			case r.err == nil:
+				// Answers already in (a later OK, a refusal) are not
+				// silence: take them before blaming the rest.
+			drain:
+				for pending > 0 {
+					select {
+					case o := <-results:
+						pending--
+						done[o.i] = true
+						if o.c != nil {
+							o.c.Close()
+						}
+					default:
+						break drain
+					}
+				}
 				now := time.Now()
 				for j := range next {
 					if !done[j] && now.Sub(started[j]) >= hedgeAfter {
@@ -373,19 +388,30 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 // keeps its try, so nothing is lost by asking another.
 const hedgeAfter = time.Second
 
-// exchange is one try of hdr with the local gateway gw (see try) and
-// its verdict on gw. An OK status comes with its connection. A failure
-// counts against gw and comes back as "via gw: …", unless the caller gave
-// up (gaveUp: the caller's error, gw blamed only if slow to connect). A
-// refusal comes back as a *RefusedError, its connection closed, and does
-// not count against gw (each gateway has its own routing table).
-func (d *Dialer) exchange(ctx context.Context, gw string, hdr *Header, what string, deadline time.Time, connectWithin time.Duration) (net.Conn, *Status, bool, error) {
+// exchange is one try of hdr with the local gateway gw (see try), run
+// under tryCtx (ctx or one derived from it), and its verdict on gw. An OK
+// status comes with its connection. A failure counts against gw and comes
+// back as "via gw: …", unless the caller gave up (gaveUp: ctx's error, gw
+// blamed only if slow to connect), the try was cancelled on its own
+// (gaveUp: another gateway answered first; the canceller judges), or it
+// ran into deadline (not blamed: a gateway may rightly wait that long on
+// a next hop that is down). A refusal comes back as a *RefusedError, its
+// connection closed, and does not count against gw (each gateway has its
+// own routing table).
+func (d *Dialer) exchange(ctx, tryCtx context.Context, gw string, hdr *Header, what string, deadline time.Time, connectWithin time.Duration) (net.Conn, *Status, bool, error) {
 	started := time.Now()
-	c, st, err := d.try(ctx, gw, hdr, deadline, connectWithin)
+	c, st, err := d.try(tryCtx, gw, hdr, deadline, connectWithin)
 	if err != nil {
 		if cerr := callerGaveUp(ctx); cerr != nil {
 			d.slowConnect(gw, err, started)
 			return nil, nil, true, cerr
+		}
+		if cerr := tryCtx.Err(); cerr != nil {
+			return nil, nil, true, cerr
+		}
+		if !time.Now().Before(deadline) {
+			d.logger.Debug("local gateway did not answer before the request's deadline", "gateway", gw, "request", what, "error", err)
+			return nil, nil, false, fmt.Errorf("via %s: %w", gw, err)
 		}
 		d.failed(gw)
 		d.logger.Debug("local gateway failed", "gateway", gw, "request", what, "error", err)
