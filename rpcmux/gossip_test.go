@@ -296,3 +296,34 @@ func TestLimitExempt(t *testing.T) {
 		t.Fatalf("exempt cap with unlimited clients %d, want 0", c.exemptCap())
 	}
 }
+
+// A caller with a short deadline does not cut the dial it starts shorter
+// than minDialTime: a slow path (a hung gateway passed over after a
+// second) comes up for the callers after it, in one dial.
+func TestDialOutlivesShortCaller(t *testing.T) {
+	srv := startServer(t, testConfig(), newTestHandler(), "127.0.32.4:0")
+	var dials atomic.Int64
+	pcfg := testPoolConfig()
+	pcfg.Dialer = func(ctx context.Context, _ structs.Datacenter, _ structs.ServerAddr) (net.Conn, error) {
+		dials.Add(1)
+		select { // the slow path
+		case <-time.After(400 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return (&net.Dialer{}).DialContext(ctx, "tcp", string(srv.addr))
+	}
+	p := newTestPool(t, pcfg)
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := p.Call(short, "dc2", "10.255.0.2:8300", "Test.Echo", &echoArgs{S: "x"}, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("short caller: %v", err)
+	}
+	var out echoArgs
+	if err := p.Call(ctxTimeout(t, 5*time.Second), "dc2", "10.255.0.2:8300", "Test.Echo", &echoArgs{S: "later"}, &out); err != nil || out.S != "later" {
+		t.Fatalf("later caller: %q, %v", out.S, err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d dials, want the short caller's one to serve the later caller", n)
+	}
+}
