@@ -69,16 +69,16 @@ func (h *httpAgent) UpdateTTLCheck(id, status, output string) error {
 	return h.a.state.UpdateTTLCheck(id, status, output)
 }
 
-func (h *httpAgent) ServiceMaintenance(id string, enable bool, reason string) error {
+func (h *httpAgent) ServiceMaintenance(id string, enable bool, reason, token string) error {
 	if enable {
-		return h.a.state.EnableServiceMaintenance(id, reason)
+		return h.a.state.EnableServiceMaintenance(id, reason, token)
 	}
 	return h.a.state.DisableServiceMaintenance(id)
 }
 
-func (h *httpAgent) NodeMaintenance(enable bool, reason string) error {
+func (h *httpAgent) NodeMaintenance(enable bool, reason, token string) error {
 	if enable {
-		return h.a.state.EnableNodeMaintenance(reason)
+		return h.a.state.EnableNodeMaintenance(reason, token)
 	}
 	return h.a.state.DisableNodeMaintenance()
 }

@@ -83,10 +83,13 @@ type Local interface {
 	// UpdateTTLCheck sets a TTL check's status (passing|warning|critical)
 	// and output, resetting its TTL.
 	UpdateTTLCheck(id, status, output string) error
-	// ServiceMaintenance puts a service in or out of maintenance.
-	ServiceMaintenance(id string, enable bool, reason string) error
-	// NodeMaintenance puts the whole node in or out of maintenance.
-	NodeMaintenance(enable bool, reason string) error
+	// ServiceMaintenance puts a service in or out of maintenance; token
+	// is the request's, which the maintenance check syncs with (as
+	// AddService's).
+	ServiceMaintenance(id string, enable bool, reason, token string) error
+	// NodeMaintenance puts the whole node in or out of maintenance; token
+	// is as ServiceMaintenance's.
+	NodeMaintenance(enable bool, reason, token string) error
 	// SyncChanges sends the local changes made so far to the servers and
 	// returns when the catalog has them, so a client reads its own write.
 	// It gives up with an error when no server answers in time (bounded

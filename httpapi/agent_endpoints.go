@@ -499,7 +499,7 @@ func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request)
 	if err := s.authorizeFor(r, acl.ResourceService, ns.Service, acl.AccessWrite); err != nil {
 		return nil, err
 	}
-	if err := s.agent.ServiceMaintenance(id, enable, query(r).Get("reason")); err != nil {
+	if err := s.agent.ServiceMaintenance(id, enable, query(r).Get("reason"), token(r)); err != nil {
 		return nil, err
 	}
 	s.syncLocal(r)
@@ -514,7 +514,7 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	if err := s.authorizeFor(r, acl.ResourceNode, s.nodeName(), acl.AccessWrite); err != nil {
 		return nil, err
 	}
-	if err := s.agent.NodeMaintenance(enable, query(r).Get("reason")); err != nil {
+	if err := s.agent.NodeMaintenance(enable, query(r).Get("reason"), token(r)); err != nil {
 		return nil, err
 	}
 	s.syncLocal(r)

@@ -169,9 +169,10 @@ func (f *fakeAgent) UpdateTTLCheck(id, status, output string) error {
 	return nil
 }
 
-func (f *fakeAgent) ServiceMaintenance(id string, enable bool, reason string) error {
+func (f *fakeAgent) ServiceMaintenance(id string, enable bool, reason, token string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.last["maint-token"] = token
 	cid := structs.ServiceMaintPrefix + id
 	if enable {
 		f.checks[cid] = &structs.HealthCheck{Node: "node1", CheckID: cid, Status: structs.HealthCritical, Notes: reason, ServiceID: id}
@@ -182,9 +183,10 @@ func (f *fakeAgent) ServiceMaintenance(id string, enable bool, reason string) er
 	return nil
 }
 
-func (f *fakeAgent) NodeMaintenance(enable bool, reason string) error {
+func (f *fakeAgent) NodeMaintenance(enable bool, reason, token string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.last["maint-token"] = token
 	f.nodeMain = enable
 	return nil
 }

@@ -55,4 +55,13 @@ func TestRegisterPassesTheRequestsToken(t *testing.T) {
 	if got := last("check-token"); got != "from-bearer" {
 		t.Errorf("check token %q, want the bearer's", got)
 	}
+	// Maintenance: Consul stores the request's token with the check.
+	put("/v1/agent/service/maintenance/web?enable=true", "", map[string]string{"X-Consul-Token": "maint-svc"})
+	if got := last("maint-token"); got != "maint-svc" {
+		t.Errorf("service maintenance token %q, want the header's", got)
+	}
+	put("/v1/agent/maintenance?enable=true&token=maint-node", "", nil)
+	if got := last("maint-token"); got != "maint-node" {
+		t.Errorf("node maintenance token %q, want the query's", got)
+	}
 }

@@ -123,20 +123,19 @@ func durString(d time.Duration) string {
 
 // installCheckLocked puts a prepared check in place. A running check with
 // the same definition keeps its runner and status; otherwise the old
-// runner is returned to stop and the new one to start.
+// runner is returned to stop and the new one to start. Either way it is
+// out of sync until the next sync sends it.
 func (s *State) installCheckLocked(p *checkPlan, source string) (toStart, toStop []checks.Runner) {
 	id := p.hc.CheckID
 	old := s.checks[id]
 	if old != nil && !old.deleted && old.ct != nil && p.ct != nil && checkTypeEqual(old.ct, p.ct) {
 		c := old.check
-		changed := c.Name != p.hc.Name || c.Notes != p.hc.Notes || c.ServiceID != p.hc.ServiceID ||
-			c.ServiceName != p.hc.ServiceName || !slices.Equal(c.ServiceTags, p.hc.ServiceTags)
 		c.Name, c.Notes, c.ServiceID, c.ServiceName = p.hc.Name, p.hc.Notes, p.hc.ServiceID, p.hc.ServiceName
 		c.ServiceTags = slices.Clone(p.hc.ServiceTags)
 		old.source, old.fromService, old.token = source, p.fromService, p.token
-		if changed {
-			s.checkDirtyLocked(old)
-		}
+		// Re-registered: it syncs again even unchanged (as a service
+		// does), with the token it now carries.
+		s.checkDirtyLocked(old)
 		return nil, nil
 	}
 	if old != nil {

@@ -64,6 +64,12 @@ func (f *fakeCatalog) RPC(ctx context.Context, method structs.Method, args, repl
 		if req.Service != nil {
 			f.services[req.Service.ID] = cloneService(req.Service)
 		}
+		// As the servers: a check's service must be in the catalog.
+		for _, c := range append([]*structs.HealthCheck{req.Check}, req.Checks...) {
+			if c != nil && c.ServiceID != "" && f.services[c.ServiceID] == nil {
+				return fmt.Errorf("fake: check %q: service %q not registered", c.CheckID, c.ServiceID)
+			}
+		}
 		if req.Check != nil {
 			f.checks[req.Check.CheckID] = cloneCheck(req.Check)
 		}

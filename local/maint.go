@@ -12,9 +12,10 @@ const (
 func ServiceMaintCheckID(serviceID string) string { return structs.ServiceMaintPrefix + serviceID }
 
 // EnableServiceMaintenance puts a service in maintenance with a critical
-// check; doing it twice keeps the first reason. The check syncs with the
-// service's token.
-func (s *State) EnableServiceMaintenance(id, reason string) error {
+// check; doing it twice keeps the first reason. The check syncs with
+// token, the request's (as Consul stores it with the check), or like any
+// API registration without one, the default token.
+func (s *State) EnableServiceMaintenance(id, reason, token string) error {
 	if s.Service(id) == nil {
 		return unknown(ErrUnknownService, id)
 	}
@@ -28,7 +29,7 @@ func (s *State) EnableServiceMaintenance(id, reason string) error {
 	return s.addCheck(&structs.HealthCheck{
 		CheckID: cid, Name: "Service Maintenance Mode", Notes: reason,
 		ServiceID: id, Status: structs.HealthCritical, Type: "maintenance",
-	}, nil, true, SourceMaintenance, "")
+	}, nil, true, SourceMaintenance, token)
 }
 
 // DisableServiceMaintenance takes a service out of maintenance.
@@ -44,9 +45,9 @@ func (s *State) DisableServiceMaintenance(id string) error {
 }
 
 // EnableNodeMaintenance puts the node in maintenance with a critical
-// check; doing it twice keeps the first reason. The check syncs with the
-// agent token, as the node's info does.
-func (s *State) EnableNodeMaintenance(reason string) error {
+// check; doing it twice keeps the first reason. The check syncs with
+// token as EnableServiceMaintenance's does.
+func (s *State) EnableNodeMaintenance(reason, token string) error {
 	if s.Check(structs.NodeMaintCheckID) != nil {
 		return nil
 	}
@@ -56,7 +57,7 @@ func (s *State) EnableNodeMaintenance(reason string) error {
 	return s.addCheck(&structs.HealthCheck{
 		CheckID: structs.NodeMaintCheckID, Name: "Node Maintenance Mode", Notes: reason,
 		Status: structs.HealthCritical, Type: "maintenance",
-	}, nil, true, SourceMaintenance, "")
+	}, nil, true, SourceMaintenance, token)
 }
 
 // DisableNodeMaintenance takes the node out of maintenance.

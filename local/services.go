@@ -24,6 +24,12 @@ type serviceState struct {
 	// deleted marks a service removed locally (or found only in the
 	// catalog) that still has to be deregistered.
 	deleted bool
+	// blocked is set when the servers refused its registration for its
+	// token, until a registration of it succeeds or a full sync finds
+	// the catalog holding it: meanwhile its checks that sync on their
+	// own wait for it (the catalog would refuse them, its service
+	// missing, and that failure would stop the whole sync).
+	blocked bool
 	// gen changes on every local change, so a sync that raced with one
 	// does not mark the newer version in sync.
 	gen uint64
@@ -114,10 +120,11 @@ func (s *State) addService(svc *structs.NodeService, chkTypes []*structs.CheckTy
 		ss = &serviceState{}
 		s.services[ns.ID] = ss
 	}
-	if ss.deleted || ss.svc == nil || !serviceEqual(ss.svc, ns) {
-		ss.svc = ns
-		s.serviceDirtyLocked(ss)
-	}
+	// Every registration syncs again, even an unchanged one (as Consul):
+	// its token may be new, or may have been granted the rights that a
+	// refused sync lacked.
+	ss.svc = ns
+	s.serviceDirtyLocked(ss)
 	ss.deleted, ss.source, ss.token = false, source, token
 	var toStart, toStop []checks.Runner
 	for _, p := range plans {

@@ -338,20 +338,20 @@ func TestScriptChecksRefusedUnlessEnabled(t *testing.T) {
 func TestMaintenance(t *testing.T) {
 	f := newFakeCatalog()
 	s := newTestState(t, testConfig(), f)
-	if err := s.EnableServiceMaintenance("nope", ""); !errors.Is(err, ErrUnknownService) {
+	if err := s.EnableServiceMaintenance("nope", "", ""); !errors.Is(err, ErrUnknownService) {
 		t.Fatalf("unknown: %v", err)
 	}
 	if err := s.AddService(web(), nil, false, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnableServiceMaintenance("web", ""); err != nil {
+	if err := s.EnableServiceMaintenance("web", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	c := s.Check("_service_maintenance:web")
 	if c == nil || c.Status != "critical" || c.Notes != DefaultServiceMaintReason || c.ServiceID != "web" {
 		t.Fatalf("maint check %+v", c)
 	}
-	if err := s.EnableNodeMaintenance("upgrading"); err != nil {
+	if err := s.EnableNodeMaintenance("upgrading", ""); err != nil {
 		t.Fatal(err)
 	}
 	if c := s.Check("_node_maintenance"); c == nil || c.Notes != "upgrading" || c.Status != "critical" {
@@ -462,7 +462,7 @@ func TestPersistenceRoundTrip(t *testing.T) {
 	if err := s.AddCheck(&structs.HealthCheck{Name: "web-ttl", ServiceID: "web"}, &structs.CheckType{TTL: time.Minute}, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnableServiceMaintenance("web", "fixing"); err != nil {
+	if err := s.EnableServiceMaintenance("web", "fixing", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RemoveService("gone", true); err != nil {
@@ -591,7 +591,7 @@ func TestSyncFailureBacksOffThenRecovers(t *testing.T) {
 	n0 := f.count(structs.MethodCatalogNodeServices) + f.count(structs.MethodCatalogRegister)
 	// Changes during failure must not cause a storm.
 	for i := 0; i < 50; i++ {
-		s.EnableNodeMaintenance("")
+		s.EnableNodeMaintenance("", "")
 		s.DisableNodeMaintenance()
 	}
 	testutil.WaitFor(t, 5*time.Second, "time to pass", func() bool { return time.Since(start) > 300*time.Millisecond })

@@ -199,6 +199,8 @@ func (s *State) updateSyncState(ctx context.Context) error {
 		case ls.deleted:
 			ls.inSync = false
 		default:
+			// The catalog has it: its checks may go on their own.
+			ls.blocked = false
 			if ls.svc.EnableTagOverride && !strsEqual(ls.svc.Tags, rs.Tags) {
 				// Tag override: the catalog's tags win.
 				ls.svc.Tags = append([]string(nil), rs.Tags...)
@@ -260,8 +262,8 @@ type pendingCheck struct {
 	token syncToken
 }
 
-// pendingDereg is a deregistration to send: with the registration's
-// token (the agent token for what only the catalog had).
+// pendingDereg is a deregistration to send: with the registration's own
+// token, else the agent token (see deregTokenLocked).
 type pendingDereg struct {
 	gen   uint64
 	token syncToken
@@ -291,7 +293,7 @@ func (s *State) plan() *syncPlan {
 		switch {
 		case ss.deleted:
 			if !ss.inSync {
-				p.deregServices[id] = pendingDereg{ss.gen, s.serviceTokenLocked(ss)}
+				p.deregServices[id] = pendingDereg{ss.gen, s.deregTokenLocked(ss.token)}
 			}
 		case !ss.inSync:
 			ps := pendingService{svc: cloneService(ss.svc), gen: ss.gen, token: s.serviceTokenLocked(ss)}
@@ -315,7 +317,7 @@ func (s *State) plan() *syncPlan {
 				continue
 			}
 			if !c.inSync {
-				p.deregChecks[id] = pendingDereg{c.gen, s.checkTokenLocked(c)}
+				p.deregChecks[id] = pendingDereg{c.gen, s.deregTokenLocked(c.token)}
 			}
 		case !c.inSync && !riding[id]:
 			p.checks = append(p.checks, pendingCheck{cloneCheck(c.check), c.gen, s.checkTokenLocked(c)})
@@ -342,7 +344,13 @@ func (s *State) registerRequest(skipNode bool, tok syncToken) *structs.RegisterR
 // error stops the sync, keeping what it has done.
 func (s *State) syncChanges(ctx context.Context) error {
 	p := s.plan()
-	if !p.nodeInSync {
+	// Registrations skip the node's update only when this sync knows the
+	// node in sync (Consul's SkipNodeUpdate: nodeInfoInSync): read so, or
+	// synced just below; a node update the servers refused counts too,
+	// as in Consul (it waits for the next full sync). A node the catalog
+	// lacks then needs node:write from the registration's token.
+	nodeInSync := p.nodeInSync
+	if !nodeInSync {
 		tok := s.agentToken()
 		var out struct{}
 		err := s.rpc(ctx, structs.MethodCatalogRegister, s.registerRequest(false, tok), &out)
@@ -358,6 +366,7 @@ func (s *State) syncChanges(ctx context.Context) error {
 		s.mu.Lock()
 		s.nodeInSync = true
 		s.mu.Unlock()
+		nodeInSync = true
 	}
 	for id, pd := range p.deregServices {
 		req := &structs.DeregisterRequest{Datacenter: s.cfg.Datacenter, Node: s.cfg.NodeName, ServiceID: id}
@@ -409,9 +418,8 @@ func (s *State) syncChanges(ctx context.Context) error {
 			s.logger.Debug("deregistered check", "check", id)
 		}
 	}
-	blockedServices := map[string]bool{}
 	for _, ps := range p.services {
-		req := s.registerRequest(true, ps.token)
+		req := s.registerRequest(nodeInSync, ps.token)
 		req.Service = ps.svc
 		for _, pc := range ps.checks {
 			req.Checks = append(req.Checks, pc.check)
@@ -422,28 +430,30 @@ func (s *State) syncChanges(ctx context.Context) error {
 			return fmt.Errorf("local: registering service %q: %w", ps.svc.ID, err)
 		}
 		s.mu.Lock()
-		if ss := s.services[ps.svc.ID]; ss != nil && !ss.deleted && ss.gen == ps.gen {
-			ss.inSync = true
+		if ss := s.services[ps.svc.ID]; ss != nil && !ss.deleted {
+			ss.blocked = err != nil
+			if ss.gen == ps.gen {
+				ss.inSync = true
+			}
 		}
 		for _, pc := range ps.checks {
 			s.markCheckSyncedLocked(pc)
 		}
 		s.mu.Unlock()
 		if err != nil {
-			blockedServices[ps.svc.ID] = true
-			s.logger.Warn("Service registration blocked by ACLs; the token it syncs with needs service:write on it",
+			s.logger.Warn("Service registration blocked by ACLs; the token it syncs with needs service:write on it (and node:write on this node while the catalog lacks the node)",
 				"service", ps.svc.ID, "token", ps.token.from, "error", err)
 			continue
 		}
 		s.logger.Debug("synced service", "service", ps.svc.ID)
 	}
 	for _, pc := range p.checks {
-		if blockedServices[pc.check.ServiceID] {
-			// The catalog lacks its service; both go at the next full
-			// sync.
+		if s.serviceBlocked(pc.check.ServiceID) {
+			// The catalog lacks its service, refused for its token: the
+			// check stays out of sync and goes once the service is in.
 			continue
 		}
-		req := s.registerRequest(true, pc.token)
+		req := s.registerRequest(nodeInSync, pc.token)
 		req.Check = pc.check
 		var out struct{}
 		err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out)
@@ -463,11 +473,11 @@ func (s *State) syncChanges(ctx context.Context) error {
 	return nil
 }
 
-// deregister sends a deregistration with the registration's token and,
-// when the servers refuse that one (it may have been deleted since), with
-// the agent token, whose node:write covers everything on the node (what
-// Consul uses for every deregistration). blocked reports that both were
-// refused.
+// deregister sends a deregistration with tok (the registration's own
+// token, else the agent token) and, when the servers refuse the
+// registration's (it may have been deleted since), with the agent token,
+// whose node:write covers everything on the node. blocked reports that
+// every try was refused.
 func (s *State) deregister(ctx context.Context, req *structs.DeregisterRequest, tok syncToken) (blocked bool, err error) {
 	setToken(req, tok)
 	var out struct{}
@@ -483,6 +493,18 @@ func (s *State) deregister(ctx context.Context, req *structs.DeregisterRequest, 
 		}
 	}
 	return true, nil
+}
+
+// serviceBlocked reports whether the local service id is blocked (see
+// serviceState.blocked).
+func (s *State) serviceBlocked(id string) bool {
+	if id == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.services[id]
+	return ss != nil && !ss.deleted && ss.blocked
 }
 
 func (s *State) markCheckSyncedLocked(pc pendingCheck) {

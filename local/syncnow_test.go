@@ -50,14 +50,14 @@ func TestSyncNowReadYourWrites(t *testing.T) {
 	if c := f.check("web-ttl"); c.Output != "ok" {
 		t.Fatalf("output-only update was synced at once: %+v", c)
 	}
-	if err := s.EnableServiceMaintenance("web", ""); err != nil {
+	if err := s.EnableServiceMaintenance("web", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	now("maintenance on")
 	if c := f.check(ServiceMaintCheckID("web")); c == nil || c.Status != structs.HealthCritical {
 		t.Fatalf("maintenance check: %+v", c)
 	}
-	if err := s.EnableNodeMaintenance("down"); err != nil {
+	if err := s.EnableNodeMaintenance("down", ""); err != nil {
 		t.Fatal(err)
 	}
 	now("node maintenance on")

@@ -86,24 +86,25 @@ func (s *State) serviceTokenLocked(ss *serviceState) syncToken {
 	return s.registrationToken(ss.token, ss.source)
 }
 
-// checkTokenLocked is the token a local check syncs with. A maintenance
-// check goes with its service's token (the rights that service's
-// registration already needed) or, for the node's, the agent token; a
-// check known only from the catalog with the agent token.
+// checkTokenLocked is the token a local check syncs with; one known only
+// from the catalog is the agent's. A maintenance check carries the
+// maintenance request's token, and falls back as an API registration.
 func (s *State) checkTokenLocked(c *checkState) syncToken {
-	switch c.source {
-	case "":
-		return s.agentToken()
-	case SourceMaintenance:
-		if c.check.ServiceID == "" {
-			return s.agentToken()
-		}
-		if ss := s.services[c.check.ServiceID]; ss != nil {
-			return s.serviceTokenLocked(ss)
-		}
+	if c.source == "" {
 		return s.agentToken()
 	}
 	return s.registrationToken(c.token, c.source)
+}
+
+// deregTokenLocked is the token a deregistration goes with, as Consul
+// picks it: the registration's own token when it carried one, else the
+// agent token (whose node:write covers all on the node), never the
+// default or config-file fallbacks.
+func (s *State) deregTokenLocked(own string) syncToken {
+	if own != "" {
+		return syncToken{own, tokenFromRegistration}
+	}
+	return s.agentToken()
 }
 
 // blockedByACLs reports whether err is the servers refusing a token.

@@ -178,8 +178,10 @@ func TestSyncUsesEachRegistrationsToken(t *testing.T) {
 	must(s.AddCheck(&structs.HealthCheck{CheckID: "c-none", Name: "c"}, &structs.CheckType{TTL: time.Minute}, false))
 	// A check on api-tok with a token of its own goes on its own.
 	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c-other", Name: "c", ServiceID: "api-tok"}, &structs.CheckType{TTL: time.Minute}, false, "t-other"))
-	must(s.EnableServiceMaintenance("api-tok", ""))
-	must(s.EnableNodeMaintenance(""))
+	// Maintenance checks carry the request's token, or fall back as any
+	// API registration (as Consul).
+	must(s.EnableServiceMaintenance("api-tok", "", "t-maint"))
+	must(s.EnableNodeMaintenance("", ""))
 	must(s.SyncFull(bg))
 
 	reg := structs.MethodCatalogRegister
@@ -188,7 +190,7 @@ func TestSyncUsesEachRegistrationsToken(t *testing.T) {
 	wantTokens(t, r, structs.MethodHealthNodeChecks, "read", "agt")
 	wantTokens(t, r, reg, "service:api-tok", "t-api")
 	wantTokens(t, r, reg, "check:service:api-tok", "t-api")
-	wantTokens(t, r, reg, "check:"+ServiceMaintCheckID("api-tok"), "t-api")
+	wantTokens(t, r, reg, "check:"+ServiceMaintCheckID("api-tok"), "t-maint")
 	wantTokens(t, r, reg, "check:c-other", "t-other")
 	wantTokens(t, r, reg, "service:api-none", "dflt")
 	wantTokens(t, r, reg, "service:cfg-tok", "t-cfg")
@@ -197,7 +199,7 @@ func TestSyncUsesEachRegistrationsToken(t *testing.T) {
 	wantTokens(t, r, reg, "check:cfg-chk", "t-cfgchk")
 	wantTokens(t, r, reg, "check:c-tok", "t-chk")
 	wantTokens(t, r, reg, "check:c-none", "dflt")
-	wantTokens(t, r, reg, "check:"+structs.NodeMaintCheckID, "agt")
+	wantTokens(t, r, reg, "check:"+structs.NodeMaintCheckID, "dflt")
 
 	// Without config_file_service_registration a config definition
 	// falls back to the default token; tokens are read at each sync.
@@ -246,11 +248,13 @@ func TestRegistrationTokenFallbackOrder(t *testing.T) {
 // TestDeregistrationUsesRegistrationToken: a removed service or check is
 // deregistered with the token it was registered with, kept until then;
 // when the servers refuse that one (deleted since) the agent token
-// follows; what only the catalog had goes with the agent token.
+// follows; one registered without a token, and what only the catalog
+// had, go with the agent token alone (never the default or config-file
+// fallbacks first, as Consul).
 func TestDeregistrationUsesRegistrationToken(t *testing.T) {
 	r := &tokenRecorder{f: newFakeCatalog()}
 	cfg := testConfig()
-	cfg.Tokens = &fakeTokens{user: "dflt", agent: "agt"}
+	cfg.Tokens = &fakeTokens{user: "dflt", agent: "agt", configFile: "cfgf"}
 	s := newTokenState(t, cfg, r)
 	must := func(err error) {
 		t.Helper()
@@ -261,6 +265,9 @@ func TestDeregistrationUsesRegistrationToken(t *testing.T) {
 	must(s.AddServiceWithToken(&structs.NodeService{ID: "web1", Service: "web"}, nil, false, SourceAPI, "t-web", true))
 	must(s.AddServiceWithToken(&structs.NodeService{ID: "gone1", Service: "gone"}, nil, false, SourceAPI, "t-deleted", true))
 	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c1", Name: "c1"}, &structs.CheckType{TTL: time.Minute}, false, "t-c1"))
+	must(s.AddService(&structs.NodeService{ID: "plain1", Service: "plain"}, nil, false, SourceAPI))
+	must(s.AddCheck(&structs.HealthCheck{CheckID: "c2", Name: "c2"}, &structs.CheckType{TTL: time.Minute}, false))
+	must(s.ReplaceConfigServices([]*structs.ServiceDefinition{{ID: "cfg1", Name: "cfg"}}, nil))
 	must(s.SyncFull(bg))
 	// Something only the catalog has.
 	r.f.mu.Lock()
@@ -273,6 +280,9 @@ func TestDeregistrationUsesRegistrationToken(t *testing.T) {
 	must(s.RemoveService("web1", false))
 	must(s.RemoveService("gone1", false))
 	must(s.RemoveCheck("c1", false))
+	must(s.RemoveService("plain1", false))
+	must(s.RemoveCheck("c2", false))
+	must(s.ReplaceConfigServices(nil, nil))
 	must(s.SyncFull(bg))
 
 	dereg := structs.MethodCatalogDeregister
@@ -280,7 +290,10 @@ func TestDeregistrationUsesRegistrationToken(t *testing.T) {
 	wantTokens(t, r, dereg, "check:c1", "t-c1")
 	wantTokens(t, r, dereg, "service:gone1", "t-deleted", "agt")
 	wantTokens(t, r, dereg, "service:stray", "agt")
-	for _, id := range []string{"web1", "gone1", "stray"} {
+	wantTokens(t, r, dereg, "service:plain1", "agt")
+	wantTokens(t, r, dereg, "check:c2", "agt")
+	wantTokens(t, r, dereg, "service:cfg1", "agt")
+	for _, id := range []string{"web1", "gone1", "stray", "plain1", "cfg1"} {
 		if r.f.service(id) != nil {
 			t.Errorf("%s still in the catalog", id)
 		}
@@ -471,4 +484,102 @@ func TestTriggerFullSyncRetriesRefused(t *testing.T) {
 	if len(got) < 2 || got[0] != "dflt-old" || got[len(got)-1] != "dflt-new" {
 		t.Fatalf("tokens %q", got)
 	}
+}
+
+// TestReRegistrationWithNewTokenSyncs: a service or check whose sync was
+// refused for its token, re-registered unchanged but for the token,
+// reaches the catalog at the next partial sync (Consul marks every
+// re-registration out of sync), from the API as from a config reload.
+func TestReRegistrationWithNewTokenSyncs(t *testing.T) {
+	r := &tokenRecorder{f: newFakeCatalog()}
+	r.deny = func(c tokenCall) bool { return c.token == "t-refused" }
+	cfg := testConfig()
+	cfg.Tokens = &fakeTokens{agent: "agt"}
+	s := newTokenState(t, cfg, r)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	web := func() *structs.NodeService { return &structs.NodeService{ID: "web1", Service: "web", Port: 80} }
+	chk := func() (*structs.HealthCheck, *structs.CheckType) {
+		return &structs.HealthCheck{CheckID: "c1", Name: "c1"}, &structs.CheckType{TTL: time.Minute}
+	}
+	cfgDefs := func(token string) []*structs.ServiceDefinition {
+		return []*structs.ServiceDefinition{{ID: "cfg1", Name: "cfg", Token: token}}
+	}
+	must(s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-refused", true))
+	hc, ct := chk()
+	must(s.AddCheckWithToken(hc, ct, false, "t-refused"))
+	must(s.ReplaceConfigServices(cfgDefs("t-refused"), nil))
+	must(s.SyncFull(bg))
+	if r.f.service("web1") != nil || r.f.check("c1") != nil || r.f.service("cfg1") != nil {
+		t.Fatal("refused registrations reached the catalog")
+	}
+
+	must(s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-good", true))
+	hc, ct = chk()
+	must(s.AddCheckWithToken(hc, ct, false, "t-good"))
+	must(s.ReplaceConfigServices(cfgDefs("t-good"), nil))
+	must(s.SyncChanges(bg))
+	if r.f.service("web1") == nil || r.f.check("c1") == nil || r.f.service("cfg1") == nil {
+		t.Fatalf("after re-registering with a good token: web1 %v c1 %v cfg1 %v",
+			r.f.service("web1"), r.f.check("c1"), r.f.service("cfg1"))
+	}
+	reg := structs.MethodCatalogRegister
+	wantTokens(t, r, reg, "service:web1", "t-refused", "t-good")
+	wantTokens(t, r, reg, "check:c1", "t-refused", "t-good")
+	wantTokens(t, r, reg, "service:cfg1", "t-refused", "t-good")
+
+	// Re-registered with the same token (its rights granted since): it
+	// syncs again too.
+	r.reset()
+	must(s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-good", true))
+	must(s.SyncChanges(bg))
+	wantTokens(t, r, reg, "service:web1", "t-good")
+}
+
+// TestBlockedServiceHoldsItsChecks: a check with a token of its own on a
+// service the servers refused waits for that service at every sync, not
+// only the one that saw the refusal, so the catalog's "service not
+// registered" never fails a sync and the others keep syncing.
+func TestBlockedServiceHoldsItsChecks(t *testing.T) {
+	r := &tokenRecorder{f: newFakeCatalog()}
+	r.deny = func(c tokenCall) bool { return c.token == "t-refused" }
+	cfg := testConfig()
+	cfg.Tokens = &fakeTokens{agent: "agt"}
+	s := newTokenState(t, cfg, r)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.AddServiceWithToken(&structs.NodeService{ID: "bad", Service: "bad"}, nil, false, SourceAPI, "t-refused", true))
+	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "bad-chk", Name: "b", ServiceID: "bad"},
+		&structs.CheckType{TTL: time.Minute}, false, "t-chk"))
+	must(s.SyncFull(bg))
+	for i, id := range []string{"good1", "good2"} {
+		must(s.AddServiceWithToken(&structs.NodeService{ID: id, Service: "good"}, nil, false, SourceAPI, "t-good", true))
+		if err := s.SyncChanges(bg); err != nil {
+			t.Fatalf("partial sync %d: %v", i+1, err)
+		}
+		if r.f.service(id) == nil {
+			t.Fatalf("%s not synced", id)
+		}
+	}
+	// A full sync refuses the service again; the check still waits.
+	must(s.SyncFull(bg))
+	must(s.SyncChanges(bg))
+	wantTokens(t, r, structs.MethodCatalogRegister, "check:bad-chk")
+	// Once the service goes in, so does its check.
+	r.mu.Lock()
+	r.deny = nil
+	r.mu.Unlock()
+	must(s.SyncFull(bg))
+	if r.f.service("bad") == nil || r.f.check("bad-chk") == nil {
+		t.Fatalf("after the refusal lifted: bad %v bad-chk %v", r.f.service("bad"), r.f.check("bad-chk"))
+	}
+	wantTokens(t, r, structs.MethodCatalogRegister, "check:bad-chk", "t-chk")
 }

@@ -671,24 +671,25 @@ func (z *authz) filterTxnResults(r *structs.TxnResponse) {
 	r.Results = out
 }
 
-// vetRegister checks a catalog registration as Consul: node:write when it
-// changes the node, service:write on the service, and on each check the
-// write right of its service (or of the node for a node check).
+// vetRegister checks a catalog registration as Consul: node:write when
+// the node does not exist (the registration creates it, SkipNodeUpdate
+// or not) or when it changes the node (never with SkipNodeUpdate, which
+// leaves an existing node alone), service:write on the service, and on
+// each check the write right of its service (or of the node for a node
+// check).
 func (s *Server) vetRegister(args *structs.RegisterRequest, checks structs.HealthChecks) error {
 	z, err := s.authorizer(args.Token)
 	if err != nil || z == nil {
 		return err
 	}
 	st := s.State()
-	if !args.SkipNodeUpdate {
-		_, n, err := st.GetNode(nil, args.Node)
-		if err != nil {
+	_, n, err := st.GetNode(nil, args.Node)
+	if err != nil {
+		return err
+	}
+	if n == nil || (!args.SkipNodeUpdate && registerChangesNode(args, n)) {
+		if err := z.check(acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
 			return err
-		}
-		if n == nil || registerChangesNode(args, n) {
-			if err := z.check(acl.ResourceNode, args.Node, acl.AccessWrite); err != nil {
-				return err
-			}
 		}
 	}
 	var existing *structs.NodeServices

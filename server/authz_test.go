@@ -190,6 +190,23 @@ service "api" { policy = "write" }`)
 	reg := registerAs(svcOnly, "n5", "api")
 	reg.Checks = reg.Checks[1:]
 	rpc(t, s, structs.MethodCatalogRegister, reg, &struct{}{})
+	// Changing the node needs node:write; SkipNodeUpdate leaves an
+	// existing node alone and needs none.
+	reg.Address = "10.0.0.2"
+	wantDenied(t, "change a node without node:write", call(s, structs.MethodCatalogRegister, reg, &struct{}{}))
+	reg.SkipNodeUpdate = true
+	rpc(t, s, structs.MethodCatalogRegister, reg, &struct{}{})
+	if _, n, _ := s.State().GetNode(nil, "n5"); n == nil || n.Address != "10.0.0.1" {
+		t.Fatalf("n5 after a SkipNodeUpdate registration: %+v", n)
+	}
+	// A node that does not exist needs node:write even with
+	// SkipNodeUpdate: the registration would create it (as Consul).
+	evil := registerAs(svcOnly, "evil", "api")
+	evil.Checks, evil.Address, evil.SkipNodeUpdate = nil, "1.2.3.4", true
+	wantDenied(t, "create a node with SkipNodeUpdate without node:write", call(s, structs.MethodCatalogRegister, evil, &struct{}{}))
+	if _, n, _ := s.State().GetNode(nil, "evil"); n != nil {
+		t.Fatalf("node evil created: %+v", n)
+	}
 	wantDenied(t, "deregister a node without node:write", call(s, structs.MethodCatalogDeregister,
 		as(svcOnly, &structs.DeregisterRequest{Node: "n5"}), &struct{}{}))
 	rpc(t, s, structs.MethodCatalogDeregister, as(svcOnly, &structs.DeregisterRequest{Node: "n5", ServiceID: "api"}), &struct{}{})
