@@ -154,7 +154,7 @@ func suspicionTimeouts(mult, maxMult, n int, probe time.Duration) (lo, hi time.D
 
 func (t timers) String() string {
 	return fmt.Sprintf("probe_interval %s, probe_timeout %s, suspicion_mult %d (max ×%d), gossip_interval %s, gossip_nodes %d, retransmit_mult %d; "+
-		"at %d members a suspect fails after %.2f s after %d confirmation(s), %.2f s without",
+		"at %d members a suspect is declared failed %.2f s after the suspicion with %d confirmation(s), %.2f s with none",
 		t.ProbeInterval, t.ProbeTimeout, t.SuspicionMult, t.SuspicionMaxTimeoutMult, t.GossipInterval, t.GossipNodes, t.RetransmitMult,
 		t.Members, t.SuspicionMin.Seconds(), t.SuspicionConfirmations, t.SuspicionMax.Seconds())
 }
