@@ -53,6 +53,9 @@ type lanResult struct {
 	Loss                float64       `json:"loss,omitempty"`
 	DroppedPackets      uint64        `json:"dropped_packets,omitempty"`
 	FalseFailureMembers []string      `json:"false_failure_members,omitempty"`
+	// Timers are the failure-detection timers every member's memberlist
+	// runs with.
+	Timers timers `json:"timers"`
 }
 
 type lanRun struct {
@@ -61,16 +64,24 @@ type lanRun struct {
 	ms   []*member
 }
 
-func (r *lanRun) start(i int) (*member, error) {
-	o := r.opts
+// lanConfig is member i's pool configuration before the bench wires its
+// addresses and transport: lan.DefaultConfig with o.Tuning applied, as
+// agent/gossip.go startLAN builds it.
+func lanConfig(o lanOpts, i int) *lan.Config {
 	lc := lan.DefaultConfig()
-	g := lc.Gossip
-	g.NodeName = fmt.Sprintf("node%04d", i)
-	o.Tuning.Apply(g.Memberlist)
-	m := &member{name: g.NodeName}
-	m.wire(g, memberAddr(o.Base, i), o.Port, &r.loss)
+	lc.Gossip.NodeName = fmt.Sprintf("node%04d", i)
+	o.Tuning.Apply(lc.Gossip.Memberlist)
 	lc.Datacenter = "dc1"
 	lc.NodeID = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+	return lc
+}
+
+func (r *lanRun) start(i int) (*member, error) {
+	o := r.opts
+	lc := lanConfig(o, i)
+	g := lc.Gossip
+	m := &member{name: g.NodeName}
+	m.wire(g, memberAddr(o.Base, i), o.Port, &r.loss)
 	p, err := lan.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", m.name, err)
@@ -84,6 +95,8 @@ func runLAN(ctx context.Context, o lanOpts, sink *suspectSink) (res lanResult, e
 	r := &lanRun{opts: o, ms: make([]*member, o.N)}
 	defer func() { shutdownAll(r.ms) }()
 	res.Members = o.N
+	res.Timers = timersOf(lanConfig(o, 0).Gossip.Memberlist, o.N)
+	o.Log("LAN: timers: %s", res.Timers)
 	seeds := min(o.Seeds, o.N)
 
 	t0 := time.Now()

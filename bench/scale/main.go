@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"consulate/config"
-	"consulate/gossip"
 )
 
 func main() {
@@ -46,8 +45,11 @@ func main() {
 
 // report is the -json output.
 type report struct {
-	Mode       string     `json:"mode"`
-	Machine    machine    `json:"machine"`
+	Mode    string  `json:"mode"`
+	Machine machine `json:"machine"`
+	// Config is the gossip_lan / gossip_wan configuration the tuning
+	// flags amount to; empty with the agent's defaults.
+	Config     string     `json:"config,omitempty"`
 	LAN        *lanResult `json:"lan,omitempty"`
 	WAN        *wanResult `json:"wan,omitempty"`
 	LANError   string     `json:"lan_error,omitempty"`
@@ -110,8 +112,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile (allocs, from the start) to this file at the end")
+	// The agent's defaults, for the tuning flags' defaults.
+	def, err := config.Load(config.LoadOpts{Dev: true})
+	if err != nil {
+		return fmt.Errorf("default config: %w", err)
+	}
+	addTuningFlags(fs, def)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// The timers the agent uses: gossip_lan / gossip_wan, the tuning flags
+	// read as that configuration.
+	tuneSrc := tuningSource(fs)
+	lanT, wanT, err := loadTuning(tuneSrc)
+	if err != nil {
+		return fmt.Errorf("tuning flags: %w", err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -145,12 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	// The timers the agent uses: gossip_lan / gossip_wan defaults.
-	rt, err := config.Load(config.LoadOpts{Dev: true})
-	if err != nil {
-		return fmt.Errorf("default config: %w", err)
-	}
-	rep := report{Mode: *mode}
+	rep := report{Mode: *mode, Config: tuneSrc}
 	rep.Machine.CPUs = runtime.NumCPU()
 	rep.Machine.Go = runtime.Version()
 	rep.Machine.NoFileSoft, rep.Machine.NoFileHard = raiseNoFile()
@@ -160,9 +170,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 
 	lo := lanOpts{N: *n, Seeds: *seeds, Kill: *kill, JoinBatch: *joinBatch, Base: lanBase, Port: *lanPort, Steady: *steady,
-		PhaseTimeout: *phase, Tuning: gossip.Tuning(rt.GossipLAN), Log: logf}
+		PhaseTimeout: *phase, Tuning: lanT, Log: logf}
 	wo := wanOpts{DCs: *dcs, Servers: *servers, Base: wanBase, Port: *wanPort, Steady: *steady,
-		PhaseTimeout: *phase, Tuning: gossip.Tuning(rt.GossipWAN), Log: logf}
+		PhaseTimeout: *phase, Tuning: wanT, Log: logf}
 	var runLANp, runWANp bool
 	switch *mode {
 	case "lan":
@@ -251,12 +261,18 @@ func printTables(w io.Writer, r *report) {
 	m := r.Machine
 	fmt.Fprintf(tw, "machine: %d CPUs, load %s → %s, RLIMIT_NOFILE %d/%d, max RSS %.0f MiB, goroutines ≤ %d, %s\n",
 		m.CPUs, m.LoadBefore, m.LoadAfter, m.NoFileSoft, m.NoFileHard, m.MaxRSSMiB, m.GoroutineHi, m.Go)
+	if r.Config != "" {
+		fmt.Fprintf(tw, "config: %s\n", strings.ReplaceAll(r.Config, "\n", "; "))
+	} else {
+		fmt.Fprintln(tw, "config: the agent's gossip_lan / gossip_wan defaults")
+	}
 	if l := r.LAN; l != nil {
 		if l.SoakSeconds > 0 {
 			fmt.Fprintf(tw, "LAN soak: %d members, %.1f%% UDP loss, %.0f s\n", l.Members, 100*l.Loss, l.SoakSeconds)
 		} else {
 			fmt.Fprintf(tw, "LAN: %d members\n", l.Members)
 		}
+		row("timers", l.Timers.String())
 		row("start all members", ms(l.StartTime))
 		row("join phase (all Join calls)", ms(l.JoinPhase))
 		row("convergence after the last join", ms(l.ConvergeAfterJoins))
@@ -284,6 +300,7 @@ func printTables(w io.Writer, r *report) {
 		} else {
 			fmt.Fprintf(tw, "WAN: %d DCs × %d servers\n", x.DCs, x.ServersPerDC)
 		}
+		row("timers", x.Timers.String())
 		row("join phase", ms(x.JoinPhase))
 		row("every router knows every DC alive, after the last join", ms(x.ConvergeAfterJoins))
 		row("WAN gossip per server, mean / max", fmt.Sprintf("%.0f / %.0f B/s in+out (%.1f packets/s)",

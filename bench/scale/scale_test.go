@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,52 @@ func TestSoakSmall(t *testing.T) {
 	}
 	if res.DroppedPackets == 0 || res.SoakSeconds < 3 {
 		t.Fatalf("soak %+v", res)
+	}
+}
+
+// A tuning flag reaches the pools' memberlist configuration through the
+// agent's configuration code; unset keys keep the agent's defaults, and
+// a value the agent would reject is rejected.
+func TestTuningFlags(t *testing.T) {
+	def, err := config.Load(config.LoadOpts{Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) string {
+		fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+		addTuningFlags(fs, def)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return tuningSource(fs)
+	}
+	if src := parse(); src != "" {
+		t.Fatalf("no flags: source %q", src)
+	}
+	src := parse("-suspicion-mult", "3", "-probe-interval", "800ms", "-wan-probe-timeout", "900ms")
+	want := "gossip_lan { probe_interval = \"800ms\" suspicion_mult = 3 }\ngossip_wan { probe_timeout = \"900ms\" }"
+	if src != want {
+		t.Fatalf("source %q, want %q", src, want)
+	}
+	lanT, wanT, err := loadTuning(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ml := lanConfig(lanOpts{Tuning: lanT}, 0).Gossip.Memberlist
+	if ml.SuspicionMult != 3 || ml.ProbeInterval != 800*time.Millisecond || ml.ProbeTimeout != def.GossipLAN.ProbeTimeout {
+		t.Fatalf("LAN memberlist: suspicion_mult %d, probe_interval %s, probe_timeout %s", ml.SuspicionMult, ml.ProbeInterval, ml.ProbeTimeout)
+	}
+	wml := wanConfig(wanOpts{Tuning: wanT}, 1, 1).Gossip.Memberlist
+	if wml.ProbeTimeout != 900*time.Millisecond || wml.ProbeInterval != def.GossipWAN.ProbeInterval || wml.SuspicionMaxTimeoutMult != 2 {
+		t.Fatalf("WAN memberlist: probe_timeout %s, probe_interval %s, max mult %d", wml.ProbeTimeout, wml.ProbeInterval, wml.SuspicionMaxTimeoutMult)
+	}
+	// memberlist's arithmetic: 3 × log10(1000) × 800ms, ×6 without the
+	// one confirmation.
+	tm := timersOf(ml, 1000)
+	if tm.SuspicionMin != 7200*time.Millisecond || tm.SuspicionMax != 43200*time.Millisecond || tm.SuspicionConfirmations != 1 {
+		t.Fatalf("timers at 1000: %+v", tm)
+	}
+	if _, _, err := loadTuning(parse("-probe-timeout", "0s")); err == nil || !strings.Contains(err.Error(), "gossip_lan.probe_timeout") {
+		t.Fatalf("probe_timeout 0: %v", err)
 	}
 }

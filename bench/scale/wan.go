@@ -48,6 +48,9 @@ type wanResult struct {
 	DroppedPackets      uint64        `json:"dropped_packets,omitempty"`
 	FalseFailureMembers []string      `json:"false_failure_members,omitempty"`
 	RouterFlaps         int           `json:"router_flaps"`
+	// Timers are the failure-detection timers every server's memberlist
+	// runs with.
+	Timers timers `json:"timers"`
 }
 
 // server is one WAN pool member with the federation router the agent
@@ -79,18 +82,26 @@ type wanRun struct {
 	ss   []*server
 }
 
+// wanConfig is server s of datacenter dc's pool configuration before the
+// bench wires its addresses and transport: wan.DefaultConfig, o.Tuning,
+// then wan.TuneServer, in the order agent/gossip.go startWAN applies them.
+func wanConfig(o wanOpts, dc, s int) *wan.Config {
+	wc := wan.DefaultConfig()
+	o.Tuning.Apply(wc.Gossip.Memberlist)
+	wan.TuneServer(wc.Gossip.Memberlist)
+	wc.NodeName = fmt.Sprintf("s%d", s)
+	wc.Datacenter = fmt.Sprintf("dc%d", dc)
+	wc.NodeID = fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", dc, s)
+	return wc
+}
+
 // start starts server s (1-based) of datacenter dc (1-based) on
 // Base.dc.s: a WAN pool configured as agent/gossip.go startWAN does, and
 // a router fed from its events as the agent's wanEventLoop does.
 func (r *wanRun) start(dc, s int) (*server, error) {
 	o := r.opts
-	wc := wan.DefaultConfig()
+	wc := wanConfig(o, dc, s)
 	g := wc.Gossip
-	o.Tuning.Apply(g.Memberlist)
-	wan.TuneServer(g.Memberlist)
-	wc.NodeName = fmt.Sprintf("s%d", s)
-	wc.Datacenter = fmt.Sprintf("dc%d", dc)
-	wc.NodeID = fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", dc, s)
 	b := o.Base.To4()
 	ip := net.IPv4(b[0], b[1], byte(dc), byte(s)).String()
 	sv := &server{member: &member{name: wan.MemberName(wc.NodeName, wc.Datacenter)}, dc: wc.Datacenter}
@@ -155,6 +166,8 @@ func runWAN(ctx context.Context, o wanOpts, sink *suspectSink) (res wanResult, e
 	r := &wanRun{opts: o}
 	defer func() { shutdownAll(r.members()) }()
 	res.DCs, res.ServersPerDC = o.DCs, o.Servers
+	res.Timers = timersOf(wanConfig(o, 1, 1).Gossip.Memberlist, o.DCs*o.Servers)
+	o.Log("WAN: timers: %s", res.Timers)
 	n := o.DCs * o.Servers
 	r.ss = make([]*server, n)
 	t0 := time.Now()
