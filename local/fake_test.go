@@ -179,7 +179,13 @@ func testConfig() Config {
 
 func newTestState(t *testing.T, cfg Config, f *fakeCatalog) *State {
 	t.Helper()
-	s, err := New(cfg, f.RPC)
+	return startTestState(t, cfg, f.RPC)
+}
+
+// startTestState starts a State over rpc, shut down when the test ends.
+func startTestState(t *testing.T, cfg Config, rpc RPCFunc) *State {
+	t.Helper()
+	s, err := New(cfg, rpc)
 	if err != nil {
 		t.Fatal(err)
 	}

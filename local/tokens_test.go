@@ -128,18 +128,15 @@ func (r *tokenRecorder) reset() {
 
 func newTokenState(t *testing.T, cfg Config, r *tokenRecorder) *State {
 	t.Helper()
-	s, err := New(cfg, r.RPC)
+	return startTestState(t, cfg, r.RPC)
+}
+
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s
 }
 
 func wantTokens(t *testing.T, r *tokenRecorder, method structs.Method, what string, want ...string) {
@@ -162,27 +159,21 @@ func TestSyncUsesEachRegistrationsToken(t *testing.T) {
 	s := newTokenState(t, cfg, r)
 	ttl := func() []*structs.CheckType { return []*structs.CheckType{{TTL: time.Minute}} }
 
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.AddServiceWithToken(&structs.NodeService{ID: "api-tok", Service: "api"}, ttl(), false, SourceAPI, "t-api", true))
-	must(s.AddService(&structs.NodeService{ID: "api-none", Service: "api"}, nil, false, SourceAPI))
-	must(s.ReplaceConfigServices([]*structs.ServiceDefinition{
+	must(t, s.AddServiceWithToken(&structs.NodeService{ID: "api-tok", Service: "api"}, ttl(), false, SourceAPI, "t-api", true))
+	must(t, s.AddService(&structs.NodeService{ID: "api-none", Service: "api"}, nil, false, SourceAPI))
+	must(t, s.ReplaceConfigServices([]*structs.ServiceDefinition{
 		{ID: "cfg-tok", Name: "cfg", Token: "t-cfg", Check: &structs.CheckType{TTL: time.Minute}},
 		{ID: "cfg-none", Name: "cfg"},
 	}, []*structs.CheckType{{CheckID: "cfg-chk", Name: "cfg-chk", TTL: time.Minute, Token: "t-cfgchk"}}))
-	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c-tok", Name: "c"}, &structs.CheckType{TTL: time.Minute}, false, "t-chk"))
-	must(s.AddCheck(&structs.HealthCheck{CheckID: "c-none", Name: "c"}, &structs.CheckType{TTL: time.Minute}, false))
+	must(t, s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c-tok", Name: "c"}, &structs.CheckType{TTL: time.Minute}, false, "t-chk"))
+	must(t, s.AddCheck(&structs.HealthCheck{CheckID: "c-none", Name: "c"}, &structs.CheckType{TTL: time.Minute}, false))
 	// A check on api-tok with a token of its own goes on its own.
-	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c-other", Name: "c", ServiceID: "api-tok"}, &structs.CheckType{TTL: time.Minute}, false, "t-other"))
+	must(t, s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c-other", Name: "c", ServiceID: "api-tok"}, &structs.CheckType{TTL: time.Minute}, false, "t-other"))
 	// Maintenance checks carry the request's token, or fall back as any
 	// API registration (as Consul).
-	must(s.EnableServiceMaintenance("api-tok", "", "t-maint"))
-	must(s.EnableNodeMaintenance("", ""))
-	must(s.SyncFull(bg))
+	must(t, s.EnableServiceMaintenance("api-tok", "", "t-maint"))
+	must(t, s.EnableNodeMaintenance("", ""))
+	must(t, s.SyncFull(bg))
 
 	reg := structs.MethodCatalogRegister
 	wantTokens(t, r, reg, "node", "agt")
@@ -207,11 +198,11 @@ func TestSyncUsesEachRegistrationsToken(t *testing.T) {
 	toks.configFile, toks.user = "", "dflt2"
 	toks.mu.Unlock()
 	r.reset()
-	must(s.ReplaceConfigServices([]*structs.ServiceDefinition{
+	must(t, s.ReplaceConfigServices([]*structs.ServiceDefinition{
 		{ID: "cfg-tok", Name: "cfg", Token: "t-cfg", Check: &structs.CheckType{TTL: time.Minute}},
 		{ID: "cfg-none", Name: "cfg", Port: 81},
 	}, []*structs.CheckType{{CheckID: "cfg-chk", Name: "cfg-chk", TTL: time.Minute, Token: "t-cfgchk"}}))
-	must(s.SyncChanges(bg))
+	must(t, s.SyncChanges(bg))
 	wantTokens(t, r, reg, "service:cfg-none", "dflt2")
 }
 
@@ -256,19 +247,13 @@ func TestDeregistrationUsesRegistrationToken(t *testing.T) {
 	cfg := testConfig()
 	cfg.Tokens = &fakeTokens{user: "dflt", agent: "agt", configFile: "cfgf"}
 	s := newTokenState(t, cfg, r)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.AddServiceWithToken(&structs.NodeService{ID: "web1", Service: "web"}, nil, false, SourceAPI, "t-web", true))
-	must(s.AddServiceWithToken(&structs.NodeService{ID: "gone1", Service: "gone"}, nil, false, SourceAPI, "t-deleted", true))
-	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c1", Name: "c1"}, &structs.CheckType{TTL: time.Minute}, false, "t-c1"))
-	must(s.AddService(&structs.NodeService{ID: "plain1", Service: "plain"}, nil, false, SourceAPI))
-	must(s.AddCheck(&structs.HealthCheck{CheckID: "c2", Name: "c2"}, &structs.CheckType{TTL: time.Minute}, false))
-	must(s.ReplaceConfigServices([]*structs.ServiceDefinition{{ID: "cfg1", Name: "cfg"}}, nil))
-	must(s.SyncFull(bg))
+	must(t, s.AddServiceWithToken(&structs.NodeService{ID: "web1", Service: "web"}, nil, false, SourceAPI, "t-web", true))
+	must(t, s.AddServiceWithToken(&structs.NodeService{ID: "gone1", Service: "gone"}, nil, false, SourceAPI, "t-deleted", true))
+	must(t, s.AddCheckWithToken(&structs.HealthCheck{CheckID: "c1", Name: "c1"}, &structs.CheckType{TTL: time.Minute}, false, "t-c1"))
+	must(t, s.AddService(&structs.NodeService{ID: "plain1", Service: "plain"}, nil, false, SourceAPI))
+	must(t, s.AddCheck(&structs.HealthCheck{CheckID: "c2", Name: "c2"}, &structs.CheckType{TTL: time.Minute}, false))
+	must(t, s.ReplaceConfigServices([]*structs.ServiceDefinition{{ID: "cfg1", Name: "cfg"}}, nil))
+	must(t, s.SyncFull(bg))
 	// Something only the catalog has.
 	r.f.mu.Lock()
 	r.f.services["stray"] = &structs.NodeService{ID: "stray", Service: "stray"}
@@ -277,13 +262,13 @@ func TestDeregistrationUsesRegistrationToken(t *testing.T) {
 	r.mu.Lock()
 	r.deny = func(c tokenCall) bool { return c.token == "t-deleted" }
 	r.mu.Unlock()
-	must(s.RemoveService("web1", false))
-	must(s.RemoveService("gone1", false))
-	must(s.RemoveCheck("c1", false))
-	must(s.RemoveService("plain1", false))
-	must(s.RemoveCheck("c2", false))
-	must(s.ReplaceConfigServices(nil, nil))
-	must(s.SyncFull(bg))
+	must(t, s.RemoveService("web1", false))
+	must(t, s.RemoveService("gone1", false))
+	must(t, s.RemoveCheck("c1", false))
+	must(t, s.RemoveService("plain1", false))
+	must(t, s.RemoveCheck("c2", false))
+	must(t, s.ReplaceConfigServices(nil, nil))
+	must(t, s.SyncFull(bg))
 
 	dereg := structs.MethodCatalogDeregister
 	wantTokens(t, r, dereg, "service:web1", "t-web")
@@ -496,12 +481,6 @@ func TestReRegistrationWithNewTokenSyncs(t *testing.T) {
 	cfg := testConfig()
 	cfg.Tokens = &fakeTokens{agent: "agt"}
 	s := newTokenState(t, cfg, r)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	web := func() *structs.NodeService { return &structs.NodeService{ID: "web1", Service: "web", Port: 80} }
 	chk := func() (*structs.HealthCheck, *structs.CheckType) {
 		return &structs.HealthCheck{CheckID: "c1", Name: "c1"}, &structs.CheckType{TTL: time.Minute}
@@ -509,20 +488,20 @@ func TestReRegistrationWithNewTokenSyncs(t *testing.T) {
 	cfgDefs := func(token string) []*structs.ServiceDefinition {
 		return []*structs.ServiceDefinition{{ID: "cfg1", Name: "cfg", Token: token}}
 	}
-	must(s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-refused", true))
+	must(t, s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-refused", true))
 	hc, ct := chk()
-	must(s.AddCheckWithToken(hc, ct, false, "t-refused"))
-	must(s.ReplaceConfigServices(cfgDefs("t-refused"), nil))
-	must(s.SyncFull(bg))
+	must(t, s.AddCheckWithToken(hc, ct, false, "t-refused"))
+	must(t, s.ReplaceConfigServices(cfgDefs("t-refused"), nil))
+	must(t, s.SyncFull(bg))
 	if r.f.service("web1") != nil || r.f.check("c1") != nil || r.f.service("cfg1") != nil {
 		t.Fatal("refused registrations reached the catalog")
 	}
 
-	must(s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-good", true))
+	must(t, s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-good", true))
 	hc, ct = chk()
-	must(s.AddCheckWithToken(hc, ct, false, "t-good"))
-	must(s.ReplaceConfigServices(cfgDefs("t-good"), nil))
-	must(s.SyncChanges(bg))
+	must(t, s.AddCheckWithToken(hc, ct, false, "t-good"))
+	must(t, s.ReplaceConfigServices(cfgDefs("t-good"), nil))
+	must(t, s.SyncChanges(bg))
 	if r.f.service("web1") == nil || r.f.check("c1") == nil || r.f.service("cfg1") == nil {
 		t.Fatalf("after re-registering with a good token: web1 %v c1 %v cfg1 %v",
 			r.f.service("web1"), r.f.check("c1"), r.f.service("cfg1"))
@@ -535,8 +514,8 @@ func TestReRegistrationWithNewTokenSyncs(t *testing.T) {
 	// Re-registered with the same token (its rights granted since): it
 	// syncs again too.
 	r.reset()
-	must(s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-good", true))
-	must(s.SyncChanges(bg))
+	must(t, s.AddServiceWithToken(web(), nil, false, SourceAPI, "t-good", true))
+	must(t, s.SyncChanges(bg))
 	wantTokens(t, r, reg, "service:web1", "t-good")
 }
 
@@ -550,18 +529,12 @@ func TestBlockedServiceHoldsItsChecks(t *testing.T) {
 	cfg := testConfig()
 	cfg.Tokens = &fakeTokens{agent: "agt"}
 	s := newTokenState(t, cfg, r)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.AddServiceWithToken(&structs.NodeService{ID: "bad", Service: "bad"}, nil, false, SourceAPI, "t-refused", true))
-	must(s.AddCheckWithToken(&structs.HealthCheck{CheckID: "bad-chk", Name: "b", ServiceID: "bad"},
+	must(t, s.AddServiceWithToken(&structs.NodeService{ID: "bad", Service: "bad"}, nil, false, SourceAPI, "t-refused", true))
+	must(t, s.AddCheckWithToken(&structs.HealthCheck{CheckID: "bad-chk", Name: "b", ServiceID: "bad"},
 		&structs.CheckType{TTL: time.Minute}, false, "t-chk"))
-	must(s.SyncFull(bg))
+	must(t, s.SyncFull(bg))
 	for i, id := range []string{"good1", "good2"} {
-		must(s.AddServiceWithToken(&structs.NodeService{ID: id, Service: "good"}, nil, false, SourceAPI, "t-good", true))
+		must(t, s.AddServiceWithToken(&structs.NodeService{ID: id, Service: "good"}, nil, false, SourceAPI, "t-good", true))
 		if err := s.SyncChanges(bg); err != nil {
 			t.Fatalf("partial sync %d: %v", i+1, err)
 		}
@@ -570,14 +543,14 @@ func TestBlockedServiceHoldsItsChecks(t *testing.T) {
 		}
 	}
 	// A full sync refuses the service again; the check still waits.
-	must(s.SyncFull(bg))
-	must(s.SyncChanges(bg))
+	must(t, s.SyncFull(bg))
+	must(t, s.SyncChanges(bg))
 	wantTokens(t, r, structs.MethodCatalogRegister, "check:bad-chk")
 	// Once the service goes in, so does its check.
 	r.mu.Lock()
 	r.deny = nil
 	r.mu.Unlock()
-	must(s.SyncFull(bg))
+	must(t, s.SyncFull(bg))
 	if r.f.service("bad") == nil || r.f.check("bad-chk") == nil {
 		t.Fatalf("after the refusal lifted: bad %v bad-chk %v", r.f.service("bad"), r.f.check("bad-chk"))
 	}
