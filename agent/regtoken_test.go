@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +17,6 @@ import (
 	"consulate/internal/testutil"
 	"consulate/structs"
 )
-
-// syncBuffer is a log sink tests can read while the agent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServicesSyncWithTheirRegistrationToken: with ACLs on (default
 // deny) and an agent token that may only write the node, a service
@@ -56,7 +37,7 @@ func TestServicesSyncWithTheirRegistrationToken(t *testing.T) {
 	rt.ACLsEnabled, rt.ACLDefaultPolicy = true, "deny"
 	rt.ACLTokens.InitialManagement = "root-secret-51"
 	rt.Services = append(rt.Services, &structs.ServiceDefinition{Name: "cfgsvc", Port: 81})
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	a := runAgent(t, rt, Options{LoadOpts: opts, Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "1.2.3-test"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
