@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"consulate/acl"
@@ -120,9 +119,4 @@ func withToken(rpc rpcFunc, tok func() string) rpcFunc {
 		}
 		return rpc(ctx, method, args, reply)
 	}
-}
-
-// blockedByACLs reports whether err is the servers refusing the token.
-func blockedByACLs(err error) bool {
-	return errors.Is(err, structs.ErrPermissionDenied) || errors.Is(err, structs.ErrACLNotFound)
 }

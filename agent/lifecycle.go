@@ -165,7 +165,7 @@ func (a *Agent) sendCoordinates(ctx context.Context, every time.Duration) {
 		req.Token = a.tokens.AgentToken()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := a.RPC(cctx, structs.MethodCoordinateUpdate, req, &struct{}{}); err != nil {
-			if blockedByACLs(err) {
+			if structs.ACLRefused(err) {
 				a.logger.Warn("Coordinate update blocked by ACLs", "error", err)
 			} else {
 				a.logger.Debug("coordinate update", "error", err)

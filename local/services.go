@@ -13,7 +13,7 @@ type serviceState struct {
 	svc    *structs.NodeService
 	source string
 	// token is the ACL token the registration carried ("" for none; see
-	// serviceTokenLocked for what it then syncs with). It stays after a
+	// itemToken for what it then syncs with). It stays after a
 	// removal until the deregistration is synced, and never leaves the
 	// agent but to the servers.
 	token string

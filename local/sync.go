@@ -296,12 +296,12 @@ func (s *State) plan() *syncPlan {
 				p.deregServices[id] = pendingDereg{ss.gen, s.deregTokenLocked(ss.token)}
 			}
 		case !ss.inSync:
-			ps := pendingService{svc: cloneService(ss.svc), gen: ss.gen, token: s.serviceTokenLocked(ss)}
+			ps := pendingService{svc: cloneService(ss.svc), gen: ss.gen, token: s.itemToken(ss.token, ss.source)}
 			for cid, c := range s.checks {
 				if c.deleted || c.inSync || c.check.ServiceID != id {
 					continue
 				}
-				if tok := s.checkTokenLocked(c); tok.secret == ps.token.secret {
+				if tok := s.itemToken(c.token, c.source); tok.secret == ps.token.secret {
 					ps.checks = append(ps.checks, pendingCheck{cloneCheck(c.check), c.gen, tok})
 					riding[cid] = true
 				}
@@ -320,7 +320,7 @@ func (s *State) plan() *syncPlan {
 				p.deregChecks[id] = pendingDereg{c.gen, s.deregTokenLocked(c.token)}
 			}
 		case !c.inSync && !riding[id]:
-			p.checks = append(p.checks, pendingCheck{cloneCheck(c.check), c.gen, s.checkTokenLocked(c)})
+			p.checks = append(p.checks, pendingCheck{cloneCheck(c.check), c.gen, s.itemToken(c.token, c.source)})
 		}
 	}
 	return p
@@ -357,7 +357,7 @@ func (s *State) syncChanges(ctx context.Context) error {
 		switch {
 		case err == nil:
 			s.logger.Debug("synced node info")
-		case blockedByACLs(err):
+		case structs.ACLRefused(err):
 			s.logger.Warn("Node info update blocked by ACLs; the agent token needs node:write on this node",
 				"token", tok.from, "error", err)
 		default:
@@ -426,7 +426,7 @@ func (s *State) syncChanges(ctx context.Context) error {
 		}
 		var out struct{}
 		err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out)
-		if err != nil && !blockedByACLs(err) {
+		if err != nil && !structs.ACLRefused(err) {
 			return fmt.Errorf("local: registering service %q: %w", ps.svc.ID, err)
 		}
 		s.mu.Lock()
@@ -457,7 +457,7 @@ func (s *State) syncChanges(ctx context.Context) error {
 		req.Check = pc.check
 		var out struct{}
 		err := s.rpc(ctx, structs.MethodCatalogRegister, req, &out)
-		if err != nil && !blockedByACLs(err) {
+		if err != nil && !structs.ACLRefused(err) {
 			return fmt.Errorf("local: registering check %q: %w", pc.check.CheckID, err)
 		}
 		s.mu.Lock()
@@ -482,13 +482,13 @@ func (s *State) deregister(ctx context.Context, req *structs.DeregisterRequest, 
 	setToken(req, tok)
 	var out struct{}
 	err = s.rpc(ctx, structs.MethodCatalogDeregister, req, &out)
-	if err == nil || !blockedByACLs(err) {
+	if err == nil || !structs.ACLRefused(err) {
 		return false, err
 	}
 	if at := s.agentToken(); at.secret != tok.secret {
 		setToken(req, at)
 		err = s.rpc(ctx, structs.MethodCatalogDeregister, req, &out)
-		if err == nil || !blockedByACLs(err) {
+		if err == nil || !structs.ACLRefused(err) {
 			return false, err
 		}
 	}

@@ -1,10 +1,6 @@
 package local
 
-import (
-	"errors"
-
-	"consulate/structs"
-)
+import "consulate/structs"
 
 // Tokens gives the State the agent's ACL tokens. They are read at every
 // use, so a token changed at run time (PUT /v1/agent/token/...) applies
@@ -77,23 +73,15 @@ func (s *State) registrationToken(token, source string) syncToken {
 	return syncToken{from: tokenFromNone}
 }
 
-// serviceTokenLocked is the token a local service syncs with. A service
-// known only from the catalog (no source) is the agent's to clean up.
-func (s *State) serviceTokenLocked(ss *serviceState) syncToken {
-	if ss.source == "" {
+// itemToken is the token a local service or check (its registration's
+// token and source) syncs with: one known only from the catalog (no
+// source) is the agent's to clean up; a maintenance check carries the
+// maintenance request's token and falls back as an API registration.
+func (s *State) itemToken(token, source string) syncToken {
+	if source == "" {
 		return s.agentToken()
 	}
-	return s.registrationToken(ss.token, ss.source)
-}
-
-// checkTokenLocked is the token a local check syncs with; one known only
-// from the catalog is the agent's. A maintenance check carries the
-// maintenance request's token, and falls back as an API registration.
-func (s *State) checkTokenLocked(c *checkState) syncToken {
-	if c.source == "" {
-		return s.agentToken()
-	}
-	return s.registrationToken(c.token, c.source)
+	return s.registrationToken(token, source)
 }
 
 // deregTokenLocked is the token a deregistration goes with, as Consul
@@ -105,11 +93,6 @@ func (s *State) deregTokenLocked(own string) syncToken {
 		return syncToken{own, tokenFromRegistration}
 	}
 	return s.agentToken()
-}
-
-// blockedByACLs reports whether err is the servers refusing a token.
-func blockedByACLs(err error) bool {
-	return errors.Is(err, structs.ErrPermissionDenied) || errors.Is(err, structs.ErrACLNotFound)
 }
 
 // setToken puts tok on a request.

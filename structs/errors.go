@@ -30,6 +30,12 @@ var (
 	ErrRateLimited = errors.New("rate limit exceeded")
 )
 
+// ACLRefused reports whether err is the servers refusing a request's
+// token: permission denied, or a token nobody knows.
+func ACLRefused(err error) bool {
+	return errors.Is(err, ErrPermissionDenied) || errors.Is(err, ErrACLNotFound)
+}
+
 // ErrUnknownDC is returned for a datacenter nobody knows.
 type ErrUnknownDC struct {
 	DC    string
