@@ -243,6 +243,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	}
 	if a.gwDialer != nil {
 		pcfg.Dialer = a.gatewayPoolDialer()
+		pcfg.MinDialTime = a.gatewayMinDialTime
 	}
 	if a.pool, err = rpcmux.NewPool(pcfg, a.base); err != nil {
 		return err

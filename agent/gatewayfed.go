@@ -203,6 +203,18 @@ func (a *Agent) gatewayPoolDialer() func(ctx context.Context, dc structs.Datacen
 	}
 }
 
+// gatewayMinDialTime is rpcmux.PoolConfig.MinDialTime in gateway mode: a
+// dial to another datacenter (through the local gateways) gets two hedge
+// intervals whatever the deadline of the caller who starts it, so it can
+// pass over a hung gateway; own-datacenter dials go directly and keep the
+// caller's deadline.
+func (a *Agent) gatewayMinDialTime(dc structs.Datacenter) time.Duration {
+	if dc == "" || dc == structs.Datacenter(a.cfg.Datacenter) {
+		return 0
+	}
+	return 2 * gateway.HedgeAfter
+}
+
 // joinThroughGateways is Join(wan) in gateway mode: every address is a
 // federation gateway (local or remote; port config.DefaultGatewayPort
 // when it has none); its datacenter's servers, as it describes them, are

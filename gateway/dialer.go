@@ -252,11 +252,11 @@ func (d *Dialer) succeeded(addr string) {
 // do sends hdr to the local gateways in turn until one answers OK. A
 // refusal tries the next local gateway too (each has its own routing
 // table) but does not count as the refusing gateway's failure. A local
-// gateway that has not answered within hedgeAfter is not given up on,
+// gateway that has not answered within HedgeAfter is not given up on,
 // but the next one is tried alongside it (a hung gateway — stopped, or
 // its process wedged — accepts connections and answers nothing); the
 // first OK wins, the others are cancelled, and one still silent after
-// hedgeAfter when another won counts as failed, so the next request
+// HedgeAfter when another won counts as failed, so the next request
 // tries it last. One deadline, 10×DialTimeout from now (or ctx's, if
 // sooner), bounds all the tries; the error names each gateway tried.
 // When the caller gives up (ctx done or its deadline passed) the error
@@ -313,7 +313,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 			}
 		}()
 	}
-	hedge := time.NewTimer(hedgeAfter)
+	hedge := time.NewTimer(HedgeAfter)
 	defer hedge.Stop()
 	for {
 		if pending == 0 {
@@ -328,7 +328,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 				break
 			}
 			launch()
-			hedge.Reset(hedgeAfter)
+			hedge.Reset(HedgeAfter)
 		}
 		select {
 		case r := <-results:
@@ -353,7 +353,7 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 				}
 				now := time.Now()
 				for j := range next {
-					if !done[j] && now.Sub(started[j]) >= hedgeAfter {
+					if !done[j] && now.Sub(started[j]) >= HedgeAfter {
 						d.failed(gws[j])
 						d.logger.Debug("local gateway silent; another answered first", "gateway", gws[j], "request", what)
 					}
@@ -369,24 +369,24 @@ func (d *Dialer) do(ctx context.Context, hdr *Header, what string) (net.Conn, st
 				derr.Tries = append(derr.Tries, r.err)
 				if pending > 0 && next < len(gws) && time.Until(deadline) > 0 {
 					launch()
-					hedge.Reset(hedgeAfter)
+					hedge.Reset(HedgeAfter)
 				}
 			}
 		case <-hedge.C:
 			if next < len(gws) && time.Until(deadline) > 0 {
 				launch()
 			}
-			hedge.Reset(hedgeAfter)
+			hedge.Reset(HedgeAfter)
 		}
 	}
 	return nil, "", nil, derr
 }
 
-// hedgeAfter is how long a local gateway may stay silent before the next
+// HedgeAfter is how long a local gateway may stay silent before the next
 // one is tried alongside it. Well above the time a path through two
 // gateways takes to come up; a gateway that waits for a slow next hop
 // keeps its try, so nothing is lost by asking another.
-const hedgeAfter = time.Second
+const HedgeAfter = time.Second
 
 // exchange is one try of hdr with the local gateway gw (see try), run
 // under tryCtx (ctx or one derived from it), and its verdict on gw. An OK

@@ -322,7 +322,7 @@ func TestErrorTextAndDropMetric(t *testing.T) {
 }
 
 // A local gateway that accepts and then says nothing (its process hung)
-// does not hold a dial up: after hedgeAfter the next gateway is tried
+// does not hold a dial up: after HedgeAfter the next gateway is tried
 // alongside it, the first answer wins, and the silent one, blamed, is
 // tried last by the next dial.
 func TestDialerHedgesSilentGateway(t *testing.T) {
@@ -337,8 +337,8 @@ func TestDialerHedgesSilentGateway(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	if el := time.Since(start); el < hedgeAfter || el > hedgeAfter+time.Second {
-		t.Errorf("answered after %v, want a little over %v", el, hedgeAfter)
+	if el := time.Since(start); el < HedgeAfter || el > HedgeAfter+time.Second {
+		t.Errorf("answered after %v, want a little over %v", el, HedgeAfter)
 	}
 	echoCheck(t, c, "hedged")
 	c.Close()

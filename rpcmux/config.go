@@ -234,6 +234,16 @@ type PoolConfig struct {
 	// dial. Nil, or a Dialer returning ErrDialDirect for an address,
 	// dials directly.
 	Dialer func(ctx context.Context, dc structs.Datacenter, addr structs.ServerAddr) (net.Conn, error)
+	// MinDialTime, when set, is the least time a session dial to a
+	// server of dc is given, even when the caller who starts it has less
+	// left; the callers after it, which share the dial, then find it
+	// done. A path that needs longer to come up than a hurried caller
+	// allows (through a hung federation gateway the Dialer passes over
+	// after a second; a 200 ms health probe) would otherwise never form.
+	// Nil or 0 (the default, right for direct dials, whose fresh SYN
+	// notices a healed partition at once): the starter's deadline bounds
+	// the dial, and the next caller dials again.
+	MinDialTime func(dc structs.Datacenter) time.Duration
 }
 
 // DefaultPoolConfig returns the client-side defaults.

@@ -297,9 +297,9 @@ func TestLimitExempt(t *testing.T) {
 	}
 }
 
-// A caller with a short deadline does not cut the dial it starts shorter
-// than minDialTime: a slow path (a hung gateway passed over after a
-// second) comes up for the callers after it, in one dial.
+// With MinDialTime, a caller with a short deadline does not cut the dial
+// it starts shorter than that: a slow path (a hung gateway passed over
+// after a second) comes up for the callers after it, in one dial.
 func TestDialOutlivesShortCaller(t *testing.T) {
 	srv := startServer(t, testConfig(), newTestHandler(), "127.0.32.4:0")
 	var dials atomic.Int64
@@ -313,6 +313,7 @@ func TestDialOutlivesShortCaller(t *testing.T) {
 		}
 		return (&net.Dialer{}).DialContext(ctx, "tcp", string(srv.addr))
 	}
+	pcfg.MinDialTime = func(structs.Datacenter) time.Duration { return 2 * time.Second }
 	p := newTestPool(t, pcfg)
 	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

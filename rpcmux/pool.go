@@ -393,14 +393,6 @@ func (s *session) take() bool {
 	return true
 }
 
-// minDialTime is the least time a dial is given, even when the caller
-// who starts it has less left: the callers after it (which share it)
-// then find it done. A path through a hung local federation gateway
-// needs over a second (the gateway Dialer tries the next gateway after
-// one second of silence); a probe with a 200 ms deadline must not cut
-// every dial shorter than that.
-const minDialTime = 2 * time.Second
-
 // getSessionAt returns the session in slot key with a reference held,
 // dialing it if needed, or full=true if it has no room. Concurrent
 // callers for one slot share one dial.
@@ -432,7 +424,11 @@ func (p *Pool) getSessionAt(ctx context.Context, dc structs.Datacenter, key sess
 		if st.dialing == nil {
 			timeout, bounded := p.cfg.DialTimeout, false
 			if dl, ok := ctx.Deadline(); ok {
-				if d := max(time.Until(dl), minDialTime); d < timeout {
+				d := time.Until(dl)
+				if p.cfg.MinDialTime != nil {
+					d = max(d, p.cfg.MinDialTime(dc))
+				}
+				if d < timeout {
 					timeout, bounded = d, true
 				}
 			}
